@@ -1,0 +1,392 @@
+"""The canonical parametric MIQP from which every other part of mimpc is derived.
+
+With ``z = [x; delta]`` (``x`` continuous, ``delta`` integer) and parameters ``theta``::
+
+    minimize   1/2 z'Pz + (q + Q_t theta)'z + c(theta)
+    s.t.       A z  = b + B_t theta        equalities, always hard
+               G z <= h + H_t theta        inequalities; a row is "continuous" when it involves x,
+                                           "integer-only" otherwise
+               lb_x <= x <= ub_x           the domain X, hard
+               lb_d <= delta <= ub_d, delta integer
+
+``c(theta) = 1/2 theta' C_tt theta + c_t' theta + c0`` collects the terms of the cost that do not
+depend on the decision, so that :meth:`ParametricMIQP.objective` equals the paper's ``f``.
+Exact MIQP models, fixed-integer QPs, the relaxed QP of paper eq. (10), batched torch
+evaluation, metrics and environments all read their constants from one such object.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from mimpc.problems.qp_data import QPData
+from mimpc.problems.validation import check_array
+
+__all__ = ["ParametricMIQP", "MPCLayout", "RowGroup", "Violations"]
+
+_MATRIX_FIELDS = ("P", "q", "Q_t", "C_tt", "c_t", "A", "b", "B_t", "G", "h", "H_t",
+                  "lb_x", "ub_x", "lb_d", "ub_d")
+
+
+class RowGroup(NamedTuple):
+    """A named block of consecutive inequality rows ``G[start:stop]`` (e.g. ``"collision"``)."""
+
+    name: str
+    start: int
+    stop: int
+
+
+@dataclass(frozen=True, eq=False)
+class MPCLayout:
+    """Where the MPC quantities live inside the decision vectors.
+
+    ``state_index[k]`` are the positions in ``x`` of the state at step ``k`` (``k = 0..H``),
+    ``input_index[k]`` those of the input at step ``k`` (``k = 0..H-1``) and ``delta_index[k]``
+    the positions in ``delta`` of the integers of step ``k``.
+    """
+
+    horizon: int
+    state_index: np.ndarray
+    input_index: np.ndarray
+    delta_index: np.ndarray
+    state_names: tuple[str, ...]
+    input_names: tuple[str, ...]
+
+    @property
+    def n_state(self) -> int:
+        return self.state_index.shape[1]
+
+    @property
+    def n_input(self) -> int:
+        return self.input_index.shape[1]
+
+    @property
+    def n_delta_step(self) -> int:
+        return self.delta_index.shape[1]
+
+    def states(self, x: Any) -> Any:
+        """Planned states, shape ``(..., H+1, n_state)``."""
+        return x[..., self.state_index]
+
+    def inputs(self, x: Any) -> Any:
+        """Planned inputs, shape ``(..., H, n_input)``."""
+        return x[..., self.input_index]
+
+    def deltas(self, delta: Any) -> Any:
+        """Integer decisions per step, shape ``(..., H, n_delta_step)``."""
+        return delta[..., self.delta_index]
+
+    def first_input(self, x: Any) -> Any:
+        """The input applied in closed loop, shape ``(..., n_input)``."""
+        return x[..., self.input_index[0]]
+
+
+@dataclass
+class Violations:
+    """Positive parts of every constraint of the MIQP at a candidate ``(x, delta)``.
+
+    Each field has shape ``(..., rows)``; the ``*_total`` properties sum the last axis.
+    ``continuous`` and ``integer_only`` follow the paper's split of ``g`` (Sec. 2.1).
+    """
+
+    continuous: Any
+    integer_only: Any
+    equality: Any
+    x_bounds: Any
+    delta_bounds: Any
+    integrality: Any
+
+    @property
+    def continuous_total(self) -> Any:
+        return self.continuous.sum(-1)
+
+    @property
+    def integer_only_total(self) -> Any:
+        return self.integer_only.sum(-1)
+
+    @property
+    def equality_max(self) -> Any:
+        return _rowmax(self.equality)
+
+
+def _rowmax(a: Any) -> Any:
+    if a.shape[-1] == 0:
+        return a.sum(-1)
+    return a.max(-1).values if hasattr(a.max(-1), "values") else a.max(-1)
+
+
+@dataclass(frozen=True, eq=False)
+class ParametricMIQP:
+    """A parametric MIQP in the canonical matrix form of this module's docstring.
+
+    Build one with :func:`mimpc.problems.robot_nav` or :func:`mimpc.problems.thermal_tank`, or
+    directly for a problem of your own. Arrays are stored read-only; ``config`` keeps the frozen
+    configuration the problem was built from, and :meth:`fingerprint` identifies the matrices.
+    """
+
+    name: str
+    P: np.ndarray
+    q: np.ndarray
+    Q_t: np.ndarray
+    C_tt: np.ndarray
+    c_t: np.ndarray
+    c0: float
+    A: np.ndarray
+    b: np.ndarray
+    B_t: np.ndarray
+    G: np.ndarray
+    h: np.ndarray
+    H_t: np.ndarray
+    lb_x: np.ndarray
+    ub_x: np.ndarray
+    lb_d: np.ndarray
+    ub_d: np.ndarray
+    row_groups: tuple[RowGroup, ...]
+    theta_names: tuple[str, ...]
+    layout: MPCLayout | None = None
+    config: Any = None
+    slack_penalty: float = 1e4
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    # ------------------------------------------------------------------ construction
+    def __post_init__(self) -> None:
+        for name in _MATRIX_FIELDS:
+            arr = np.array(getattr(self, name), dtype=np.float64)
+            arr.setflags(write=False)
+            object.__setattr__(self, name, arr)
+        object.__setattr__(self, "c0", float(self.c0))
+        n_z, n_x = self.P.shape[0], self.lb_x.shape[0]
+        n_d, n_t = self.lb_d.shape[0], self.c_t.shape[0]
+        expected = {
+            "P": (n_z, n_z), "q": (n_z,), "Q_t": (n_z, n_t), "C_tt": (n_t, n_t),
+            "A": (self.b.shape[0], n_z), "B_t": (self.b.shape[0], n_t),
+            "G": (self.h.shape[0], n_z), "H_t": (self.h.shape[0], n_t),
+            "ub_x": (n_x,), "ub_d": (n_d,),
+        }
+        for name, shape in expected.items():
+            if getattr(self, name).shape != shape:
+                raise ValueError(f"{name} must have shape {shape}, got {getattr(self, name).shape}")
+        if n_x + n_d != n_z:
+            raise ValueError(f"P is {n_z}x{n_z} but lb_x and lb_d give {n_x} + {n_d} variables")
+        if len(self.theta_names) != n_t:
+            raise ValueError(f"theta_names has {len(self.theta_names)} names for {n_t} parameters")
+        if not np.allclose(self.P, self.P.T, atol=1e-12):
+            raise ValueError("P must be symmetric")
+        if np.linalg.eigvalsh(self.P).min(initial=0.0) < -1e-9 * max(1.0, np.abs(self.P).max(initial=0)):
+            raise ValueError("P must be positive semidefinite (the MIQP must be convex)")
+        if np.any(self.lb_x > self.ub_x) or np.any(self.lb_d > self.ub_d):
+            raise ValueError("lower bounds must not exceed upper bounds (lb_x <= ub_x, lb_d <= ub_d)")
+        if not (np.all(np.isfinite(self.lb_d)) and np.all(np.isfinite(self.ub_d))):
+            raise ValueError("integer bounds lb_d, ub_d must be finite")
+        covered = sorted((g.start, g.stop) for g in self.row_groups)
+        pos = 0
+        for start, stop in covered:
+            if start != pos or stop < start:
+                raise ValueError(f"row_groups must tile the {self.n_ineq} inequality rows without gaps")
+            pos = stop
+        if pos != self.n_ineq:
+            raise ValueError(f"row_groups cover {pos} rows, G has {self.n_ineq}")
+        if self.slack_penalty <= 0:
+            raise ValueError(f"slack_penalty must be positive, got {self.slack_penalty}")
+
+    # ------------------------------------------------------------------ sizes
+    @property
+    def n_x(self) -> int:
+        return self.lb_x.shape[0]
+
+    @property
+    def n_d(self) -> int:
+        return self.lb_d.shape[0]
+
+    @property
+    def n_z(self) -> int:
+        return self.P.shape[0]
+
+    @property
+    def n_theta(self) -> int:
+        return self.c_t.shape[0]
+
+    @property
+    def n_eq(self) -> int:
+        return self.A.shape[0]
+
+    @property
+    def n_ineq(self) -> int:
+        return self.G.shape[0]
+
+    @property
+    def continuous_rows(self) -> np.ndarray:
+        """Indices of inequality rows that involve at least one continuous variable."""
+        return self._cached("continuous_rows",
+                            lambda: np.flatnonzero(np.any(self.G[:, : self.n_x] != 0, axis=1)))
+
+    @property
+    def integer_rows(self) -> np.ndarray:
+        """Indices of inequality rows that involve integer variables only."""
+        return self._cached("integer_rows",
+                            lambda: np.flatnonzero(~np.any(self.G[:, : self.n_x] != 0, axis=1)))
+
+    def group(self, name: str) -> slice:
+        """Rows of ``G`` in the named group, as a slice."""
+        for g in self.row_groups:
+            if g.name == name:
+                return slice(g.start, g.stop)
+        raise KeyError(f"no row group {name!r}; groups are {[g.name for g in self.row_groups]}")
+
+    # ------------------------------------------------------------------ parameter maps
+    def check_theta(self, theta: Any, name: str = "theta") -> np.ndarray:
+        """Validate ``theta`` (shape ``(n_theta,)`` or ``(batch, n_theta)``, finite) as float64."""
+        return check_array(theta, name, (self.n_theta,), allow_batch=True)
+
+    def linear_cost(self, theta: Any) -> Any:
+        """``q + Q_t theta`` for each theta."""
+        return self._mat("q", theta) + theta @ self._mat("Q_t", theta).T
+
+    def cost_constant(self, theta: Any) -> Any:
+        """``c(theta)``, the part of the objective that does not depend on the decision."""
+        quad = 0.5 * ((theta @ self._mat("C_tt", theta)) * theta).sum(-1)
+        return quad + theta @ self._mat("c_t", theta) + self.c0
+
+    def eq_rhs(self, theta: Any) -> Any:
+        """``b + B_t theta``."""
+        return self._mat("b", theta) + theta @ self._mat("B_t", theta).T
+
+    def ineq_rhs(self, theta: Any) -> Any:
+        """``h + H_t theta``."""
+        return self._mat("h", theta) + theta @ self._mat("H_t", theta).T
+
+    # ------------------------------------------------------------------ evaluation
+    def objective(self, x: Any, delta: Any, theta: Any) -> Any:
+        """The MIQP objective ``f(x, delta; theta)`` (numpy or torch, single or batched)."""
+        z = _cat(x, delta)
+        quad = 0.5 * ((z @ self._mat("P", z)) * z).sum(-1)
+        return quad + (self.linear_cost(theta) * z).sum(-1) + self.cost_constant(theta)
+
+    def violations(self, x: Any, delta: Any, theta: Any) -> Violations:
+        """Positive parts of all constraints at ``(x, delta)`` for ``theta`` (numpy or torch)."""
+        z = _cat(x, delta)
+        slack = z @ self._mat("G", z).T - self.ineq_rhs(theta)
+        pos = _relu(slack)
+        cont = self._index(pos, "continuous_rows")
+        intg = self._index(pos, "integer_rows")
+        eq = _abs(z @ self._mat("A", z).T - self.eq_rhs(theta))
+        xb = _relu(self._mat("lb_x", x, finite=True) - x) + _relu(x - self._mat("ub_x", x, finite=True))
+        db = _relu(self._mat("lb_d", delta) - delta) + _relu(delta - self._mat("ub_d", delta))
+        integ = _abs(delta - _round(delta))
+        return Violations(cont, intg, eq, xb, db, integ)
+
+    # ------------------------------------------------------------------ fixed-integer QP
+    def fixed_integer_qp(self, theta: Any, delta: Any) -> QPData:
+        """The continuous QP (paper eq. 3) obtained by pinning the integers to ``delta``.
+
+        Only continuous inequality rows remain; integer-only rows are constant once ``delta``
+        is fixed and are reported in ``QPData.integer_row_values`` instead.
+        """
+        theta = self.check_theta(theta)
+        if theta.ndim != 1:
+            raise ValueError(f"fixed_integer_qp takes one theta of shape ({self.n_theta},), got {theta.shape}")
+        delta = check_array(delta, "delta", (self.n_d,))
+        nx = self.n_x
+        lin = self.linear_cost(theta)
+        P_xd, P_dd = self.P[:nx, nx:], self.P[nx:, nx:]
+        const = 0.5 * delta @ P_dd @ delta + lin[nx:] @ delta + self.cost_constant(theta)
+        eq_rhs = self.eq_rhs(theta) - self.A[:, nx:] @ delta
+        rhs = self.ineq_rhs(theta) - self.G[:, nx:] @ delta
+        rows = self.continuous_rows
+        return QPData(
+            P=self.P[:nx, :nx], q=lin[:nx] + P_xd @ delta, const=float(const),
+            A=self.A[:, :nx], b=eq_rhs, G=self.G[rows, :nx], h=rhs[rows],
+            lb=self.lb_x, ub=self.ub_x,
+            integer_row_values=-rhs[self.integer_rows],
+        )
+
+    # ------------------------------------------------------------------ identity
+    def fingerprint(self) -> str:
+        """A stable hash of the name, sizes and every matrix; stored in datasets and checkpoints."""
+        def compute() -> str:
+            digest = hashlib.sha256(self.name.encode())
+            for name in _MATRIX_FIELDS:
+                arr = np.ascontiguousarray(getattr(self, name), dtype=np.float64) + 0.0
+                digest.update(f"{name}{arr.shape}".encode())
+                digest.update(np.nan_to_num(arr, posinf=1e300, neginf=-1e300).tobytes())
+            digest.update(repr((self.c0, [tuple(g) for g in self.row_groups])).encode())
+            return digest.hexdigest()[:16]
+        return self._cached("fingerprint", compute)
+
+    def __repr__(self) -> str:
+        return (f"ParametricMIQP({self.name!r}, n_x={self.n_x}, n_d={self.n_d}, n_theta={self.n_theta}, "
+                f"n_eq={self.n_eq}, n_ineq={self.n_ineq}, fingerprint={self.fingerprint()})")
+
+    def __getstate__(self) -> dict:
+        state = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "_cache"}
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        for k, v in state.items():
+            object.__setattr__(self, k, v)
+        object.__setattr__(self, "_cache", {})
+
+    # ------------------------------------------------------------------ internals
+    def _cached(self, key: Any, make: Any) -> Any:
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
+
+    def _mat(self, name: str, like: Any, finite: bool = False) -> Any:
+        """Matrix ``name`` as numpy, or as a torch tensor matching ``like``'s dtype and device."""
+        if not _is_torch(like):
+            return getattr(self, name)
+        key = ("torch", name, like.dtype, like.device, finite)
+        def make() -> Any:
+            import torch
+            arr = getattr(self, name)
+            if finite:
+                arr = np.nan_to_num(arr, posinf=np.finfo(np.float64).max / 4,
+                                    neginf=-np.finfo(np.float64).max / 4)
+            return torch.tensor(np.array(arr), dtype=like.dtype, device=like.device)
+        return self._cached(key, make)
+
+    def _index(self, arr: Any, which: str) -> Any:
+        idx = getattr(self, which)
+        if _is_torch(arr):
+            import torch
+            idx = self._cached(("torch", which, arr.device),
+                               lambda: torch.as_tensor(idx, device=arr.device))
+        return arr[..., idx]
+
+    def as_torch(self, name: str, dtype: Any = None, device: Any = None) -> Any:
+        """Matrix ``name`` as a cached torch tensor (float64 on CPU by default)."""
+        import torch
+        like = torch.empty(0, dtype=dtype or torch.float64, device=device)
+        return self._mat(name, like)
+
+
+# ---------------------------------------------------------------------- array helpers
+def _is_torch(a: Any) -> bool:
+    return type(a).__module__.startswith("torch")
+
+
+def _cat(x: Any, delta: Any) -> Any:
+    if _is_torch(x) or _is_torch(delta):
+        import torch
+        x, delta = torch.as_tensor(x), torch.as_tensor(delta)
+        dtype = x.dtype if x.is_floating_point() else delta.dtype
+        return torch.cat([x.to(dtype), delta.to(dtype)], dim=-1)
+    return np.concatenate([np.asarray(x, dtype=np.float64), np.asarray(delta, dtype=np.float64)], axis=-1)
+
+
+def _relu(a: Any) -> Any:
+    return a.clamp_min(0) if _is_torch(a) else np.maximum(a, 0.0)
+
+
+def _abs(a: Any) -> Any:
+    return a.abs() if _is_torch(a) else np.abs(a)
+
+
+def _round(a: Any) -> Any:
+    return a.round() if _is_torch(a) else np.round(a)
+

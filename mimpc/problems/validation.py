@@ -1,0 +1,58 @@
+"""Input checks shared by problems, solvers, environments and controllers.
+
+Every public entry point validates its arrays here so that a bad input fails with one clear
+message naming the argument and the expected shape, instead of deep inside a solver.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["check_array", "check_positive", "check_nonnegative", "check_positive_int"]
+
+
+def check_array(value: Any, name: str, shape: tuple[int, ...], allow_batch: bool = False) -> np.ndarray:
+    """Return ``value`` as a finite float64 array of ``shape`` (or ``(batch, *shape)``).
+
+    Raises
+    ------
+    ValueError
+        If the shape differs or an entry is NaN or infinite; the message names ``name``.
+    """
+    if type(value).__module__.startswith("torch"):
+        value = value.detach().cpu().numpy()
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a numeric array of shape {shape}, got {type(value).__name__}") from exc
+    ok = arr.shape == shape or (allow_batch and arr.ndim == len(shape) + 1 and arr.shape[1:] == shape)
+    if not ok:
+        wanted = f"{shape}" + (f" or (batch, {', '.join(map(str, shape))})" if allow_batch else "")
+        raise ValueError(f"{name} must have shape {wanted}, got {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        bad = np.argwhere(~np.isfinite(arr))[0].tolist()
+        raise ValueError(f"{name} must be finite, found {arr[tuple(bad)]} at index {bad}")
+    return arr
+
+
+def check_positive(value: float, name: str) -> float:
+    """``value`` as float, if finite and > 0."""
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    return float(value)
+
+
+def check_nonnegative(value: float, name: str) -> float:
+    """``value`` as float, if finite and >= 0."""
+    if not (np.isfinite(value) and value >= 0):
+        raise ValueError(f"{name} must be a non-negative finite number, got {value!r}")
+    return float(value)
+
+
+def check_positive_int(value: Any, name: str) -> int:
+    """``value`` as int, if it is an integer >= 1."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
