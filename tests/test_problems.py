@@ -258,3 +258,26 @@ def test_disturbance_generator_shape_and_support():
     # every horizon window has at least one burst
     for s in range(0, 200, cfg.horizon):
         assert (d[s:s + cfg.horizon, 1] > 0).sum() >= cfg.d2_duration[0]
+
+
+@pytest.mark.parametrize("name", ["robot_nav", "thermal_tank"])
+def test_stage_costs_sum_to_objective_and_next_state_follows_plan(name):
+    """Environments' per-step cost and dynamics (read from the problem) agree with the MIQP."""
+    p = make_problem(name, horizon=4)
+    lay = p.layout
+    theta = RNG.uniform(0.1, 1.0, p.n_theta)
+    u = RNG.uniform(0.0, 0.5, (4, lay.n_input))
+    delta = RNG.integers(0, 2, p.n_d).astype(float)
+    # plan by rolling the problem's own one-step map along the horizon
+    states, th = [p.initial_state(theta)], theta.copy()
+    for k in range(4):
+        states.append(p.next_state(th, u[k], lay.deltas(delta)[k]))
+        th = th.copy()
+        th[:lay.n_state] = states[-1]
+        if name == "thermal_tank":  # shift the disturbance forecast by one step
+            th[2:] = np.r_[theta[2 + 2 * (k + 1):], np.zeros(2 * (k + 1))]
+    x = pack(p, np.array(states), u)
+    assert p.violations(x, delta, theta).equality_max < 1e-12
+    total = sum(p.stage_cost(states[k], u[k], lay.deltas(delta)[k], theta) for k in range(4))
+    total += p.terminal_cost(states[4], theta)
+    assert total == pytest.approx(p.objective(x, delta, theta), rel=1e-12)

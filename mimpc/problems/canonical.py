@@ -46,7 +46,8 @@ class MPCLayout:
 
     ``state_index[k]`` are the positions in ``x`` of the state at step ``k`` (``k = 0..H``),
     ``input_index[k]`` those of the input at step ``k`` (``k = 0..H-1``) and ``delta_index[k]``
-    the positions in ``delta`` of the integers of step ``k``.
+    the positions in ``delta`` of the integers of step ``k``. ``initial_rows`` are the rows of ``A``
+    that pin ``x_0`` to theta and ``dynamics_rows[k]`` those that define ``x_{k+1}``.
     """
 
     horizon: int
@@ -55,6 +56,8 @@ class MPCLayout:
     delta_index: np.ndarray
     state_names: tuple[str, ...]
     input_names: tuple[str, ...]
+    initial_rows: np.ndarray
+    dynamics_rows: np.ndarray
 
     @property
     def n_state(self) -> int:
@@ -278,6 +281,44 @@ class ParametricMIQP:
         db = _relu(self._mat("lb_d", delta) - delta) + _relu(delta - self._mat("ub_d", delta))
         integ = _abs(delta - _round(delta))
         return Violations(cont, intg, eq, xb, db, integ)
+
+    # ------------------------------------------------------------------ closed-loop simulation
+    def initial_state(self, theta: Any) -> np.ndarray:
+        """The state ``x_0`` that ``theta`` pins through the initial-state equalities."""
+        lay = self._require_layout()
+        theta = self.check_theta(theta)
+        rows = lay.initial_rows
+        return np.linalg.solve(self.A[np.ix_(rows, lay.state_index[0])], self.eq_rhs(theta)[..., rows].T).T
+
+    def next_state(self, theta: Any, u: Any, delta_step: Any) -> np.ndarray:
+        """``x_1`` reached from ``x_0(theta)`` under input ``u`` and integers ``delta_step``.
+
+        Read off the first dynamics rows of ``A``, so environments simulate exactly the model the
+        controllers optimise (including disturbances that enter through theta).
+        """
+        lay = self._require_layout()
+        theta = self.check_theta(theta)
+        u = check_array(u, "u", (lay.n_input,))
+        delta_step = check_array(delta_step, "delta_step", (lay.n_delta_step,))
+        rows = lay.dynamics_rows[0]
+        A = self.A[rows]
+        rhs = (self.eq_rhs(theta)[rows] - A[:, lay.state_index[0]] @ self.initial_state(theta)
+               - A[:, lay.input_index[0]] @ u - A[:, self.n_x + lay.delta_index[0]] @ delta_step)
+        return np.linalg.solve(A[:, lay.state_index[1]], rhs)
+
+    def stage_cost(self, state: Any, u: Any, delta_step: Any, theta: Any) -> float:
+        """Running cost of one step, as defined by the benchmark's config (sums to :meth:`objective`
+        together with :meth:`terminal_cost` along a planned trajectory; a test checks this)."""
+        return self.config.stage_cost(state, u, delta_step, theta)
+
+    def terminal_cost(self, state: Any, theta: Any) -> float:
+        """Terminal cost of the benchmark's config."""
+        return self.config.terminal_cost(state, theta)
+
+    def _require_layout(self) -> MPCLayout:
+        if self.layout is None:
+            raise ValueError(f"problem {self.name!r} has no MPC layout, so it cannot be simulated")
+        return self.layout
 
     # ------------------------------------------------------------------ fixed-integer QP
     def fixed_integer_qp(self, theta: Any, delta: Any) -> QPData:

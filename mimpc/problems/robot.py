@@ -168,6 +168,15 @@ class RobotNavConfig:
     def n_obstacles(self) -> int:
         return len(self.obstacles)
 
+    def stage_cost(self, state: np.ndarray, u: np.ndarray, delta_step: np.ndarray, theta: np.ndarray) -> float:
+        """Running cost of eq. (28): ``w_p ||p - g||^2 + w_u ||u||^2`` (goal read from theta)."""
+        p, g = np.asarray(state)[:2], np.asarray(theta)[4:6]
+        return float(self.w_position * np.sum((p - g) ** 2) + self.w_input * np.sum(np.asarray(u) ** 2))
+
+    def terminal_cost(self, state: np.ndarray, theta: np.ndarray) -> float:
+        """Terminal cost of eq. (28): ``w_pt ||p_H - g||^2``."""
+        return float(self.w_terminal * np.sum((np.asarray(state)[:2] - np.asarray(theta)[4:6]) ** 2))
+
 
 PRESETS = {"authors": RobotNavConfig, "paper": RobotNavConfig.paper}
 
@@ -295,8 +304,10 @@ def build_robot_nav(config: RobotNavConfig) -> ParametricMIQP:
     lb_x[input_index.ravel()] = -config.a_max
     ub_x[input_index.ravel()] = config.a_max
 
+    dynamics_rows = 4 + np.arange(4 * H).reshape(H, 4)
     layout = MPCLayout(H, state_index, input_index, delta_index,
-                       ("px", "py", "vx", "vy"), ("ax", "ay"))
+                       ("px", "py", "vx", "vy"), ("ax", "ay"),
+                       np.arange(4), dynamics_rows)
     return ParametricMIQP(
         name="robot_nav", P=P, q=q, Q_t=Q_t, C_tt=C_tt, c_t=np.zeros(n_t), c0=0.0,
         A=A, b=b, B_t=B_t, G=G, h=h, H_t=np.zeros((G.shape[0], n_t)),

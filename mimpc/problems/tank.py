@@ -114,6 +114,17 @@ class ThermalTankConfig:
         if not (0 <= self.d2_amplitude[0] <= self.d2_amplitude[1]):
             raise ValueError(f"d2_amplitude must be (low, high) with 0 <= low <= high, got {self.d2_amplitude}")
 
+    def stage_cost(self, state: np.ndarray, u: np.ndarray, delta_step: np.ndarray, theta: np.ndarray) -> float:
+        """Stage cost of eq. (34): ``||x - r||_Q^2 + ||u||_R^2 + rho delta^2``."""
+        e = np.asarray(state) - np.asarray(self.reference)
+        return float(self.q_state * e @ e + self.r_input * np.sum(np.asarray(u) ** 2)
+                     + self.rho_delta * np.sum(np.asarray(delta_step) ** 2))
+
+    def terminal_cost(self, state: np.ndarray, theta: np.ndarray) -> float:
+        """Terminal cost of eq. (34): ``||x_H - r||_Qt^2``."""
+        e = np.asarray(state) - np.asarray(self.reference)
+        return float(self.q_terminal * e @ e)
+
 
 def thermal_tank(**overrides: Any) -> ParametricMIQP:
     """Build the thermal tank MIQP; keyword overrides replace :class:`ThermalTankConfig` fields."""
@@ -186,7 +197,9 @@ def build_thermal_tank(config: ThermalTankConfig) -> ParametricMIQP:
     ub_x[input_index.ravel()] = config.u_max
 
     theta_names = ("x1", "x2") + tuple(f"d{j + 1}_{k}" for k in range(H) for j in range(2))
-    layout = MPCLayout(H, state_index, input_index, delta_index, ("x1", "x2"), ("u1", "u2"))
+    dynamics_rows = 2 + np.arange(2 * H).reshape(H, 2)
+    layout = MPCLayout(H, state_index, input_index, delta_index, ("x1", "x2"), ("u1", "u2"),
+                       np.arange(2), dynamics_rows)
     return ParametricMIQP(
         name="thermal_tank", P=P, q=q, Q_t=np.zeros((n_z, n_t)), C_tt=np.zeros((n_t, n_t)),
         c_t=np.zeros(n_t), c0=c0, A=A, b=b, B_t=B_t, G=G, h=h, H_t=np.zeros((G.shape[0], n_t)),
