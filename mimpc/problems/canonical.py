@@ -129,6 +129,8 @@ class ParametricMIQP:
     Build one with :func:`mimpc.problems.robot_nav` or :func:`mimpc.problems.thermal_tank`, or
     directly for a problem of your own. Arrays are stored read-only; ``config`` keeps the frozen
     configuration the problem was built from, and :meth:`fingerprint` identifies the matrices.
+    ``integer_inputs`` says whether the integers of step 0 are applied to the plant (thermal tank)
+    or only encode logic such as collision avoidance (robot).
     """
 
     name: str
@@ -153,6 +155,7 @@ class ParametricMIQP:
     layout: MPCLayout | None = None
     config: Any = None
     slack_penalty: float = 1e4
+    integer_inputs: bool = False
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     # ------------------------------------------------------------------ construction

@@ -381,3 +381,18 @@ def sample_start_goal(config: RobotNavConfig, rng: np.random.Generator,
 def with_overrides(config: RobotNavConfig, **overrides: Any) -> RobotNavConfig:
     """A copy of ``config`` with fields replaced (validated again)."""
     return replace(config, **overrides)
+
+
+def side_integers(config: RobotNavConfig, position: np.ndarray) -> np.ndarray:
+    """Integers that keep the robot on its current side of every obstacle, for all steps.
+
+    For each obstacle the face whose outward half-space the position lies deepest in is enforced
+    (``b = 0``) and the other three relaxed; a safe default when no previous integers exist.
+    Returns ``delta`` of shape ``(horizon * n_obstacles * 4,)`` in the problem's order.
+    """
+    p = np.asarray(position, dtype=float)[:2]
+    step = np.ones((config.n_obstacles, N_FACES))
+    for o, obs in enumerate(config.obstacles):
+        clearance = (p - np.asarray(obs.center)) @ obs.face_normals().T - obs.face_offsets()
+        step[o, int(np.argmax(clearance))] = 0.0
+    return np.tile(step.ravel(), config.horizon)

@@ -205,7 +205,7 @@ def build_thermal_tank(config: ThermalTankConfig) -> ParametricMIQP:
         c_t=np.zeros(n_t), c0=c0, A=A, b=b, B_t=B_t, G=G, h=h, H_t=np.zeros((G.shape[0], n_t)),
         lb_x=lb_x, ub_x=ub_x, lb_d=np.zeros(n_d), ub_d=np.full(n_d, float(config.delta_max)),
         row_groups=groups, theta_names=theta_names, layout=layout, config=config,
-        slack_penalty=config.slack_penalty,
+        slack_penalty=config.slack_penalty, integer_inputs=True,
     )
 
 

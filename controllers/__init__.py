@@ -1,0 +1,71 @@
+"""Controllers: the exact MIQP controller and learned policies behind one interface.
+
+``make_controller(name, problem_or_env_id, **kw)`` builds any registered controller; learned
+controllers register themselves under their method names (``"sl"``, ``"ssl"``, ``"hybrid"``, ...).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Callable
+
+from controllers.base import Controller, StepInfo, solution_to_action
+from mimpc.problems import ParametricMIQP, make_problem
+
+__all__ = ["Controller", "StepInfo", "make_controller", "register_controller", "available_controllers",
+           "resolve_problem", "solution_to_action"]
+
+_FACTORIES: dict[str, Callable[..., Controller]] = {}
+# learned controllers live in modules that import torch; they are loaded on first use
+_LAZY: dict[str, str] = {}
+
+_ENV_PROBLEMS = {"mimpc/RobotNav-v0": "robot_nav", "mimpc/ThermalTank-v0": "thermal_tank",
+                 "robot_nav": "robot_nav", "thermal_tank": "thermal_tank"}
+
+
+def register_controller(name: str, factory: Callable[..., Controller]) -> None:
+    """Make ``factory(problem, **kw)`` available as ``make_controller(name, ...)``."""
+    _FACTORIES[name] = factory
+
+
+def register_lazy(name: str, module: str) -> None:
+    """Register ``name`` as provided by ``module`` (imported, and expected to register, on first use)."""
+    _LAZY[name] = module
+
+
+def available_controllers() -> list[str]:
+    """Names accepted by :func:`make_controller`."""
+    return sorted(set(_FACTORIES) | set(_LAZY))
+
+
+def resolve_problem(problem_or_env: Any) -> ParametricMIQP:
+    """A problem from a ParametricMIQP, an environment (its ``unwrapped.problem``), a registered
+    environment id such as ``"mimpc/RobotNav-v0"``, or a benchmark name such as ``"robot_nav"``."""
+    if isinstance(problem_or_env, ParametricMIQP):
+        return problem_or_env
+    unwrapped = getattr(problem_or_env, "unwrapped", None)
+    if isinstance(getattr(unwrapped, "problem", None), ParametricMIQP):
+        return unwrapped.problem
+    if isinstance(problem_or_env, str) and problem_or_env in _ENV_PROBLEMS:
+        return make_problem(_ENV_PROBLEMS[problem_or_env])
+    raise ValueError(f"problem_or_env_id must be a ParametricMIQP, an environment, or one of "
+                     f"{sorted(_ENV_PROBLEMS)}; got {problem_or_env!r}")
+
+
+def make_controller(name: str, problem_or_env_id: Any, **kwargs: Any) -> Controller:
+    """Build the controller registered as ``name`` for a problem, environment or environment id."""
+    if name not in _FACTORIES and name in _LAZY:
+        importlib.import_module(_LAZY[name])
+    if name not in _FACTORIES:
+        raise ValueError(f"unknown controller {name!r}; available: {available_controllers()}")
+    return _FACTORIES[name](resolve_problem(problem_or_env_id), **kwargs)
+
+
+def _miqp_factory(problem: ParametricMIQP, **kwargs: Any) -> Controller:
+    from controllers.miqp import MIQPController
+    return MIQPController(problem, **kwargs)
+
+
+register_controller("miqp", _miqp_factory)
+for _name in ("sl", "ssl", "hybrid"):
+    register_lazy(_name, "controllers.l2o")

@@ -1,0 +1,34 @@
+"""Safe fallback integers for steps where no integer solution is available.
+
+When the exact MIQP is infeasible or stops without an incumbent, the controller still has to act.
+It then solves the relaxed QP of paper eq. (10), which is feasible for every theta and integers,
+with the last feasible integers shifted one step forward in time (the standard MPC shift), or,
+before any feasible solve, with a problem-specific safe guess.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mimpc.problems import ParametricMIQP, RobotNavConfig
+from mimpc.problems.robot import side_integers
+
+__all__ = ["shift_integers", "default_integers"]
+
+
+def shift_integers(problem: ParametricMIQP, delta: np.ndarray) -> np.ndarray:
+    """``delta`` advanced by one step: step ``k`` takes step ``k+1``'s integers, the last repeats."""
+    lay = problem.layout
+    per_step = np.asarray(lay.deltas(np.asarray(delta, dtype=float)))
+    shifted = np.concatenate([per_step[1:], per_step[-1:]], axis=0)
+    out = np.empty(problem.n_d)
+    out[lay.delta_index] = shifted
+    return out
+
+
+def default_integers(problem: ParametricMIQP, theta: np.ndarray) -> np.ndarray:
+    """A safe guess without history: for the robot, stay on the current side of every obstacle;
+    otherwise the integer lower bounds (for the tank, delta = 0, which satisfies the rate limit)."""
+    if isinstance(problem.config, RobotNavConfig):
+        return side_integers(problem.config, problem.initial_state(theta)[:2])
+    return np.array(problem.lb_d, dtype=float)

@@ -1,0 +1,81 @@
+"""The exact MI-MPC controller: solve the MIQP at every step on any exact backend."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from controllers.base import Controller, StepInfo, solution_to_action
+from controllers.fallback import default_integers, shift_integers
+from mimpc.problems import ParametricMIQP
+from mimpc.solvers import make_solver
+from mimpc.solvers.fixed_qp import FixedQPSolver
+
+__all__ = ["MIQPController"]
+
+_USABLE = ("optimal", "time_limit")
+
+
+class MIQPController(Controller):
+    """Exact MIQP controller with a documented safe fallback.
+
+    Each step solves the MIQP for the observed theta. A proven-optimal solution, or a feasible
+    incumbent when the time limit stops the search (status ``"time_limit"``), is applied. When the
+    MIQP is infeasible or no incumbent exists, the controller applies the relaxed QP of eq. (10)
+    with the last feasible integers shifted one step (or :func:`default_integers` before any feasible
+    solve), flags ``StepInfo.fallback`` and says why in ``StepInfo.message``.
+
+    Parameters
+    ----------
+    problem : ParametricMIQP
+        The MI-MPC problem.
+    solver : str
+        ``"auto"``, ``"gurobi"``, ``"cplex"`` or ``"scip"`` (see :func:`mimpc.solvers.make_solver`).
+    time_limit, mip_gap : float, optional
+        Passed to the solver.
+    fallback : bool
+        If False, a step without a usable solution raises ``RuntimeError`` instead.
+    """
+
+    name = "miqp"
+
+    def __init__(self, problem: ParametricMIQP, solver: str = "auto", time_limit: float | None = None,
+                 mip_gap: float | None = None, fallback: bool = True, **solver_options: Any) -> None:
+        super().__init__(problem)
+        self.solver = make_solver(solver, time_limit=time_limit, mip_gap=mip_gap, **solver_options)
+        self.fallback = fallback
+        self._relaxed: FixedQPSolver | None = None
+        self._previous: np.ndarray | None = None
+
+    def reset(self, seed: int | None = None) -> None:
+        super().reset(seed)
+        self._previous = None
+
+    def _compute(self, theta: np.ndarray) -> tuple[Any, StepInfo]:
+        sol = self.solver.solve(self.problem, theta)
+        if sol.status in _USABLE and sol.x is not None:
+            self._previous = sol.delta
+            info = StepInfo(0.0, sol.status, integers=sol.delta, x=sol.x,
+                            plan=self.problem.layout.states(sol.x), objective=sol.objective,
+                            timings={"solver": sol.solve_time}, message=f"{sol.solver}: {sol.message}".strip(": "),
+                            solver_status=sol.status)
+            return solution_to_action(self.problem, sol.x, sol.delta), info
+        if not self.fallback:
+            raise RuntimeError(f"MIQP {sol.status} for theta={theta.tolist()} and fallback is disabled")
+        return self._fallback(theta, sol)
+
+    def _fallback(self, theta: np.ndarray, sol: Any) -> tuple[Any, StepInfo]:
+        if self._relaxed is None:
+            self._relaxed = FixedQPSolver(self.problem, relaxed=True)
+        if self._previous is not None:
+            delta, source = shift_integers(self.problem, self._previous), "shifted previous integers"
+        else:
+            delta, source = default_integers(self.problem, theta), "default integers"
+        self._previous = delta
+        res = self._relaxed.solve(theta, delta)
+        info = StepInfo(0.0, "fallback", integers=delta, x=res.x, plan=self.problem.layout.states(res.x),
+                        slack=float(np.sum(res.slack)), objective=res.objective, fallback=True,
+                        timings={"solver": sol.solve_time, "qp": res.solve_time}, solver_status=sol.status,
+                        message=f"MIQP {sol.status} ({sol.solver}): relaxed QP (eq. 10) with {source}")
+        return solution_to_action(self.problem, res.x, delta), info

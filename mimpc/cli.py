@@ -1,0 +1,54 @@
+"""The ``mimpc`` command line: one subcommand per module in :mod:`mimpc.commands`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+__all__ = ["main", "build_parser"]
+
+# subcommand -> module in mimpc.commands exposing add_arguments(parser) and run(args) -> int
+COMMANDS = {
+    "rollout": ("rollout", "run a controller in closed loop and record metrics"),
+    "compare": ("compare", "compare the exact MIQP controller with learned policies in closed loop"),
+    "generate": ("generate", "generate an expert dataset with the exact MIQP solver"),
+    "train": ("train", "train an SL / SSL / hybrid / LP-AE policy"),
+    "evaluate": ("evaluate", "open-loop metrics of a checkpoint on a dataset's test split"),
+    "plot": ("plot", "redraw figures from saved results"),
+    "bench": ("bench", "benchmarks that print measured ratios"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mimpc", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name, (module, help_text) in COMMANDS.items():
+        try:
+            mod = importlib.import_module(f"mimpc.commands.{module}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"mimpc.commands.{module}":
+                raise
+            continue
+        p = sub.add_parser(name, help=help_text, description=(mod.__doc__ or help_text).strip())
+        mod.add_arguments(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+        print(f"mimpc {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

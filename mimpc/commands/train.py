@@ -1,0 +1,58 @@
+"""Train a policy on an expert dataset: sl, ssl or hybrid (network + relaxed QP layer + hybrid
+loss of paper eq. 16) or lpae (solver-free autoencoder). Writes the best checkpoint to --out
+and a per-epoch CSV log beside it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from mimpc.commands.common import add_env_arguments, problem_from_args
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_env_arguments(p)
+    p.add_argument("--method", required=True, choices=("sl", "ssl", "hybrid", "lpae"))
+    p.add_argument("--data", required=True, help="dataset folder from `mimpc generate`")
+    p.add_argument("--out", required=True, help="checkpoint file to write (e.g. runs/robot_hybrid.pt)")
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--weight-decay", type=float, default=1e-5)
+    p.add_argument("--lr-schedule", default="plateau", choices=("plateau", "cosine", "constant"))
+    p.add_argument("--patience", type=int, default=6, help="early-stopping patience in epochs")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
+    p.add_argument("--qp-backend", default="auto")
+    p.add_argument("--hidden", type=int, nargs="+", default=None, help="hidden widths (default 128 128 128 128)")
+    p.add_argument("--loss", default=None, metavar="JSON",
+                   help='override loss config fields, e.g. \'{"penalty": "squared_hinge", "anneal_factor": 1.5}\'')
+    p.add_argument("--max-train-samples", type=int, default=None)
+    p.add_argument("--resume", default=None, help="continue from this checkpoint")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def run(args: argparse.Namespace) -> int:
+    from mimpc.training.dataset import load_dataset
+    from mimpc.training.trainer import TrainConfig
+
+    problem = problem_from_args(args)
+    dataset = load_dataset(args.data, problem)
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
+                         lr_schedule=args.lr_schedule, patience=args.patience, seed=args.seed, device=args.device,
+                         qp_backend=args.qp_backend, max_train_samples=args.max_train_samples)
+    overrides = json.loads(args.loss) if args.loss else {}
+    if args.method == "lpae":
+        from mimpc.training.lpae import train_lpae
+        result = train_lpae(problem, dataset, args.out, config, overrides, hidden=args.hidden,
+                            resume=args.resume, progress=not args.no_progress)
+    else:
+        from mimpc.training.losses import loss_preset
+        from mimpc.training.models import ModelConfig
+        from mimpc.training.trainer import train
+        model = ModelConfig(hidden=tuple(args.hidden)) if args.hidden else ModelConfig()
+        result = train(problem, dataset, args.method, args.out, config, loss_preset(args.method, problem.name, **overrides),
+                       model, resume=args.resume, progress=not args.no_progress)
+    print(f"best epoch {result.best_epoch}: " + ", ".join(f"{k}={v:.4g}" for k, v in result.best_metrics.items()))
+    print(f"checkpoint: {result.checkpoint}")
+    return 0

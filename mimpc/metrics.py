@@ -1,0 +1,167 @@
+"""Every metric of mimpc, defined once (DESIGN.md, "Metrics").
+
+Open loop, per MPC problem theta, against the exact optimum ``J*`` (proven-optimal solves only):
+
+* optimality gap ``% = 100 (J - J*) / |J*|`` with ``J`` the MIQP objective at ``(x, delta)`` without
+  slack terms (the paper's definition; the authors' code divides by ``100 + |J*|`` instead);
+* integer-only and continuous violation: sums of the positive parts of the MIQP rows ``g`` of
+  each kind at ``(x, delta)``; for a QP-layer policy the continuous one equals the total slack;
+* violation rate: share of instances whose violation exceeds :data:`VIOLATION_TOL`;
+* lookahead collision (robot): a planned position ``p_1 .. p_H`` inside an obstacle inflated by
+  ``d_min`` by more than :data:`COLLISION_TOL`, judged from geometry, not from the integers. For
+  other problems the lookahead violation is a continuous violation above the tolerance.
+
+Closed loop, per episode: executed collisions and bound violations, goal reached and steps to
+goal, cumulative stage cost (and its ratio to the exact MIQP controller on the same seed),
+per-step compute time (median, p95, max), fallback steps.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from mimpc.problems import ParametricMIQP, RobotNavConfig
+
+__all__ = ["VIOLATION_TOL", "COLLISION_TOL", "optimality_gap", "open_loop_metrics",
+           "summarize_open_loop", "lookahead_violation", "episode_metrics", "summarize_closed_loop",
+           "time_stats"]
+
+VIOLATION_TOL = 1e-4
+"""An instance counts as violating when its summed violation exceeds this (solver tolerances
+are around 1e-6, so exact solutions never trip it)."""
+
+COLLISION_TOL = 1e-4
+"""A planned or executed position counts as a collision when it lies deeper than this (metres)
+inside an obstacle inflated by ``d_min``; exact plans touch the inflated boundary."""
+
+
+def optimality_gap(objective: Any, optimal: Any) -> np.ndarray:
+    """``100 (J - J*) / |J*|`` per instance; NaN where ``J*`` is NaN or zero."""
+    J, Js = np.asarray(objective, float), np.asarray(optimal, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gap = 100.0 * (J - Js) / np.abs(Js)
+    return np.where(np.abs(Js) > 0, gap, np.nan)
+
+
+def lookahead_violation(problem: ParametricMIQP, x: np.ndarray, delta: np.ndarray,
+                        theta: np.ndarray) -> np.ndarray:
+    """Boolean per instance: does the plan enter an inflated obstacle (robot) or violate a
+    continuous constraint (other problems) by more than the tolerance?"""
+    x, delta, theta = (np.atleast_2d(np.asarray(a, float)) for a in (x, delta, theta))
+    if isinstance(problem.config, RobotNavConfig):
+        cfg = problem.config
+        pos = problem.layout.states(x)[:, 1:, :2]  # (B, H, 2), planned p_1..p_H
+        depth = np.stack([obs.signed_depth(pos, cfg.d_min) for obs in cfg.obstacles], axis=-1)
+        return (depth > COLLISION_TOL).any(axis=(1, 2))
+    return problem.violations(x, delta, theta).continuous_total > VIOLATION_TOL
+
+
+def open_loop_metrics(problem: ParametricMIQP, theta: np.ndarray, x: np.ndarray, delta: np.ndarray,
+                      optimal_objective: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Per-instance open-loop metrics of candidate solutions ``(x, delta)`` for a batch of theta.
+
+    ``optimal_objective`` holds ``J*`` (NaN where the exact solve was not proven optimal); without
+    it the gap is omitted.
+    """
+    theta, x, delta = (np.atleast_2d(np.asarray(a, float)) for a in (theta, x, delta))
+    viol = problem.violations(x, delta, theta)
+    J = problem.objective(x, delta, theta)
+    out = {
+        "objective": J,
+        "continuous_violation": viol.continuous_total,
+        "integer_violation": viol.integer_only_total,
+        "lookahead_violation": lookahead_violation(problem, x, delta, theta),
+    }
+    if optimal_objective is not None:
+        out["optimal_objective"] = np.asarray(optimal_objective, float)
+        out["gap_percent"] = optimality_gap(J, optimal_objective)
+    return out
+
+
+def summarize_open_loop(per_instance: dict[str, np.ndarray]) -> dict[str, float]:
+    """Means, medians and rates of :func:`open_loop_metrics` output (gap over finite values)."""
+    cont, intg = per_instance["continuous_violation"], per_instance["integer_violation"]
+    out = {
+        "n": int(len(cont)),
+        "continuous_violation_rate": _pct(cont > VIOLATION_TOL),
+        "integer_violation_rate": _pct(intg > VIOLATION_TOL),
+        "continuous_violation_mean": float(np.mean(cont)) if len(cont) else float("nan"),
+        "integer_violation_mean": float(np.mean(intg)) if len(intg) else float("nan"),
+        "lookahead_violation_rate": _pct(per_instance["lookahead_violation"]),
+    }
+    if "gap_percent" in per_instance:
+        gap = per_instance["gap_percent"][np.isfinite(per_instance["gap_percent"])]
+        out.update(gap_mean=_stat(np.mean, gap), gap_median=_stat(np.median, gap),
+                   gap_p95=_stat(lambda g: np.percentile(g, 95), gap), n_gap=int(gap.size))
+    return out
+
+
+def time_stats(seconds: Iterable[float]) -> dict[str, float]:
+    """Median, p95, max and mean of per-step times, in milliseconds."""
+    t = 1e3 * np.asarray(list(seconds), float)
+    if t.size == 0:
+        return dict(time_median_ms=float("nan"), time_p95_ms=float("nan"),
+                    time_max_ms=float("nan"), time_mean_ms=float("nan"))
+    return dict(time_median_ms=float(np.median(t)), time_p95_ms=float(np.percentile(t, 95)),
+                time_max_ms=float(t.max()), time_mean_ms=float(t.mean()))
+
+
+def episode_metrics(steps: Sequence[dict[str, Any]], terminated: bool) -> dict[str, Any]:
+    """Closed-loop metrics of one episode from its per-step records (see :mod:`mimpc.rollout`)."""
+    def count(key: str, positive: bool = True) -> int:
+        return int(sum(1 for s in steps if (s.get(key, 0) > VIOLATION_TOL if positive else bool(s.get(key)))))
+
+    success_step = next((i + 1 for i, s in enumerate(steps) if s.get("is_success")), None)
+    out = {
+        "steps": len(steps),
+        "terminated": bool(terminated),
+        "goal_reached": success_step is not None,
+        "steps_to_goal": success_step,
+        "cumulative_cost": float(sum(s["stage_cost"] for s in steps)),
+        "collisions": count("collision", positive=False),
+        "inflated_collisions": count("collision_inflated", positive=False),
+        "segment_collisions": count("segment_collision", positive=False),
+        "bound_violation_steps": count("bound_violation") + count("state_violation"),
+        "delta_rate_violation_steps": count("delta_rate_violation"),
+        "fallback_steps": int(sum(1 for s in steps if s.get("fallback"))),
+        "lookahead_violation_steps": int(sum(1 for s in steps if s.get("lookahead_violation"))),
+        "clipped_steps": int(sum(1 for s in steps if s.get("action_clipped"))),
+    }
+    out.update(time_stats(s["solve_time"] for s in steps))
+    return out
+
+
+def summarize_closed_loop(episodes: Sequence[dict[str, Any]],
+                          reference: Sequence[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Aggregate :func:`episode_metrics` over episodes; with ``reference`` (the exact controller's
+    episodes on the same seeds, same order) add the median per-episode cost ratio."""
+    n = len(episodes)
+    out: dict[str, Any] = {"episodes": n}
+    for key in ("goal_reached", "terminated"):
+        out[key] = int(sum(e[key] for e in episodes))
+    for key in ("collisions", "inflated_collisions", "segment_collisions", "bound_violation_steps",
+                "delta_rate_violation_steps", "fallback_steps", "lookahead_violation_steps", "steps",
+                "clipped_steps"):
+        out[key] = int(sum(e[key] for e in episodes))
+    reached = [e["steps_to_goal"] for e in episodes if e["steps_to_goal"] is not None]
+    out["steps_to_goal_median"] = float(np.median(reached)) if reached else float("nan")
+    out["cumulative_cost_mean"] = float(np.mean([e["cumulative_cost"] for e in episodes])) if n else float("nan")
+    if reference is not None:
+        if len(reference) != n:
+            raise ValueError(f"reference has {len(reference)} episodes, expected {n}")
+        ratios = [e["cumulative_cost"] / r["cumulative_cost"] for e, r in zip(episodes, reference)
+                  if r["cumulative_cost"] > 0]
+        out["cost_ratio_median"] = float(np.median(ratios)) if ratios else float("nan")
+        out["cost_ratio_mean"] = float(np.mean(ratios)) if ratios else float("nan")
+    return out
+
+
+def _pct(mask: np.ndarray) -> float:
+    mask = np.asarray(mask, bool)
+    return float(100.0 * mask.mean()) if mask.size else float("nan")
+
+
+def _stat(fn: Any, values: np.ndarray) -> float:
+    return float(fn(values)) if values.size else float("nan")

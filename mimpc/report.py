@@ -1,0 +1,34 @@
+"""Plain-text tables for the command line (no dependency beyond the standard library)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+__all__ = ["format_table", "format_value"]
+
+
+def format_value(v: Any) -> str:
+    """Compact rendering: floats with 3-4 significant digits, None/NaN as '-'."""
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "-"
+        if v != 0 and (abs(v) >= 1e5 or abs(v) < 1e-3):
+            return f"{v:.2e}"
+        return f"{v:.4g}" if abs(v) < 100 else f"{v:.1f}"
+    return str(v)
+
+
+def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]]) -> str:
+    """Align ``rows`` under ``columns`` given as ``(key, header)`` pairs."""
+    cells = [[header for _, header in columns]]
+    cells += [[format_value(r.get(key)) for key, _ in columns] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
+    lines = ["  ".join(c.rjust(w) if j else c.ljust(w) for j, (c, w) in enumerate(zip(row, widths)))
+             for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

@@ -1,0 +1,229 @@
+"""Closed-loop rollouts: run a controller on an environment, record every step, save results.
+
+The harness only records; metric definitions live in :mod:`mimpc.metrics` (the split follows
+safe-control-gym's experiment/metric separation).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from mimpc import metrics
+
+__all__ = ["EpisodeResult", "RolloutResult", "run", "load_result"]
+
+# per-step scalars copied from the environment's info when present
+_INFO_KEYS = ("collision", "collision_inflated", "segment_collision", "bound_violation", "distance_to_goal",
+              "is_success", "state_violation", "delta_rate_violation", "action_clipped", "clip_amount")
+
+
+@dataclass
+class EpisodeResult:
+    """One episode: per-step scalar records and the per-step arrays."""
+
+    seed: int
+    records: list[dict[str, Any]]
+    theta: np.ndarray
+    x: np.ndarray
+    delta: np.ndarray
+    states: np.ndarray
+    terminated: bool
+    truncated: bool
+
+    def metrics(self) -> dict[str, Any]:
+        return metrics.episode_metrics(self.records, self.terminated)
+
+
+@dataclass
+class RolloutResult:
+    """All episodes of one controller on one environment."""
+
+    controller: str
+    env_id: str
+    problem_name: str
+    fingerprint: str
+    episodes: list[EpisodeResult] = field(default_factory=list)
+
+    def episode_table(self) -> list[dict[str, Any]]:
+        """One row of closed-loop metrics per episode."""
+        return [{"controller": self.controller, "episode": i, "seed": ep.seed, **ep.metrics()}
+                for i, ep in enumerate(self.episodes)]
+
+    def step_times(self) -> np.ndarray:
+        return np.array([r["solve_time"] for ep in self.episodes for r in ep.records])
+
+    def summary(self, reference: "RolloutResult | None" = None) -> dict[str, Any]:
+        """Closed-loop summary; with ``reference`` (exact controller, same seeds) the cost ratio."""
+        ref = None
+        if reference is not None:
+            if [e.seed for e in reference.episodes] != [e.seed for e in self.episodes]:
+                raise ValueError("reference rollout must use the same seeds in the same order")
+            ref = [e.metrics() for e in reference.episodes]
+        out = {"controller": self.controller, "env": self.env_id}
+        out.update(metrics.summarize_closed_loop([e.metrics() for e in self.episodes], ref))
+        out.update(metrics.time_stats(self.step_times()))
+        return out
+
+    def step_rows(self) -> list[dict[str, Any]]:
+        return [{"controller": self.controller, **r} for ep in self.episodes for r in ep.records]
+
+    def save(self, out_dir: str | Path) -> Path:
+        """Write ``steps.csv``, ``episodes.csv``, ``summary.json`` and ``arrays.npz`` under
+        ``out_dir/<controller>/``; returns that folder."""
+        folder = Path(out_dir) / self.controller
+        folder.mkdir(parents=True, exist_ok=True)
+        write_csv(folder / "steps.csv", self.step_rows())
+        write_csv(folder / "episodes.csv", self.episode_table())
+        meta = {"controller": self.controller, "env": self.env_id, "problem": self.problem_name,
+                "fingerprint": self.fingerprint, "summary": self.summary(),
+                "episodes": [{"seed": e.seed, "terminated": e.terminated, "truncated": e.truncated,
+                              "records": e.records} for e in self.episodes]}
+        (folder / "summary.json").write_text(json.dumps(_jsonable(meta), indent=2))
+        arrays = {}
+        for i, ep in enumerate(self.episodes):
+            for name in ("theta", "x", "delta", "states"):
+                arrays[f"{name}_{i}"] = getattr(ep, name)
+        np.savez_compressed(folder / "arrays.npz", **arrays)
+        return folder
+
+
+def load_result(folder: str | Path) -> RolloutResult:
+    """Read back what :meth:`RolloutResult.save` wrote."""
+    folder = Path(folder)
+    meta_path = folder / "summary.json"
+    if not meta_path.exists():
+        raise FileNotFoundError(f"{folder} holds no rollout result (summary.json missing)")
+    meta = json.loads(meta_path.read_text())
+    arrays = np.load(folder / "arrays.npz")
+    result = RolloutResult(meta["controller"], meta["env"], meta["problem"], meta["fingerprint"])
+    for i, ep in enumerate(meta["episodes"]):
+        result.episodes.append(EpisodeResult(
+            ep["seed"], ep["records"], *(arrays[f"{n}_{i}"] for n in ("theta", "x", "delta", "states")),
+            ep["terminated"], ep["truncated"]))
+    return result
+
+
+def run(env: Any, controller: Any, episodes: int, seed: int = 0, *, progress: bool = True,
+        options: Sequence[dict | None] | Callable[[int], dict | None] | None = None,
+        max_steps: int | None = None) -> RolloutResult:
+    """Run ``episodes`` closed-loop episodes with seeds ``seed, seed+1, ...``.
+
+    Parameters
+    ----------
+    env : gymnasium.Env or str
+        An environment whose observation is theta, or a registered id such as ``"mimpc/RobotNav-v0"``.
+    controller : Controller
+        Built for the same problem as the environment (checked by fingerprint).
+    episodes : int
+        Number of episodes (>= 1).
+    seed : int
+        Seed of the first episode; episode ``i`` resets the environment with ``seed + i``.
+    options : list or callable, optional
+        Per-episode ``reset`` options (e.g. fixed start and goal).
+    max_steps : int, optional
+        Stop an episode after this many steps even if the environment would go on.
+    """
+    import gymnasium as gym
+
+    import envs  # noqa: F401  (registers the mimpc environments)
+    from controllers import Controller
+
+    if isinstance(env, str):
+        env = gym.make(env)
+    if not isinstance(controller, Controller):
+        raise TypeError(f"controller must be a Controller, got {type(controller).__name__}")
+    if not isinstance(episodes, (int, np.integer)) or episodes < 1:
+        raise ValueError(f"episodes must be a positive integer, got {episodes!r}")
+    problem = env.unwrapped.problem
+    if problem.fingerprint() != controller.problem.fingerprint():
+        raise ValueError(f"controller {controller.name!r} was built for problem {controller.problem.fingerprint()} "
+                         f"but the environment simulates {problem.fingerprint()}")
+    env_id = env.spec.id if env.spec is not None else type(env.unwrapped).__name__
+    result = RolloutResult(controller.name, env_id, problem.name, problem.fingerprint())
+    bar = _progress(episodes, f"{controller.name} on {env_id}", progress)
+    for i in range(episodes):
+        opts = options(i) if callable(options) else (options[i] if options is not None else None)
+        result.episodes.append(_episode(env, controller, seed + i, opts, max_steps))
+        ep = result.episodes[-1]
+        bar.set_postfix(steps=len(ep.records), goal=bool(ep.metrics()["goal_reached"]))
+        bar.update(1)
+    bar.close()
+    return result
+
+
+def _episode(env: Any, controller: Any, seed: int, options: dict | None, max_steps: int | None) -> EpisodeResult:
+    problem = controller.problem
+    obs, info = env.reset(seed=seed, options=options)
+    controller.reset(seed=seed)
+    records, thetas, xs, deltas = [], [], [], []
+    states = [np.asarray(info.get("state", problem.initial_state(obs)), float)]
+    terminated = truncated = False
+    t = 0
+    while not (terminated or truncated) and (max_steps is None or t < max_steps):
+        action = controller.act(obs)
+        last = controller.last
+        theta = np.asarray(obs, float)
+        x = last.x if last.x is not None else np.full(problem.n_x, np.nan)
+        delta = last.integers if last.integers is not None else np.full(problem.n_d, np.nan)
+        obs, reward, terminated, truncated, info = env.step(action)
+        rec = {"episode_seed": seed, "step": t, "reward": float(reward), "stage_cost": float(info["stage_cost"]),
+               "solve_time": last.solve_time, "status": last.status, "fallback": last.fallback,
+               "slack": last.slack, "objective": last.objective, "message": last.message}
+        rec.update({f"time_{k}": v for k, v in last.timings.items()})
+        rec.update({k: _scalar(info[k]) for k in _INFO_KEYS if k in info})
+        rec["lookahead_violation"] = bool(last.x is not None and
+                                          metrics.lookahead_violation(problem, x, delta, theta)[0])
+        records.append(rec)
+        thetas.append(theta)
+        xs.append(x)
+        deltas.append(delta)
+        states.append(np.asarray(info.get("state", np.full(problem.layout.n_state, np.nan)), float))
+        t += 1
+    return EpisodeResult(seed, records, np.array(thetas), np.array(xs), np.array(deltas), np.array(states),
+                         bool(terminated), bool(truncated))
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Write dict rows with the union of their keys as header."""
+    keys: list[str] = []
+    for r in rows:
+        keys.extend(k for k in r if k not in keys)
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _scalar(v: Any) -> Any:
+    if isinstance(v, (np.bool_, bool)):
+        return bool(v)
+    if isinstance(v, (np.integer, int)):
+        return int(v)
+    if isinstance(v, (np.floating, float)):
+        return float(v)
+    return v
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, (np.generic,)):
+        return obj.item()
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj
+
+
+def _progress(total: int, desc: str, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+    return tqdm(total=total, desc=desc, disable=not enabled, unit="ep", leave=False)

@@ -1,0 +1,101 @@
+"""Checkpoints: weights + normalisation + model config + problem spec and fingerprint + training
+config + validation metrics, in one file loadable with ``torch.load(weights_only=True)``."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import mimpc
+from mimpc.problems import ParametricMIQP
+from mimpc.problems.spec import problem_from_spec, problem_spec
+
+__all__ = ["CHECKPOINT_FORMAT", "Checkpoint", "save_checkpoint", "load_checkpoint"]
+
+CHECKPOINT_FORMAT = "mimpc-checkpoint/1"
+_REQUIRED = ("format", "method", "problem", "model_kind", "model_config", "model_state")
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint: the rebuilt policy, its problem, and everything stored beside it."""
+
+    path: Path
+    method: str
+    problem: ParametricMIQP
+    policy: torch.nn.Module
+    payload: dict[str, Any] = field(repr=False)
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        return self.payload.get("metrics", {})
+
+    @property
+    def train_config(self) -> dict[str, Any]:
+        return self.payload.get("train_config", {})
+
+
+def save_checkpoint(path: str | Path, *, method: str, problem: ParametricMIQP, policy: torch.nn.Module,
+                    model_kind: str, model_config: dict[str, Any], **extra: Any) -> Path:
+    """Write a checkpoint atomically (temporary file, then rename). ``extra`` holds training config,
+    loss config, metrics, history and optionally optimizer state for resuming."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"format": CHECKPOINT_FORMAT, "mimpc_version": mimpc.__version__, "method": method,
+               "problem": problem_spec(problem), "model_kind": model_kind, "model_config": model_config,
+               "model_state": {k: v.detach().cpu() for k, v in policy.state_dict().items()}, **extra}
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def load_checkpoint(path: str | Path, problem: ParametricMIQP | None = None,
+                    map_location: str | torch.device = "cpu") -> Checkpoint:
+    """Load and validate a checkpoint; rebuild its policy.
+
+    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` for a truncated or corrupt
+    file, a foreign format, missing fields, or a problem whose fingerprint differs from the one
+    the policy was trained on.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # truncated zip, bad pickle, ...
+        raise ValueError(f"checkpoint {path} is truncated or corrupt ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not a mimpc checkpoint (format {payload.get('format') if isinstance(payload, dict) else None!r})")
+    missing = [k for k in _REQUIRED if k not in payload]
+    if missing:
+        raise ValueError(f"checkpoint {path} is missing fields {missing}")
+    trained_on = payload["problem"]
+    if problem is None:
+        problem = problem_from_spec(trained_on)
+    elif problem.fingerprint() != trained_on["fingerprint"]:
+        raise ValueError(f"checkpoint {path} was trained on {trained_on['name']} with fingerprint "
+                         f"{trained_on['fingerprint']}, but the given problem {problem.name} has fingerprint "
+                         f"{problem.fingerprint()}: the problems differ (horizon, obstacles, weights, ...)")
+    policy = build_policy(payload["model_kind"], problem, payload["model_config"])
+    try:
+        policy.load_state_dict(payload["model_state"])
+    except RuntimeError as exc:
+        raise ValueError(f"checkpoint {path}: weights do not fit the stored model config ({exc})") from exc
+    policy.eval()
+    return Checkpoint(path, payload["method"], problem, policy, payload)
+
+
+def build_policy(kind: str, problem: ParametricMIQP, config: dict[str, Any]) -> torch.nn.Module:
+    """An untrained policy of ``kind`` for ``problem`` (its weights are then loaded)."""
+    if kind == "integer_policy":
+        from mimpc.training.models import IntegerPolicy, ModelConfig
+        return IntegerPolicy(problem, ModelConfig(**config))
+    if kind == "lpae":
+        from mimpc.training.lpae import LPAEPolicy, LPAEConfig
+        return LPAEPolicy(problem, LPAEConfig(**config))
+    raise ValueError(f"unknown model kind {kind!r} in checkpoint")

@@ -1,0 +1,115 @@
+"""Expert datasets on disk: shards of labelled MPC problems, metadata, and splits by episode.
+
+Layout of a dataset folder::
+
+    meta.json                 problem name, fingerprint and config, solver, seed, version, split
+    shards/shard_00000.npz    theta, delta, x, objective, episode, step, solve_time + drop counts
+
+Every sample is one MPC problem theta labelled by a proven-optimal exact solve (time-limited
+incumbents and infeasible problems are counted in each shard, never stored as labels). A
+"unit" is an episode (robot: closed-loop expert episodes) or an independent instance (tank);
+the train/validation/test split is drawn per unit, so states of one episode never leak between
+splits.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mimpc.problems import ParametricMIQP
+
+__all__ = ["DATASET_FORMAT", "SAMPLE_FIELDS", "ExpertDataset", "split_of_units", "load_dataset"]
+
+DATASET_FORMAT = "mimpc-dataset/1"
+SAMPLE_FIELDS = ("theta", "delta", "x", "objective", "episode", "step", "solve_time")
+SPLITS = ("train", "val", "test")
+
+
+def split_of_units(units: np.ndarray, seed: int, fractions: tuple[float, float, float]) -> np.ndarray:
+    """Split label (0 train, 1 val, 2 test) per unit id, from a hash of ``(seed, unit)``.
+
+    The label of a unit does not depend on how many units exist, so extending or resuming a
+    dataset never moves a unit between splits.
+    """
+    frac = np.asarray(fractions, float)
+    if frac.shape != (3,) or np.any(frac < 0) or not np.isclose(frac.sum(), 1.0):
+        raise ValueError(f"split fractions must be three non-negative numbers summing to 1, got {fractions}")
+    uniq, inverse = np.unique(np.asarray(units, dtype=np.int64), return_inverse=True)
+    u = np.array([np.random.default_rng([seed, int(k), 0x5EED]).random() for k in uniq])
+    return np.searchsorted(np.cumsum(frac)[:2], u, side="right")[inverse]
+
+
+@dataclass
+class ExpertDataset:
+    """All samples of a dataset folder, with its metadata and split labels."""
+
+    path: Path
+    meta: dict[str, Any]
+    arrays: dict[str, np.ndarray]
+    split: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.arrays["theta"])
+
+    def subset(self, name: str) -> dict[str, np.ndarray]:
+        """Arrays of the ``train``, ``val`` or ``test`` split."""
+        if name not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {name!r}")
+        mask = self.split == SPLITS.index(name)
+        return {k: v[mask] for k, v in self.arrays.items()}
+
+    def check_problem(self, problem: ParametricMIQP) -> None:
+        """Raise if the dataset was labelled for a different problem."""
+        if self.meta["fingerprint"] != problem.fingerprint():
+            raise ValueError(f"dataset {self.path} was generated for problem {self.meta['problem']} with fingerprint "
+                             f"{self.meta['fingerprint']}, not {problem.name} {problem.fingerprint()}: "
+                             "regenerate it or build the matching problem")
+
+    def counts(self) -> dict[str, int]:
+        out = {name: int((self.split == i).sum()) for i, name in enumerate(SPLITS)}
+        out["units"] = int(len(np.unique(self.arrays["episode"])))
+        return out
+
+
+def load_dataset(path: str | Path, problem: ParametricMIQP | None = None) -> ExpertDataset:
+    """Load a dataset folder written by :mod:`mimpc.training.generate`.
+
+    Raises a clear ``ValueError`` or ``FileNotFoundError`` for a missing folder, an unknown
+    format, a shard with missing fields or inconsistent sizes, or (with ``problem``) a
+    fingerprint mismatch.
+    """
+    path = Path(path)
+    meta_path = path / "meta.json"
+    if not meta_path.exists():
+        raise FileNotFoundError(f"{path} is not a mimpc dataset (no meta.json); create one with `mimpc generate`")
+    meta = json.loads(meta_path.read_text())
+    if meta.get("format") != DATASET_FORMAT:
+        raise ValueError(f"{meta_path}: unknown dataset format {meta.get('format')!r}, expected {DATASET_FORMAT!r}")
+    shard_names = meta.get("shards")
+    if not shard_names:
+        raise ValueError(f"{meta_path} lists no complete shards: the generation has not finished; run it again")
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in SAMPLE_FIELDS}
+    for name in shard_names:
+        with np.load(path / "shards" / name) as shard:
+            missing = [k for k in SAMPLE_FIELDS if k not in shard.files]
+            if missing:
+                raise ValueError(f"dataset shard {name} is missing fields {missing}")
+            n = len(shard["theta"])
+            for k in SAMPLE_FIELDS:
+                if len(shard[k]) != n:
+                    raise ValueError(f"dataset shard {name}: field {k!r} has {len(shard[k])} rows, theta has {n}")
+                parts[k].append(shard[k])
+    arrays = {k: np.concatenate(v) for k, v in parts.items()}
+    for k, width in (("theta", meta["n_theta"]), ("delta", meta["n_d"]), ("x", meta["n_x"])):
+        if arrays[k].ndim != 2 or arrays[k].shape[1] != width:
+            raise ValueError(f"dataset field {k!r} has shape {arrays[k].shape}, expected (n, {width})")
+    split = split_of_units(arrays["episode"], meta["seed"], tuple(meta["split_fractions"]))
+    ds = ExpertDataset(path, meta, arrays, split)
+    if problem is not None:
+        ds.check_problem(problem)
+    return ds

@@ -1,0 +1,283 @@
+"""Generate expert datasets with the exact MIQP solver: parallel, sharded, resumable, deterministic.
+
+Units are closed-loop expert episodes for problems with a start/goal task (robot: start and
+goal sampled as in the authors' data, the MIQP controller drives the robot until it is within
+the goal tolerance or ``max_episode_steps``; every step whose MIQP was solved to proven
+optimality is a sample) and independent instances otherwise (tank: initial state and
+disturbance forecast from the paper's generator).
+
+Shard ``k`` holds units ``k*U .. (k+1)*U - 1`` and is a pure function of (problem, seed, unit
+ids, solver settings): each unit draws from ``numpy.random.default_rng([seed, unit])``. Shards
+are written to a temporary name and renamed when complete, so a killed run leaves only whole
+shards; running the same command again skips them. The dataset is the shortest prefix of shards
+holding at least the requested number of samples.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import mimpc
+from mimpc.problems import ParametricMIQP, RobotNavConfig, ThermalTankConfig
+from mimpc.problems.robot import sample_start_goal
+from mimpc.problems.tank import sample_disturbances, sample_initial_state
+from mimpc.training.dataset import DATASET_FORMAT, SAMPLE_FIELDS, ExpertDataset, load_dataset
+
+__all__ = ["GenerationConfig", "generate", "make_shard"]
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    """Settings of a dataset generation run.
+
+    Attributes
+    ----------
+    samples : int
+        Minimum number of labelled samples.
+    seed : int
+        Seed of every random draw (units draw from ``default_rng([seed, unit])``).
+    solver : str
+        Exact MIQP backend (``auto``, ``gurobi``, ``cplex``, ``scip``).
+    time_limit : float or None
+        Per-solve time limit in seconds (the authors used 5 s); a solve stopped by it is not a label.
+    units_per_shard : int or None
+        Episodes or instances per shard (default: 10 episodes or 250 instances).
+    workers : int
+        Worker processes (each solves with one thread).
+    max_episode_steps : int
+        Length cap of an expert episode.
+    split_fractions : tuple
+        Train, validation and test shares, drawn per unit.
+    """
+
+    samples: int
+    seed: int = 0
+    solver: str = "auto"
+    time_limit: float | None = 5.0
+    units_per_shard: int | None = None
+    workers: int = 1
+    max_episode_steps: int = 100
+    split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.samples, (int, np.integer)) or self.samples < 1:
+            raise ValueError(f"samples must be a positive integer, got {self.samples!r}")
+        if self.workers < 1:
+            raise ValueError(f"workers must be >= 1, got {self.workers}")
+        if self.units_per_shard is not None and self.units_per_shard < 1:
+            raise ValueError(f"units_per_shard must be >= 1, got {self.units_per_shard}")
+        object.__setattr__(self, "split_fractions", tuple(float(f) for f in self.split_fractions))
+
+    def identity(self) -> dict[str, Any]:
+        """The settings that determine shard contents (a resume must match them)."""
+        d = asdict(self)
+        for k in ("samples", "workers"):
+            d.pop(k)
+        return d
+
+
+def _unit_kind(problem: ParametricMIQP) -> str:
+    if isinstance(problem.config, RobotNavConfig):
+        return "episodes"
+    if isinstance(problem.config, ThermalTankConfig):
+        return "instances"
+    raise ValueError(f"no sampler for problem {problem.name!r}: generation supports robot_nav and thermal_tank")
+
+
+def _units_per_shard(problem: ParametricMIQP, config: GenerationConfig) -> int:
+    if config.units_per_shard is not None:
+        return config.units_per_shard
+    return 10 if _unit_kind(problem) == "episodes" else 250
+
+
+def make_shard(problem: ParametricMIQP, config: GenerationConfig, shard: int) -> dict[str, np.ndarray]:
+    """Solve every unit of ``shard`` and return its arrays (pure function of its arguments)."""
+    from controllers.miqp import MIQPController
+
+    controller = MIQPController(problem, solver=config.solver, time_limit=config.time_limit, threads=1)
+    per = _units_per_shard(problem, config)
+    rows: dict[str, list] = {k: [] for k in SAMPLE_FIELDS}
+    dropped = {"time_limit": 0, "infeasible": 0, "other": 0}
+    for unit in range(shard * per, (shard + 1) * per):
+        rng = np.random.default_rng([config.seed, unit])
+        for step, theta in enumerate(_unit_thetas(problem, config, controller, rng)):
+            info = controller.last
+            if info.status == "optimal":
+                for k, v in (("theta", theta), ("delta", info.integers), ("x", info.x),
+                             ("objective", info.objective), ("episode", unit), ("step", step),
+                             ("solve_time", info.timings.get("solver", info.solve_time))):
+                    rows[k].append(v)
+            else:
+                reason = info.solver_status if info.solver_status in ("time_limit", "infeasible") else "other"
+                dropped[reason] += 1
+    out = {k: np.asarray(v, dtype=np.int64 if k in ("episode", "step") else np.float64) for k, v in rows.items()}
+    if not rows["theta"]:
+        out["theta"] = np.zeros((0, problem.n_theta))
+        out["delta"] = np.zeros((0, problem.n_d))
+        out["x"] = np.zeros((0, problem.n_x))
+    out.update({f"dropped_{k}": np.int64(v) for k, v in dropped.items()})
+    return out
+
+
+def _unit_thetas(problem: ParametricMIQP, config: GenerationConfig, controller: Any, rng: np.random.Generator):
+    """Yield the thetas of one unit after the controller has acted on each."""
+    cfg = problem.config
+    if isinstance(cfg, RobotNavConfig):
+        x0, goal = sample_start_goal(cfg, rng)
+        controller.reset()
+        theta = np.concatenate([x0, goal])
+        for _ in range(config.max_episode_steps):
+            action = controller.act(theta)
+            yield theta
+            state = problem.next_state(theta, action, np.zeros(problem.layout.n_delta_step))
+            theta = np.concatenate([state, goal])
+            if np.linalg.norm(state[:2] - goal) < cfg.goal_tolerance:
+                return
+    else:
+        theta = np.concatenate([sample_initial_state(cfg, rng),
+                                sample_disturbances(cfg, rng, cfg.horizon).ravel()])
+        controller.reset()
+        controller.act(theta)
+        yield theta
+
+
+def _shard_name(k: int) -> str:
+    return f"shard_{k:05d}.npz"
+
+
+def _write_shard(problem: ParametricMIQP, config: GenerationConfig, shard: int, folder: str) -> tuple[int, int]:
+    """Worker entry: compute and atomically write one shard; returns (shard, n_samples)."""
+    arrays = make_shard(problem, config, shard)
+    final = Path(folder) / _shard_name(shard)
+    tmp = final.with_name(final.name + f".tmp{os.getpid()}.npz")
+    np.savez_compressed(tmp, **arrays)
+    os.replace(tmp, final)
+    return shard, len(arrays["theta"])
+
+
+def _shard_size(path: Path) -> int | None:
+    try:
+        with np.load(path) as f:
+            return len(f["theta"])
+    except Exception:  # a corrupt shard is recomputed
+        return None
+
+
+def generate(problem: ParametricMIQP, out_dir: str | Path, config: GenerationConfig,
+             progress: bool = True) -> ExpertDataset:
+    """Generate (or resume) a dataset in ``out_dir`` and return it loaded.
+
+    Raises ``ValueError`` if ``out_dir`` holds a dataset generated with a different problem or
+    different settings.
+    """
+    from tqdm.auto import tqdm
+
+    out = Path(out_dir)
+    shards_dir = out / "shards"
+    shards_dir.mkdir(parents=True, exist_ok=True)
+    meta_path = out / "meta.json"
+    identity = {"problem": problem.name, "fingerprint": problem.fingerprint(), **config.identity(),
+                "units_per_shard": _units_per_shard(problem, config)}
+    if meta_path.exists():
+        old = json.loads(meta_path.read_text())
+        if old.get("identity") != identity:
+            raise ValueError(f"{out} holds a dataset generated with other settings ({old.get('identity')}); "
+                             "use another --out folder or delete it")
+    meta = {"format": DATASET_FORMAT, "identity": identity, "problem": problem.name,
+            "fingerprint": problem.fingerprint(), "config": _config_dict(problem.config),
+            "n_theta": problem.n_theta, "n_d": problem.n_d, "n_x": problem.n_x,
+            "unit_kind": _unit_kind(problem), "seed": config.seed, "solver": config.solver,
+            "time_limit": config.time_limit, "split_fractions": list(config.split_fractions),
+            "mimpc_version": mimpc.__version__, "shards": [], "complete": False}
+    meta_path.write_text(json.dumps(meta, indent=2))
+
+    sizes: dict[int, int] = {}
+    for path in shards_dir.glob("shard_*.npz"):
+        if ".tmp" in path.name:
+            path.unlink(missing_ok=True)
+            continue
+        n = _shard_size(path)
+        if n is not None:
+            sizes[int(path.stem.split("_")[1])] = n
+
+    def prefix() -> tuple[int, int]:
+        """(number of leading complete shards, their samples)."""
+        k = total = 0
+        while k in sizes:
+            total += sizes[k]
+            k += 1
+        return k, total
+
+    bar = tqdm(total=config.samples, desc=f"generate {problem.name}", unit="sample", disable=not progress)
+    bar.update(min(prefix()[1], config.samples))
+    start = time.perf_counter()
+    next_shard = 0
+    with ProcessPoolExecutor(max_workers=config.workers) if config.workers > 1 else _InlineExecutor() as pool:
+        running: dict[Any, int] = {}
+        while True:
+            n_prefix, total = prefix()
+            if total >= config.samples and not running:
+                break
+            while total < config.samples and len(running) < config.workers:
+                while next_shard in sizes or next_shard in running.values():
+                    next_shard += 1
+                running[pool.submit(_write_shard, problem, config, next_shard, str(shards_dir))] = next_shard
+                next_shard += 1
+                # schedule only as many shards as the prefix still plausibly needs
+                if total + _expected(sizes) * len(running) >= config.samples:
+                    break
+            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for fut in done:
+                shard, n = fut.result()
+                running.pop(fut)
+                sizes[shard] = n
+            bar.update(max(0, min(prefix()[1], config.samples) - bar.n))
+            bar.set_postfix(shards=len(sizes), elapsed=f"{time.perf_counter() - start:.0f}s")
+    bar.close()
+    n_prefix, total = prefix()
+    dropped = {"time_limit": 0, "infeasible": 0, "other": 0}
+    for k in range(n_prefix):
+        with np.load(shards_dir / _shard_name(k)) as f:
+            for key in dropped:
+                dropped[key] += int(f[f"dropped_{key}"])
+    meta.update(shards=[_shard_name(k) for k in range(n_prefix)], samples=total, dropped=dropped, complete=True)
+    meta_path.write_text(json.dumps(meta, indent=2))
+    return load_dataset(out, problem)
+
+
+def _expected(sizes: dict[int, int]) -> float:
+    return float(np.mean(list(sizes.values()))) if sizes else 1.0
+
+
+def _config_dict(config: Any) -> Any:
+    try:
+        return json.loads(json.dumps(asdict(config), default=str))
+    except TypeError:
+        return repr(config)
+
+
+class _InlineExecutor:
+    """Executor running tasks in this process (workers=1): simpler tracebacks, no pickling."""
+
+    def __enter__(self) -> "_InlineExecutor":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+    def submit(self, fn: Any, *args: Any) -> Any:
+        from concurrent.futures import Future
+        fut: Future = Future()
+        try:
+            fut.set_result(fn(*args))
+        except BaseException as exc:  # propagate like a process pool would
+            fut.set_exception(exc)
+        return fut

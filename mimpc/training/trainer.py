@@ -1,0 +1,329 @@
+"""Training loop for SL, SSL and hybrid L2O policies (paper Sec. 3): network -> integers ->
+relaxed QP layer -> hybrid loss, with validation on the whole validation split, early stopping
+that keeps the best weights, gradient clipping, a CSV log and resumable checkpoints."""
+
+from __future__ import annotations
+
+import csv
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from mimpc import metrics
+from mimpc.problems import ParametricMIQP
+from mimpc.training.checkpoint import load_checkpoint, save_checkpoint
+from mimpc.training.dataset import ExpertDataset
+from mimpc.training.losses import METHODS, HybridLoss, LossConfig, loss_preset
+from mimpc.training.models import IntegerPolicy, ModelConfig
+
+__all__ = ["TrainConfig", "TrainResult", "train", "resolve_device"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings (defaults: the authors' Adam 1e-3, weight decay 1e-5, batch 128).
+
+    Attributes
+    ----------
+    epochs : int
+        Maximum number of epochs.
+    batch_size : int
+        Training batch size.
+    lr, weight_decay : float
+        Adam settings.
+    lr_schedule : str
+        ``"plateau"`` (halve on a validation plateau, as the authors), ``"cosine"`` or ``"constant"``.
+    patience : int
+        Early stopping: epochs without validation improvement before stopping (best weights kept).
+    grad_clip : float
+        Maximum gradient norm (the authors clip at 10).
+    seed : int
+        Seeds weight initialisation, shuffling and Gumbel noise.
+    device : str
+        ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
+    qp_backend : str
+        Backend of the relaxed QP layer (see :func:`mimpc.qp_layer.make_qp_layer`).
+    qp_dtype : str
+        ``"float64"`` or ``"float32"`` for the QP layer and the loss.
+    val_batch_size : int
+        Batch size of the validation pass.
+    max_train_samples : int or None
+        Use only the first samples of the training split (quick experiments).
+    """
+
+    epochs: int = 20
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 1e-5
+    lr_schedule: str = "plateau"
+    patience: int = 6
+    grad_clip: float = 10.0
+    seed: int = 0
+    device: str = "auto"
+    qp_backend: str = "auto"
+    qp_dtype: str = "float64"
+    val_batch_size: int = 1024
+    max_train_samples: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "patience", "val_batch_size"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not self.lr > 0 or self.weight_decay < 0 or not self.grad_clip > 0:
+            raise ValueError("lr and grad_clip must be positive, weight_decay non-negative")
+        if self.lr_schedule not in ("plateau", "cosine", "constant"):
+            raise ValueError(f"lr_schedule must be plateau, cosine or constant, got {self.lr_schedule!r}")
+        if self.qp_dtype not in ("float64", "float32"):
+            raise ValueError(f"qp_dtype must be float64 or float32, got {self.qp_dtype!r}")
+        if self.device not in ("auto", "cpu", "cuda") and not str(self.device).startswith("cuda:"):
+            raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
+
+
+@dataclass
+class TrainResult:
+    checkpoint: Path
+    best_epoch: int
+    best_metrics: dict[str, float]
+    history: list[dict[str, Any]] = field(default_factory=list)
+    stopped_early: bool = False
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' requested but CUDA is not available")
+    return torch.device(name)
+
+
+class _Batches:
+    """Arrays of one split as tensors on the device, iterated in seeded random batches."""
+
+    def __init__(self, split: dict[str, np.ndarray], device: torch.device, dtype: torch.dtype) -> None:
+        self.theta = torch.as_tensor(split["theta"], dtype=dtype, device=device)
+        self.delta = torch.as_tensor(split["delta"], dtype=dtype, device=device)
+        self.objective = torch.as_tensor(split["objective"], dtype=torch.float64, device=device)
+        self.n = len(self.theta)
+
+    def __iter__(self):  # pragma: no cover - replaced by iterate()
+        raise TypeError("use iterate()")
+
+    def iterate(self, batch_size: int, generator: torch.Generator | None) -> Any:
+        order = (torch.randperm(self.n, generator=generator).to(self.theta.device)
+                 if generator is not None else torch.arange(self.n, device=self.theta.device))
+        for i in range(0, self.n, batch_size):
+            idx = order[i:i + batch_size]
+            yield self.theta[idx], self.delta[idx], self.objective[idx]
+
+
+def train(problem: ParametricMIQP, dataset: ExpertDataset, method: str, out: str | Path,
+          config: TrainConfig | None = None, loss_config: LossConfig | None = None,
+          model_config: ModelConfig | None = None, resume: str | Path | None = None,
+          progress: bool = True) -> TrainResult:
+    """Train a policy with ``method`` in ``("sl", "ssl", "hybrid")`` and write the best checkpoint to
+    ``out`` (plus ``out`` with suffix ``.csv``, the per-epoch log).
+
+    ``resume`` continues a run from a checkpoint written by this function (weights, optimiser,
+    scheduler, epoch, history and early-stopping state).
+    """
+    from tqdm.auto import tqdm
+
+    from mimpc.qp_layer import make_qp_layer
+
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    dataset.check_problem(problem)
+    config = config or TrainConfig()
+    loss_config = loss_config or loss_preset(method, problem.name)
+    model_config = model_config or ModelConfig()
+    out = Path(out)
+    device = resolve_device(config.device)
+    qp_dtype = getattr(torch, config.qp_dtype)
+    torch.manual_seed(config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
+
+    train_split, val_split = dataset.subset("train"), dataset.subset("val")
+    if config.max_train_samples:
+        train_split = {k: v[:config.max_train_samples] for k, v in train_split.items()}
+    if len(train_split["theta"]) == 0 or len(val_split["theta"]) == 0:
+        raise ValueError(f"dataset {dataset.path} needs samples in both train and val splits, has {dataset.counts()}")
+    policy = IntegerPolicy(problem, model_config, train_split["theta"].mean(0), train_split["theta"].std(0)).to(device)
+    layer = make_qp_layer(problem, backend=config.qp_backend).to(device)
+    loss_fn = HybridLoss(problem, loss_config)
+    optimizer = torch.optim.Adam(policy.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = _scheduler(optimizer, config)
+    train_data = _Batches(train_split, device, torch.float32)
+    val_data = _Batches(val_split, device, torch.float32)
+
+    state = {"epoch": 0, "history": [], "best_val": math.inf, "best_epoch": -1, "bad_epochs": 0,
+             "best_state": None, "best_metrics": {}}
+    if resume is not None:
+        state = _restore(resume, problem, method, policy, optimizer, scheduler, generator)
+
+    common = dict(method=method, problem=problem, model_kind="integer_policy", model_config=model_config.to_dict(),
+                  train_config=asdict(config), loss_config=loss_config.to_dict(),
+                  dataset={"path": str(dataset.path), "fingerprint": dataset.meta["fingerprint"],
+                           "counts": dataset.counts(), "seed": dataset.meta["seed"]})
+    stopped_early = False
+    log_path = out.with_suffix(".csv")
+    for epoch in range(state["epoch"], config.epochs):
+        t0 = time.perf_counter()
+        policy.train()
+        sums: dict[str, float] = {}
+        n_batches = 0
+        bar = tqdm(total=train_data.n, desc=f"{method} epoch {epoch + 1}/{config.epochs}", unit="sample",
+                   disable=not progress, leave=False)
+        for theta, delta_star, _ in train_data.iterate(config.batch_size, generator):
+            logits = policy.logits(theta)
+            delta = policy.integers_from_logits(logits)
+            x = slack = None
+            if loss_config.needs_qp:
+                sol = layer(theta.to(qp_dtype), delta.to(qp_dtype))
+                x, slack = sol.x, sol.slack
+            loss, terms = loss_fn(theta.to(qp_dtype), delta.to(qp_dtype), x, slack, logits, delta_star, epoch)
+            if not torch.isfinite(loss):
+                raise RuntimeError(f"non-finite training loss at epoch {epoch + 1}: {terms}")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(policy.parameters(), config.grad_clip)
+            optimizer.step()
+            terms["loss"] = float(loss.detach())
+            for k, v in terms.items():
+                sums[k] = sums.get(k, 0.0) + v
+            n_batches += 1
+            bar.update(len(theta))
+            bar.set_postfix({k: f"{v / n_batches:.3g}" for k, v in sums.items()})
+        bar.close()
+        val = evaluate_split(problem, policy, layer, loss_fn, val_data, config.val_batch_size, epoch, qp_dtype)
+        _step_scheduler(scheduler, config, val["val_loss"])
+        row = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"],
+               **{f"train_{k}": v / max(n_batches, 1) for k, v in sums.items()}, **val,
+               "epoch_seconds": time.perf_counter() - t0}
+        state["history"].append(row)
+        improved = val["val_loss"] < state["best_val"] - 1e-12
+        if improved:
+            state.update(best_val=val["val_loss"], best_epoch=epoch + 1, bad_epochs=0, best_metrics=val,
+                         best_state={k: v.detach().cpu().clone() for k, v in policy.state_dict().items()})
+        else:
+            state["bad_epochs"] += 1
+        state["epoch"] = epoch + 1
+        _write_log(log_path, state["history"])
+        if progress:
+            print(f"[{method}] epoch {epoch + 1}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in row.items()
+                                                               if k.startswith("val_") or k == "train_loss"))
+        _save(out, policy, state, common, optimizer, scheduler, generator)
+        if state["bad_epochs"] >= config.patience:
+            stopped_early = True
+            break
+    return TrainResult(out, state["best_epoch"], state["best_metrics"], state["history"], stopped_early)
+
+
+@torch.no_grad()
+def evaluate_split(problem: ParametricMIQP, policy: IntegerPolicy, layer: torch.nn.Module, loss_fn: HybridLoss,
+                   data: _Batches, batch_size: int, epoch: int, qp_dtype: torch.dtype) -> dict[str, float]:
+    """Validation loss and open-loop metrics (deterministic integers, relaxed QP solutions)."""
+    was_training = policy.training
+    policy.eval()
+    losses, parts = [], {k: [] for k in ("theta", "x", "delta", "objective")}
+    non_converged = 0
+    for theta, delta_star, objective in data.iterate(batch_size, None):
+        logits = policy.logits(theta)
+        delta = policy.integers_from_logits(logits)
+        sol = layer(theta.to(qp_dtype), delta.to(qp_dtype))
+        non_converged += int((~sol.converged).sum())
+        loss, _ = loss_fn(theta.to(qp_dtype), delta.to(qp_dtype), sol.x, sol.slack, logits, delta_star, epoch)
+        losses.append(float(loss) * len(theta))
+        for k, v in (("theta", theta), ("x", sol.x), ("delta", delta), ("objective", objective)):
+            parts[k].append(v.double().cpu().numpy())
+    policy.train(was_training)
+    arr = {k: np.concatenate(v) for k, v in parts.items()}
+    per = metrics.open_loop_metrics(problem, arr["theta"], arr["x"], arr["delta"], arr["objective"])
+    summary = metrics.summarize_open_loop(per)
+    return {"val_loss": sum(losses) / data.n, "val_gap_mean": summary["gap_mean"],
+            "val_gap_median": summary["gap_median"],
+            "val_continuous_violation_rate": summary["continuous_violation_rate"],
+            "val_integer_violation_rate": summary["integer_violation_rate"],
+            "val_lookahead_violation_rate": summary["lookahead_violation_rate"],
+            "val_qp_not_converged": float(non_converged)}
+
+
+def _scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig) -> Any:
+    if config.lr_schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=0.5,
+                                                          patience=max(1, config.patience // 3))
+    if config.lr_schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
+    return None
+
+
+def _step_scheduler(scheduler: Any, config: TrainConfig, val_loss: float) -> None:
+    if scheduler is None:
+        return
+    if config.lr_schedule == "plateau":
+        scheduler.step(val_loss)
+    else:
+        scheduler.step()
+
+
+def _save(out: Path, policy: torch.nn.Module, state: dict, common: dict, optimizer: Any, scheduler: Any,
+          generator: torch.Generator) -> None:
+    best = state["best_state"] or policy.state_dict()
+    resume = {"epoch": state["epoch"], "history": state["history"], "best_val": state["best_val"],
+              "best_epoch": state["best_epoch"], "bad_epochs": state["bad_epochs"],
+              "best_metrics": state["best_metrics"],
+              "last_state": {k: v.detach().cpu() for k, v in policy.state_dict().items()},
+              "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict() if scheduler else None,
+              "generator": generator.get_state()}
+    holder = _StateHolder(best)
+    save_checkpoint(out, policy=holder, metrics=state["best_metrics"], best_epoch=state["best_epoch"],
+                    history=state["history"], resume=resume, **common)
+
+
+def _restore(path: str | Path, problem: ParametricMIQP, method: str, policy: torch.nn.Module, optimizer: Any,
+             scheduler: Any, generator: torch.Generator) -> dict:
+    ckpt = load_checkpoint(path, problem)
+    if ckpt.method != method:
+        raise ValueError(f"cannot resume {method!r} training from a {ckpt.method!r} checkpoint ({path})")
+    r = ckpt.payload.get("resume")
+    if not r:
+        raise ValueError(f"checkpoint {path} holds no training state to resume from")
+    policy.load_state_dict(r["last_state"])
+    optimizer.load_state_dict(r["optimizer"])
+    if scheduler is not None and r["scheduler"] is not None:
+        scheduler.load_state_dict(r["scheduler"])
+    generator.set_state(r["generator"])
+    return {"epoch": r["epoch"], "history": list(r["history"]), "best_val": r["best_val"],
+            "best_epoch": r["best_epoch"], "bad_epochs": r["bad_epochs"], "best_metrics": r["best_metrics"],
+            "best_state": dict(ckpt.policy.state_dict())}
+
+
+class _StateHolder(torch.nn.Module):
+    """Presents a stored state dict through ``state_dict()`` for :func:`save_checkpoint`."""
+
+    def __init__(self, state: dict[str, torch.Tensor]) -> None:
+        super().__init__()
+        self._state = state
+
+    def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, torch.Tensor]:  # type: ignore[override]
+        return self._state
+
+
+def _write_log(path: Path, history: list[dict[str, Any]]) -> None:
+    keys: list[str] = []
+    for row in history:
+        keys.extend(k for k in row if k not in keys)
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(history)
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
