@@ -69,3 +69,4 @@ def _miqp_factory(problem: ParametricMIQP, **kwargs: Any) -> Controller:
 register_controller("miqp", _miqp_factory)
 for _name in ("sl", "ssl", "hybrid"):
     register_lazy(_name, "controllers.l2o")
+register_lazy("lpae", "controllers.lpae")

@@ -102,8 +102,12 @@ class Controller(abc.ABC):
         start = time.perf_counter()
         action, info = self._compute(theta)
         info.solve_time = time.perf_counter() - start
+        self._annotate(theta, info)
         self.last = info
         return action
+
+    def _annotate(self, theta: np.ndarray, info: StepInfo) -> None:
+        """Add diagnostics to ``info`` outside the timed region (default: nothing)."""
 
     @abc.abstractmethod
     def _compute(self, theta: np.ndarray) -> tuple[Any, StepInfo]:

@@ -6,7 +6,6 @@ safe-control-gym's experiment/metric separation).
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,8 +14,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from mimpc import metrics
+from mimpc.io import write_csv, write_json
 
-__all__ = ["EpisodeResult", "RolloutResult", "run", "load_result"]
+__all__ = ["EpisodeResult", "RolloutResult", "run", "load_result", "write_csv"]
 
 # per-step scalars copied from the environment's info when present
 _INFO_KEYS = ("collision", "collision_inflated", "segment_collision", "bound_violation", "distance_to_goal",
@@ -84,7 +84,7 @@ class RolloutResult:
                 "fingerprint": self.fingerprint, "summary": self.summary(),
                 "episodes": [{"seed": e.seed, "terminated": e.terminated, "truncated": e.truncated,
                               "records": e.records} for e in self.episodes]}
-        (folder / "summary.json").write_text(json.dumps(_jsonable(meta), indent=2))
+        write_json(folder / "summary.json", meta)
         arrays = {}
         for i, ep in enumerate(self.episodes):
             for name in ("theta", "x", "delta", "states"):
@@ -189,17 +189,6 @@ def _episode(env: Any, controller: Any, seed: int, options: dict | None, max_ste
                          bool(terminated), bool(truncated))
 
 
-def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    """Write dict rows with the union of their keys as header."""
-    keys: list[str] = []
-    for r in rows:
-        keys.extend(k for k in r if k not in keys)
-    with open(path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=keys)
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def _scalar(v: Any) -> Any:
     if isinstance(v, (np.bool_, bool)):
         return bool(v)
@@ -208,20 +197,6 @@ def _scalar(v: Any) -> Any:
     if isinstance(v, (np.floating, float)):
         return float(v)
     return v
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, (np.generic,)):
-        return obj.item()
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    return obj
 
 
 def _progress(total: int, desc: str, enabled: bool) -> Any:

@@ -22,7 +22,7 @@ from torch import nn
 
 from mimpc.problems import ParametricMIQP
 
-__all__ = ["ModelConfig", "IntegerPolicy", "integer_head_kind"]
+__all__ = ["ModelConfig", "IntegerPolicy", "integer_head_kind", "straight_through_integers", "mlp"]
 
 _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "elu": nn.ELU}
 
@@ -73,6 +73,39 @@ def integer_head_kind(problem: ParametricMIQP) -> tuple[str, int]:
     return ("binary", 2) if n_values == 2 else ("categorical", n_values)
 
 
+def straight_through_integers(logits: torch.Tensor, kind: str, lower: float, n_values: int, training: bool,
+                              gumbel_tau: float) -> torch.Tensor:
+    """Hard integers from logits with straight-through gradients.
+
+    ``kind="binary"``: round(sigmoid(logits)) forward, sigmoid's gradient backward.
+    ``kind="categorical"`` (logits ``(..., n_values)``): a hard Gumbel-softmax sample in training,
+    the argmax otherwise, mapped to the values ``lower .. lower + n_values - 1``.
+    """
+    if kind == "binary":
+        prob = torch.sigmoid(logits)
+        return prob + (torch.round(prob) - prob).detach()
+    values = lower + torch.arange(n_values, dtype=logits.dtype, device=logits.device)
+    if training:
+        soft = torch.nn.functional.gumbel_softmax(logits, tau=gumbel_tau, hard=True, dim=-1)
+    else:
+        soft = torch.zeros_like(logits).scatter_(-1, logits.argmax(dim=-1, keepdim=True), 1.0)
+    return soft @ values
+
+
+def mlp(n_in: int, hidden: tuple[int, ...], n_out: int, activation: str, dropout: float = 0.0) -> nn.Sequential:
+    """A plain multilayer perceptron."""
+    act = _ACTIVATIONS[activation]
+    layers: list[nn.Module] = []
+    width = n_in
+    for h in hidden:
+        layers += [nn.Linear(width, h), act()]
+        if dropout:
+            layers.append(nn.Dropout(dropout))
+        width = h
+    layers.append(nn.Linear(width, n_out))
+    return nn.Sequential(*layers)
+
+
 class IntegerPolicy(nn.Module):
     """``theta -> delta``: normalisation, MLP, straight-through integer head.
 
@@ -93,17 +126,8 @@ class IntegerPolicy(nn.Module):
             raise ValueError(f"theta_mean and theta_std must have shape ({problem.n_theta},)")
         self.register_buffer("theta_mean", torch.as_tensor(mean, dtype=torch.float32))
         self.register_buffer("theta_std", torch.as_tensor(np.where(std > 1e-8, std, 1.0), dtype=torch.float32))
-        act = _ACTIVATIONS[self.config.activation]
-        layers: list[nn.Module] = []
-        width = problem.n_theta
-        for h in self.config.hidden:
-            layers += [nn.Linear(width, h), act()]
-            if self.config.dropout:
-                layers.append(nn.Dropout(self.config.dropout))
-            width = h
         n_out = self.n_d if self.kind == "binary" else self.n_d * self.n_values
-        layers.append(nn.Linear(width, n_out))
-        self.net = nn.Sequential(*layers)
+        self.net = mlp(problem.n_theta, self.config.hidden, n_out, self.config.activation, self.config.dropout)
 
     def logits(self, theta: torch.Tensor) -> torch.Tensor:
         """Raw scores: ``(B, n_d)`` for binary heads, ``(B, n_d, n_values)`` for categorical ones."""
@@ -118,16 +142,8 @@ class IntegerPolicy(nn.Module):
 
     def integers_from_logits(self, logits: torch.Tensor) -> torch.Tensor:
         """Hard integers with straight-through gradients (Gumbel noise only in training mode)."""
-        if self.kind == "binary":
-            prob = torch.sigmoid(logits)
-            return prob + (torch.round(prob) - prob).detach()
-        values = self.lower + torch.arange(self.n_values, dtype=logits.dtype, device=logits.device)
-        if self.training:
-            soft = torch.nn.functional.gumbel_softmax(logits, tau=self.config.gumbel_tau, hard=True, dim=-1)
-        else:
-            index = logits.argmax(dim=-1, keepdim=True)
-            soft = torch.zeros_like(logits).scatter_(-1, index, 1.0)
-        return soft @ values
+        return straight_through_integers(logits, self.kind, self.lower, self.n_values, self.training,
+                                         self.config.gumbel_tau)
 
     @torch.no_grad()
     def predict(self, theta: np.ndarray | torch.Tensor) -> np.ndarray:

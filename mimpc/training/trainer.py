@@ -4,7 +4,6 @@ that keeps the best weights, gradient clipping, a CSV log and resumable checkpoi
 
 from __future__ import annotations
 
-import csv
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -15,6 +14,7 @@ import numpy as np
 import torch
 
 from mimpc import metrics
+from mimpc.io import write_csv
 from mimpc.problems import ParametricMIQP
 from mimpc.training.checkpoint import load_checkpoint, save_checkpoint
 from mimpc.training.dataset import ExpertDataset
@@ -121,6 +121,40 @@ class _Batches:
             yield self.theta[idx], self.delta[idx], self.objective[idx]
 
 
+class L2OMethod:
+    """SL / SSL / hybrid: integer policy -> relaxed QP layer -> hybrid loss (paper Sec. 3)."""
+
+    model_kind = "integer_policy"
+
+    def __init__(self, name: str, problem: ParametricMIQP, policy: IntegerPolicy, layer: torch.nn.Module,
+                 loss_config: LossConfig, qp_dtype: torch.dtype) -> None:
+        self.name, self.problem, self.model, self.layer = name, problem, policy, layer
+        self.loss_config = loss_config
+        self.loss_fn = HybridLoss(problem, loss_config)
+        self.qp_dtype = qp_dtype
+        self.model_config = policy.config.to_dict()
+
+    def loss(self, theta: torch.Tensor, delta_star: torch.Tensor, epoch: int) -> tuple[torch.Tensor, dict]:
+        """Training loss; the QP layer runs only when a loss term needs it (not for SL)."""
+        return self._run(theta, delta_star, epoch, self.loss_config.needs_qp)[0]
+
+    def validate(self, theta: torch.Tensor, delta_star: torch.Tensor, epoch: int) -> tuple[torch.Tensor, torch.Tensor,
+                                                                                               torch.Tensor, torch.Tensor]:
+        """``(loss, x, delta, converged)`` with one QP solve per batch."""
+        (loss, _), x, delta, converged = self._run(theta, delta_star, epoch, True)
+        return loss, x, delta, converged
+
+    def _run(self, theta: torch.Tensor, delta_star: torch.Tensor, epoch: int, with_qp: bool) -> tuple:
+        logits = self.model.logits(theta)
+        delta = self.model.integers_from_logits(logits)
+        x = slack = converged = None
+        if with_qp:
+            sol = self.layer(theta.to(self.qp_dtype), delta.to(self.qp_dtype))
+            x, slack, converged = sol.x, sol.slack, sol.converged
+        out = self.loss_fn(theta.to(self.qp_dtype), delta.to(self.qp_dtype), x, slack, logits, delta_star, epoch)
+        return out, x, delta, converged
+
+
 def train(problem: ParametricMIQP, dataset: ExpertDataset, method: str, out: str | Path,
           config: TrainConfig | None = None, loss_config: LossConfig | None = None,
           model_config: ModelConfig | None = None, resume: str | Path | None = None,
@@ -131,42 +165,56 @@ def train(problem: ParametricMIQP, dataset: ExpertDataset, method: str, out: str
     ``resume`` continues a run from a checkpoint written by this function (weights, optimiser,
     scheduler, epoch, history and early-stopping state).
     """
-    from tqdm.auto import tqdm
-
     from mimpc.qp_layer import make_qp_layer
 
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    dataset.check_problem(problem)
     config = config or TrainConfig()
+    train_split = _train_split(dataset, problem, config)
     loss_config = loss_config or loss_preset(method, problem.name)
-    model_config = model_config or ModelConfig()
-    out = Path(out)
     device = resolve_device(config.device)
-    qp_dtype = getattr(torch, config.qp_dtype)
     torch.manual_seed(config.seed)
-    generator = torch.Generator().manual_seed(config.seed)
+    policy = IntegerPolicy(problem, model_config or ModelConfig(), train_split["theta"].mean(0),
+                           train_split["theta"].std(0)).to(device)
+    layer = make_qp_layer(problem, backend=config.qp_backend).to(device)
+    runner = L2OMethod(method, problem, policy, layer, loss_config, getattr(torch, config.qp_dtype))
+    return fit(runner, dataset, train_split, out, config, resume=resume, progress=progress)
 
-    train_split, val_split = dataset.subset("train"), dataset.subset("val")
+
+def _train_split(dataset: ExpertDataset, problem: ParametricMIQP, config: TrainConfig) -> dict[str, np.ndarray]:
+    dataset.check_problem(problem)
+    train_split = dataset.subset("train")
     if config.max_train_samples:
         train_split = {k: v[:config.max_train_samples] for k, v in train_split.items()}
-    if len(train_split["theta"]) == 0 or len(val_split["theta"]) == 0:
+    if len(train_split["theta"]) == 0 or (dataset.split == 1).sum() == 0:
         raise ValueError(f"dataset {dataset.path} needs samples in both train and val splits, has {dataset.counts()}")
-    policy = IntegerPolicy(problem, model_config, train_split["theta"].mean(0), train_split["theta"].std(0)).to(device)
-    layer = make_qp_layer(problem, backend=config.qp_backend).to(device)
-    loss_fn = HybridLoss(problem, loss_config)
+    return train_split
+
+
+def fit(runner: Any, dataset: ExpertDataset, train_split: dict[str, np.ndarray], out: str | Path,
+        config: TrainConfig, resume: str | Path | None = None, progress: bool = True) -> TrainResult:
+    """The training loop shared by every method.
+
+    ``runner`` provides ``name``, ``problem``, ``model``, ``model_kind``, ``model_config``,
+    ``loss_config``, ``loss(theta, delta_star, epoch) -> (loss, terms)`` and
+    ``validate(theta, delta_star, epoch) -> (loss, x, delta, converged)``.
+    """
+    from tqdm.auto import tqdm
+
+    out = Path(out)
+    problem, policy = runner.problem, runner.model
+    device = next(policy.parameters()).device
+    generator = torch.Generator().manual_seed(config.seed)
     optimizer = torch.optim.Adam(policy.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = _scheduler(optimizer, config)
     train_data = _Batches(train_split, device, torch.float32)
-    val_data = _Batches(val_split, device, torch.float32)
-
+    val_data = _Batches(dataset.subset("val"), device, torch.float32)
     state = {"epoch": 0, "history": [], "best_val": math.inf, "best_epoch": -1, "bad_epochs": 0,
              "best_state": None, "best_metrics": {}}
     if resume is not None:
-        state = _restore(resume, problem, method, policy, optimizer, scheduler, generator)
-
-    common = dict(method=method, problem=problem, model_kind="integer_policy", model_config=model_config.to_dict(),
-                  train_config=asdict(config), loss_config=loss_config.to_dict(),
+        state = _restore(resume, problem, runner.name, policy, optimizer, scheduler, generator)
+    common = dict(method=runner.name, problem=problem, model_kind=runner.model_kind, model_config=runner.model_config,
+                  train_config=asdict(config), loss_config=runner.loss_config.to_dict(),
                   dataset={"path": str(dataset.path), "fingerprint": dataset.meta["fingerprint"],
                            "counts": dataset.counts(), "seed": dataset.meta["seed"]})
     stopped_early = False
@@ -176,16 +224,10 @@ def train(problem: ParametricMIQP, dataset: ExpertDataset, method: str, out: str
         policy.train()
         sums: dict[str, float] = {}
         n_batches = 0
-        bar = tqdm(total=train_data.n, desc=f"{method} epoch {epoch + 1}/{config.epochs}", unit="sample",
+        bar = tqdm(total=train_data.n, desc=f"{runner.name} epoch {epoch + 1}/{config.epochs}", unit="sample",
                    disable=not progress, leave=False)
         for theta, delta_star, _ in train_data.iterate(config.batch_size, generator):
-            logits = policy.logits(theta)
-            delta = policy.integers_from_logits(logits)
-            x = slack = None
-            if loss_config.needs_qp:
-                sol = layer(theta.to(qp_dtype), delta.to(qp_dtype))
-                x, slack = sol.x, sol.slack
-            loss, terms = loss_fn(theta.to(qp_dtype), delta.to(qp_dtype), x, slack, logits, delta_star, epoch)
+            loss, terms = runner.loss(theta, delta_star, epoch)
             if not torch.isfinite(loss):
                 raise RuntimeError(f"non-finite training loss at epoch {epoch + 1}: {terms}")
             optimizer.zero_grad(set_to_none=True)
@@ -199,23 +241,22 @@ def train(problem: ParametricMIQP, dataset: ExpertDataset, method: str, out: str
             bar.update(len(theta))
             bar.set_postfix({k: f"{v / n_batches:.3g}" for k, v in sums.items()})
         bar.close()
-        val = evaluate_split(problem, policy, layer, loss_fn, val_data, config.val_batch_size, epoch, qp_dtype)
+        val = evaluate_split(runner, val_data, config.val_batch_size, epoch)
         _step_scheduler(scheduler, config, val["val_loss"])
         row = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"],
                **{f"train_{k}": v / max(n_batches, 1) for k, v in sums.items()}, **val,
                "epoch_seconds": time.perf_counter() - t0}
         state["history"].append(row)
-        improved = val["val_loss"] < state["best_val"] - 1e-12
-        if improved:
+        if val["val_loss"] < state["best_val"] - 1e-12:
             state.update(best_val=val["val_loss"], best_epoch=epoch + 1, bad_epochs=0, best_metrics=val,
                          best_state={k: v.detach().cpu().clone() for k, v in policy.state_dict().items()})
         else:
             state["bad_epochs"] += 1
         state["epoch"] = epoch + 1
-        _write_log(log_path, state["history"])
+        write_csv(log_path, state["history"])
         if progress:
-            print(f"[{method}] epoch {epoch + 1}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in row.items()
-                                                               if k.startswith("val_") or k == "train_loss"))
+            print(f"[{runner.name}] epoch {epoch + 1}: " + ", ".join(
+                f"{k}={_fmt(v)}" for k, v in row.items() if k.startswith("val_") or k in ("train_loss", "epoch_seconds")))
         _save(out, policy, state, common, optimizer, scheduler, generator)
         if state["bad_epochs"] >= config.patience:
             stopped_early = True
@@ -224,25 +265,22 @@ def train(problem: ParametricMIQP, dataset: ExpertDataset, method: str, out: str
 
 
 @torch.no_grad()
-def evaluate_split(problem: ParametricMIQP, policy: IntegerPolicy, layer: torch.nn.Module, loss_fn: HybridLoss,
-                   data: _Batches, batch_size: int, epoch: int, qp_dtype: torch.dtype) -> dict[str, float]:
-    """Validation loss and open-loop metrics (deterministic integers, relaxed QP solutions)."""
+def evaluate_split(runner: Any, data: _Batches, batch_size: int, epoch: int) -> dict[str, float]:
+    """Validation loss and open-loop metrics (deterministic integers) over a whole split."""
+    policy = runner.model
     was_training = policy.training
     policy.eval()
     losses, parts = [], {k: [] for k in ("theta", "x", "delta", "objective")}
     non_converged = 0
     for theta, delta_star, objective in data.iterate(batch_size, None):
-        logits = policy.logits(theta)
-        delta = policy.integers_from_logits(logits)
-        sol = layer(theta.to(qp_dtype), delta.to(qp_dtype))
-        non_converged += int((~sol.converged).sum())
-        loss, _ = loss_fn(theta.to(qp_dtype), delta.to(qp_dtype), sol.x, sol.slack, logits, delta_star, epoch)
+        loss, x, delta, converged = runner.validate(theta, delta_star, epoch)
+        non_converged += int((~converged).sum())
         losses.append(float(loss) * len(theta))
-        for k, v in (("theta", theta), ("x", sol.x), ("delta", delta), ("objective", objective)):
+        for k, v in (("theta", theta), ("x", x), ("delta", delta), ("objective", objective)):
             parts[k].append(v.double().cpu().numpy())
     policy.train(was_training)
     arr = {k: np.concatenate(v) for k, v in parts.items()}
-    per = metrics.open_loop_metrics(problem, arr["theta"], arr["x"], arr["delta"], arr["objective"])
+    per = metrics.open_loop_metrics(runner.problem, arr["theta"], arr["x"], arr["delta"], arr["objective"])
     summary = metrics.summarize_open_loop(per)
     return {"val_loss": sum(losses) / data.n, "val_gap_mean": summary["gap_mean"],
             "val_gap_median": summary["gap_median"],
@@ -311,16 +349,6 @@ class _StateHolder(torch.nn.Module):
 
     def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, torch.Tensor]:  # type: ignore[override]
         return self._state
-
-
-def _write_log(path: Path, history: list[dict[str, Any]]) -> None:
-    keys: list[str] = []
-    for row in history:
-        keys.extend(k for k in row if k not in keys)
-    with open(path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=keys)
-        writer.writeheader()
-        writer.writerows(history)
 
 
 def _fmt(v: Any) -> str:

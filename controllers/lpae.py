@@ -1,0 +1,60 @@
+"""The solver-free LP-AE controller: one forward pass gives the whole plan, no QP at run time.
+
+Its plan satisfies the dynamics and the input box by construction but only approximately the
+inequalities (state bounds, collision rows, integer-only rows); ``StepInfo.slack`` reports the
+plan's total continuous violation so the rollout shows it rather than hiding it.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from controllers import register_controller
+from controllers.base import Controller, StepInfo, solution_to_action
+from mimpc.problems import ParametricMIQP
+from mimpc.training.checkpoint import load_checkpoint
+
+__all__ = ["LPAEController"]
+
+
+class LPAEController(Controller):
+    """Apply the first input of the LP-AE encoder's plan (see :mod:`mimpc.training.lpae`)."""
+
+    name = "lpae"
+
+    def __init__(self, problem: ParametricMIQP, checkpoint: str | Path | None = None, threads: int | None = 1) -> None:
+        super().__init__(problem)
+        if checkpoint is None:
+            from mimpc.pretrained import pretrained_path
+            checkpoint = pretrained_path(problem, "lpae")
+        ckpt = load_checkpoint(checkpoint, problem)
+        if ckpt.method != "lpae":
+            raise ValueError(f"checkpoint {checkpoint} holds a {ckpt.method!r} policy, not an LP-AE one")
+        self.checkpoint = ckpt
+        self.policy = ckpt.policy.eval()
+        if threads is not None:
+            torch.set_num_threads(threads)
+
+    def _compute(self, theta: np.ndarray) -> tuple[Any, StepInfo]:
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            x, delta = self.policy.encode(torch.from_numpy(theta.astype(np.float32)).unsqueeze(0))
+        x, delta = x[0].double().numpy(), delta[0].double().numpy()
+        info = StepInfo(0.0, "solver_free", integers=delta, x=x, timings={"network": time.perf_counter() - t0})
+        return solution_to_action(self.problem, x, delta), info
+
+    def _annotate(self, theta: np.ndarray, info: StepInfo) -> None:
+        viol = self.problem.violations(info.x, info.integers, theta)
+        info.plan = self.problem.layout.states(info.x)
+        info.slack = float(viol.continuous_total)
+        info.objective = float(self.problem.objective(info.x, info.integers, theta))
+        info.message = (f"plan violation: continuous {info.slack:.3g}, "
+                        f"integer-only {float(viol.integer_only_total):.3g}")
+
+
+register_controller("lpae", lambda problem, **kw: LPAEController(problem, **kw))

@@ -1,0 +1,87 @@
+"""Compare the exact MIQP controller with learned policies in closed loop on shared seeds.
+
+Prints one table (per-step time, speedup, goal, executed collisions and bound violations,
+lookahead collision rate, open-loop optimality gap and violation rates at the visited states,
+cost ratio to the exact controller, fallback steps) and writes CSV/JSON and figures to --out.
+Learned policies default to the pretrained ones shipped with mimpc."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from mimpc.commands.common import add_env_arguments, env_name, make_env, problem_from_args
+from mimpc.report import format_table
+
+DEFAULT_EPISODES = {"robot_nav": 10, "thermal_tank": 3}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_env_arguments(p)
+    p.add_argument("--controllers", default=None,
+                   help="comma-separated, e.g. miqp,sl,ssl,hybrid (default: miqp and every shipped policy)")
+    p.add_argument("--checkpoint", action="append", default=[], metavar="METHOD=PATH",
+                   help="use this checkpoint for a learned controller (repeatable)")
+    p.add_argument("--episodes", type=int, default=None, help="default: 10 (robot), 3 (tank)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--solver", default="auto", help="exact MIQP backend: auto, gurobi, cplex, scip")
+    p.add_argument("--time-limit", type=float, default=None, help="MIQP time limit per step, seconds")
+    p.add_argument("--max-steps", type=int, default=None, help="episode length (default: the environment's)")
+    p.add_argument("--out", default=None, help="output folder (default: results/compare_<env>)")
+    p.add_argument("--no-open-loop", action="store_true", help="skip the exact solves at visited states")
+    p.add_argument("--no-plot", action="store_true")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def _checkpoints(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"--checkpoint expects METHOD=PATH, got {item!r}")
+        method, path = item.split("=", 1)
+        out[method.strip()] = path
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from controllers import make_controller
+    from mimpc import compare
+    from mimpc.pretrained import available_pretrained
+    from mimpc.solvers import make_solver
+
+    problem = problem_from_args(args)
+    name = env_name(args.env)
+    checkpoints = _checkpoints(args.checkpoint)
+    if args.controllers:
+        names = [c.strip() for c in args.controllers.split(",") if c.strip()]
+    else:
+        shipped = available_pretrained().get(problem.name, []) if not args.overrides and not args.preset else []
+        names = ["miqp"] + [m for m in ("sl", "ssl", "hybrid", "lpae") if m in shipped or m in checkpoints]
+    controllers = []
+    for c in names:
+        kwargs = {"solver": args.solver, "time_limit": args.time_limit} if c == "miqp" else {}
+        if c in checkpoints:
+            kwargs["checkpoint"] = checkpoints[c]
+        controllers.append(make_controller(c, problem, **kwargs))
+    if len(controllers) == 1:
+        print("note: no learned policy for this problem configuration; comparing the exact controller only "
+              "(pass --checkpoint METHOD=PATH)")
+    env = make_env(args, problem, **({"max_steps": args.max_steps} if args.max_steps else {}))
+    episodes = args.episodes or DEFAULT_EPISODES[name]
+    start = time.perf_counter()
+    exact = None if args.no_open_loop else make_solver(args.solver, time_limit=args.time_limit)
+    result = compare.compare_controllers(env, controllers, episodes, args.seed, exact_solver=exact,
+                                         progress=not args.no_progress)
+    out = result.save(args.out or f"results/compare_{name}")
+    print(format_table(result.rows, compare.TABLE_COLUMNS))
+    print(f"\n{episodes} episodes per controller, seeds {args.seed}..{args.seed + episodes - 1}; "
+          f"times are per control step (network + QP for learned policies), speedup = exact median / median; "
+          f"gap and violation rates are open loop at the states each controller visited; wall time "
+          f"{time.perf_counter() - start:.0f} s")
+    if not args.no_plot:
+        from mimpc import plots
+        for path in plots.plot_comparison(result, out):
+            print(f"figure: {path}")
+    print(f"results: {out}")
+    env.close()
+    return 0

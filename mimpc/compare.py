@@ -1,0 +1,112 @@
+"""Closed-loop comparison of controllers on shared seeds (the main job of mimpc).
+
+Every controller runs the same seeded episodes. Besides the closed-loop metrics, each learned
+controller is judged open loop at the states it visited: the exact MIQP is solved at each visited
+theta (proven-optimal solves only) and the policy's plan there is compared with it (optimality
+gap, integer-only and continuous violations, lookahead collisions).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from mimpc import metrics
+from mimpc.problems import ParametricMIQP
+from mimpc.io import write_csv, write_json
+from mimpc.rollout import RolloutResult, run
+
+__all__ = ["ComparisonResult", "compare_controllers", "exact_optima", "TABLE_COLUMNS"]
+
+TABLE_COLUMNS = [
+    ("controller", "controller"), ("time_median_ms", "median ms"), ("time_p95_ms", "p95 ms"),
+    ("speedup", "speedup"), ("goal", "goal"), ("collisions", "collisions"),
+    ("bound_violation_steps", "bound viol."), ("lookahead_rate", "lookahead %"),
+    ("gap_mean", "gap mean %"), ("gap_median", "gap med. %"), ("integer_violation_rate", "int. viol. %"),
+    ("continuous_violation_rate", "cont. viol. %"), ("cost_ratio", "cost ratio"), ("fallback_steps", "fallback"),
+]
+
+
+@dataclass
+class ComparisonResult:
+    """Rollouts of every controller plus the comparison rows."""
+
+    env_id: str
+    rollouts: dict[str, RolloutResult]
+    rows: list[dict[str, Any]]
+    open_loop: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+
+    def save(self, out_dir: str | Path) -> Path:
+        """Write every rollout, ``comparison.csv`` and ``comparison.json`` under ``out_dir``."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        for res in self.rollouts.values():
+            res.save(out)
+        write_csv(out / "comparison.csv", self.rows)
+        write_json(out / "comparison.json", {"env": self.env_id, "rows": self.rows})
+        np.savez_compressed(out / "open_loop.npz", **{f"{c}__{k}": v for c, d in self.open_loop.items()
+                                                       for k, v in d.items()})
+        return out
+
+
+def exact_optima(problem: ParametricMIQP, thetas: np.ndarray, solver: Any, cache: dict[bytes, float],
+                 progress: bool = False) -> np.ndarray:
+    """``J*`` per theta (NaN unless proven optimal), solved once per distinct theta."""
+    from tqdm.auto import tqdm
+
+    out = np.full(len(thetas), np.nan)
+    for i, theta in enumerate(tqdm(thetas, desc="exact MIQP at visited states", disable=not progress, leave=False)):
+        key = np.asarray(theta, np.float64).tobytes()
+        if key not in cache:
+            sol = solver.solve(problem, theta)
+            cache[key] = sol.objective if sol.status == "optimal" else np.nan
+        out[i] = cache[key]
+    return out
+
+
+def compare_controllers(env: Any, controllers: Sequence[Any], episodes: int, seed: int = 0, *,
+                        exact_solver: Any = None, open_loop: bool = True, progress: bool = True,
+                        max_steps: int | None = None) -> ComparisonResult:
+    """Run each controller on the same seeds and build the comparison table.
+
+    The first controller named ``"miqp"`` is the reference for speedup and cost ratio.
+    ``exact_solver`` (an MIQP solver) labels the visited states for the open-loop metrics.
+    """
+    names = [c.name for c in controllers]
+    if len(set(names)) != len(names):
+        raise ValueError(f"controller names must be distinct, got {names}")
+    problem = controllers[0].problem
+    rollouts = {c.name: run(env, c, episodes, seed, progress=progress, max_steps=max_steps) for c in controllers}
+    reference = rollouts.get("miqp")
+    ref_median = reference.summary()["time_median_ms"] if reference else float("nan")
+    cache: dict[bytes, float] = {}
+    rows, per_instance = [], {}
+    for name, res in rollouts.items():
+        s = res.summary(reference)
+        row = {"controller": name, "time_median_ms": s["time_median_ms"], "time_p95_ms": s["time_p95_ms"],
+               "time_max_ms": s["time_max_ms"], "speedup": ref_median / s["time_median_ms"],
+               "goal": f"{s['goal_reached']}/{s['episodes']}", "goal_reached": s["goal_reached"],
+               "episodes": s["episodes"], "steps": s["steps"], "collisions": s["collisions"],
+               "inflated_collisions": s["inflated_collisions"], "segment_collisions": s["segment_collisions"],
+               "bound_violation_steps": s["bound_violation_steps"],
+               "delta_rate_violation_steps": s["delta_rate_violation_steps"],
+               "lookahead_rate": 100.0 * s["lookahead_violation_steps"] / max(s["steps"], 1),
+               "cost_ratio": s.get("cost_ratio_median", float("nan")), "cost_mean": s["cumulative_cost_mean"],
+               "fallback_steps": s["fallback_steps"]}
+        if open_loop and exact_solver is not None:
+            theta = np.concatenate([ep.theta for ep in res.episodes])
+            x = np.concatenate([ep.x for ep in res.episodes])
+            delta = np.concatenate([ep.delta for ep in res.episodes])
+            J_star = exact_optima(problem, theta, exact_solver, cache, progress)
+            per = metrics.open_loop_metrics(problem, theta, x, delta, J_star)
+            ol = metrics.summarize_open_loop(per)
+            row.update(gap_mean=ol["gap_mean"], gap_median=ol["gap_median"],
+                       integer_violation_rate=ol["integer_violation_rate"],
+                       continuous_violation_rate=ol["continuous_violation_rate"], open_loop_n=ol["n_gap"])
+            per_instance[name] = per
+        rows.append(row)
+    env_id = next(iter(rollouts.values())).env_id
+    return ComparisonResult(env_id, rollouts, rows, per_instance)
