@@ -1,0 +1,35 @@
+"""Gymnasium environments of mimpc, registered on import as ``mimpc/RobotNav-v0`` and
+``mimpc/ThermalTank-v0``.
+
+Gymnasium 1.x has no plugin entry points, so registration happens here: ``import envs`` and then
+``gym.make("mimpc/RobotNav-v0")``, or in one go ``gym.make("envs:mimpc/RobotNav-v0")``.
+
+Episode length is handled by the environments themselves (``max_steps``, default 100 for the robot
+and 200 for the tank) and not by a ``TimeLimit`` wrapper, so the registered specs have
+``max_episode_steps=None``; change the length with ``gym.make(id, max_steps=N)``. Keyword arguments
+of ``gym.make`` reach the constructors, e.g. ``gym.make("mimpc/RobotNav-v0", horizon=5)``.
+"""
+
+from __future__ import annotations
+
+from gymnasium.envs.registration import register, registry
+
+from envs.robot_nav import RobotNavEnv
+from envs.thermal_tank import ThermalTankEnv
+
+__all__ = ["RobotNavEnv", "ThermalTankEnv", "ROBOT_NAV_ID", "THERMAL_TANK_ID", "register_envs"]
+
+ROBOT_NAV_ID = "mimpc/RobotNav-v0"
+THERMAL_TANK_ID = "mimpc/ThermalTank-v0"
+
+_ENTRY_POINTS = {ROBOT_NAV_ID: "envs.robot_nav:RobotNavEnv", THERMAL_TANK_ID: "envs.thermal_tank:ThermalTankEnv"}
+
+
+def register_envs() -> None:
+    """Register both environments with Gymnasium (idempotent; runs on ``import envs``)."""
+    for env_id, entry_point in _ENTRY_POINTS.items():
+        if env_id not in registry:
+            register(id=env_id, entry_point=entry_point, max_episode_steps=None)
+
+
+register_envs()
