@@ -18,6 +18,7 @@ from mimpc.io import write_csv, write_json
 
 __all__ = ["EpisodeResult", "RolloutResult", "run", "load_result", "write_csv"]
 
+_ARRAYS = ("theta", "x", "delta", "states", "inputs", "applied_integers")
 # per-step scalars copied from the environment's info when present
 _INFO_KEYS = ("collision", "collision_inflated", "segment_collision", "bound_violation", "distance_to_goal",
               "is_success", "state_violation", "delta_rate_violation", "action_clipped", "clip_amount")
@@ -35,6 +36,8 @@ class EpisodeResult:
     states: np.ndarray
     terminated: bool
     truncated: bool
+    inputs: np.ndarray | None = None
+    applied_integers: np.ndarray | None = None
 
     def metrics(self) -> dict[str, Any]:
         return metrics.episode_metrics(self.records, self.terminated)
@@ -49,6 +52,7 @@ class RolloutResult:
     problem_name: str
     fingerprint: str
     episodes: list[EpisodeResult] = field(default_factory=list)
+    problem_spec: dict[str, Any] | None = None
 
     def episode_table(self) -> list[dict[str, Any]]:
         """One row of closed-loop metrics per episode."""
@@ -81,14 +85,15 @@ class RolloutResult:
         write_csv(folder / "steps.csv", self.step_rows())
         write_csv(folder / "episodes.csv", self.episode_table())
         meta = {"controller": self.controller, "env": self.env_id, "problem": self.problem_name,
-                "fingerprint": self.fingerprint, "summary": self.summary(),
+                "fingerprint": self.fingerprint, "problem_spec": self.problem_spec, "summary": self.summary(),
                 "episodes": [{"seed": e.seed, "terminated": e.terminated, "truncated": e.truncated,
                               "records": e.records} for e in self.episodes]}
         write_json(folder / "summary.json", meta)
         arrays = {}
         for i, ep in enumerate(self.episodes):
-            for name in ("theta", "x", "delta", "states"):
-                arrays[f"{name}_{i}"] = getattr(ep, name)
+            for name in _ARRAYS:
+                if getattr(ep, name) is not None:
+                    arrays[f"{name}_{i}"] = getattr(ep, name)
         np.savez_compressed(folder / "arrays.npz", **arrays)
         return folder
 
@@ -101,11 +106,13 @@ def load_result(folder: str | Path) -> RolloutResult:
         raise FileNotFoundError(f"{folder} holds no rollout result (summary.json missing)")
     meta = json.loads(meta_path.read_text())
     arrays = np.load(folder / "arrays.npz")
-    result = RolloutResult(meta["controller"], meta["env"], meta["problem"], meta["fingerprint"])
+    result = RolloutResult(meta["controller"], meta["env"], meta["problem"], meta["fingerprint"],
+                           problem_spec=meta.get("problem_spec"))
     for i, ep in enumerate(meta["episodes"]):
-        result.episodes.append(EpisodeResult(
-            ep["seed"], ep["records"], *(arrays[f"{n}_{i}"] for n in ("theta", "x", "delta", "states")),
-            ep["terminated"], ep["truncated"]))
+        a = {n: arrays[f"{n}_{i}"] for n in _ARRAYS if f"{n}_{i}" in arrays.files}
+        result.episodes.append(EpisodeResult(ep["seed"], ep["records"], a["theta"], a["x"], a["delta"], a["states"],
+                                             ep["terminated"], ep["truncated"], a.get("inputs"),
+                                             a.get("applied_integers")))
     return result
 
 
@@ -145,7 +152,7 @@ def run(env: Any, controller: Any, episodes: int, seed: int = 0, *, progress: bo
         raise ValueError(f"controller {controller.name!r} was built for problem {controller.problem.fingerprint()} "
                          f"but the environment simulates {problem.fingerprint()}")
     env_id = env.spec.id if env.spec is not None else type(env.unwrapped).__name__
-    result = RolloutResult(controller.name, env_id, problem.name, problem.fingerprint())
+    result = RolloutResult(controller.name, env_id, problem.name, problem.fingerprint(), problem_spec=_spec(problem))
     bar = _progress(episodes, f"{controller.name} on {env_id}", progress)
     for i in range(episodes):
         opts = options(i) if callable(options) else (options[i] if options is not None else None)
@@ -161,7 +168,7 @@ def _episode(env: Any, controller: Any, seed: int, options: dict | None, max_ste
     problem = controller.problem
     obs, info = env.reset(seed=seed, options=options)
     controller.reset(seed=seed)
-    records, thetas, xs, deltas = [], [], [], []
+    records, thetas, xs, deltas, inputs, applied = [], [], [], [], [], []
     states = [np.asarray(info.get("state", problem.initial_state(obs)), float)]
     terminated = truncated = False
     t = 0
@@ -184,9 +191,21 @@ def _episode(env: Any, controller: Any, seed: int, options: dict | None, max_ste
         xs.append(x)
         deltas.append(delta)
         states.append(np.asarray(info.get("state", np.full(problem.layout.n_state, np.nan)), float))
+        inputs.append(np.asarray(info.get("u", np.full(problem.layout.n_input, np.nan)), float))
+        applied.append(np.atleast_1d(np.asarray(info.get("delta", np.nan), float)))
         t += 1
-    return EpisodeResult(seed, records, np.array(thetas), np.array(xs), np.array(deltas), np.array(states),
-                         bool(terminated), bool(truncated))
+    shape = lambda rows, width: np.array(rows).reshape(len(rows), width)  # noqa: E731
+    return EpisodeResult(seed, records, shape(thetas, problem.n_theta), shape(xs, problem.n_x),
+                         shape(deltas, problem.n_d), np.array(states), bool(terminated), bool(truncated),
+                         shape(inputs, problem.layout.n_input), np.concatenate(applied) if applied else np.zeros(0))
+
+
+def _spec(problem: Any) -> dict[str, Any] | None:
+    from mimpc.problems.spec import problem_spec
+    try:
+        return problem_spec(problem)
+    except ValueError:  # a user-defined problem: figures then need its config passed explicitly
+        return None
 
 
 def _scalar(v: Any) -> Any:
