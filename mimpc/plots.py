@@ -72,6 +72,7 @@ def _robot_figure(results: Sequence[RolloutResult], config: RobotNavConfig, max_
     fig, axes = new_figure(rows, cols, figsize=(5.2 * cols, 5.0 * rows))
     axes = np.atleast_1d(axes).ravel()
     x0, x1, y0, y1 = config.workspace
+    handles = []
     for e in range(n):
         ax = axes[e]
         ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor="black", linewidth=1.0))
@@ -81,8 +82,10 @@ def _robot_figure(results: Sequence[RolloutResult], config: RobotNavConfig, max_
             pos = ep.states[:, :2]
             ok = np.all(np.isfinite(pos), axis=1)
             pos = pos[ok]
-            ax.plot(pos[:, 0], pos[:, 1], "-", color=_color(res.controller, i), linewidth=1.6,
-                    label=res.controller if e == 0 else None)
+            (line,) = ax.plot(pos[:, 0], pos[:, 1], "-", color=_color(res.controller, i), linewidth=1.6,
+                              label=res.controller)
+            if e == 0:
+                handles.append(line)
             hit = inside_obstacles(config, pos).any(axis=-1)
             if hit.any():
                 ax.plot(pos[hit, 0], pos[hit, 1], "x", color="red", markersize=8, mew=2)
@@ -95,8 +98,7 @@ def _robot_figure(results: Sequence[RolloutResult], config: RobotNavConfig, max_
         ax.set_title(f"seed {first.seed}", fontsize="small")
     for ax in axes[n:]:
         ax.set_visible(False)
-    fig.legend(loc="lower center", ncol=len(results), frameon=False)
-    fig.subplots_adjust(bottom=0.1)
+    fig.legend(handles=handles, loc="lower center", ncol=len(results), frameon=False)
     return fig
 
 
