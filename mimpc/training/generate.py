@@ -184,8 +184,8 @@ def generate(problem: ParametricMIQP, out_dir: str | Path, config: GenerationCon
     shards_dir = out / "shards"
     shards_dir.mkdir(parents=True, exist_ok=True)
     meta_path = out / "meta.json"
-    identity = {"problem": problem.name, "fingerprint": problem.fingerprint(), **config.identity(),
-                "units_per_shard": _units_per_shard(problem, config)}
+    identity = json.loads(json.dumps({"problem": problem.name, "fingerprint": problem.fingerprint(),
+                                      **config.identity(), "units_per_shard": _units_per_shard(problem, config)}))
     if meta_path.exists():
         old = json.loads(meta_path.read_text())
         if old.get("identity") != identity:

@@ -1,0 +1,93 @@
+"""Dataset generation: labels are proven optima, splits are per unit, and a killed run resumes
+to exactly the dataset of an uninterrupted one."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from mimpc.problems import Obstacle, robot_nav, thermal_tank
+from mimpc.training.dataset import SAMPLE_FIELDS, load_dataset, split_of_units
+from mimpc.training.generate import GenerationConfig, generate
+
+TANK_ARGS = ["--env", "thermal_tank", "--set", "horizon=4", "--units-per-shard", "20", "--seed", "3", "--workers", "1",
+             "--no-progress"]
+
+
+def _generate_cli(out, samples, **popen):
+    cmd = [sys.executable, "-m", "mimpc.cli", "generate", *TANK_ARGS, "--samples", str(samples), "--out", str(out)]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **popen)
+
+
+def test_killed_generation_resumes_to_the_same_dataset(tmp_path):
+    full = tmp_path / "full"
+    assert _generate_cli(full, 150).wait(timeout=300) == 0
+    cut = tmp_path / "cut"
+    proc = _generate_cli(cut, 150)
+    deadline = time.time() + 240
+    while time.time() < deadline and len(list((cut / "shards").glob("shard_*.npz"))) < 2:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (json.loads((cut / "meta.json").read_text()))["complete"]
+    assert _generate_cli(cut, 150).wait(timeout=300) == 0
+    a, b = load_dataset(full), load_dataset(cut)
+    for k in SAMPLE_FIELDS:
+        if k != "solve_time":
+            np.testing.assert_array_equal(a.arrays[k], b.arrays[k], err_msg=k)
+    np.testing.assert_array_equal(a.split, b.split)
+    assert a.meta["dropped"] == b.meta["dropped"]
+
+
+def test_robot_episodes_are_closed_loop_and_labels_optimal(tmp_path):
+    p = robot_nav(horizon=4, obstacles=(Obstacle((1.0, -1.0), 0.2, 0.25),))
+    ds = generate(p, tmp_path / "r", GenerationConfig(samples=40, seed=1, units_per_shard=2), progress=False)
+    assert len(ds) >= 40
+    arr = ds.arrays
+    # consecutive samples of an episode: the next theta is the state reached with the first input
+    for i in range(len(ds) - 1):
+        if arr["episode"][i] == arr["episode"][i + 1]:
+            u0 = p.layout.first_input(arr["x"][i])
+            nxt = p.next_state(arr["theta"][i], u0, np.zeros(p.layout.n_delta_step))
+            np.testing.assert_allclose(arr["theta"][i + 1][:4], nxt, atol=1e-9)
+            assert arr["step"][i + 1] == arr["step"][i] + 1
+    viol = p.violations(arr["x"], arr["delta"], arr["theta"])
+    assert viol.continuous_total.max() < 1e-5 and viol.integer_only_total.max() < 1e-6
+    np.testing.assert_allclose(p.objective(arr["x"], arr["delta"], arr["theta"]), arr["objective"], rtol=1e-6)
+    # split is per episode: an episode never spans two splits
+    for ep in np.unique(arr["episode"]):
+        assert len(np.unique(ds.split[arr["episode"] == ep])) == 1
+    assert ds.meta["fingerprint"] == p.fingerprint() and ds.meta["unit_kind"] == "episodes"
+
+
+def test_split_is_stable_and_respects_fractions():
+    units = np.arange(4000)
+    s = split_of_units(units, seed=0, fractions=(0.8, 0.1, 0.1))
+    np.testing.assert_array_equal(s[:100], split_of_units(units[:100], 0, (0.8, 0.1, 0.1)))
+    assert abs((s == 0).mean() - 0.8) < 0.03 and abs((s == 2).mean() - 0.1) < 0.03
+    with pytest.raises(ValueError, match="fractions"):
+        split_of_units(units, 0, (0.5, 0.5, 0.5))
+
+
+def test_dataset_errors(tmp_path):
+    p = thermal_tank(horizon=3)
+    with pytest.raises(FileNotFoundError, match="meta.json"):
+        load_dataset(tmp_path)
+    ds = generate(p, tmp_path / "t", GenerationConfig(samples=10, units_per_shard=10), progress=False)
+    with pytest.raises(ValueError, match="fingerprint"):
+        load_dataset(ds.path, thermal_tank(horizon=4))
+    with pytest.raises(ValueError, match="other settings"):
+        generate(p, ds.path, GenerationConfig(samples=10, seed=9, units_per_shard=10), progress=False)
+    # a shard with a missing field
+    shard = ds.path / "shards" / ds.meta["shards"][0]
+    with np.load(shard) as f:
+        kept = {k: f[k] for k in f.files if k != "delta"}
+    np.savez(shard, **kept)
+    with pytest.raises(ValueError, match="missing fields \\['delta'\\]"):
+        load_dataset(ds.path)
+    with pytest.raises(ValueError, match="samples"):
+        GenerationConfig(samples=0)
