@@ -1,0 +1,83 @@
+"""Controller registry, the exact MIQP controller and its documented fallback."""
+
+import numpy as np
+import pytest
+
+from controllers import available_controllers, make_controller, resolve_problem
+from controllers.fallback import default_integers, shift_integers
+from mimpc.problems import Obstacle, robot_nav, thermal_tank
+from mimpc.problems.robot import inside_obstacles
+from mimpc.solvers import make_solver
+
+OBS = (Obstacle((1.0, -1.0), 0.2, 0.25),)
+
+
+@pytest.fixture(scope="module")
+def robot():
+    return robot_nav(horizon=4, obstacles=OBS)
+
+
+def test_registry_and_resolution(robot):
+    assert {"miqp", "sl", "ssl", "hybrid", "lpae"} <= set(available_controllers())
+    assert resolve_problem("mimpc/ThermalTank-v0").name == "thermal_tank"
+    assert resolve_problem(robot) is robot
+    with pytest.raises(ValueError, match="unknown controller"):
+        make_controller("pid", robot)
+    with pytest.raises(ValueError, match="problem_or_env_id"):
+        make_controller("miqp", "CartPole-v1")
+    with pytest.raises(ValueError, match="name must be one of"):
+        make_controller("miqp", robot, solver="mosek")
+
+
+def test_miqp_controller_applies_the_optimal_first_input(robot):
+    ctrl = make_controller("miqp", robot)
+    theta = np.array([0.0, -1.0, 0.0, 0.0, 1.8, -1.0])
+    u = ctrl.act(theta)
+    sol = make_solver("auto").solve(robot, theta)
+    np.testing.assert_allclose(u, robot.layout.first_input(sol.x), atol=1e-6)
+    info = ctrl.last
+    assert info.status == "optimal" and not info.fallback and info.solve_time >= info.timings["solver"]
+    assert info.plan.shape == (5, 4)
+    assert info.objective == pytest.approx(sol.objective, rel=1e-6)
+
+
+def test_tank_action_carries_the_integer():
+    p = thermal_tank(horizon=4)
+    ctrl = make_controller("miqp", p)
+    a = ctrl.act(np.r_[4.0, 1.8, np.zeros(8)])
+    assert set(a) == {"u", "delta"} and isinstance(a["delta"], int) and 0 <= a["delta"] <= 3
+
+
+def test_fallback_on_infeasible_theta(robot):
+    ctrl = make_controller("miqp", robot)
+    inside = np.array([1.0, -1.0, 0.0, 0.0, 1.8, -1.0])  # deep inside the obstacle: MIQP infeasible
+    u = ctrl.act(inside)
+    info = ctrl.last
+    assert info.fallback and info.status == "fallback" and info.solver_status == "infeasible"
+    assert np.all(np.isfinite(u)) and np.all(np.abs(u) <= robot.config.a_max + 1e-9)
+    assert info.slack > 0  # the relaxed QP cannot satisfy every row from inside the obstacle
+    np.testing.assert_array_equal(info.integers, default_integers(robot, inside))
+    # a second infeasible step shifts the previous fallback integers
+    ctrl.act(inside)
+    np.testing.assert_array_equal(ctrl.last.integers, shift_integers(robot, default_integers(robot, inside)))
+    strict = make_controller("miqp", robot, fallback=False)
+    with pytest.raises(RuntimeError, match="fallback is disabled"):
+        strict.act(inside)
+
+
+def test_shift_and_default_integers(robot):
+    lay = robot.layout
+    delta = np.arange(robot.n_d, dtype=float)
+    shifted = lay.deltas(shift_integers(robot, delta))
+    np.testing.assert_array_equal(shifted[:-1], lay.deltas(delta)[1:])
+    np.testing.assert_array_equal(shifted[-1], lay.deltas(delta)[-1])
+    # default robot integers keep the robot on its side: outside the obstacle they are satisfiable
+    p = np.array([0.3, -1.0])
+    assert not inside_obstacles(robot.config, p, robot.config.d_min).any()
+    x = np.zeros(robot.n_x)
+    x[lay.state_index[:, :2].reshape(-1, 2)[:, 0]] = p[0]
+    x[lay.state_index[:, :2].reshape(-1, 2)[:, 1]] = p[1]
+    theta = np.r_[p, 0, 0, 0, 0]
+    viol = robot.violations(x, default_integers(robot, theta), theta)
+    assert viol.continuous_total == pytest.approx(0.0, abs=1e-12) and viol.integer_only_total == 0
+    np.testing.assert_array_equal(default_integers(thermal_tank(horizon=3), np.zeros(8)), np.zeros(3))
