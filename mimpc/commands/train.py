@@ -28,6 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--loss", default=None, metavar="JSON",
                    help='override loss config fields, e.g. \'{"penalty": "squared_hinge", "anneal_factor": 1.5}\'')
     p.add_argument("--max-train-samples", type=int, default=None)
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     p.add_argument("--resume", default=None, help="continue from this checkpoint")
     p.add_argument("--no-progress", action="store_true")
 
@@ -40,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
     dataset = load_dataset(args.data, problem)
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
                          lr_schedule=args.lr_schedule, patience=args.patience, seed=args.seed, device=args.device,
-                         qp_backend=args.qp_backend, max_train_samples=args.max_train_samples)
+                         qp_backend=args.qp_backend, max_train_samples=args.max_train_samples,
+                         threads=args.threads)
     overrides = json.loads(args.loss) if args.loss else {}
     if args.method == "lpae":
         from mimpc.training.lpae import train_lpae

@@ -396,3 +396,23 @@ def side_integers(config: RobotNavConfig, position: np.ndarray) -> np.ndarray:
         clearance = (p - np.asarray(obs.center)) @ obs.face_normals().T - obs.face_offsets()
         step[o, int(np.argmax(clearance))] = 0.0
     return np.tile(step.ravel(), config.horizon)
+
+
+def face_integers(config: RobotNavConfig, positions: np.ndarray, tol: float = 1e-6) -> np.ndarray:
+    """Canonical integers of a planned trajectory: ``b = 0`` exactly for the faces whose constraint
+    (25) the planned position satisfies (within ``tol``), ``b = 1`` for the others.
+
+    The exact MIQP may return any valid choice when several faces are satisfied, which makes raw
+    labels ambiguous for learning; this choice is a function of the plan (the authors recompute
+    labels from planned positions too, but with a strict inequality, which mislabels positions on
+    the inflated boundary). A feasible plan keeps eq. (26), and the fixed-integer QP with these
+    integers has the same optimum as with the solver's. ``positions`` has shape ``(..., H, 2)``
+    (``p_1 .. p_H``); returns ``(..., H * n_obstacles * 4)``.
+    """
+    pos = np.asarray(positions, dtype=float)
+    bits = []
+    for obs in config.obstacles:
+        clearance = (pos - np.asarray(obs.center)) @ obs.face_normals().T  # (..., H, 4)
+        bits.append(clearance < obs.face_offsets() + config.d_min - tol)
+    out = np.stack(bits, axis=-2).astype(float)  # (..., H, n_obs, 4)
+    return out.reshape(*pos.shape[:-2], -1)

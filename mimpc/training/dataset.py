@@ -21,9 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from mimpc.problems import ParametricMIQP
+from mimpc.problems import ParametricMIQP, RobotNavConfig
+from mimpc.problems.robot import face_integers
 
-__all__ = ["DATASET_FORMAT", "SAMPLE_FIELDS", "ExpertDataset", "split_of_units", "load_dataset"]
+__all__ = ["DATASET_FORMAT", "SAMPLE_FIELDS", "ExpertDataset", "split_of_units", "load_dataset",
+           "canonical_labels"]
 
 DATASET_FORMAT = "mimpc-dataset/1"
 SAMPLE_FIELDS = ("theta", "delta", "x", "objective", "episode", "step", "solve_time")
@@ -42,6 +44,18 @@ def split_of_units(units: np.ndarray, seed: int, fractions: tuple[float, float, 
     uniq, inverse = np.unique(np.asarray(units, dtype=np.int64), return_inverse=True)
     u = np.array([np.random.default_rng([seed, int(k), 0x5EED]).random() for k in uniq])
     return np.searchsorted(np.cumsum(frac)[:2], u, side="right")[inverse]
+
+
+def canonical_labels(problem: ParametricMIQP, x: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    """Integer labels as a function of the optimal plan, so equal plans get equal labels.
+
+    Robot: the face bits of :func:`mimpc.problems.robot.face_integers` at the planned positions
+    (the solver may return any valid choice when several faces are satisfied; the optimum is the
+    same). Other problems: the solver's integers, which enter the cost and are not ambiguous.
+    """
+    if isinstance(problem.config, RobotNavConfig):
+        return face_integers(problem.config, problem.layout.states(x)[..., 1:, :2])
+    return np.asarray(delta, dtype=float)
 
 
 @dataclass
@@ -79,9 +93,10 @@ class ExpertDataset:
 def load_dataset(path: str | Path, problem: ParametricMIQP | None = None) -> ExpertDataset:
     """Load a dataset folder written by :mod:`mimpc.training.generate`.
 
+    The ``delta`` field holds :func:`canonical_labels` (the solver's integers stay in ``delta_raw``).
     Raises a clear ``ValueError`` or ``FileNotFoundError`` for a missing folder, an unknown
-    format, a shard with missing fields or inconsistent sizes, or (with ``problem``) a
-    fingerprint mismatch.
+    format, a shard with missing fields or inconsistent sizes, or a fingerprint mismatch with
+    ``problem`` (by default the problem rebuilt from the dataset's metadata).
     """
     path = Path(path)
     meta_path = path / "meta.json"
@@ -109,7 +124,12 @@ def load_dataset(path: str | Path, problem: ParametricMIQP | None = None) -> Exp
         if arrays[k].ndim != 2 or arrays[k].shape[1] != width:
             raise ValueError(f"dataset field {k!r} has shape {arrays[k].shape}, expected (n, {width})")
     split = split_of_units(arrays["episode"], meta["seed"], tuple(meta["split_fractions"]))
+    if problem is None:
+        from mimpc.problems.spec import problem_from_spec
+        problem = problem_from_spec({"name": meta["problem"], "config": meta["config"],
+                                     "fingerprint": meta["fingerprint"]})
     ds = ExpertDataset(path, meta, arrays, split)
-    if problem is not None:
-        ds.check_problem(problem)
+    ds.check_problem(problem)
+    arrays["delta_raw"] = arrays["delta"]
+    arrays["delta"] = canonical_labels(problem, arrays["x"], arrays["delta"])
     return ds

@@ -54,6 +54,9 @@ class TrainConfig:
         Batch size of the validation pass.
     max_train_samples : int or None
         Use only the first samples of the training split (quick experiments).
+    threads : int or None
+        Torch intra-op threads (None keeps torch's default); 1 avoids oversubscription when
+        several jobs share a small CPU.
     """
 
     epochs: int = 20
@@ -69,6 +72,7 @@ class TrainConfig:
     qp_dtype: str = "float64"
     val_batch_size: int = 1024
     max_train_samples: int | None = None
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "patience", "val_batch_size"):
@@ -202,6 +206,9 @@ def fit(runner: Any, dataset: ExpertDataset, train_split: dict[str, np.ndarray],
     from tqdm.auto import tqdm
 
     out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
     problem, policy = runner.problem, runner.model
     device = next(policy.parameters()).device
     generator = torch.Generator().manual_seed(config.seed)
