@@ -74,3 +74,33 @@ def test_bad_model_config(kwargs, match):
 def test_wrong_theta_shape(robot):
     with pytest.raises(ValueError, match="theta must have shape"):
         IntegerPolicy(robot).logits(torch.zeros(2, 5))
+
+
+def test_integer_groups_of_the_robot_are_eq26_patterns(robot):
+    from mimpc.training.integer_groups import find_integer_groups
+    g = find_integer_groups(robot)
+    assert g.n_groups == robot.n_d // 4 and g.patterns.shape == (15, 4)
+    assert np.all(g.patterns.sum(1) <= 3)
+    assert sorted(g.index.ravel().tolist()) == list(range(robot.n_d))
+    assert find_integer_groups(thermal_tank(horizon=5)) is None  # the rate limit chains every step
+
+
+def test_grouped_head_satisfies_eq26_and_trains_by_cross_entropy(robot):
+    torch.manual_seed(0)
+    policy = IntegerPolicy(robot, ModelConfig(hidden=(16,), head="grouped"))
+    theta = torch.randn(32, robot.n_theta)
+    for mode in (policy.train, policy.eval):
+        mode()
+        delta = policy(theta)
+        x = torch.zeros(32, robot.n_x, dtype=torch.float64)
+        assert robot.violations(x, delta.double(), theta.double()).integer_only_total.max() == 0
+    target = policy(theta).detach()
+    loss = policy.cross_entropy(policy.logits(theta), target)
+    loss.backward()
+    assert torch.isfinite(loss) and any(p.grad.abs().sum() > 0 for p in policy.parameters())
+    bad = target.clone()
+    bad[:, :4] = 1.0  # a group with every face relaxed
+    with pytest.raises(ValueError, match="integer-only constraints"):
+        policy.cross_entropy(policy.logits(theta), bad)
+    with pytest.raises(ValueError, match="grouped"):
+        IntegerPolicy(thermal_tank(horizon=3), ModelConfig(head="grouped"))

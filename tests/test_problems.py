@@ -281,3 +281,17 @@ def test_stage_costs_sum_to_objective_and_next_state_follows_plan(name):
     total = sum(p.stage_cost(states[k], u[k], lay.deltas(delta)[k], theta) for k in range(4))
     total += p.terminal_cost(states[4], theta)
     assert total == pytest.approx(p.objective(x, delta, theta), rel=1e-12)
+
+
+def test_face_integers_are_canonical_and_valid():
+    from mimpc.problems.robot import face_integers
+    cfg = RobotNavConfig(obstacles=(Obstacle((1.0, -1.0), 0.2, 0.25),))
+    d_min = cfg.d_min
+    pts = np.array([[[0.0, -1.0],                  # left of it: only the left face holds
+                     [0.0, 0.5],                   # up-left corner region: left and top faces hold
+                     [1.0 - 0.2 - d_min, -1.0],    # exactly on the inflated left face: holds (tolerance)
+                     [1.0 - 0.2 - d_min + 1e-5, -1.0]]])  # inside by 1e-5: nearest face kept enforced
+    bits = face_integers(cfg, pts).reshape(4, 4)
+    # face order (eq. 25): +x (right), +y (top), -x (left), -y (bottom); b = 0 means enforced
+    assert bits.tolist() == [[1, 1, 0, 1], [1, 0, 0, 1], [1, 1, 0, 1], [1, 1, 0, 1]]
+    assert np.all(bits.sum(-1) <= 3)

@@ -25,6 +25,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
     p.add_argument("--qp-backend", default="auto")
     p.add_argument("--hidden", type=int, nargs="+", default=None, help="hidden widths (default 128 128 128 128)")
+    p.add_argument("--head", default="per_integer", choices=("per_integer", "grouped"),
+                   help="integer head: the paper's per-integer one, or one categorical per group of integers "
+                        "tied by integer-only constraints (robot face bits)")
     p.add_argument("--loss", default=None, metavar="JSON",
                    help='override loss config fields, e.g. \'{"penalty": "squared_hinge", "anneal_factor": 1.5}\'')
     p.add_argument("--max-train-samples", type=int, default=None)
@@ -52,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         from mimpc.training.losses import loss_preset
         from mimpc.training.models import ModelConfig
         from mimpc.training.trainer import train
-        model = ModelConfig(hidden=tuple(args.hidden)) if args.hidden else ModelConfig()
+        model = ModelConfig(head=args.head, **({"hidden": tuple(args.hidden)} if args.hidden else {}))
         result = train(problem, dataset, args.method, args.out, config, loss_preset(args.method, problem.name, **overrides),
                        model, resume=args.resume, progress=not args.no_progress)
     print(f"best epoch {result.best_epoch}: " + ", ".join(f"{k}={v:.4g}" for k, v in result.best_metrics.items()))

@@ -406,13 +406,17 @@ def face_integers(config: RobotNavConfig, positions: np.ndarray, tol: float = 1e
     labels ambiguous for learning; this choice is a function of the plan (the authors recompute
     labels from planned positions too, but with a strict inequality, which mislabels positions on
     the inflated boundary). A feasible plan keeps eq. (26), and the fixed-integer QP with these
-    integers has the same optimum as with the solver's. ``positions`` has shape ``(..., H, 2)``
-    (``p_1 .. p_H``); returns ``(..., H * n_obstacles * 4)``.
+    integers has the same optimum as with the solver's. A position inside an inflated obstacle
+    by more than ``tol`` (solver tolerances leave a few micrometres) keeps its most nearly
+    satisfied face enforced, so the result always satisfies eq. (26). ``positions`` has shape
+    ``(..., H, 2)`` (``p_1 .. p_H``); returns ``(..., H * n_obstacles * 4)``.
     """
     pos = np.asarray(positions, dtype=float)
     bits = []
     for obs in config.obstacles:
-        clearance = (pos - np.asarray(obs.center)) @ obs.face_normals().T  # (..., H, 4)
-        bits.append(clearance < obs.face_offsets() + config.d_min - tol)
+        margin = (pos - np.asarray(obs.center)) @ obs.face_normals().T - obs.face_offsets() - config.d_min
+        relaxed = margin < -tol  # (..., H, 4)
+        best = margin.argmax(-1)[..., None] == np.arange(N_FACES)
+        bits.append(relaxed & ~(relaxed.all(-1, keepdims=True) & best))
     out = np.stack(bits, axis=-2).astype(float)  # (..., H, n_obs, 4)
     return out.reshape(*pos.shape[:-2], -1)

@@ -134,9 +134,12 @@ def anneal_multiplier(epoch: int, factor: float, cap: float) -> float:
 class HybridLoss:
     """Callable computing eq. (16) and its terms for a batch."""
 
-    def __init__(self, problem: ParametricMIQP, config: LossConfig) -> None:
+    def __init__(self, problem: ParametricMIQP, config: LossConfig, cross_entropy: Any = None) -> None:
+        """``cross_entropy(logits, delta_star)`` is the policy head's own cross-entropy (needed for
+        ``supervised="cross_entropy"`` with grouped heads)."""
         self.problem = problem
         self.config = config
+        self.cross_entropy = cross_entropy
         self.w_obj, self.w_slack, self.w_con, self.w_sup = config.weights()
 
     def __call__(self, theta: torch.Tensor, delta: torch.Tensor, x: torch.Tensor | None,
@@ -175,6 +178,8 @@ class HybridLoss:
             return torch.nn.functional.huber_loss(delta, target, delta=self.config.huber_delta)
         if logits is None:
             raise ValueError("cross_entropy supervision needs the logits")
+        if self.cross_entropy is not None:
+            return self.cross_entropy(logits, target)
         if logits.ndim == 2:  # binary head
             return torch.nn.functional.binary_cross_entropy_with_logits(logits, target.to(logits.dtype))
         lower = float(self.problem.lb_d[0])

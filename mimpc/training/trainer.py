@@ -134,7 +134,7 @@ class L2OMethod:
                  loss_config: LossConfig, qp_dtype: torch.dtype) -> None:
         self.name, self.problem, self.model, self.layer = name, problem, policy, layer
         self.loss_config = loss_config
-        self.loss_fn = HybridLoss(problem, loss_config)
+        self.loss_fn = HybridLoss(problem, loss_config, cross_entropy=policy.cross_entropy)
         self.qp_dtype = qp_dtype
         self.model_config = policy.config.to_dict()
 
