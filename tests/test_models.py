@@ -82,7 +82,9 @@ def test_integer_groups_of_the_robot_are_eq26_patterns(robot):
     assert g.n_groups == robot.n_d // 4 and g.patterns.shape == (15, 4)
     assert np.all(g.patterns.sum(1) <= 3)
     assert sorted(g.index.ravel().tolist()) == list(range(robot.n_d))
-    assert find_integer_groups(thermal_tank(horizon=5)) is None  # the rate limit chains every step
+    assert find_integer_groups(thermal_tank()) is None  # the rate limit chains all 20 steps: 4^20 sequences
+    short = find_integer_groups(thermal_tank(horizon=3))  # one group, the valid sequences enumerated
+    assert short.n_groups == 1 and np.all(np.abs(np.diff(short.patterns, axis=1)) <= 1)
 
 
 def test_grouped_head_satisfies_eq26_and_trains_by_cross_entropy(robot):
@@ -103,4 +105,4 @@ def test_grouped_head_satisfies_eq26_and_trains_by_cross_entropy(robot):
     with pytest.raises(ValueError, match="integer-only constraints"):
         policy.cross_entropy(policy.logits(theta), bad)
     with pytest.raises(ValueError, match="grouped"):
-        IntegerPolicy(thermal_tank(horizon=3), ModelConfig(head="grouped"))
+        IntegerPolicy(thermal_tank(), ModelConfig(head="grouped"))
