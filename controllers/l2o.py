@@ -39,10 +39,15 @@ class L2OController(Controller):
         Name under which the controller reports (and which pretrained policy to load).
     threads : int
         Torch intra-op threads for the network (1 is fastest for a single theta).
+    qp : str
+        Relaxed-QP solver for the plan: ``"layer"`` (the QP layer's single-instance interior point
+        with active-set warm starts along the closed loop) or ``"daqp"`` (DAQP on the exact QP,
+        then the violated-row active set when it is infeasible). Both are exact;
+        ``mimpc bench step-latency`` measures them.
     """
 
     def __init__(self, problem: ParametricMIQP, checkpoint: str | Path | None = None, method: str = "hybrid",
-                 threads: int | None = 1) -> None:
+                 threads: int | None = 1, qp: str = "layer") -> None:
         super().__init__(problem)
         if checkpoint is None:
             from mimpc.pretrained import pretrained_path
@@ -53,12 +58,30 @@ class L2OController(Controller):
         self.policy = ckpt.policy.eval()
         if threads is not None:
             torch.set_num_threads(threads)
-        self._qp = FixedQPSolver(problem, relaxed=True)
+        if qp not in ("layer", "daqp"):
+            raise ValueError(f"qp must be 'layer' or 'daqp', got {qp!r}")
+        self.qp = qp
+        if qp == "layer":
+            from mimpc.qp_layer.inference import SingleQPSolver
+            self._layer_qp = SingleQPSolver(problem)
+        else:
+            self._daqp = FixedQPSolver(problem, relaxed=True)
         self._warm: np.ndarray | None = None
 
     def reset(self, seed: int | None = None) -> None:
         super().reset(seed)
         self._warm = None
+        if self.qp == "layer":
+            self._layer_qp.reset()
+
+    def solve_qp(self, theta: np.ndarray, delta: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
+        """``(x, slack, status)`` of the relaxed QP (eq. 10) at the given integers."""
+        if self.qp == "layer":
+            sol = self._layer_qp.solve(theta, delta)
+            return sol.x, sol.slack, "optimal" if sol.converged else "not_converged"
+        res = self._daqp.solve(theta, delta, warm_start=self._warm)
+        self._warm = res.x if res.status == "optimal" else None
+        return res.x, res.slack, res.status
 
     def predict_integers(self, theta: np.ndarray) -> np.ndarray:
         """The network's integers for one theta (deterministic)."""
@@ -70,15 +93,16 @@ class L2OController(Controller):
         t0 = time.perf_counter()
         delta = self.predict_integers(theta)
         t1 = time.perf_counter()
-        res = self._qp.solve(theta, delta, warm_start=self._warm)
+        x, slack, status = self.solve_qp(theta, delta)
         t2 = time.perf_counter()
-        self._warm = res.x
-        slack = float(np.sum(res.slack))
-        info = StepInfo(0.0, "relaxed" if res.status == "optimal" else res.status, integers=delta, x=res.x,
-                        plan=self.problem.layout.states(res.x), slack=slack, objective=res.objective,
-                        timings={"network": t1 - t0, "qp": t2 - t1},
-                        message=f"qp {res.status}, slack {slack:.3g}")
-        return solution_to_action(self.problem, res.x, delta), info
+        info = StepInfo(0.0, "relaxed" if status == "optimal" else status, integers=delta, x=x,
+                        slack=float(np.sum(slack)), timings={"network": t1 - t0, "qp": t2 - t1})
+        return solution_to_action(self.problem, x, delta), info
+
+    def _annotate(self, theta: np.ndarray, info: StepInfo) -> None:
+        info.plan = self.problem.layout.states(info.x)
+        info.objective = float(self.problem.objective(info.x, info.integers, theta))
+        info.message = f"qp {info.status}, slack {info.slack:.3g}"
 
 
 def _factory(method: str):

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 import mimpc
@@ -46,8 +47,8 @@ def save_checkpoint(path: str | Path, *, method: str, problem: ParametricMIQP, p
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"format": CHECKPOINT_FORMAT, "mimpc_version": mimpc.__version__, "method": method,
-               "problem": problem_spec(problem), "model_kind": model_kind, "model_config": model_config,
-               "model_state": {k: v.detach().cpu() for k, v in policy.state_dict().items()}, **extra}
+               "problem": problem_spec(problem), "model_kind": model_kind, "model_config": _plain(model_config),
+               "model_state": {k: v.detach().cpu() for k, v in policy.state_dict().items()}, **_plain(extra)}
     tmp = path.with_name(path.name + ".tmp")
     torch.save(payload, tmp)
     os.replace(tmp, path)
@@ -66,7 +67,8 @@ def load_checkpoint(path: str | Path, problem: ParametricMIQP | None = None,
     if not path.exists():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
     try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
+        with torch.serialization.safe_globals(_NUMPY_SCALARS):
+            payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # truncated zip, bad pickle, ...
         raise ValueError(f"checkpoint {path} is truncated or corrupt ({type(exc).__name__}: {exc})") from exc
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
@@ -88,6 +90,26 @@ def load_checkpoint(path: str | Path, problem: ParametricMIQP | None = None,
         raise ValueError(f"checkpoint {path}: weights do not fit the stored model config ({exc})") from exc
     policy.eval()
     return Checkpoint(path, payload["method"], problem, policy, payload)
+
+
+def _plain(obj: Any) -> Any:
+    """Numpy scalars and arrays as Python values (tensors untouched), so that the payload loads
+    with ``weights_only=True``."""
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_plain(v) for v in obj)
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return obj
+
+
+# scalars written by earlier versions that did not convert them
+_NUMPY_SCALARS = [np.dtype, getattr(np, "_core", None) and np._core.multiarray.scalar,
+                  type(np.dtype(np.float64)), type(np.dtype(np.int64))]
+_NUMPY_SCALARS = [g for g in _NUMPY_SCALARS if g]
 
 
 def build_policy(kind: str, problem: ParametricMIQP, config: dict[str, Any]) -> torch.nn.Module:

@@ -323,7 +323,7 @@ def _save(out: Path, policy: torch.nn.Module, state: dict, common: dict, optimiz
               "best_metrics": state["best_metrics"],
               "last_state": {k: v.detach().cpu() for k, v in policy.state_dict().items()},
               "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict() if scheduler else None,
-              "generator": generator.get_state()}
+              "generator": generator.get_state(), "torch_rng": torch.get_rng_state()}
     holder = _StateHolder(best)
     save_checkpoint(out, policy=holder, metrics=state["best_metrics"], best_epoch=state["best_epoch"],
                     history=state["history"], resume=resume, **common)
@@ -342,6 +342,8 @@ def _restore(path: str | Path, problem: ParametricMIQP, method: str, policy: tor
     if scheduler is not None and r["scheduler"] is not None:
         scheduler.load_state_dict(r["scheduler"])
     generator.set_state(r["generator"])
+    if r.get("torch_rng") is not None:  # Gumbel noise and dropout draw from the global generator
+        torch.set_rng_state(r["torch_rng"])
     return {"epoch": r["epoch"], "history": list(r["history"]), "best_val": r["best_val"],
             "best_epoch": r["best_epoch"], "bad_epochs": r["bad_epochs"], "best_metrics": r["best_metrics"],
             "best_state": dict(ckpt.policy.state_dict())}

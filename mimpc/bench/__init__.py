@@ -1,0 +1,1 @@
+"""Benchmarks run by ``mimpc bench NAME``; each prints ratios measured side by side in one run."""

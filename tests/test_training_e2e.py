@@ -1,0 +1,111 @@
+"""End to end on small instances: generate -> train (sl, ssl, hybrid, lpae) -> evaluate -> closed loop,
+plus checkpoint validation and resuming."""
+
+import numpy as np
+import pytest
+
+from controllers import make_controller
+from envs.robot_nav import RobotNavEnv
+from envs.thermal_tank import ThermalTankEnv
+from mimpc import rollout
+from mimpc.problems import Obstacle, robot_nav, thermal_tank
+from mimpc.training.checkpoint import load_checkpoint
+from mimpc.training.evaluate import evaluate_checkpoint
+from mimpc.training.generate import GenerationConfig, generate
+from mimpc.training.lpae import train_lpae
+from mimpc.training.losses import loss_preset
+from mimpc.training.models import ModelConfig
+from mimpc.training.trainer import TrainConfig, train
+
+SMALL_ROBOT = dict(horizon=5, obstacles=(Obstacle((1.0, -1.0), 0.25, 0.25),))
+FAST = TrainConfig(epochs=4, batch_size=32, seed=0, patience=10, threads=1)
+
+
+@pytest.fixture(scope="module")
+def robot_data(tmp_path_factory):
+    p = robot_nav(**SMALL_ROBOT)
+    ds = generate(p, tmp_path_factory.mktemp("robot"), GenerationConfig(samples=300, seed=0, units_per_shard=5, split_fractions=(0.5, 0.25, 0.25)),
+                  progress=False)
+    return p, ds
+
+
+@pytest.fixture(scope="module")
+def tank_data(tmp_path_factory):
+    p = thermal_tank(horizon=5)
+    ds = generate(p, tmp_path_factory.mktemp("tank"), GenerationConfig(samples=300, seed=0, units_per_shard=100),
+                  progress=False)
+    return p, ds
+
+
+@pytest.mark.parametrize("method", ["sl", "ssl", "hybrid"])
+def test_robot_methods_train_evaluate_and_control(robot_data, tmp_path, method):
+    p, ds = robot_data
+    assert ds.counts()["val"] > 0 and ds.counts()["test"] > 0
+    res = train(p, ds, method, tmp_path / f"{method}.pt", FAST, progress=False)
+    assert res.checkpoint.exists() and res.checkpoint.with_suffix(".csv").exists()
+    assert len(res.history) == FAST.epochs
+    if method == "hybrid":
+        losses = [h["val_loss"] for h in res.history]
+        assert min(losses[1:]) < losses[0], losses  # the hybrid model's validation loss decreases
+    summary = evaluate_checkpoint(res.checkpoint, ds, "test")["summary"]
+    for key in ("gap_median", "continuous_violation_rate", "integer_violation_rate", "lookahead_violation_rate"):
+        assert np.isfinite(summary[key])
+    ctrl = make_controller(method, p, checkpoint=res.checkpoint)
+    out = rollout.run(RobotNavEnv(p, max_steps=15), ctrl, episodes=1, seed=3, progress=False)
+    info = ctrl.last
+    assert info.status in ("relaxed", "not_converged") and set(info.timings) == {"network", "qp"}
+    assert out.episodes[0].records[0]["solve_time"] > 0
+
+
+def test_grouped_head_trains_and_keeps_integer_rows(robot_data, tmp_path):
+    p, ds = robot_data
+    res = train(p, ds, "hybrid", tmp_path / "g.pt", FAST,
+                loss_preset("hybrid", p.name, supervised="cross_entropy"), ModelConfig(head="grouped"),
+                progress=False)
+    summary = evaluate_checkpoint(res.checkpoint, ds, "test")["summary"]
+    assert summary["integer_violation_rate"] == 0.0
+
+
+def test_tank_hybrid_and_lpae(tank_data, tmp_path):
+    p, ds = tank_data
+    res = train(p, ds, "hybrid", tmp_path / "h.pt", FAST, progress=False)
+    ctrl = make_controller("hybrid", p, checkpoint=res.checkpoint)
+    out = rollout.run(ThermalTankEnv(p, max_steps=10), ctrl, episodes=1, seed=0, progress=False)
+    assert len(out.episodes[0].records) == 10
+    lp = train_lpae(p, ds, tmp_path / "lpae.pt", FAST, progress=False)
+    lp_ctrl = make_controller("lpae", p, checkpoint=lp.checkpoint)
+    a = lp_ctrl.act(ds.subset("test")["theta"][0])
+    assert set(a) == {"u", "delta"} and np.all((a["u"] >= 0) & (a["u"] <= 8))
+    assert lp_ctrl.last.plan.shape == (6, 2) and lp_ctrl.last.slack >= 0
+
+
+def test_resume_continues_the_run(tank_data, tmp_path):
+    p, ds = tank_data
+    two = TrainConfig(epochs=2, batch_size=32, seed=0, patience=10, threads=1)
+    four = TrainConfig(epochs=4, batch_size=32, seed=0, patience=10, threads=1)
+    first = train(p, ds, "sl", tmp_path / "a.pt", two, progress=False)
+    resumed = train(p, ds, "sl", tmp_path / "a.pt", four, resume=first.checkpoint, progress=False)
+    straight = train(p, ds, "sl", tmp_path / "b.pt", four, progress=False)
+    assert [h["epoch"] for h in resumed.history] == [1, 2, 3, 4]
+    np.testing.assert_allclose([h["val_loss"] for h in resumed.history],
+                               [h["val_loss"] for h in straight.history], rtol=1e-5)
+    with pytest.raises(ValueError, match="cannot resume"):
+        train(p, ds, "hybrid", tmp_path / "c.pt", four, resume=first.checkpoint, progress=False)
+
+
+def test_checkpoint_errors(tank_data, tmp_path):
+    p, ds = tank_data
+    res = train(p, ds, "sl", tmp_path / "sl.pt", TrainConfig(epochs=1, batch_size=64, threads=1), progress=False)
+    with pytest.raises(ValueError, match="fingerprint"):
+        load_checkpoint(res.checkpoint, thermal_tank(horizon=6))
+    with pytest.raises(ValueError, match="fingerprint"):
+        make_controller("sl", thermal_tank(horizon=6), checkpoint=res.checkpoint)
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(res.checkpoint.read_bytes()[:500])
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        load_checkpoint(truncated)
+    with pytest.raises(FileNotFoundError):
+        load_checkpoint(tmp_path / "missing.pt")
+    assert load_checkpoint(res.checkpoint).problem.fingerprint() == p.fingerprint()  # rebuilt from its spec
+    with pytest.raises(ValueError, match="method"):
+        train(p, ds, "dagger", tmp_path / "x.pt", FAST, progress=False)
