@@ -17,6 +17,7 @@ import torch
 
 from controllers import register_controller
 from controllers.base import Controller, StepInfo, solution_to_action
+from controllers.repair import plan_integers, supports_repair
 from mimpc.problems import ParametricMIQP
 from mimpc.solvers.fixed_qp import FixedQPSolver
 from mimpc.training.checkpoint import load_checkpoint
@@ -24,6 +25,7 @@ from mimpc.training.checkpoint import load_checkpoint
 __all__ = ["L2OController"]
 
 LEARNED_METHODS = ("sl", "ssl", "hybrid")
+REPAIR_TOL = 1e-6
 
 
 class L2OController(Controller):
@@ -44,16 +46,24 @@ class L2OController(Controller):
         with active-set warm starts along the closed loop) or ``"daqp"`` (DAQP on the exact QP,
         then the violated-row active set when it is infeasible). Both are exact;
         ``mimpc bench step-latency`` measures them.
+    repair : int
+        Passes of plan-consistent integer repair when the plan needs slack (0, the default, is the
+        paper's method; see :mod:`controllers.repair`). A repaired controller reports as
+        ``"<method>+repair"``.
     """
 
     def __init__(self, problem: ParametricMIQP, checkpoint: str | Path | None = None, method: str = "hybrid",
-                 threads: int | None = 1, qp: str = "layer") -> None:
+                 threads: int | None = 1, qp: str = "layer", repair: int = 0) -> None:
         super().__init__(problem)
         if checkpoint is None:
             from mimpc.pretrained import pretrained_path
             checkpoint = pretrained_path(problem, method)
         ckpt = load_checkpoint(checkpoint, problem)
-        self.name = ckpt.method  # report what the checkpoint was trained as
+        if repair < 0 or (repair and not supports_repair(problem)):
+            raise ValueError(f"repair must be 0 for {problem.name} (no plan-consistent integers), got {repair}"
+                             if repair > 0 else f"repair must be >= 0, got {repair}")
+        self.repair = int(repair)
+        self.name = ckpt.method + ("+repair" if repair else "")  # report what the checkpoint was trained as
         self.checkpoint = ckpt
         self.policy = ckpt.policy.eval()
         if threads is not None:
@@ -94,6 +104,14 @@ class L2OController(Controller):
         delta = self.predict_integers(theta)
         t1 = time.perf_counter()
         x, slack, status = self.solve_qp(theta, delta)
+        for _ in range(self.repair):
+            if np.sum(slack) <= REPAIR_TOL:
+                break
+            candidate = plan_integers(self.problem, x)
+            if np.array_equal(candidate, delta):
+                break
+            delta = candidate
+            x, slack, status = self.solve_qp(theta, delta)
         t2 = time.perf_counter()
         info = StepInfo(0.0, "relaxed" if status == "optimal" else status, integers=delta, x=x,
                         slack=float(np.sum(slack)), timings={"network": t1 - t0, "qp": t2 - t1})

@@ -119,7 +119,8 @@ def plot_open_loop_panels(per_instance: dict[str, dict[str, np.ndarray]], stem: 
     names = list(per_instance)
     if not names:
         raise ValueError("per_instance holds no controller")
-    fig, (a1, a2, a3) = new_figure(1, 3, figsize=(14.0, 4.0))
+    fig, axes = new_figure(1, 3, figsize=(14.0, 4.0), layout="constrained")
+    a1, a2, a3 = axes.ravel()
     rates = {n: metrics.summarize_open_loop(per_instance[n]) for n in names}
     a1.bar(names, [100.0 - rates[n]["integer_violation_rate"] for n in names], color="lightgray", label="satisfied")
     a1.bar(names, [rates[n]["integer_violation_rate"] for n in names],
@@ -145,7 +146,8 @@ def plot_timing(rows: Sequence[dict[str, Any]], stem: str | Path, title: str = "
     names = [r["controller"] for r in rows]
     med = np.array([r["time_median_ms"] for r in rows])
     p95 = np.array([r["time_p95_ms"] for r in rows])
-    fig, ax = new_figure(1, 1, figsize=(1.4 * len(rows) + 2.5, 3.6))
+    fig, axes = new_figure(1, 1, figsize=(1.4 * len(rows) + 2.5, 3.6), layout="constrained")
+    ax = axes[0, 0]
     ax.bar(names, med, color=[_color(n, i) for i, n in enumerate(names)],
            yerr=[np.zeros_like(med), np.maximum(p95 - med, 0)], capsize=4)
     for i, (m, r) in enumerate(zip(med, rows)):

@@ -109,3 +109,37 @@ def test_checkpoint_errors(tank_data, tmp_path):
     assert load_checkpoint(res.checkpoint).problem.fingerprint() == p.fingerprint()  # rebuilt from its spec
     with pytest.raises(ValueError, match="method"):
         train(p, ds, "dagger", tmp_path / "x.pt", FAST, progress=False)
+
+
+def test_repair_needs_plan_consistent_integers(tank_data, robot_data, tmp_path):
+    p, ds = tank_data
+    res = train(p, ds, "sl", tmp_path / "t.pt", TrainConfig(epochs=1, batch_size=64, threads=1), progress=False)
+    with pytest.raises(ValueError, match="repair must be 0"):
+        make_controller("sl", p, checkpoint=res.checkpoint, repair=1)
+    rp, rds = robot_data
+    rres = train(rp, rds, "sl", tmp_path / "r.pt", TrainConfig(epochs=1, batch_size=64, threads=1), progress=False)
+    plain = evaluate_checkpoint(rres.checkpoint, rds, "test")["summary"]
+    fixed = evaluate_checkpoint(rres.checkpoint, rds, "test", repair=2)["summary"]
+    assert fixed["method"] == "sl+repair"
+    assert fixed["continuous_violation_rate"] <= plain["continuous_violation_rate"]
+
+
+def test_compare_cli_on_a_tiny_configuration(robot_data, tmp_path, capsys):
+    from mimpc.cli import main
+    p, ds = robot_data
+    ckpt = train(p, ds, "sl", tmp_path / "sl.pt", TrainConfig(epochs=1, batch_size=64, threads=1), progress=False)
+    out = tmp_path / "cmp"
+    sets = ["--set", "horizon=5", "--set", "obstacles=(((1.0, -1.0), 0.25, 0.25),)"]
+    code = main(["compare", "--env", "robot_nav", *sets, "--controllers", "miqp,sl,sl+repair",
+                 "--checkpoint", f"sl={ckpt.checkpoint}", "--episodes", "2", "--max-steps", "12",
+                 "--out", str(out), "--no-progress"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "speedup" in printed and "sl+repair" in printed
+    import csv
+    rows = list(csv.DictReader(open(out / "comparison.csv")))
+    assert [r["controller"] for r in rows] == ["miqp", "sl", "sl+repair"]
+    assert float(rows[0]["speedup"]) == pytest.approx(1.0)
+    for name in ("trajectories.png", "open_loop_panels.png", "timing.png", "trajectories.pdf"):
+        assert (out / name).stat().st_size > 0
+    assert main(["plot", str(out)]) == 0

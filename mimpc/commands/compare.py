@@ -14,12 +14,14 @@ from mimpc.commands.common import add_env_arguments, env_name, make_env, problem
 from mimpc.report import format_table
 
 DEFAULT_EPISODES = {"robot_nav": 10, "thermal_tank": 3}
+REPAIR_PASSES = 2  # passes of plan-consistent repair for controllers named "<method>+repair"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_env_arguments(p)
     p.add_argument("--controllers", default=None,
-                   help="comma-separated, e.g. miqp,sl,ssl,hybrid (default: miqp and every shipped policy)")
+                   help="comma-separated, e.g. miqp,sl,ssl,hybrid,hybrid+repair (default: miqp, every shipped "
+                        "policy, and hybrid+repair for the robot)")
     p.add_argument("--checkpoint", action="append", default=[], metavar="METHOD=PATH",
                    help="use this checkpoint for a learned controller (repeatable)")
     p.add_argument("--episodes", type=int, default=None, help="default: 10 (robot), 3 (tank)")
@@ -57,12 +59,17 @@ def run(args: argparse.Namespace) -> int:
     else:
         shipped = available_pretrained().get(problem.name, []) if not args.overrides and not args.preset else []
         names = ["miqp"] + [m for m in ("sl", "ssl", "hybrid", "lpae") if m in shipped or m in checkpoints]
+        if "hybrid" in names and problem.name == "robot_nav":
+            names.append("hybrid+repair")
     controllers = []
     for c in names:
-        kwargs = {"solver": args.solver, "time_limit": args.time_limit} if c == "miqp" else {}
-        if c in checkpoints:
-            kwargs["checkpoint"] = checkpoints[c]
-        controllers.append(make_controller(c, problem, **kwargs))
+        base, repaired = (c[:-len("+repair")], True) if c.endswith("+repair") else (c, False)
+        kwargs = {"solver": args.solver, "time_limit": args.time_limit} if base == "miqp" else {}
+        if base in checkpoints:
+            kwargs["checkpoint"] = checkpoints[base]
+        if repaired:
+            kwargs["repair"] = REPAIR_PASSES
+        controllers.append(make_controller(base, problem, **kwargs))
     if len(controllers) == 1:
         print("note: no learned policy for this problem configuration; comparing the exact controller only "
               "(pass --checkpoint METHOD=PATH)")

@@ -19,13 +19,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, help="dataset folder")
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
     p.add_argument("--max-samples", type=int, default=None)
+    p.add_argument("--repair", type=int, default=0, help="passes of plan-consistent integer repair (robot)")
     p.add_argument("--out", default=None, help="write the summaries to this JSON file")
 
 
 def run(args: argparse.Namespace) -> int:
     from mimpc.training.evaluate import evaluate_checkpoint
 
-    rows = [evaluate_checkpoint(c, args.data, args.split, args.max_samples)["summary"] for c in args.checkpoint]
+    rows = [evaluate_checkpoint(c, args.data, args.split, args.max_samples, repair=args.repair)["summary"]
+            for c in args.checkpoint]
     print(format_table(rows, COLUMNS))
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

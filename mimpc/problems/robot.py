@@ -69,6 +69,15 @@ class Obstacle:
         return np.min(self.face_offsets() + margin - rel @ self.face_normals().T, axis=-1)
 
 
+def _as_obstacle(value: Any) -> Any:
+    """An Obstacle from an Obstacle, a dict of its fields, or a tuple ``(center, L, W[, angle])``."""
+    if isinstance(value, dict):
+        return Obstacle(**value)
+    if isinstance(value, (tuple, list)) and len(value) in (3, 4):
+        return Obstacle(*value)
+    return value
+
+
 # The authors' geometry (reference notes): paper centres, half-sizes four times smaller.
 AUTHORS_OBSTACLES = (
     Obstacle((1.0, 0.0), 0.2, 0.25),
@@ -139,7 +148,7 @@ class RobotNavConfig:
         if len(ws) != 4 or not all(math.isfinite(v) for v in ws) or ws[0] >= ws[1] or ws[2] >= ws[3]:
             raise ValueError(f"workspace must be (px_min, px_max, py_min, py_max) with min < max, got {self.workspace!r}")
         object.__setattr__(self, "workspace", ws)
-        obstacles = tuple(self.obstacles)
+        obstacles = tuple(_as_obstacle(o) for o in self.obstacles)
         if not obstacles:
             raise ValueError("obstacles must contain at least one Obstacle")
         for i, obs in enumerate(obstacles):

@@ -10,7 +10,7 @@ from dataclasses import asdict, fields
 from typing import Any
 
 from mimpc.problems.canonical import ParametricMIQP
-from mimpc.problems.robot import Obstacle, RobotNavConfig, build_robot_nav
+from mimpc.problems.robot import RobotNavConfig, build_robot_nav
 from mimpc.problems.tank import ThermalTankConfig, build_thermal_tank
 
 __all__ = ["problem_spec", "problem_from_spec"]
@@ -36,8 +36,6 @@ def problem_from_spec(spec: dict[str, Any]) -> ParametricMIQP:
     unknown = sorted(set(values) - known)
     if unknown:
         raise ValueError(f"spec for {name} has unknown config fields {unknown}")
-    if name == "robot_nav" and "obstacles" in values:
-        values["obstacles"] = tuple(Obstacle(**o) if isinstance(o, dict) else o for o in values["obstacles"])
     problem = build(cls(**values))
     expected = spec.get("fingerprint")
     if expected is not None and expected != problem.fingerprint():

@@ -18,8 +18,10 @@ __all__ = ["evaluate_checkpoint", "predict_solutions"]
 
 @torch.no_grad()
 def predict_solutions(ckpt: Checkpoint, theta: np.ndarray, batch_size: int = 1024,
-                      qp_backend: str = "auto") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Integers from the policy and ``(x, slack)`` of the relaxed QP (eq. 10) for a batch of theta."""
+                      qp_backend: str = "auto", repair: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Integers from the policy and ``(x, slack)`` of the relaxed QP (eq. 10) for a batch of theta,
+    optionally with ``repair`` passes of plan-consistent integer repair (see :mod:`controllers.repair`)."""
+    from controllers.repair import plan_integers
     from mimpc.qp_layer import make_qp_layer
 
     layer = make_qp_layer(ckpt.problem, backend=qp_backend)
@@ -28,6 +30,13 @@ def predict_solutions(ckpt: Checkpoint, theta: np.ndarray, batch_size: int = 102
         t = torch.as_tensor(theta[i:i + batch_size], dtype=torch.float64)
         delta = ckpt.policy(t.float()).double()
         sol = layer(t, delta)
+        for _ in range(repair):
+            bad = sol.slack.sum(-1) > 1e-6
+            if not bool(bad.any()):
+                break
+            fixed = torch.as_tensor(plan_integers(ckpt.problem, sol.x.numpy()))
+            delta = torch.where(bad[:, None], fixed, delta)
+            sol = layer(t, delta)
         xs.append(sol.x.numpy())
         deltas.append(delta.numpy())
         slacks.append(sol.slack.numpy())
@@ -35,7 +44,7 @@ def predict_solutions(ckpt: Checkpoint, theta: np.ndarray, batch_size: int = 102
 
 
 def evaluate_checkpoint(checkpoint: str | Path | Checkpoint, data: str | Path | ExpertDataset, split: str = "test",
-                        max_samples: int | None = None, qp_backend: str = "auto") -> dict[str, Any]:
+                        max_samples: int | None = None, qp_backend: str = "auto", repair: int = 0) -> dict[str, Any]:
     """Open-loop metrics of ``checkpoint`` on a dataset split: optimality gap (mean, median, p95)
     against the stored proven-optimal objectives, integer-only and continuous violation
     magnitudes and rates, lookahead collision rate. Returns ``{"summary", "per_instance"}``."""
@@ -48,13 +57,24 @@ def evaluate_checkpoint(checkpoint: str | Path | Checkpoint, data: str | Path | 
     if len(part["theta"]) == 0:
         raise ValueError(f"split {split!r} of {ds.path} is empty")
     start = time.perf_counter()
-    delta, x, slack = predict_solutions(ckpt, part["theta"], qp_backend=qp_backend)
+    if ckpt.method == "lpae":
+        delta, x, slack = _lpae_solutions(ckpt, part["theta"])
+    else:
+        delta, x, slack = predict_solutions(ckpt, part["theta"], qp_backend=qp_backend, repair=repair)
     elapsed = time.perf_counter() - start
     per = metrics.open_loop_metrics(ckpt.problem, part["theta"], x, delta, part["objective"])
     per["slack"] = slack.sum(-1)
     summary = metrics.summarize_open_loop(per)
-    summary.update(method=ckpt.method, split=split, problem=ckpt.problem.name,
+    summary.update(method=ckpt.method + ("+repair" if repair else ""), split=split, problem=ckpt.problem.name,
                    batched_seconds_per_instance=elapsed / len(part["theta"]),
                    integer_accuracy=float(np.mean(np.all(np.abs(delta - part["delta"]) < 0.5, axis=1)) * 100),
                    bit_accuracy=float(np.mean(np.abs(delta - part["delta"]) < 0.5) * 100))
     return {"summary": summary, "per_instance": per}
+
+
+@torch.no_grad()
+def _lpae_solutions(ckpt: Checkpoint, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The LP-AE encoder's decisions (no QP); 'slack' is the plan's continuous violation per row."""
+    x, delta = ckpt.policy.encode(torch.as_tensor(theta, dtype=torch.float32))
+    x, delta = x.double().numpy(), delta.double().numpy()
+    return delta, x, ckpt.problem.violations(x, delta, theta).continuous
