@@ -1,0 +1,33 @@
+"""The examples run as documented (with small arguments)."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_custom_problem_example(capsys):
+    load("custom_problem").main(["--steps", "30"])
+    assert "ParametricMIQP('cart'" in capsys.readouterr().out
+
+
+def test_robot_closed_loop_example(tmp_path, capsys):
+    load("robot_closed_loop").main(["--episodes", "1", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "miqp: goal 1/1, collisions 0" in out
+    assert (tmp_path / "trajectories.png").exists()
+
+
+def test_train_hybrid_small_example(tmp_path, capsys):
+    load("train_hybrid_small").main(["--samples", "300", "--epochs", "2", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "closed loop:" in out and (tmp_path / "hybrid.pt").exists()
