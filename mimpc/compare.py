@@ -88,7 +88,8 @@ def compare_controllers(env: Any, controllers: Sequence[Any], episodes: int, see
         s = res.summary(reference)
         row = {"controller": name, "time_median_ms": s["time_median_ms"], "time_p95_ms": s["time_p95_ms"],
                "time_max_ms": s["time_max_ms"], "speedup": ref_median / s["time_median_ms"],
-               "goal": f"{s['goal_reached']}/{s['episodes']}", "goal_reached": s["goal_reached"],
+               "goal": f"{s['goal_reached']}/{s['episodes']}" if s["goal_reached"] is not None else None,
+               "goal_reached": s["goal_reached"],
                "episodes": s["episodes"], "steps": s["steps"], "collisions": s["collisions"],
                "inflated_collisions": s["inflated_collisions"], "segment_collisions": s["segment_collisions"],
                "bound_violation_steps": s["bound_violation_steps"],

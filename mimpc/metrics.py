@@ -114,10 +114,11 @@ def episode_metrics(steps: Sequence[dict[str, Any]], terminated: bool) -> dict[s
         return int(sum(1 for s in steps if (s.get(key, 0) > VIOLATION_TOL if positive else bool(s.get(key)))))
 
     success_step = next((i + 1 for i, s in enumerate(steps) if s.get("is_success")), None)
+    has_goal = any("is_success" in s for s in steps)
     out = {
         "steps": len(steps),
         "terminated": bool(terminated),
-        "goal_reached": success_step is not None,
+        "goal_reached": (success_step is not None) if has_goal else None,
         "steps_to_goal": success_step,
         "cumulative_cost": float(sum(s["stage_cost"] for s in steps)),
         "collisions": count("collision", positive=False),
@@ -139,8 +140,9 @@ def summarize_closed_loop(episodes: Sequence[dict[str, Any]],
     episodes on the same seeds, same order) add the median per-episode cost ratio."""
     n = len(episodes)
     out: dict[str, Any] = {"episodes": n}
-    for key in ("goal_reached", "terminated"):
-        out[key] = int(sum(e[key] for e in episodes))
+    out["terminated"] = int(sum(e["terminated"] for e in episodes))
+    goals = [e["goal_reached"] for e in episodes if e["goal_reached"] is not None]
+    out["goal_reached"] = int(sum(goals)) if goals else None
     for key in ("collisions", "inflated_collisions", "segment_collisions", "bound_violation_steps",
                 "delta_rate_violation_steps", "fallback_steps", "lookahead_violation_steps", "steps",
                 "clipped_steps"):

@@ -50,9 +50,11 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(result.episode_table(), EPISODE_COLUMNS))
     summary = result.summary()
     print()
-    print(f"{controller.name} on {result.env_id}: goal reached {summary['goal_reached']}/{summary['episodes']}, "
-          f"executed collisions {summary['collisions']}, bound-violation steps {summary['bound_violation_steps']}, "
-          f"fallback steps {summary['fallback_steps']}")
+    goal = (f"goal reached {summary['goal_reached']}/{summary['episodes']}, "
+            if summary["goal_reached"] is not None else f"{summary['episodes']} episodes, ")
+    print(f"{controller.name} on {result.env_id}: {goal}executed collisions {summary['collisions']}, "
+          f"bound-violation steps {summary['bound_violation_steps']}, "
+          f"delta-rate violation steps {summary['delta_rate_violation_steps']}, fallback steps {summary['fallback_steps']}")
     print(f"per-step compute time: median {summary['time_median_ms']:.2f} ms, p95 {summary['time_p95_ms']:.2f} ms, "
           f"max {summary['time_max_ms']:.2f} ms over {summary['steps']} steps")
     if not args.no_plot:
