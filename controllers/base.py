@@ -49,6 +49,8 @@ class StepInfo:
     solver_status : str
         Status of the exact MIQP solve behind this step, when there was one (e.g. ``"infeasible"``
         on a fallback step).
+    solver : str
+        Name of the exact MIQP backend that solved this step (``"auto"`` resolved), when there was one.
     """
 
     solve_time: float
@@ -62,6 +64,7 @@ class StepInfo:
     timings: dict[str, float] = field(default_factory=dict)
     message: str = ""
     solver_status: str = ""
+    solver: str = ""
 
 
 def solution_to_action(problem: ParametricMIQP, x: np.ndarray, delta: np.ndarray) -> Any:

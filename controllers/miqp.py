@@ -59,7 +59,7 @@ class MIQPController(Controller):
             info = StepInfo(0.0, sol.status, integers=sol.delta, x=sol.x,
                             plan=self.problem.layout.states(sol.x), objective=sol.objective,
                             timings={"solver": sol.solve_time}, message=f"{sol.solver}: {sol.message}".strip(": "),
-                            solver_status=sol.status)
+                            solver_status=sol.status, solver=sol.solver)
             return solution_to_action(self.problem, sol.x, sol.delta), info
         if not self.fallback:
             raise RuntimeError(f"MIQP {sol.status} for theta={theta.tolist()} and fallback is disabled")
@@ -77,5 +77,5 @@ class MIQPController(Controller):
         info = StepInfo(0.0, "fallback", integers=delta, x=res.x, plan=self.problem.layout.states(res.x),
                         slack=float(np.sum(res.slack)), objective=res.objective, fallback=True,
                         timings={"solver": sol.solve_time, "qp": res.solve_time}, solver_status=sol.status,
-                        message=f"MIQP {sol.status} ({sol.solver}): relaxed QP (eq. 10) with {source}")
+                        solver=sol.solver, message=f"MIQP {sol.status} ({sol.solver}): relaxed QP (eq. 10) with {source}")
         return solution_to_action(self.problem, res.x, delta), info

@@ -58,6 +58,9 @@ def test_robot_episodes_are_closed_loop_and_labels_optimal(tmp_path):
     viol = p.violations(arr["x"], arr["delta"], arr["theta"])
     assert viol.continuous_total.max() < 1e-5 and viol.integer_only_total.max() < 1e-6
     np.testing.assert_allclose(p.objective(arr["x"], arr["delta"], arr["theta"]), arr["objective"], rtol=1e-6)
+    # every label names the backend that solved it ("auto" resolved), and the metadata counts them
+    assert set(arr["solver"]) <= {"gurobi", "cplex", "scip"}
+    assert sum(ds.meta["solvers_used"].values()) == len(ds)
     # split is per episode: an episode never spans two splits
     for ep in np.unique(arr["episode"]):
         assert len(np.unique(ds.split[arr["episode"] == ep])) == 1

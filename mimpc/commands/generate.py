@@ -36,5 +36,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"{problem.name}: {len(ds)} samples from {counts['units']} {ds.meta['unit_kind']} "
           f"(train {counts['train']}, val {counts['val']}, test {counts['test']}); "
           f"dropped: {dropped['time_limit']} time-limited, {dropped['infeasible']} infeasible, {dropped['other']} other")
+    print("labelled by: " + ", ".join(f"{name} ({n})" for name, n in ds.meta["solvers_used"].items()))
     print(f"dataset: {ds.path}")
     return 0

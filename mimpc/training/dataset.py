@@ -3,7 +3,7 @@
 Layout of a dataset folder::
 
     meta.json                 problem name, fingerprint and config, solver, seed, version, split
-    shards/shard_00000.npz    theta, delta, x, objective, episode, step, solve_time + drop counts
+    shards/shard_00000.npz    theta, delta, x, objective, episode, step, solve_time, solver + drop counts
 
 Every sample is one MPC problem theta labelled by a proven-optimal exact solve (time-limited
 incumbents and infeasible problems are counted in each shard, never stored as labels). A
@@ -28,7 +28,7 @@ __all__ = ["DATASET_FORMAT", "SAMPLE_FIELDS", "ExpertDataset", "split_of_units",
            "canonical_labels"]
 
 DATASET_FORMAT = "mimpc-dataset/1"
-SAMPLE_FIELDS = ("theta", "delta", "x", "objective", "episode", "step", "solve_time")
+SAMPLE_FIELDS = ("theta", "delta", "x", "objective", "episode", "step", "solve_time", "solver")
 SPLITS = ("train", "val", "test")
 
 

@@ -113,18 +113,22 @@ def make_shard(problem: ParametricMIQP, config: GenerationConfig, shard: int) ->
             if info.status == "optimal":
                 for k, v in (("theta", theta), ("delta", info.integers), ("x", info.x),
                              ("objective", info.objective), ("episode", unit), ("step", step),
-                             ("solve_time", info.timings.get("solver", info.solve_time))):
+                             ("solve_time", info.timings.get("solver", info.solve_time)),
+                             ("solver", info.solver)):
                     rows[k].append(v)
             else:
                 reason = info.solver_status if info.solver_status in ("time_limit", "infeasible") else "other"
                 dropped[reason] += 1
-    out = {k: np.asarray(v, dtype=np.int64 if k in ("episode", "step") else np.float64) for k, v in rows.items()}
+    out = {k: np.asarray(v, dtype=_FIELD_DTYPES.get(k, np.float64)) for k, v in rows.items()}
     if not rows["theta"]:
         out["theta"] = np.zeros((0, problem.n_theta))
         out["delta"] = np.zeros((0, problem.n_d))
         out["x"] = np.zeros((0, problem.n_x))
     out.update({f"dropped_{k}": np.int64(v) for k, v in dropped.items()})
     return out
+
+
+_FIELD_DTYPES = {"episode": np.int64, "step": np.int64, "solver": np.str_}
 
 
 def _unit_thetas(problem: ParametricMIQP, config: GenerationConfig, controller: Any, rng: np.random.Generator):
@@ -244,11 +248,15 @@ def generate(problem: ParametricMIQP, out_dir: str | Path, config: GenerationCon
     bar.close()
     n_prefix, total = prefix()
     dropped = {"time_limit": 0, "infeasible": 0, "other": 0}
+    solvers: dict[str, int] = {}
     for k in range(n_prefix):
         with np.load(shards_dir / _shard_name(k)) as f:
             for key in dropped:
                 dropped[key] += int(f[f"dropped_{key}"])
-    meta.update(shards=[_shard_name(k) for k in range(n_prefix)], samples=total, dropped=dropped, complete=True)
+            for name, count in zip(*np.unique(f["solver"], return_counts=True)):
+                solvers[str(name)] = solvers.get(str(name), 0) + int(count)
+    meta.update(shards=[_shard_name(k) for k in range(n_prefix)], samples=total, dropped=dropped,
+                solvers_used=solvers, complete=True)
     meta_path.write_text(json.dumps(meta, indent=2))
     return load_dataset(out, problem)
 

@@ -1,0 +1,59 @@
+"""Every shipped policy loads, matches its problem's fingerprint and meets a quality floor on a
+small held-out set (200 test-split theta per benchmark, stored in tests/data/).
+
+The floors sit well below the measured values in each model card (README, "Results"); they catch
+a broken or mismatched checkpoint, not small regressions.
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+from mimpc import metrics
+from mimpc.pretrained import PRETRAINED_DIR, available_pretrained
+from mimpc.problems import make_problem
+from mimpc.training.checkpoint import load_checkpoint
+from mimpc.training.evaluate import _lpae_solutions, predict_solutions
+from tests_data import heldout  # noqa: E402  (tiny helper module below)
+
+SHIPPED = {"robot_nav": ["hybrid", "lpae", "sl", "ssl"], "thermal_tank": ["hybrid", "lpae", "sl", "ssl"]}
+
+# method -> (max median gap %, max integer-only violation rate %, max continuous violation rate %)
+FLOORS = {
+    ("robot_nav", "sl"): (1.0, 1.0, 50.0),
+    ("robot_nav", "hybrid"): (1.0, 1.0, 50.0),
+    ("robot_nav", "ssl"): (100.0, 1.0, 60.0),
+    ("robot_nav", "lpae"): (1e9, 100.0, 100.0),
+    ("thermal_tank", "sl"): (1.0, 10.0, 10.0),
+    ("thermal_tank", "hybrid"): (2.0, 10.0, 15.0),
+    ("thermal_tank", "ssl"): (50.0, 5.0, 30.0),
+    ("thermal_tank", "lpae"): (1e9, 100.0, 100.0),
+}
+
+
+def test_every_policy_is_shipped():
+    assert available_pretrained() == SHIPPED
+
+
+@pytest.mark.parametrize("problem_name, method", [(p, m) for p, ms in SHIPPED.items() for m in ms])
+def test_shipped_policy_quality(problem_name, method):
+    problem = make_problem(problem_name)
+    path = PRETRAINED_DIR / problem_name / f"{method}.pt"
+    ckpt = load_checkpoint(path, problem)  # raises on a fingerprint mismatch
+    assert ckpt.payload["problem"]["fingerprint"] == problem.fingerprint()
+    card = json.loads(path.with_suffix(".json").read_text())
+    assert card["method"] == method and card["data_command"] and card["train_command"]
+    data = heldout(problem_name)
+    assert str(data["fingerprint"]) == problem.fingerprint()
+    theta = data["theta"]
+    if method == "lpae":
+        delta, x, _ = _lpae_solutions(ckpt, theta)
+    else:
+        delta, x, _ = predict_solutions(ckpt, theta)
+    s = metrics.summarize_open_loop(metrics.open_loop_metrics(problem, theta, x, delta, data["objective"]))
+    max_gap, max_int, max_cont = FLOORS[(problem_name, method)]
+    assert s["gap_median"] <= max_gap, s
+    assert s["integer_violation_rate"] <= max_int, s
+    assert s["continuous_violation_rate"] <= max_cont, s
+    assert np.isfinite(s["gap_mean"])
