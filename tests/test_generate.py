@@ -94,3 +94,18 @@ def test_dataset_errors(tmp_path):
         load_dataset(ds.path)
     with pytest.raises(ValueError, match="samples"):
         GenerationConfig(samples=0)
+
+
+def test_dataset_does_not_depend_on_the_number_of_workers(tmp_path):
+    p = thermal_tank(horizon=3)
+    cfg = dict(samples=60, seed=2, units_per_shard=7)
+    one = generate(p, tmp_path / "one", GenerationConfig(workers=1, **cfg), progress=False)
+    two = generate(p, tmp_path / "two", GenerationConfig(workers=2, **cfg), progress=False)
+    assert one.meta["shards"] == two.meta["shards"] and len(one) == len(two) >= 60
+    np.testing.assert_array_equal(one.arrays["theta"], two.arrays["theta"])
+    # the shortest prefix of shards reaching the request: the last shard is needed, the others are not enough
+    assert len(one) - 7 < 60
+    # a folder holding more shards (an earlier, larger request) yields the same shorter prefix
+    generate(p, tmp_path / "more", GenerationConfig(workers=1, **{**cfg, "samples": 100}), progress=False)
+    again = generate(p, tmp_path / "more", GenerationConfig(workers=1, **cfg), progress=False)
+    np.testing.assert_array_equal(again.arrays["theta"], one.arrays["theta"])

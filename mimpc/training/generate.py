@@ -213,9 +213,12 @@ def generate(problem: ParametricMIQP, out_dir: str | Path, config: GenerationCon
             sizes[int(path.stem.split("_")[1])] = n
 
     def prefix() -> tuple[int, int]:
-        """(number of leading complete shards, their samples)."""
+        """(number of leading complete shards, their samples), stopping at the first shard that
+        brings the total to ``config.samples``: shards finished beyond it (by other workers, or
+        by an earlier run asked for more samples) are not part of the dataset, so the dataset
+        does not depend on the number of workers."""
         k = total = 0
-        while k in sizes:
+        while k in sizes and total < config.samples:
             total += sizes[k]
             k += 1
         return k, total
