@@ -3,6 +3,7 @@ plus checkpoint validation and resuming."""
 
 import numpy as np
 import pytest
+import torch
 
 from controllers import make_controller
 from envs.robot_nav import RobotNavEnv
@@ -143,3 +144,28 @@ def test_compare_cli_on_a_tiny_configuration(robot_data, tmp_path, capsys):
     for name in ("trajectories.png", "open_loop_panels.png", "timing.png", "trajectories.pdf"):
         assert (out / name).stat().st_size > 0
     assert main(["plot", str(out)]) == 0
+
+
+def test_lpae_training_anneals_and_validates_at_one_weight(tank_data, tmp_path):
+    """The penalty weight grows 1.5x per epoch in training; validation weighs it as in the last
+    epoch, so a later epoch is not judged worse merely because its weight is larger."""
+    from mimpc.training.lpae import LPAELossConfig
+
+    p, ds = tank_data
+    cfg = TrainConfig(epochs=6, batch_size=32, seed=0, patience=2, threads=1)
+    res = train_lpae(p, ds, tmp_path / "lpae.pt", cfg, progress=False)
+    start = LPAELossConfig().penalty_start
+    lam = [h["train_lambda"] for h in res.history]
+    assert lam == pytest.approx([start * 1.5 ** e for e in range(len(lam))])
+    ckpt = load_checkpoint(res.checkpoint, p)
+    from mimpc.training.lpae import LPAEMethod
+    runner = LPAEMethod(p, ckpt.policy.eval(), LPAELossConfig(**ckpt.payload["loss_config"]))
+    val = ds.subset("val")
+    theta = torch.as_tensor(val["theta"], dtype=torch.float32)
+    with torch.no_grad():
+        last_weight = float(runner.validate(theta, None, cfg.epochs - 1)[0])
+        own_weight = float(runner.validate(theta, None, res.best_epoch - 1)[0])
+    best = res.history[res.best_epoch - 1]
+    assert best["val_loss"] == pytest.approx(last_weight, rel=1e-4)
+    if res.best_epoch < cfg.epochs:
+        assert last_weight > own_weight  # the weight that was used really is the last epoch's

@@ -201,7 +201,8 @@ def fit(runner: Any, dataset: ExpertDataset, train_split: dict[str, np.ndarray],
 
     ``runner`` provides ``name``, ``problem``, ``model``, ``model_kind``, ``model_config``,
     ``loss_config``, ``loss(theta, delta_star, epoch) -> (loss, terms)`` and
-    ``validate(theta, delta_star, epoch) -> (loss, x, delta, converged)``.
+    ``validate(theta, delta_star, epoch) -> (loss, x, delta, converged)``. Validation always
+    passes the last epoch, so ``val_loss`` is comparable across epochs under an annealed penalty.
     """
     from tqdm.auto import tqdm
 
@@ -248,7 +249,10 @@ def fit(runner: Any, dataset: ExpertDataset, train_split: dict[str, np.ndarray],
             bar.update(len(theta))
             bar.set_postfix({k: f"{v / n_batches:.3g}" for k, v in sums.items()})
         bar.close()
-        val = evaluate_split(runner, val_data, config.val_batch_size, epoch)
+        # validation weighs the penalty as in the last epoch, so that an annealed penalty (LP-AE,
+        # anneal_factor > 1) does not make later epochs look worse: best-epoch choice, early
+        # stopping and the plateau schedule compare one and the same loss across epochs
+        val = evaluate_split(runner, val_data, config.val_batch_size, config.epochs - 1)
         _step_scheduler(scheduler, config, val["val_loss"])
         row = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"],
                **{f"train_{k}": v / max(n_batches, 1) for k, v in sums.items()}, **val,
