@@ -18,6 +18,7 @@ import torch
 from controllers import register_controller
 from controllers.base import Controller, StepInfo, solution_to_action
 from controllers.repair import plan_integers, supports_repair
+from controllers.torch_threads import check_threads, torch_threads
 from mimpc.problems import ParametricMIQP
 from mimpc.solvers.fixed_qp import FixedQPSolver
 from mimpc.training.checkpoint import load_checkpoint
@@ -39,8 +40,9 @@ class L2OController(Controller):
         A checkpoint written by ``mimpc train``; default: the shipped pretrained one for ``method``.
     method : str
         Name under which the controller reports (and which pretrained policy to load).
-    threads : int
-        Torch intra-op threads for the network (1 is fastest for a single theta).
+    threads : int or None
+        Torch intra-op threads for the network while it acts (1 is fastest for a single theta);
+        the process-wide torch setting is restored after each step. None uses torch's setting.
     qp : str
         Relaxed-QP solver for the plan: ``"layer"`` (the QP layer's single-instance interior point
         with active-set warm starts along the closed loop) or ``"daqp"`` (DAQP on the exact QP,
@@ -66,8 +68,7 @@ class L2OController(Controller):
         self.name = ckpt.method + ("+repair" if repair else "")  # report what the checkpoint was trained as
         self.checkpoint = ckpt
         self.policy = ckpt.policy.eval()
-        if threads is not None:
-            torch.set_num_threads(threads)
+        self.threads = check_threads(threads)
         if qp not in ("layer", "daqp"):
             raise ValueError(f"qp must be 'layer' or 'daqp', got {qp!r}")
         self.qp = qp
@@ -95,7 +96,7 @@ class L2OController(Controller):
 
     def predict_integers(self, theta: np.ndarray) -> np.ndarray:
         """The network's integers for one theta (deterministic)."""
-        with torch.inference_mode():
+        with torch.inference_mode(), torch_threads(self.threads):
             t = torch.from_numpy(np.asarray(theta, dtype=np.float32)).unsqueeze(0)
             return self.policy(t)[0].double().numpy()
 

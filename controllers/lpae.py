@@ -16,6 +16,7 @@ import torch
 
 from controllers import register_controller
 from controllers.base import Controller, StepInfo, solution_to_action
+from controllers.torch_threads import check_threads, torch_threads
 from mimpc.problems import ParametricMIQP
 from mimpc.training.checkpoint import load_checkpoint
 
@@ -23,7 +24,10 @@ __all__ = ["LPAEController"]
 
 
 class LPAEController(Controller):
-    """Apply the first input of the LP-AE encoder's plan (see :mod:`mimpc.training.lpae`)."""
+    """Apply the first input of the LP-AE encoder's plan (see :mod:`mimpc.training.lpae`).
+
+    ``threads`` are the torch intra-op threads while the network acts (restored after each step).
+    """
 
     name = "lpae"
 
@@ -37,12 +41,11 @@ class LPAEController(Controller):
             raise ValueError(f"checkpoint {checkpoint} holds a {ckpt.method!r} policy, not an LP-AE one")
         self.checkpoint = ckpt
         self.policy = ckpt.policy.eval()
-        if threads is not None:
-            torch.set_num_threads(threads)
+        self.threads = check_threads(threads)
 
     def _compute(self, theta: np.ndarray) -> tuple[Any, StepInfo]:
         t0 = time.perf_counter()
-        with torch.inference_mode():
+        with torch.inference_mode(), torch_threads(self.threads):
             x, delta = self.policy.encode(torch.from_numpy(theta.astype(np.float32)).unsqueeze(0))
         x, delta = x[0].double().numpy(), delta[0].double().numpy()
         info = StepInfo(0.0, "solver_free", integers=delta, x=x, timings={"network": time.perf_counter() - t0})
