@@ -17,6 +17,7 @@ from gymnasium import spaces
 
 from envs.base import MPCEnv, as_finite_vector, check_options, clip_to_box, resolve_env_problem
 from mimpc.problems import ParametricMIQP, RobotNavConfig, robot_nav
+from mimpc.metrics import COLLISION_TOL
 from mimpc.problems.robot import inside_obstacles, sample_start_goal, segment_hits_obstacles
 
 __all__ = ["RobotNavEnv"]
@@ -53,7 +54,8 @@ class RobotNavEnv(MPCEnv):
 
     ``info`` after a step: ``state`` (new state, (4,)), ``goal`` (2,), ``u`` (applied acceleration),
     ``distance_to_goal``, ``stage_cost``, ``collision`` (new position inside a physical obstacle),
-    ``collision_inflated`` (inside an obstacle inflated by ``d_min``), ``segment_collision`` (the
+    ``collision_inflated`` (deeper than :data:`mimpc.metrics.COLLISION_TOL` inside an obstacle
+    inflated by ``d_min``; exact plans touch that boundary), ``segment_collision`` (the
     straight segment from the old to the new position crosses a physical obstacle),
     ``bound_violation`` (sum of positive parts of the workspace and velocity bound violations of the
     new state), ``action_clipped``, ``clip_amount`` (norm of the removed part), ``is_success``.
@@ -108,7 +110,7 @@ class RobotNavEnv(MPCEnv):
         pos = start[:2]
         info = {"state": start.copy(), "goal": goal.copy(), "distance_to_goal": self._distance(),
                 "collision": bool(inside_obstacles(self.config, pos).any()),
-                "collision_inflated": bool(inside_obstacles(self.config, pos, self.config.d_min).any()),
+                "collision_inflated": bool(inside_obstacles(self.config, pos, self.config.d_min, COLLISION_TOL).any()),
                 "bound_violation": self._bound_violation(start)}
         return self._obs(), info
 
@@ -134,7 +136,7 @@ class RobotNavEnv(MPCEnv):
             "distance_to_goal": distance,
             "stage_cost": cost,
             "collision": bool(inside_obstacles(cfg, new[:2]).any()),
-            "collision_inflated": bool(inside_obstacles(cfg, new[:2], cfg.d_min).any()),
+            "collision_inflated": bool(inside_obstacles(cfg, new[:2], cfg.d_min, COLLISION_TOL).any()),
             "segment_collision": bool(segment_hits_obstacles(cfg, old[:2], new[:2]).any()),
             "bound_violation": self._bound_violation(new),
             "action_clipped": clip_amount > 0.0,

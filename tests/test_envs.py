@@ -242,6 +242,11 @@ def test_robot_collision_flags_for_hand_placed_positions():
     env.reset(seed=0, options={"start": [0.5, -2.0, 4.0, 0.0], "goal": [-0.3, 0.3]})
     _, _, _, _, info = env.step(push)
     assert not (info["collision"] or info["collision_inflated"] or info["segment_collision"])
+    # 5) resting on the inflated face up to round-off (as exact MIQP plans do) is no inflated collision,
+    #    a millimetre inside is one
+    for x, inflated in ((0.55 + 1e-12, False), (0.551, True)):
+        _, info = env.reset(seed=0, options={"start": [x, -1.0, 0.0, 0.0], "goal": [-0.3, 0.3]})
+        assert info["collision_inflated"] is inflated and not info["collision"]
 
 
 def test_robot_workspace_bound_violation():

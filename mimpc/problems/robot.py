@@ -327,10 +327,12 @@ def build_robot_nav(config: RobotNavConfig) -> ParametricMIQP:
 
 
 # ---------------------------------------------------------------------- geometry helpers
-def inside_obstacles(config: RobotNavConfig, points: np.ndarray, margin: float = 0.0) -> np.ndarray:
-    """Boolean ``(..., n_obstacles)``: is each point strictly inside each box inflated by ``margin``?"""
+def inside_obstacles(config: RobotNavConfig, points: np.ndarray, margin: float = 0.0,
+                     tol: float = 0.0) -> np.ndarray:
+    """Boolean ``(..., n_obstacles)``: is each point deeper than ``tol`` inside each box inflated
+    by ``margin``? (``tol > 0`` ignores solver round-off on a plan that touches the boundary.)"""
     pts = np.asarray(points, dtype=float)
-    return np.stack([obs.signed_depth(pts, margin) > 0 for obs in config.obstacles], axis=-1)
+    return np.stack([obs.signed_depth(pts, margin) > tol for obs in config.obstacles], axis=-1)
 
 
 def segment_hits_obstacles(config: RobotNavConfig, p0: np.ndarray, p1: np.ndarray,
