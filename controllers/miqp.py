@@ -74,8 +74,23 @@ class MIQPController(Controller):
             delta, source = default_integers(self.problem, theta), "default integers"
         self._previous = delta
         res = self._relaxed.solve(theta, delta)
-        info = StepInfo(0.0, "fallback", integers=delta, x=res.x, plan=self.problem.layout.states(res.x),
-                        slack=float(np.sum(res.slack)), objective=res.objective, fallback=True,
+        x, slack, objective = res.x, float(np.sum(res.slack)), res.objective
+        message = f"MIQP {sol.status} ({sol.solver}): relaxed QP (eq. 10) with {source}"
+        if res.status != "optimal":
+            # the relaxed QP is feasible by construction, so this is numerical trouble: coast
+            # with the smallest admissible input rather than act on a NaN plan
+            x = self._coasting_plan(theta, delta)
+            slack = float(self.problem.violations(x, delta, theta).continuous_total)
+            objective = float(self.problem.objective(x, delta, theta))
+            message += f" failed ({res.status}): smallest admissible input"
+        info = StepInfo(0.0, "fallback", integers=delta, x=x, plan=self.problem.layout.states(x),
+                        slack=slack, objective=objective, fallback=True,
                         timings={"solver": sol.solve_time, "qp": res.solve_time}, solver_status=sol.status,
-                        solver=sol.solver, message=f"MIQP {sol.status} ({sol.solver}): relaxed QP (eq. 10) with {source}")
-        return solution_to_action(self.problem, res.x, delta), info
+                        solver=sol.solver, message=message)
+        return solution_to_action(self.problem, x, delta), info
+
+    def _coasting_plan(self, theta: np.ndarray, delta: np.ndarray) -> np.ndarray:
+        """The plan that applies, at every step, the input-box point closest to zero."""
+        lay = self.problem.layout
+        u = np.clip(0.0, self.problem.lb_x[lay.input_index], self.problem.ub_x[lay.input_index])
+        return self.problem.plan_from_inputs(theta, u, delta)

@@ -81,3 +81,38 @@ def test_shift_and_default_integers(robot):
     viol = robot.violations(x, default_integers(robot, theta), theta)
     assert viol.continuous_total == pytest.approx(0.0, abs=1e-12) and viol.integer_only_total == 0
     np.testing.assert_array_equal(default_integers(thermal_tank(horizon=3), np.zeros(8)), np.zeros(3))
+
+
+def test_fallback_coasts_when_the_relaxed_qp_fails(robot, monkeypatch):
+    from mimpc.solvers.fixed_qp import FixedQPSolver
+
+    ctrl = make_controller("miqp", robot)
+    inside = np.array([1.0, -1.0, 0.3, 0.0, 1.8, -1.0])
+    real = FixedQPSolver.solve
+
+    def broken(self, *args, **kwargs):
+        res = real(self, *args, **kwargs)
+        return type(res)(**{**res.__dict__, "status": "max_iter", "x": np.full_like(res.x, np.nan)})
+
+    monkeypatch.setattr(FixedQPSolver, "solve", broken)
+    u = ctrl.act(inside)
+    info = ctrl.last
+    assert info.fallback and "smallest admissible input" in info.message
+    np.testing.assert_array_equal(u, np.zeros(2))
+    assert np.all(np.isfinite(info.x)) and np.isfinite(info.objective)
+    # the coasting plan follows the dynamics: constant velocity from the initial state
+    np.testing.assert_allclose(info.plan[1], robot.next_state(inside, np.zeros(2), np.zeros(4)), atol=1e-12)
+    assert robot.violations(info.x, info.integers, inside).equality_max < 1e-12
+
+
+def test_plan_from_inputs_follows_the_dynamics():
+    p = thermal_tank(horizon=4)
+    rng = np.random.default_rng(0)
+    theta = np.r_[4.0, 1.8, rng.uniform(0, 3, 8)]
+    u, delta = rng.uniform(0, 8, (4, 2)), np.array([0.0, 1.0, 2.0, 1.0])
+    x = p.plan_from_inputs(theta, u, delta)
+    assert p.violations(x, delta, theta).equality_max < 1e-12
+    np.testing.assert_allclose(p.layout.inputs(x), u)
+    np.testing.assert_allclose(p.layout.states(x)[1], p.next_state(theta, u[0], delta[:1]))
+    with pytest.raises(ValueError, match="inputs"):
+        p.plan_from_inputs(theta, u[:3], delta)

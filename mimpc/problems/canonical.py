@@ -309,6 +309,20 @@ class ParametricMIQP:
                - A[:, lay.input_index[0]] @ u - A[:, self.n_x + lay.delta_index[0]] @ delta_step)
         return np.linalg.solve(A[:, lay.state_index[1]], rhs)
 
+    def plan_from_inputs(self, theta: Any, inputs: Any, delta: Any) -> np.ndarray:
+        """The continuous decision ``x`` whose states follow the equalities from ``x_0(theta)``
+        under ``inputs`` (shape ``(H, n_input)``) and integers ``delta`` (shape ``(n_d,)``)."""
+        lay = self._require_layout()
+        theta = self.check_theta(theta)
+        inputs = check_array(inputs, "inputs", (lay.horizon, lay.n_input))
+        delta = check_array(delta, "delta", (self.n_d,))
+        states = lay.state_index.ravel()
+        x = np.zeros(self.n_x)
+        x[lay.input_index] = inputs
+        rhs = self.eq_rhs(theta) - self.A[:, :self.n_x] @ x - self.A[:, self.n_x:] @ delta
+        x[states] = np.linalg.lstsq(self.A[:, states], rhs, rcond=None)[0]
+        return x
+
     def stage_cost(self, state: Any, u: Any, delta_step: Any, theta: Any) -> float:
         """Running cost of one step, as defined by the benchmark's config (sums to :meth:`objective`
         together with :meth:`terminal_cost` along a planned trajectory; a test checks this)."""
