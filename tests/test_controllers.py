@@ -25,7 +25,7 @@ def test_registry_and_resolution(robot):
         make_controller("pid", robot)
     with pytest.raises(ValueError, match="problem_or_env_id"):
         make_controller("miqp", "CartPole-v1")
-    with pytest.raises(ValueError, match="name must be one of"):
+    with pytest.raises(ValueError, match="solver name must be one of"):
         make_controller("miqp", robot, solver="mosek")
 
 

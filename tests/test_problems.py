@@ -203,6 +203,10 @@ def test_arrays_are_read_only(small_robot):
     (thermal_tank, dict(x_min=(0.0, 4.0), x_max=(8.4, 3.6)), "x_min"),
     (thermal_tank, dict(A=((1.0, 0.0),)), "A must be"),
     (thermal_tank, dict(r_input=0.0), "r_input"),
+    (robot_nav, dict(dt="abc"), r"dt must be a positive finite number, got 'abc' \(str\)"),
+    (robot_nav, dict(d_min=None), "d_min"),
+    (thermal_tank, dict(u_min="0"), "u_min must be a finite number"),
+    (thermal_tank, dict(u_max=float("inf")), "u_max"),
 ])
 def test_bad_config_rejected(builder, kwargs, match):
     with pytest.raises(ValueError, match=match):

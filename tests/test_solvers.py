@@ -201,7 +201,7 @@ def test_missing_backend_says_how_to_install(monkeypatch):
 
 
 def test_bad_arguments_name_the_argument(robot):
-    with pytest.raises(ValueError, match=r"name must be one of .*gurobi.*cplex.*scip"):
+    with pytest.raises(ValueError, match=r"solver name must be one of .*gurobi.*cplex.*scip"):
         make_solver("mosek")
     for kwargs, arg in (({"time_limit": -1.0}, "time_limit"), ({"mip_gap": float("nan")}, "mip_gap"),
                         ({"threads": 0}, "threads"), ({"verbose": "yes"}, "verbose")):

@@ -15,14 +15,13 @@ Documented choices (see README, "Paper versus authors' code"):
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from mimpc.problems.canonical import MPCLayout, ParametricMIQP, RowGroup
-from mimpc.problems.validation import check_nonnegative, check_positive, check_positive_int
+from mimpc.problems.validation import check_finite, check_nonnegative, check_positive, check_positive_int
 
 __all__ = ["ThermalTankConfig", "thermal_tank", "build_thermal_tank", "sample_disturbances",
            "sample_initial_state"]
@@ -95,7 +94,9 @@ class ThermalTankConfig:
             object.__setattr__(self, name, _matrix(getattr(self, name), name, shape))
         if any(lo >= hi for lo, hi in zip(self.x_min, self.x_max)):
             raise ValueError(f"x_min must be below x_max, got {self.x_min} and {self.x_max}")
-        if not (math.isfinite(self.u_min) and math.isfinite(self.u_max) and self.u_min < self.u_max):
+        for name in ("u_min", "u_max"):
+            object.__setattr__(self, name, check_finite(getattr(self, name), name))
+        if not self.u_min < self.u_max:
             raise ValueError(f"u_min must be below u_max, got {self.u_min} and {self.u_max}")
         check_positive_int(self.delta_max, "delta_max")
         check_positive_int(self.max_delta_rate, "max_delta_rate")

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check_array", "check_positive", "check_nonnegative", "check_positive_int"]
+__all__ = ["check_array", "check_finite", "check_positive", "check_nonnegative", "check_positive_int"]
 
 
 def check_array(value: Any, name: str, shape: tuple[int, ...], allow_batch: bool = False) -> np.ndarray:
@@ -37,18 +37,35 @@ def check_array(value: Any, name: str, shape: tuple[int, ...], allow_batch: bool
     return arr
 
 
-def check_positive(value: float, name: str) -> float:
-    """``value`` as float, if finite and > 0."""
-    if not (np.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+def _as_real(value: Any, name: str, expected: str) -> float:
+    """``value`` as a float, or a ValueError naming ``name`` for strings, None, arrays, ..."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be {expected}, got {value!r} ({type(value).__name__})")
     return float(value)
+
+
+def check_finite(value: float, name: str) -> float:
+    """``value`` as float, if a finite real number."""
+    v = _as_real(value, name, "a finite number")
+    if not np.isfinite(v):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return v
+
+
+def check_positive(value: float, name: str) -> float:
+    """``value`` as float, if a finite real number > 0."""
+    v = _as_real(value, name, "a positive finite number")
+    if not (np.isfinite(v) and v > 0):
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    return v
 
 
 def check_nonnegative(value: float, name: str) -> float:
-    """``value`` as float, if finite and >= 0."""
-    if not (np.isfinite(value) and value >= 0):
+    """``value`` as float, if a finite real number >= 0."""
+    v = _as_real(value, name, "a non-negative finite number")
+    if not (np.isfinite(v) and v >= 0):
         raise ValueError(f"{name} must be a non-negative finite number, got {value!r}")
-    return float(value)
+    return v
 
 
 def check_positive_int(value: Any, name: str) -> int:

@@ -147,7 +147,7 @@ def make_solver(name: str = "auto", *, time_limit: float | None = None, mip_gap:
         If the named solver is not installed (the message says how to install it).
     """
     if not isinstance(name, str) or name.lower() not in SOLVER_NAMES:
-        raise ValueError(f"name must be one of {list(SOLVER_NAMES)}, got {name!r}")
+        raise ValueError(f"solver name must be one of {list(SOLVER_NAMES)}, got {name!r}")
     options = SolverOptions(time_limit=time_limit, mip_gap=mip_gap, threads=threads, verbose=verbose)
     name = name.lower()
     if name == "auto":
