@@ -345,3 +345,26 @@ def test_warm_start_does_not_change_the_solution(robot, backend, relaxed):
                 np.testing.assert_allclose(res.x, ref.x, atol=1e-6)
                 assert res.objective == pytest.approx(ref.objective, rel=1e-8, abs=1e-8)
         previous = res
+
+
+@pytest.mark.parametrize("backend", EXACT_BACKENDS)
+def test_qp_at_the_optimal_integers_reproduces_the_miqp_optimum(robot, tank, backend):
+    """Pinning the MIQP's optimal integers leaves a QP whose optimum is the MIQP optimum (exact QP,
+    and the relaxed QP of eq. 10 with zero slack, rho being large enough)."""
+    from mimpc.solvers import make_solver
+
+    miqp = make_solver("auto", mip_gap=1e-9)
+    checked = 0
+    for problem, instances in ((robot, robot_instances(robot, 6, seed=5)), (tank, tank_instances(tank, 6, seed=6))):
+        exact = FixedQPSolver(problem, backend=backend)
+        relaxed = FixedQPSolver(problem, relaxed=True)
+        for theta, _ in instances:
+            sol = miqp.solve(problem, theta)
+            if sol.status != "optimal":
+                continue
+            for res in (exact.solve(theta, sol.delta), relaxed.solve(theta, sol.delta)):
+                assert res.status == "optimal"
+                assert res.objective == pytest.approx(sol.objective, rel=1e-6, abs=1e-6)
+                assert np.sum(res.slack) < 1e-6 if res.slack is not None else True
+            checked += 1
+    assert checked >= 8
