@@ -9,6 +9,7 @@ The same class serves every method trained by :mod:`mimpc.training` (``sl``, ``s
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,12 @@ class L2OController(Controller):
             from mimpc.pretrained import pretrained_path
             checkpoint = pretrained_path(problem, method)
         ckpt = load_checkpoint(checkpoint, problem)
+        if ckpt.method not in LEARNED_METHODS:
+            raise ValueError(f"checkpoint {checkpoint} holds a {ckpt.method!r} policy; "
+                             f"use make_controller({ckpt.method!r}, ...) for it")
+        if ckpt.method != method:
+            warnings.warn(f"controller {method!r} was given checkpoint {checkpoint}, trained as {ckpt.method!r}; "
+                          f"it reports as {ckpt.method!r}", stacklevel=3)
         if repair < 0 or (repair and not supports_repair(problem)):
             raise ValueError(f"repair must be 0 for {problem.name} (no plan-consistent integers), got {repair}"
                              if repair > 0 else f"repair must be >= 0, got {repair}")

@@ -45,6 +45,8 @@ def test_robot_methods_train_evaluate_and_control(robot_data, tmp_path, method):
     res = train(p, ds, method, tmp_path / f"{method}.pt", FAST, progress=False)
     assert res.checkpoint.exists() and res.checkpoint.with_suffix(".csv").exists()
     assert len(res.history) == FAST.epochs
+    check = load_checkpoint(res.checkpoint, p).payload["slack_penalty_check"]
+    assert check["holds"] and check["n_checked"] > 0 and check["max_multiplier"] < check["rho"]
     if method == "hybrid":
         losses = [h["val_loss"] for h in res.history]
         assert min(losses[1:]) < losses[0], losses  # the hybrid model's validation loss decreases
@@ -110,6 +112,8 @@ def test_checkpoint_errors(tank_data, tmp_path):
     assert load_checkpoint(res.checkpoint).problem.fingerprint() == p.fingerprint()  # rebuilt from its spec
     with pytest.raises(ValueError, match="method"):
         train(p, ds, "dagger", tmp_path / "x.pt", FAST, progress=False)
+    with pytest.warns(UserWarning, match="trained as 'sl'"):
+        assert make_controller("hybrid", p, checkpoint=res.checkpoint).name == "sl"
 
 
 def test_repair_needs_plan_consistent_integers(tank_data, robot_data, tmp_path):

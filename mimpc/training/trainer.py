@@ -21,7 +21,10 @@ from mimpc.training.dataset import ExpertDataset
 from mimpc.training.losses import METHODS, HybridLoss, LossConfig, loss_preset
 from mimpc.training.models import IntegerPolicy, ModelConfig
 
-__all__ = ["TrainConfig", "TrainResult", "train", "resolve_device"]
+__all__ = ["TrainConfig", "TrainResult", "train", "resolve_device", "slack_penalty_check"]
+
+SLACK_CHECK_SAMPLES = 200
+"""Training labels on which :func:`train` checks the slack penalty against Theorem 2."""
 
 
 @dataclass(frozen=True)
@@ -182,7 +185,27 @@ def train(problem: ParametricMIQP, dataset: ExpertDataset, method: str, out: str
                            train_split["theta"].std(0)).to(device)
     layer = make_qp_layer(problem, backend=config.qp_backend).to(device)
     runner = L2OMethod(method, problem, policy, layer, loss_config, getattr(torch, config.qp_dtype))
+    runner.slack_penalty_check = slack_penalty_check(problem, train_split, progress)
     return fit(runner, dataset, train_split, out, config, resume=resume, progress=progress)
+
+
+def slack_penalty_check(problem: ParametricMIQP, split: dict[str, np.ndarray], verbose: bool = True,
+                        n: int = SLACK_CHECK_SAMPLES) -> dict[str, Any]:
+    """Theorem 2's condition ``rho > ||mu||_inf`` on the first ``n`` training samples at their
+    labels (:func:`mimpc.solvers.fixed_qp.check_slack_penalty`, which warns when it fails).
+
+    With ``rho`` above every multiplier the relaxed QP layer returns the exact QP's solution on
+    feasible integers, so training and the controller optimise the paper's QP (3).
+    """
+    from mimpc.solvers.fixed_qp import check_slack_penalty
+
+    report = check_slack_penalty(problem, split["theta"][:n], split["delta"][:n])
+    out = {"rho": report.rho, "max_multiplier": report.max_multiplier, "holds": report.holds,
+           "n_checked": report.n_feasible}
+    if verbose:
+        print(f"slack penalty rho={report.rho:g} vs largest exact-QP multiplier {report.max_multiplier:.4g} "
+              f"on {report.n_feasible} training labels: Theorem 2 {'holds' if report.holds else 'DOES NOT hold'}")
+    return out
 
 
 def _train_split(dataset: ExpertDataset, problem: ParametricMIQP, config: TrainConfig) -> dict[str, np.ndarray]:
@@ -224,7 +247,8 @@ def fit(runner: Any, dataset: ExpertDataset, train_split: dict[str, np.ndarray],
     common = dict(method=runner.name, problem=problem, model_kind=runner.model_kind, model_config=runner.model_config,
                   train_config=asdict(config), loss_config=runner.loss_config.to_dict(),
                   dataset={"path": str(dataset.path), "fingerprint": dataset.meta["fingerprint"],
-                           "counts": dataset.counts(), "seed": dataset.meta["seed"]})
+                           "counts": dataset.counts(), "seed": dataset.meta["seed"]},
+                  slack_penalty_check=getattr(runner, "slack_penalty_check", None))
     stopped_early = False
     log_path = out.with_suffix(".csv")
     for epoch in range(state["epoch"], config.epochs):
