@@ -173,3 +173,20 @@ def test_lpae_training_anneals_and_validates_at_one_weight(tank_data, tmp_path):
     assert best["val_loss"] == pytest.approx(last_weight, rel=1e-4)
     if res.best_epoch < cfg.epochs:
         assert last_weight > own_weight  # the weight that was used really is the last epoch's
+
+
+def test_evaluate_cli_writes_table_json_and_panels(tank_data, tmp_path, capsys):
+    import json
+
+    from mimpc.cli import main
+    p, ds = tank_data
+    a = train(p, ds, "sl", tmp_path / "a.pt", TrainConfig(epochs=1, batch_size=64, threads=1), progress=False)
+    b = train_lpae(p, ds, tmp_path / "b.pt", TrainConfig(epochs=1, batch_size=64, threads=1), progress=False)
+    out = tmp_path / "eval"
+    assert main(["evaluate", "--checkpoint", str(a.checkpoint), str(b.checkpoint), "--data", str(ds.path),
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "cont. viol. mean" in printed and "lpae" in printed
+    rows = json.loads((out / "evaluation.json").read_text())["rows"]
+    assert [r["method"] for r in rows] == ["sl", "lpae"] and rows[0]["n"] == ds.counts()["test"]
+    assert (out / "open_loop_panels.png").stat().st_size > 0

@@ -1,17 +1,19 @@
-"""Open-loop metrics of a checkpoint on the test split of a dataset (paper Figs. 2-3):
-optimality gap, integer-only and continuous violation rates, lookahead collision rate."""
+"""Open-loop metrics of checkpoints on the test split of a dataset (paper Figs. 2-3): optimality
+gap, integer-only and continuous violation magnitudes and rates, lookahead collision rate.
+Prints one table and writes the summaries (JSON) and paper-style panels (PNG, PDF) to --out."""
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from mimpc.report import format_table
 
 COLUMNS = [("method", "method"), ("n", "n"), ("gap_mean", "gap mean %"), ("gap_median", "gap median %"),
-           ("integer_violation_rate", "int. viol. %"), ("continuous_violation_rate", "cont. viol. %"),
-           ("lookahead_violation_rate", "lookahead %"), ("integer_accuracy", "exact ints %")]
+           ("gap_p95", "gap p95 %"), ("integer_violation_rate", "int. viol. %"),
+           ("integer_violation_mean", "int. viol. mean"), ("continuous_violation_rate", "cont. viol. %"),
+           ("continuous_violation_mean", "cont. viol. mean"), ("lookahead_violation_rate", "lookahead %"),
+           ("integer_accuracy", "exact ints %")]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -20,17 +22,32 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
     p.add_argument("--max-samples", type=int, default=None)
     p.add_argument("--repair", type=int, default=0, help="passes of plan-consistent integer repair (robot)")
-    p.add_argument("--out", default=None, help="write the summaries to this JSON file")
+    p.add_argument("--out", default=None,
+                   help="output folder for evaluation.json and the panels (default: results/evaluate_<problem>)")
+    p.add_argument("--no-plot", action="store_true")
 
 
 def run(args: argparse.Namespace) -> int:
+    from mimpc.io import write_json
     from mimpc.training.evaluate import evaluate_checkpoint
 
-    rows = [evaluate_checkpoint(c, args.data, args.split, args.max_samples, repair=args.repair)["summary"]
-            for c in args.checkpoint]
+    results = [evaluate_checkpoint(c, args.data, args.split, args.max_samples, repair=args.repair)
+               for c in args.checkpoint]
+    rows = [r["summary"] for r in results]
+    names = [row["method"] for row in rows]
+    if len(set(names)) != len(names):  # two checkpoints of one method: tell them apart by file name
+        for row, path in zip(rows, args.checkpoint):
+            row["method"] = f"{row['method']} ({Path(path).stem})"
     print(format_table(rows, COLUMNS))
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(rows, indent=2))
-        print(f"written: {args.out}")
+    out = Path(args.out or f"results/evaluate_{rows[0]['problem']}")
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "evaluation.json", {"data": str(args.data), "split": args.split,
+                                         "checkpoints": [str(c) for c in args.checkpoint], "rows": rows})
+    print(f"written: {out / 'evaluation.json'}")
+    if not args.no_plot:
+        from mimpc import plots
+        per = {row["method"]: r["per_instance"] for row, r in zip(rows, results)}
+        for path in plots.plot_open_loop_panels(per, out / "open_loop_panels",
+                                                title=f"{rows[0]['problem']}: {args.split} split of {args.data}"):
+            print(f"figure: {path}")
     return 0
