@@ -27,6 +27,7 @@ TABLE_COLUMNS = [
     ("bound_violation_steps", "bound viol."), ("lookahead_rate", "lookahead %"),
     ("gap_mean", "gap mean %"), ("gap_median", "gap med. %"), ("integer_violation_rate", "int. viol. %"),
     ("continuous_violation_rate", "cont. viol. %"), ("cost_ratio", "cost ratio"), ("fallback_steps", "fallback"),
+    ("unsolved_steps", "QP unconv."),
 ]
 
 
@@ -96,7 +97,7 @@ def compare_controllers(env: Any, controllers: Sequence[Any], episodes: int, see
                "delta_rate_violation_steps": s["delta_rate_violation_steps"],
                "lookahead_rate": 100.0 * s["lookahead_violation_steps"] / max(s["steps"], 1),
                "cost_ratio": s.get("cost_ratio_median", float("nan")), "cost_mean": s["cumulative_cost_mean"],
-               "fallback_steps": s["fallback_steps"]}
+               "fallback_steps": s["fallback_steps"], "unsolved_steps": s["unsolved_steps"]}
         if open_loop and exact_solver is not None:
             theta = np.concatenate([ep.theta for ep in res.episodes])
             x = np.concatenate([ep.x for ep in res.episodes])

@@ -13,7 +13,7 @@ Open loop, per MPC problem theta, against the exact optimum ``J*`` (proven-optim
 
 Closed loop, per episode: executed collisions and bound violations, goal reached and steps to
 goal, cumulative stage cost (and its ratio to the exact MIQP controller on the same seed),
-per-step compute time (median, p95, max), fallback steps.
+per-step compute time (median, p95, max), fallback steps, and steps whose QP did not converge.
 """
 
 from __future__ import annotations
@@ -24,13 +24,16 @@ import numpy as np
 
 from mimpc.problems import ParametricMIQP, RobotNavConfig
 
-__all__ = ["VIOLATION_TOL", "COLLISION_TOL", "optimality_gap", "open_loop_metrics",
+__all__ = ["VIOLATION_TOL", "COLLISION_TOL", "UNSOLVED_STATUSES", "optimality_gap", "open_loop_metrics",
            "summarize_open_loop", "lookahead_violation", "episode_metrics", "summarize_closed_loop",
            "time_stats"]
 
 VIOLATION_TOL = 1e-4
 """An instance counts as violating when its summed violation exceeds this (solver tolerances
 are around 1e-6, so exact solutions never trip it)."""
+
+UNSOLVED_STATUSES = ("not_converged", "max_iter", "error")
+"""Step statuses of a controller whose QP did not converge: its action came from an unconverged plan."""
 
 COLLISION_TOL = 1e-4
 """A planned or executed position counts as a collision when it lies deeper than this (metres)
@@ -127,6 +130,7 @@ def episode_metrics(steps: Sequence[dict[str, Any]], terminated: bool) -> dict[s
         "bound_violation_steps": count("bound_violation") + count("state_violation"),
         "delta_rate_violation_steps": count("delta_rate_violation"),
         "fallback_steps": int(sum(1 for s in steps if s.get("fallback"))),
+        "unsolved_steps": int(sum(1 for s in steps if s.get("status") in UNSOLVED_STATUSES)),
         "lookahead_violation_steps": int(sum(1 for s in steps if s.get("lookahead_violation"))),
         "clipped_steps": int(sum(1 for s in steps if s.get("action_clipped"))),
     }
@@ -144,7 +148,7 @@ def summarize_closed_loop(episodes: Sequence[dict[str, Any]],
     goals = [e["goal_reached"] for e in episodes if e["goal_reached"] is not None]
     out["goal_reached"] = int(sum(goals)) if goals else None
     for key in ("collisions", "inflated_collisions", "segment_collisions", "bound_violation_steps",
-                "delta_rate_violation_steps", "fallback_steps", "lookahead_violation_steps", "steps",
+                "delta_rate_violation_steps", "fallback_steps", "unsolved_steps", "lookahead_violation_steps", "steps",
                 "clipped_steps"):
         out[key] = int(sum(e[key] for e in episodes))
     reached = [e["steps_to_goal"] for e in episodes if e["steps_to_goal"] is not None]

@@ -133,18 +133,23 @@ def test_compare_cli_on_a_tiny_configuration(robot_data, tmp_path, capsys):
     from mimpc.cli import main
     p, ds = robot_data
     ckpt = train(p, ds, "sl", tmp_path / "sl.pt", TrainConfig(epochs=1, batch_size=64, threads=1), progress=False)
+    lp = train_lpae(p, ds, tmp_path / "lpae.pt", TrainConfig(epochs=1, batch_size=64, threads=1), progress=False)
     out = tmp_path / "cmp"
     sets = ["--set", "horizon=5", "--set", "obstacles=(((1.0, -1.0), 0.25, 0.25),)"]
-    code = main(["compare", "--env", "robot_nav", *sets, "--controllers", "miqp,sl,sl+repair",
-                 "--checkpoint", f"sl={ckpt.checkpoint}", "--episodes", "2", "--max-steps", "12",
-                 "--out", str(out), "--no-progress"])
+    code = main(["compare", "--env", "robot_nav", *sets, "--controllers", "miqp,sl,sl+repair,lpae",
+                 "--checkpoint", f"sl={ckpt.checkpoint}", "--checkpoint", f"lpae={lp.checkpoint}",
+                 "--episodes", "2", "--max-steps", "12", "--out", str(out), "--no-progress"])
     assert code == 0
     printed = capsys.readouterr().out
-    assert "speedup" in printed and "sl+repair" in printed
+    assert "speedup" in printed and "sl+repair" in printed and "QP unconv." in printed
     import csv
     rows = list(csv.DictReader(open(out / "comparison.csv")))
-    assert [r["controller"] for r in rows] == ["miqp", "sl", "sl+repair"]
+    assert [r["controller"] for r in rows] == ["miqp", "sl", "sl+repair", "lpae"]
     assert float(rows[0]["speedup"]) == pytest.approx(1.0)
+    # the exact controller's plans are feasible; the barely trained solver-free policy's are not,
+    # and its row says so
+    assert float(rows[0]["continuous_violation_rate"]) == 0.0
+    assert float(rows[3]["continuous_violation_rate"]) > 0.0
     for name in ("trajectories.png", "open_loop_panels.png", "timing.png", "trajectories.pdf"):
         assert (out / name).stat().st_size > 0
     assert main(["plot", str(out)]) == 0
@@ -190,3 +195,10 @@ def test_evaluate_cli_writes_table_json_and_panels(tank_data, tmp_path, capsys):
     rows = json.loads((out / "evaluation.json").read_text())["rows"]
     assert [r["method"] for r in rows] == ["sl", "lpae"] and rows[0]["n"] == ds.counts()["test"]
     assert (out / "open_loop_panels.png").stat().st_size > 0
+
+
+def test_compare_defaults_follow_the_registry():
+    from mimpc.commands.compare import default_learned
+    registered = ["hybrid", "lpae", "miqp", "mynet", "sl", "ssl"]
+    assert default_learned(registered, {"sl", "hybrid", "mynet"}) == ["sl", "hybrid", "mynet"]
+    assert default_learned(registered, set()) == []

@@ -14,6 +14,7 @@ from mimpc.commands.common import add_env_arguments, env_name, make_env, problem
 from mimpc.report import format_table
 
 DEFAULT_EPISODES = {"robot_nav": 10, "thermal_tank": 3}
+PAPER_ORDER = ("sl", "ssl", "hybrid", "lpae")
 REPAIR_PASSES = 2  # passes of plan-consistent repair for controllers named "<method>+repair"
 
 
@@ -35,6 +36,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true")
 
 
+def default_learned(registered: list[str], have_policy: set[str]) -> list[str]:
+    """Registered learned controllers that have a policy (shipped or passed with --checkpoint):
+    the paper's order first (sl, ssl, hybrid, lpae), then any other registered name, sorted."""
+    first = [m for m in PAPER_ORDER if m in registered]
+    rest = sorted(m for m in registered if m not in PAPER_ORDER and m != "miqp")
+    return [m for m in first + rest if m in have_policy]
+
+
 def _checkpoints(items: list[str]) -> dict[str, str]:
     out = {}
     for item in items:
@@ -46,7 +55,7 @@ def _checkpoints(items: list[str]) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from controllers import make_controller
+    from controllers import available_controllers, make_controller
     from mimpc import compare
     from mimpc.pretrained import available_pretrained
     from mimpc.solvers import make_solver
@@ -58,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         names = [c.strip() for c in args.controllers.split(",") if c.strip()]
     else:
         shipped = available_pretrained().get(problem.name, []) if not args.overrides and not args.preset else []
-        names = ["miqp"] + [m for m in ("sl", "ssl", "hybrid", "lpae") if m in shipped or m in checkpoints]
+        names = ["miqp"] + default_learned(available_controllers(), set(shipped) | set(checkpoints))
         if "hybrid" in names and problem.name == "robot_nav":
             names.append("hybrid+repair")
     controllers = []
