@@ -62,3 +62,22 @@ def test_loss_requires_inputs_it_uses():
         HybridLoss(p, loss_preset("ssl", p.name))(z, d, None, None)
     with pytest.raises(ValueError, match="labels"):
         HybridLoss(p, loss_preset("sl", p.name))(z, d, None, None)
+
+
+def test_train_cli_penalty_flags_build_the_loss_overrides():
+    import argparse
+
+    from mimpc.commands.train import add_arguments, loss_overrides
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    base = ["--env", "thermal_tank", "--method", "hybrid", "--data", "d", "--out", "o.pt"]
+    parse = lambda *extra: loss_overrides(parser.parse_args(base + list(extra)))  # noqa: E731
+    assert parse() == {}
+    assert parse("--penalty", "squared_hinge") == {"penalty": "squared_hinge", "anneal_factor": 1.5}
+    assert parse("--penalty", "squared_hinge", "--anneal-factor", "1.2") == {"penalty": "squared_hinge",
+                                                                              "anneal_factor": 1.2}
+    assert parse("--loss", '{"w_supervised": 5}', "--penalty", "relu") == {"w_supervised": 5, "penalty": "relu"}
+    cfg = loss_preset("hybrid", "thermal_tank", **parse("--penalty", "squared_hinge"))
+    assert cfg.penalty == "squared_hinge" and cfg.anneal_factor == 1.5
+    with pytest.raises(ValueError, match="--loss must be a JSON object"):
+        parse("--loss", "[1, 2]")

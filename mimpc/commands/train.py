@@ -30,10 +30,33 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "tied by integer-only constraints (robot face bits)")
     p.add_argument("--loss", default=None, metavar="JSON",
                    help='override loss config fields, e.g. \'{"penalty": "squared_hinge", "anneal_factor": 1.5}\'')
+    p.add_argument("--penalty", default=None, choices=("relu", "squared_hinge"),
+                   help="shape of the constraint penalty: relu (paper eq. 8; default for sl/ssl/hybrid) or "
+                        "squared_hinge (LP-AE eq. 10; default for lpae)")
+    p.add_argument("--anneal-factor", type=float, default=None,
+                   help="multiply the constraint weight by this factor per epoch (capped); default 1.5 with "
+                        "squared_hinge, as in the LP-AE paper, else 1 (constant)")
     p.add_argument("--max-train-samples", type=int, default=None)
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     p.add_argument("--resume", default=None, help="continue from this checkpoint")
     p.add_argument("--no-progress", action="store_true")
+
+
+def loss_overrides(args: argparse.Namespace) -> dict:
+    """Loss-config overrides from --loss JSON, then --penalty and --anneal-factor (which win)."""
+    try:
+        overrides = json.loads(args.loss) if args.loss else {}
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"--loss must be a JSON object of loss config fields: {exc}") from exc
+    if not isinstance(overrides, dict):
+        raise ValueError(f"--loss must be a JSON object of loss config fields, got {args.loss!r}")
+    if args.penalty is not None:
+        overrides["penalty"] = args.penalty
+    if args.anneal_factor is not None:
+        overrides["anneal_factor"] = args.anneal_factor
+    elif args.penalty == "squared_hinge":
+        overrides.setdefault("anneal_factor", 1.5)
+    return overrides
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
                          lr_schedule=args.lr_schedule, patience=args.patience, seed=args.seed, device=args.device,
                          qp_backend=args.qp_backend, max_train_samples=args.max_train_samples,
                          threads=args.threads)
-    overrides = json.loads(args.loss) if args.loss else {}
+    overrides = loss_overrides(args)
     if args.method == "lpae":
         from mimpc.training.lpae import train_lpae
         result = train_lpae(problem, dataset, args.out, config, overrides, hidden=args.hidden,

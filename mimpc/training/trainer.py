@@ -159,6 +159,8 @@ class L2OMethod:
             sol = self.layer(theta.to(self.qp_dtype), delta.to(self.qp_dtype))
             x, slack, converged = sol.x, sol.slack, sol.converged
         out = self.loss_fn(theta.to(self.qp_dtype), delta.to(self.qp_dtype), x, slack, logits, delta_star, epoch)
+        if converged is not None:  # logged per epoch: a share above zero means the layer struggles
+            out[1]["qp_unconverged_fraction"] = float((~converged).double().mean())
         return out, x, delta, converged
 
 
