@@ -1,9 +1,11 @@
 """Benchmark of the relaxed-QP layer backends on the full paper problems (robot_nav, thermal_tank).
 
 For batch sizes 1, 64 and 1024 it times forward and forward+backward of the fast ``ipm`` backend and
-of the ``cvxpylayers`` reference side by side in one run (medians over repetitions; cvxpylayers only
-at batch sizes up to 64: at ~0.5 s per robot QP a batch of 1024 would take about ten minutes), and
-reports the speed-up, the largest differences in solutions and in vector-Jacobian products, and a
+of the ``cvxpylayers`` reference side by side in one run (medians over repetitions; cvxpylayers is
+measured at batch sizes up to 64 only: at ~1 s per robot QP with gradients a batch of 1024 would take
+about 15 minutes. Its batch-1024 times are extrapolated from its per-sample time at batch 64, marked
+``*``: cvxpylayers solves a batch one problem at a time, so its time is linear in the batch size),
+and reports the speed-up, the largest differences in solutions and in vector-Jacobian products, and a
 finite-difference check that tells genuine disagreements from points where the solution map is not
 differentiable (the robot's zero initial velocity and bang-bang inputs make some of those common).
 Then it times the single-instance inference path (numpy) over 200 independent instances, cold and
@@ -130,7 +132,24 @@ def fd_check(loss: Callable, th: np.ndarray, de: np.ndarray, g_theta: np.ndarray
 
 
 # ---------------------------------------------------------------------- the benchmark
-def bench_problem(name: str, p: ParametricMIQP, make: Callable, args: argparse.Namespace) -> None:
+def _ratio(value: float, width: int) -> str:
+    """A speed-up ``value`` as ``"123x"`` right-aligned in ``width + 1`` characters (one decimal below 10)."""
+    if not np.isfinite(value):
+        return f"{'-':>{width + 1}}"
+    return f"{value:{width}.{0 if value >= 10 else 1}f}x"
+
+
+def bench_problem(name: str, p: ParametricMIQP, make: Callable, args: argparse.Namespace,
+                  batches: tuple[int, ...] = (1, 64, 1024), cvx_max: int = 64) -> list[dict]:
+    """Time, compare and print both backends on ``p``; returns one dict per batch size.
+
+    cvxpylayers runs at batch sizes up to ``cvx_max`` (in quick mode on at most 8 samples of a
+    batch, times scaled); at larger ones its times are the per-sample time of the last measured
+    batch times the batch size (``cvx_estimated`` true, printed with ``*``). Keys: ``batch``,
+    ``ipm_nograd_s``, ``ipm_fwd_s``, ``ipm_fwd_bwd_s``, the same for ``cvx``, ``cvx_samples``
+    (solved by cvxpylayers; 0 where extrapolated), ``cvx_estimated``, ``speedup_fwd``,
+    ``speedup_fwd_bwd``, ``converged`` and ``iterations`` (mean) of the fast backend.
+    """
     rng = np.random.default_rng(args.seed)
     fast = make_qp_layer(p)
     ref = make_qp_layer(p, "cvxpylayers")
@@ -140,34 +159,47 @@ def bench_problem(name: str, p: ParametricMIQP, make: Callable, args: argparse.N
     print(f"\n=== {name}: n_x={p.n_x}, n_d={p.n_d}, n_theta={p.n_theta}, continuous rows="
           f"{len(p.continuous_rows)}; reduced: {fast.reduced.n_w} variables, {fast.reduced.m} rows ===")
     print("seconds per batch, median of %d runs (cvxpylayers: 1 run; diffcp + Clarabel, tol 1e-12, dense "
-          "derivative); cvxpylayers at batch sizes 1 and 64 only: about 1 s per robot QP with gradients, so a "
-          "batch of 1024 would take some 15 minutes" % reps)
+          "derivative); cvxpylayers is measured at batch sizes 1 and 64 only (about 1 s per robot QP with "
+          "gradients: a batch of 1024 would take some 15 minutes)" % reps)
     if args.quick:
         print("quick mode: cvxpylayers runs on the first 8 samples of the batch of 64, times scaled to 64 (*)")
     head = (f"{'batch':>5} | {'ipm: no-grad':>12} {'fwd':>7} {'fwd+bwd':>8} | {'cvx: no-grad':>12} {'fwd':>7} "
             f"{'fwd+bwd':>8} | {'speed-up fwd':>12} {'fwd+bwd':>8} | {'conv':>9} {'iters':>5}")
     print(head)
     print("-" * len(head))
-    diffs = []
-    for B in (1, 64, 1024):
+    diffs, rows = [], []
+    per_sample: tuple[int, int, np.ndarray] | None = None   # (batch, samples solved, cvx s per sample)
+    for B in batches:
         th, de = make(p, B, rng)
         vx = torch.randn(B, p.n_x, generator=gen, dtype=torch.float64).to(args.device)
         vs = torch.randn(B, len(p.continuous_rows), generator=gen, dtype=torch.float64).to(args.device)
         f_ng, f_f, f_fb, out_f, gt_f, gd_f = timed(fast, th, de, vx, vs, args.device, reps)
+        ipm = np.array([f_ng, f_f, f_fb])
+        if B <= cvx_max:
+            Bc = min(B, cvx_n)
+            sl = slice(0, Bc)
+            c_ng, c_f, c_fb, out_c, gt_c, gd_c = timed(ref, th[sl], de[sl], vx[:Bc].cpu(), vs[:Bc].cpu(), "cpu", 1)
+            per_sample = (B, Bc, np.array([c_ng, c_f, c_fb]) / Bc)
+            cvx, star = per_sample[2] * B, ("*" if Bc != B else " ")
+            diffs.append((B, Bc, out_f, gt_f, gd_f, out_c, gt_c, gd_c, th[sl], de[sl], vx[:Bc], vs[:Bc]))
+        else:   # not measured: linear in the batch, from the last measured per-sample time
+            Bc = 0
+            cvx, star = (per_sample[2] * B, "*") if per_sample is not None else (np.full(3, np.nan), " ")
+        speedup = cvx[1:] / ipm[1:]
+        rows.append({"batch": B, "ipm_nograd_s": f_ng, "ipm_fwd_s": f_f, "ipm_fwd_bwd_s": f_fb,
+                     "cvx_nograd_s": cvx[0], "cvx_fwd_s": cvx[1], "cvx_fwd_bwd_s": cvx[2],
+                     "cvx_samples": Bc, "cvx_estimated": star == "*",
+                     "speedup_fwd": speedup[0], "speedup_fwd_bwd": speedup[1],
+                     "converged": int(out_f.converged.sum()), "iterations": out_f.iterations.double().mean().item()})
         conv = f"{int(out_f.converged.sum())}/{B}"
         iters = f"{out_f.iterations.double().mean().item():.1f}"
-        if B == 1024:
-            print(f"{B:>5} | {f_ng:12.4f} {f_f:7.4f} {f_fb:8.4f} | {'-':>12} {'-':>7} {'-':>8} | "
-                  f"{'-':>12} {'-':>8} | {conv:>9} {iters:>5}")
-            continue
-        Bc = min(B, cvx_n)
-        sl = slice(0, Bc)
-        c_ng, c_f, c_fb, out_c, gt_c, gd_c = timed(ref, th[sl], de[sl], vx[:Bc].cpu(), vs[:Bc].cpu(), "cpu", 1)
-        scale, star = (B / Bc, "*") if Bc != B else (1.0, " ")
-        c_ng, c_f, c_fb = c_ng * scale, c_f * scale, c_fb * scale
-        print(f"{B:>5} | {f_ng:12.4f} {f_f:7.4f} {f_fb:8.4f} | {c_ng:11.3f}{star} {c_f:6.2f}{star} {c_fb:7.2f}{star} | "
-              f"{c_f / f_f:11.0f}x {c_fb / f_fb:7.0f}x | {conv:>9} {iters:>5}")
-        diffs.append((B, Bc, out_f, gt_f, gd_f, out_c, gt_c, gd_c, th[sl], de[sl], vx[:Bc], vs[:Bc]))
+        print(f"{B:>5} | {f_ng:12.4f} {f_f:7.4f} {f_fb:8.4f} | {cvx[0]:11.3f}{star} {cvx[1]:6.2f}{star} "
+              f"{cvx[2]:7.2f}{star} | {_ratio(speedup[0], 10)}{star} {_ratio(speedup[1], 6)}{star} | "
+              f"{conv:>9} {iters:>5}")
+    if per_sample is not None and any(r["cvx_samples"] == 0 for r in rows):
+        print(f"* cvxpylayers not measured at batch sizes above {per_sample[0]}: extrapolated as its per-sample "
+              f"time at batch {per_sample[0]} ({per_sample[1]} samples solved) times the batch size; cvxpylayers "
+              "solves a batch one problem at a time, so its time is linear in the batch size")
     print("differences, fast backend vs cvxpylayers (VJP: |g_ipm - g_cvx| / |g_cvx| per sample, max / median):")
     for B, Bc, out_f, gt_f, gd_f, out_c, gt_c, gd_c, th, de, vx, vs in diffs:
         compare(f"batch {B:>4} ({Bc} compared)", fast, out_f, gt_f, gd_f, out_c, gt_c, gd_c, th, de, vx, vs, args)
@@ -193,6 +225,7 @@ def bench_problem(name: str, p: ParametricMIQP, make: Callable, args: argparse.N
         print(f"  cvxpylayers with its default settings (diffcp: SCS, lsqr derivative), 4 samples scaled to 64: "
               f"fwd {c_f * 16:.1f} s, fwd+bwd {c_fb * 16:.1f} s per batch of 64")
     bench_single(name, p, make, fast, args)
+    return rows
 
 
 def compare(label: str, fast, out_f, gt_f, gd_f, out_c, gt_c, gd_c, th: np.ndarray, de: np.ndarray,

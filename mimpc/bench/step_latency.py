@@ -1,36 +1,87 @@
-"""Per-step latency of the exact MIQP controller and a learned controller on the same held-out theta.
+"""Per-step latency of the exact MIQP controller and learned controllers on the same held-out theta.
 
 The theta are consecutive closed-loop states: the test split of a dataset (``--data``, in episode
 order) or, without one, states visited by the exact controller on fresh seeds (10000 onwards, never
 used for training data). Every controller acts on every theta in the same order and is reset at
 episode boundaries, so warm starts carry over exactly as in closed loop. Printed: median, p95 and
-mean per-step time of each controller, the learned controller's split into network and QP, and
-the speedup (exact median / learned median) measured side by side in one run.
+mean per-step time of each controller, the learned controllers' split into network and QP, and
+the speedup (exact median / controller median), all measured side by side in one run.
+
+``--method`` takes one learned method or a comma-separated list (``--method hybrid,lpae``). The
+QP-layer methods (``sl``, ``ssl``, ``hybrid``) are timed with both plan QP solvers (``qp=layer``:
+the QP layer's warm-started single-instance interior point; ``qp=daqp``); other methods (``lpae``,
+solver-free) are timed once.
 
     mimpc bench step-latency --env robot_nav                  # shipped hybrid policy
+    mimpc bench step-latency --env robot_nav --method hybrid,lpae
     mimpc bench step-latency --env thermal_tank --checkpoint runs/tank_hybrid.pt --data data/thermal_tank
+    mimpc bench step-latency --method sl,lpae --checkpoint sl=runs/sl.pt --checkpoint lpae=runs/lpae.pt
 """
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
 from mimpc.report import format_table
 
-__all__ = ["add_arguments", "cli", "held_out_thetas", "measure"]
+__all__ = ["add_arguments", "cli", "main", "held_out_thetas", "measure", "measure_all", "make_contenders",
+           "parse_methods", "parse_checkpoints", "QP_VARIANTS", "TABLE_COLUMNS"]
+
+#: Plan QP solvers timed for every QP-layer method (``controllers.l2o.LEARNED_METHODS``).
+QP_VARIANTS = ("layer", "daqp")
+
+TABLE_COLUMNS = [("controller", "controller"), ("median_ms", "median ms"), ("p95_ms", "p95 ms"),
+                 ("mean_ms", "mean ms"), ("network_median_ms", "network ms"), ("qp_median_ms", "qp ms"),
+                 ("solver_median_ms", "MIQP solver ms"), ("speedup", "speedup (median)")]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--env", default="robot_nav", help="robot_nav or thermal_tank")
-    p.add_argument("--method", default="hybrid", help="learned controller (default hybrid)")
-    p.add_argument("--checkpoint", default=None, help="checkpoint of the learned controller (default: shipped)")
+    p.add_argument("--method", default="hybrid",
+                   help="learned controller(s), comma-separated, e.g. hybrid,lpae (default hybrid)")
+    p.add_argument("--checkpoint", action="append", default=[], metavar="[METHOD=]PATH",
+                   help="checkpoint of a learned controller (default: shipped); METHOD=PATH, repeatable, "
+                        "or a bare PATH when --method names one method")
     p.add_argument("--data", default=None, help="dataset folder: use its test split's first --n theta")
     p.add_argument("--n", type=int, default=200, help="number of theta (default 200)")
     p.add_argument("--solver", default="auto", help="exact MIQP backend")
     p.add_argument("--seed", type=int, default=10_000, help="first episode seed when no --data is given")
+
+
+def parse_methods(text: str) -> list[str]:
+    """Learned method names from a comma-separated list, validated against the registered controllers."""
+    from controllers import available_controllers
+    methods = [m.strip() for m in str(text).split(",") if m.strip()]
+    if not methods:
+        raise ValueError(f"--method must name at least one learned controller, got {text!r}")
+    known = [c for c in available_controllers() if c != "miqp"]
+    for m in methods:
+        if m not in known:
+            raise ValueError(f"--method: unknown learned controller {m!r}; choose from {known} "
+                             "(the exact miqp controller is always timed)")
+    if len(set(methods)) != len(methods):
+        raise ValueError(f"--method lists a method twice: {text!r}")
+    return methods
+
+
+def parse_checkpoints(items: Sequence[str], methods: Sequence[str]) -> dict[str, str]:
+    """``{method: path}`` from ``METHOD=PATH`` items, or one bare ``PATH`` when there is one method."""
+    out: dict[str, str] = {}
+    for item in items:
+        method, sep, path = item.partition("=")
+        method = method.strip()
+        if not (sep and method in methods):
+            if len(methods) != 1:
+                raise ValueError(f"--checkpoint {item!r}: expected METHOD=PATH with METHOD one of "
+                                 f"--method {','.join(methods)}")
+            method, path = methods[0], item      # a bare path (which may itself contain "=")
+        if method in out:
+            raise ValueError(f"--checkpoint: two checkpoints for {method!r}")
+        out[method] = path
+    return out
 
 
 def held_out_thetas(problem: Any, n: int, data: str | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -64,7 +115,14 @@ def held_out_thetas(problem: Any, n: int, data: str | None, seed: int) -> tuple[
 
 
 def measure(controller: Any, thetas: np.ndarray, episodes: np.ndarray) -> dict[str, Any]:
-    """Per-step ``act`` times (ms) and their splits, resetting at each new episode."""
+    """Per-step ``act`` times (ms) and their splits, resetting at each new episode.
+
+    Returns a row: ``controller`` (its name), ``median_ms``, ``p95_ms``, ``mean_ms``, ``max_ms`` and
+    ``<split>_median_ms`` for each entry of ``StepInfo.timings`` (e.g. ``network``, ``qp``, ``solver``).
+    """
+    if len(thetas) == 0 or len(thetas) != len(episodes):
+        raise ValueError(f"measure needs at least one theta and one episode id per theta, got "
+                         f"{len(thetas)} theta and {len(episodes)} episode ids")
     times, splits = [], {}
     previous = None
     for theta, ep in zip(thetas, episodes):
@@ -82,26 +140,58 @@ def measure(controller: Any, thetas: np.ndarray, episodes: np.ndarray) -> dict[s
     return row
 
 
-def cli(args: argparse.Namespace) -> int:
+def make_contenders(problem: Any, methods: Sequence[str], checkpoints: dict[str, str] | None = None,
+                    solver: str = "auto") -> list[Any]:
+    """The exact MIQP controller first, then each learned method: QP-layer methods once per plan QP
+    solver of :data:`QP_VARIANTS` (named ``"<name> (qp=<variant>)"``), any other method once."""
     from controllers import make_controller
-    from mimpc.problems import make_problem
+    from controllers.l2o import LEARNED_METHODS
+    checkpoints = checkpoints or {}
+    contenders = [make_controller("miqp", problem, solver=solver)]
+    for method in methods:
+        kw = {"checkpoint": checkpoints[method]} if method in checkpoints else {}
+        if method in LEARNED_METHODS:
+            for qp in QP_VARIANTS:
+                c = make_controller(method, problem, qp=qp, **kw)
+                c.name = f"{c.name} (qp={qp})"
+                contenders.append(c)
+        else:
+            contenders.append(make_controller(method, problem, **kw))
+    return contenders
 
-    problem = make_problem(args.env)
-    thetas, episodes = held_out_thetas(problem, args.n, args.data, args.seed)
-    kw = {"checkpoint": args.checkpoint} if args.checkpoint else {}
-    contenders = [make_controller("miqp", problem, solver=args.solver)]
-    for qp in ("layer", "daqp"):
-        c = make_controller(args.method, problem, qp=qp, **kw)
-        c.name = f"{c.name} (qp={qp})"
-        contenders.append(c)
+
+def measure_all(contenders: Sequence[Any], thetas: np.ndarray, episodes: np.ndarray) -> list[dict[str, Any]]:
+    """:func:`measure` for each controller on the same theta, in order; ``speedup`` of each row is
+    the first (exact) controller's median over its median."""
     rows = [measure(c, thetas, episodes) for c in contenders]
     exact = rows[0]["median_ms"]
     for r in rows:
         r["speedup"] = exact / r["median_ms"]
+    return rows
+
+
+def cli(args: argparse.Namespace) -> int:
+    from mimpc.problems import make_problem
+
+    methods = parse_methods(args.method)
+    checkpoints = parse_checkpoints(args.checkpoint, methods)
+    problem = make_problem(args.env)
+    contenders = make_contenders(problem, methods, checkpoints, args.solver)   # fail before the slow part
+    thetas, episodes = held_out_thetas(problem, args.n, args.data, args.seed)
+    rows = measure_all(contenders, thetas, episodes)
     print(f"{problem.name}: {len(thetas)} held-out theta from {len(np.unique(episodes))} episodes "
-          f"({'test split of ' + args.data if args.data else 'exact closed loop, seeds from ' + str(args.seed)})")
-    print(format_table(rows, [("controller", "controller"), ("median_ms", "median ms"), ("p95_ms", "p95 ms"),
-                              ("mean_ms", "mean ms"), ("network_median_ms", "network ms"),
-                              ("qp_median_ms", "qp ms"), ("solver_median_ms", "MIQP solver ms"),
-                              ("speedup", "speedup (median)")]))
+          f"({'test split of ' + args.data if args.data else 'exact closed loop, seeds from ' + str(args.seed)}); "
+          "every controller on the same theta in this run")
+    print(format_table(rows, TABLE_COLUMNS))
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python benchmarks/step_latency.py [options]``: the same as ``mimpc bench step-latency``."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    add_arguments(parser)
+    return cli(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
