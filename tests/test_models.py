@@ -106,3 +106,53 @@ def test_grouped_head_satisfies_eq26_and_trains_by_cross_entropy(robot):
         policy.cross_entropy(policy.logits(theta), bad)
     with pytest.raises(ValueError, match="grouped"):
         IntegerPolicy(thermal_tank(), ModelConfig(head="grouped"))
+
+
+def test_rate_chains_of_the_tank_are_eq33():
+    from mimpc.training.integer_chains import find_rate_chains
+    tank = thermal_tank(horizon=6)
+    chains = find_rate_chains(tank)
+    assert chains.max_step == 1 and chains.n_chains == 1
+    np.testing.assert_array_equal(chains.order[0], tank.layout.delta_index[:, 0])
+    assert find_rate_chains(thermal_tank(horizon=6, max_delta_rate=2)).max_step == 2
+    assert find_rate_chains(robot_nav(horizon=3, obstacles=(Obstacle((1.0, -1.0), 0.2, 0.2),))) is None
+    with pytest.raises(ValueError, match="increments"):
+        IntegerPolicy(robot_nav(horizon=3, obstacles=(Obstacle((1.0, -1.0), 0.2, 0.2),)), ModelConfig(head="increments"))
+
+
+@pytest.mark.parametrize("rate", [1, 2])
+def test_increments_head_satisfies_the_rate_limits_and_learns_labels(rate):
+    """Whatever the weights, in training (Gumbel) and evaluation (argmax) mode the integers are in
+    range and obey eq. (33); cross-entropy fits labels and gradients reach the logits."""
+    tank = thermal_tank(horizon=6, max_delta_rate=rate)
+    torch.manual_seed(0)
+    policy = IntegerPolicy(tank, ModelConfig(head="increments", hidden=(32,)))
+    theta = torch.randn(64, tank.n_theta) * 3
+    for training in (True, False):
+        policy.train(training)
+        delta = policy(theta)
+        assert torch.all(delta == delta.round()) and delta.min() >= 0 and delta.max() <= 3
+        viol = tank.violations(torch.zeros(64, tank.n_x, dtype=torch.float64), delta.detach().double(), theta.double())
+        assert float(viol.integer_only_total.max()) == 0.0
+    labels = torch.as_tensor(np.clip(np.cumsum(np.random.default_rng(1).integers(-rate, rate + 1, (64, 6)), 1) + 1,
+                                     0, 3), dtype=torch.float32)
+    assert float((labels[:, 1:] - labels[:, :-1]).abs().max()) <= rate  # valid labels
+    opt = torch.optim.Adam(policy.parameters(), lr=1e-2)
+    policy.train()
+    first = None
+    for _ in range(200):
+        loss = policy.cross_entropy(policy.logits(theta), labels)
+        first = float(loss.detach()) if first is None else first
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert float(loss.detach()) < 0.2 * first
+    policy.eval()
+    assert float((policy(theta) == labels).float().mean()) > 0.95
+    fresh = IntegerPolicy(tank, ModelConfig(head="increments", hidden=(32,))).train()
+    fresh(theta).sum().backward()  # the straight-through estimator passes gradients to the weights
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in fresh.net.parameters())
+    bad = labels.clone()
+    bad[0, 1] = bad[0, 0] + rate + 1 if bad[0, 0] + rate + 1 <= 3 else bad[0, 0] - rate - 1
+    with pytest.raises(ValueError, match="rate limits"):
+        policy.cross_entropy(policy.logits(theta), bad)

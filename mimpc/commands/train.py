@@ -25,9 +25,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
     p.add_argument("--qp-backend", default="auto")
     p.add_argument("--hidden", type=int, nargs="+", default=None, help="hidden widths (default 128 128 128 128)")
-    p.add_argument("--head", default="per_integer", choices=("per_integer", "grouped"),
-                   help="integer head: the paper's per-integer one, or one categorical per group of integers "
-                        "tied by integer-only constraints (robot face bits)")
+    p.add_argument("--head", default="per_integer", choices=("per_integer", "grouped", "increments"),
+                   help="integer head: the paper's per-integer one; grouped: one categorical per group of integers "
+                        "tied by integer-only constraints (robot face bits); increments: first value and bounded "
+                        "steps along rate-limited chains (tank delta)")
     p.add_argument("--loss", default=None, metavar="JSON",
                    help='override loss config fields, e.g. \'{"penalty": "squared_hinge", "anneal_factor": 1.5}\'')
     p.add_argument("--penalty", default=None, choices=("relu", "squared_hinge"),

@@ -10,6 +10,10 @@
   groups (the robot's four face bits under eq. 26) get one categorical over the group's valid
   patterns (see :mod:`mimpc.training.integer_groups`), trained like the categorical head; the
   integer-only constraints then hold by construction. ``head="per_integer"`` is the paper's.
+* ``head="increments"`` (mimpc's addition): integers chained by rate limits ``|delta_k -
+  delta_{k-1}| <= m`` (the tank's eq. 33, see :mod:`mimpc.training.integer_chains`) get one
+  categorical for the first value of each chain and one over the steps ``-m..m`` per link; the
+  values are accumulated and kept in bounds, so the rate limits hold by construction.
 
 Input normalisation (mean and standard deviation of theta on the training split) is a buffer of
 the model, so it travels with the weights in every checkpoint.
@@ -25,11 +29,13 @@ import torch
 from torch import nn
 
 from mimpc.problems import ParametricMIQP
+from mimpc.training.integer_chains import find_rate_chains
 from mimpc.training.integer_groups import find_integer_groups
 
 __all__ = ["ModelConfig", "IntegerPolicy", "integer_head_kind", "straight_through_integers", "mlp"]
 
 _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "elu": nn.ELU}
+HEADS = ("per_integer", "grouped", "increments")
 
 
 @dataclass(frozen=True)
@@ -47,8 +53,9 @@ class ModelConfig:
     dropout : float
         Dropout probability after each hidden layer (0 disables it).
     head : str
-        ``"per_integer"`` (the paper's sigmoid or categorical per integer) or ``"grouped"`` (one
-        categorical per group of integers over its valid patterns).
+        ``"per_integer"`` (the paper's sigmoid or categorical per integer), ``"grouped"`` (one
+        categorical per group of integers over its valid patterns) or ``"increments"`` (first
+        value and bounded steps along rate-limited chains of integers).
     """
 
     hidden: tuple[int, ...] = (128, 128, 128, 128)
@@ -67,8 +74,8 @@ class ModelConfig:
             raise ValueError(f"gumbel_tau must be positive, got {self.gumbel_tau}")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.head not in ("per_integer", "grouped"):
-            raise ValueError(f"head must be 'per_integer' or 'grouped', got {self.head!r}")
+        if self.head not in HEADS:
+            raise ValueError(f"head must be one of {HEADS}, got {self.head!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -151,18 +158,31 @@ class IntegerPolicy(nn.Module):
             self.register_buffer("group_index", torch.as_tensor(groups.index))
             self.register_buffer("group_order", torch.as_tensor(np.argsort(groups.index.ravel())))
             n_out = self.n_groups * self.n_values
+        elif self.config.head == "increments":
+            if self.kind != "categorical":
+                raise ValueError("head='increments' needs multi-valued integers (use head='per_integer')")
+            chains = find_rate_chains(problem)
+            if chains is None:
+                raise ValueError(f"head='increments' needs integers chained by rate limits |d_k - d_(k-1)| <= m; "
+                                 f"problem {problem.name!r} has none (use head='per_integer')")
+            self.kind, self.n_chains, self.chain_length = "increments", chains.n_chains, chains.length
+            self.max_step, self.upper = chains.max_step, float(problem.ub_d[0])
+            self.register_buffer("chain_order", torch.as_tensor(chains.order))
+            self.register_buffer("chain_inverse", torch.as_tensor(np.argsort(chains.order.ravel())))
+            n_out = self.n_chains * (self.n_values + (self.chain_length - 1) * (2 * self.max_step + 1))
         else:
             n_out = self.n_d if self.kind == "binary" else self.n_d * self.n_values
         self.net = mlp(problem.n_theta, self.config.hidden, n_out, self.config.activation, self.config.dropout)
 
     def logits(self, theta: torch.Tensor) -> torch.Tensor:
         """Raw scores: ``(B, n_d)`` for binary heads, ``(B, n_d, n_values)`` for categorical ones,
-        ``(B, n_groups, n_patterns)`` for the grouped head."""
+        ``(B, n_groups, n_patterns)`` for the grouped head, ``(B, n_out)`` (first values, then
+        steps, see :meth:`_split_increments`) for the increments head."""
         if theta.ndim != 2 or theta.shape[1] != self.n_theta:
             raise ValueError(f"theta must have shape (batch, {self.n_theta}), got {tuple(theta.shape)}")
         z = (theta.to(self.theta_mean.dtype) - self.theta_mean) / self.theta_std
         out = self.net(z)
-        if self.kind == "binary":
+        if self.kind in ("binary", "increments"):
             return out
         return out.view(-1, self.n_groups if self.kind == "grouped" else self.n_d, self.n_values)
 
@@ -171,6 +191,8 @@ class IntegerPolicy(nn.Module):
 
     def integers_from_logits(self, logits: torch.Tensor) -> torch.Tensor:
         """Hard integers with straight-through gradients (Gumbel noise only in training mode)."""
+        if self.kind == "increments":
+            return self._accumulate_increments(logits)
         if self.kind != "grouped":
             return straight_through_integers(logits, self.kind, self.lower, self.n_values, self.training,
                                              self.config.gumbel_tau)
@@ -178,11 +200,41 @@ class IntegerPolicy(nn.Module):
         values = onehot @ self.patterns.to(logits.dtype)  # (B, groups, group size)
         return values.reshape(len(logits), -1)[:, self.group_order]
 
+    def _split_increments(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(first (B, chains, n_values), steps (B, chains, length - 1, 2 m + 1))``."""
+        head = self.n_chains * self.n_values
+        first = logits[:, :head].reshape(-1, self.n_chains, self.n_values)
+        steps = logits[:, head:].reshape(-1, self.n_chains, self.chain_length - 1, 2 * self.max_step + 1)
+        return first, steps
+
+    def _accumulate_increments(self, logits: torch.Tensor) -> torch.Tensor:
+        first, steps = self._split_increments(logits)
+        tau = self.config.gumbel_tau
+        values = self.lower + torch.arange(self.n_values, dtype=logits.dtype, device=logits.device)
+        moves = torch.arange(-self.max_step, self.max_step + 1, dtype=logits.dtype, device=logits.device)
+        current = straight_through_onehot(first, self.training, tau) @ values  # (B, chains)
+        step = straight_through_onehot(steps, self.training, tau) @ moves  # (B, chains, length - 1)
+        chain = [current]
+        for k in range(self.chain_length - 1):
+            current = torch.clamp(current + step[..., k], self.lower, self.upper)
+            chain.append(current)
+        return torch.stack(chain, dim=-1).reshape(len(logits), -1)[:, self.chain_inverse]
+
     def cross_entropy(self, logits: torch.Tensor, delta_star: torch.Tensor) -> torch.Tensor:
         """Cross-entropy of the head's distribution against integer labels ``delta_star``."""
         F = torch.nn.functional
         if self.kind == "binary":
             return F.binary_cross_entropy_with_logits(logits, delta_star.to(logits.dtype))
+        if self.kind == "increments":
+            first, steps = self._split_increments(logits)
+            chain = delta_star[:, self.chain_order].round().long()  # (B, chains, length)
+            moves = chain[..., 1:] - chain[..., :-1] + self.max_step
+            if bool((moves < 0).any() or (moves > 2 * self.max_step).any()):
+                raise ValueError("labels violate the rate limits: some step exceeds the chain's max_step")
+            n_first, n_steps = first.shape[1], steps.shape[1] * steps.shape[2]
+            ce_first = F.cross_entropy(first.reshape(-1, first.shape[-1]), (chain[..., 0] - int(self.lower)).reshape(-1))
+            ce_steps = F.cross_entropy(steps.reshape(-1, steps.shape[-1]), moves.reshape(-1))
+            return (n_first * ce_first + n_steps * ce_steps) / (n_first + n_steps)  # mean over integers
         if self.kind == "categorical":
             classes = (delta_star - self.lower).round().long()
         else:
