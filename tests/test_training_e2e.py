@@ -69,6 +69,15 @@ def test_grouped_head_trains_and_keeps_integer_rows(robot_data, tmp_path):
     assert summary["integer_violation_rate"] == 0.0
 
 
+def test_increments_head_trains_and_keeps_the_rate_limits(tank_data, tmp_path):
+    p, ds = tank_data
+    res = train(p, ds, "hybrid", tmp_path / "inc.pt", FAST, loss_preset("hybrid", p.name, supervised="cross_entropy"),
+                ModelConfig(head="increments"), progress=False)
+    assert all(h["val_integer_violation_rate"] == 0.0 for h in res.history)
+    summary = evaluate_checkpoint(res.checkpoint, ds, "test")["summary"]
+    assert summary["integer_violation_rate"] == 0.0 and summary["integer_accuracy"] > 0
+
+
 def test_tank_hybrid_and_lpae(tank_data, tmp_path):
     p, ds = tank_data
     res = train(p, ds, "hybrid", tmp_path / "h.pt", FAST, progress=False)
