@@ -105,6 +105,21 @@ def test_resume_continues_the_run(tank_data, tmp_path):
         train(p, ds, "hybrid", tmp_path / "c.pt", four, resume=first.checkpoint, progress=False)
 
 
+def test_init_starts_a_new_run_from_another_policy(tank_data, tmp_path):
+    p, ds = tank_data
+    sl = train(p, ds, "sl", tmp_path / "sl.pt", FAST, progress=False)
+    one = TrainConfig(epochs=1, batch_size=32, seed=0, patience=10, threads=1, lr=1e-9)
+    tuned = train(p, ds, "hybrid", tmp_path / "h.pt", one, progress=False, init=sl.checkpoint)
+    ckpt = load_checkpoint(tuned.checkpoint, p)
+    assert ckpt.method == "hybrid" and ckpt.payload["init_from"] == str(sl.checkpoint)
+    start = load_checkpoint(sl.checkpoint, p).policy.state_dict()
+    for k, v in ckpt.policy.state_dict().items():  # lr 1e-9: the weights are the SL policy's
+        torch.testing.assert_close(v, start[k], atol=1e-6, rtol=0)
+    with pytest.raises(ValueError, match="same --head"):
+        train(p, ds, "hybrid", tmp_path / "x.pt", one, model_config=ModelConfig(hidden=(16,)), progress=False,
+              init=sl.checkpoint)
+
+
 def test_checkpoint_errors(tank_data, tmp_path):
     p, ds = tank_data
     res = train(p, ds, "sl", tmp_path / "sl.pt", TrainConfig(epochs=1, batch_size=64, threads=1), progress=False)

@@ -40,6 +40,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-train-samples", type=int, default=None)
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     p.add_argument("--resume", default=None, help="continue from this checkpoint")
+    p.add_argument("--init", default=None, metavar="CKPT",
+                   help="start from the weights of this policy checkpoint (same problem, --head and --hidden; "
+                        "any of sl/ssl/hybrid), e.g. to fine-tune a supervised policy with the hybrid loss")
     p.add_argument("--no-progress", action="store_true")
 
 
@@ -71,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
                          qp_backend=args.qp_backend, max_train_samples=args.max_train_samples,
                          threads=args.threads)
     overrides = loss_overrides(args)
+    if args.method == "lpae" and args.init:
+        raise ValueError("--init applies to sl, ssl and hybrid policies, not lpae")
     if args.method == "lpae":
         from mimpc.training.lpae import train_lpae
         result = train_lpae(problem, dataset, args.out, config, overrides, hidden=args.hidden,
@@ -81,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         from mimpc.training.trainer import train
         model = ModelConfig(head=args.head, **({"hidden": tuple(args.hidden)} if args.hidden else {}))
         result = train(problem, dataset, args.method, args.out, config, loss_preset(args.method, problem.name, **overrides),
-                       model, resume=args.resume, progress=not args.no_progress)
+                       model, resume=args.resume, progress=not args.no_progress, init=args.init)
     print(f"best epoch {result.best_epoch}: " + ", ".join(f"{k}={v:.4g}" for k, v in result.best_metrics.items()))
     print(f"checkpoint: {result.checkpoint}")
     return 0

@@ -167,12 +167,14 @@ class L2OMethod:
 def train(problem: ParametricMIQP, dataset: ExpertDataset, method: str, out: str | Path,
           config: TrainConfig | None = None, loss_config: LossConfig | None = None,
           model_config: ModelConfig | None = None, resume: str | Path | None = None,
-          progress: bool = True) -> TrainResult:
+          progress: bool = True, init: str | Path | None = None) -> TrainResult:
     """Train a policy with ``method`` in ``("sl", "ssl", "hybrid")`` and write the best checkpoint to
     ``out`` (plus ``out`` with suffix ``.csv``, the per-epoch log).
 
     ``resume`` continues a run from a checkpoint written by this function (weights, optimiser,
-    scheduler, epoch, history and early-stopping state).
+    scheduler, epoch, history and early-stopping state). ``init`` starts a new run from the
+    weights of another policy checkpoint of the same problem and architecture (e.g. a hybrid
+    fine-tuning of a supervised policy); its method may differ, nothing else is carried over.
     """
     from mimpc.qp_layer import make_qp_layer
 
@@ -185,10 +187,26 @@ def train(problem: ParametricMIQP, dataset: ExpertDataset, method: str, out: str
     torch.manual_seed(config.seed)
     policy = IntegerPolicy(problem, model_config or ModelConfig(), train_split["theta"].mean(0),
                            train_split["theta"].std(0)).to(device)
+    if init is not None:
+        if resume is not None:
+            raise ValueError("pass either resume (continue a run) or init (start from weights), not both")
+        _init_weights(policy, init, problem)
     layer = make_qp_layer(problem, backend=config.qp_backend).to(device)
     runner = L2OMethod(method, problem, policy, layer, loss_config, getattr(torch, config.qp_dtype))
     runner.slack_penalty_check = slack_penalty_check(problem, train_split, progress)
+    runner.init_from = None if init is None else str(init)
     return fit(runner, dataset, train_split, out, config, resume=resume, progress=progress)
+
+
+def _init_weights(policy: IntegerPolicy, path: str | Path, problem: ParametricMIQP) -> None:
+    """Load another checkpoint's weights (and input normalisation) into ``policy``."""
+    ckpt = load_checkpoint(path, problem)  # raises on a fingerprint mismatch
+    if (ckpt.payload.get("model_kind") != "integer_policy"
+            or ModelConfig(**ckpt.payload["model_config"]) != policy.config):
+        raise ValueError(f"init checkpoint {path} has model {ckpt.payload.get('model_kind')} "
+                         f"{ckpt.payload.get('model_config')}, not integer_policy {policy.config.to_dict()}: "
+                         "pass the same --head and --hidden")
+    policy.load_state_dict(ckpt.policy.state_dict())
 
 
 def slack_penalty_check(problem: ParametricMIQP, split: dict[str, np.ndarray], verbose: bool = True,
@@ -250,7 +268,8 @@ def fit(runner: Any, dataset: ExpertDataset, train_split: dict[str, np.ndarray],
                   train_config=asdict(config), loss_config=runner.loss_config.to_dict(),
                   dataset={"path": str(dataset.path), "fingerprint": dataset.meta["fingerprint"],
                            "counts": dataset.counts(), "seed": dataset.meta["seed"]},
-                  slack_penalty_check=getattr(runner, "slack_penalty_check", None))
+                  slack_penalty_check=getattr(runner, "slack_penalty_check", None),
+                  init_from=getattr(runner, "init_from", None))
     stopped_early = False
     log_path = out.with_suffix(".csv")
     for epoch in range(state["epoch"], config.epochs):
