@@ -16,12 +16,17 @@ DATA = {"robot_nav": "mimpc generate --env robot_nav --samples 55000 --out data/
         "thermal_tank": "mimpc generate --env thermal_tank --samples 36000 --out data/thermal_tank --seed 0"}
 
 
-def train_command(problem: str, method: str, payload_train: dict, loss: dict, model: dict) -> str:
+def train_command(problem: str, method: str, payload_train: dict, loss: dict, model: dict,
+                  init_from: str | None = None) -> str:
     """The command of scripts/train_pretrained.sh that produced the run (read back from the run)."""
     parts = ["mimpc", "train", "--env", problem, "--method", method, "--data", f"data/{problem}",
              "--epochs", str(payload_train["epochs"]), "--seed", str(payload_train["seed"])]
+    if payload_train.get("lr", 1e-3) != 1e-3:
+        parts += ["--lr", f"{payload_train['lr']:g}"]
     if model.get("head", "per_integer") != "per_integer":
         parts += ["--head", model["head"]]
+    if init_from:
+        parts += ["--init", init_from]
     overrides = {k: v for k, v in loss.items() if k in ("supervised", "w_constraint", "w_supervised")
                  and method != "lpae" and v != _preset(problem, method).get(k)}
     if overrides:
@@ -49,7 +54,7 @@ def main() -> None:
             import torch
             payload = torch.load(src, weights_only=False)
             cmd = train_command(problem, method, payload["train_config"], payload.get("loss_config", {}),
-                                payload["model_config"])
+                                payload["model_config"], payload.get("init_from"))
             test = evaluate_checkpoint(src, ROOT / "data" / problem, "test")["summary"]
             dst, card = export_checkpoint(src, ROOT / "mimpc" / "pretrained" / problem / f"{method}.pt",
                                           data_command=DATA[problem], train_command=cmd, test_metrics=test)

@@ -19,16 +19,19 @@ from tests_data import heldout  # noqa: E402  (tiny helper module below)
 
 SHIPPED = {"robot_nav": ["hybrid", "lpae", "sl", "ssl"], "thermal_tank": ["hybrid", "lpae", "sl", "ssl"]}
 
-# method -> (max median gap %, max integer-only violation rate %, max continuous violation rate %)
+# method -> (max median gap %, max integer-only violation rate %, max continuous violation rate %),
+# about twice the values measured on this held-out set (scripts/make_heldout.py) when shipped:
+# robot sl 0.0/0/20.5, hybrid 0.0/0/20.5, ssl 443/0/52, lpae 207/22.5/56.5;
+# tank sl 0.03/1.5/2.0, hybrid 0.07/0/2.0, ssl 12.2/0/3.5, lpae 17.6/0/14.0
 FLOORS = {
-    ("robot_nav", "sl"): (1.0, 1.0, 50.0),
-    ("robot_nav", "hybrid"): (1.0, 1.0, 50.0),
-    ("robot_nav", "ssl"): (100.0, 1.0, 60.0),
-    ("robot_nav", "lpae"): (1e9, 100.0, 100.0),
-    ("thermal_tank", "sl"): (1.0, 10.0, 10.0),
-    ("thermal_tank", "hybrid"): (2.0, 10.0, 15.0),
-    ("thermal_tank", "ssl"): (50.0, 5.0, 30.0),
-    ("thermal_tank", "lpae"): (1e9, 100.0, 100.0),
+    ("robot_nav", "sl"): (1.0, 1.0, 35.0),
+    ("robot_nav", "hybrid"): (1.0, 1.0, 35.0),
+    ("robot_nav", "ssl"): (1000.0, 1.0, 75.0),
+    ("robot_nav", "lpae"): (600.0, 45.0, 85.0),
+    ("thermal_tank", "sl"): (1.0, 5.0, 6.0),
+    ("thermal_tank", "hybrid"): (1.0, 1.0, 6.0),
+    ("thermal_tank", "ssl"): (30.0, 2.0, 10.0),
+    ("thermal_tank", "lpae"): (40.0, 5.0, 30.0),
 }
 
 
