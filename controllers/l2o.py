@@ -41,9 +41,13 @@ class L2OController(Controller):
         A checkpoint written by ``mimpc train``; default: the shipped pretrained one for ``method``.
     method : str
         Name under which the controller reports (and which pretrained policy to load).
+    network : str
+        ``"numpy"`` (default): the network's evaluation-mode forward pass copied into numpy
+        (:meth:`~mimpc.training.models.IntegerPolicy.numpy_predictor`), several times faster for
+        one theta; ``"torch"``: the module itself.
     threads : int or None
-        Torch intra-op threads for the network while it acts (1 is fastest for a single theta);
-        the process-wide torch setting is restored after each step. None uses torch's setting.
+        Torch intra-op threads for ``network="torch"`` while it acts (1 is fastest for a single
+        theta); the process-wide torch setting is restored after each step. None uses torch's setting.
     qp : str
         Relaxed-QP solver for the plan: ``"layer"`` (the QP layer's single-instance interior point
         with active-set warm starts along the closed loop) or ``"daqp"`` (DAQP on the exact QP,
@@ -56,7 +60,7 @@ class L2OController(Controller):
     """
 
     def __init__(self, problem: ParametricMIQP, checkpoint: str | Path | None = None, method: str = "hybrid",
-                 threads: int | None = 1, qp: str = "layer", repair: int = 0) -> None:
+                 threads: int | None = 1, qp: str = "layer", repair: int = 0, network: str = "numpy") -> None:
         super().__init__(problem)
         if checkpoint is None:
             from mimpc.pretrained import pretrained_path
@@ -76,6 +80,10 @@ class L2OController(Controller):
         self.checkpoint = ckpt
         self.policy = ckpt.policy.eval()
         self.threads = check_threads(threads)
+        if network not in ("numpy", "torch"):
+            raise ValueError(f"network must be 'numpy' or 'torch', got {network!r}")
+        self.network = network
+        self._numpy_policy = self.policy.numpy_predictor() if network == "numpy" else None
         if qp not in ("layer", "daqp"):
             raise ValueError(f"qp must be 'layer' or 'daqp', got {qp!r}")
         self.qp = qp
@@ -103,6 +111,8 @@ class L2OController(Controller):
 
     def predict_integers(self, theta: np.ndarray) -> np.ndarray:
         """The network's integers for one theta (deterministic)."""
+        if self._numpy_policy is not None:
+            return self._numpy_policy(theta)
         with torch.inference_mode(), torch_threads(self.threads):
             t = torch.from_numpy(np.asarray(theta, dtype=np.float32)).unsqueeze(0)
             return self.policy(t)[0].double().numpy()

@@ -156,3 +156,25 @@ def test_increments_head_satisfies_the_rate_limits_and_learns_labels(rate):
     bad[0, 1] = bad[0, 0] + rate + 1 if bad[0, 0] + rate + 1 <= 3 else bad[0, 0] - rate - 1
     with pytest.raises(ValueError, match="rate limits"):
         policy.cross_entropy(policy.logits(theta), bad)
+
+
+@pytest.mark.parametrize("case", ["binary", "categorical", "grouped", "increments", "tanh", "gelu"])
+def test_numpy_predictor_makes_the_modules_decisions(case):
+    robot = robot_nav(horizon=3, obstacles=(Obstacle((1.0, -1.0), 0.2, 0.2), Obstacle((0.0, -2.0), 0.2, 0.2)))
+    tank = thermal_tank(horizon=5)
+    problem, cfg = {"binary": (robot, ModelConfig(hidden=(32, 32))),
+                    "categorical": (tank, ModelConfig(hidden=(32, 32))),
+                    "grouped": (robot, ModelConfig(hidden=(32,), head="grouped")),
+                    "increments": (tank, ModelConfig(hidden=(32,), head="increments")),
+                    "tanh": (tank, ModelConfig(hidden=(16, 16), activation="tanh")),
+                    "gelu": (robot, ModelConfig(hidden=(16,), activation="gelu", dropout=0.2))}[case]
+    torch.manual_seed(1)
+    rng = np.random.default_rng(2)
+    thetas = rng.normal(size=(300, problem.n_theta)) * 2
+    policy = IntegerPolicy(problem, cfg, thetas.mean(0), thetas.std(0)).train()  # eval is forced by the copy
+    fast = policy.numpy_predictor()
+    with torch.no_grad():
+        expected = policy.eval()(torch.as_tensor(thetas, dtype=torch.float32)).double().numpy()
+    got = np.stack([fast(t) for t in thetas])
+    assert got.shape == expected.shape and got.dtype == np.float64
+    np.testing.assert_array_equal(got, expected)

@@ -54,6 +54,11 @@ def test_robot_methods_train_evaluate_and_control(robot_data, tmp_path, method):
     for key in ("gap_median", "continuous_violation_rate", "integer_violation_rate", "lookahead_violation_rate"):
         assert np.isfinite(summary[key])
     ctrl = make_controller(method, p, checkpoint=res.checkpoint)
+    slow = make_controller(method, p, checkpoint=res.checkpoint, network="torch")
+    for theta in ds.subset("test")["theta"][:20]:  # the numpy copy of the network decides the same
+        np.testing.assert_array_equal(ctrl.predict_integers(theta), slow.predict_integers(theta))
+    with pytest.raises(ValueError, match="network must be"):
+        make_controller(method, p, checkpoint=res.checkpoint, network="onnx")
     out = rollout.run(RobotNavEnv(p, max_steps=15), ctrl, episodes=1, seed=3, progress=False)
     info = ctrl.last
     assert info.status in ("relaxed", "not_converged") and set(info.timings) == {"network", "qp"}
