@@ -17,6 +17,7 @@ import numpy as np
 from mimpc import metrics
 from mimpc.problems import ParametricMIQP
 from mimpc.io import write_csv, write_json
+from mimpc.report import format_markdown
 from mimpc.rollout import RolloutResult, run
 
 __all__ = ["ComparisonResult", "compare_controllers", "exact_optima", "TABLE_COLUMNS"]
@@ -41,12 +42,14 @@ class ComparisonResult:
     open_loop: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
     def save(self, out_dir: str | Path) -> Path:
-        """Write every rollout, ``comparison.csv`` and ``comparison.json`` under ``out_dir``."""
+        """Write every rollout, ``comparison.csv``, ``comparison.json`` and ``comparison.md`` (the
+        printed table in Markdown) under ``out_dir``."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         for res in self.rollouts.values():
             res.save(out)
         write_csv(out / "comparison.csv", self.rows)
+        (out / "comparison.md").write_text(format_markdown(self.rows, TABLE_COLUMNS) + "\n")
         write_json(out / "comparison.json", {"env": self.env_id, "rows": self.rows})
         np.savez_compressed(out / "open_loop.npz", **{f"{c}__{k}": v for c, d in self.open_loop.items()
                                                        for k, v in d.items()})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-__all__ = ["format_table", "format_value"]
+__all__ = ["format_table", "format_markdown", "format_value"]
 
 
 def format_value(v: Any) -> str:
@@ -32,3 +32,12 @@ def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, st
              for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def format_markdown(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]]) -> str:
+    """``rows`` as a Markdown table with the values of :func:`format_table` (for READMEs, reports)."""
+    head = "| " + " | ".join(header for _, header in columns) + " |"
+    rule = "|" + "|".join("---" for _ in columns) + "|"
+    body = ["| " + " | ".join(format_value(r.get(key)).replace("|", "\\|") for key, _ in columns) + " |"
+            for r in rows]
+    return "\n".join([head, rule, *body])

@@ -174,6 +174,8 @@ def test_compare_cli_on_a_tiny_configuration(robot_data, tmp_path, capsys):
     import csv
     rows = list(csv.DictReader(open(out / "comparison.csv")))
     assert [r["controller"] for r in rows] == ["miqp", "sl", "sl+repair", "lpae"]
+    md = (out / "comparison.md").read_text().splitlines()
+    assert md[0].startswith("| controller | median ms") and len(md) == 2 + 4 and md[3].startswith("| sl |")
     assert float(rows[0]["speedup"]) == pytest.approx(1.0)
     # the exact controller's plans are feasible; the barely trained solver-free policy's are not,
     # and its row says so
