@@ -15,12 +15,12 @@ from typing import Any, Sequence
 import numpy as np
 
 from mimpc import metrics
-from mimpc.problems import ParametricMIQP
+from mimpc.problems import ParametricMIQP, RobotNavConfig
 from mimpc.io import write_csv, write_json
 from mimpc.report import format_markdown
 from mimpc.rollout import RolloutResult, run
 
-__all__ = ["ComparisonResult", "compare_controllers", "exact_optima", "TABLE_COLUMNS"]
+__all__ = ["ComparisonResult", "compare_controllers", "exact_optima", "table_columns", "TABLE_COLUMNS"]
 
 TABLE_COLUMNS = [
     ("controller", "controller"), ("time_median_ms", "median ms"), ("time_p95_ms", "p95 ms"),
@@ -32,6 +32,18 @@ TABLE_COLUMNS = [
 ]
 
 
+def table_columns(problem: ParametricMIQP) -> list[tuple[str, str]]:
+    """:data:`TABLE_COLUMNS` for ``problem``: goal and collision columns only for problems with a
+    goal and obstacles (robot), the applied-integer rate column only where integers drive the
+    plant (tank)."""
+    robot = isinstance(problem.config, RobotNavConfig)
+    cols = [c for c in TABLE_COLUMNS if robot or c[0] not in ("goal", "collisions")]
+    if problem.integer_inputs:
+        cols.insert(cols.index(("bound_violation_steps", "bound viol.")) + 1,
+                    ("delta_rate_violation_steps", "rate viol."))
+    return cols
+
+
 @dataclass
 class ComparisonResult:
     """Rollouts of every controller plus the comparison rows."""
@@ -40,6 +52,7 @@ class ComparisonResult:
     rollouts: dict[str, RolloutResult]
     rows: list[dict[str, Any]]
     open_loop: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    columns: list[tuple[str, str]] = field(default_factory=lambda: list(TABLE_COLUMNS))
 
     def save(self, out_dir: str | Path) -> Path:
         """Write every rollout, ``comparison.csv``, ``comparison.json`` and ``comparison.md`` (the
@@ -49,7 +62,7 @@ class ComparisonResult:
         for res in self.rollouts.values():
             res.save(out)
         write_csv(out / "comparison.csv", self.rows)
-        (out / "comparison.md").write_text(format_markdown(self.rows, TABLE_COLUMNS) + "\n")
+        (out / "comparison.md").write_text(format_markdown(self.rows, self.columns) + "\n")
         write_json(out / "comparison.json", {"env": self.env_id, "rows": self.rows})
         np.savez_compressed(out / "open_loop.npz", **{f"{c}__{k}": v for c, d in self.open_loop.items()
                                                        for k, v in d.items()})
@@ -114,4 +127,4 @@ def compare_controllers(env: Any, controllers: Sequence[Any], episodes: int, see
             per_instance[name] = per
         rows.append(row)
     env_id = next(iter(rollouts.values())).env_id
-    return ComparisonResult(env_id, rollouts, rows, per_instance)
+    return ComparisonResult(env_id, rollouts, rows, per_instance, table_columns(problem))

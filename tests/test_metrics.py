@@ -65,3 +65,13 @@ def test_episode_metrics_and_cost_ratio():
     assert s["cost_ratio_median"] == pytest.approx(1.5)
     with pytest.raises(ValueError, match="reference"):
         metrics.summarize_closed_loop([m], [ref, ref])
+
+
+def test_comparison_columns_follow_the_problem():
+    from mimpc.compare import table_columns
+    from mimpc.problems import robot_nav, thermal_tank
+    robot = [k for k, _ in table_columns(robot_nav(horizon=3))]
+    tank = [k for k, _ in table_columns(thermal_tank(horizon=3))]
+    assert "goal" in robot and "collisions" in robot and "delta_rate_violation_steps" not in robot
+    assert "goal" not in tank and "collisions" not in tank
+    assert tank.index("delta_rate_violation_steps") == tank.index("bound_violation_steps") + 1

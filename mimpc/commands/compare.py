@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     result = compare.compare_controllers(env, controllers, episodes, args.seed, exact_solver=exact,
                                          progress=not args.no_progress)
     out = result.save(args.out or f"results/compare_{name}")
-    print(format_table(result.rows, compare.TABLE_COLUMNS))
+    print(format_table(result.rows, result.columns))
     print(f"\n{episodes} episodes per controller, seeds {args.seed}..{args.seed + episodes - 1}; "
           f"times are per control step (network + QP for learned policies), speedup = exact median / median; "
           f"gap and violation rates are open loop at the states each controller visited; wall time "
