@@ -238,6 +238,10 @@ def compare(label: str, fast, out_f, gt_f, gd_f, out_c, gt_c, gd_c, th: np.ndarr
     rel_d = (gd_f[:Bc].cpu() - gd_c).norm(dim=1) / gd_c.norm(dim=1).clamp_min(1e-8)
     print(f"  {label}: max|dx| {dx:.1e}  max|ds| {ds:.1e}  VJP theta {rel_t.max():.1e} / "
           f"{rel_t.median():.1e}  delta {rel_d.max():.1e} / {rel_d.median():.1e}")
+    ref = exact_reference(fast.problem, th, de, {"ipm": out_f.x[:Bc].detach().cpu().double().numpy(),
+                                                 "cvx": out_c.x.detach().double().numpy()})
+    print(f"    against the exact active-set solution (DAQP, elastic route): max|dx| ipm {ref['ipm'][0]:.1e}, "
+          f"cvx {ref['cvx'][0]:.1e}; eq. (10) objective above it: ipm {ref['ipm'][1]:.1e}, cvx {ref['cvx'][1]:.1e}")
     loss = loss_fn(fast, vx, vs, args.device)
     chk = fd_check(loss, th, de, gt_f[:Bc].cpu().numpy(), gd_f[:Bc].cpu().numpy(), seed=args.seed)
     chk_c = fd_check(loss, th, de, gt_c.numpy(), gd_c.numpy(), seed=args.seed)
@@ -250,6 +254,22 @@ def compare(label: str, fast, out_f, gt_f, gd_f, out_c, gt_c, gd_c, th: np.ndarr
               f"{rel_d.numpy()[sm].max():.1e}; vs finite differences: ipm theta {chk['err_theta'][sm].max():.1e} "
               f"delta {chk['err_delta'][sm].max():.1e}, cvx theta {chk_c['err_theta'][sm].max():.1e} "
               f"delta {chk_c['err_delta'][sm].max():.1e}")
+
+
+def exact_reference(p: ParametricMIQP, th: np.ndarray, de: np.ndarray,
+                    candidates: dict[str, np.ndarray]) -> dict[str, tuple[float, float]]:
+    """For each backend's solutions: the largest distance to the exact active-set solution of
+    eq. (10) and the largest excess of the eq. (10) objective over it (which side is inexact)."""
+    from mimpc.solvers.fixed_qp import FixedQPSolver
+
+    solver = FixedQPSolver(p, relaxed=True, backend="daqp")
+    exact = np.stack([solver.solve(t, d).x for t, d in zip(th, de)])
+
+    def penalised(x: np.ndarray) -> np.ndarray:
+        return p.objective(x, de, th) + p.slack_penalty * p.violations(x, de, th).continuous_total
+
+    base = penalised(exact)
+    return {k: (float(np.abs(x - exact).max()), float((penalised(x) - base).max())) for k, x in candidates.items()}
 
 
 def bench_single(name: str, p: ParametricMIQP, make: Callable, layer, args: argparse.Namespace) -> None:
