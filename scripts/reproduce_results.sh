@@ -32,3 +32,11 @@ step $MIMPC bench qp-layer --threads 1
 
 # the LP-AE paper's Table 1 and ablations
 step $MIMPC bench lpae --no-progress
+
+# the figures the README shows
+mkdir -p docs/figures
+cp results/compare_robot_nav/trajectories.png docs/figures/compare_robot_nav_trajectories.png
+cp results/compare_robot_nav/timing.png docs/figures/compare_robot_nav_timing.png
+cp results/compare_thermal_tank/trajectories.png docs/figures/compare_thermal_tank_trajectories.png
+cp results/evaluate_robot_nav/open_loop_panels.png docs/figures/evaluate_robot_nav_panels.png
+cp results/evaluate_thermal_tank/open_loop_panels.png docs/figures/evaluate_thermal_tank_panels.png
