@@ -13,6 +13,8 @@ step() { echo; echo "\$ $*"; "$@"; }
 step $MIMPC rollout --env robot_nav --controller miqp --episodes 10 --out results/rollout_robot_nav --no-progress
 step $MIMPC rollout --env thermal_tank --controller miqp --episodes 5 --max-steps 200 --out results/rollout_thermal_tank --no-progress
 
+step .venv/bin/python benchmarks/miqp_agreement.py
+
 # open-loop metrics on the held-out test splits (paper Figs. 2-3)
 for env in robot_nav thermal_tank; do
   step $MIMPC evaluate --checkpoint $P/$env/sl.pt $P/$env/ssl.pt $P/$env/hybrid.pt $P/$env/lpae.pt \
