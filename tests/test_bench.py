@@ -95,6 +95,10 @@ def test_step_latency_arguments():
         bench_step.parse_checkpoints(["s.pt"], ["sl", "lpae"])
     with pytest.raises(ValueError, match="two checkpoints"):
         bench_step.parse_checkpoints(["sl=a.pt", "sl=b.pt"], ["sl", "lpae"])
+    # without a method list (mimpc compare): every item names its method
+    assert bench_step.parse_checkpoints(["sl=s.pt", "my=x=y.pt"]) == {"sl": "s.pt", "my": "x=y.pt"}
+    with pytest.raises(ValueError, match="expected METHOD=PATH"):
+        bench_step.parse_checkpoints(["s.pt"])
     with pytest.raises(ValueError, match="unknown learned controller"):   # before any slow work
         bench_step.main(["--method", "hybrid,nope"])
 

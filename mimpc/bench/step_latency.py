@@ -25,6 +25,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from mimpc.commands.common import parse_checkpoints
 from mimpc.report import format_table
 
 __all__ = ["add_arguments", "cli", "main", "held_out_thetas", "measure", "measure_all", "make_contenders",
@@ -65,23 +66,6 @@ def parse_methods(text: str) -> list[str]:
     if len(set(methods)) != len(methods):
         raise ValueError(f"--method lists a method twice: {text!r}")
     return methods
-
-
-def parse_checkpoints(items: Sequence[str], methods: Sequence[str]) -> dict[str, str]:
-    """``{method: path}`` from ``METHOD=PATH`` items, or one bare ``PATH`` when there is one method."""
-    out: dict[str, str] = {}
-    for item in items:
-        method, sep, path = item.partition("=")
-        method = method.strip()
-        if not (sep and method in methods):
-            if len(methods) != 1:
-                raise ValueError(f"--checkpoint {item!r}: expected METHOD=PATH with METHOD one of "
-                                 f"--method {','.join(methods)}")
-            method, path = methods[0], item      # a bare path (which may itself contain "=")
-        if method in out:
-            raise ValueError(f"--checkpoint: two checkpoints for {method!r}")
-        out[method] = path
-    return out
 
 
 def held_out_thetas(problem: Any, n: int, data: str | None, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import ast
-from typing import Any
+from typing import Any, Sequence
 
 from mimpc.problems import ParametricMIQP, make_problem
 
-__all__ = ["ENV_IDS", "add_env_arguments", "problem_from_args", "make_env", "parse_overrides"]
+__all__ = ["ENV_IDS", "add_env_arguments", "problem_from_args", "make_env", "parse_overrides",
+           "parse_checkpoints"]
 
 ENV_IDS = {"robot_nav": "mimpc/RobotNav-v0", "thermal_tank": "mimpc/ThermalTank-v0"}
 _BY_ID = {v: k for k, v in ENV_IDS.items()}
@@ -32,6 +33,27 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
             out[key.strip()] = ast.literal_eval(value)
         except (ValueError, SyntaxError):
             out[key.strip()] = value
+    return out
+
+
+def parse_checkpoints(items: Sequence[str], methods: Sequence[str] | None = None) -> dict[str, str]:
+    """``{method: path}`` from ``--checkpoint METHOD=PATH`` items (repeatable, one per method).
+
+    With ``methods`` given, ``METHOD`` must be one of them, and when there is exactly one a bare
+    ``PATH`` (which may itself contain ``=``) is taken as that method's.
+    """
+    out: dict[str, str] = {}
+    for item in items:
+        method, sep, path = item.partition("=")
+        method = method.strip()
+        if not sep or (methods is not None and method not in methods):
+            if methods is None or len(methods) != 1:
+                expected = "" if methods is None else f" with METHOD one of --method {','.join(methods)}"
+                raise ValueError(f"--checkpoint {item!r}: expected METHOD=PATH{expected}")
+            method, path = methods[0], item
+        if method in out:
+            raise ValueError(f"--checkpoint: two checkpoints for {method!r}")
+        out[method] = path
     return out
 
 

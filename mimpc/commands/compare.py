@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from mimpc.commands.common import add_env_arguments, env_name, make_env, problem_from_args
+from mimpc.commands.common import add_env_arguments, env_name, make_env, parse_checkpoints, problem_from_args
 from mimpc.report import format_table
 
 DEFAULT_EPISODES = {"robot_nav": 10, "thermal_tank": 3}
@@ -44,16 +44,6 @@ def default_learned(registered: list[str], have_policy: set[str]) -> list[str]:
     return [m for m in first + rest if m in have_policy]
 
 
-def _checkpoints(items: list[str]) -> dict[str, str]:
-    out = {}
-    for item in items:
-        if "=" not in item:
-            raise ValueError(f"--checkpoint expects METHOD=PATH, got {item!r}")
-        method, path = item.split("=", 1)
-        out[method.strip()] = path
-    return out
-
-
 def run(args: argparse.Namespace) -> int:
     from controllers import available_controllers, make_controller
     from mimpc import compare
@@ -62,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
 
     problem = problem_from_args(args)
     name = env_name(args.env)
-    checkpoints = _checkpoints(args.checkpoint)
+    checkpoints = parse_checkpoints(args.checkpoint)
     if args.controllers:
         names = [c.strip() for c in args.controllers.split(",") if c.strip()]
     else:
