@@ -13,7 +13,7 @@ import numpy as np
 from mimpc.problems import ParametricMIQP, RobotNavConfig
 from mimpc.problems.robot import side_integers
 
-__all__ = ["shift_integers", "default_integers"]
+__all__ = ["shift_integers", "default_integers", "coasting_plan"]
 
 
 def shift_integers(problem: ParametricMIQP, delta: np.ndarray) -> np.ndarray:
@@ -32,3 +32,11 @@ def default_integers(problem: ParametricMIQP, theta: np.ndarray) -> np.ndarray:
     if isinstance(problem.config, RobotNavConfig):
         return side_integers(problem.config, problem.initial_state(theta)[:2])
     return np.array(problem.lb_d, dtype=float)
+
+
+def coasting_plan(problem: ParametricMIQP, theta: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    """The plan that applies, at every step, the input-box point closest to zero: the last resort
+    when no QP gave a finite plan (numerical failure, e.g. on absurd but finite observations)."""
+    lay = problem.layout
+    u = np.clip(0.0, problem.lb_x[lay.input_index], problem.ub_x[lay.input_index])
+    return problem.plan_from_inputs(theta, u, delta)

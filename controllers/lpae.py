@@ -43,12 +43,19 @@ class LPAEController(Controller):
         self.policy = ckpt.policy.eval()
         self.threads = check_threads(threads)
 
+    def predict_integers(self, theta: np.ndarray) -> np.ndarray:
+        """The encoder's integers for one theta (what the certified cascade checks)."""
+        with torch.inference_mode(), torch_threads(self.threads):
+            _, delta = self.policy.encode(torch.from_numpy(theta.astype(np.float32)).unsqueeze(0))
+        return np.clip(np.round(delta[0].double().numpy()), self.problem.lb_d, self.problem.ub_d) + 0.0
+
     def _compute(self, theta: np.ndarray) -> tuple[Any, StepInfo]:
         t0 = time.perf_counter()
         with torch.inference_mode(), torch_threads(self.threads):
             x, delta = self.policy.encode(torch.from_numpy(theta.astype(np.float32)).unsqueeze(0))
         x, delta = x[0].double().numpy(), delta[0].double().numpy()
-        info = StepInfo(0.0, "solver_free", integers=delta, x=x, timings={"network": time.perf_counter() - t0})
+        info = StepInfo(0.0, "solver_free", integers=delta, x=x, timings={"network": time.perf_counter() - t0},
+                        source="policy")
         return solution_to_action(self.problem, x, delta), info
 
     def _annotate(self, theta: np.ndarray, info: StepInfo) -> None:

@@ -131,6 +131,13 @@ class CplexSolver(PersistentSolver):
             m.cplex.linear_constraints.set_rhs(list(zip(m.eq_index + m.ineq_index, rhs)))
         m.cplex.objective.set_linear(list(zip(m.var_index, linear_cost.tolist())))
 
+    def _set_start(self, m: _CplexModel, start: np.ndarray | None) -> None:
+        starts = m.cplex.MIP_starts
+        if starts.get_num():
+            starts.delete()
+        if start is not None:
+            starts.add(cplex.SparsePair(ind=m.var_index, val=start.tolist()), starts.effort_level.repair)
+
     def _optimize(self, m: _CplexModel) -> RawResult:
         c = m.cplex
         start = time.perf_counter()

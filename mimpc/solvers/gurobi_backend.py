@@ -142,6 +142,9 @@ class GurobiSolver(PersistentSolver):
         if m.ineq is not None:
             m.ineq.RHS = solver_infinity(ineq_rhs, GRB.INFINITY)
 
+    def _set_start(self, m: _GurobiModel, start: np.ndarray | None) -> None:
+        m.z.Start = np.full(m.z.shape, GRB.UNDEFINED) if start is None else start
+
     def _optimize(self, m: _GurobiModel) -> RawResult:
         model = m.model
         start = time.perf_counter()

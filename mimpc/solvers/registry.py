@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from mimpc.problems.canonical import ParametricMIQP
 from mimpc.solvers.base import (MIQPSolution, MIQPSolver, PersistentSolver, SolverLicenseError, SolverOptions,
                                 SolverUnavailableError, model_size)
@@ -99,11 +101,11 @@ class AutoSolver(MIQPSolver):
             self._backends[name] = BACKENDS[name](self.options)
         return self._backends[name]
 
-    def solve(self, problem: ParametricMIQP, theta: Any) -> MIQPSolution:
+    def solve(self, problem: ParametricMIQP, theta: Any, start: np.ndarray | None = None) -> MIQPSolution:
         while True:
             name = self.chosen(problem)
             try:
-                return self.backend(name).solve(problem, theta)
+                return self.backend(name).solve(problem, theta, start)
             except SolverLicenseError:
                 # the static limits missed a refusal: remember it and fall through to the next backend
                 key = problem.fingerprint()

@@ -303,15 +303,20 @@ class _NumpyPolicy:
             self.inverse = arr(policy.chain_inverse, np.int64)
 
     def __call__(self, theta: np.ndarray) -> np.ndarray:
+        return self.decode(self.scores(theta))
+
+    def scores(self, theta: np.ndarray) -> np.ndarray:
+        """The head's raw output for one theta (the logits that :meth:`decode` turns into integers)."""
         z = (np.asarray(theta, dtype=np.float32) - self.mean) / self.std
         last = len(self.layers) - 1
         for i, (W, b) in enumerate(self.layers):
             z = z @ W + b
             if i < last:
                 z = self.activation(z)
-        return self._decode(z)
+        return z
 
-    def _decode(self, out: np.ndarray) -> np.ndarray:
+    def decode(self, out: np.ndarray) -> np.ndarray:
+        """The head's integers (float64) from its raw output :meth:`scores`."""
         if self.kind == "binary":  # round(sigmoid(out)): 1 exactly when out > 0 (round(0.5) = 0)
             return (out > 0).astype(np.float64)
         if self.kind == "categorical":
