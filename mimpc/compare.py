@@ -25,10 +25,11 @@ __all__ = ["ComparisonResult", "compare_controllers", "exact_optima", "table_col
 TABLE_COLUMNS = [
     ("controller", "controller"), ("time_median_ms", "median ms"), ("time_p95_ms", "p95 ms"),
     ("speedup", "speedup"), ("goal", "goal"), ("collisions", "collisions"),
-    ("bound_violation_steps", "bound viol."), ("lookahead_rate", "lookahead %"),
+    ("inflated_collisions", "margin entries"), ("bound_violation_steps", "bound viol."), ("lookahead_rate", "lookahead %"),
     ("gap_mean", "gap mean %"), ("gap_median", "gap med. %"), ("integer_violation_rate", "int. viol. %"),
     ("continuous_violation_rate", "cont. viol. %"), ("cost_ratio", "cost ratio"), ("fallback_steps", "fallback"),
-    ("unsolved_steps", "QP unconv."),
+    ("unsolved_steps", "QP unconv."), ("certified_rate", "certified %"), ("source_policy_rate", "policy %"),
+    ("source_candidate_rate", "cand. %"), ("source_repair_rate", "repair %"), ("source_exact_rate", "exact %"),
 ]
 
 
@@ -37,7 +38,7 @@ def table_columns(problem: ParametricMIQP) -> list[tuple[str, str]]:
     goal and obstacles (robot), the applied-integer rate column only where integers drive the
     plant (tank)."""
     robot = isinstance(problem.config, RobotNavConfig)
-    cols = [c for c in TABLE_COLUMNS if robot or c[0] not in ("goal", "collisions")]
+    cols = [c for c in TABLE_COLUMNS if robot or c[0] not in ("goal", "collisions", "inflated_collisions")]
     if problem.integer_inputs:
         cols.insert(cols.index(("bound_violation_steps", "bound viol.")) + 1,
                     ("delta_rate_violation_steps", "rate viol."))
@@ -113,7 +114,9 @@ def compare_controllers(env: Any, controllers: Sequence[Any], episodes: int, see
                "delta_rate_violation_steps": s["delta_rate_violation_steps"],
                "lookahead_rate": 100.0 * s["lookahead_violation_steps"] / max(s["steps"], 1),
                "cost_ratio": s.get("cost_ratio_median", float("nan")), "cost_mean": s["cumulative_cost_mean"],
-               "fallback_steps": s["fallback_steps"], "unsolved_steps": s["unsolved_steps"]}
+               "fallback_steps": s["fallback_steps"], "unsolved_steps": s["unsolved_steps"],
+               "certified_steps": s["certified_steps"], "checked_steps": s["checked_steps"], "ood_steps": s["ood_steps"],
+               **{k: v for k, v in s.items() if k.startswith("source_") or k == "certified_rate"}}
         if open_loop and exact_solver is not None:
             theta = np.concatenate([ep.theta for ep in res.episodes])
             x = np.concatenate([ep.x for ep in res.episodes])

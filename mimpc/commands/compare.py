@@ -21,8 +21,8 @@ REPAIR_PASSES = 2  # passes of plan-consistent repair for controllers named "<me
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_env_arguments(p)
     p.add_argument("--controllers", default=None,
-                   help="comma-separated, e.g. miqp,sl,ssl,hybrid,hybrid+repair (default: miqp, every shipped "
-                        "policy, and hybrid+repair for the robot)")
+                   help="comma-separated, e.g. miqp,sl,ssl,hybrid,hybrid+repair,hybrid+cert (default: miqp, every "
+                        "shipped policy, hybrid+repair for the robot, and hybrid+cert: the certified cascade)")
     p.add_argument("--checkpoint", action="append", default=[], metavar="METHOD=PATH",
                    help="use this checkpoint for a learned controller (repeatable)")
     p.add_argument("--episodes", type=int, default=None, help="default: 10 (robot), 3 (tank)")
@@ -45,7 +45,7 @@ def default_learned(registered: list[str], have_policy: set[str]) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from controllers import available_controllers, make_controller
+    from controllers import CERTIFIED_SUFFIX, available_controllers, make_controller
     from mimpc import compare
     from mimpc.pretrained import available_pretrained
     from mimpc.solvers import make_solver
@@ -60,15 +60,19 @@ def run(args: argparse.Namespace) -> int:
         names = ["miqp"] + default_learned(available_controllers(), set(shipped) | set(checkpoints))
         if "hybrid" in names and problem.name == "robot_nav":
             names.append("hybrid+repair")
+        if "hybrid" in names:
+            names.append("hybrid" + CERTIFIED_SUFFIX)
     controllers = []
     for c in names:
-        base, repaired = (c[:-len("+repair")], True) if c.endswith("+repair") else (c, False)
+        certified = c.endswith(CERTIFIED_SUFFIX)
+        stem = c[:-len(CERTIFIED_SUFFIX)] if certified else c
+        base, repaired = (stem[:-len("+repair")], True) if stem.endswith("+repair") else (stem, False)
         kwargs = {"solver": args.solver, "time_limit": args.time_limit} if base == "miqp" else {}
         if base in checkpoints:
             kwargs["checkpoint"] = checkpoints[base]
         if repaired:
             kwargs["repair"] = REPAIR_PASSES
-        controllers.append(make_controller(base, problem, **kwargs))
+        controllers.append(make_controller(base, problem, certify=certified, **kwargs))
     if len(controllers) == 1:
         print("note: no learned policy for this problem configuration; comparing the exact controller only "
               "(pass --checkpoint METHOD=PATH)")

@@ -8,17 +8,23 @@ import argparse
 import json
 
 from mimpc.commands.common import add_env_arguments, make_env, problem_from_args
+from mimpc.metrics import STEP_SOURCES
 from mimpc.report import format_table
 
 EPISODE_COLUMNS = [("episode", "ep"), ("seed", "seed"), ("steps", "steps"), ("goal_reached", "goal"),
-                   ("collisions", "collisions"), ("bound_violation_steps", "bound viol."),
+                   ("collisions", "collisions"), ("inflated_collisions", "margin entries"),
+                   ("bound_violation_steps", "bound viol."),
                    ("delta_rate_violation_steps", "rate viol."), ("fallback_steps", "fallback"),
+                   ("certified_steps", "certified"), ("source_candidate", "cand."), ("source_repair", "repair"),
+                   ("source_exact", "exact"),
                    ("cumulative_cost", "cost"), ("time_median_ms", "median ms"), ("time_p95_ms", "p95 ms")]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_env_arguments(p)
-    p.add_argument("--controller", default="miqp", help="miqp (default), sl, ssl, hybrid, lpae")
+    p.add_argument("--controller", default="miqp",
+                   help="miqp (default), sl, ssl, hybrid, lpae; a learned one with '+cert' (e.g. hybrid+cert) runs "
+                        "the certified cascade")
     p.add_argument("--episodes", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="results", help="output folder (default: results/)")
@@ -55,6 +61,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"{controller.name} on {result.env_id}: {goal}executed collisions {summary['collisions']}, "
           f"bound-violation steps {summary['bound_violation_steps']}, "
           f"delta-rate violation steps {summary['delta_rate_violation_steps']}, fallback steps {summary['fallback_steps']}")
+    if summary["checked_steps"]:
+        shares = ", ".join(f"{name} {summary[f'source_{name}_rate']:.1f} %" for name in STEP_SOURCES)
+        print(f"certified plans {summary['certified_steps']}/{summary['checked_steps']} "
+              f"({summary['certified_rate']:.2f} %), safety-margin entries {summary['inflated_collisions']}; "
+              f"steps by source: {shares}")
     print(f"per-step compute time: median {summary['time_median_ms']:.2f} ms, p95 {summary['time_p95_ms']:.2f} ms, "
           f"max {summary['time_max_ms']:.2f} ms over {summary['steps']} steps")
     if not args.no_plot:

@@ -24,6 +24,7 @@ from mimpc.problems.canonical import ParametricMIQP
 
 __all__ = ["PlanCertifier", "Certificate", "CERTIFICATE_TOL"]
 
+_ONE = np.ones(1)
 _KINDS = ("continuous", "integer-only", "x bounds", "delta bounds")
 
 #: Default absolute tolerance of a certificate, per row (see the module docstring).
@@ -70,10 +71,11 @@ class PlanCertifier:
         self._kinds = np.concatenate([np.where(np.isin(np.arange(problem.n_ineq), problem.integer_rows), 1, 0),
                                       np.where(up < problem.n_x, 2, 3), np.where(lo < problem.n_x, 2, 3)])
         self._n_ineq = len(self._kinds)
-        self._M = sp.vstack(blocks + [sp.csr_matrix(problem.A)], format="csr")
-        self._rhs0 = np.concatenate([problem.h, ub[up], -lb[lo], problem.b])
-        self._T = np.ascontiguousarray(np.vstack([problem.H_t, np.zeros((len(up) + len(lo), problem.n_theta)),
-                                                  problem.B_t]))
+        rows = sp.vstack(blocks + [sp.csr_matrix(problem.A)], format="csr")
+        rhs0 = np.concatenate([problem.h, ub[up], -lb[lo], problem.b])
+        T = np.vstack([problem.H_t, np.zeros((len(up) + len(lo), problem.n_theta)), problem.B_t])
+        # residuals r = [rows, -T, -rhs0] @ [x; delta; theta; 1] in one sparse product
+        self._M = sp.hstack([rows, sp.csr_matrix(-T), sp.csr_matrix(-rhs0[:, None])], format="csr")
         self._lb_d, self._ub_d = problem.lb_d, problem.ub_d
         # integer-only rows have no x part, so they can be checked before any QP is solved
         rows = problem.integer_rows
@@ -91,7 +93,7 @@ class PlanCertifier:
 
     def check(self, x: np.ndarray, delta: np.ndarray, theta: np.ndarray) -> Certificate:
         """Certify ``(x, delta)`` for ``theta`` (see the module docstring)."""
-        r = self._M @ np.concatenate((x, delta)) - self._rhs0 - self._T @ theta
+        r = self._M @ np.concatenate((x, delta, theta, _ONE))
         k = self._n_ineq
         worst = max(r[:k].max(initial=-np.inf), np.abs(r[k:]).max(initial=-np.inf), 0.0)
         if worst <= self.tol and np.array_equal(delta, np.rint(delta)):

@@ -27,7 +27,7 @@ import numpy as np
 
 from mimpc.problems.canonical import ParametricMIQP
 from mimpc.solvers.qp_elastic import ElasticQP, violated_rows
-from mimpc.solvers.qp_reduction import ReducedInstance
+from mimpc.solvers.qp_reduction import AffineMap, ReducedInstance
 
 __all__ = ["LeanQP", "LeanInstance", "LeanSolution"]
 
@@ -89,6 +89,9 @@ class LeanQP:
         self._upper = np.clip(np.concatenate([red.uw, np.zeros(red.m), red.ub_dep]), -_INF, _INF)
         self._lower = np.clip(np.concatenate([red.lw, np.full(red.m, -_INF), red.lb_dep]), -_INF, _INF)
         self._cont = slice(red.n_w, red.n_w + red.m)
+        # c and d of one (theta, delta) in a single affine map: one product per step instead of two
+        maps = (red.M_c, red.M_d)
+        self._cd = AffineMap(np.vstack([np.hstack([M.T, M.D.M, M.k[:, None]]) for M in maps]), red.n_theta)
         self._exact = self._model()
         self._exact_ready = False
         self._soft = None
@@ -105,7 +108,8 @@ class LeanQP:
     def instance(self, theta: np.ndarray, delta: np.ndarray) -> LeanInstance:
         """The reduced vectors of a validated ``theta`` and an integer ``delta`` within bounds."""
         red = self.red
-        d = red.M_d(theta, delta)
+        cd = self._cd(theta, delta)
+        c, d = cd[:red.n_w], cd[red.n_w:]
         upper = self._upper.copy()
         upper[self._cont] = np.clip(d, -_INF, _INF)
         lower = self._lower
@@ -114,7 +118,7 @@ class LeanQP:
             upper[red.n_w + red.m:] = np.clip(red.ub_dep - xd, -_INF, _INF)
             lower = lower.copy()
             lower[red.n_w + red.m:] = np.clip(red.lb_dep - xd, -_INF, _INF)
-        return LeanInstance(theta, delta, red.M_c(theta, delta), d, upper, lower)
+        return LeanInstance(theta, delta, c, d, upper, lower)
 
     def plan(self, inst: LeanInstance, w: np.ndarray) -> np.ndarray:
         """The full continuous decision ``x = Z w + x_p(theta, delta)``."""
@@ -129,7 +133,7 @@ class LeanQP:
                 return self._failed("error", "exact")
             self._exact_ready = True
         else:
-            self._exact.update(f=inst.c, bupper=inst.upper, blower=inst.lower)
+            self._exact.update(f=inst.c, bupper=inst.upper, blower=inst.lower if self.red.n_e else None)
         w, _, flag, info = self._exact.solve()
         status = _EXACT_STATUS.get(int(flag), "error")
         w = np.asarray(w, dtype=float)
@@ -170,7 +174,7 @@ class LeanQP:
                 return None
             self._soft_ready = True
         else:
-            self._soft.update(f=inst.c, bupper=inst.upper, blower=inst.lower)
+            self._soft.update(f=inst.c, bupper=inst.upper, blower=inst.lower if self.red.n_e else None)
         w, _, flag, info = self._soft.solve()
         w = np.asarray(w, dtype=float)
         if int(flag) not in (1, 2) or not np.all(np.isfinite(w)):
