@@ -1,5 +1,8 @@
-"""Open-loop metrics of checkpoints on the test split of a dataset (paper Figs. 2-3): optimality
-gap, integer-only and continuous violation magnitudes and rates, lookahead collision rate.
+"""Open-loop metrics of checkpoints (paper Figs. 2-3): optimality gap, integer-only and continuous
+violation magnitudes and rates, lookahead collision rate, on the test split of a dataset
+(--sampler test) or on fresh parameters labelled by the exact MIQP now: uniform over the
+observation domain (--sampler uniform, a sampler family no training data uses) or the
+environments' episode starts (--sampler starts); only MIQP-feasible parameters are scored.
 Prints one table and writes the summaries (JSON) and paper-style panels (PNG, PDF) to --out."""
 
 from __future__ import annotations
@@ -18,9 +21,15 @@ COLUMNS = [("method", "method"), ("n", "n"), ("gap_mean", "gap mean %"), ("gap_m
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", required=True, nargs="+", help="one or more checkpoints")
-    p.add_argument("--data", required=True, help="dataset folder")
+    p.add_argument("--sampler", default="test", choices=("test", "uniform", "starts"),
+                   help="test: the dataset's split (--data, --split); uniform: the evaluation sampler over the "
+                        "whole domain; starts: the environment's reset distribution (both labelled now)")
+    p.add_argument("--data", default=None, help="dataset folder (required with --sampler test)")
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
     p.add_argument("--max-samples", type=int, default=None)
+    p.add_argument("--samples", type=int, default=1000, help="parameters drawn by --sampler uniform or starts")
+    p.add_argument("--seed", type=int, default=0, help="seed of --sampler uniform or starts")
+    p.add_argument("--solver", default="auto", help="exact MIQP backend labelling sampled parameters")
     p.add_argument("--repair", type=int, default=0, help="passes of plan-consistent integer repair (robot)")
     p.add_argument("--out", default=None,
                    help="output folder for evaluation.json and the panels (default: results/evaluate_<problem>)")
@@ -29,25 +38,43 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mimpc.io import write_json
-    from mimpc.training.evaluate import evaluate_checkpoint
+    from mimpc.training.checkpoint import load_checkpoint
+    from mimpc.training.evaluate import evaluate_arrays, evaluate_checkpoint, labelled_sample
 
-    results = [evaluate_checkpoint(c, args.data, args.split, args.max_samples, repair=args.repair)
-               for c in args.checkpoint]
+    statuses = None
+    if args.sampler == "test":
+        if args.data is None:
+            raise ValueError("--data is required with --sampler test")
+        results = [evaluate_checkpoint(c, args.data, args.split, args.max_samples, repair=args.repair)
+                   for c in args.checkpoint]
+        source = f"{args.split} split of {args.data}"
+    else:
+        if args.samples < 1:
+            raise ValueError(f"--samples must be >= 1, got {args.samples}")
+        ckpts = [load_checkpoint(c) for c in args.checkpoint]
+        if len({c.problem.fingerprint() for c in ckpts}) != 1:
+            raise ValueError("--sampler uniform/starts needs checkpoints of one problem (same fingerprint)")
+        part, statuses = labelled_sample(ckpts[0].problem, args.sampler, args.samples, args.seed, args.solver)
+        results = [evaluate_arrays(c, part, args.sampler, repair=args.repair) for c in ckpts]
+        source = (f"{args.sampler} sampler, seed {args.seed}: {len(part['theta'])} MIQP-feasible of {args.samples} "
+                  f"({', '.join(f'{k} {v}' for k, v in sorted(statuses.items()))})")
     rows = [r["summary"] for r in results]
     names = [row["method"] for row in rows]
     if len(set(names)) != len(names):  # two checkpoints of one method: tell them apart by file name
         for row, path in zip(rows, args.checkpoint):
             row["method"] = f"{row['method']} ({Path(path).stem})"
+    print(source)
     print(format_table(rows, COLUMNS))
     out = Path(args.out or f"results/evaluate_{rows[0]['problem']}")
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "evaluation.json", {"data": str(args.data), "split": args.split,
+    write_json(out / "evaluation.json", {"data": str(args.data), "split": args.split, "sampler": args.sampler,
+                                         "source": source, "solve_statuses": statuses,
                                          "checkpoints": [str(c) for c in args.checkpoint], "rows": rows})
     print(f"written: {out / 'evaluation.json'}")
     if not args.no_plot:
         from mimpc import plots
         per = {row["method"]: r["per_instance"] for row, r in zip(rows, results)}
         for path in plots.plot_open_loop_panels(per, out / "open_loop_panels",
-                                                title=f"{rows[0]['problem']}: {args.split} split of {args.data}"):
+                                                title=f"{rows[0]['problem']}: {source.split(':')[0]}"):
             print(f"figure: {path}")
     return 0

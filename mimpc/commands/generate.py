@@ -1,6 +1,8 @@
-"""Generate an expert dataset labelled by the exact MIQP solver (robot: closed-loop expert
-episodes; tank: independent instances). Parallel, sharded and resumable: running the same
-command again after an interruption continues where it stopped and yields the same dataset."""
+"""Generate a dataset labelled by the exact MIQP solver: a mix (--mix) of expert units (robot:
+closed-loop expert episodes; tank: independent instances), independent states over the whole
+domain, and states visited by a learned policy (--policy). Parallel, sharded and resumable:
+running the same command again after an interruption continues where it stopped and yields the
+same dataset."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ import argparse
 import os
 
 from mimpc.commands.common import add_env_arguments, problem_from_args
+
+DEFAULT_CLI_MIX = "expert=0.7,domain=0.3"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -20,16 +24,29 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 1)), help="worker processes")
     p.add_argument("--units-per-shard", type=int, default=None, help="episodes (robot) or instances (tank) per shard")
     p.add_argument("--split", type=float, nargs=3, default=(0.8, 0.1, 0.1), metavar=("TRAIN", "VAL", "TEST"))
+    p.add_argument("--mix", default=DEFAULT_CLI_MIX, metavar="KIND=F,...",
+                   help="shares of expert, domain and onpolicy shards (mimpc.training.mix); default "
+                        f"{DEFAULT_CLI_MIX}; expert=1 gives the expert-only datasets of earlier versions")
+    p.add_argument("--policy", default=None, metavar="CKPT",
+                   help="checkpoint driving the onpolicy episodes (default: the shipped hybrid policy)")
+    p.add_argument("--onpolicy-steps", type=int, default=40, help="length cap of an onpolicy episode")
     p.add_argument("--no-progress", action="store_true")
 
 
 def run(args: argparse.Namespace) -> int:
     from mimpc.training.generate import GenerationConfig, generate
+    from mimpc.training.mix import parse_mix
 
+    mix = parse_mix(args.mix)
+    if mix == (("expert", 1.0),):
+        mix = ()
+    if args.onpolicy_steps < 1:
+        raise ValueError(f"--onpolicy-steps must be >= 1, got {args.onpolicy_steps}")
     problem = problem_from_args(args)
     config = GenerationConfig(samples=args.samples, seed=args.seed, solver=args.solver, time_limit=args.time_limit,
                               units_per_shard=args.units_per_shard, workers=args.workers,
-                              split_fractions=tuple(args.split))
+                              split_fractions=tuple(args.split), mix=mix, policy=args.policy,
+                              onpolicy_steps=args.onpolicy_steps)
     ds = generate(problem, args.out, config, progress=not args.no_progress)
     counts = ds.counts()
     dropped = ds.meta["dropped"]
@@ -37,5 +54,7 @@ def run(args: argparse.Namespace) -> int:
           f"(train {counts['train']}, val {counts['val']}, test {counts['test']}); "
           f"dropped: {dropped['time_limit']} time-limited, {dropped['infeasible']} infeasible, {dropped['other']} other")
     print("labelled by: " + ", ".join(f"{name} ({n})" for name, n in ds.meta["solvers_used"].items()))
+    if "samples_by_kind" in ds.meta:
+        print(f"mix {ds.meta['mix']}: " + ", ".join(f"{k} {n}" for k, n in ds.meta["samples_by_kind"].items()))
     print(f"dataset: {ds.path}")
     return 0

@@ -39,6 +39,14 @@ class Checkpoint:
     def train_config(self) -> dict[str, Any]:
         return self.payload.get("train_config", {})
 
+    @property
+    def support(self) -> Any:
+        """The :class:`~mimpc.training.support.TrainingSupport` fitted on the training theta, or
+        None for checkpoints written before it was stored."""
+        from mimpc.training.support import TrainingSupport
+        stored = self.payload.get("support")
+        return TrainingSupport.from_dict(stored) if stored else None
+
 
 def save_checkpoint(path: str | Path, *, method: str, problem: ParametricMIQP, policy: torch.nn.Module,
                     model_kind: str, model_config: dict[str, Any], **extra: Any) -> Path:

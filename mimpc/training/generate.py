@@ -56,6 +56,13 @@ class GenerationConfig:
         Length cap of an expert episode.
     split_fractions : tuple
         Train, validation and test shares, drawn per unit.
+    mix : tuple
+        ``((kind, fraction), ...)`` of :mod:`mimpc.training.mix` (expert, domain, onpolicy shards);
+        empty: expert units only.
+    policy : str or None
+        Checkpoint driving the ``onpolicy`` episodes (None: the shipped hybrid policy).
+    onpolicy_steps : int
+        Length cap of an on-policy episode.
     """
 
     samples: int
@@ -66,6 +73,9 @@ class GenerationConfig:
     workers: int = 1
     max_episode_steps: int = 100
     split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    mix: tuple = ()
+    policy: str | None = None
+    onpolicy_steps: int = 40
 
     def __post_init__(self) -> None:
         if not isinstance(self.samples, (int, np.integer)) or self.samples < 1:
@@ -75,11 +85,12 @@ class GenerationConfig:
         if self.units_per_shard is not None and self.units_per_shard < 1:
             raise ValueError(f"units_per_shard must be >= 1, got {self.units_per_shard}")
         object.__setattr__(self, "split_fractions", tuple(float(f) for f in self.split_fractions))
+        object.__setattr__(self, "mix", tuple((str(k), float(f)) for k, f in self.mix))
 
     def identity(self) -> dict[str, Any]:
         """The settings that determine shard contents (a resume must match them)."""
         d = asdict(self)
-        for k in ("samples", "workers"):
+        for k in ("samples", "workers") + (() if self.mix else ("mix", "policy", "onpolicy_steps")):
             d.pop(k)
         return d
 
@@ -106,9 +117,14 @@ def make_shard(problem: ParametricMIQP, config: GenerationConfig, shard: int) ->
     per = _units_per_shard(problem, config)
     rows: dict[str, list] = {k: [] for k in SAMPLE_FIELDS}
     dropped = {"time_limit": 0, "infeasible": 0, "other": 0}
-    for unit in range(shard * per, (shard + 1) * per):
-        rng = np.random.default_rng([config.seed, unit])
-        for step, theta in enumerate(_unit_thetas(problem, config, controller, rng)):
+    if config.mix:
+        from mimpc.training.mix import mixed_units
+        units = mixed_units(problem, config, shard, controller)
+    else:
+        units = ((unit, _unit_thetas(problem, config, controller, np.random.default_rng([config.seed, unit])))
+                 for unit in range(shard * per, (shard + 1) * per))
+    for unit, thetas in units:
+        for step, theta in enumerate(thetas):
             info = controller.last
             if info.status == "optimal":
                 for k, v in (("theta", theta), ("delta", info.integers), ("x", info.x),
@@ -260,6 +276,11 @@ def generate(problem: ParametricMIQP, out_dir: str | Path, config: GenerationCon
                 solvers[str(name)] = solvers.get(str(name), 0) + int(count)
     meta.update(shards=[_shard_name(k) for k in range(n_prefix)], samples=total, dropped=dropped,
                 solvers_used=solvers, complete=True)
+    if config.mix:
+        from mimpc.training.mix import format_mix, samples_by_kind
+        episodes = np.concatenate([np.load(shards_dir / _shard_name(k))["episode"] for k in range(n_prefix)])
+        meta.update(mix=format_mix(config.mix), samples_by_kind=samples_by_kind(episodes),
+                    policy=config.policy or "shipped hybrid")
     meta_path.write_text(json.dumps(meta, indent=2))
     return load_dataset(out, problem)
 

@@ -17,6 +17,7 @@ from mimpc import metrics
 from mimpc.io import write_csv
 from mimpc.problems import ParametricMIQP
 from mimpc.training.checkpoint import load_checkpoint, save_checkpoint
+from mimpc.training.support import TrainingSupport
 from mimpc.training.dataset import ExpertDataset
 from mimpc.training.losses import METHODS, HybridLoss, LossConfig, loss_preset
 from mimpc.training.models import IntegerPolicy, ModelConfig
@@ -267,7 +268,10 @@ def fit(runner: Any, dataset: ExpertDataset, train_split: dict[str, np.ndarray],
     common = dict(method=runner.name, problem=problem, model_kind=runner.model_kind, model_config=runner.model_config,
                   train_config=asdict(config), loss_config=runner.loss_config.to_dict(),
                   dataset={"path": str(dataset.path), "fingerprint": dataset.meta["fingerprint"],
-                           "counts": dataset.counts(), "seed": dataset.meta["seed"]},
+                           "counts": dataset.counts(), "seed": dataset.meta["seed"],
+                           "mix": dataset.meta.get("mix", "expert=1"),
+                           "samples_by_kind": dataset.meta.get("samples_by_kind")},
+                  support=TrainingSupport.fit(train_split["theta"]).to_dict(),
                   slack_penalty_check=getattr(runner, "slack_penalty_check", None),
                   init_from=getattr(runner, "init_from", None))
     stopped_early = False
