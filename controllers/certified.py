@@ -203,5 +203,7 @@ class CertifiedController(Controller):
     def _annotate(self, theta: np.ndarray, info: StepInfo) -> None:
         info.plan = self.problem.layout.states(info.x)
         info.objective = float(self.problem.objective(info.x, info.integers, theta))
+        support = getattr(self.base, "support", None)
+        info.ood = None if support is None else not support.contains(theta)
         if not info.fallback:
             info.message = f"{info.source}: certified plan ({info.candidates_tried} fixed-integer QPs)"

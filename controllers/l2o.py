@@ -81,6 +81,7 @@ class L2OController(Controller):
         self.repair = int(repair)
         self.name = ckpt.method + ("+repair" if repair else "")  # report what the checkpoint was trained as
         self.checkpoint = ckpt
+        self.support = ckpt.support  # training support of theta (None for older checkpoints)
         self.policy = ckpt.policy.eval()
         self.threads = check_threads(threads)
         if network not in ("numpy", "torch"):
@@ -154,6 +155,7 @@ class L2OController(Controller):
     def _annotate(self, theta: np.ndarray, info: StepInfo) -> None:
         info.plan = self.problem.layout.states(info.x)
         info.objective = float(self.problem.objective(info.x, info.integers, theta))
+        info.ood = None if self.support is None else not self.support.contains(theta)
         if not info.fallback:
             info.message = f"qp {info.status}, slack {info.slack:.3g}"
 

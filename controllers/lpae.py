@@ -40,6 +40,7 @@ class LPAEController(Controller):
         if ckpt.method != "lpae":
             raise ValueError(f"checkpoint {checkpoint} holds a {ckpt.method!r} policy, not an LP-AE one")
         self.checkpoint = ckpt
+        self.support = ckpt.support  # training support of theta (None for older checkpoints)
         self.policy = ckpt.policy.eval()
         self.threads = check_threads(threads)
 
@@ -63,6 +64,7 @@ class LPAEController(Controller):
         info.plan = self.problem.layout.states(info.x)
         info.slack = float(viol.continuous_total)
         info.objective = float(self.problem.objective(info.x, info.integers, theta))
+        info.ood = None if self.support is None else not self.support.contains(theta)
         info.message = (f"plan violation: continuous {info.slack:.3g}, "
                         f"integer-only {float(viol.integer_only_total):.3g}")
 

@@ -30,6 +30,7 @@ TABLE_COLUMNS = [
     ("continuous_violation_rate", "cont. viol. %"), ("cost_ratio", "cost ratio"), ("fallback_steps", "fallback"),
     ("unsolved_steps", "QP unconv."), ("certified_rate", "certified %"), ("source_policy_rate", "policy %"),
     ("source_candidate_rate", "cand. %"), ("source_repair_rate", "repair %"), ("source_exact_rate", "exact %"),
+    ("ood_steps", "OOD steps"),
 ]
 
 
