@@ -48,18 +48,26 @@ class LeanInstance:
     lower: np.ndarray
 
 
-@dataclass
 class LeanSolution:
     """``w`` (the inputs) of one solve; NaN unless ``status == "optimal"``.
 
-    ``mu`` are the multipliers of the continuous rows, ``route`` says how the answer was found
-    (``"exact"``, ``"exact (Theorem 2)"``, ``"soft+elastic"``, ``"general"``).
+    ``mu`` are the multipliers of the continuous rows (computed on first access: the certified
+    step rarely needs them), ``route`` says how the answer was found (``"exact"``,
+    ``"exact (Theorem 2)"``, ``"soft+elastic"``, ``"general"``).
     """
 
-    status: str
-    w: np.ndarray
-    mu: np.ndarray
-    route: str
+    __slots__ = ("status", "w", "route", "_mu", "_lam", "_rows")
+
+    def __init__(self, status: str, w: np.ndarray, mu: np.ndarray | None, route: str,
+                 lam: np.ndarray | None = None, rows: slice | None = None) -> None:
+        self.status, self.w, self.route = status, w, route
+        self._mu, self._lam, self._rows = mu, lam, rows
+
+    @property
+    def mu(self) -> np.ndarray:
+        if self._mu is None:
+            self._mu = np.maximum(np.asarray(self._lam, dtype=float)[self._rows], 0.0)
+        return self._mu
 
     @property
     def optimal(self) -> bool:
@@ -111,7 +119,7 @@ class LeanQP:
         cd = self._cd(theta, delta)
         c, d = cd[:red.n_w], cd[red.n_w:]
         upper = self._upper.copy()
-        upper[self._cont] = np.clip(d, -_INF, _INF)
+        np.minimum(d, _INF, out=upper[self._cont])  # rows without a bound (inf) become DAQP's infinity
         lower = self._lower
         if red.n_e:  # bounds of dependent entries move with x_p
             xd = red.M_xp(theta, delta)[red.dep[red.dep_bounded]]
@@ -141,7 +149,7 @@ class LeanQP:
             status = "error" if status == "optimal" else status
             self._exact_ready = False  # do not seed the next step with a failed working set
             return self._failed(status, "exact")
-        return LeanSolution("optimal", w, np.maximum(np.asarray(info["lam"], float)[self._cont], 0.0), "exact")
+        return LeanSolution("optimal", w, None, "exact", lam=info["lam"], rows=self._cont)
 
     def relaxed(self, inst: LeanInstance, exact: LeanSolution | None = None) -> LeanSolution:
         """The relaxed QP of eq. (10); pass the :meth:`exact` result of the same instance if known."""
