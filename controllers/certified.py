@@ -5,7 +5,7 @@ exactly and cheaply. Each step of :class:`CertifiedController` is a cascade, sto
 stage whose plan passes the row-by-row certificate of :class:`~mimpc.problems.certify.PlanCertifier`:
 
 (a) ``policy``: the network's integers; their fixed-integer QP (eq. 3, every row hard) is
-    solved on the lean path (:mod:`mimpc.solvers.lean_qp`) and its plan certified;
+    solved on the lean path (:mod:`mimpc.qp.lean`) and its plan certified;
 (b) further integer candidates, in ``order``: ``"shifted"`` (the previous step's applied
     integers, one step forward: the MPC shift, source ``candidate``), ``"topk"`` (the network's
     next most probable assignments, :func:`~mimpc.training.candidates.ranked_assignments`, source
@@ -35,7 +35,7 @@ from controllers.base import Controller, StepInfo, solution_to_action
 from controllers.fallback import coasting_plan, shift_integers
 from controllers.repair import plan_integers, supports_repair
 from mimpc.problems.certify import CERTIFICATE_TOL, PlanCertifier
-from mimpc.solvers.lean_qp import LeanInstance, LeanQP, LeanSolution
+from mimpc.qp.lean import LeanInstance, LeanQP, LeanSolution
 from mimpc.training.candidates import ranked_assignments, supports_ranking
 
 __all__ = ["CertifiedController", "CANDIDATE_STAGES", "DEFAULT_ORDER", "DEFAULT_TOP_K", "DEFAULT_EXACT_TIME_LIMIT"]

@@ -22,7 +22,7 @@ from controllers.fallback import coasting_plan
 from controllers.repair import plan_integers, supports_repair
 from controllers.torch_threads import check_threads, torch_threads
 from mimpc.problems import ParametricMIQP
-from mimpc.solvers.lean_qp import LeanQP
+from mimpc.qp.lean import LeanQP
 from mimpc.training.checkpoint import load_checkpoint
 
 __all__ = ["L2OController"]
@@ -51,7 +51,7 @@ class L2OController(Controller):
         theta); the process-wide torch setting is restored after each step. None uses torch's setting.
     qp : str
         Relaxed-QP solver for the plan: ``"daqp"`` (default: the lean path of
-        :mod:`mimpc.solvers.lean_qp`, persistent DAQP models updated per theta, soft-constraint
+        :mod:`mimpc.qp.lean`, persistent DAQP models updated per theta, soft-constraint
         seed when the exact QP is infeasible) or ``"layer"`` (the QP layer's single-instance
         interior point with active-set warm starts along the closed loop). Both are exact;
         ``mimpc bench step-latency`` measures them side by side.
@@ -92,7 +92,7 @@ class L2OController(Controller):
             raise ValueError(f"qp must be 'layer' or 'daqp', got {qp!r}")
         self.qp = qp
         if qp == "layer":
-            from mimpc.qp_layer.inference import SingleQPSolver
+            from mimpc.qp.layer.inference import SingleQPSolver
             self._layer_qp = SingleQPSolver(problem)
         else:
             self.lean = LeanQP(problem)

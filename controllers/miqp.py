@@ -11,7 +11,7 @@ from controllers.fallback import coasting_plan, default_integers, shift_integers
 from mimpc.problems import ParametricMIQP
 from mimpc.problems.certify import PlanCertifier
 from mimpc.solvers import make_solver
-from mimpc.solvers.fixed_qp import FixedQPSolver
+from mimpc.qp.fixed import FixedQPSolver
 
 __all__ = ["MIQPController"]
 

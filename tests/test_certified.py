@@ -18,8 +18,8 @@ from mimpc.problems import make_problem
 from mimpc.problems.certify import CERTIFICATE_TOL, PlanCertifier
 from mimpc.problems.samplers import sample_thetas
 from mimpc.solvers import make_solver
-from mimpc.solvers.fixed_qp import FixedQPSolver
-from mimpc.solvers.lean_qp import LeanQP
+from mimpc.qp.fixed import FixedQPSolver
+from mimpc.qp.lean import LeanQP
 from mimpc.training.candidates import _factors, ranked_assignments
 
 

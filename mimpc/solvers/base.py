@@ -281,6 +281,8 @@ class PersistentSolver(MIQPSolver):
     max_cached_models: int = 8
     #: pip requirement quoted when the backend is missing.
     install_hint: str = ""
+    #: Position in the order in which ``make_solver("auto")`` tries the backends (lowest first).
+    auto_rank: int = 100
 
     def __init__(self, options: SolverOptions | None = None) -> None:
         super().__init__(options)
@@ -405,11 +407,21 @@ class PersistentSolver(MIQPSolver):
         objective = float(raw.objective + problem.cost_constant(theta))
         return MIQPSolution(raw.status, x, delta, objective, raw.solve_time, float(raw.gap), self.name, raw.message)
 
-    def _license_message(self, problem: ParametricMIQP, reason: str) -> str:
-        from mimpc.solvers.registry import available_solvers
+    @classmethod
+    def usable(cls) -> bool:
+        """Whether the package imports and the solver starts (its license can be read)."""
+        if not cls.installed():
+            return False
+        try:
+            cls.license_limits()
+        except SolverUnavailableError:
+            return False
+        return True
 
+    def _license_message(self, problem: ParametricMIQP, reason: str) -> str:
         n_var, n_con, quad = model_size(problem)
-        others = [s for s in available_solvers(problem) if s != self.name]
+        backends = sorted(PersistentSolver.__subclasses__(), key=lambda cls: cls.auto_rank)
+        others = [cls.name for cls in backends if cls.name != self.name and cls.usable() and cls.licensed_for(problem)]
         alt = (f"solvers installed and licensed for it: {', '.join(others)} (or use make_solver('auto'))"
                if others else "no other installed solver is licensed for it")
         return (f"{self.name} refuses the {problem.name} problem ({n_var} variables, {n_con} linear constraints"

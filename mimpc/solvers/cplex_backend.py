@@ -82,6 +82,7 @@ class CplexSolver(PersistentSolver):
     """Exact MIQP solves with CPLEX; see the module docstring."""
 
     name = "cplex"
+    auto_rank = 1
     install_hint = "pip install cplex (Community Edition: at most 1000 variables and 1000 constraints)"
 
     @classmethod

@@ -83,6 +83,7 @@ class GurobiSolver(PersistentSolver):
     """Exact MIQP solves with Gurobi; see the module docstring."""
 
     name = "gurobi"
+    auto_rank = 0
     install_hint = "pip install gurobipy (a size-limited license is included; larger models need a Gurobi license)"
 
     def __init__(self, options: SolverOptions | None = None) -> None:

@@ -21,24 +21,15 @@ from mimpc.solvers.scip_backend import ScipSolver
 
 __all__ = ["make_solver", "available_solvers", "installed_solvers", "AutoSolver", "BACKENDS", "SOLVER_NAMES"]
 
-#: Backends in the order "auto" tries them.
-BACKENDS: dict[str, type[PersistentSolver]] = {"gurobi": GurobiSolver, "cplex": CplexSolver, "scip": ScipSolver}
+#: Backends in the order "auto" tries them (each backend's ``auto_rank``).
+BACKENDS: dict[str, type[PersistentSolver]] = {
+    cls.name: cls for cls in sorted((GurobiSolver, CplexSolver, ScipSolver), key=lambda cls: cls.auto_rank)}
 SOLVER_NAMES = ("auto",) + tuple(BACKENDS)
-
-
-def _usable(cls: type[PersistentSolver]) -> bool:
-    if not cls.installed():
-        return False
-    try:
-        cls.license_limits()
-    except SolverUnavailableError:
-        return False
-    return True
 
 
 def installed_solvers() -> list[str]:
     """Backends whose package imports and whose solver starts, in the order "auto" tries them."""
-    return [name for name, cls in BACKENDS.items() if _usable(cls)]
+    return [name for name, cls in BACKENDS.items() if cls.usable()]
 
 
 def available_solvers(problem: ParametricMIQP | None = None) -> list[str]:

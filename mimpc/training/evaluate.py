@@ -24,7 +24,7 @@ def predict_solutions(ckpt: Checkpoint, theta: np.ndarray, batch_size: int = 102
     """Integers from the policy and ``(x, slack)`` of the relaxed QP (eq. 10) for a batch of theta,
     optionally with ``repair`` passes of plan-consistent integer repair (see :mod:`controllers.repair`)."""
     from controllers.repair import plan_integers
-    from mimpc.qp_layer import make_qp_layer
+    from mimpc.qp.layer import make_qp_layer
 
     layer = make_qp_layer(ckpt.problem, backend=qp_backend)
     xs, deltas, slacks = [], [], []

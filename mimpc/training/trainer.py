@@ -51,7 +51,7 @@ class TrainConfig:
     device : str
         ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
     qp_backend : str
-        Backend of the relaxed QP layer (see :func:`mimpc.qp_layer.make_qp_layer`).
+        Backend of the relaxed QP layer (see :func:`mimpc.qp.layer.make_qp_layer`).
     qp_dtype : str
         ``"float64"`` or ``"float32"`` for the QP layer and the loss.
     val_batch_size : int
@@ -177,7 +177,7 @@ def train(problem: ParametricMIQP, dataset: ExpertDataset, method: str, out: str
     weights of another policy checkpoint of the same problem and architecture (e.g. a hybrid
     fine-tuning of a supervised policy); its method may differ, nothing else is carried over.
     """
-    from mimpc.qp_layer import make_qp_layer
+    from mimpc.qp.layer import make_qp_layer
 
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -213,12 +213,12 @@ def _init_weights(policy: IntegerPolicy, path: str | Path, problem: ParametricMI
 def slack_penalty_check(problem: ParametricMIQP, split: dict[str, np.ndarray], verbose: bool = True,
                         n: int = SLACK_CHECK_SAMPLES) -> dict[str, Any]:
     """Theorem 2's condition ``rho > ||mu||_inf`` on the first ``n`` training samples at their
-    labels (:func:`mimpc.solvers.fixed_qp.check_slack_penalty`, which warns when it fails).
+    labels (:func:`mimpc.qp.fixed.check_slack_penalty`, which warns when it fails).
 
     With ``rho`` above every multiplier the relaxed QP layer returns the exact QP's solution on
     feasible integers, so training and the controller optimise the paper's QP (3).
     """
-    from mimpc.solvers.fixed_qp import check_slack_penalty
+    from mimpc.qp.fixed import check_slack_penalty
 
     report = check_slack_penalty(problem, split["theta"][:n], split["delta"][:n])
     out = {"rho": report.rho, "max_multiplier": report.max_multiplier, "holds": report.holds,

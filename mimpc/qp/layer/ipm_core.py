@@ -1,6 +1,6 @@
 """Batched primal-dual interior-point method for the reduced relaxed QP (torch, any device).
 
-Solves, for every sample of a batch at once (notation of :mod:`mimpc.qp_layer.condensing`)::
+Solves, for every sample of a batch at once (notation of :mod:`mimpc.qp.layer.condensing`)::
 
     minimize 1/2 w'Hw + c'w + rho 1's   s.t.  C w - s + t1 = d,  E w + t3 = e,  s, t1, t3 >= 0
 
@@ -14,10 +14,10 @@ division (at batch 64 the iteration is bound by memory traffic and double-precis
 The slack ``s`` is eliminated analytically: every soft row holds one slack, so the Newton
 system collapses to the ``n_w x n_w`` matrix ``H + C' D C + E' W3 E`` with the per-row weight
 ``D = 1 / (t1/l1 + s/l2)`` (two barrier terms in series) and ``W3 = l3/t3``: one matrix product and
-one batched Cholesky per iteration (:mod:`mimpc.qp_layer.normal`).
+one batched Cholesky per iteration (:mod:`mimpc.qp.layer.normal`).
 
 Termination, per sample: once the scaled residuals and complementarity fall below ``polish_tol``,
-the active set read off the iterate is *polished* (:func:`mimpc.qp_layer.active_set.polish`):
+the active set read off the iterate is *polished* (:func:`mimpc.qp.layer.active_set.polish`):
 the equality-constrained QP it defines is solved and every KKT condition checked; on success the
 sample retires with that exact solution. Otherwise iterations go on until ``tol`` (retire with the
 interior iterate), ``max_iter`` (flagged ``MAX_ITER``) or a numerical failure (a Newton matrix that
@@ -33,8 +33,8 @@ from typing import NamedTuple
 
 import torch
 
-from mimpc.qp_layer.active_set import classify, polish
-from mimpc.qp_layer.normal import factorize, newton_matrix
+from mimpc.qp.layer.active_set import classify, polish
+from mimpc.qp.layer.normal import factorize, newton_matrix
 
 __all__ = ["IPMOptions", "IPMResult", "solve_batch", "CONVERGED", "MAX_ITER", "FAILED"]
 
@@ -86,7 +86,7 @@ class IPMOptions:
 
 class IPMResult(NamedTuple):
     """Per sample: ``w (B, n_w)``, slack ``s (B, n_soft)``, row states ``soft (B, n_soft)`` int8 and
-    ``hard (B, n_hard)`` bool (see :mod:`mimpc.qp_layer.active_set`), ``status (B,)`` (CONVERGED,
+    ``hard (B, n_hard)`` bool (see :mod:`mimpc.qp.layer.active_set`), ``status (B,)`` (CONVERGED,
     MAX_ITER or FAILED), ``iterations (B,)`` and ``polished (B,)``."""
 
     w: torch.Tensor
@@ -165,7 +165,7 @@ def solve_batch(data: dict, c: torch.Tensor, d: torch.Tensor, e: torch.Tensor,
     Parameters
     ----------
     data : dict
-        Tensors of :func:`mimpc.qp_layer.normal.solver_data` in the dtype and on the device of the batch.
+        Tensors of :func:`mimpc.qp.layer.normal.solver_data` in the dtype and on the device of the batch.
     c, d, e : Tensor
         Per-sample linear cost ``(B, n_w)``, soft right-hand sides ``(B, n_soft)`` and hard ones
         ``(B, n_hard)``.

@@ -1,6 +1,6 @@
 """The fixed-integer QP on the closed-loop hot path: persistent DAQP models, nothing rebuilt per step.
 
-:class:`~mimpc.solvers.fixed_qp.FixedQPSolver` is the general entry point (any backend, every
+:class:`~mimpc.qp.fixed.FixedQPSolver` is the general entry point (any backend, every
 multiplier, validated inputs). A controller step needs less, and needs it fast: for one trusted
 ``(theta, delta)`` (validated once, at the controller's boundary) it asks
 
@@ -12,10 +12,10 @@ multiplier, validated inputs). A controller step needs less, and needs it fast: 
   multiplier below ``rho`` it is already the answer (Theorem 2). Otherwise a second persistent
   DAQP model with the continuous rows declared *soft* (DAQP's sense 8, linear weight ``rho``)
   gives an approximate elastic solution without slack variables, whose violated rows seed the
-  exact elastic active-set iteration of :mod:`mimpc.solvers.qp_elastic`. Only if that iteration
+  exact elastic active-set iteration of :mod:`mimpc.qp.elastic`. Only if that iteration
   cannot verify the KKT conditions does the general solver (interior-point seed) take over.
 
-Everything is in the reduced coordinates of :mod:`mimpc.solvers.qp_reduction` (the inputs ``w``);
+Everything is in the reduced coordinates of :mod:`mimpc.qp.reduction` (the inputs ``w``);
 :meth:`LeanQP.plan` maps back to the full ``x``.
 """
 
@@ -26,8 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from mimpc.problems.canonical import ParametricMIQP
-from mimpc.solvers.qp_elastic import ElasticQP, violated_rows
-from mimpc.solvers.qp_reduction import AffineMap, ReducedInstance
+from mimpc.problems.validation import resolve_rho
+from mimpc.qp.elastic import ElasticQP, violated_rows
+from mimpc.qp.reduction import AffineMap, ReducedInstance
 
 __all__ = ["LeanQP", "LeanInstance", "LeanSolution"]
 
@@ -87,10 +88,10 @@ class LeanQP:
     def __init__(self, problem: ParametricMIQP, rho: float | None = None) -> None:
         import daqp
 
-        from mimpc.solvers.fixed_qp import _reduction
+        from mimpc.qp.fixed import _reduction
 
         self.problem = problem
-        self.rho = float(problem.slack_penalty if rho is None else rho)
+        self.rho = resolve_rho(rho, problem)
         self.red = red = _reduction(problem)
         self._daqp = daqp
         self.rows = np.vstack([red.C, red.E])
@@ -193,7 +194,7 @@ class LeanQP:
     def _general_relaxed(self, inst: LeanInstance) -> LeanSolution:
         """The general solver's answer (interior-point seed), for the rare instance the lean route
         could not verify."""
-        from mimpc.solvers.fixed_qp import FixedQPSolver
+        from mimpc.qp.fixed import FixedQPSolver
 
         if self._general is None:
             self._general = FixedQPSolver(self.problem, relaxed=True, rho=self.rho)

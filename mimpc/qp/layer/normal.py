@@ -2,14 +2,14 @@
 
 Shared by the interior-point iterations, the active-set polish and the backward pass, so that all
 three assemble the ``n_w x n_w`` matrix the same way: one matrix product with the precomputed
-table of :class:`~mimpc.qp_layer.condensing.NormalMatrixTable`, then one batched Cholesky.
+table of :class:`~mimpc.qp.layer.condensing.NormalMatrixTable`, then one batched Cholesky.
 """
 
 from __future__ import annotations
 
 import torch
 
-from mimpc.qp_layer.condensing import ReducedQP
+from mimpc.qp.layer.condensing import ReducedQP
 
 __all__ = ["solver_data", "newton_matrix", "factorize", "KAPPA"]
 

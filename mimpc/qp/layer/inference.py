@@ -1,7 +1,7 @@
 """Single-instance relaxed-QP solves for closed-loop control: numpy, float64, no autograd.
 
-Same algorithm as the batched torch solver (:mod:`mimpc.qp_layer.ipm_core` and
-:mod:`mimpc.qp_layer.active_set`: reduced problem, Mehrotra interior point with the slack
+Same algorithm as the batched torch solver (:mod:`mimpc.qp.layer.ipm_core` and
+:mod:`mimpc.qp.layer.active_set`: reduced problem, Mehrotra interior point with the slack
 eliminated, active-set polish with KKT verification), rewritten for one instance because torch
 spends ~10 microseconds of dispatch per operation at these sizes and numpy ~1: the float64 numpy
 path is several times faster at batch size 1 (``benchmarks/qp_layer.py`` measures both).
@@ -12,7 +12,7 @@ step is one vector operation.
 Warm start: in closed loop consecutive problems usually share their active set, up to the
 receding-horizon shift, and with the active set known the QP is one equality-constrained solve.
 :meth:`SingleQPSolver.solve` therefore first polishes with the previous solution's active set and
-multipliers, then with its one-step shift (:mod:`mimpc.qp_layer.shift`) corrected by a few
+multipliers, then with its one-step shift (:mod:`mimpc.qp.layer.shift`) corrected by a few
 primal-dual active-set steps, and returns at once if every KKT condition holds (an exact solution,
 ``warm=True``); otherwise it runs the interior-point method from scratch (interior-point methods
 gain little from primal warm starts). On independent random instances the failed guesses cost
@@ -29,12 +29,11 @@ import torch
 from scipy.linalg import lapack
 
 from mimpc.problems.canonical import ParametricMIQP
-from mimpc.problems.validation import check_array
-from mimpc.qp_layer.active_set import _EXACT, AL_SWEEPS, INACTIVE, MAX_SWEEPS, TIGHT, VIOLATED
-from mimpc.qp_layer.base import _check_rho
-from mimpc.qp_layer.condensing import reduce_problem
-from mimpc.qp_layer.normal import KAPPA
-from mimpc.qp_layer.shift import shift_map
+from mimpc.problems.validation import check_array, resolve_rho
+from mimpc.qp.layer.active_set import _EXACT, AL_SWEEPS, INACTIVE, MAX_SWEEPS, TIGHT, VIOLATED
+from mimpc.qp.layer.condensing import reduce_problem
+from mimpc.qp.layer.normal import KAPPA
+from mimpc.qp.layer.shift import shift_map
 
 __all__ = ["SingleQPSolver", "SingleSolution"]
 
@@ -61,7 +60,7 @@ class SingleQPSolver:
     rho : float, optional
         Slack penalty (default ``problem.slack_penalty``).
     tol, polish_tol, max_iter, step_fraction
-        As in :class:`~mimpc.qp_layer.ipm_core.IPMOptions` (float64 defaults).
+        As in :class:`~mimpc.qp.layer.ipm_core.IPMOptions` (float64 defaults).
     pdas_steps : int
         Primal-dual active-set corrections of a failed warm-start guess before falling back to
         the interior-point method (each costs about one interior-point iteration).
@@ -72,7 +71,7 @@ class SingleQPSolver:
                  pdas_steps: int = 3) -> None:
         if not isinstance(problem, ParametricMIQP):
             raise TypeError(f"problem must be a ParametricMIQP, got {type(problem).__name__}")
-        self.rho = _check_rho(rho, problem)
+        self.rho = resolve_rho(rho, problem)
         for name, v in (("tol", tol), ("polish_tol", polish_tol), ("step_fraction", step_fraction)):
             if not (0 < v < 1):
                 raise ValueError(f"{name} must be in (0, 1), got {v!r}")

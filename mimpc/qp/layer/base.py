@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from mimpc.problems.canonical import ParametricMIQP
+from mimpc.problems.validation import resolve_rho
 
 __all__ = ["QPLayerOutput", "RelaxedQPLayer", "QPLayerError"]
 
@@ -58,15 +59,6 @@ class QPLayerOutput(NamedTuple):
     iterations: torch.Tensor
 
 
-def _check_rho(rho: float | None, problem: ParametricMIQP) -> float:
-    value = problem.slack_penalty if rho is None else rho
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise TypeError(f"rho must be a positive number, got {type(value).__name__}")
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"rho must be a positive finite number, got {value!r}")
-    return float(value)
-
-
 class RelaxedQPLayer(nn.Module, ABC):
     """Differentiable solver of the relaxed fixed-integer QP of ``problem`` (see the module docstring).
 
@@ -90,7 +82,7 @@ class RelaxedQPLayer(nn.Module, ABC):
         if not isinstance(problem, ParametricMIQP):
             raise TypeError(f"problem must be a ParametricMIQP, got {type(problem).__name__}")
         self.problem = problem
-        self.rho = _check_rho(rho, problem)
+        self.rho = resolve_rho(rho, problem)
         self.check_inputs = bool(check_inputs)
         self.raise_on_failure = bool(raise_on_failure)
         self.n_theta, self.n_d, self.n_x = problem.n_theta, problem.n_d, problem.n_x
@@ -122,11 +114,11 @@ class RelaxedQPLayer(nn.Module, ABC):
     def solve_one(self, theta: Any, delta: Any, warm_start: bool = True) -> Any:
         """Fast single-instance solve for closed-loop control (numpy, float64, no autograd).
 
-        See :class:`mimpc.qp_layer.inference.SingleQPSolver`; the solver is built on first use and
+        See :class:`mimpc.qp.layer.inference.SingleQPSolver`; the solver is built on first use and
         keeps the previous solution's active set as a warm start.
         """
         if self._single is None:
-            from mimpc.qp_layer.inference import SingleQPSolver
+            from mimpc.qp.layer.inference import SingleQPSolver
             self._single = SingleQPSolver(self.problem, rho=self.rho)
         return self._single.solve(theta, delta, warm_start=warm_start)
 

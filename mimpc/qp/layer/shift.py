@@ -41,7 +41,7 @@ def _signature(entries: list[tuple[str, int, int, float]], extra: tuple) -> tupl
 
 def shift_map(problem: ParametricMIQP) -> np.ndarray | None:
     """Index map ``succ`` over the reduced rows (continuous rows of ``G``, then finite upper bounds,
-    then finite lower bounds, as in :func:`~mimpc.qp_layer.condensing.reduce_problem`).
+    then finite lower bounds, as in :func:`~mimpc.qp.layer.condensing.reduce_problem`).
 
     ``succ[r]`` is the row with the same signature one step later, or ``r`` itself when there is none
     (the last step keeps its own state). The shifted guess of a row-state vector ``z`` is ``z[succ]``.

@@ -13,7 +13,7 @@ enough, (10) minimises the total violation ``1' max(0, Gx - h)`` and, among the 
 :func:`check_slack_penalty` checks the condition of Theorem 2 on data.
 
 Both QPs are solved after eliminating the equalities once per problem
-(:mod:`mimpc.solvers.qp_reduction`: the robot's 124 variables and 84 equalities become its 40
+(:mod:`mimpc.qp.reduction`: the robot's 124 variables and 84 equalities become its 40
 inputs); results are reported in the original coordinates, multipliers included.
 
 Backend choice (``backend="auto"`` is ``daqp`` for both QPs), measured side by side with
@@ -38,7 +38,7 @@ H = 20; 200 random instances per table; 2 shared, loaded cores, so absolute time
 * The relaxed QP's slack block has zero curvature. DAQP needs a positive definite Hessian; its
   proximal mode on the 440 slack variables took ~0.3 s per robot solve and its soft constraints
   with linear weights broke complementarity on infeasible robot instances. Instead ``daqp`` runs
-  the elastic active-set iteration of :mod:`mimpc.solvers.qp_elastic`: whenever the exact QP is
+  the elastic active-set iteration of :mod:`mimpc.qp.elastic`: whenever the exact QP is
   feasible with ``max mu <= rho`` (Theorem 2) that is already the answer, at exact-QP cost.
   Otherwise (exact QP infeasible) an interior-point solve of the slack formulation (Clarabel)
   seeds the violated rows and the iteration makes the answer exact; then its cost is Clarabel's.
@@ -63,9 +63,9 @@ from typing import Any
 import numpy as np
 
 from mimpc.problems.canonical import ParametricMIQP
-from mimpc.problems.validation import check_array, check_positive
-from mimpc.solvers.qp_backends import QPBackend, available_backends, make_backend
-from mimpc.solvers.qp_reduction import ReducedQP, reduce_problem
+from mimpc.problems.validation import check_array, resolve_rho
+from mimpc.qp.backends import QPBackend, available_backends, make_backend
+from mimpc.qp.reduction import ReducedQP, reduce_problem
 
 __all__ = ["QPResult", "FixedQPSolver", "solve_fixed_qp", "SlackPenaltyReport", "check_slack_penalty",
            "AUTO_BACKEND", "offered_backends"]
@@ -115,7 +115,7 @@ class QPResult:
         ``z`` of ``lb <= x <= ub``: positive at the upper bound, negative at the lower one.
     route : str
         How the answer was obtained, e.g. ``"daqp"`` or ``"clarabel+elastic"``
-        (see :mod:`mimpc.solvers.qp_backends`).
+        (see :mod:`mimpc.qp.backends`).
     """
 
     status: str
@@ -201,7 +201,7 @@ class FixedQPSolver:
             raise ValueError(f"problem must be a ParametricMIQP, got {type(problem).__name__}")
         self.problem = problem
         self.relaxed = bool(relaxed)
-        self.rho = check_positive(problem.slack_penalty if rho is None else rho, "rho")
+        self.rho = resolve_rho(rho, problem)
         self.backend = resolve_backend(backend, self.relaxed)
         self.reduced = _reduction(problem)
         self._backend: QPBackend = make_backend(self.backend, self.reduced, self.relaxed, self.rho)
@@ -328,7 +328,7 @@ def check_slack_penalty(problem: ParametricMIQP, thetas: Any, deltas: Any, rho: 
     rho : float, optional
         Defaults to ``problem.slack_penalty``.
     """
-    rho = check_positive(problem.slack_penalty if rho is None else rho, "rho")
+    rho = resolve_rho(rho, problem)
     thetas = check_array(thetas, "thetas", (problem.n_theta,), allow_batch=True)
     deltas = check_array(deltas, "deltas", (problem.n_d,), allow_batch=True)
     if thetas.ndim == 1 or deltas.ndim == 1 or len(thetas) != len(deltas):

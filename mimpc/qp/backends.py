@@ -1,6 +1,6 @@
 """Backend adapters that solve the reduced (equality-free) fixed-integer QP.
 
-Each backend is built once per :class:`~mimpc.solvers.qp_reduction.ReducedQP` and keeps its
+Each backend is built once per :class:`~mimpc.qp.reduction.ReducedQP` and keeps its
 workspace (factorisation, scaling, active set) between solves; only the vectors ``c, d, le, ue``
 change from one ``(theta, delta)`` to the next. Every backend returns the same quantities in the
 same sign convention, those of the reduced stationarity condition ::
@@ -17,9 +17,9 @@ How each backend treats the relaxed QP, whose slack block has zero curvature:
   both accept). Their answers are tolerance-limited: with ``rho = 1e4`` on an infeasible
   instance the penalty dominates the objective, so a tiny relative gap is a large absolute one
   and ``x`` can be off by 1e-3. The violated rows at their answer then seed the elastic
-  active-set iteration of :mod:`mimpc.solvers.qp_elastic` (DAQP), which returns the exact
+  active-set iteration of :mod:`mimpc.qp.elastic` (DAQP), which returns the exact
   solution once its KKT conditions hold; if they do not, the backend's own answer is kept.
-* ``proxsuite`` supports the slack formulation too, but :mod:`mimpc.solvers.fixed_qp` does not
+* ``proxsuite`` supports the slack formulation too, but :mod:`mimpc.qp.fixed` does not
   offer it for the relaxed QP (measured too slow and unreliable there).
 * ``daqp`` (dense dual active set, needs a positive definite Hessian, so no slack variables):
   the elastic iteration from no violated rows, i.e. first the exact QP, returned at once when
@@ -38,8 +38,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from mimpc.solvers.qp_elastic import ElasticQP, violated_rows
-from mimpc.solvers.qp_reduction import ReducedInstance, ReducedQP
+from mimpc.qp.elastic import ElasticQP, violated_rows
+from mimpc.qp.reduction import ReducedInstance, ReducedQP
 
 __all__ = ["BackendResult", "QPBackend", "BACKENDS", "make_backend", "available_backends"]
 
@@ -135,7 +135,7 @@ class DAQPBackend(QPBackend):
     """DAQP, a dual active-set solver for dense QPs; its workspace and working set persist.
 
     Exact to working precision by construction (active set). Relaxed QPs: the elastic iteration
-    of :mod:`mimpc.solvers.qp_elastic`, seeded by a fallback backend only when it must be.
+    of :mod:`mimpc.qp.elastic`, seeded by a fallback backend only when it must be.
     """
 
     name = "daqp"

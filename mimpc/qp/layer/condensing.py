@@ -7,7 +7,7 @@ For fixed integers the continuous QP of a :class:`~mimpc.problems.ParametricMIQP
 where ``P, A, G, lb, ub`` never change and ``q, b, h`` are affine in ``xi = [theta; delta]``.
 Writing ``x = x_p(xi) + N w`` with ``N`` an orthonormal basis of ``null(A)`` and
 ``x_p = A^+ b`` removes the equalities for good (the states of an MPC are functions of its inputs),
-leaving the *reduced* problem solved by every fast path of :mod:`mimpc.qp_layer`::
+leaving the *reduced* problem solved by every fast path of :mod:`mimpc.qp.layer`::
 
     minimize 1/2 w'Hw + c'w + rho 1's   s.t.  C w - s <= d,  s >= 0   (soft rows, one per continuous row)
                                               E w     <= e            (hard rows: finite entries of lb, ub)

@@ -1,6 +1,6 @@
 """Active sets of the reduced relaxed QP: identification, polishing and the exact adjoint (torch).
 
-At a solution of the reduced relaxed QP (see :mod:`mimpc.qp_layer.condensing`) every soft row is in
+At a solution of the reduced relaxed QP (see :mod:`mimpc.qp.layer.condensing`) every soft row is in
 one of three states, and every hard row in one of two:
 
 * soft ``INACTIVE``: ``C_j w < d_j``, ``s_j = 0``, multiplier ``mu_j = 0``;
@@ -29,7 +29,7 @@ from typing import NamedTuple
 
 import torch
 
-from mimpc.qp_layer.normal import factorize, newton_matrix
+from mimpc.qp.layer.normal import factorize, newton_matrix
 
 __all__ = ["INACTIVE", "TIGHT", "VIOLATED", "classify", "polish", "adjoint", "PolishResult",
            "penalty_weights"]
@@ -56,7 +56,7 @@ def classify(data: dict, rho: float, ns: int, Z: torch.Tensor,
     """Row states from interior-point iterates: ``(soft (B, n_soft) int8, hard (B, n_hard) bool)``.
 
     ``Z`` (and ``prev``, the previous iterate, if given) hold the positive variables in the layout
-    ``[prim | dual]`` of :mod:`mimpc.qp_layer.ipm_core` (``prim = [t1, t3, s]``, ``dual = [l1, l3, l2]``).
+    ``[prim | dual]`` of :mod:`mimpc.qp.layer.ipm_core` (``prim = [t1, t3, s]``, ``dual = [l1, l3, l2]``).
     With ``prev``, each complementary pair ``(v, l)`` is judged by Tapia's indicators: near a
     solution the side that tends to zero shrinks like ``mu`` while the other stays put, so ``v`` goes
     to zero iff ``v / v_prev < l / l_prev``, whatever the units of rows and multipliers

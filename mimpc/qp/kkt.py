@@ -14,7 +14,7 @@ import numpy as np
 from mimpc.problems.qp_data import QPData
 
 if TYPE_CHECKING:  # pragma: no cover
-    from mimpc.solvers.fixed_qp import QPResult
+    from mimpc.qp.fixed import QPResult
 
 __all__ = ["kkt_residuals"]
 

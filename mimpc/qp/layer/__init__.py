@@ -5,8 +5,8 @@
 >>> out.x.sum().backward()                        # gradients reach theta and delta
 >>> sol = layer.solve_one(theta_np, delta_np)     # closed-loop inference, numpy, warm-started
 
-Backends: ``"ipm"`` (default; :mod:`mimpc.qp_layer.ipm_backend`) and ``"cvxpylayers"`` (reference;
-:mod:`mimpc.qp_layer.cvxpylayers_backend`).
+Backends: ``"ipm"`` (default; :mod:`mimpc.qp.layer.ipm_backend`) and ``"cvxpylayers"`` (reference;
+:mod:`mimpc.qp.layer.cvxpylayers_backend`).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from __future__ import annotations
 from typing import Any
 
 from mimpc.problems.canonical import ParametricMIQP
-from mimpc.qp_layer.base import QPLayerError, QPLayerOutput, RelaxedQPLayer
-from mimpc.qp_layer.inference import SingleQPSolver, SingleSolution
-from mimpc.qp_layer.ipm_backend import IPMQPLayer
+from mimpc.qp.layer.base import QPLayerError, QPLayerOutput, RelaxedQPLayer
+from mimpc.qp.layer.inference import SingleQPSolver, SingleSolution
+from mimpc.qp.layer.ipm_backend import IPMQPLayer
 
 __all__ = ["RelaxedQPLayer", "QPLayerOutput", "QPLayerError", "IPMQPLayer", "SingleQPSolver",
            "SingleSolution", "make_qp_layer", "available_backends"]
@@ -60,6 +60,6 @@ def make_qp_layer(problem: ParametricMIQP, backend: str = "auto", rho: float | N
     if name == "cvxpylayers":
         if "cvxpylayers" not in available_backends():
             raise ImportError("backend 'cvxpylayers' needs the cvxpylayers and diffcp packages")
-        from mimpc.qp_layer.cvxpylayers_backend import CvxpyQPLayer
+        from mimpc.qp.layer.cvxpylayers_backend import CvxpyQPLayer
         return CvxpyQPLayer(problem, rho, **opts)
     raise ValueError(f"backend must be one of {['auto'] + ['ipm', 'cvxpylayers']}, got {backend!r}")

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mimpc.solvers.qp_reduction import ReducedInstance, ReducedQP
+from mimpc.qp.reduction import ReducedInstance, ReducedQP
 
 __all__ = ["ElasticQP", "ElasticOutcome", "violated_rows"]
 

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from mimpc.problems.canonical import ParametricMIQP
-from mimpc.qp_layer.base import QPLayerError, QPLayerOutput, RelaxedQPLayer
+from mimpc.qp.layer.base import QPLayerError, QPLayerOutput, RelaxedQPLayer
 
 __all__ = ["CvxpyQPLayer", "DEFAULT_SOLVER_ARGS"]
 
@@ -57,7 +57,7 @@ class CvxpyQPLayer(RelaxedQPLayer):
     solver_args : dict, optional
         Overrides of :data:`DEFAULT_SOLVER_ARGS`, passed to cvxpylayers (and on to diffcp).
     check_inputs, raise_on_failure
-        See :class:`~mimpc.qp_layer.base.RelaxedQPLayer`.
+        See :class:`~mimpc.qp.layer.base.RelaxedQPLayer`.
     """
 
     backend = "cvxpylayers"

@@ -1,19 +1,19 @@
 """The fast backend: batched interior-point solve with implicit differentiation (default backend).
 
-Forward: the equalities are eliminated once per problem (:mod:`mimpc.qp_layer.condensing`), the
+Forward: the equalities are eliminated once per problem (:mod:`mimpc.qp.layer.condensing`), the
 reduced problem data ``c, d, e`` and the particular solution ``x_p`` are one affine map of
-``(theta, delta)``, and the batched interior-point method of :mod:`mimpc.qp_layer.ipm_core` solves
+``(theta, delta)``, and the batched interior-point method of :mod:`mimpc.qp.layer.ipm_core` solves
 all samples together (one ``n_w x n_w`` Cholesky per iteration, samples retiring as they converge,
 active-set polishing at the end). ``x = x_p + N w``.
 
 Backward: a custom :class:`torch.autograd.Function` differentiates the KKT system at the solution
 (paper eq. 14 / OptNet) instead of the iterations: with the active set found by the forward pass
 the adjoint is one equality-constrained QP solved by the same factorisation
-(:func:`mimpc.qp_layer.active_set.adjoint`). The affine maps around it are ordinary torch
+(:func:`mimpc.qp.layer.active_set.adjoint`). The affine maps around it are ordinary torch
 operations, so gradients reach ``theta``, ``delta`` and anything upstream. Samples flagged as not
 converged get the gradient of their last iterate's active set (finite, not to be trusted); samples
 whose solve failed numerically get zero. At degenerate points the solution map is not
-differentiable and the gradient is one consistent choice (see :mod:`mimpc.qp_layer.active_set`).
+differentiable and the gradient is one consistent choice (see :mod:`mimpc.qp.layer.active_set`).
 
 Precision: every solve runs in float64, whatever the input dtype; float32 inputs get float32
 outputs and gradients. The multipliers of this problem class span ``rho = 1e4`` (violated soft
@@ -30,11 +30,11 @@ from typing import Any
 import torch
 
 from mimpc.problems.canonical import ParametricMIQP
-from mimpc.qp_layer.active_set import adjoint
-from mimpc.qp_layer.base import QPLayerOutput, RelaxedQPLayer
-from mimpc.qp_layer.condensing import reduce_problem
-from mimpc.qp_layer.ipm_core import CONVERGED, FAILED, IPMOptions, solve_batch
-from mimpc.qp_layer.normal import solver_data
+from mimpc.qp.layer.active_set import adjoint
+from mimpc.qp.layer.base import QPLayerOutput, RelaxedQPLayer
+from mimpc.qp.layer.condensing import reduce_problem
+from mimpc.qp.layer.ipm_core import CONVERGED, FAILED, IPMOptions, solve_batch
+from mimpc.qp.layer.normal import solver_data
 
 __all__ = ["IPMQPLayer"]
 
@@ -87,10 +87,10 @@ class IPMQPLayer(RelaxedQPLayer):
     rho : float, optional
         Slack penalty (default ``problem.slack_penalty``).
     tol, polish_tol, max_iter, step_fraction
-        :class:`~mimpc.qp_layer.ipm_core.IPMOptions` (float64 defaults: ``tol=1e-10``,
+        :class:`~mimpc.qp.layer.ipm_core.IPMOptions` (float64 defaults: ``tol=1e-10``,
         ``polish_tol=1e-4``, ``max_iter=60``, ``step_fraction=0.99``).
     check_inputs, raise_on_failure
-        See :class:`~mimpc.qp_layer.base.RelaxedQPLayer`.
+        See :class:`~mimpc.qp.layer.base.RelaxedQPLayer`.
 
     After each call ``last_status`` (0 converged, 1 iteration cap, 2 numerical failure) and
     ``last_polished`` (active set verified exactly) hold per-sample diagnostics.
