@@ -24,7 +24,7 @@ __all__ = ["LPAEController"]
 
 
 class LPAEController(Controller):
-    """Apply the first input of the LP-AE encoder's plan (see :mod:`mimpc.training.lpae`).
+    """Apply the first input of the LP-AE encoder's plan (see :mod:`mimpc.lpae.policy`).
 
     ``threads`` are the torch intra-op threads while the network acts (restored after each step).
     """

@@ -12,7 +12,8 @@ from mimpc.commands.common import add_env_arguments, problem_from_args
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_env_arguments(p)
-    p.add_argument("--method", required=True, choices=("sl", "ssl", "hybrid", "lpae"))
+    p.add_argument("--method", required=True, choices=("sl", "ssl", "hybrid", "lpae"),
+                   help="training method (mimpc.training.methods: sl, ssl, hybrid of the paper; lpae solver-free)")
     p.add_argument("--data", required=True, help="dataset folder from `mimpc generate`")
     p.add_argument("--out", required=True, help="checkpoint file to write (e.g. runs/robot_hybrid.pt)")
     p.add_argument("--epochs", type=int, default=20)
@@ -65,6 +66,7 @@ def loss_overrides(args: argparse.Namespace) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     from mimpc.training.dataset import load_dataset
+    from mimpc.training.methods import TrainOptions, train_method
     from mimpc.training.trainer import TrainConfig
 
     problem = problem_from_args(args)
@@ -73,20 +75,9 @@ def run(args: argparse.Namespace) -> int:
                          lr_schedule=args.lr_schedule, patience=args.patience, seed=args.seed, device=args.device,
                          qp_backend=args.qp_backend, max_train_samples=args.max_train_samples,
                          threads=args.threads)
-    overrides = loss_overrides(args)
-    if args.method == "lpae" and args.init:
-        raise ValueError("--init applies to sl, ssl and hybrid policies, not lpae")
-    if args.method == "lpae":
-        from mimpc.training.lpae import train_lpae
-        result = train_lpae(problem, dataset, args.out, config, overrides, hidden=args.hidden,
-                            resume=args.resume, progress=not args.no_progress)
-    else:
-        from mimpc.training.losses import loss_preset
-        from mimpc.training.models import ModelConfig
-        from mimpc.training.trainer import train
-        model = ModelConfig(head=args.head, **({"hidden": tuple(args.hidden)} if args.hidden else {}))
-        result = train(problem, dataset, args.method, args.out, config, loss_preset(args.method, problem.name, **overrides),
-                       model, resume=args.resume, progress=not args.no_progress, init=args.init)
+    options = TrainOptions(hidden=tuple(args.hidden) if args.hidden else None, head=args.head, init=args.init,
+                           resume=args.resume, progress=not args.no_progress)
+    result = train_method(args.method, problem, dataset, args.out, config, loss_overrides(args), options)
     print(f"best epoch {result.best_epoch}: " + ", ".join(f"{k}={v:.4g}" for k, v in result.best_metrics.items()))
     print(f"checkpoint: {result.checkpoint}")
     return 0

@@ -120,12 +120,25 @@ _NUMPY_SCALARS = [np.dtype, getattr(np, "_core", None) and np._core.multiarray.s
 _NUMPY_SCALARS = [g for g in _NUMPY_SCALARS if g]
 
 
+#: Model kinds of checkpoints and the module that defines (and registers) each: a module is
+#: imported only when a checkpoint of its kind is loaded, so this module imports none of them.
+_MODEL_MODULES: dict[str, str] = {"integer_policy": "mimpc.training.models", "lpae": "mimpc.lpae.policy"}
+_MODEL_BUILDERS: dict[str, Any] = {}
+
+
+def register_model_kind(kind: str, builder: Any, module: str | None = None) -> None:
+    """Make ``builder(problem, config: dict) -> nn.Module`` rebuild checkpoints of model ``kind``
+    (called by the module defining the model; ``module`` lets it be found before it is imported)."""
+    _MODEL_BUILDERS[kind] = builder
+    if module is not None:
+        _MODEL_MODULES[kind] = module
+
+
 def build_policy(kind: str, problem: ParametricMIQP, config: dict[str, Any]) -> torch.nn.Module:
     """An untrained policy of ``kind`` for ``problem`` (its weights are then loaded)."""
-    if kind == "integer_policy":
-        from mimpc.training.models import IntegerPolicy, ModelConfig
-        return IntegerPolicy(problem, ModelConfig(**config))
-    if kind == "lpae":
-        from mimpc.training.lpae import LPAEPolicy, LPAEConfig
-        return LPAEPolicy(problem, LPAEConfig(**config))
-    raise ValueError(f"unknown model kind {kind!r} in checkpoint")
+    if kind not in _MODEL_BUILDERS and kind in _MODEL_MODULES:
+        import importlib
+        importlib.import_module(_MODEL_MODULES[kind])
+    if kind not in _MODEL_BUILDERS:
+        raise ValueError(f"unknown model kind {kind!r} in checkpoint; known kinds: {sorted(_MODEL_MODULES)}")
+    return _MODEL_BUILDERS[kind](problem, config)

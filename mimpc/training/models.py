@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from mimpc.problems import ParametricMIQP
+from mimpc.training.checkpoint import register_model_kind
 from mimpc.training.integer_chains import find_rate_chains
 from mimpc.training.integer_groups import find_integer_groups
 
@@ -332,3 +333,10 @@ class _NumpyPolicy:
             current = np.clip(current + steps[:, k], self.lower, self.upper)
             chain.append(current)
         return np.stack(chain, axis=-1).reshape(-1)[self.inverse]
+
+
+def _build_integer_policy(problem: ParametricMIQP, config: dict[str, Any]) -> IntegerPolicy:
+    return IntegerPolicy(problem, ModelConfig(**config))
+
+
+register_model_kind("integer_policy", _build_integer_policy)

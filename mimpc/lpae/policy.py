@@ -27,6 +27,8 @@ import torch
 from torch import nn
 
 from mimpc.problems import ParametricMIQP
+from mimpc.training.checkpoint import register_model_kind
+from mimpc.training.methods import TrainOptions, register_method
 from mimpc.training.dataset import ExpertDataset
 from mimpc.training.losses import anneal_multiplier, penalty
 from mimpc.training.models import integer_head_kind, mlp, straight_through_integers
@@ -195,6 +197,17 @@ class LPAEMethod:
         return loss, x, delta, torch.ones(len(theta), dtype=torch.bool, device=theta.device)
 
 
+def _train_method(problem: ParametricMIQP, dataset: ExpertDataset, out: str | Path, config: Any,
+                  loss_overrides: dict[str, Any], options: TrainOptions) -> Any:
+    """``mimpc train --method lpae`` (see :mod:`mimpc.training.methods`)."""
+    if options.init is not None:
+        raise ValueError("--init applies to sl, ssl and hybrid policies, not lpae")
+    if options.head != "per_integer":
+        raise ValueError(f"--head {options.head} applies to sl, ssl and hybrid policies; lpae has its own heads")
+    return train_lpae(problem, dataset, out, config, loss_overrides, hidden=options.hidden, resume=options.resume,
+                      progress=options.progress)
+
+
 def train_lpae(problem: ParametricMIQP, dataset: ExpertDataset, out: str | Path, config: Any = None,
                loss_overrides: dict[str, Any] | None = None, hidden: list[int] | None = None,
                resume: str | Path | None = None, progress: bool = True) -> Any:
@@ -212,3 +225,11 @@ def train_lpae(problem: ParametricMIQP, dataset: ExpertDataset, out: str | Path,
     policy = policy.to(resolve_device(config.device))
     return fit(LPAEMethod(problem, policy, loss_config), dataset, train_split, out, config,
                resume=resume, progress=progress)
+
+
+def _build_lpae_policy(problem: ParametricMIQP, config: dict[str, Any]) -> LPAEPolicy:
+    return LPAEPolicy(problem, LPAEConfig(**config))
+
+
+register_model_kind("lpae", _build_lpae_policy)
+register_method("lpae", _train_method)
