@@ -16,7 +16,7 @@ import torch
 from mimpc.bench import qp_layer as bench_qp
 from mimpc.bench import step_latency as bench_step
 from mimpc.problems import thermal_tank
-from mimpc.training.generate import GenerationConfig, generate
+from mimpc.generation.generate import GenerationConfig, generate
 from mimpc.lpae.policy import train_lpae
 from mimpc.training.trainer import TrainConfig, train
 

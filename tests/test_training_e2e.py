@@ -12,7 +12,7 @@ from mimpc import rollout
 from mimpc.problems import Obstacle, robot_nav, thermal_tank
 from mimpc.training.checkpoint import load_checkpoint
 from mimpc.training.evaluate import evaluate_checkpoint
-from mimpc.training.generate import GenerationConfig, generate
+from mimpc.generation.generate import GenerationConfig, generate
 from mimpc.lpae.policy import train_lpae
 from mimpc.training.losses import loss_preset
 from mimpc.training.models import ModelConfig

@@ -25,7 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--units-per-shard", type=int, default=None, help="episodes (robot) or instances (tank) per shard")
     p.add_argument("--split", type=float, nargs=3, default=(0.8, 0.1, 0.1), metavar=("TRAIN", "VAL", "TEST"))
     p.add_argument("--mix", default=DEFAULT_CLI_MIX, metavar="KIND=F,...",
-                   help="shares of expert, domain and onpolicy shards (mimpc.training.mix); default "
+                   help="shares of expert, domain and onpolicy shards (mimpc.generation.mix); default "
                         f"{DEFAULT_CLI_MIX}; expert=1 gives the expert-only datasets of earlier versions")
     p.add_argument("--policy", default=None, metavar="CKPT",
                    help="checkpoint driving the onpolicy episodes (default: the shipped hybrid policy)")
@@ -34,8 +34,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mimpc.training.generate import GenerationConfig, generate
-    from mimpc.training.mix import parse_mix
+    from mimpc.generation.generate import GenerationConfig, generate
+    from mimpc.generation.mix import parse_mix
 
     mix = parse_mix(args.mix)
     if mix == (("expert", 1.0),):

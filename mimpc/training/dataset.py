@@ -91,7 +91,7 @@ class ExpertDataset:
 
 
 def load_dataset(path: str | Path, problem: ParametricMIQP | None = None) -> ExpertDataset:
-    """Load a dataset folder written by :mod:`mimpc.training.generate`.
+    """Load a dataset folder written by :mod:`mimpc.generation.generate`.
 
     The ``delta`` field holds :func:`canonical_labels` (the solver's integers stay in ``delta_raw``).
     Raises a clear ``ValueError`` or ``FileNotFoundError`` for a missing folder, an unknown

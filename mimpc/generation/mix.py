@@ -3,7 +3,7 @@
 ``mimpc generate --mix expert=0.6,domain=0.25,onpolicy=0.15`` assigns every shard one kind:
 
 * ``expert``: the closed-loop expert episodes (robot) or independent instances (tank) of
-  :mod:`mimpc.training.generate`; expert shard ``i`` holds the same units, drawn from the same
+  :mod:`mimpc.generation.generate`; expert shard ``i`` holds the same units, drawn from the same
   random stream, as shard ``i`` of a dataset generated without ``--mix``.
 * ``domain``: independent parameters of the training sampler family
   (:mod:`mimpc.problems.samplers`, ``domain``), one exact solve each.
@@ -89,7 +89,7 @@ def units_per_shard(problem: ParametricMIQP, kind: str, override: int | None) ->
 def mixed_units(problem: ParametricMIQP, config: Any, shard: int, controller: Any) -> Iterator[tuple[int, Iterator]]:
     """``(episode id, thetas)`` of every unit of ``shard``; each theta is yielded after
     ``controller`` (the exact MIQP) has acted on it."""
-    from mimpc.training.generate import _unit_thetas
+    from mimpc.generation.generate import _unit_thetas
 
     kind, index = shard_kind(config.mix, shard)
     per = units_per_shard(problem, kind, config.units_per_shard)

@@ -57,7 +57,7 @@ class GenerationConfig:
     split_fractions : tuple
         Train, validation and test shares, drawn per unit.
     mix : tuple
-        ``((kind, fraction), ...)`` of :mod:`mimpc.training.mix` (expert, domain, onpolicy shards);
+        ``((kind, fraction), ...)`` of :mod:`mimpc.generation.mix` (expert, domain, onpolicy shards);
         empty: expert units only.
     policy : str or None
         Checkpoint driving the ``onpolicy`` episodes (None: the shipped hybrid policy).
@@ -118,7 +118,7 @@ def make_shard(problem: ParametricMIQP, config: GenerationConfig, shard: int) ->
     rows: dict[str, list] = {k: [] for k in SAMPLE_FIELDS}
     dropped = {"time_limit": 0, "infeasible": 0, "other": 0}
     if config.mix:
-        from mimpc.training.mix import mixed_units
+        from mimpc.generation.mix import mixed_units
         units = mixed_units(problem, config, shard, controller)
     else:
         units = ((unit, _unit_thetas(problem, config, controller, np.random.default_rng([config.seed, unit])))
@@ -277,7 +277,7 @@ def generate(problem: ParametricMIQP, out_dir: str | Path, config: GenerationCon
     meta.update(shards=[_shard_name(k) for k in range(n_prefix)], samples=total, dropped=dropped,
                 solvers_used=solvers, complete=True)
     if config.mix:
-        from mimpc.training.mix import format_mix, samples_by_kind
+        from mimpc.generation.mix import format_mix, samples_by_kind
         episodes = np.concatenate([np.load(shards_dir / _shard_name(k))["episode"] for k in range(n_prefix)])
         meta.update(mix=format_mix(config.mix), samples_by_kind=samples_by_kind(episodes),
                     policy=config.policy or "shipped hybrid")
