@@ -24,10 +24,10 @@ How each backend treats the relaxed QP, whose slack block has zero curvature:
 * ``daqp`` (dense dual active set, needs a positive definite Hessian, so no slack variables):
   the elastic iteration from no violated rows, i.e. first the exact QP, returned at once when
   feasible with ``max mu <= rho`` (Theorem 2). If a QP of the iteration is infeasible, it is
-  seeded instead from an interior-point solution of the slack formulation (Clarabel, a core
-  dependency; OSQP if only that is installed). DAQP's own proximal mode on the slack
-  formulation took ~0.3 s per robot solve, and its soft constraints with linear weights violated
-  complementarity on infeasible robot instances, so neither is used.
+  seeded from DAQP's soft-constraint solution of eq. (10) (:class:`~mimpc.qp.elastic.SoftSeed`)
+  and made exact by the iteration; only if that cannot be verified, from an interior-point
+  solution of the slack formulation (Clarabel, a core dependency; OSQP if only that is
+  installed). DAQP's proximal mode on explicit slack variables is much slower, so it is not used.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from mimpc.qp.elastic import ElasticQP, violated_rows
+from mimpc.qp.elastic import ElasticQP, SoftSeed, violated_rows
 from mimpc.qp.reduction import ReducedInstance, ReducedQP
 
 __all__ = ["BackendResult", "QPBackend", "BACKENDS", "make_backend", "available_backends"]
@@ -146,6 +146,7 @@ class DAQPBackend(QPBackend):
     def __init__(self, red: ReducedQP, relaxed: bool, rho: float) -> None:
         super().__init__(red, relaxed, rho)
         self.elastic = ElasticQP(red, rho if relaxed else None)
+        self.soft: SoftSeed | None = None
         self.fallback: QPBackend | None = None
         if relaxed:
             names = [n for n in self.FALLBACKS if n in available_backends()]
@@ -160,6 +161,14 @@ class DAQPBackend(QPBackend):
         route = "daqp" if out.rounds == 1 else f"daqp ({out.rounds} elastic rounds)"
         if not self.relaxed or out.verified:
             return BackendResult(out.status, out.w, out.mu, out.z_w, out.z_e, out.iterations, route)
+        if self.soft is None:
+            self.soft = SoftSeed(self.red, self.rho)
+        soft = self.soft.solve(inst.c, *SoftSeed.bounds(self.red, inst))
+        if soft is not None:
+            again = self.elastic.solve(inst, violated_rows(self.red, inst, soft[0], soft[1], self.rho))
+            if again.verified:
+                return BackendResult("optimal", again.w, again.mu, again.z_w, again.z_e,
+                                     out.iterations + again.iterations, "daqp seeded by soft constraints")
         seed = self.fallback.solve(inst, warm)
         iters = out.iterations + seed.iterations
         if seed.status not in ("optimal", "max_iter") or not np.all(np.isfinite(seed.w)):

@@ -16,8 +16,12 @@ than inputs, which defeats a plain KKT-system polish).
 
 Starting from ``V = {}`` the first QP is the exact fixed-integer QP (eq. 3): when it is feasible
 with ``max mu <= rho`` it is returned at once (Theorem 2, checked per instance). When a QP of the
-iteration is infeasible, ``V`` is too small and needs a better start, e.g. the rows violated at an
-interior-point solution of the slack formulation.
+iteration is infeasible, ``V`` is too small and needs a better start: the rows violated at an
+approximate solution of eq. (10). :class:`SoftSeed` gives one cheaply, from DAQP's soft
+constraints (sense 8) with linear weight ``rho`` and a tiny quadratic one, on a persistent model
+and without slack variables. Its answer alone is not trusted (soft constraints are solved to
+DAQP's own tolerances); the elastic iteration started from its violated rows makes it exact and
+verifies the KKT conditions of eq. (10).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import numpy as np
 
 from mimpc.qp.reduction import ReducedInstance, ReducedQP
 
-__all__ = ["ElasticQP", "ElasticOutcome", "violated_rows"]
+__all__ = ["ElasticQP", "ElasticOutcome", "SoftSeed", "violated_rows"]
 
 _INF = 1e30
 _TOL = 1e-9
@@ -124,3 +128,49 @@ class ElasticQP:
                 return ElasticOutcome(status, w, mu, z_w, z_e, iters, rounds, True)
             V = (V | over) & ~under
         return ElasticOutcome("max_iter", w, mu, z_w, z_e, iters, max_rounds, False)
+
+
+class SoftSeed:
+    """A persistent DAQP model of eq. (10) with the continuous rows soft (see the module docstring).
+
+    :meth:`solve` takes the cost ``c`` and the stacked bounds ``[box of w; rows C w; rows E w]``
+    (``upper``, ``lower``, DAQP's infinity for absent bounds) and returns ``(w, mu)`` (``mu`` the
+    multipliers of the continuous rows), or None when DAQP fails.
+    """
+
+    #: DAQP's reciprocal quadratic weight of a soft row: small, so the penalty is almost linear.
+    RHO_SOFT = 1e-6
+
+    def __init__(self, red: ReducedQP, rho: float) -> None:
+        import daqp
+
+        self.red = red
+        self.rows = np.vstack([red.C, red.E])
+        self.model = daqp.Model()
+        self.model.settings = {"primal_tol": 1e-9, "iter_limit": 10_000, "rho_soft": self.RHO_SOFT, "w_soft": rho}
+        self.sense = np.zeros(red.n_w + self.rows.shape[0], dtype=np.int32)
+        self.sense[red.n_w:red.n_w + red.m] = 8  # soft
+        self._ready = False
+
+    def solve(self, c: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        red = self.red
+        if not self._ready:
+            code = self.model.setup(red.H, c, self.rows, upper, lower, sense=self.sense)
+            if (code[0] if isinstance(code, tuple) else code) < 0:
+                return None
+            self._ready = True
+        else:  # the working set of the previous solve is kept: a warm start
+            self.model.update(f=c, bupper=upper, blower=lower)
+        w, _, flag, info = self.model.solve()
+        w = np.asarray(w, dtype=float)
+        if int(flag) not in (1, 2) or not np.all(np.isfinite(w)):  # 2: optimal with soft rows violated
+            self._ready = False
+            return None
+        return w, np.maximum(np.asarray(info["lam"], float)[red.n_w:red.n_w + red.m], 0.0)
+
+    @staticmethod
+    def bounds(red: ReducedQP, inst: ReducedInstance) -> tuple[np.ndarray, np.ndarray]:
+        """``(upper, lower)`` of :meth:`solve` for a reduced instance."""
+        up = np.clip(np.concatenate([red.uw, inst.d, inst.ue]), -_INF, _INF)
+        lo = np.clip(np.concatenate([red.lw, np.full(red.m, -_INF), inst.le]), -_INF, _INF)
+        return up, lo

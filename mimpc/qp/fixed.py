@@ -13,43 +13,26 @@ enough, (10) minimises the total violation ``1' max(0, Gx - h)`` and, among the 
 :func:`check_slack_penalty` checks the condition of Theorem 2 on data.
 
 Both QPs are solved after eliminating the equalities once per problem
-(:mod:`mimpc.qp.reduction`: the robot's 124 variables and 84 equalities become its 40
-inputs); results are reported in the original coordinates, multipliers included.
+(:mod:`mimpc.qp.reduction`: the robot's states are eliminated, its inputs remain); results are reported in the original coordinates, multipliers included.
 
-Backend choice (``backend="auto"`` is ``daqp`` for both QPs), measured side by side with
-``python benchmarks/fixed_qp_backends.py`` (full robot, H = 20 and 3 obstacles; full tank,
-H = 20; 200 random instances per table; 2 shared, loaded cores, so absolute times are noisy)::
+Backend choice: ``backend="auto"`` is ``daqp`` for both QPs, the fastest of the four on the
+benchmarks when measured side by side with ``python benchmarks/fixed_qp_backends.py`` (its output
+and the README give the figures):
 
-    median ms (p95)                daqp          clarabel      osqp          proxsuite
-    robot exact, random faces (a)  0.27 (4.3)    1.8 (2.0)     0.80 (1.3)    0.98 (5.2)
-    robot exact, start-side faces  0.24 (0.36)   3.4 (7.6)     78 (162)      2.6 (3.6)
-    robot relaxed, random faces    5.3 (6.0) (b) 5.0 (5.9)     61 (65)       not offered
-    robot relaxed, start-side      0.25 (0.35)   5.2 (9.3)     87 (93)       not offered
-    tank exact (c)                 0.14 (0.24)   1.4 (5.7)     1.0 (6.6)     0.58 (4.7)
-    tank relaxed                   0.18 (6.4)(b) 2.2 (6.4)     7.0 (28)      not offered
-    (a) all 200 infeasible (random faces); (b) exact QP infeasible (robot 200/200, tank 63/200):
-    seeded by Clarabel, see below; (c) 63 of 200 infeasible; cvxpy + Clarabel on the original
-    QP takes 2.2 / 2.7 / 4.3 / 4.6 / 1.7 / 2.3 ms on the same rows.
-
-* DAQP (dual active set, dense) is 4-15x faster than the next backend on feasible exact QPs
-  (3x when proving infeasibility) and exact to working precision: KKT residuals ~1e-15,
-  against ~1e-9 for the interior-point and ADMM backends. The reduced QP (40 inputs, 400 rows
-  for the robot) is small and dense, which suits a dense active-set method.
-* The relaxed QP's slack block has zero curvature. DAQP needs a positive definite Hessian; its
-  proximal mode on the 440 slack variables took ~0.3 s per robot solve and its soft constraints
-  with linear weights broke complementarity on infeasible robot instances. Instead ``daqp`` runs
-  the elastic active-set iteration of :mod:`mimpc.qp.elastic`: whenever the exact QP is
-  feasible with ``max mu <= rho`` (Theorem 2) that is already the answer, at exact-QP cost.
-  Otherwise (exact QP infeasible) an interior-point solve of the slack formulation (Clarabel)
-  seeds the violated rows and the iteration makes the answer exact; then its cost is Clarabel's.
-* Accuracy: an interior point alone (Clarabel, tolerance 1e-10) leaves ``x`` up to ~2e-3 off on
-  instances whose exact QP is infeasible, since with ``rho = 1e4`` the penalty dominates the
-  objective; the cvxpy reference shows exactly that deviation (its KKT residual reaches 1e-6),
-  while every backend here, refined by the elastic iteration, has KKT residuals below 1e-11
-  and they agree with each other.
-* OSQP (ADMM, polished, tolerance 1e-7) is 10-350x slower than DAQP on feasible robot QPs;
-  ProxQP is fine on exact QPs when cold-started (4-11x slower than DAQP) but not on the slack
-  formulation (see ``_NOT_FOR_RELAXED``).
+* DAQP (dual active set, dense) is exact to working precision (KKT residuals near machine
+  precision, where the interior-point and ADMM backends stop at their tolerances). The reduced
+  QP (the robot's 40 inputs and 400 rows) is small and dense, which suits a dense active-set
+  method.
+* The relaxed QP's slack block has zero curvature, which DAQP cannot take as variables.
+  Instead ``daqp`` runs the elastic active-set iteration of :mod:`mimpc.qp.elastic`: whenever
+  the exact QP is feasible with ``max mu <= rho`` (Theorem 2) that is already the answer, at
+  exact-QP cost; otherwise a soft-constraint solve seeds the violated rows and the iteration
+  makes the answer exact (see :mod:`mimpc.qp.backends`).
+* Accuracy: an interior point alone leaves ``x`` visibly off on instances whose exact QP is
+  infeasible, since with ``rho = 1e4`` the penalty dominates the objective; every backend here
+  is refined by the elastic iteration, so they agree with each other to working precision.
+* OSQP (ADMM) is much slower than DAQP on feasible robot QPs; ProxQP is fine on exact QPs when
+  cold-started but not on the slack formulation (see ``_NOT_FOR_RELAXED``).
 """
 
 from __future__ import annotations
@@ -77,8 +60,8 @@ AUTO_BACKEND: dict[bool, tuple[str, ...]] = {
     True: ("daqp", "clarabel", "osqp"),
 }
 #: ProxQP is not offered for the relaxed QP: on its slack formulation (440 variables for the
-#: robot) it took ~0.7 s per solve and reported 19 of 30 robot instances "infeasible", although
-#: eq. (10) is feasible for every theta and delta (proxsuite 0.8.0).
+#: robot) it was slow and reported robot instances "infeasible", although eq. (10) is feasible
+#: for every theta and delta (proxsuite 0.8.0).
 _NOT_FOR_RELAXED = ("proxsuite",)
 
 _INTEGER_TOL = 1e-6

@@ -27,13 +27,12 @@ import numpy as np
 
 from mimpc.problems.canonical import ParametricMIQP
 from mimpc.problems.validation import resolve_rho
-from mimpc.qp.elastic import ElasticQP, violated_rows
+from mimpc.qp.elastic import ElasticQP, SoftSeed, violated_rows
 from mimpc.qp.reduction import AffineMap, ReducedInstance
 
 __all__ = ["LeanQP", "LeanInstance", "LeanSolution"]
 
 _INF = 1e30
-_SOFT = 8  # DAQP constraint sense: soft constraint
 _EXACT_STATUS = {1: "optimal", -1: "infeasible", -4: "max_iter"}
 
 
@@ -103,8 +102,7 @@ class LeanQP:
         self._cd = AffineMap(np.vstack([np.hstack([M.T, M.D.M, M.k[:, None]]) for M in maps]), red.n_theta)
         self._exact = self._model()
         self._exact_ready = False
-        self._soft = None
-        self._soft_ready = False
+        self._soft: SoftSeed | None = None
         self._elastic: ElasticQP | None = None
         self._general = None
 
@@ -173,23 +171,8 @@ class LeanQP:
     def _soft_seed(self, inst: LeanInstance) -> tuple[np.ndarray, np.ndarray] | None:
         """An approximate solution of eq. (10) by DAQP's soft constraints, or None if it failed."""
         if self._soft is None:
-            self._soft = self._model()
-            self._soft.settings = {"rho_soft": 1e-6, "w_soft": self.rho}
-            self._sense = np.zeros(len(inst.upper), dtype=np.int32)
-            self._sense[self._cont] = _SOFT
-        if not self._soft_ready:
-            code = self._soft.setup(self.red.H, inst.c, self.rows, inst.upper, inst.lower, sense=self._sense)
-            if (code[0] if isinstance(code, tuple) else code) < 0:
-                return None
-            self._soft_ready = True
-        else:
-            self._soft.update(f=inst.c, bupper=inst.upper, blower=inst.lower if self.red.n_e else None)
-        w, _, flag, info = self._soft.solve()
-        w = np.asarray(w, dtype=float)
-        if int(flag) not in (1, 2) or not np.all(np.isfinite(w)):
-            self._soft_ready = False
-            return None
-        return w, np.maximum(np.asarray(info["lam"], float)[self._cont], 0.0)
+            self._soft = SoftSeed(self.red, self.rho)
+        return self._soft.solve(inst.c, inst.upper, inst.lower)
 
     def _general_relaxed(self, inst: LeanInstance) -> LeanSolution:
         """The general solver's answer (interior-point seed), for the rare instance the lean route

@@ -27,7 +27,7 @@ multipliers are recovered exactly from stationarity on the dependent entries (se
 
 ``c, d, x_p`` (and the data needed for the objective) are affine in ``xi = [theta; delta; 1]``;
 the maps are precomputed here so that one solve costs a few matrix-vector products instead of
-rebuilding :class:`~mimpc.problems.QPData` (``fixed_integer_qp`` costs ~0.14 ms on the robot).
+rebuilding :class:`~mimpc.problems.QPData` through ``fixed_integer_qp`` at every solve.
 """
 
 from __future__ import annotations
