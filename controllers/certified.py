@@ -14,7 +14,9 @@ stage whose plan passes the row-by-row certificate of :class:`~mimpc.problems.ce
     integer-only row are skipped before any QP. ``select="first"`` applies the first certified
     candidate; ``"cheapest"`` solves them all and applies the certified one of least objective;
 (c) ``exact``: the exact MIQP under ``exact_time_limit``, with the relaxed plan at the policy's
-    integers as MIP start; an incumbent stopped by the limit is applied if it certifies;
+    integers as MIP start; its integers (an incumbent stopped by the limit too) are applied with
+    the plan of their fixed-integer QP, which meets the rows exactly where the solver's own plan
+    meets them only to its feasibility tolerance;
 (d) ``fallback``: when the MIQP has no solution either (the problem is infeasible at theta), the
     relaxed QP of eq. (10) at the policy's integers, which minimises the total violation
     (Theorem 3); flagged ``fallback=True``, ``certified=False``.
@@ -176,9 +178,17 @@ class CertifiedController(Controller):
         t2 = time.perf_counter()
         sol = self._solver.solve(self.problem, theta, start=start)
         timings["solver"] = time.perf_counter() - t2
-        if sol.x is not None and self.certifier.check(sol.x, sol.delta, theta).ok:
-            return self._apply(theta, sol.x, sol.delta, "exact", tried, timings, t1,
-                               status=sol.status, solver=sol.solver)
+        if sol.x is not None:
+            # the solver's plan meets its rows to its own feasibility tolerance, which integer
+            # rounding times a big-M can exceed; the fixed-integer QP at its integers is exact
+            inst = self.lean.instance(theta, sol.delta)
+            tried += 1
+            x = self._certified_plan(inst, self.lean.exact(inst))
+            if x is None and self.certifier.check(sol.x, sol.delta, theta).ok:
+                x = sol.x
+            if x is not None:
+                return self._apply(theta, x, sol.delta, "exact", tried, timings, t1, status=sol.status,
+                                   solver=sol.solver)
         # (d) no certified plan exists or was found in time: the relaxed QP, flagged
         self._previous = delta0
         x = x_rel if x_rel is not None else coasting_plan(self.problem, theta, delta0)

@@ -193,6 +193,31 @@ def test_cascade_tries_the_stages_in_order_and_escalates(robot, monkeypatch):
     np.testing.assert_array_equal(tried[2], ranked[2])
     assert len(tried) >= 3 and ctrl.last.candidates_tried == len(tried)
     assert ctrl.last.source == "exact" and ctrl.last.certified and "solver" in ctrl.last.timings
+    # a solver plan off by more than the tolerance (as big-M rows times rounding can make it):
+    # the cascade applies the exact plan of the fixed-integer QP at the solver's integers
+    monkeypatch.setattr(ctrl.lean, "exact", real_exact)
+    exact_sol = make_solver("auto").solve(robot, theta)
+    sloppy = SimpleNamespace(status="optimal", x=exact_sol.x + 1e-4, delta=exact_sol.delta, solver="stub")
+    monkeypatch.setattr(ctrl, "_solver", SimpleNamespace(solve=lambda *a, **k: sloppy))
+    monkeypatch.setattr(ctrl, "_candidates", lambda *a: iter(()))
+    ctrl.reset()
+    ctrl.order = ()
+    real_policy_exact = ctrl.lean.exact
+    calls = []
+
+    def policy_infeasible(inst):  # only the policy's own QP fails
+        calls.append(1)
+        out = real_policy_exact(inst)
+        if len(calls) == 1:
+            out.status = "infeasible"
+        return out
+
+    monkeypatch.setattr(ctrl.lean, "exact", policy_infeasible)
+    ctrl.act(theta)
+    assert ctrl.last.source == "exact" and ctrl.last.certified
+    assert max_row_violation(robot, ctrl.last.x, ctrl.last.integers, theta) <= CERTIFICATE_TOL
+    np.testing.assert_array_equal(ctrl.last.integers, exact_sol.delta)
+    monkeypatch.setattr(ctrl.lean, "exact", infeasible)
     # with the MIQP failing too: the relaxed plan, flagged and not certified
     monkeypatch.setattr(ctrl, "_solver", SimpleNamespace(solve=lambda *a, **k: SimpleNamespace(
         status="infeasible", x=None, delta=None, solver="stub")))

@@ -130,7 +130,7 @@ def closed_loop(env: Any, controller: Any, seeds: Sequence[int], options: Sequen
                 solver: Any) -> tuple[dict[str, Any], dict[str, int]]:
     """The row of one controller over the given episodes, and the executed safety counts. The exact
     MIQP is solved only where the cascade fell back, to tell an infeasible MIQP from a miss."""
-    steps, safety = [], {"collisions": 0, "margin_entries": 0, "goal": 0, "episodes": len(seeds)}
+    steps, safety = [], {"collisions": 0, "margin_entries": 0, "goal": 0, "episodes": len(seeds), "cost": 0.0}
     for seed, opts in zip(seeds, options):
         obs, _ = env.reset(seed=int(seed), options=opts)
         controller.reset(seed=int(seed))
@@ -146,6 +146,7 @@ def closed_loop(env: Any, controller: Any, seeds: Sequence[int], options: Sequen
             safety["collisions"] += bool(info.get("collision"))
             safety["margin_entries"] += bool(info.get("collision_inflated"))
             safety["goal"] += bool(info.get("is_success")) and bool(term)
+            safety["cost"] += float(info["stage_cost"]) / len(seeds)
             done = term or trunc
     return _row(controller.label, steps), safety
 
@@ -201,7 +202,7 @@ def cli(args: argparse.Namespace) -> int:
         print(f"{problem.name}, closed loop: {len(seeds)} episodes ({args.episodes} from the environment's resets"
               f"{', as many from sampled start, goal and velocity' if args.arbitrary_starts else ''})")
         print(format_table(rows, COLUMNS + [("collisions", "collisions"), ("margin_entries", "margin entries"),
-                                            ("goal", "goal")]))
+                                            ("goal", "goal"), ("cost", "cost / episode")]))
     print(f"\nwall time {time.perf_counter() - start:.0f} s; 'viol. where feasible' counts applied plans breaking "
           f"an MIQP row by more than {PLAN_TOL:g} at theta where the MIQP is feasible (target 0)")
     if args.out:
