@@ -74,9 +74,11 @@ class L2OController(Controller):
         if ckpt.method != method:
             warnings.warn(f"controller {method!r} was given checkpoint {checkpoint}, trained as {ckpt.method!r}; "
                           f"it reports as {ckpt.method!r}", stacklevel=3)
-        if repair < 0 or (repair and not supports_repair(problem)):
+        if isinstance(repair, bool) or not isinstance(repair, (int, np.integer)) or repair < 0 or (
+                repair and not supports_repair(problem)):
             raise ValueError(f"repair must be 0 for {problem.name} (no plan-consistent integers), got {repair}"
-                             if repair > 0 else f"repair must be >= 0, got {repair}")
+                             if not isinstance(repair, bool) and isinstance(repair, (int, np.integer)) and repair > 0
+                             else f"repair must be a non-negative integer (passes), got {repair!r}")
         self.repair = int(repair)
         self.name = ckpt.method + ("+repair" if repair else "")  # report what the checkpoint was trained as
         self.checkpoint = ckpt

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mimpc.commands.argtypes import existing_dir, existing_file, nonnegative_int, output_dir, positive_int
 from mimpc.report import format_table
 
 COLUMNS = [("method", "method"), ("n", "n"), ("gap_mean", "gap mean %"), ("gap_median", "gap median %"),
@@ -17,22 +18,24 @@ COLUMNS = [("method", "method"), ("n", "n"), ("gap_mean", "gap mean %"), ("gap_m
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--checkpoint", required=True, nargs="+", help="one or more checkpoints")
-    p.add_argument("--data", required=True, help="dataset folder")
+    p.add_argument("--checkpoint", type=existing_file, required=True, nargs="+", help="one or more checkpoints")
+    p.add_argument("--data", type=existing_dir, required=True, help="dataset folder")
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
-    p.add_argument("--max-samples", type=int, default=None)
-    p.add_argument("--repair", type=int, default=0, help="passes of plan-consistent integer repair (robot)")
-    p.add_argument("--out", default=None,
+    p.add_argument("--max-samples", type=positive_int, default=None)
+    p.add_argument("--repair", type=nonnegative_int, default=0, help="passes of plan-consistent integer repair (robot)")
+    p.add_argument("--out", type=output_dir, default=None,
                    help="output folder for evaluation.json and the panels (default: results/evaluate_<problem>)")
     p.add_argument("--no-plot", action="store_true")
 
 
 def run(args: argparse.Namespace) -> int:
     from mimpc.io import write_json
+    from mimpc.training.checkpoint import load_checkpoint
     from mimpc.training.evaluate import evaluate_checkpoint
 
+    checkpoints = [load_checkpoint(c) for c in args.checkpoint]  # every file checked before any work
     results = [evaluate_checkpoint(c, args.data, args.split, args.max_samples, repair=args.repair)
-               for c in args.checkpoint]
+               for c in checkpoints]
     rows = [r["summary"] for r in results]
     names = [row["method"] for row in rows]
     if len(set(names)) != len(names):  # two checkpoints of one method: tell them apart by file name

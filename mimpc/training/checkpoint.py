@@ -59,9 +59,10 @@ def load_checkpoint(path: str | Path, problem: ParametricMIQP | None = None,
                     map_location: str | torch.device = "cpu") -> Checkpoint:
     """Load and validate a checkpoint; rebuild its policy.
 
-    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` for a truncated or corrupt
-    file, a foreign format, missing fields, or a problem whose fingerprint differs from the one
-    the policy was trained on.
+    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` naming the file for a
+    truncated or corrupt file, a foreign format, missing fields, an invalid problem spec or model
+    config (naming the field), non-finite weights, or a problem whose fingerprint differs from the
+    one the policy was trained on.
     """
     path = Path(path)
     if not path.exists():
@@ -77,19 +78,74 @@ def load_checkpoint(path: str | Path, problem: ParametricMIQP | None = None,
     if missing:
         raise ValueError(f"checkpoint {path} is missing fields {missing}")
     trained_on = payload["problem"]
+    if not isinstance(trained_on, dict) or not {"name", "fingerprint"} <= set(trained_on):
+        raise ValueError(f"checkpoint {path}: the stored problem spec lacks its name or fingerprint")
     if problem is None:
-        problem = problem_from_spec(trained_on)
+        try:
+            problem = problem_from_spec(trained_on)
+        except (TypeError, ValueError, KeyError) as exc:
+            raise ValueError(f"checkpoint {path}: the stored problem spec is invalid ({type(exc).__name__}: {exc})"
+                             ) from exc
     elif problem.fingerprint() != trained_on["fingerprint"]:
         raise ValueError(f"checkpoint {path} was trained on {trained_on['name']} with fingerprint "
                          f"{trained_on['fingerprint']}, but the given problem {problem.name} has fingerprint "
                          f"{problem.fingerprint()}: the problems differ (horizon, obstacles, weights, ...)")
-    policy = build_policy(payload["model_kind"], problem, payload["model_config"])
+    _check_model_config(path, payload["model_kind"], payload["model_config"])
+    _check_weights(path, payload["model_state"])
+    try:
+        policy = build_policy(payload["model_kind"], problem, payload["model_config"])
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ValueError(f"checkpoint {path}: cannot build its {payload['model_kind']!r} policy "
+                         f"({type(exc).__name__}: {exc})") from exc
     try:
         policy.load_state_dict(payload["model_state"])
     except RuntimeError as exc:
         raise ValueError(f"checkpoint {path}: weights do not fit the stored model config ({exc})") from exc
     policy.eval()
     return Checkpoint(path, payload["method"], problem, policy, payload)
+
+
+def _config_class(kind: Any) -> type:
+    if kind == "integer_policy":
+        from mimpc.training.models import ModelConfig
+        return ModelConfig
+    if kind == "lpae":
+        from mimpc.training.lpae import LPAEConfig
+        return LPAEConfig
+    raise ValueError(f"unknown model kind {kind!r} in checkpoint")
+
+
+def _check_model_config(path: Path, kind: Any, config: Any) -> None:
+    """Raise a ``ValueError`` naming the checkpoint and the field of a tampered model config."""
+    from dataclasses import fields
+    try:
+        cls = _config_class(kind)
+    except ValueError as exc:
+        raise ValueError(f"checkpoint {path}: {exc}") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"checkpoint {path}: model_config must be a dict of {cls.__name__} fields, "
+                         f"got {type(config).__name__}")
+    known = sorted(f.name for f in fields(cls))
+    unknown = sorted(str(k) for k in set(config) - set(known))
+    if unknown:
+        raise ValueError(f"checkpoint {path}: model_config has unknown fields {unknown}; {cls.__name__} has {known}")
+    for key, value in config.items():  # one field at a time, so the error names it
+        try:
+            cls(**{key: value})
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"checkpoint {path}: model_config field {key!r} = {value!r} is invalid "
+                             f"({type(exc).__name__}: {exc})") from None
+
+
+def _check_weights(path: Path, state: Any) -> None:
+    """Raise a ``ValueError`` naming the checkpoint for weights that are not tensors or not finite."""
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f"checkpoint {path}: model_state must map parameter names to tensors")
+    bad = {k: int((~torch.isfinite(v)).sum()) for k, v in state.items()
+           if v.is_floating_point() and not bool(torch.isfinite(v).all())}
+    if bad:
+        raise ValueError(f"checkpoint {path} holds non-finite weights (NaN or inf count per tensor: {bad}); "
+                         "the file is corrupt or its training diverged: retrain or use another checkpoint")
 
 
 def _plain(obj: Any) -> Any:
