@@ -99,6 +99,8 @@ def read_shard(path: str | Path, meta: dict[str, Any], fields: Sequence[str], fo
             if a.ndim != 0 or not np.issubdtype(a.dtype, np.integer) or a < 0:
                 raise fail(f"field {k!r} must be a non-negative integer count, got {a!r}")
             continue
+        if a.ndim == 0 or len(a) != n:
+            raise fail(f"field {k!r} has {len(a) if a.ndim else 'no'} rows, theta has {n}")
         shape = (n, int(meta[_WIDTH_META[k]])) if k in _WIDTH_META else (n,)
         if a.shape != shape:
             raise fail(f"field {k!r} has shape {a.shape}, expected {shape}")
