@@ -97,6 +97,23 @@ def test_paths_are_checked_before_work(argv, message, checkpoint, tmp_path, caps
     assert code == 2 and message in err, err
 
 
+def test_benchmark_options_are_validated(checkpoint, capsys):
+    code, err = _exit(["bench", "step-latency", "--n", "0"], capsys)
+    assert code == 2 and "argument --n: must be a positive integer" in err
+    code, err = _exit(["bench", "soak", "--episodes", "-1"], capsys)
+    assert code == 2 and "argument --episodes: must be a positive integer" in err
+    code, err = _exit(["bench", "soak", "--env", "thermal_tank", "--checkpoint", f"hybird={checkpoint}"], capsys)
+    assert code == 2 and "unknown method 'hybird'" in err
+    code, err = _exit(["bench", "soak", "--controllers", "miqp", "--checkpoint", f"sl={checkpoint}"], capsys)
+    assert code == 2 and "sl is not among --controllers miqp" in err
+
+
+def test_rollout_refuses_a_checkpoint_for_the_exact_controller(checkpoint, tmp_path, capsys):
+    code, err = _exit(["rollout", "--env", "thermal_tank", "--controller", "miqp", "--checkpoint", str(checkpoint),
+                       "--out", str(tmp_path)], capsys)
+    assert code == 2 and "--checkpoint applies to learned controllers" in err
+
+
 def test_unknown_problem_field_and_debug_traceback(tmp_path, capsys):
     argv = ["rollout", "--env", "thermal_tank", "--set", "bogus=1", "--out", str(tmp_path)]
     code, err = _exit(argv, capsys)

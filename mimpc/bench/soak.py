@@ -120,6 +120,11 @@ def _controller_names(text: str | None, problem_name: str, checkpoints: dict[str
     from controllers import available_controllers
     from mimpc.pretrained import available_pretrained
     registered = available_controllers()
+    learned = [m for m in registered if m != "miqp"]
+    for method in checkpoints:
+        if method not in learned:
+            raise ValueError(f"--checkpoint {method}=...: unknown method {method!r}; learned methods: "
+                             f"{', '.join(learned)}")
     if text is None:
         have = set(available_pretrained().get(problem_name, [])) | set(checkpoints)
         return ["miqp"] + [m for m in ("sl", "ssl", "hybrid", "lpae") if m in have and m in registered]

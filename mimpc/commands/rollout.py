@@ -34,6 +34,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def controller_kwargs(args: argparse.Namespace) -> dict:
     """Keyword arguments for make_controller from the CLI options."""
     if args.controller == "miqp":
+        if args.checkpoint:
+            raise ValueError("--checkpoint applies to learned controllers (sl, ssl, hybrid, lpae), not miqp")
         return {"solver": args.solver, "time_limit": args.time_limit}
     return {"checkpoint": args.checkpoint} if args.checkpoint else {}
 
