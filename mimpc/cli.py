@@ -72,9 +72,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             traceback.print_exc()
         code = exit_code(exc)
-        text = str(exc) if code == EXIT_BAD_INPUT else f"{type(exc).__name__}: {exc}"
-        hint = "" if args.debug else " (run with --debug for the traceback)"
-        print(f"mimpc {args.command}: error: {text}" + (hint if code == EXIT_FAILURE else ""), file=sys.stderr)
+        # mimpc's own error classes carry a complete message; anything else also gets its type and a hint
+        ours = type(exc).__module__.split(".")[0] in ("mimpc", "controllers", "envs")
+        plain = code == EXIT_BAD_INPUT or ours
+        text = str(exc) if plain else f"{type(exc).__name__}: {exc}"
+        hint = "" if plain or args.debug else " (run with --debug for the traceback)"
+        print(f"mimpc {args.command}: error: {text}{hint}", file=sys.stderr)
         return code
 
 

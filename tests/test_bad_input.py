@@ -108,6 +108,13 @@ def test_benchmark_options_are_validated(checkpoint, capsys):
     assert code == 2 and "sl is not among --controllers miqp" in err
 
 
+def test_generate_checks_split_fractions_before_work(tmp_path, capsys):
+    code, err = _exit(["generate", "--env", "thermal_tank", "--samples", "5", "--split", "0.5", "0.5", "0.5",
+                       "--out", str(tmp_path / "g")], capsys)
+    assert code == 2 and "split fractions must be three non-negative numbers summing to 1" in err
+    assert not (tmp_path / "g").exists()
+
+
 def test_rollout_refuses_a_checkpoint_for_the_exact_controller(checkpoint, tmp_path, capsys):
     code, err = _exit(["rollout", "--env", "thermal_tank", "--controller", "miqp", "--checkpoint", str(checkpoint),
                        "--out", str(tmp_path)], capsys)
@@ -123,6 +130,21 @@ def test_unknown_problem_field_and_debug_traceback(tmp_path, capsys):
     assert code == 2 and "Traceback" in err and "no config field 'bogus'" in err
     code, err = _exit([*argv, "--debug"], capsys)  # also accepted after the subcommand
     assert code == 2 and "Traceback" in err
+
+
+def test_exit_codes_of_runtime_failures(monkeypatch, tmp_path, capsys):
+    import mimpc.commands.plot as plot_command
+
+    def fail(args):
+        raise RuntimeError("solver crashed")
+    monkeypatch.setattr(plot_command, "run", fail)
+    code, err = _exit(["plot", str(tmp_path)], capsys)
+    assert code == 1 and "RuntimeError: solver crashed (run with --debug" in err and "Traceback" not in err
+
+    def interrupt(args):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(plot_command, "run", interrupt)
+    assert _exit(["plot", str(tmp_path)], capsys)[0] == 130
 
 
 def test_compare_checkpoint_method_must_be_known_and_selected(checkpoint, capsys):

@@ -29,7 +29,7 @@ import mimpc
 from mimpc.problems import ParametricMIQP, RobotNavConfig, ThermalTankConfig
 from mimpc.problems.robot import sample_start_goal
 from mimpc.problems.tank import sample_disturbances, sample_initial_state
-from mimpc.training.dataset import DATASET_FORMAT, SAMPLE_FIELDS, ExpertDataset, load_dataset
+from mimpc.training.dataset import DATASET_FORMAT, SAMPLE_FIELDS, ExpertDataset, load_dataset, split_of_units
 from mimpc.training.generation_guard import ProgressGuard, exit_with_parent
 from mimpc.training.shards import holds_dataset_lock, shard_rows
 
@@ -77,6 +77,7 @@ class GenerationConfig:
         if self.units_per_shard is not None and self.units_per_shard < 1:
             raise ValueError(f"units_per_shard must be >= 1, got {self.units_per_shard}")
         object.__setattr__(self, "split_fractions", tuple(float(f) for f in self.split_fractions))
+        split_of_units(np.zeros(0, np.int64), 0, self.split_fractions)  # checked now, not after the run
 
     def identity(self) -> dict[str, Any]:
         """The settings that determine shard contents (a resume must match them)."""
