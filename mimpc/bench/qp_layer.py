@@ -344,11 +344,12 @@ def closed_loop(p: ParametricMIQP, solver: SingleQPSolver, n: int, rng: np.rando
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``mimpc bench qp-layer``."""
+    from mimpc.commands.argtypes import nonnegative_int
     parser.add_argument("--quick", action="store_true", help="few repetitions, cvxpylayers at batch 1 and 8")
     parser.add_argument("--device", default="cpu", help="device of the fast backend (cvxpylayers runs on CPU)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=nonnegative_int, default=0)
     parser.add_argument("--problem", choices=("robot", "tank", "both"), default="both")
-    parser.add_argument("--threads", type=int, default=0,
+    parser.add_argument("--threads", type=nonnegative_int, default=0,
                         help="torch intra-op threads (0: torch's default); 1 avoids OpenMP spin-waits "
                              "when other processes compete for the cores")
 

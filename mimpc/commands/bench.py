@@ -19,6 +19,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "lpae": ("mimpc.lpae.bench", "cli"),
     "qp-layer": ("mimpc.bench.qp_layer", "cli"),
     "step-latency": ("mimpc.bench.step_latency", "cli"),
+    "soak": ("mimpc.bench.soak", "cli"),
 }
 
 

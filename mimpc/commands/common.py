@@ -69,11 +69,28 @@ def problem_from_args(args: argparse.Namespace) -> ParametricMIQP:
     """The problem selected by ``--env``, ``--preset`` and ``--set``."""
     name = env_name(args.env)
     overrides = parse_overrides(args.overrides)
+    check_override_fields(name, overrides)
     if args.preset is not None:
         if name != "robot_nav":
             raise ValueError("--preset applies to robot_nav only")
         overrides["preset"] = args.preset
-    return make_problem(name, **overrides)
+    try:
+        return make_problem(name, **overrides)
+    except TypeError as exc:  # a value of the wrong kind deep in the config (e.g. --set obstacles=3)
+        raise ValueError(f"--set {', '.join(args.overrides)}: invalid value for {name} ({exc})") from exc
+
+
+def check_override_fields(name: str, overrides: dict[str, Any]) -> None:
+    """Raise a ``ValueError`` naming any ``--set`` field that the problem's config does not have."""
+    from dataclasses import fields
+
+    from mimpc.problems import RobotNavConfig, ThermalTankConfig
+    config = {"robot_nav": RobotNavConfig, "thermal_tank": ThermalTankConfig}[name]
+    known = sorted(f.name for f in fields(config)) + (["preset"] if name == "robot_nav" else [])
+    unknown = sorted(set(overrides) - set(known))
+    if unknown:
+        raise ValueError(f"--set: {name} has no config field {', '.join(map(repr, unknown))}; "
+                         f"fields: {', '.join(known)}")
 
 
 def make_env(args: argparse.Namespace, problem: ParametricMIQP, **kwargs: Any) -> Any:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
+from mimpc.commands.argtypes import nonnegative_int, output_dir, positive_float, positive_int
 from mimpc.commands.common import add_env_arguments, env_name, make_env, parse_checkpoints, problem_from_args
 from mimpc.report import format_table
 
@@ -25,12 +27,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "shipped policy, hybrid+repair for the robot, and hybrid+cert: the certified cascade)")
     p.add_argument("--checkpoint", action="append", default=[], metavar="METHOD=PATH",
                    help="use this checkpoint for a learned controller (repeatable)")
-    p.add_argument("--episodes", type=int, default=None, help="default: 10 (robot), 3 (tank)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--episodes", type=positive_int, default=None, help="default: 10 (robot), 3 (tank)")
+    p.add_argument("--seed", type=nonnegative_int, default=0)
     p.add_argument("--solver", default="auto", help="exact MIQP backend: auto, gurobi, cplex, scip")
-    p.add_argument("--time-limit", type=float, default=None, help="MIQP time limit per step, seconds")
-    p.add_argument("--max-steps", type=int, default=None, help="episode length (default: the environment's)")
-    p.add_argument("--out", default=None, help="output folder (default: results/compare_<env>)")
+    p.add_argument("--time-limit", type=positive_float, default=None, help="MIQP time limit per step, seconds")
+    p.add_argument("--max-steps", type=positive_int, default=None, help="episode length (default: the environment's)")
+    p.add_argument("--out", type=output_dir, default=None, help="output folder (default: results/compare_<env>)")
     p.add_argument("--no-open-loop", action="store_true", help="skip the exact solves at visited states")
     p.add_argument("--no-plot", action="store_true")
     p.add_argument("--no-progress", action="store_true")
@@ -44,6 +46,42 @@ def default_learned(registered: list[str], have_policy: set[str]) -> list[str]:
     return [m for m in first + rest if m in have_policy]
 
 
+def check_selection(names: list[str] | None, checkpoints: dict[str, str], registered: list[str]) -> None:
+    """Raise a ``ValueError`` for an unknown, repeated or unrepairable name in ``--controllers``, a
+    ``--checkpoint`` whose method is not a learned controller (or not among ``names`` when they are
+    given), or a checkpoint file that does not exist."""
+    from controllers import CERTIFIED_SUFFIX
+    from controllers.l2o import LEARNED_METHODS
+
+    learned = [m for m in registered if m != "miqp"]
+    if names is not None:
+        if not names:
+            raise ValueError("--controllers is empty; give e.g. miqp,sl,hybrid")
+        for c in names:
+            stem = c.removesuffix(CERTIFIED_SUFFIX)
+            base = stem.removesuffix("+repair")
+            if base not in registered:
+                raise ValueError(f"--controllers: unknown controller {c!r}; choose from {', '.join(registered)} "
+                                 f"(and {', '.join(m + '+repair' for m in LEARNED_METHODS)}; any learned one "
+                                 f"also as NAME{CERTIFIED_SUFFIX})")
+            if base != stem and base not in LEARNED_METHODS:
+                raise ValueError(f"--controllers: {c!r}: repair applies to {', '.join(LEARNED_METHODS)} only")
+            if stem != c and base == "miqp":
+                raise ValueError(f"--controllers: {c!r}: the exact controller needs no certification cascade")
+        repeated = sorted({c for c in names if names.count(c) > 1})
+        if repeated:
+            raise ValueError(f"--controllers names {', '.join(repeated)} more than once")
+    for method, path in checkpoints.items():
+        if method not in learned:
+            raise ValueError(f"--checkpoint {method}={path}: unknown method {method!r}; "
+                             f"learned methods: {', '.join(learned)}")
+        if names is not None and not any(c.removesuffix(CERTIFIED_SUFFIX).removesuffix("+repair") == method
+                                         for c in names):
+            raise ValueError(f"--checkpoint {method}={path}: {method} is not among --controllers {','.join(names)}")
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"--checkpoint {method}={path}: file {path!r} does not exist")
+
+
 def run(args: argparse.Namespace) -> int:
     from controllers import CERTIFIED_SUFFIX, available_controllers, make_controller
     from mimpc import compare
@@ -53,8 +91,10 @@ def run(args: argparse.Namespace) -> int:
     problem = problem_from_args(args)
     name = env_name(args.env)
     checkpoints = parse_checkpoints(args.checkpoint)
-    if args.controllers:
-        names = [c.strip() for c in args.controllers.split(",") if c.strip()]
+    chosen = None if args.controllers is None else [c.strip() for c in args.controllers.split(",") if c.strip()]
+    check_selection(chosen, checkpoints, available_controllers())
+    if chosen is not None:
+        names = chosen
     else:
         shipped = available_pretrained().get(problem.name, []) if not args.overrides and not args.preset else []
         names = ["miqp"] + default_learned(available_controllers(), set(shipped) | set(checkpoints))
@@ -73,10 +113,10 @@ def run(args: argparse.Namespace) -> int:
         if repaired:
             kwargs["repair"] = REPAIR_PASSES
         controllers.append(make_controller(base, problem, certify=certified, **kwargs))
-    if len(controllers) == 1:
+    if len(controllers) == 1 and chosen is None:
         print("note: no learned policy for this problem configuration; comparing the exact controller only "
               "(pass --checkpoint METHOD=PATH)")
-    env = make_env(args, problem, **({"max_steps": args.max_steps} if args.max_steps else {}))
+    env = make_env(args, problem, **({"max_steps": args.max_steps} if args.max_steps is not None else {}))
     episodes = args.episodes or DEFAULT_EPISODES[name]
     start = time.perf_counter()
     exact = None if args.no_open_loop else make_solver(args.solver, time_limit=args.time_limit)

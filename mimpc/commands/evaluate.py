@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mimpc.commands.argtypes import existing_dir, existing_file, nonnegative_int, output_dir, positive_int
 from mimpc.report import format_table
 
 COLUMNS = [("method", "method"), ("n", "n"), ("gap_mean", "gap mean %"), ("gap_median", "gap median %"),
@@ -20,18 +21,18 @@ COLUMNS = [("method", "method"), ("n", "n"), ("gap_mean", "gap mean %"), ("gap_m
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--checkpoint", required=True, nargs="+", help="one or more checkpoints")
+    p.add_argument("--checkpoint", type=existing_file, required=True, nargs="+", help="one or more checkpoints")
     p.add_argument("--sampler", default="test", choices=("test", "uniform", "starts"),
                    help="test: the dataset's split (--data, --split); uniform: the evaluation sampler over the "
                         "whole domain; starts: the environment's reset distribution (both labelled now)")
-    p.add_argument("--data", default=None, help="dataset folder (required with --sampler test)")
+    p.add_argument("--data", type=existing_dir, default=None, help="dataset folder (required with --sampler test)")
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
-    p.add_argument("--max-samples", type=int, default=None)
-    p.add_argument("--samples", type=int, default=1000, help="parameters drawn by --sampler uniform or starts")
-    p.add_argument("--seed", type=int, default=0, help="seed of --sampler uniform or starts")
+    p.add_argument("--max-samples", type=positive_int, default=None)
+    p.add_argument("--samples", type=positive_int, default=1000, help="parameters drawn by --sampler uniform or starts")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of --sampler uniform or starts")
     p.add_argument("--solver", default="auto", help="exact MIQP backend labelling sampled parameters")
-    p.add_argument("--repair", type=int, default=0, help="passes of plan-consistent integer repair (robot)")
-    p.add_argument("--out", default=None,
+    p.add_argument("--repair", type=nonnegative_int, default=0, help="passes of plan-consistent integer repair (robot)")
+    p.add_argument("--out", type=output_dir, default=None,
                    help="output folder for evaluation.json and the panels (default: results/evaluate_<problem>)")
     p.add_argument("--no-plot", action="store_true")
 
@@ -42,20 +43,18 @@ def run(args: argparse.Namespace) -> int:
     from mimpc.training.evaluate import evaluate_arrays, evaluate_checkpoint, labelled_sample
 
     statuses = None
+    checkpoints = [load_checkpoint(c) for c in args.checkpoint]  # every file checked before any work
     if args.sampler == "test":
         if args.data is None:
             raise ValueError("--data is required with --sampler test")
         results = [evaluate_checkpoint(c, args.data, args.split, args.max_samples, repair=args.repair)
-                   for c in args.checkpoint]
+                   for c in checkpoints]
         source = f"{args.split} split of {args.data}"
     else:
-        if args.samples < 1:
-            raise ValueError(f"--samples must be >= 1, got {args.samples}")
-        ckpts = [load_checkpoint(c) for c in args.checkpoint]
-        if len({c.problem.fingerprint() for c in ckpts}) != 1:
+        if len({c.problem.fingerprint() for c in checkpoints}) != 1:
             raise ValueError("--sampler uniform/starts needs checkpoints of one problem (same fingerprint)")
-        part, statuses = labelled_sample(ckpts[0].problem, args.sampler, args.samples, args.seed, args.solver)
-        results = [evaluate_arrays(c, part, args.sampler, repair=args.repair) for c in ckpts]
+        part, statuses = labelled_sample(checkpoints[0].problem, args.sampler, args.samples, args.seed, args.solver)
+        results = [evaluate_arrays(c, part, args.sampler, repair=args.repair) for c in checkpoints]
         source = (f"{args.sampler} sampler, seed {args.seed}: {len(part['theta'])} MIQP-feasible of {args.samples} "
                   f"({', '.join(f'{k} {v}' for k, v in sorted(statuses.items()))})")
     rows = [r["summary"] for r in results]

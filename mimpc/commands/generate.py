@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import os
 
+from mimpc.commands.argtypes import (existing_file, nonnegative_float, nonnegative_int, output_dir, positive_float,
+                                     positive_int)
 from mimpc.commands.common import add_env_arguments, problem_from_args
 
 DEFAULT_CLI_MIX = "expert=0.7,domain=0.3"
@@ -16,20 +18,20 @@ DEFAULT_CLI_MIX = "expert=0.7,domain=0.3"
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_env_arguments(p)
-    p.add_argument("--samples", type=int, required=True, help="minimum number of labelled samples")
-    p.add_argument("--out", required=True, help="dataset folder")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--samples", type=positive_int, required=True, help="minimum number of labelled samples")
+    p.add_argument("--out", type=output_dir, required=True, help="dataset folder")
+    p.add_argument("--seed", type=nonnegative_int, default=0)
     p.add_argument("--solver", default="auto")
-    p.add_argument("--time-limit", type=float, default=5.0, help="per-solve limit in seconds (default 5, as the authors)")
-    p.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 1)), help="worker processes")
-    p.add_argument("--units-per-shard", type=int, default=None, help="episodes (robot) or instances (tank) per shard")
-    p.add_argument("--split", type=float, nargs=3, default=(0.8, 0.1, 0.1), metavar=("TRAIN", "VAL", "TEST"))
+    p.add_argument("--time-limit", type=positive_float, default=5.0, help="per-solve limit in seconds (default 5, as the authors)")
+    p.add_argument("--workers", type=positive_int, default=max(1, (os.cpu_count() or 1)), help="worker processes")
+    p.add_argument("--units-per-shard", type=positive_int, default=None, help="episodes (robot) or instances (tank) per shard")
+    p.add_argument("--split", type=nonnegative_float, nargs=3, default=(0.8, 0.1, 0.1), metavar=("TRAIN", "VAL", "TEST"))
     p.add_argument("--mix", default=DEFAULT_CLI_MIX, metavar="KIND=F,...",
                    help="shares of expert, domain and onpolicy shards (mimpc.generation.mix); default "
                         f"{DEFAULT_CLI_MIX}; expert=1 gives the expert-only datasets of earlier versions")
-    p.add_argument("--policy", default=None, metavar="CKPT",
+    p.add_argument("--policy", type=existing_file, default=None, metavar="CKPT",
                    help="checkpoint driving the onpolicy episodes (default: the shipped hybrid policy)")
-    p.add_argument("--onpolicy-steps", type=int, default=40, help="length cap of an onpolicy episode")
+    p.add_argument("--onpolicy-steps", type=positive_int, default=40, help="length cap of an onpolicy episode")
     p.add_argument("--no-progress", action="store_true")
 
 

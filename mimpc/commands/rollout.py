@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from mimpc.commands.argtypes import existing_file, nonnegative_int, output_dir, positive_float, positive_int
 from mimpc.commands.common import add_env_arguments, make_env, problem_from_args
 from mimpc.metrics import STEP_SOURCES
 from mimpc.report import format_table
@@ -25,13 +26,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--controller", default="miqp",
                    help="miqp (default), sl, ssl, hybrid, lpae; a learned one with '+cert' (e.g. hybrid+cert) runs "
                         "the certified cascade")
-    p.add_argument("--episodes", type=int, default=5)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="results", help="output folder (default: results/)")
+    p.add_argument("--episodes", type=positive_int, default=5)
+    p.add_argument("--seed", type=nonnegative_int, default=0)
+    p.add_argument("--out", type=output_dir, default="results", help="output folder (default: results/)")
     p.add_argument("--solver", default="auto", help="exact MIQP backend: auto, gurobi, cplex, scip")
-    p.add_argument("--time-limit", type=float, default=None, help="MIQP time limit per step, seconds")
-    p.add_argument("--checkpoint", default=None, help="learned controllers: checkpoint file")
-    p.add_argument("--max-steps", type=int, default=None, help="episode length (default: the environment's)")
+    p.add_argument("--time-limit", type=positive_float, default=None, help="MIQP time limit per step, seconds")
+    p.add_argument("--checkpoint", type=existing_file, default=None, help="learned controllers: checkpoint file")
+    p.add_argument("--max-steps", type=positive_int, default=None, help="episode length (default: the environment's)")
     p.add_argument("--no-plot", action="store_true", help="skip the trajectory figure")
     p.add_argument("--no-progress", action="store_true")
 
@@ -39,6 +40,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def controller_kwargs(args: argparse.Namespace) -> dict:
     """Keyword arguments for make_controller from the CLI options."""
     if args.controller == "miqp":
+        if args.checkpoint:
+            raise ValueError("--checkpoint applies to learned controllers (sl, ssl, hybrid, lpae), not miqp")
         return {"solver": args.solver, "time_limit": args.time_limit}
     return {"checkpoint": args.checkpoint} if args.checkpoint else {}
 
@@ -48,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from mimpc import rollout
 
     problem = problem_from_args(args)
-    env_kwargs = {"max_steps": args.max_steps} if args.max_steps else {}
+    env_kwargs = {"max_steps": args.max_steps} if args.max_steps is not None else {}
     env = make_env(args, problem, **env_kwargs)
     controller = make_controller(args.controller, problem, **controller_kwargs(args))
     result = rollout.run(env, controller, args.episodes, seed=args.seed, progress=not args.no_progress)

@@ -29,7 +29,9 @@ import mimpc
 from mimpc.problems import ParametricMIQP, RobotNavConfig, ThermalTankConfig
 from mimpc.problems.robot import sample_start_goal
 from mimpc.problems.tank import sample_disturbances, sample_initial_state
-from mimpc.training.dataset import DATASET_FORMAT, SAMPLE_FIELDS, ExpertDataset, load_dataset
+from mimpc.training.dataset import DATASET_FORMAT, SAMPLE_FIELDS, ExpertDataset, load_dataset, split_of_units
+from mimpc.generation.guard import ProgressGuard, exit_with_parent
+from mimpc.training.shards import holds_dataset_lock, shard_rows
 
 __all__ = ["GenerationConfig", "generate", "make_shard"]
 
@@ -86,6 +88,7 @@ class GenerationConfig:
             raise ValueError(f"units_per_shard must be >= 1, got {self.units_per_shard}")
         object.__setattr__(self, "split_fractions", tuple(float(f) for f in self.split_fractions))
         object.__setattr__(self, "mix", tuple((str(k), float(f)) for k, f in self.mix))
+        split_of_units(np.zeros(0, np.int64), 0, self.split_fractions)  # checked now, not after the run
 
     def identity(self) -> dict[str, Any]:
         """The settings that determine shard contents (a resume must match them)."""
@@ -183,20 +186,23 @@ def _write_shard(problem: ParametricMIQP, config: GenerationConfig, shard: int, 
     return shard, len(arrays["theta"])
 
 
-def _shard_size(path: Path) -> int | None:
-    try:
-        with np.load(path) as f:
-            return len(f["theta"])
-    except Exception:  # a corrupt shard is recomputed
-        return None
+_SHARD_FIELDS = SAMPLE_FIELDS + ("dropped_time_limit", "dropped_infeasible", "dropped_other")
 
 
+def _shard_size(path: Path, meta: dict[str, Any]) -> int | None:
+    """Samples of a valid shard; None for a missing, corrupt or inconsistent one (it is recomputed)."""
+    return shard_rows(path, meta, _SHARD_FIELDS)
+
+
+@holds_dataset_lock("out_dir")
 def generate(problem: ParametricMIQP, out_dir: str | Path, config: GenerationConfig,
              progress: bool = True) -> ExpertDataset:
     """Generate (or resume) a dataset in ``out_dir`` and return it loaded.
 
     Raises ``ValueError`` if ``out_dir`` holds a dataset generated with a different problem or
-    different settings.
+    different settings, :class:`~mimpc.training.shards.DatasetLockedError` while another process
+    writes ``out_dir``, and :class:`~mimpc.generation.guard.GenerationStalled` when
+    consecutive units yield no label.
     """
     from tqdm.auto import tqdm
 
@@ -207,7 +213,11 @@ def generate(problem: ParametricMIQP, out_dir: str | Path, config: GenerationCon
     identity = json.loads(json.dumps({"problem": problem.name, "fingerprint": problem.fingerprint(),
                                       **config.identity(), "units_per_shard": _units_per_shard(problem, config)}))
     if meta_path.exists():
-        old = json.loads(meta_path.read_text())
+        try:
+            old = json.loads(meta_path.read_text())
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{meta_path} is unreadable ({exc}), so the settings of the shards in {out} are "
+                             "unknown; delete the folder or use another --out folder") from exc
         if old.get("identity") != identity:
             raise ValueError(f"{out} holds a dataset generated with other settings ({old.get('identity')}); "
                              "use another --out folder or delete it")
@@ -224,7 +234,7 @@ def generate(problem: ParametricMIQP, out_dir: str | Path, config: GenerationCon
         if ".tmp" in path.name:
             path.unlink(missing_ok=True)
             continue
-        n = _shard_size(path)
+        n = _shard_size(path, meta)
         if n is not None:
             sizes[int(path.stem.split("_")[1])] = n
 
@@ -243,7 +253,9 @@ def generate(problem: ParametricMIQP, out_dir: str | Path, config: GenerationCon
     bar.update(min(prefix()[1], config.samples))
     start = time.perf_counter()
     next_shard = 0
-    with ProcessPoolExecutor(max_workers=config.workers) if config.workers > 1 else _InlineExecutor() as pool:
+    guard = ProgressGuard(_units_per_shard(problem, config), config.time_limit)
+    with ProcessPoolExecutor(max_workers=config.workers, initializer=exit_with_parent) \
+            if config.workers > 1 else _InlineExecutor() as pool:
         running: dict[Any, int] = {}
         while True:
             n_prefix, total = prefix()
@@ -262,6 +274,7 @@ def generate(problem: ParametricMIQP, out_dir: str | Path, config: GenerationCon
                 shard, n = fut.result()
                 running.pop(fut)
                 sizes[shard] = n
+                guard.record(shards_dir / _shard_name(shard), n)
             bar.update(max(0, min(prefix()[1], config.samples) - bar.n))
             bar.set_postfix(shards=len(sizes), elapsed=f"{time.perf_counter() - start:.0f}s")
     bar.close()

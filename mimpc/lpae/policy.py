@@ -227,9 +227,5 @@ def train_lpae(problem: ParametricMIQP, dataset: ExpertDataset, out: str | Path,
                resume=resume, progress=progress)
 
 
-def _build_lpae_policy(problem: ParametricMIQP, config: dict[str, Any]) -> LPAEPolicy:
-    return LPAEPolicy(problem, LPAEConfig(**config))
-
-
-register_model_kind("lpae", _build_lpae_policy)
+register_model_kind("lpae", LPAEPolicy, LPAEConfig)
 register_method("lpae", _train_method)

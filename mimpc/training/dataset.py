@@ -94,15 +94,19 @@ def load_dataset(path: str | Path, problem: ParametricMIQP | None = None) -> Exp
     """Load a dataset folder written by :mod:`mimpc.generation.generate`.
 
     The ``delta`` field holds :func:`canonical_labels` (the solver's integers stay in ``delta_raw``).
-    Raises a clear ``ValueError`` or ``FileNotFoundError`` for a missing folder, an unknown
-    format, a shard with missing fields or inconsistent sizes, or a fingerprint mismatch with
-    ``problem`` (by default the problem rebuilt from the dataset's metadata).
+    Raises ``FileNotFoundError`` for a folder without ``meta.json``, a ``ValueError`` for an
+    unknown format or a fingerprint mismatch with ``problem`` (by default the problem rebuilt from
+    the dataset's metadata), and a :class:`~mimpc.training.shards.ShardError` (a ``ValueError``
+    naming the file and how to rebuild it) for unreadable metadata or a missing, unreadable or
+    inconsistent shard (fields, shapes, non-finite values).
     """
+    from mimpc.training.shards import read_meta, read_shard
+
     path = Path(path)
     meta_path = path / "meta.json"
     if not meta_path.exists():
         raise FileNotFoundError(f"{path} is not a mimpc dataset (no meta.json); create one with `mimpc generate`")
-    meta = json.loads(meta_path.read_text())
+    meta = read_meta(path)
     if meta.get("format") != DATASET_FORMAT:
         raise ValueError(f"{meta_path}: unknown dataset format {meta.get('format')!r}, expected {DATASET_FORMAT!r}")
     shard_names = meta.get("shards")
@@ -110,19 +114,10 @@ def load_dataset(path: str | Path, problem: ParametricMIQP | None = None) -> Exp
         raise ValueError(f"{meta_path} lists no complete shards: the generation has not finished; run it again")
     parts: dict[str, list[np.ndarray]] = {k: [] for k in SAMPLE_FIELDS}
     for name in shard_names:
-        with np.load(path / "shards" / name) as shard:
-            missing = [k for k in SAMPLE_FIELDS if k not in shard.files]
-            if missing:
-                raise ValueError(f"dataset shard {name} is missing fields {missing}")
-            n = len(shard["theta"])
-            for k in SAMPLE_FIELDS:
-                if len(shard[k]) != n:
-                    raise ValueError(f"dataset shard {name}: field {k!r} has {len(shard[k])} rows, theta has {n}")
-                parts[k].append(shard[k])
+        shard = read_shard(path / "shards" / name, meta, SAMPLE_FIELDS, folder=path)
+        for k in SAMPLE_FIELDS:
+            parts[k].append(shard[k])
     arrays = {k: np.concatenate(v) for k, v in parts.items()}
-    for k, width in (("theta", meta["n_theta"]), ("delta", meta["n_d"]), ("x", meta["n_x"])):
-        if arrays[k].ndim != 2 or arrays[k].shape[1] != width:
-            raise ValueError(f"dataset field {k!r} has shape {arrays[k].shape}, expected (n, {width})")
     split = split_of_units(arrays["episode"], meta["seed"], tuple(meta["split_fractions"]))
     if problem is None:
         from mimpc.problems.spec import problem_from_spec

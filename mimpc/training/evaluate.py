@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from mimpc import metrics
+from mimpc.problems.validation import check_positive_int
 from mimpc.training.checkpoint import Checkpoint, load_checkpoint
 from mimpc.training.dataset import ExpertDataset, load_dataset
 
@@ -50,6 +51,10 @@ def evaluate_checkpoint(checkpoint: str | Path | Checkpoint, data: str | Path | 
     """Open-loop metrics of ``checkpoint`` on a dataset split: optimality gap (mean, median, p95)
     against the stored proven-optimal objectives, integer-only and continuous violation
     magnitudes and rates, lookahead collision rate. Returns ``{"summary", "per_instance"}``."""
+    if max_samples is not None:
+        check_positive_int(max_samples, "max_samples")
+    if isinstance(repair, bool) or not isinstance(repair, (int, np.integer)) or repair < 0:
+        raise ValueError(f"repair must be a non-negative integer (passes), got {repair!r}")
     ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
     ds = data if isinstance(data, ExpertDataset) else load_dataset(data, ckpt.problem)
     ds.check_problem(ckpt.problem)

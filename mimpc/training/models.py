@@ -335,8 +335,5 @@ class _NumpyPolicy:
         return np.stack(chain, axis=-1).reshape(-1)[self.inverse]
 
 
-def _build_integer_policy(problem: ParametricMIQP, config: dict[str, Any]) -> IntegerPolicy:
-    return IntegerPolicy(problem, ModelConfig(**config))
 
-
-register_model_kind("integer_policy", _build_integer_policy)
+register_model_kind("integer_policy", IntegerPolicy, ModelConfig)
