@@ -8,6 +8,7 @@ import argparse
 import os
 
 from mimpc.commands.common import add_env_arguments, problem_from_args
+from mimpc.commands.parallel import add_executor_arguments, executor_from_args
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -17,10 +18,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--solver", default="auto")
     p.add_argument("--time-limit", type=float, default=5.0, help="per-solve limit in seconds (default 5, as the authors)")
-    p.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 1)), help="worker processes")
     p.add_argument("--units-per-shard", type=int, default=None, help="episodes (robot) or instances (tank) per shard")
     p.add_argument("--split", type=float, nargs=3, default=(0.8, 0.1, 0.1), metavar=("TRAIN", "VAL", "TEST"))
     p.add_argument("--no-progress", action="store_true")
+    add_executor_arguments(p, workers_default=max(1, (os.cpu_count() or 1)), unit="shards")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,7 +31,8 @@ def run(args: argparse.Namespace) -> int:
     config = GenerationConfig(samples=args.samples, seed=args.seed, solver=args.solver, time_limit=args.time_limit,
                               units_per_shard=args.units_per_shard, workers=args.workers,
                               split_fractions=tuple(args.split))
-    ds = generate(problem, args.out, config, progress=not args.no_progress)
+    with executor_from_args(args) as executor:
+        ds = generate(problem, args.out, config, progress=not args.no_progress, executor=executor)
     counts = ds.counts()
     dropped = ds.meta["dropped"]
     print(f"{problem.name}: {len(ds)} samples from {counts['units']} {ds.meta['unit_kind']} "
