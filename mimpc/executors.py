@@ -19,6 +19,7 @@ at once with its own exception (noted with the label).
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Callable
@@ -80,7 +81,8 @@ class ProcessExecutor(Executor):
 
     def __init__(self, workers: int = 1, max_retries: int = 2) -> None:
         super().__init__(workers, max_retries)
-        self._pool = ProcessPoolExecutor(max_workers=workers)
+        # spawn, not fork: a forked child of a process whose torch or solver threads are running can deadlock
+        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
 
     def submit(self, fn: Callable[..., Any], *args: Any, label: str | None = None, **kwargs: Any) -> Future:
         out: Future = Future()
@@ -121,7 +123,7 @@ class RayExecutor(Executor):
         self._ray = import_ray()
         self.address = address or os.environ.get("RAY_ADDRESS") or None
         self._started = False
-        self._remote: dict[Callable[..., Any], Any] = {}
+        self._remote: Any = None
 
     def _init(self) -> None:
         ray = self._ray
@@ -137,11 +139,10 @@ class RayExecutor(Executor):
 
     def submit(self, fn: Callable[..., Any], *args: Any, label: str | None = None, **kwargs: Any) -> Future:
         self._init()
-        remote = self._remote.get(fn)
-        if remote is None:
-            remote = self._ray.remote(fn).options(num_cpus=1, max_retries=self.max_retries, retry_exceptions=True)
-            self._remote[fn] = remote
-        inner = remote.remote(*args, **kwargs).future()
+        if self._remote is None:
+            self._remote = self._ray.remote(_invoke).options(num_cpus=1, max_retries=self.max_retries,
+                                                             retry_exceptions=True)
+        inner = self._remote.remote(fn, args, kwargs).future()
         out: Future = Future()
         name = label or fn.__name__
 
@@ -189,6 +190,11 @@ def make_executor(kind: str = "local", workers: int = 1, address: str | None = N
     if kind == "process" or workers > 1:
         return ProcessExecutor(workers, max_retries)
     return Executor(workers, 0)
+
+
+def _invoke(fn: Callable[..., Any], args: tuple, kwargs: dict[str, Any]) -> Any:
+    """The one Ray remote function: calls ``fn`` (any picklable callable, builtins included)."""
+    return fn(*args, **kwargs)
 
 
 def _task_error(label: str, attempts: int, exc: BaseException) -> TaskError:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from mimpc.commands.common import add_env_arguments, env_name, make_env, parse_checkpoints, problem_from_args
+from mimpc.commands.common import ENV_IDS, add_env_arguments, env_name, make_env, parse_checkpoints, problem_from_args
+from mimpc.commands.parallel import add_executor_arguments, executor_from_args
 from mimpc.report import format_table
 
 DEFAULT_EPISODES = {"robot_nav": 10, "thermal_tank": 3}
@@ -34,6 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-open-loop", action="store_true", help="skip the exact solves at visited states")
     p.add_argument("--no-plot", action="store_true")
     p.add_argument("--no-progress", action="store_true")
+    add_executor_arguments(p)
 
 
 def default_learned(registered: list[str], have_policy: set[str]) -> list[str]:
@@ -60,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         names = ["miqp"] + default_learned(available_controllers(), set(shipped) | set(checkpoints))
         if "hybrid" in names and problem.name == "robot_nav":
             names.append("hybrid+repair")
-    controllers = []
+    controllers, specs = [], []
     for c in names:
         base, repaired = (c[:-len("+repair")], True) if c.endswith("+repair") else (c, False)
         kwargs = {"solver": args.solver, "time_limit": args.time_limit} if base == "miqp" else {}
@@ -69,15 +71,28 @@ def run(args: argparse.Namespace) -> int:
         if repaired:
             kwargs["repair"] = REPAIR_PASSES
         controllers.append(make_controller(base, problem, **kwargs))
+        specs.append((base, kwargs))
     if len(controllers) == 1:
         print("note: no learned policy for this problem configuration; comparing the exact controller only "
               "(pass --checkpoint METHOD=PATH)")
-    env = make_env(args, problem, **({"max_steps": args.max_steps} if args.max_steps else {}))
+    env_kwargs = {"max_steps": args.max_steps} if args.max_steps else {}
+    env = make_env(args, problem, **env_kwargs)
     episodes = args.episodes or DEFAULT_EPISODES[name]
     start = time.perf_counter()
-    exact = None if args.no_open_loop else make_solver(args.solver, time_limit=args.time_limit)
-    result = compare.compare_controllers(env, controllers, episodes, args.seed, exact_solver=exact,
-                                         progress=not args.no_progress)
+    executor = executor_from_args(args)
+    if executor.kind == "local" and executor.workers == 1:  # one process, episode after episode
+        exact = None if args.no_open_loop else make_solver(args.solver, time_limit=args.time_limit)
+        result = compare.compare_controllers(env, controllers, episodes, args.seed, exact_solver=exact,
+                                             progress=not args.no_progress)
+    else:  # every (controller, episode) is a task; the same episodes, so the same table
+        from mimpc.episodes import EpisodeTask, run_rollouts
+        exact_options = None if args.no_open_loop else {"name": args.solver, "time_limit": args.time_limit}
+        tasks = [EpisodeTask(problem, ENV_IDS[name], base, kwargs, env_kwargs=env_kwargs, exact=exact_options)
+                 for base, kwargs in specs]
+        with executor:
+            rollouts, optima = run_rollouts(tasks, episodes, args.seed, executor, progress=not args.no_progress)
+        result = compare.compare_controllers(env, controllers, episodes, args.seed, rollouts=rollouts,
+                                             optima=optima, open_loop=not args.no_open_loop)
     out = result.save(args.out or f"results/compare_{name}")
     print(format_table(result.rows, result.columns))
     print(f"\n{episodes} episodes per controller, seeds {args.seed}..{args.seed + episodes - 1}; "

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mimpc.commands.parallel import add_executor_arguments, executor_from_args
 from mimpc.report import format_table
 
 COLUMNS = [("method", "method"), ("n", "n"), ("gap_mean", "gap mean %"), ("gap_median", "gap median %"),
@@ -25,14 +26,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None,
                    help="output folder for evaluation.json and the panels (default: results/evaluate_<problem>)")
     p.add_argument("--no-plot", action="store_true")
+    add_executor_arguments(p, unit="checkpoints")
 
 
 def run(args: argparse.Namespace) -> int:
     from mimpc.io import write_json
     from mimpc.training.evaluate import evaluate_checkpoint
 
-    results = [evaluate_checkpoint(c, args.data, args.split, args.max_samples, repair=args.repair)
-               for c in args.checkpoint]
+    with executor_from_args(args) as executor:  # one task per checkpoint
+        futures = [executor.submit(evaluate_checkpoint, str(c), str(args.data), args.split, args.max_samples,
+                                   repair=args.repair, label=f"checkpoint {c}") for c in args.checkpoint]
+        results = [f.result() for f in futures]
     rows = [r["summary"] for r in results]
     names = [row["method"] for row in rows]
     if len(set(names)) != len(names):  # two checkpoints of one method: tell them apart by file name

@@ -7,7 +7,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from mimpc.commands.common import add_env_arguments, make_env, problem_from_args
+from mimpc.commands.common import ENV_IDS, add_env_arguments, env_name, make_env, problem_from_args
+from mimpc.commands.parallel import add_executor_arguments, executor_from_args
 from mimpc.report import format_table
 
 EPISODE_COLUMNS = [("episode", "ep"), ("seed", "seed"), ("steps", "steps"), ("goal_reached", "goal"),
@@ -28,6 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-steps", type=int, default=None, help="episode length (default: the environment's)")
     p.add_argument("--no-plot", action="store_true", help="skip the trajectory figure")
     p.add_argument("--no-progress", action="store_true")
+    add_executor_arguments(p)
 
 
 def controller_kwargs(args: argparse.Namespace) -> dict:
@@ -45,7 +47,16 @@ def run(args: argparse.Namespace) -> int:
     env_kwargs = {"max_steps": args.max_steps} if args.max_steps else {}
     env = make_env(args, problem, **env_kwargs)
     controller = make_controller(args.controller, problem, **controller_kwargs(args))
-    result = rollout.run(env, controller, args.episodes, seed=args.seed, progress=not args.no_progress)
+    executor = executor_from_args(args)
+    if executor.kind == "local" and executor.workers == 1:
+        result = rollout.run(env, controller, args.episodes, seed=args.seed, progress=not args.no_progress)
+    else:  # episodes as tasks: the same seeds, so the same episodes
+        from mimpc.episodes import EpisodeTask, run_rollouts
+        task = EpisodeTask(problem, ENV_IDS[env_name(args.env)], args.controller, controller_kwargs(args),
+                           env_kwargs=env_kwargs)
+        with executor:
+            result = next(iter(run_rollouts([task], args.episodes, args.seed, executor,
+                                            progress=not args.no_progress)[0].values()))
     folder = result.save(args.out)
     print(format_table(result.episode_table(), EPISODE_COLUMNS))
     summary = result.summary()
