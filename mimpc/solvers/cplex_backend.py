@@ -82,7 +82,8 @@ class CplexSolver(PersistentSolver):
     """Exact MIQP solves with CPLEX; see the module docstring."""
 
     name = "cplex"
-    install_hint = "pip install cplex (Community Edition: at most 1000 variables and 1000 constraints)"
+    install_hint = ("pip install 'mimpc[cplex]' (the cplex package; Community Edition: at most 1000 variables "
+                    "and 1000 constraints)")
 
     @classmethod
     def installed(cls) -> bool:

@@ -83,7 +83,8 @@ class GurobiSolver(PersistentSolver):
     """Exact MIQP solves with Gurobi; see the module docstring."""
 
     name = "gurobi"
-    install_hint = "pip install gurobipy (a size-limited license is included; larger models need a Gurobi license)"
+    install_hint = ("pip install 'mimpc[gurobi]' (the gurobipy package; a size-limited license is included; "
+                    "larger models need a Gurobi license)")
 
     def __init__(self, options: SolverOptions | None = None) -> None:
         super().__init__(options)

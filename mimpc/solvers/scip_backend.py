@@ -50,7 +50,7 @@ class ScipSolver(PersistentSolver):
     """Exact MIQP solves with SCIP; see the module docstring."""
 
     name = "scip"
-    install_hint = "pip install pyscipopt"
+    install_hint = "pip install 'mimpc[scip]' (the pyscipopt package; open source, no size limit)"
 
     @classmethod
     def installed(cls) -> bool:
