@@ -1,4 +1,6 @@
-"""The ``mimpc`` command line: one subcommand per module in :mod:`mimpc.commands`."""
+"""The ``mimpc`` command line: one subcommand per module in :mod:`mimpc.commands`.
+
+Exit codes: 0 success, 2 a usage or input error (message on stderr), 130 interrupted."""
 
 from __future__ import annotations
 
@@ -6,6 +8,10 @@ import argparse
 import importlib
 import sys
 from typing import Sequence
+
+import mimpc
+from mimpc.commands.conventions import (HelpFormatter, add_common_arguments, apply_progress_policy, configure_logging,
+                                        plain, show_defaults)
 
 __all__ = ["main", "build_parser"]
 
@@ -22,7 +28,10 @@ COMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mimpc", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="mimpc", description=plain(__doc__.split("\n")[0]),
+                                     formatter_class=HelpFormatter)
+    parser.add_argument("--version", action="version", version=f"mimpc {mimpc.__version__}")
+    add_common_arguments(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, (module, help_text) in COMMANDS.items():
@@ -32,17 +41,22 @@ def build_parser() -> argparse.ArgumentParser:
             if exc.name != f"mimpc.commands.{module}":
                 raise
             continue
-        p = sub.add_parser(name, help=help_text, description=(mod.__doc__ or help_text).strip())
+        p = sub.add_parser(name, help=help_text, description=plain(mod.__doc__ or help_text).strip(),
+                           formatter_class=HelpFormatter)
         mod.add_arguments(p)
+        add_common_arguments(p)
+        show_defaults(p)
         p.set_defaults(_run=mod.run)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    configure_logging(args.verbose, args.quiet)
+    apply_progress_policy(args)
     try:
         return int(args._run(args) or 0)
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+    except (ValueError, FileNotFoundError, RuntimeError, ImportError) as exc:
         print(f"mimpc {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -8,15 +8,20 @@ Learned policies default to the pretrained ones shipped with mimpc."""
 from __future__ import annotations
 
 import argparse
+import logging
+import json
 import time
 
 from mimpc.commands.common import ENV_IDS, add_env_arguments, env_name, make_env, parse_checkpoints, problem_from_args
+from mimpc.commands.conventions import run_record
 from mimpc.commands.parallel import add_executor_arguments, executor_from_args
 from mimpc.report import format_table
 
 DEFAULT_EPISODES = {"robot_nav": 10, "thermal_tank": 3}
 PAPER_ORDER = ("sl", "ssl", "hybrid", "lpae")
 REPAIR_PASSES = 2  # passes of plan-consistent repair for controllers named "<method>+repair"
+
+log = logging.getLogger(__name__)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -73,8 +78,8 @@ def run(args: argparse.Namespace) -> int:
         controllers.append(make_controller(base, problem, **kwargs))
         specs.append((base, kwargs))
     if len(controllers) == 1:
-        print("note: no learned policy for this problem configuration; comparing the exact controller only "
-              "(pass --checkpoint METHOD=PATH)")
+        log.warning("no learned policy for this problem configuration; comparing the exact controller only "
+                    "(pass --checkpoint METHOD=PATH)")
     env_kwargs = {"max_steps": args.max_steps} if args.max_steps else {}
     env = make_env(args, problem, **env_kwargs)
     episodes = args.episodes or DEFAULT_EPISODES[name]
@@ -102,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_plot:
         from mimpc import plots
         for path in plots.plot_comparison(result, out):
-            print(f"figure: {path}")
-    print(f"results: {out}")
+            log.info("figure: %s", path)
+    (out / "command.json").write_text(json.dumps(run_record(args), indent=2))
+    log.info("results: %s", out)
     env.close()
     return 0

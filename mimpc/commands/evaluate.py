@@ -5,6 +5,7 @@ Prints one table and writes the summaries (JSON) and paper-style panels (PNG, PD
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 from mimpc.commands.parallel import add_executor_arguments, executor_from_args
@@ -15,6 +16,8 @@ COLUMNS = [("method", "method"), ("n", "n"), ("gap_mean", "gap mean %"), ("gap_m
            ("integer_violation_mean", "int. viol. mean"), ("continuous_violation_rate", "cont. viol. %"),
            ("continuous_violation_mean", "cont. viol. mean"), ("lookahead_violation_rate", "lookahead %"),
            ("integer_accuracy", "exact ints %")]
+
+log = logging.getLogger(__name__)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -47,11 +50,11 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "evaluation.json", {"data": str(args.data), "split": args.split,
                                          "checkpoints": [str(c) for c in args.checkpoint], "rows": rows})
-    print(f"written: {out / 'evaluation.json'}")
+    log.info("written: %s", out / "evaluation.json")
     if not args.no_plot:
         from mimpc import plots
         per = {row["method"]: r["per_instance"] for row, r in zip(rows, results)}
         for path in plots.plot_open_loop_panels(per, out / "open_loop_panels",
                                                 title=f"{rows[0]['problem']}: {args.split} split of {args.data}"):
-            print(f"figure: {path}")
+            log.info("figure: %s", path)
     return 0

@@ -5,10 +5,13 @@ command again after an interruption continues where it stopped and yields the sa
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 
 from mimpc.commands.common import add_env_arguments, problem_from_args
 from mimpc.commands.parallel import add_executor_arguments, executor_from_args
+
+log = logging.getLogger(__name__)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -39,5 +42,5 @@ def run(args: argparse.Namespace) -> int:
           f"(train {counts['train']}, val {counts['val']}, test {counts['test']}); "
           f"dropped: {dropped['time_limit']} time-limited, {dropped['infeasible']} infeasible, {dropped['other']} other")
     print("labelled by: " + ", ".join(f"{name} ({n})" for name, n in ds.meta["solvers_used"].items()))
-    print(f"dataset: {ds.path}")
+    log.info("dataset: %s", ds.path)
     return 0

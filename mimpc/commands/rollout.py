@@ -5,9 +5,11 @@ figure under --out/<controller>/."""
 from __future__ import annotations
 
 import argparse
+import logging
 import json
 
 from mimpc.commands.common import ENV_IDS, add_env_arguments, env_name, make_env, problem_from_args
+from mimpc.commands.conventions import run_record
 from mimpc.commands.parallel import add_executor_arguments, executor_from_args
 from mimpc.report import format_table
 
@@ -15,6 +17,8 @@ EPISODE_COLUMNS = [("episode", "ep"), ("seed", "seed"), ("steps", "steps"), ("go
                    ("collisions", "collisions"), ("bound_violation_steps", "bound viol."),
                    ("delta_rate_violation_steps", "rate viol."), ("fallback_steps", "fallback"),
                    ("cumulative_cost", "cost"), ("time_median_ms", "median ms"), ("time_p95_ms", "p95 ms")]
+
+log = logging.getLogger(__name__)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -71,8 +75,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_plot:
         from mimpc import plots
         for path in plots.plot_rollouts([result], folder / "trajectories"):
-            print(f"figure: {path}")
-    print(f"results: {folder}")
-    (folder / "command.json").write_text(json.dumps(vars(args), default=str, indent=2))
+            log.info("figure: %s", path)
+    (folder / "command.json").write_text(json.dumps(run_record(args), indent=2))
+    log.info("results: %s", folder)
     env.close()
     return 0

@@ -5,9 +5,12 @@ and a per-epoch CSV log beside it."""
 from __future__ import annotations
 
 import argparse
+import logging
 import json
 
 from mimpc.commands.common import add_env_arguments, problem_from_args
+
+log = logging.getLogger(__name__)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -88,5 +91,5 @@ def run(args: argparse.Namespace) -> int:
         result = train(problem, dataset, args.method, args.out, config, loss_preset(args.method, problem.name, **overrides),
                        model, resume=args.resume, progress=not args.no_progress, init=args.init)
     print(f"best epoch {result.best_epoch}: " + ", ".join(f"{k}={v:.4g}" for k, v in result.best_metrics.items()))
-    print(f"checkpoint: {result.checkpoint}")
+    log.info("checkpoint: %s", result.checkpoint)
     return 0
