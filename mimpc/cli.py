@@ -24,6 +24,7 @@ COMMANDS = {
     "evaluate": ("evaluate", "open-loop metrics of a checkpoint on a dataset's test split"),
     "plot": ("plot", "redraw figures from saved results"),
     "bench": ("bench", "benchmarks that print measured ratios"),
+    "sweep": ("sweep", "run compare or train over seeds and config values; one summary table"),
 }
 
 
@@ -51,7 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # only a command that passes options on (sweep) takes them
+        if not getattr(args, "_pass_unknown", False):
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        args.options = unknown
     configure_logging(args.verbose, args.quiet)
     apply_progress_policy(args)
     try:
