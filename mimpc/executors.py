@@ -129,12 +129,14 @@ class RayExecutor(Executor):
         ray = self._ray
         if ray.is_initialized():
             return
+        quiet = {"log_to_driver": False,  # Ray's own messages only with -v
+                 "logging_level": logging.INFO if log.isEnabledFor(logging.DEBUG) else logging.WARNING}
         if self.address:
             log.info("connecting to the Ray cluster at %s", self.address)
-            ray.init(address=self.address, log_to_driver=False)
+            ray.init(address=self.address, **quiet)
         else:
             log.info("starting a local Ray instance with %d CPUs", self.workers)
-            ray.init(num_cpus=self.workers, include_dashboard=False, log_to_driver=False)
+            ray.init(num_cpus=self.workers, include_dashboard=False, **quiet)
         self._started = True
 
     def submit(self, fn: Callable[..., Any], *args: Any, label: str | None = None, **kwargs: Any) -> Future:

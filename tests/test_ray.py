@@ -55,13 +55,16 @@ def test_ray_compare_episodes_equal_sequential(ray_instance):
     for name in ("miqp", "hybrid"):
         a, b = sequential.rollouts[name], parallel.rollouts[name]
         assert [e.seed for e in b.episodes] == [3, 4]
-        assert [e.metrics()["cumulative_cost"] for e in a.episodes] == [e.metrics()["cumulative_cost"]
-                                                                        for e in b.episodes]
+        # the same episodes; equal to the last bits only, because a QP backend keeps its active set
+        # from the previous solve, which in a sequential run is the previous episode's last step
+        np.testing.assert_allclose([e.metrics()["cumulative_cost"] for e in a.episodes],
+                                   [e.metrics()["cumulative_cost"] for e in b.episodes], rtol=1e-12)
         for ea, eb in zip(a.episodes, b.episodes):
             np.testing.assert_array_equal(ea.delta, eb.delta)
             np.testing.assert_allclose(ea.states, eb.states, rtol=0, atol=1e-12)
     for ra, rb in zip(sequential.rows, parallel.rows):
-        assert ra["cost_ratio"] == rb["cost_ratio"] and ra["cost_mean"] == rb["cost_mean"]
+        assert ra["cost_ratio"] == pytest.approx(rb["cost_ratio"], rel=1e-12)
+        assert ra["cost_mean"] == pytest.approx(rb["cost_mean"], rel=1e-12)
 
 
 def test_ray_failed_task_is_retried_then_named(ray_instance):
