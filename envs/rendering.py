@@ -165,7 +165,7 @@ def draw_tank_history(axes: Sequence[Axes], config: ThermalTankConfig, states: A
         ax_x.axhline(config.x_min[j], color=colors[j], linestyle="--", linewidth=0.8)
         ax_x.axhline(config.x_max[j], color=colors[j], linestyle="--", linewidth=0.8)
         ax_x.axhline(config.reference[j], color=colors[j], linestyle=":", linewidth=1.0)
-    ax_x.set_ylabel("state")
+    ax_x.set_ylabel("state $x$ [model units]")
     ax_x.legend(loc="upper right", fontsize="x-small")
     if title:
         ax_x.set_title(title)
@@ -180,7 +180,7 @@ def draw_tank_history(axes: Sequence[Axes], config: ThermalTankConfig, states: A
         for j in range(2):
             ax_u.plot(np.arange(len(dist)), dist[:, j], color=colors[j], linewidth=0.7, alpha=0.5,
                       label=f"$d_{j + 1}$")
-    ax_u.set_ylabel("input")
+    ax_u.set_ylabel("input $u$, disturbance $d$\n[model units]")
     if inputs is not None or disturbances is not None:
         ax_u.legend(loc="upper right", fontsize="x-small", ncol=2)
     if deltas is not None:
@@ -188,8 +188,9 @@ def draw_tank_history(axes: Sequence[Axes], config: ThermalTankConfig, states: A
         ax_d.stairs(deltas, np.arange(len(deltas) + 1), baseline=None, color="tab:green")
     ax_d.set_ylim(-0.3, config.delta_max + 0.3)
     ax_d.set_yticks(range(config.delta_max + 1))
-    ax_d.set_ylabel(r"$\delta$")
-    ax_d.set_xlabel("step")
+    ax_d.set_ylabel(r"integer input $\delta$ [-]")
+    for ax in axes:
+        ax.set_xlabel("control step $k$")
     right = max(len(states) - 1, 1)
     for ax in axes:
         ax.set_xlim(0, right)

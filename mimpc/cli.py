@@ -13,6 +13,10 @@ import sys
 import traceback
 from typing import Sequence
 
+import mimpc
+from mimpc.commands.conventions import (HelpFormatter, add_common_arguments, apply_progress_policy, configure_logging,
+                                        plain, show_defaults)
+
 __all__ = ["main", "build_parser", "exit_code"]
 
 # subcommand -> module in mimpc.commands exposing add_arguments(parser) and run(args) -> int
@@ -24,6 +28,7 @@ COMMANDS = {
     "evaluate": ("evaluate", "open-loop metrics of a checkpoint on a dataset's test split"),
     "plot": ("plot", "redraw figures from saved results"),
     "bench": ("bench", "benchmarks that print measured ratios"),
+    "sweep": ("sweep", "run compare or train over seeds and config values; one summary table"),
 }
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -33,8 +38,11 @@ _BAD_INPUT = (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryErr
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mimpc", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="mimpc", description=plain(__doc__.split("\n")[0]),
+                                     formatter_class=HelpFormatter)
+    parser.add_argument("--version", action="version", version=f"mimpc {mimpc.__version__}")
     parser.add_argument("--debug", action="store_true", help="print the full traceback of an error")
+    add_common_arguments(parser, top=True)
     debug = argparse.ArgumentParser(add_help=False)  # also accepted after the subcommand
     debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                        help="print the full traceback of an error")
@@ -47,8 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
             if exc.name != f"mimpc.commands.{module}":
                 raise
             continue
-        p = sub.add_parser(name, help=help_text, description=(mod.__doc__ or help_text).strip(), parents=[debug])
+        p = sub.add_parser(name, help=help_text, description=plain(mod.__doc__ or help_text).strip(),
+                           formatter_class=HelpFormatter, parents=[debug])
         mod.add_arguments(p)
+        add_common_arguments(p)
+        show_defaults(p)
         p.set_defaults(_run=mod.run)
     return parser
 
@@ -62,7 +73,14 @@ def exit_code(exc: BaseException) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # only a command that passes options on (sweep) takes them
+        if not getattr(args, "_pass_unknown", False):
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        args.options = unknown
+    configure_logging(args.verbose, args.quiet)
+    apply_progress_policy(args)
     try:
         return int(args._run(args) or 0)
     except KeyboardInterrupt:
@@ -73,10 +91,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         code = exit_code(exc)
         # mimpc's own error classes carry a complete message; anything else also gets its type and a hint
-        ours = type(exc).__module__.split(".")[0] in ("mimpc", "controllers", "envs")
-        plain = code == EXIT_BAD_INPUT or ours
-        text = str(exc) if plain else f"{type(exc).__name__}: {exc}"
-        hint = "" if plain or args.debug else " (run with --debug for the traceback)"
+        # (an ImportError names the missing optional package and its pip extra)
+        ours = type(exc).__module__.split(".")[0] in ("mimpc", "controllers", "envs") or isinstance(exc, ImportError)
+        terse = code == EXIT_BAD_INPUT or ours
+        text = str(exc) if terse else f"{type(exc).__name__}: {exc}"
+        hint = "" if terse or args.debug else " (run with --debug for the traceback)"
         print(f"mimpc {args.command}: error: {text}{hint}", file=sys.stderr)
         return code
 

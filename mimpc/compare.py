@@ -88,17 +88,21 @@ def exact_optima(problem: ParametricMIQP, thetas: np.ndarray, solver: Any, cache
 
 def compare_controllers(env: Any, controllers: Sequence[Any], episodes: int, seed: int = 0, *,
                         exact_solver: Any = None, open_loop: bool = True, progress: bool = True,
-                        max_steps: int | None = None) -> ComparisonResult:
+                        max_steps: int | None = None, rollouts: dict[str, RolloutResult] | None = None,
+                        optima: dict[str, np.ndarray] | None = None) -> ComparisonResult:
     """Run each controller on the same seeds and build the comparison table.
 
     The first controller named ``"miqp"`` is the reference for speedup and cost ratio.
     ``exact_solver`` (an MIQP solver) labels the visited states for the open-loop metrics.
+    ``rollouts`` (name -> result, e.g. from :func:`mimpc.episodes.run_rollouts`) replaces running
+    the controllers here, ``optima`` (name -> exact optima at its visited states) the exact solves.
     """
     names = [c.name for c in controllers]
     if len(set(names)) != len(names):
         raise ValueError(f"controller names must be distinct, got {names}")
     problem = controllers[0].problem
-    rollouts = {c.name: run(env, c, episodes, seed, progress=progress, max_steps=max_steps) for c in controllers}
+    if rollouts is None:
+        rollouts = {c.name: run(env, c, episodes, seed, progress=progress, max_steps=max_steps) for c in controllers}
     reference = rollouts.get("miqp")
     ref_median = reference.summary()["time_median_ms"] if reference else float("nan")
     cache: dict[bytes, float] = {}
@@ -118,11 +122,12 @@ def compare_controllers(env: Any, controllers: Sequence[Any], episodes: int, see
                "fallback_steps": s["fallback_steps"], "unsolved_steps": s["unsolved_steps"],
                "certified_steps": s["certified_steps"], "checked_steps": s["checked_steps"], "ood_steps": s["ood_steps"],
                **{k: v for k, v in s.items() if k.startswith("source_") or k == "certified_rate"}}
-        if open_loop and exact_solver is not None:
+        if open_loop and (exact_solver is not None or optima is not None and name in optima):
             theta = np.concatenate([ep.theta for ep in res.episodes])
             x = np.concatenate([ep.x for ep in res.episodes])
             delta = np.concatenate([ep.delta for ep in res.episodes])
-            J_star = exact_optima(problem, theta, exact_solver, cache, progress)
+            J_star = (optima[name] if optima is not None and name in optima
+                      else exact_optima(problem, theta, exact_solver, cache, progress))
             per = metrics.open_loop_metrics(problem, theta, x, delta, J_star)
             ol = metrics.summarize_open_loop(per)
             row.update(gap_mean=ol["gap_mean"], gap_median=ol["gap_median"],

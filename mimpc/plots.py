@@ -95,6 +95,8 @@ def _robot_figure(results: Sequence[RolloutResult], config: RobotNavConfig, max_
         ax.set_xlim(x0 - 0.1, x1 + 0.1)
         ax.set_ylim(y0 - 0.1, y1 + 0.1)
         ax.set_aspect("equal")
+        ax.set_xlabel("$p_x$ [m]")
+        ax.set_ylabel("$p_y$ [m]")
         ax.set_title(f"seed {first.seed}", fontsize="small")
     for ax in axes[n:]:
         ax.set_visible(False)
@@ -126,16 +128,20 @@ def plot_open_loop_panels(per_instance: dict[str, dict[str, np.ndarray]], stem: 
     a1.bar(names, [rates[n]["integer_violation_rate"] for n in names],
            bottom=[100.0 - rates[n]["integer_violation_rate"] for n in names],
            color=[_color(n, i) for i, n in enumerate(names)], label="violated (controller colour)")
-    a1.set_ylabel("% of instances")
+    a1.set_ylabel("instances [%]")
     a1.set_title("integer-only constraints")
     a1.legend(fontsize="x-small")
     a2.boxplot([per_instance[n]["continuous_violation"] for n in names], tick_labels=names, showfliers=True)
+    a2.set_ylabel("continuous violation (summed row excess) [problem units]")
     a2.set_title("continuous violation\n" + ", ".join(f"{n}: {rates[n]['continuous_violation_rate']:.1f}%"
                                                       for n in names), fontsize="small")
     gaps = [per_instance[n]["gap_percent"][np.isfinite(per_instance[n]["gap_percent"])] for n in names]
     a3.boxplot(gaps, tick_labels=names, showfliers=False)
+    a3.set_ylabel("optimality gap [%]")
     a3.set_title("optimality gap % (outliers hidden)\n" + ", ".join(
         f"{n}: med {np.median(g) if g.size else float('nan'):.2f}" for n, g in zip(names, gaps)), fontsize="small")
+    for ax in (a1, a2, a3):
+        ax.set_xlabel("controller")
     if title:
         fig.suptitle(title)
     return _save(fig, Path(stem))
@@ -155,6 +161,7 @@ def plot_timing(rows: Sequence[dict[str, Any]], stem: str | Path, title: str = "
                 fontsize="x-small")  # beside the p95 whisker, not on it
     ax.set_yscale("log")
     ax.set_ylabel("time per control step [ms]")
+    ax.set_xlabel("controller")
     ax.set_title(title or "median (bar) and p95 (whisker) per-step time")
     return _save(fig, Path(stem))
 

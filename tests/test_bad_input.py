@@ -305,7 +305,7 @@ def test_workers_end_with_their_parent(tmp_path):
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    deadline = time.time() + 20
+    deadline = time.time() + 90  # a worker still starting up (spawn) ends when its start-up is done
     while time.time() < deadline and any(_alive(w) for w in workers):
         time.sleep(0.1)
     left = [w for w in workers if _alive(w)]

@@ -194,7 +194,7 @@ def test_auto_falls_back_when_the_solver_itself_refuses(monkeypatch, full_robot)
 
 def test_missing_backend_says_how_to_install(monkeypatch):
     monkeypatch.setattr(GurobiSolver, "installed", classmethod(lambda cls: False))
-    with pytest.raises(SolverUnavailableError, match="pip install gurobipy"):
+    with pytest.raises(SolverUnavailableError, match=r"pip install 'mimpc\[gurobi\]'"):
         make_solver("gurobi")
     assert issubclass(SolverUnavailableError, ImportError)
     assert "gurobi" not in available_solvers()

@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import importlib
 
+from mimpc.commands.conventions import HelpFormatter, plain, show_defaults
+
 __all__ = ["BENCHMARKS", "add_arguments", "run", "benchmark_parser"]
 
 # name -> (module, function); other benchmarks (e.g. "qp-layer", "step-latency") register here
@@ -35,10 +37,11 @@ def benchmark_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
         raise ValueError(f"unknown benchmark {name!r}; choose one of {sorted(BENCHMARKS)}")
     module_name, function = BENCHMARKS[name]
     module = importlib.import_module(module_name)
-    parser = argparse.ArgumentParser(prog=f"mimpc bench {name}",
-                                     description=(module.__doc__ or name).strip().split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=f"mimpc bench {name}", formatter_class=HelpFormatter,
+                                     description=plain(module.__doc__ or name).strip().split("\n\n")[0])
     if hasattr(module, "add_arguments"):
         module.add_arguments(parser)
+    show_defaults(parser)
     entry = getattr(module, function, None)
     if not callable(entry):
         raise ValueError(f"benchmark {name!r}: {module_name} has no callable {function!r}")

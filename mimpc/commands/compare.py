@@ -8,16 +8,22 @@ Learned policies default to the pretrained ones shipped with mimpc."""
 from __future__ import annotations
 
 import argparse
+import logging
+import json
 import time
 from pathlib import Path
 
 from mimpc.commands.argtypes import nonnegative_int, output_dir, positive_float, positive_int
-from mimpc.commands.common import add_env_arguments, env_name, make_env, parse_checkpoints, problem_from_args
+from mimpc.commands.common import ENV_IDS, add_env_arguments, env_name, make_env, parse_checkpoints, problem_from_args
+from mimpc.commands.conventions import run_record
+from mimpc.commands.parallel import add_executor_arguments, executor_from_args
 from mimpc.report import format_table
 
 DEFAULT_EPISODES = {"robot_nav": 10, "thermal_tank": 3}
 PAPER_ORDER = ("sl", "ssl", "hybrid", "lpae")
 REPAIR_PASSES = 2  # passes of plan-consistent repair for controllers named "<method>+repair"
+
+log = logging.getLogger(__name__)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -36,6 +42,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-open-loop", action="store_true", help="skip the exact solves at visited states")
     p.add_argument("--no-plot", action="store_true")
     p.add_argument("--no-progress", action="store_true")
+    add_executor_arguments(p)
 
 
 def default_learned(registered: list[str], have_policy: set[str]) -> list[str]:
@@ -102,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
             names.append("hybrid+repair")
         if "hybrid" in names:
             names.append("hybrid" + CERTIFIED_SUFFIX)
-    controllers = []
+    controllers, specs = [], []
     for c in names:
         certified = c.endswith(CERTIFIED_SUFFIX)
         stem = c[:-len(CERTIFIED_SUFFIX)] if certified else c
@@ -112,16 +119,31 @@ def run(args: argparse.Namespace) -> int:
             kwargs["checkpoint"] = checkpoints[base]
         if repaired:
             kwargs["repair"] = REPAIR_PASSES
-        controllers.append(make_controller(base, problem, certify=certified, **kwargs))
+        if certified:
+            kwargs["certify"] = True
+        controllers.append(make_controller(base, problem, **kwargs))
+        specs.append((base, kwargs))
     if len(controllers) == 1 and chosen is None:
-        print("note: no learned policy for this problem configuration; comparing the exact controller only "
-              "(pass --checkpoint METHOD=PATH)")
-    env = make_env(args, problem, **({"max_steps": args.max_steps} if args.max_steps is not None else {}))
+        log.warning("no learned policy for this problem configuration; comparing the exact controller only "
+                    "(pass --checkpoint METHOD=PATH)")
+    env_kwargs = {"max_steps": args.max_steps} if args.max_steps is not None else {}
+    env = make_env(args, problem, **env_kwargs)
     episodes = args.episodes or DEFAULT_EPISODES[name]
     start = time.perf_counter()
-    exact = None if args.no_open_loop else make_solver(args.solver, time_limit=args.time_limit)
-    result = compare.compare_controllers(env, controllers, episodes, args.seed, exact_solver=exact,
-                                         progress=not args.no_progress)
+    executor = executor_from_args(args)
+    if executor.kind == "local" and executor.workers == 1:  # one process, episode after episode
+        exact = None if args.no_open_loop else make_solver(args.solver, time_limit=args.time_limit)
+        result = compare.compare_controllers(env, controllers, episodes, args.seed, exact_solver=exact,
+                                             progress=not args.no_progress)
+    else:  # every (controller, episode) is a task; the same episodes, so the same table
+        from mimpc.episodes import EpisodeTask, run_rollouts
+        exact_options = None if args.no_open_loop else {"name": args.solver, "time_limit": args.time_limit}
+        tasks = [EpisodeTask(problem, ENV_IDS[name], base, kwargs, env_kwargs=env_kwargs, exact=exact_options)
+                 for base, kwargs in specs]
+        with executor:
+            rollouts, optima = run_rollouts(tasks, episodes, args.seed, executor, progress=not args.no_progress)
+        result = compare.compare_controllers(env, controllers, episodes, args.seed, rollouts=rollouts,
+                                             optima=optima, open_loop=not args.no_open_loop)
     out = result.save(args.out or f"results/compare_{name}")
     print(format_table(result.rows, result.columns))
     print(f"\n{episodes} episodes per controller, seeds {args.seed}..{args.seed + episodes - 1}; "
@@ -131,7 +153,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_plot:
         from mimpc import plots
         for path in plots.plot_comparison(result, out):
-            print(f"figure: {path}")
-    print(f"results: {out}")
+            log.info("figure: %s", path)
+    (out / "command.json").write_text(json.dumps(run_record(args), indent=2))
+    log.info("results: %s", out)
     env.close()
     return 0

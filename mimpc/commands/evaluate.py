@@ -8,9 +8,11 @@ Prints one table and writes the summaries (JSON) and paper-style panels (PNG, PD
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 from mimpc.commands.argtypes import existing_dir, existing_file, nonnegative_int, output_dir, positive_int
+from mimpc.commands.parallel import add_executor_arguments, executor_from_args
 from mimpc.report import format_table
 
 COLUMNS = [("method", "method"), ("n", "n"), ("gap_mean", "gap mean %"), ("gap_median", "gap median %"),
@@ -18,6 +20,8 @@ COLUMNS = [("method", "method"), ("n", "n"), ("gap_mean", "gap mean %"), ("gap_m
            ("integer_violation_mean", "int. viol. mean"), ("continuous_violation_rate", "cont. viol. %"),
            ("continuous_violation_mean", "cont. viol. mean"), ("lookahead_violation_rate", "lookahead %"),
            ("integer_accuracy", "exact ints %")]
+
+log = logging.getLogger(__name__)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -35,6 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=output_dir, default=None,
                    help="output folder for evaluation.json and the panels (default: results/evaluate_<problem>)")
     p.add_argument("--no-plot", action="store_true")
+    add_executor_arguments(p, unit="checkpoints")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,8 +52,10 @@ def run(args: argparse.Namespace) -> int:
     if args.sampler == "test":
         if args.data is None:
             raise ValueError("--data is required with --sampler test")
-        results = [evaluate_checkpoint(c, args.data, args.split, args.max_samples, repair=args.repair)
-                   for c in checkpoints]
+        with executor_from_args(args) as executor:  # one task per checkpoint
+            futures = [executor.submit(evaluate_checkpoint, str(c), str(args.data), args.split, args.max_samples,
+                                       repair=args.repair, label=f"checkpoint {c}") for c in args.checkpoint]
+            results = [f.result() for f in futures]
         source = f"{args.split} split of {args.data}"
     else:
         if len({c.problem.fingerprint() for c in checkpoints}) != 1:
@@ -69,11 +76,11 @@ def run(args: argparse.Namespace) -> int:
     write_json(out / "evaluation.json", {"data": str(args.data), "split": args.split, "sampler": args.sampler,
                                          "source": source, "solve_statuses": statuses,
                                          "checkpoints": [str(c) for c in args.checkpoint], "rows": rows})
-    print(f"written: {out / 'evaluation.json'}")
+    log.info("written: %s", out / "evaluation.json")
     if not args.no_plot:
         from mimpc import plots
         per = {row["method"]: r["per_instance"] for row, r in zip(rows, results)}
         for path in plots.plot_open_loop_panels(per, out / "open_loop_panels",
                                                 title=f"{rows[0]['problem']}: {source.split(':')[0]}"):
-            print(f"figure: {path}")
+            log.info("figure: %s", path)
     return 0

@@ -7,11 +7,15 @@ same dataset."""
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 
 from mimpc.commands.argtypes import (existing_file, nonnegative_float, nonnegative_int, output_dir, positive_float,
                                      positive_int)
 from mimpc.commands.common import add_env_arguments, problem_from_args
+from mimpc.commands.parallel import add_executor_arguments, executor_from_args
+
+log = logging.getLogger(__name__)
 
 DEFAULT_CLI_MIX = "expert=0.7,domain=0.3"
 
@@ -23,7 +27,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=nonnegative_int, default=0)
     p.add_argument("--solver", default="auto")
     p.add_argument("--time-limit", type=positive_float, default=5.0, help="per-solve limit in seconds (default 5, as the authors)")
-    p.add_argument("--workers", type=positive_int, default=max(1, (os.cpu_count() or 1)), help="worker processes")
     p.add_argument("--units-per-shard", type=positive_int, default=None, help="episodes (robot) or instances (tank) per shard")
     p.add_argument("--split", type=nonnegative_float, nargs=3, default=(0.8, 0.1, 0.1), metavar=("TRAIN", "VAL", "TEST"))
     p.add_argument("--mix", default=DEFAULT_CLI_MIX, metavar="KIND=F,...",
@@ -33,6 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="checkpoint driving the onpolicy episodes (default: the shipped hybrid policy)")
     p.add_argument("--onpolicy-steps", type=positive_int, default=40, help="length cap of an onpolicy episode")
     p.add_argument("--no-progress", action="store_true")
+    add_executor_arguments(p, workers_default=max(1, (os.cpu_count() or 1)), unit="shards")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
                               units_per_shard=args.units_per_shard, workers=args.workers,
                               split_fractions=tuple(args.split), mix=mix, policy=args.policy,
                               onpolicy_steps=args.onpolicy_steps)
-    ds = generate(problem, args.out, config, progress=not args.no_progress)
+    with executor_from_args(args) as executor:
+        ds = generate(problem, args.out, config, progress=not args.no_progress, executor=executor)
     counts = ds.counts()
     dropped = ds.meta["dropped"]
     print(f"{problem.name}: {len(ds)} samples from {counts['units']} {ds.meta['unit_kind']} "
@@ -57,6 +62,6 @@ def run(args: argparse.Namespace) -> int:
           f"dropped: {dropped['time_limit']} time-limited, {dropped['infeasible']} infeasible, {dropped['other']} other")
     print("labelled by: " + ", ".join(f"{name} ({n})" for name, n in ds.meta["solvers_used"].items()))
     if "samples_by_kind" in ds.meta:
-        print(f"mix {ds.meta['mix']}: " + ", ".join(f"{k} {n}" for k, n in ds.meta["samples_by_kind"].items()))
-    print(f"dataset: {ds.path}")
+        log.info("mix %s: %s", ds.meta["mix"], ", ".join(f"{k} {n}" for k, n in ds.meta["samples_by_kind"].items()))
+    log.info("dataset: %s", ds.path)
     return 0

@@ -14,5 +14,5 @@ def run(args: argparse.Namespace) -> int:
     from mimpc import plots
 
     for path in plots.redraw(args.results):
-        print(f"figure: {path}")
+        print(f"figure: {path}")  # the result of this command
     return 0

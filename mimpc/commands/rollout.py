@@ -5,10 +5,13 @@ figure under --out/<controller>/."""
 from __future__ import annotations
 
 import argparse
+import logging
 import json
 
 from mimpc.commands.argtypes import existing_file, nonnegative_int, output_dir, positive_float, positive_int
-from mimpc.commands.common import add_env_arguments, make_env, problem_from_args
+from mimpc.commands.common import ENV_IDS, add_env_arguments, env_name, make_env, problem_from_args
+from mimpc.commands.conventions import run_record
+from mimpc.commands.parallel import add_executor_arguments, executor_from_args
 from mimpc.metrics import STEP_SOURCES
 from mimpc.report import format_table
 
@@ -19,6 +22,8 @@ EPISODE_COLUMNS = [("episode", "ep"), ("seed", "seed"), ("steps", "steps"), ("go
                    ("certified_steps", "certified"), ("source_candidate", "cand."), ("source_repair", "repair"),
                    ("source_exact", "exact"),
                    ("cumulative_cost", "cost"), ("time_median_ms", "median ms"), ("time_p95_ms", "p95 ms")]
+
+log = logging.getLogger(__name__)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -35,6 +40,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-steps", type=positive_int, default=None, help="episode length (default: the environment's)")
     p.add_argument("--no-plot", action="store_true", help="skip the trajectory figure")
     p.add_argument("--no-progress", action="store_true")
+    add_executor_arguments(p)
 
 
 def controller_kwargs(args: argparse.Namespace) -> dict:
@@ -54,7 +60,16 @@ def run(args: argparse.Namespace) -> int:
     env_kwargs = {"max_steps": args.max_steps} if args.max_steps is not None else {}
     env = make_env(args, problem, **env_kwargs)
     controller = make_controller(args.controller, problem, **controller_kwargs(args))
-    result = rollout.run(env, controller, args.episodes, seed=args.seed, progress=not args.no_progress)
+    executor = executor_from_args(args)
+    if executor.kind == "local" and executor.workers == 1:
+        result = rollout.run(env, controller, args.episodes, seed=args.seed, progress=not args.no_progress)
+    else:  # episodes as tasks: the same seeds, so the same episodes
+        from mimpc.episodes import EpisodeTask, run_rollouts
+        task = EpisodeTask(problem, ENV_IDS[env_name(args.env)], args.controller, controller_kwargs(args),
+                           env_kwargs=env_kwargs)
+        with executor:
+            result = next(iter(run_rollouts([task], args.episodes, args.seed, executor,
+                                            progress=not args.no_progress)[0].values()))
     folder = result.save(args.out)
     print(format_table(result.episode_table(), EPISODE_COLUMNS))
     summary = result.summary()
@@ -74,8 +89,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_plot:
         from mimpc import plots
         for path in plots.plot_rollouts([result], folder / "trajectories"):
-            print(f"figure: {path}")
-    print(f"results: {folder}")
-    (folder / "command.json").write_text(json.dumps(vars(args), default=str, indent=2))
+            log.info("figure: %s", path)
+    (folder / "command.json").write_text(json.dumps(run_record(args), indent=2))
+    log.info("results: %s", folder)
     env.close()
     return 0

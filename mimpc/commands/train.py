@@ -5,11 +5,14 @@ and a per-epoch CSV log beside it."""
 from __future__ import annotations
 
 import argparse
+import logging
 import json
 
 from mimpc.commands.argtypes import (existing_dir, existing_file, nonnegative_float, nonnegative_int, output_file,
                                     positive_float, positive_int)
 from mimpc.commands.common import add_env_arguments, problem_from_args
+
+log = logging.getLogger(__name__)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -81,5 +84,5 @@ def run(args: argparse.Namespace) -> int:
                            resume=args.resume, progress=not args.no_progress)
     result = train_method(args.method, problem, dataset, args.out, config, loss_overrides(args), options)
     print(f"best epoch {result.best_epoch}: " + ", ".join(f"{k}={v:.4g}" for k, v in result.best_metrics.items()))
-    print(f"checkpoint: {result.checkpoint}")
+    log.info("checkpoint: %s", result.checkpoint)
     return 0

@@ -18,7 +18,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from contextlib import nullcontext
+from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -26,11 +27,12 @@ from typing import Any
 import numpy as np
 
 import mimpc
+from mimpc.executors import Executor, make_executor
 from mimpc.problems import ParametricMIQP, RobotNavConfig, ThermalTankConfig
 from mimpc.problems.robot import sample_start_goal
 from mimpc.problems.tank import sample_disturbances, sample_initial_state
 from mimpc.training.dataset import DATASET_FORMAT, SAMPLE_FIELDS, ExpertDataset, load_dataset, split_of_units
-from mimpc.generation.guard import ProgressGuard, exit_with_parent
+from mimpc.generation.guard import ProgressGuard
 from mimpc.training.shards import holds_dataset_lock, shard_rows
 
 __all__ = ["GenerationConfig", "generate", "make_shard"]
@@ -176,14 +178,14 @@ def _shard_name(k: int) -> str:
     return f"shard_{k:05d}.npz"
 
 
-def _write_shard(problem: ParametricMIQP, config: GenerationConfig, shard: int, folder: str) -> tuple[int, int]:
-    """Worker entry: compute and atomically write one shard; returns (shard, n_samples)."""
-    arrays = make_shard(problem, config, shard)
-    final = Path(folder) / _shard_name(shard)
+def _write_shard(arrays: dict[str, np.ndarray], shard: int, folder: Path) -> int:
+    """Atomically write one shard computed by a worker (in this process, so that workers need not
+    share the file system); returns its number of samples."""
+    final = folder / _shard_name(shard)
     tmp = final.with_name(final.name + f".tmp{os.getpid()}.npz")
     np.savez_compressed(tmp, **arrays)
     os.replace(tmp, final)
-    return shard, len(arrays["theta"])
+    return len(arrays["theta"])
 
 
 _SHARD_FIELDS = SAMPLE_FIELDS + ("dropped_time_limit", "dropped_infeasible", "dropped_other")
@@ -196,8 +198,12 @@ def _shard_size(path: Path, meta: dict[str, Any]) -> int | None:
 
 @holds_dataset_lock("out_dir")
 def generate(problem: ParametricMIQP, out_dir: str | Path, config: GenerationConfig,
-             progress: bool = True) -> ExpertDataset:
+             progress: bool = True, executor: Executor | None = None) -> ExpertDataset:
     """Generate (or resume) a dataset in ``out_dir`` and return it loaded.
+
+    Shards are computed as tasks of ``executor`` (default: ``make_executor("local",
+    config.workers)``), at most ``config.workers`` at a time, and written here; the dataset does
+    not depend on the executor. A given ``executor`` is left open.
 
     Raises ``ValueError`` if ``out_dir`` holds a dataset generated with a different problem or
     different settings, :class:`~mimpc.training.shards.DatasetLockedError` while another process
@@ -254,8 +260,7 @@ def generate(problem: ParametricMIQP, out_dir: str | Path, config: GenerationCon
     start = time.perf_counter()
     next_shard = 0
     guard = ProgressGuard(_units_per_shard(problem, config), config.time_limit)
-    with ProcessPoolExecutor(max_workers=config.workers, initializer=exit_with_parent) \
-            if config.workers > 1 else _InlineExecutor() as pool:
+    with nullcontext(executor) if executor is not None else make_executor("local", config.workers) as pool:
         running: dict[Any, int] = {}
         while True:
             n_prefix, total = prefix()
@@ -264,17 +269,16 @@ def generate(problem: ParametricMIQP, out_dir: str | Path, config: GenerationCon
             while total < config.samples and len(running) < config.workers:
                 while next_shard in sizes or next_shard in running.values():
                     next_shard += 1
-                running[pool.submit(_write_shard, problem, config, next_shard, str(shards_dir))] = next_shard
+                running[pool.submit(make_shard, problem, config, next_shard, label=f"shard {next_shard}")] = next_shard
                 next_shard += 1
                 # schedule only as many shards as the prefix still plausibly needs
                 if total + _expected(sizes) * len(running) >= config.samples:
                     break
             done, _ = wait(list(running), return_when=FIRST_COMPLETED)
             for fut in done:
-                shard, n = fut.result()
-                running.pop(fut)
-                sizes[shard] = n
-                guard.record(shards_dir / _shard_name(shard), n)
+                shard = running.pop(fut)
+                sizes[shard] = _write_shard(fut.result(), shard, shards_dir)
+                guard.record(shards_dir / _shard_name(shard), sizes[shard])
             bar.update(max(0, min(prefix()[1], config.samples) - bar.n))
             bar.set_postfix(shards=len(sizes), elapsed=f"{time.perf_counter() - start:.0f}s")
     bar.close()
@@ -307,22 +311,3 @@ def _config_dict(config: Any) -> Any:
         return json.loads(json.dumps(asdict(config), default=str))
     except TypeError:
         return repr(config)
-
-
-class _InlineExecutor:
-    """Executor running tasks in this process (workers=1): simpler tracebacks, no pickling."""
-
-    def __enter__(self) -> "_InlineExecutor":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        return None
-
-    def submit(self, fn: Any, *args: Any) -> Any:
-        from concurrent.futures import Future
-        fut: Future = Future()
-        try:
-            fut.set_result(fn(*args))
-        except BaseException as exc:  # propagate like a process pool would
-            fut.set_exception(exc)
-        return fut

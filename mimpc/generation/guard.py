@@ -1,23 +1,18 @@
-"""Guards of a dataset generation run: worker processes end with the process that started them,
-and a run whose units yield no label stops with an error instead of writing empty shards forever.
+"""Guard of a dataset generation run: a run whose units yield no label stops with an error
+instead of writing empty shards forever (worker processes end with their parent:
+:func:`mimpc.executors.exit_with_parent`).
 """
 
 from __future__ import annotations
 
-import os
-import signal
-import sys
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["MAX_FRUITLESS_UNITS", "GenerationStalled", "ProgressGuard", "exit_with_parent"]
+__all__ = ["MAX_FRUITLESS_UNITS", "GenerationStalled", "ProgressGuard"]
 
 MAX_FRUITLESS_UNITS = 20  # consecutive units without a single label before a run gives up
-_PR_SET_PDEATHSIG = 1
-_POLL_SECONDS = 1.0
 
 
 class GenerationStalled(RuntimeError):
@@ -60,27 +55,3 @@ class ProgressGuard:
             f"solves: {dropped['time_limit']} stopped by the time limit, {dropped['infeasible']} infeasible, "
             f"{dropped['other']} other (no solution or solver error), with {limit}. Raise --time-limit, or check "
             "the problem settings (--set) and the solver")
-
-
-def exit_with_parent() -> None:
-    """Process-pool initializer: end this worker when its parent process dies.
-
-    On Linux the kernel sends SIGTERM at the parent's death (``prctl(PR_SET_PDEATHSIG)``), even
-    while the worker is inside a solver; everywhere a daemon thread also polls the parent pid and
-    exits once the worker has been re-parented.
-    """
-    parent = os.getppid()
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
-        except (OSError, AttributeError):  # no prctl: the polling thread remains
-            pass
-    threading.Thread(target=_watch_parent, args=(parent,), name="exit-with-parent", daemon=True).start()
-
-
-def _watch_parent(parent: int) -> None:
-    while os.getppid() == parent:
-        time.sleep(_POLL_SECONDS)
-    os._exit(1)

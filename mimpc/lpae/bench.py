@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import logging
 import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -35,6 +36,8 @@ from mimpc.report import format_table
 
 __all__ = ["BenchSettings", "run_seed", "aggregate", "run_bench", "print_report", "write_results",
            "add_arguments", "cli", "METHODS"]
+
+_log = logging.getLogger(__name__)
 
 METHODS = ("LP solver (HiGHS)", "AE + projection", "QP layer (supervised)", "LP-AE")
 SCHEDULES = ("geometric 1.5 (default)", "frozen at lambda_0", "frozen at cap")
@@ -401,7 +404,7 @@ def run_bench(n_seeds: int = 3, settings: BenchSettings | None = None, out: str 
 
     n_seeds = check_positive_int(n_seeds, "n_seeds")
     settings = settings or BenchSettings()
-    log = (lambda msg: print(f"[bench lpae] {msg}", file=sys.stderr, flush=True)) if progress else (lambda msg: None)
+    log = (lambda msg: _log.info("[bench lpae] %s", msg)) if progress else (lambda msg: None)
     threads = torch.get_num_threads()
     torch.set_num_threads(settings.threads)
     # tiny gradients late in training turn into denormal floats, which made epochs up to 1.5x slower

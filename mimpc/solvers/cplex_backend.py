@@ -83,7 +83,8 @@ class CplexSolver(PersistentSolver):
 
     name = "cplex"
     auto_rank = 1
-    install_hint = "pip install cplex (Community Edition: at most 1000 variables and 1000 constraints)"
+    install_hint = ("pip install 'mimpc[cplex]' (the cplex package; Community Edition: at most 1000 variables "
+                    "and 1000 constraints)")
 
     @classmethod
     def installed(cls) -> bool:

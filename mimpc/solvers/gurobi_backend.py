@@ -84,7 +84,8 @@ class GurobiSolver(PersistentSolver):
 
     name = "gurobi"
     auto_rank = 0
-    install_hint = "pip install gurobipy (a size-limited license is included; larger models need a Gurobi license)"
+    install_hint = ("pip install 'mimpc[gurobi]' (the gurobipy package; a size-limited license is included; "
+                    "larger models need a Gurobi license)")
 
     def __init__(self, options: SolverOptions | None = None) -> None:
         super().__init__(options)

@@ -78,10 +78,12 @@ class AutoSolver(MIQPSolver):
                 installed = installed_solvers()
                 n_var, n_con, _ = model_size(problem)
                 if not installed:
-                    raise SolverUnavailableError("no MIQP solver is installed: pip install gurobipy, cplex or pyscipopt")
+                    raise SolverUnavailableError("no MIQP solver is installed: pip install 'mimpc[cplex]' "
+                                                 "(or [gurobi], [scip], [all])")
                 raise SolverLicenseError(
                     f"none of the installed solvers ({', '.join(installed)}) is licensed for the {problem.name} "
-                    f"problem ({n_var} variables, {n_con} constraints); install pyscipopt (no size limit) "
+                    f"problem ({n_var} variables, {n_con} constraints); install pyscipopt "
+                    f"(pip install 'mimpc[scip]', no size limit) "
                     f"or a full Gurobi/CPLEX license")
             self._choice[key] = candidates[0]
         return self._choice[key]

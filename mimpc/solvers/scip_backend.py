@@ -51,7 +51,7 @@ class ScipSolver(PersistentSolver):
 
     name = "scip"
     auto_rank = 2
-    install_hint = "pip install pyscipopt"
+    install_hint = "pip install 'mimpc[scip]' (the pyscipopt package; open source, no size limit)"
 
     @classmethod
     def installed(cls) -> bool:

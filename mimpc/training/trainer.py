@@ -4,6 +4,7 @@ that keeps the best weights, gradient clipping, a CSV log and resumable checkpoi
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -24,6 +25,8 @@ from mimpc.training.methods import TrainOptions, register_method
 from mimpc.training.models import IntegerPolicy, ModelConfig
 
 __all__ = ["TrainConfig", "TrainResult", "train", "resolve_device", "slack_penalty_check"]
+
+log = logging.getLogger(__name__)
 
 SLACK_CHECK_SAMPLES = 200
 """Training labels on which :func:`train` checks the slack penalty against Theorem 2."""
@@ -239,8 +242,9 @@ def slack_penalty_check(problem: ParametricMIQP, split: dict[str, np.ndarray], v
     out = {"rho": report.rho, "max_multiplier": report.max_multiplier, "holds": report.holds,
            "n_checked": report.n_feasible}
     if verbose:
-        print(f"slack penalty rho={report.rho:g} vs largest exact-QP multiplier {report.max_multiplier:.4g} "
-              f"on {report.n_feasible} training labels: Theorem 2 {'holds' if report.holds else 'DOES NOT hold'}")
+        (log.info if report.holds else log.warning)(
+            f"slack penalty rho={report.rho:g} vs largest exact-QP multiplier {report.max_multiplier:.4g} "
+            f"on {report.n_feasible} training labels: Theorem 2 {'holds' if report.holds else 'DOES NOT hold'}")
     return out
 
 
@@ -329,9 +333,8 @@ def fit(runner: Any, dataset: ExpertDataset, train_split: dict[str, np.ndarray],
             state["bad_epochs"] += 1
         state["epoch"] = epoch + 1
         write_csv(log_path, state["history"])
-        if progress:
-            print(f"[{runner.name}] epoch {epoch + 1}: " + ", ".join(
-                f"{k}={_fmt(v)}" for k, v in row.items() if k.startswith("val_") or k in ("train_loss", "epoch_seconds")))
+        log.info(f"[{runner.name}] epoch {epoch + 1}: " + ", ".join(
+            f"{k}={_fmt(v)}" for k, v in row.items() if k.startswith("val_") or k in ("train_loss", "epoch_seconds")))
         _save(out, policy, state, common, optimizer, scheduler, generator)
         if state["bad_epochs"] >= config.patience:
             stopped_early = True

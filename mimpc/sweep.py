@@ -1,0 +1,147 @@
+"""Sweeps: one ``mimpc compare`` or ``mimpc train`` run per point of a grid of seeds and problem
+config values, each run a task of an executor, and one summary table over all of them.
+
+A point is a seed and one value per swept field; its run is the subcommand's own command line
+with ``--seed`` and ``--set FIELD=VALUE`` added and its output in ``out/<point name>``, so every
+run can be repeated (or inspected) on its own. The summary has one row per point (``train``) or
+per point and controller (``compare``).
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import io
+import itertools
+import json
+import logging
+from concurrent.futures import FIRST_COMPLETED, wait
+from pathlib import Path
+from typing import Any, Sequence
+
+from mimpc.executors import Executor
+
+__all__ = ["SWEEPABLE", "parse_seeds", "parse_grid", "grid_points", "point_name", "run_point", "run_sweep",
+           "SUMMARY_COLUMNS"]
+
+log = logging.getLogger(__name__)
+
+SWEEPABLE = ("compare", "train")
+#: summary columns after the swept ones, per subcommand: (key, header)
+SUMMARY_COLUMNS = {
+    "compare": [("controller", "controller"), ("time_median_ms", "median ms"), ("speedup", "speedup"),
+                ("goal", "goal"), ("collisions", "collisions"), ("gap_mean", "gap mean %"),
+                ("continuous_violation_rate", "cont. viol. %"), ("cost_ratio", "cost ratio"),
+                ("cost_mean", "cost mean"), ("fallback_steps", "fallback")],
+    "train": [("best_epoch", "best epoch"), ("val_loss", "val loss"), ("val_gap_mean", "val gap mean %"),
+              ("val_continuous_violation_rate", "val cont. viol. %"), ("checkpoint", "checkpoint")],
+}
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"0,1,2"`` or ``"0-4"`` (inclusive) -> list of distinct seeds, in order."""
+    seeds: list[int] = []
+    for part in text.split(","):
+        lo, sep, hi = part.strip().partition("-")
+        try:
+            seeds.extend(range(int(lo), int(hi) + 1) if sep else [int(lo)])
+        except ValueError:
+            raise ValueError(f"--seeds expects non-negative integers such as 0,1,2 or 0-4, got {text!r}") from None
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"--seeds must name distinct seeds, got {text!r}")
+    return seeds
+
+
+def parse_grid(items: Sequence[str]) -> dict[str, list[Any]]:
+    """``["horizon=10,20", "preset=paper,authors"]`` -> ``{"horizon": [10, 20], "preset": ["paper",
+    "authors"]}``. Values are Python literals separated by top-level commas (a tuple value needs
+    its parentheses); a list that is not literal is split as strings."""
+    grid: dict[str, list[Any]] = {}
+    for item in items:
+        field, sep, values = item.partition("=")
+        field = field.strip()
+        if not sep or not field or not values.strip():
+            raise ValueError(f"--set expects FIELD=VALUE[,VALUE...], got {item!r}")
+        if field in grid:
+            raise ValueError(f"--set {field} given twice; list its values in one --set")
+        try:
+            parsed = ast.literal_eval(f"[{values}]")
+        except (ValueError, SyntaxError):
+            parsed = [v.strip() for v in values.split(",")]
+        if not parsed or len({repr(v) for v in parsed}) != len(parsed):
+            raise ValueError(f"--set {field}: values must be distinct and non-empty, got {values!r}")
+        grid[field] = list(parsed)
+    return grid
+
+
+def grid_points(seeds: Sequence[int], grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """Every combination: ``[{"seed": s, field: value, ...}, ...]``, seeds varying fastest."""
+    fields = list(grid)
+    return [{"seed": seed, **dict(zip(fields, values))}
+            for values in itertools.product(*(grid[f] for f in fields)) for seed in seeds]
+
+
+def point_name(point: dict[str, Any]) -> str:
+    """A folder name for a point, e.g. ``horizon=10_seed=0``."""
+    parts = [f"{k}={point[k]!r}" if isinstance(point[k], str) else f"{k}={point[k]}" for k in point if k != "seed"]
+    name = "_".join(parts + [f"seed={point['seed']}"])
+    return "".join(c if c.isalnum() or c in "=._-" else "-" for c in name)
+
+
+def point_argv(command: str, base: Sequence[str], point: dict[str, Any], out: Path) -> list[str]:
+    """The command line of one point's run."""
+    argv = [command, *base, "--seed", str(point["seed"]), "--no-progress"]
+    for field, value in point.items():
+        if field != "seed":
+            argv += ["--set", f"{field}={value!r}"]
+    argv += ["--out", str(out / point_name(point) if command == "compare" else out / f"{point_name(point)}.pt")]
+    return argv
+
+
+def run_point(argv: list[str]) -> list[dict[str, Any]]:
+    """Run one point's command line (a task) and return its summary rows."""
+    from mimpc.cli import build_parser
+
+    args = build_parser().parse_args(argv)
+    with contextlib.redirect_stdout(io.StringIO()):  # the run's own table is in its folder
+        code = args._run(args)
+    if code != 0:
+        raise RuntimeError(f"mimpc {' '.join(argv)} exited with {code}")
+    out = Path(argv[argv.index("--out") + 1])
+    if argv[0] == "compare":
+        return json.loads((out / "comparison.json").read_text())["rows"]
+    from mimpc.training.checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(out)
+    return [{"checkpoint": str(out), "best_epoch": ckpt.payload.get("best_epoch"), **ckpt.metrics}]
+
+
+def run_sweep(command: str, base: Sequence[str], seeds: Sequence[int], grid: dict[str, list[Any]],
+              out: str | Path, executor: Executor) -> list[dict[str, Any]]:
+    """Run every point on ``executor`` (``executor.workers`` at a time) and return the summary
+    rows: the point's values, then the run's rows."""
+    if command not in SWEEPABLE:
+        raise ValueError(f"sweep runs one of {', '.join(SWEEPABLE)}, got {command!r}")
+    for flag in ("--seed", "--out", "--set"):
+        if flag in base:
+            raise ValueError(f"{flag} is set by the sweep; do not pass it to the swept command")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    points = grid_points(seeds, grid)
+    results: dict[int, list[dict[str, Any]]] = {}
+    running: dict[Any, int] = {}
+    pending = list(range(len(points)))[::-1]
+    while pending or running:
+        while pending and len(running) < executor.workers:
+            i = pending.pop()
+            argv = point_argv(command, base, points[i], out)
+            log.info("sweep point %d/%d: mimpc %s", i + 1, len(points), " ".join(argv))
+            running[executor.submit(run_point, argv, label=f"sweep point {point_name(points[i])}")] = i
+        done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+        for fut in done:
+            results[running.pop(fut)] = fut.result()
+    rows = [{**points[i], **row} for i in range(len(points)) for row in results[i]]
+    (out / "sweep.json").write_text(json.dumps({"command": command, "base": list(base), "seeds": list(seeds),
+                                                "grid": {k: [repr(v) for v in vs] for k, vs in grid.items()},
+                                                "rows": rows}, indent=2, default=str))
+    return rows

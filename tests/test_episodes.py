@@ -1,0 +1,40 @@
+"""Episodes as tasks: `--workers N` runs the sequential run's episodes, in its order."""
+
+import argparse
+import csv
+
+import pytest
+
+from mimpc.cli import main
+from mimpc.commands.parallel import executor_from_args
+from mimpc.episodes import EpisodeTask, run_rollouts
+from mimpc.executors import make_executor
+from mimpc.problems import thermal_tank
+
+
+def _costs(folder):
+    with open(folder / "miqp" / "episodes.csv") as f:
+        return [(row["seed"], row["steps"], float(row["cumulative_cost"])) for row in csv.DictReader(f)]
+
+
+def test_rollout_workers_give_the_sequential_episodes(tmp_path):
+    args = ["rollout", "--env", "thermal_tank", "--set", "horizon=6", "--episodes", "3", "--seed", "2",
+            "--max-steps", "5", "--no-plot", "--no-progress"]
+    assert main(args + ["--out", str(tmp_path / "seq")]) == 0
+    assert main(args + ["--out", str(tmp_path / "par"), "--workers", "2"]) == 0
+    seq, par = _costs(tmp_path / "seq"), _costs(tmp_path / "par")
+    assert [s for s, _, _ in seq] == ["2", "3", "4"]
+    assert [(s, n) for s, n, _ in seq] == [(s, n) for s, n, _ in par]
+    assert [c for _, _, c in par] == pytest.approx([c for _, _, c in seq], rel=1e-12)
+
+
+def test_run_rollouts_checks_its_arguments():
+    task = EpisodeTask(thermal_tank(horizon=4), "mimpc/ThermalTank-v0", "miqp")
+    with pytest.raises(ValueError, match="episodes"):
+        run_rollouts([task], 0, 0, make_executor("local"))
+    with pytest.raises(ValueError, match="distinct"):
+        run_rollouts([task, task], 1, 0, make_executor("local"), progress=False)
+    with pytest.raises(ValueError, match="--workers must be >= 1"):
+        executor_from_args(argparse.Namespace(executor="local", workers=0, ray_address=None))
+    with pytest.raises(ValueError, match="--ray-address needs --executor ray"):
+        executor_from_args(argparse.Namespace(executor="local", workers=1, ray_address="host:6379"))
