@@ -7,9 +7,10 @@ Open loop, per MPC problem theta, against the exact optimum ``J*`` (proven-optim
 * integer-only and continuous violation: sums of the positive parts of the MIQP rows ``g`` of
   each kind at ``(x, delta)``; for a QP-layer policy the continuous one equals the total slack;
 * violation rate: share of instances whose violation exceeds :data:`VIOLATION_TOL`;
-* lookahead collision (robot): a planned position ``p_1 .. p_H`` inside an obstacle inflated by
-  ``d_min`` by more than :data:`COLLISION_TOL`, judged from geometry, not from the integers. For
-  other problems the lookahead violation is a continuous violation above the tolerance.
+* lookahead violation: the benchmark's own geometric check where it has one (robot: a planned
+  position ``p_1 .. p_H`` inside an obstacle inflated by ``d_min`` by more than
+  :data:`mimpc.problems.robot.COLLISION_TOL`, judged from geometry, not from the integers); for
+  other problems a continuous violation above the tolerance.
 
 Closed loop, per episode: executed collisions and bound violations, goal reached and steps to
 goal, cumulative stage cost (and its ratio to the exact MIQP controller on the same seed),
@@ -22,9 +23,9 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from mimpc.problems import ParametricMIQP, RobotNavConfig
+from mimpc.problems import ParametricMIQP, benchmark_of
 
-__all__ = ["VIOLATION_TOL", "COLLISION_TOL", "UNSOLVED_STATUSES", "STEP_SOURCES", "certified_summary", "optimality_gap", "open_loop_metrics",
+__all__ = ["VIOLATION_TOL", "UNSOLVED_STATUSES", "STEP_SOURCES", "certified_summary", "optimality_gap", "open_loop_metrics",
            "summarize_open_loop", "lookahead_violation", "episode_metrics", "summarize_closed_loop",
            "time_stats"]
 
@@ -38,11 +39,6 @@ UNSOLVED_STATUSES = ("not_converged", "max_iter", "error")
 STEP_SOURCES = ("policy", "candidate", "repair", "exact", "fallback")
 """Values of ``StepInfo.source``: which stage of a controller produced the applied plan."""
 
-COLLISION_TOL = 1e-4
-"""A planned or executed position counts as a collision when it lies deeper than this (metres)
-inside an obstacle inflated by ``d_min``; exact plans touch the inflated boundary."""
-
-
 def optimality_gap(objective: Any, optimal: Any) -> np.ndarray:
     """``100 (J - J*) / |J*|`` per instance; NaN where ``J*`` is NaN or zero."""
     J, Js = np.asarray(objective, float), np.asarray(optimal, float)
@@ -53,14 +49,13 @@ def optimality_gap(objective: Any, optimal: Any) -> np.ndarray:
 
 def lookahead_violation(problem: ParametricMIQP, x: np.ndarray, delta: np.ndarray,
                         theta: np.ndarray) -> np.ndarray:
-    """Boolean per instance: does the plan enter an inflated obstacle (robot) or violate a
-    continuous constraint (other problems) by more than the tolerance?"""
+    """Boolean per instance: is the plan unsafe by the benchmark's own ``lookahead_violation``
+    hook (robot: a planned position inside an inflated obstacle), or, without the hook, does it
+    violate a continuous constraint by more than :data:`VIOLATION_TOL`?"""
     x, delta, theta = (np.atleast_2d(np.asarray(a, float)) for a in (x, delta, theta))
-    if isinstance(problem.config, RobotNavConfig):
-        cfg = problem.config
-        pos = problem.layout.states(x)[:, 1:, :2]  # (B, H, 2), planned p_1..p_H
-        depth = np.stack([obs.signed_depth(pos, cfg.d_min) for obs in cfg.obstacles], axis=-1)
-        return (depth > COLLISION_TOL).any(axis=(1, 2))
+    hook = benchmark_of(problem).lookahead_violation
+    if hook is not None:
+        return np.asarray(hook(problem, x, delta, theta), dtype=bool)
     return problem.violations(x, delta, theta).continuous_total > VIOLATION_TOL
 
 

@@ -6,7 +6,9 @@ import pytest
 
 from mimpc.problems import Obstacle, robot_nav, thermal_tank
 from mimpc.problems.robot import inside_obstacles
-from mimpc.problems.samplers import SAMPLER_FAMILIES, SPEED_FRACTION, TANK_SHAPES, sample_thetas, tank_profile
+from mimpc.problems.robot.sampling import SPEED_FRACTION
+from mimpc.problems.samplers import SAMPLER_FAMILIES, sample_thetas
+from mimpc.problems.tank.sampling import TANK_SHAPES, tank_profile
 
 ROBOT = robot_nav(workspace=(-1.0, 1.5, -2.0, 1.0), obstacles=(Obstacle((0.0, 0.0), 0.3, 0.2, 0.4),
                                                                  Obstacle((1.0, -1.0), 0.2, 0.2)), v_max=0.4)

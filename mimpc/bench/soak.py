@@ -23,7 +23,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from mimpc.commands.argtypes import nonnegative_int, positive_float, positive_int
-from mimpc.commands.common import ENV_IDS, env_name, parse_checkpoints
+from mimpc.commands.common import env_id_of, env_name, parse_checkpoints
 from mimpc.report import format_table
 
 __all__ = ["add_arguments", "cli", "main", "soak", "rss_mb", "TABLE_COLUMNS"]
@@ -159,7 +159,7 @@ def cli(args: argparse.Namespace) -> int:
         controllers.append(make_controller(c, problem, **kw))
     rows = []
     for controller in controllers:
-        env = gym.make(ENV_IDS[name], problem=problem)
+        env = gym.make(env_id_of(problem), problem=problem)
         rows.append(soak(env, controller, args.episodes, args.seed, args.max_steps))
         env.close()
     print(f"{name}: {args.episodes} episodes per controller, seeds {args.seed}..{args.seed + args.episodes - 1}"

@@ -14,12 +14,12 @@ import time
 from pathlib import Path
 
 from mimpc.commands.argtypes import nonnegative_int, output_dir, positive_float, positive_int
-from mimpc.commands.common import ENV_IDS, add_env_arguments, env_name, make_env, parse_checkpoints, problem_from_args
+from mimpc.commands.common import (add_env_arguments, env_id_of, env_name, make_env, parse_checkpoints,
+                                   problem_from_args)
 from mimpc.commands.conventions import run_record
 from mimpc.commands.parallel import add_executor_arguments, executor_from_args
 from mimpc.report import format_table
 
-DEFAULT_EPISODES = {"robot_nav": 10, "thermal_tank": 3}
 PAPER_ORDER = ("sl", "ssl", "hybrid", "lpae")
 REPAIR_PASSES = 2  # passes of plan-consistent repair for controllers named "<method>+repair"
 
@@ -33,7 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "shipped policy, hybrid+repair for the robot, and hybrid+cert: the certified cascade)")
     p.add_argument("--checkpoint", action="append", default=[], metavar="METHOD=PATH",
                    help="use this checkpoint for a learned controller (repeatable)")
-    p.add_argument("--episodes", type=positive_int, default=None, help="default: 10 (robot), 3 (tank)")
+    p.add_argument("--episodes", type=positive_int, default=None, help="default: the benchmark's (robot 10, tank 3)")
     p.add_argument("--seed", type=nonnegative_int, default=0)
     p.add_argument("--solver", default="auto", help="exact MIQP backend: auto, gurobi, cplex, scip")
     p.add_argument("--time-limit", type=positive_float, default=None, help="MIQP time limit per step, seconds")
@@ -91,6 +91,8 @@ def check_selection(names: list[str] | None, checkpoints: dict[str, str], regist
 
 def run(args: argparse.Namespace) -> int:
     from controllers import CERTIFIED_SUFFIX, available_controllers, make_controller
+    from controllers.repair import supports_repair
+    from mimpc.problems import benchmark_of
     from mimpc import compare
     from mimpc.pretrained import available_pretrained
     from mimpc.solvers import make_solver
@@ -105,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         shipped = available_pretrained().get(problem.name, []) if not args.overrides and not args.preset else []
         names = ["miqp"] + default_learned(available_controllers(), set(shipped) | set(checkpoints))
-        if "hybrid" in names and problem.name == "robot_nav":
+        if "hybrid" in names and supports_repair(problem):
             names.append("hybrid+repair")
         if "hybrid" in names:
             names.append("hybrid" + CERTIFIED_SUFFIX)
@@ -128,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
                     "(pass --checkpoint METHOD=PATH)")
     env_kwargs = {"max_steps": args.max_steps} if args.max_steps is not None else {}
     env = make_env(args, problem, **env_kwargs)
-    episodes = args.episodes or DEFAULT_EPISODES[name]
+    episodes = args.episodes or benchmark_of(problem).default_episodes
     start = time.perf_counter()
     executor = executor_from_args(args)
     if executor.kind == "local" and executor.workers == 1:  # one process, episode after episode
@@ -138,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     else:  # every (controller, episode) is a task; the same episodes, so the same table
         from mimpc.episodes import EpisodeTask, run_rollouts
         exact_options = None if args.no_open_loop else {"name": args.solver, "time_limit": args.time_limit}
-        tasks = [EpisodeTask(problem, ENV_IDS[name], base, kwargs, env_kwargs=env_kwargs, exact=exact_options)
+        tasks = [EpisodeTask(problem, env_id_of(problem), base, kwargs, env_kwargs=env_kwargs, exact=exact_options)
                  for base, kwargs in specs]
         with executor:
             rollouts, optima = run_rollouts(tasks, episodes, args.seed, executor, progress=not args.no_progress)

@@ -9,7 +9,7 @@ import logging
 import json
 
 from mimpc.commands.argtypes import existing_file, nonnegative_int, output_dir, positive_float, positive_int
-from mimpc.commands.common import ENV_IDS, add_env_arguments, env_name, make_env, problem_from_args
+from mimpc.commands.common import add_env_arguments, env_id_of, make_env, problem_from_args
 from mimpc.commands.conventions import run_record
 from mimpc.commands.parallel import add_executor_arguments, executor_from_args
 from mimpc.metrics import STEP_SOURCES
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         result = rollout.run(env, controller, args.episodes, seed=args.seed, progress=not args.no_progress)
     else:  # episodes as tasks: the same seeds, so the same episodes
         from mimpc.episodes import EpisodeTask, run_rollouts
-        task = EpisodeTask(problem, ENV_IDS[env_name(args.env)], args.controller, controller_kwargs(args),
+        task = EpisodeTask(problem, env_id_of(problem), args.controller, controller_kwargs(args),
                            env_kwargs=env_kwargs)
         with executor:
             result = next(iter(run_rollouts([task], args.episodes, args.seed, executor,

@@ -28,9 +28,9 @@ import numpy as np
 
 import mimpc
 from mimpc.executors import Executor, make_executor
-from mimpc.problems import ParametricMIQP, RobotNavConfig, ThermalTankConfig
-from mimpc.problems.robot import sample_start_goal
-from mimpc.problems.tank import sample_disturbances, sample_initial_state
+from mimpc.problems import ParametricMIQP, benchmark_of
+from mimpc.problems.samplers import sample_theta
+from mimpc.problems.spec import problem_spec
 from mimpc.training.dataset import DATASET_FORMAT, SAMPLE_FIELDS, ExpertDataset, load_dataset, split_of_units
 from mimpc.generation.guard import ProgressGuard
 from mimpc.training.shards import holds_dataset_lock, shard_rows
@@ -101,11 +101,7 @@ class GenerationConfig:
 
 
 def _unit_kind(problem: ParametricMIQP) -> str:
-    if isinstance(problem.config, RobotNavConfig):
-        return "episodes"
-    if isinstance(problem.config, ThermalTankConfig):
-        return "instances"
-    raise ValueError(f"no sampler for problem {problem.name!r}: generation supports robot_nav and thermal_tank")
+    return benchmark_of(problem).unit
 
 
 def _units_per_shard(problem: ParametricMIQP, config: GenerationConfig) -> int:
@@ -153,25 +149,22 @@ _FIELD_DTYPES = {"episode": np.int64, "step": np.int64, "solver": np.str_}
 
 
 def _unit_thetas(problem: ParametricMIQP, config: GenerationConfig, controller: Any, rng: np.random.Generator):
-    """Yield the thetas of one unit after the controller has acted on each."""
-    cfg = problem.config
-    if isinstance(cfg, RobotNavConfig):
-        x0, goal = sample_start_goal(cfg, rng)
-        controller.reset()
-        theta = np.concatenate([x0, goal])
-        for _ in range(config.max_episode_steps):
-            action = controller.act(theta)
-            yield theta
-            state = problem.next_state(theta, action, np.zeros(problem.layout.n_delta_step))
-            theta = np.concatenate([state, goal])
-            if np.linalg.norm(state[:2] - goal) < cfg.goal_tolerance:
-                return
-    else:
-        theta = np.concatenate([sample_initial_state(cfg, rng),
-                                sample_disturbances(cfg, rng, cfg.horizon).ravel()])
-        controller.reset()
+    """Yield the thetas of one unit after the controller has acted on each: a closed-loop episode
+    from a ``starts`` theta of the benchmark (its ``advance`` hook moves theta on and may end the
+    episode), or one independent ``starts`` theta for a benchmark whose unit is ``"instances"``."""
+    bench = benchmark_of(problem)
+    theta = sample_theta(problem, "starts", rng)
+    controller.reset()
+    if bench.unit == "instances":
         controller.act(theta)
         yield theta
+        return
+    for _ in range(config.max_episode_steps):
+        action = controller.act(theta)
+        yield theta
+        theta = bench.step(problem, theta, action)
+        if theta is None:
+            return
 
 
 def _shard_name(k: int) -> str:
@@ -229,6 +222,7 @@ def generate(problem: ParametricMIQP, out_dir: str | Path, config: GenerationCon
                              "use another --out folder or delete it")
     meta = {"format": DATASET_FORMAT, "identity": identity, "problem": problem.name,
             "fingerprint": problem.fingerprint(), "config": _config_dict(problem.config),
+            "benchmark": problem_spec(problem)["benchmark"],
             "n_theta": problem.n_theta, "n_d": problem.n_d, "n_x": problem.n_x,
             "unit_kind": _unit_kind(problem), "seed": config.seed, "solver": config.solver,
             "time_limit": config.time_limit, "split_fractions": list(config.split_fractions),

@@ -27,9 +27,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from mimpc.problems import ParametricMIQP, RobotNavConfig
-from mimpc.problems.robot import inside_obstacles
-from mimpc.problems.samplers import TANK_SHAPES, sample_theta, tank_profile
+from mimpc.problems import ParametricMIQP, benchmark_of
+from mimpc.problems.samplers import sample_theta
 
 __all__ = ["KINDS", "DEFAULT_MIX", "KIND_STRIDE", "parse_mix", "format_mix", "shard_kind", "mixed_units",
            "units_per_shard", "kind_of_episodes", "samples_by_kind"]
@@ -82,8 +81,8 @@ def units_per_shard(problem: ParametricMIQP, kind: str, override: int | None) ->
     """Units per shard of ``kind`` (about 200 samples each), or ``override``."""
     if override is not None:
         return override
-    robot = isinstance(problem.config, RobotNavConfig)
-    return {"expert": 10 if robot else 250, "domain": 200, "onpolicy": 10}[kind]
+    episodes = benchmark_of(problem).unit == "episodes"
+    return {"expert": 10 if episodes else 250, "domain": 200, "onpolicy": 10}[kind]
 
 
 def mixed_units(problem: ParametricMIQP, config: Any, shard: int, controller: Any) -> Iterator[tuple[int, Iterator]]:
@@ -122,36 +121,21 @@ def _load_policy(problem: ParametricMIQP, checkpoint: str | None) -> Any:
 
 def _onpolicy(problem: ParametricMIQP, config: Any, expert: Any, policy: Any,
               rng: np.random.Generator) -> Iterator[np.ndarray]:
-    """States of one closed-loop episode of ``policy``, each labelled by ``expert`` first."""
-    cfg = problem.config
+    """States of one closed-loop episode of ``policy`` from a ``domain`` theta, each labelled by
+    ``expert`` first: the benchmark's ``onpolicy_episode`` hook, else its closed-loop ``step``."""
+    bench = benchmark_of(problem)
     theta = sample_theta(problem, "domain", rng)
+    if bench.onpolicy_episode is not None:
+        yield from bench.onpolicy_episode(problem, expert, policy, theta, rng, config.onpolicy_steps)
+        return
     expert.reset()
     policy.reset()
-    steps = config.onpolicy_steps
-    if isinstance(cfg, RobotNavConfig):
-        goal = theta[4:6]
-        for _ in range(steps):
-            expert.act(theta)
-            yield theta
-            action = policy.act(theta)
-            state = problem.next_state(theta, action, np.zeros(problem.layout.n_delta_step))
-            theta = np.concatenate([state, goal])
-            x0, x1, y0, y1 = cfg.workspace
-            if (np.linalg.norm(state[:2] - goal) < cfg.goal_tolerance
-                    or inside_obstacles(cfg, state[:2], cfg.d_min, 1e-4).any()
-                    or not (x0 <= state[0] <= x1 and y0 <= state[1] <= y1)):
-                return
-        return
-    H = cfg.horizon
-    dist = np.stack([tank_profile(cfg, rng, TANK_SHAPES[int(rng.integers(len(TANK_SHAPES)))], c, steps + H)
-                     for c in range(2)], axis=1)
-    state = theta[:2]
-    for t in range(steps):
-        theta = np.concatenate([state, dist[t:t + H].ravel()])
+    for _ in range(config.onpolicy_steps):
         expert.act(theta)
         yield theta
-        action = policy.act(theta)
-        state = problem.next_state(theta, action["u"], np.atleast_1d(action["delta"]).astype(float))
+        theta = bench.step(problem, theta, policy.act(theta))
+        if theta is None:
+            return
 
 
 def kind_of_episodes(episodes: np.ndarray) -> np.ndarray:

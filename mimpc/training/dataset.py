@@ -21,8 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from mimpc.problems import ParametricMIQP, RobotNavConfig
-from mimpc.problems.robot import face_integers
+from mimpc.problems import ParametricMIQP, benchmark_of
 
 __all__ = ["DATASET_FORMAT", "SAMPLE_FIELDS", "ExpertDataset", "split_of_units", "load_dataset",
            "canonical_labels"]
@@ -47,14 +46,14 @@ def split_of_units(units: np.ndarray, seed: int, fractions: tuple[float, float, 
 
 
 def canonical_labels(problem: ParametricMIQP, x: np.ndarray, delta: np.ndarray) -> np.ndarray:
-    """Integer labels as a function of the optimal plan, so equal plans get equal labels.
-
-    Robot: the face bits of :func:`mimpc.problems.robot.face_integers` at the planned positions
-    (the solver may return any valid choice when several faces are satisfied; the optimum is the
-    same). Other problems: the solver's integers, which enter the cost and are not ambiguous.
+    """Integer labels as a function of the optimal plan, so equal plans get equal labels: the
+    benchmark's ``canonical_integers`` hook (robot: the face bits that the planned positions
+    satisfy; the solver may return any valid choice when several faces are, the optimum is the
+    same). Without the hook: the solver's integers.
     """
-    if isinstance(problem.config, RobotNavConfig):
-        return face_integers(problem.config, problem.layout.states(x)[..., 1:, :2])
+    hook = benchmark_of(problem).canonical_integers
+    if hook is not None:
+        return np.asarray(hook(problem, x, delta), dtype=float)
     return np.asarray(delta, dtype=float)
 
 
@@ -121,8 +120,8 @@ def load_dataset(path: str | Path, problem: ParametricMIQP | None = None) -> Exp
     split = split_of_units(arrays["episode"], meta["seed"], tuple(meta["split_fractions"]))
     if problem is None:
         from mimpc.problems.spec import problem_from_spec
-        problem = problem_from_spec({"name": meta["problem"], "config": meta["config"],
-                                     "fingerprint": meta["fingerprint"]})
+        problem = problem_from_spec({"name": meta["problem"], "benchmark": meta.get("benchmark"),
+                                     "config": meta["config"], "fingerprint": meta["fingerprint"]})
     ds = ExpertDataset(path, meta, arrays, split)
     ds.check_problem(problem)
     arrays["delta_raw"] = arrays["delta"]
