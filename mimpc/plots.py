@@ -47,15 +47,35 @@ def plot_rollouts(results: Sequence[RolloutResult], stem: str | Path, problem: A
     """Closed-loop trajectories of one or more controllers on their shared episodes, drawn by the
     benchmark's ``draw_rollouts`` hook (robot: one panel per episode with obstacles, start, goal
     and every controller's path; tank: states, inputs and integer input of the first episode).
-    Returns no paths, with a logged note, for a benchmark that draws nothing."""
+    A benchmark without the hook gets every state and input over time, one panel per quantity."""
     if not results:
         raise ValueError("results must hold at least one RolloutResult")
     problem = problem or _problem(results)
     bench = benchmark_of(problem)
     if bench.draw_rollouts is None:
-        log.warning("benchmark %r has no draw_rollouts hook: no trajectory figure", problem.name)
-        return []
+        return _save(_state_histories(results, problem), Path(stem))
     return _save(bench.draw_rollouts(results, problem.config, max_episodes), Path(stem))
+
+
+def _state_histories(results: Sequence[RolloutResult], problem: Any) -> Any:
+    """States and inputs of the first episode over time, one panel per quantity, every controller."""
+    lay = problem.layout
+    names = [f"state {n}" for n in lay.state_names] + [f"input {n}" for n in lay.input_names]
+    fig, axes = new_figure(len(names), 1, figsize=(6.0, 1.8 * len(names)), sharex=True)
+    axes = axes.ravel()
+    for i, res in enumerate(results):
+        ep = res.episodes[0]
+        series = [ep.states[:, j] for j in range(lay.n_state)]
+        if ep.inputs is not None:
+            series += [ep.inputs[:, j] for j in range(lay.n_input)]
+        for ax, values in zip(axes, series):
+            ax.plot(np.arange(len(values)), values, color=_color(res.controller, i), label=res.controller)
+    for ax, name in zip(axes, names):
+        ax.set_ylabel(f"{name} [-]")
+    axes[-1].set_xlabel("step [-]")
+    axes[0].legend(loc="best", fontsize="small")
+    axes[0].set_title(f"{problem.name}: first episode (seed {results[0].episodes[0].seed})", fontsize="small")
+    return fig
 
 
 def plot_open_loop_panels(per_instance: dict[str, dict[str, np.ndarray]], stem: str | Path,

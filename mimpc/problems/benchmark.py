@@ -180,6 +180,7 @@ def replace_state(theta: np.ndarray, state: np.ndarray) -> np.ndarray:
 
 
 _REGISTRY: dict[str, Benchmark] = {}
+_BY_REF: dict[str, Benchmark] = {}
 
 
 def register_benchmark(benchmark: Benchmark, ref: str | None = None) -> Benchmark:
@@ -194,6 +195,8 @@ def register_benchmark(benchmark: Benchmark, ref: str | None = None) -> Benchmar
         raise ValueError(f"a benchmark named {benchmark.name!r} is already registered (from {old.ref or 'code'}); "
                          f"{benchmark.ref or 'this one'} must use another name")
     _REGISTRY[benchmark.name] = benchmark
+    if benchmark.ref:
+        _BY_REF[benchmark.ref] = benchmark
     return benchmark
 
 
@@ -219,13 +222,15 @@ def load_benchmark(ref: str) -> Benchmark:
         raise ValueError(f"unknown benchmark {ref!r}: choose one of {available_benchmarks()} or give "
                          f"'package.module:NAME' or 'path/to/file.py:NAME'{hint}")
     source, _, attr = ref.rpartition(":")
+    canonical = _canonical_ref(source, attr)
+    if canonical in _BY_REF:
+        return _BY_REF[canonical]
     module = _import_source(source, ref)
     if not hasattr(module, attr):
         raise ValueError(f"{source} defines no {attr!r} (benchmark reference {ref!r})")
     obj = getattr(module, attr)
     if not isinstance(obj, Benchmark):
         raise ValueError(f"{ref} is a {type(obj).__name__}, not a mimpc.problems.benchmark.Benchmark")
-    canonical = _canonical_ref(source, attr)
     for name, builtin in BUILTIN_BENCHMARKS.items():
         if builtin == canonical and obj.name != name:
             raise ValueError(f"built-in benchmark {builtin} is named {obj.name!r}, expected {name!r}")
