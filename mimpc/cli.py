@@ -14,8 +14,8 @@ import traceback
 from typing import Sequence
 
 import mimpc
-from mimpc.commands.conventions import (HelpFormatter, add_common_arguments, apply_progress_policy, configure_logging,
-                                        plain, show_defaults)
+from mimpc.commands.conventions import (HelpFormatter, add_common_arguments, apply_progress_policy,
+                                        configure_command_parser, configure_logging, plain)
 
 __all__ = ["main", "build_parser", "exit_code"]
 
@@ -57,10 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         p = sub.add_parser(name, help=help_text, description=plain(mod.__doc__ or help_text).strip(),
                            formatter_class=HelpFormatter, parents=[debug])
-        mod.add_arguments(p)
-        add_common_arguments(p)
-        show_defaults(p)
-        p.set_defaults(_run=mod.run)
+        configure_command_parser(p, mod)
     return parser
 
 

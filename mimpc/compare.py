@@ -18,9 +18,9 @@ from mimpc import metrics
 from mimpc.problems import ParametricMIQP, benchmark_of
 from mimpc.io import write_csv, write_json
 from mimpc.report import format_markdown
-from mimpc.rollout import RolloutResult, run
+from mimpc.rollout import RolloutResult, exact_optima, run
 
-__all__ = ["ComparisonResult", "compare_controllers", "exact_optima", "table_columns", "TABLE_COLUMNS"]
+__all__ = ["ComparisonResult", "compare_controllers", "table_columns", "TABLE_COLUMNS"]
 
 TABLE_COLUMNS = [
     ("controller", "controller"), ("time_median_ms", "median ms"), ("time_p95_ms", "p95 ms"),
@@ -70,21 +70,6 @@ class ComparisonResult:
         np.savez_compressed(out / "open_loop.npz", **{f"{c}__{k}": v for c, d in self.open_loop.items()
                                                        for k, v in d.items()})
         return out
-
-
-def exact_optima(problem: ParametricMIQP, thetas: np.ndarray, solver: Any, cache: dict[bytes, float],
-                 progress: bool = False) -> np.ndarray:
-    """``J*`` per theta (NaN unless proven optimal), solved once per distinct theta."""
-    from tqdm.auto import tqdm
-
-    out = np.full(len(thetas), np.nan)
-    for i, theta in enumerate(tqdm(thetas, desc="exact MIQP at visited states", disable=not progress, leave=False)):
-        key = np.asarray(theta, np.float64).tobytes()
-        if key not in cache:
-            sol = solver.solve(problem, theta)
-            cache[key] = sol.objective if sol.status == "optimal" else np.nan
-        out[i] = cache[key]
-    return out
 
 
 def compare_controllers(env: Any, controllers: Sequence[Any], episodes: int, seed: int = 0, *,

@@ -66,7 +66,7 @@ def run_episode(task: EpisodeTask, seed: int) -> tuple[RolloutResult, np.ndarray
     """Run one episode with ``seed``: its one-episode result and, with ``task.exact``, the exact
     optimum at each visited state (NaN unless proven optimal)."""
     from mimpc import rollout
-    from mimpc.compare import exact_optima
+    from mimpc.rollout import exact_optima
 
     env, controller = _built(task)
     result = rollout.run(env, controller, 1, seed=seed, progress=False, max_steps=task.max_steps)

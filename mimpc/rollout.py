@@ -16,7 +16,7 @@ import numpy as np
 from mimpc import metrics
 from mimpc.io import write_csv, write_json
 
-__all__ = ["EpisodeResult", "RolloutResult", "run", "load_result", "write_csv"]
+__all__ = ["EpisodeResult", "RolloutResult", "run", "load_result", "write_csv", "exact_optima"]
 
 _ARRAYS = ("theta", "x", "delta", "states", "inputs", "applied_integers")
 # per-step scalars copied from the environment's info when present
@@ -223,3 +223,18 @@ def _scalar(v: Any) -> Any:
 def _progress(total: int, desc: str, enabled: bool) -> Any:
     from tqdm.auto import tqdm
     return tqdm(total=total, desc=desc, disable=not enabled, unit="ep", leave=False)
+
+
+def exact_optima(problem: ParametricMIQP, thetas: np.ndarray, solver: Any, cache: dict[bytes, float],
+                 progress: bool = False) -> np.ndarray:
+    """``J*`` per theta (NaN unless proven optimal), solved once per distinct theta."""
+    from tqdm.auto import tqdm
+
+    out = np.full(len(thetas), np.nan)
+    for i, theta in enumerate(tqdm(thetas, desc="exact MIQP at visited states", disable=not progress, leave=False)):
+        key = np.asarray(theta, np.float64).tobytes()
+        if key not in cache:
+            sol = solver.solve(problem, theta)
+            cache[key] = sol.objective if sol.status == "optimal" else np.nan
+        out[i] = cache[key]
+    return out

@@ -1,6 +1,7 @@
 """The examples run as documented (with small arguments)."""
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,8 +10,9 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def load(name):
-    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 

@@ -10,7 +10,7 @@ from mimpc.cli import main
 from mimpc.commands.bench import BENCHMARKS, benchmark_parser
 from mimpc.lpae import (EuclideanProjector, LPAEConfig, QPLayerConfig, QPLayerModel, TorchLP, add_noise,
                         decision_metrics, mask_features, penalty_weight, train_lpae)
-from mimpc.lpae.bench import METHODS, SCHEDULES
+from mimpc.bench.lpae import METHODS, SCHEDULES
 from mimpc.problems.scheduling import SchedulingConfig, build_scheduling_lp, sample_features, solve_highs
 from mimpc.training.losses import penalty
 
@@ -107,7 +107,7 @@ def test_metrics_and_corruptions(lp, theta):
 
 
 def test_bench_registry_and_parser():
-    assert BENCHMARKS["lpae"] == ("mimpc.lpae.bench", "cli")
+    assert BENCHMARKS["lpae"] == ("mimpc.bench.lpae", "cli")
     parser, entry = benchmark_parser("lpae")
     args = parser.parse_args(["--quick", "--seeds", "2"])
     assert args.quick and args.seeds == 2 and args.out == "results/lpae" and callable(entry)

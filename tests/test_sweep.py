@@ -5,7 +5,7 @@ import json
 import pytest
 
 from mimpc.cli import main
-from mimpc.sweep import grid_points, parse_grid, parse_seeds, point_name
+from mimpc.commands.sweep_grid import grid_points, parse_grid, parse_seeds, point_name
 
 
 def test_seed_and_grid_parsing():

@@ -106,3 +106,14 @@ def run_record(args: argparse.Namespace) -> dict[str, Any]:
 
     values = {k: clean(v) for k, v in vars(args).items() if not k.startswith("_") and not callable(v)}
     return {"command": values.pop("command", None), "args": values, "mimpc_version": mimpc.__version__}
+
+
+def configure_command_parser(parser: argparse.ArgumentParser, module: Any) -> argparse.ArgumentParser:
+    """Fill ``parser`` for the subcommand ``module`` (its own options, the common ones, defaults in
+    the help) and make ``args._run`` its ``run``: one recipe for ``mimpc COMMAND`` and for the runs
+    of a sweep."""
+    module.add_arguments(parser)
+    add_common_arguments(parser)
+    show_defaults(parser)
+    parser.set_defaults(_run=module.run)
+    return parser

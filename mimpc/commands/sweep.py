@@ -32,7 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mimpc.sweep import SUMMARY_COLUMNS, parse_grid, parse_seeds, run_sweep
+    from mimpc.commands.sweep_grid import SUMMARY_COLUMNS, parse_grid, parse_seeds, run_sweep
 
     seeds, grid = parse_seeds(args.seeds), parse_grid(args.grid)
     options = [o for o in getattr(args, "options", []) if o != "--"]

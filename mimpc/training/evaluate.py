@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from mimpc import metrics
+from mimpc.problems import benchmark_of
 from mimpc.problems.validation import check_positive_int
 from mimpc.training.checkpoint import Checkpoint, load_checkpoint
 from mimpc.training.dataset import ExpertDataset, load_dataset
@@ -24,10 +25,12 @@ def predict_solutions(ckpt: Checkpoint, theta: np.ndarray, batch_size: int = 102
                       qp_backend: str = "auto", repair: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Integers from the policy and ``(x, slack)`` of the relaxed QP (eq. 10) for a batch of theta,
     optionally with ``repair`` passes of plan-consistent integer repair (see :mod:`controllers.repair`)."""
-    from controllers.repair import plan_integers
     from mimpc.qp.layer import make_qp_layer
 
     layer = make_qp_layer(ckpt.problem, backend=qp_backend)
+    plan_integers = benchmark_of(ckpt.problem).plan_integers
+    if repair and plan_integers is None:
+        raise ValueError(f"repair needs plan-consistent integers, which benchmark {ckpt.problem.name!r} does not define")
     xs, deltas, slacks = [], [], []
     for i in range(0, len(theta), batch_size):
         t = torch.as_tensor(theta[i:i + batch_size], dtype=torch.float64)
@@ -37,7 +40,7 @@ def predict_solutions(ckpt: Checkpoint, theta: np.ndarray, batch_size: int = 102
             bad = sol.slack.sum(-1) > 1e-6
             if not bool(bad.any()):
                 break
-            fixed = torch.as_tensor(plan_integers(ckpt.problem, sol.x.numpy()))
+            fixed = torch.as_tensor(np.asarray(plan_integers(ckpt.problem, sol.x.numpy()), dtype=np.float64))
             delta = torch.where(bad[:, None], fixed, delta)
             sol = layer(t, delta)
         xs.append(sol.x.numpy())

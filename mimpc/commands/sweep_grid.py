@@ -100,9 +100,17 @@ def point_argv(command: str, base: Sequence[str], point: dict[str, Any], out: Pa
 
 def run_point(argv: list[str]) -> list[dict[str, Any]]:
     """Run one point's command line (a task) and return its summary rows."""
-    from mimpc.cli import build_parser
+    import argparse
 
-    args = build_parser().parse_args(argv)
+    from mimpc.commands import compare, train
+    from mimpc.commands.conventions import configure_command_parser
+
+    modules = {"compare": compare, "train": train}
+    if argv[0] not in modules:
+        raise ValueError(f"a sweep point runs one of {', '.join(SWEEPABLE)}, got {argv[0]!r}")
+    module = modules[argv[0]]
+    parser = configure_command_parser(argparse.ArgumentParser(prog=f"mimpc {argv[0]}"), module)
+    args = parser.parse_args(argv[1:])
     with contextlib.redirect_stdout(io.StringIO()):  # the run's own table is in its folder
         code = args._run(args)
     if code != 0:
