@@ -29,10 +29,10 @@ import numpy as np
 import mimpc
 from mimpc.executors import Executor, make_executor
 from mimpc.problems import ParametricMIQP, benchmark_of
-from mimpc.problems.samplers import sample_theta
 from mimpc.problems.spec import problem_spec
 from mimpc.training.dataset import DATASET_FORMAT, SAMPLE_FIELDS, ExpertDataset, load_dataset, split_of_units
 from mimpc.generation.guard import ProgressGuard
+from mimpc.generation.units import expert_unit
 from mimpc.training.shards import holds_dataset_lock, shard_rows
 
 __all__ = ["GenerationConfig", "generate", "make_shard"]
@@ -122,7 +122,8 @@ def make_shard(problem: ParametricMIQP, config: GenerationConfig, shard: int) ->
         from mimpc.generation.mix import mixed_units
         units = mixed_units(problem, config, shard, controller)
     else:
-        units = ((unit, _unit_thetas(problem, config, controller, np.random.default_rng([config.seed, unit])))
+        units = ((unit, expert_unit(problem, config.max_episode_steps, controller,
+                                          np.random.default_rng([config.seed, unit])))
                  for unit in range(shard * per, (shard + 1) * per))
     for unit, thetas in units:
         for step, theta in enumerate(thetas):
@@ -146,25 +147,6 @@ def make_shard(problem: ParametricMIQP, config: GenerationConfig, shard: int) ->
 
 
 _FIELD_DTYPES = {"episode": np.int64, "step": np.int64, "solver": np.str_}
-
-
-def _unit_thetas(problem: ParametricMIQP, config: GenerationConfig, controller: Any, rng: np.random.Generator):
-    """Yield the thetas of one unit after the controller has acted on each: a closed-loop episode
-    from a ``starts`` theta of the benchmark (its ``advance`` hook moves theta on and may end the
-    episode), or one independent ``starts`` theta for a benchmark whose unit is ``"instances"``."""
-    bench = benchmark_of(problem)
-    theta = sample_theta(problem, "starts", rng)
-    controller.reset()
-    if bench.unit == "instances":
-        controller.act(theta)
-        yield theta
-        return
-    for _ in range(config.max_episode_steps):
-        action = controller.act(theta)
-        yield theta
-        theta = bench.step(problem, theta, action)
-        if theta is None:
-            return
 
 
 def _shard_name(k: int) -> str:

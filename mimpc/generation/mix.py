@@ -28,6 +28,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from mimpc.problems import ParametricMIQP, benchmark_of
+from mimpc.generation.units import expert_unit
 from mimpc.problems.samplers import sample_theta
 
 __all__ = ["KINDS", "DEFAULT_MIX", "KIND_STRIDE", "parse_mix", "format_mix", "shard_kind", "mixed_units",
@@ -88,15 +89,14 @@ def units_per_shard(problem: ParametricMIQP, kind: str, override: int | None) ->
 def mixed_units(problem: ParametricMIQP, config: Any, shard: int, controller: Any) -> Iterator[tuple[int, Iterator]]:
     """``(episode id, thetas)`` of every unit of ``shard``; each theta is yielded after
     ``controller`` (the exact MIQP) has acted on it."""
-    from mimpc.generation.generate import _unit_thetas
-
     kind, index = shard_kind(config.mix, shard)
     per = units_per_shard(problem, kind, config.units_per_shard)
     k = KINDS.index(kind)
     policy = _load_policy(problem, config.policy) if kind == "onpolicy" else None
     for unit in range(index * per, (index + 1) * per):
         if kind == "expert":
-            yield unit, _unit_thetas(problem, config, controller, np.random.default_rng([config.seed, unit]))
+            yield unit, expert_unit(problem, config.max_episode_steps, controller,
+                                    np.random.default_rng([config.seed, unit]))
             continue
         rng = np.random.default_rng([config.seed, k, unit])
         if kind == "domain":

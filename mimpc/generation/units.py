@@ -1,0 +1,31 @@
+"""One unit of expert data: what the exact controller is run on (see :mod:`mimpc.generation.generate`)."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import numpy as np
+
+from mimpc.problems import ParametricMIQP, benchmark_of
+from mimpc.problems.samplers import sample_theta
+
+__all__ = ["expert_unit"]
+
+
+def expert_unit(problem: ParametricMIQP, max_steps: int, controller: Any, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """Yield the thetas of one unit after the controller has acted on each: a closed-loop episode
+    from a ``starts`` theta of the benchmark (its ``advance`` hook moves theta on and may end the
+    episode), or one independent ``starts`` theta for a benchmark whose unit is ``"instances"``."""
+    bench = benchmark_of(problem)
+    theta = sample_theta(problem, "starts", rng)
+    controller.reset()
+    if bench.unit == "instances":
+        controller.act(theta)
+        yield theta
+        return
+    for _ in range(max_steps):
+        action = controller.act(theta)
+        yield theta
+        theta = bench.step(problem, theta, action)
+        if theta is None:
+            return
