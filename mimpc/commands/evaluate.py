@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mimpc.commands.argtypes import existing_dir, existing_file, nonnegative_int, output_dir, positive_int
+from mimpc.commands.argtypes import nonnegative_int, output_dir, positive_int, require_dir, require_file
 from mimpc.report import format_table
 
 COLUMNS = [("method", "method"), ("n", "n"), ("gap_mean", "gap mean %"), ("gap_median", "gap median %"),
@@ -18,8 +18,8 @@ COLUMNS = [("method", "method"), ("n", "n"), ("gap_mean", "gap mean %"), ("gap_m
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--checkpoint", type=existing_file, required=True, nargs="+", help="one or more checkpoints")
-    p.add_argument("--data", type=existing_dir, required=True, help="dataset folder")
+    p.add_argument("--checkpoint", required=True, nargs="+", help="one or more checkpoints")
+    p.add_argument("--data", required=True, help="dataset folder")
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
     p.add_argument("--max-samples", type=positive_int, default=None)
     p.add_argument("--repair", type=nonnegative_int, default=0, help="passes of plan-consistent integer repair (robot)")
@@ -33,6 +33,9 @@ def run(args: argparse.Namespace) -> int:
     from mimpc.training.checkpoint import load_checkpoint
     from mimpc.training.evaluate import evaluate_checkpoint
 
+    for c in args.checkpoint:
+        require_file("--checkpoint", c)
+    require_dir("--data", args.data)
     checkpoints = [load_checkpoint(c) for c in args.checkpoint]  # every file checked before any work
     results = [evaluate_checkpoint(c, args.data, args.split, args.max_samples, repair=args.repair)
                for c in checkpoints]
