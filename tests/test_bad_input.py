@@ -269,6 +269,9 @@ def test_generation_that_cannot_make_progress_stops(tmp_path, capsys):
                        "--workers", "1", "--units-per-shard", "5", "--out", str(out), "--no-progress"], capsys)
     assert code == 1 and "not making progress" in err and "--time-limit" in err
     assert len(list((out / "shards").glob("*.npz"))) <= 4
+    import re  # every unsolved unit is counted under one drop reason
+    counts = re.search(r"dropped solves: (\d+) stopped by the time limit, (\d+) infeasible, (\d+) other", err)
+    assert counts and sum(map(int, counts.groups())) == 20, err
 
 
 def _children(pid):
