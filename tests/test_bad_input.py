@@ -85,11 +85,11 @@ def test_invalid_numbers_exit_2_naming_the_option(command, option, value, messag
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["evaluate", "--checkpoint", "{tmp}/missing.pt", "--data", "{tmp}"], "argument --checkpoint: file"),
-    (["evaluate", "--checkpoint", "{ckpt}", "--data", "{tmp}/nope"], "argument --data: folder"),
+    (["evaluate", "--checkpoint", "{tmp}/missing.pt", "--data", "{tmp}"], "--checkpoint: file"),
+    (["evaluate", "--checkpoint", "{ckpt}", "--data", "{tmp}/nope"], "--data: folder"),
     (["train", "--env", "thermal_tank", "--method", "sl", "--data", "{tmp}", "--out", "{tmp}"], "argument --out"),
     (["generate", "--env", "thermal_tank", "--samples", "5", "--out", "{ckpt}"], "exists and is not a folder"),
-    (["plot", "{tmp}/nope"], "argument results: folder"),
+    (["plot", "{tmp}/nope"], "results: folder"),
 ])
 def test_paths_are_checked_before_work(argv, message, checkpoint, tmp_path, capsys):
     argv = [a.format(tmp=tmp_path, ckpt=checkpoint) for a in argv]
@@ -269,6 +269,9 @@ def test_generation_that_cannot_make_progress_stops(tmp_path, capsys):
                        "--workers", "1", "--units-per-shard", "5", "--out", str(out), "--no-progress"], capsys)
     assert code == 1 and "not making progress" in err and "--time-limit" in err
     assert len(list((out / "shards").glob("*.npz"))) <= 4
+    import re  # every unsolved unit is counted under one drop reason
+    counts = re.search(r"dropped solves: (\d+) stopped by the time limit, (\d+) infeasible, (\d+) other", err)
+    assert counts and sum(map(int, counts.groups())) == 20, err
 
 
 def _children(pid):

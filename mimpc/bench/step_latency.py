@@ -41,14 +41,14 @@ TABLE_COLUMNS = [("controller", "controller"), ("median_ms", "median ms"), ("p95
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from mimpc.commands.argtypes import existing_dir, nonnegative_int, positive_int
+    from mimpc.commands.argtypes import nonnegative_int, positive_int
     p.add_argument("--env", default="robot_nav", help="robot_nav or thermal_tank")
     p.add_argument("--method", default="hybrid",
                    help="learned controller(s), comma-separated, e.g. hybrid,lpae (default hybrid)")
     p.add_argument("--checkpoint", action="append", default=[], metavar="[METHOD=]PATH",
                    help="checkpoint of a learned controller (default: shipped); METHOD=PATH, repeatable, "
                         "or a bare PATH when --method names one method")
-    p.add_argument("--data", type=existing_dir, default=None, help="dataset folder: use its test split's first --n theta")
+    p.add_argument("--data", default=None, help="dataset folder: use its test split's first --n theta")
     p.add_argument("--n", type=positive_int, default=200, help="number of theta (default 200)")
     p.add_argument("--solver", default="auto", help="exact MIQP backend")
     p.add_argument("--seed", type=nonnegative_int, default=10_000, help="first episode seed when no --data is given")

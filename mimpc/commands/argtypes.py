@@ -1,8 +1,10 @@
-"""Argument types for the ``mimpc`` parsers: each checks one value when the command line is parsed,
-so a bad value stops the command with exit code 2 and a message naming the option, before any work.
+"""Argument types for the ``mimpc`` parsers and checks of input paths.
 
-Use them as ``p.add_argument("--episodes", type=positive_int)``; argparse reports the
-``ArgumentTypeError`` as ``argument --episodes: must be a positive integer, got '0'``.
+The types check one value when the command line is parsed, so a bad value stops the command with
+exit code 2 and a message naming the option, before any work: ``p.add_argument("--episodes",
+type=positive_int)`` reports ``argument --episodes: must be a positive integer, got '0'``.
+Input files and folders are checked by :func:`require_file` and :func:`require_dir` first thing in
+a command's ``run`` (not at parse time, so parsers stay usable without the files).
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ import argparse
 import math
 from pathlib import Path
 
-__all__ = ["positive_int", "nonnegative_int", "positive_float", "nonnegative_float", "existing_file",
-           "existing_dir", "output_dir", "output_file"]
+__all__ = ["positive_int", "nonnegative_int", "positive_float", "nonnegative_float", "output_dir", "output_file",
+           "require_file", "require_dir"]
 
 
 def _int(text: str, what: str) -> int:
@@ -64,24 +66,26 @@ def nonnegative_float(text: str) -> float:
     return value
 
 
-def existing_file(text: str) -> str:
-    """The path of an existing regular file (an input such as a checkpoint)."""
+def require_file(option: str, text: str | None) -> None:
+    """Raise ``FileNotFoundError`` naming ``option`` unless ``text`` (if given) is an existing file."""
+    if text is None:
+        return
     path = Path(text)
     if not path.exists():
-        raise argparse.ArgumentTypeError(f"file {text!r} does not exist")
+        raise FileNotFoundError(f"{option}: file {text!r} does not exist")
     if not path.is_file():
-        raise argparse.ArgumentTypeError(f"{text!r} is not a file")
-    return text
+        raise IsADirectoryError(f"{option}: {text!r} is not a file")
 
 
-def existing_dir(text: str) -> str:
-    """The path of an existing folder (an input such as a dataset or a results folder)."""
+def require_dir(option: str, text: str | None) -> None:
+    """Raise ``FileNotFoundError`` naming ``option`` unless ``text`` (if given) is an existing folder."""
+    if text is None:
+        return
     path = Path(text)
     if not path.exists():
-        raise argparse.ArgumentTypeError(f"folder {text!r} does not exist")
+        raise FileNotFoundError(f"{option}: folder {text!r} does not exist")
     if not path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text!r} is not a folder")
-    return text
+        raise NotADirectoryError(f"{option}: {text!r} is not a folder")
 
 
 def _first_existing_parent(path: Path) -> Path:

@@ -11,7 +11,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from mimpc.commands.argtypes import existing_dir, existing_file, nonnegative_int, output_dir, positive_int
+from mimpc.commands.argtypes import nonnegative_int, output_dir, positive_int, require_dir, require_file
 from mimpc.commands.parallel import add_executor_arguments, executor_from_args
 from mimpc.report import format_table
 
@@ -25,11 +25,11 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--checkpoint", type=existing_file, required=True, nargs="+", help="one or more checkpoints")
+    p.add_argument("--checkpoint", required=True, nargs="+", help="one or more checkpoints")
     p.add_argument("--sampler", default="test", choices=("test", "uniform", "starts"),
                    help="test: the dataset's split (--data, --split); uniform: the evaluation sampler over the "
                         "whole domain; starts: the environment's reset distribution (both labelled now)")
-    p.add_argument("--data", type=existing_dir, default=None, help="dataset folder (required with --sampler test)")
+    p.add_argument("--data", default=None, help="dataset folder (required with --sampler test)")
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
     p.add_argument("--max-samples", type=positive_int, default=None)
     p.add_argument("--samples", type=positive_int, default=1000, help="parameters drawn by --sampler uniform or starts")
@@ -47,6 +47,10 @@ def run(args: argparse.Namespace) -> int:
     from mimpc.training.checkpoint import load_checkpoint
     from mimpc.training.evaluate import evaluate_arrays, evaluate_checkpoint, labelled_sample
 
+    for c in args.checkpoint:
+        require_file("--checkpoint", c)
+    if args.data is not None:
+        require_dir("--data", args.data)
     statuses = None
     checkpoints = [load_checkpoint(c) for c in args.checkpoint]  # every file checked before any work
     if args.sampler == "test":

@@ -10,8 +10,8 @@ import argparse
 import logging
 import os
 
-from mimpc.commands.argtypes import (existing_file, nonnegative_float, nonnegative_int, output_dir, positive_float,
-                                     positive_int)
+from mimpc.commands.argtypes import (nonnegative_float, nonnegative_int, output_dir, positive_float, positive_int,
+                                     require_file)
 from mimpc.commands.common import add_env_arguments, problem_from_args
 from mimpc.commands.parallel import add_executor_arguments, executor_from_args
 
@@ -32,7 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mix", default=DEFAULT_CLI_MIX, metavar="KIND=F,...",
                    help="shares of expert, domain and onpolicy shards (mimpc.generation.mix); default "
                         f"{DEFAULT_CLI_MIX}; expert=1 gives the expert-only datasets of earlier versions")
-    p.add_argument("--policy", type=existing_file, default=None, metavar="CKPT",
+    p.add_argument("--policy", default=None, metavar="CKPT",
                    help="checkpoint driving the onpolicy episodes (default: the shipped hybrid policy)")
     p.add_argument("--onpolicy-steps", type=positive_int, default=40, help="length cap of an onpolicy episode")
     p.add_argument("--no-progress", action="store_true")
@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from mimpc.generation.generate import GenerationConfig, generate
     from mimpc.generation.mix import parse_mix
 
+    require_file("--policy", args.policy)
     mix = parse_mix(args.mix)
     if mix == (("expert", 1.0),):
         mix = ()

@@ -6,13 +6,14 @@ import argparse
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from mimpc.commands.argtypes import existing_dir
-    p.add_argument("results", type=existing_dir, help="a results folder (e.g. results/compare_robot_nav)")
+    p.add_argument("results", help="a results folder (e.g. results/compare_robot_nav)")
 
 
 def run(args: argparse.Namespace) -> int:
     from mimpc import plots
+    from mimpc.commands.argtypes import require_dir
 
+    require_dir("results", args.results)
     for path in plots.redraw(args.results):
         print(f"figure: {path}")  # the result of this command
     return 0

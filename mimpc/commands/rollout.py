@@ -8,7 +8,7 @@ import argparse
 import logging
 import json
 
-from mimpc.commands.argtypes import existing_file, nonnegative_int, output_dir, positive_float, positive_int
+from mimpc.commands.argtypes import nonnegative_int, output_dir, positive_float, positive_int, require_file
 from mimpc.commands.common import add_env_arguments, env_id_of, make_env, problem_from_args
 from mimpc.commands.conventions import run_record
 from mimpc.commands.parallel import add_executor_arguments, executor_from_args
@@ -36,7 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=output_dir, default="results", help="output folder (default: results/)")
     p.add_argument("--solver", default="auto", help="exact MIQP backend: auto, gurobi, cplex, scip")
     p.add_argument("--time-limit", type=positive_float, default=None, help="MIQP time limit per step, seconds")
-    p.add_argument("--checkpoint", type=existing_file, default=None, help="learned controllers: checkpoint file")
+    p.add_argument("--checkpoint", default=None, help="learned controllers: checkpoint file")
     p.add_argument("--max-steps", type=positive_int, default=None, help="episode length (default: the environment's)")
     p.add_argument("--no-plot", action="store_true", help="skip the trajectory figure")
     p.add_argument("--no-progress", action="store_true")
@@ -56,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from controllers import make_controller
     from mimpc import rollout
 
+    require_file("--checkpoint", args.checkpoint)
     problem = problem_from_args(args)
     env_kwargs = {"max_steps": args.max_steps} if args.max_steps is not None else {}
     env = make_env(args, problem, **env_kwargs)

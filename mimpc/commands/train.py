@@ -8,8 +8,8 @@ import argparse
 import logging
 import json
 
-from mimpc.commands.argtypes import (existing_dir, existing_file, nonnegative_float, nonnegative_int, output_file,
-                                    positive_float, positive_int)
+from mimpc.commands.argtypes import (nonnegative_float, nonnegative_int, output_file, positive_float, positive_int,
+                                    require_dir, require_file)
 from mimpc.commands.common import add_env_arguments, problem_from_args
 
 log = logging.getLogger(__name__)
@@ -19,7 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_env_arguments(p)
     p.add_argument("--method", required=True, choices=("sl", "ssl", "hybrid", "lpae"),
                    help="training method (mimpc.training.methods: sl, ssl, hybrid of the paper; lpae solver-free)")
-    p.add_argument("--data", type=existing_dir, required=True, help="dataset folder from `mimpc generate`")
+    p.add_argument("--data", required=True, help="dataset folder from `mimpc generate`")
     p.add_argument("--out", type=output_file, required=True, help="checkpoint file to write (e.g. runs/robot_hybrid.pt)")
     p.add_argument("--epochs", type=positive_int, default=20)
     p.add_argument("--batch-size", type=positive_int, default=128)
@@ -45,8 +45,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "squared_hinge, as in the LP-AE paper, else 1 (constant)")
     p.add_argument("--max-train-samples", type=positive_int, default=None)
     p.add_argument("--threads", type=positive_int, default=None, help="torch threads (default: torch's choice)")
-    p.add_argument("--resume", type=existing_file, default=None, help="continue from this checkpoint")
-    p.add_argument("--init", type=existing_file, default=None, metavar="CKPT",
+    p.add_argument("--resume", default=None, help="continue from this checkpoint")
+    p.add_argument("--init", default=None, metavar="CKPT",
                    help="start from the weights of this policy checkpoint (same problem, --head and --hidden; "
                         "any of sl/ssl/hybrid), e.g. to fine-tune a supervised policy with the hybrid loss")
     p.add_argument("--no-progress", action="store_true")
@@ -74,6 +74,9 @@ def run(args: argparse.Namespace) -> int:
     from mimpc.training.methods import TrainOptions, train_method
     from mimpc.training.trainer import TrainConfig
 
+    require_dir("--data", args.data)
+    require_file("--resume", args.resume)
+    require_file("--init", args.init)
     problem = problem_from_args(args)
     dataset = load_dataset(args.data, problem)
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
