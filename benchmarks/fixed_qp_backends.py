@@ -3,7 +3,7 @@
 For the full robot (``robot_nav()``) and tank (``thermal_tank()``) problems, draws random
 ``(theta, delta)`` pairs (theta from the problems' own samplers; delta random binary with eq. 26
 for the robot, a random walk in {0..3} respecting the rate limit for the tank), solves each with
-every installed backend of :mod:`mimpc.solvers.fixed_qp` (one reusable solver per backend, as in
+every installed backend of :mod:`mimpc.qp.fixed` (one reusable solver per backend, as in
 closed loop) and prints, for the exact and the relaxed QP, median and p95 solve time, the ratio to
 the fastest backend, and the largest deviation in ``x`` and objective from a reference solved by
 cvxpy + Clarabel on the original (not reduced) QP data.
@@ -22,8 +22,8 @@ import numpy as np
 from mimpc.problems import ParametricMIQP, robot_nav, thermal_tank
 from mimpc.problems.robot import sample_start_goal, side_integers
 from mimpc.problems.tank import sample_disturbances, sample_initial_state
-from mimpc.solvers.fixed_qp import FixedQPSolver, QPResult, offered_backends
-from mimpc.solvers.qp_kkt import kkt_residuals
+from mimpc.qp.fixed import FixedQPSolver, QPResult, offered_backends
+from mimpc.qp.kkt import kkt_residuals
 
 
 def robot_instance(problem: ParametricMIQP, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -168,7 +168,7 @@ def main() -> None:
     )
     print(f"backends: {', '.join(backends)}; times are FixedQPSolver.solve wall times (whole call)")
     print("max|dx|, max rel dJ: against the cvxpy reference; max KKT: largest KKT residual "
-          "(mimpc.solvers.qp_kkt, relative), for the reference too; other route: solves that "
+          "(mimpc.qp.kkt, relative), for the reference too; other route: solves that "
           "needed a fallback (daqp: exact QP infeasible or elastic rounds)")
     for problem, label, instances in cases:
         for relaxed in (False, True):

@@ -51,6 +51,19 @@ class StepInfo:
         on a fallback step).
     solver : str
         Name of the exact MIQP backend that solved this step (``"auto"`` resolved), when there was one.
+    source : str
+        Which stage produced the applied plan: ``"policy"`` (the network's integers),
+        ``"candidate"`` (another integer assignment: the network's next most probable, or the
+        previous step's shifted), ``"repair"`` (integers re-read from the relaxed plan),
+        ``"exact"`` (the exact MIQP), ``"fallback"`` (the relaxed QP of eq. 10, flagged).
+    certified : bool or None
+        True when the applied plan satisfies every MIQP row within the documented tolerance
+        (:class:`mimpc.problems.certify.PlanCertifier`, checked against the problem object);
+        False when it does not; None when the controller does not check.
+    candidates_tried : int
+        Integer assignments whose fixed-integer QP was solved this step (certified controllers).
+    ood : bool or None
+        True when theta lies outside the policy's training support (None: not checked).
     """
 
     solve_time: float
@@ -65,6 +78,10 @@ class StepInfo:
     message: str = ""
     solver_status: str = ""
     solver: str = ""
+    source: str = ""
+    certified: bool | None = None
+    candidates_tried: int = 0
+    ood: bool | None = None
 
 
 def solution_to_action(problem: ParametricMIQP, x: np.ndarray, delta: np.ndarray) -> Any:

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from mimpc.problems import ParametricMIQP, RobotNavConfig
-from mimpc.problems.robot import side_integers
+from mimpc.problems import ParametricMIQP, benchmark_of
 
-__all__ = ["shift_integers", "default_integers"]
+__all__ = ["shift_integers", "default_integers", "coasting_plan"]
 
 
 def shift_integers(problem: ParametricMIQP, delta: np.ndarray) -> np.ndarray:
@@ -27,8 +26,15 @@ def shift_integers(problem: ParametricMIQP, delta: np.ndarray) -> np.ndarray:
 
 
 def default_integers(problem: ParametricMIQP, theta: np.ndarray) -> np.ndarray:
-    """A safe guess without history: for the robot, stay on the current side of every obstacle;
-    otherwise the integer lower bounds (for the tank, delta = 0, which satisfies the rate limit)."""
-    if isinstance(problem.config, RobotNavConfig):
-        return side_integers(problem.config, problem.initial_state(theta)[:2])
-    return np.array(problem.lb_d, dtype=float)
+    """A safe guess without history, from the problem's benchmark (robot: stay on the current
+    side of every obstacle); by default the integer lower bounds (for the tank, delta = 0, which
+    satisfies the rate limit)."""
+    return benchmark_of(problem).initial_integers(problem, theta)
+
+
+def coasting_plan(problem: ParametricMIQP, theta: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    """The plan that applies, at every step, the input-box point closest to zero: the last resort
+    when no QP gave a finite plan (numerical failure, e.g. on absurd but finite observations)."""
+    lay = problem.layout
+    u = np.clip(0.0, problem.lb_x[lay.input_index], problem.ub_x[lay.input_index])
+    return problem.plan_from_inputs(theta, u, delta)

@@ -18,10 +18,11 @@ import torch
 
 from controllers import register_controller
 from controllers.base import Controller, StepInfo, solution_to_action
+from controllers.fallback import coasting_plan
 from controllers.repair import plan_integers, supports_repair
 from controllers.torch_threads import check_threads, torch_threads
 from mimpc.problems import ParametricMIQP
-from mimpc.solvers.fixed_qp import FixedQPSolver
+from mimpc.qp.lean import LeanQP
 from mimpc.training.checkpoint import load_checkpoint
 
 __all__ = ["L2OController"]
@@ -49,12 +50,11 @@ class L2OController(Controller):
         Torch intra-op threads for ``network="torch"`` while it acts (1 is fastest for a single
         theta); the process-wide torch setting is restored after each step. None uses torch's setting.
     qp : str
-        Relaxed-QP solver for the plan: ``"daqp"`` (default: DAQP on the exact QP, then the
-        violated-row active set when it is infeasible) or ``"layer"`` (the QP layer's
-        single-instance interior point with active-set warm starts along the closed loop). Both
-        are exact; ``mimpc bench step-latency`` measures them side by side (DAQP had the lower
-        median per-step time on both benchmarks: 0.40 against 0.50 ms on the robot, 0.12 against
-        1.4 ms on independent tank instances).
+        Relaxed-QP solver for the plan: ``"daqp"`` (default: the lean path of
+        :mod:`mimpc.qp.lean`, persistent DAQP models updated per theta, soft-constraint
+        seed when the exact QP is infeasible) or ``"layer"`` (the QP layer's single-instance
+        interior point with active-set warm starts along the closed loop). Both are exact;
+        ``mimpc bench step-latency`` measures them side by side.
     repair : int
         Passes of plan-consistent integer repair when the plan needs slack (0, the default, is the
         paper's method; see :mod:`controllers.repair`). A repaired controller reports as
@@ -74,12 +74,14 @@ class L2OController(Controller):
         if ckpt.method != method:
             warnings.warn(f"controller {method!r} was given checkpoint {checkpoint}, trained as {ckpt.method!r}; "
                           f"it reports as {ckpt.method!r}", stacklevel=3)
-        if repair < 0 or (repair and not supports_repair(problem)):
-            raise ValueError(f"repair must be 0 for {problem.name} (no plan-consistent integers), got {repair}"
-                             if repair > 0 else f"repair must be >= 0, got {repair}")
+        if isinstance(repair, bool) or not isinstance(repair, (int, np.integer)) or repair < 0:
+            raise ValueError(f"repair must be a non-negative integer, got {repair!r}")
+        if repair and not supports_repair(problem):
+            raise ValueError(f"repair must be 0 for {problem.name} (no plan-consistent integers), got {repair}")
         self.repair = int(repair)
         self.name = ckpt.method + ("+repair" if repair else "")  # report what the checkpoint was trained as
         self.checkpoint = ckpt
+        self.support = ckpt.support  # training support of theta (None for older checkpoints)
         self.policy = ckpt.policy.eval()
         self.threads = check_threads(threads)
         if network not in ("numpy", "torch"):
@@ -90,15 +92,13 @@ class L2OController(Controller):
             raise ValueError(f"qp must be 'layer' or 'daqp', got {qp!r}")
         self.qp = qp
         if qp == "layer":
-            from mimpc.qp_layer.inference import SingleQPSolver
+            from mimpc.qp.layer.inference import SingleQPSolver
             self._layer_qp = SingleQPSolver(problem)
         else:
-            self._daqp = FixedQPSolver(problem, relaxed=True)
-        self._warm: np.ndarray | None = None
+            self.lean = LeanQP(problem)
 
     def reset(self, seed: int | None = None) -> None:
         super().reset(seed)
-        self._warm = None
         if self.qp == "layer":
             self._layer_qp.reset()
 
@@ -107,9 +107,9 @@ class L2OController(Controller):
         if self.qp == "layer":
             sol = self._layer_qp.solve(theta, delta)
             return sol.x, sol.slack, "optimal" if sol.converged else "not_converged"
-        res = self._daqp.solve(theta, delta, warm_start=self._warm)
-        self._warm = res.x if res.status == "optimal" else None
-        return res.x, res.slack, res.status
+        inst = self.lean.instance(theta, delta)
+        res = self.lean.relaxed(inst)
+        return self.lean.plan(inst, res.w), self.lean.slack(inst, res.w), res.status
 
     def predict_integers(self, theta: np.ndarray) -> np.ndarray:
         """The network's integers for one theta (deterministic)."""
@@ -125,7 +125,7 @@ class L2OController(Controller):
         t1 = time.perf_counter()
         x, slack, status = self.solve_qp(theta, delta)
         for _ in range(self.repair):
-            if np.sum(slack) <= REPAIR_TOL:
+            if not np.isfinite(slack).all() or np.sum(slack) <= REPAIR_TOL:
                 break
             candidate = plan_integers(self.problem, x)
             if np.array_equal(candidate, delta):
@@ -133,14 +133,31 @@ class L2OController(Controller):
             delta = candidate
             x, slack, status = self.solve_qp(theta, delta)
         t2 = time.perf_counter()
-        info = StepInfo(0.0, "relaxed" if status == "optimal" else status, integers=delta, x=x,
-                        slack=float(np.sum(slack)), timings={"network": t1 - t0, "qp": t2 - t1})
+        if status != "optimal" or not np.all(np.isfinite(x)):
+            return self._coast(theta, delta, status, {"network": t1 - t0, "qp": t2 - t1})
+        info = StepInfo(0.0, "relaxed", integers=delta, x=x, slack=float(np.sum(slack)),
+                        timings={"network": t1 - t0, "qp": t2 - t1}, source="policy")
+        return solution_to_action(self.problem, x, delta), info
+
+    def _coast(self, theta: np.ndarray, delta: np.ndarray, status: str,
+               timings: dict[str, float]) -> tuple[Any, StepInfo]:
+        """No finite plan (numerical failure, e.g. an absurd but finite observation): apply the
+        smallest admissible input, flagged as a fallback, never a NaN action."""
+        x = coasting_plan(self.problem, theta, delta)
+        if not np.all(np.isfinite(x)):
+            lay = self.problem.layout
+            x = np.zeros(self.problem.n_x)
+            x[lay.input_index] = np.clip(0.0, self.problem.lb_x[lay.input_index], self.problem.ub_x[lay.input_index])
+        info = StepInfo(0.0, "fallback", integers=delta, x=x, fallback=True, timings=timings, source="fallback",
+                        slack=float("nan"), message=f"relaxed QP {status}: smallest admissible input")
         return solution_to_action(self.problem, x, delta), info
 
     def _annotate(self, theta: np.ndarray, info: StepInfo) -> None:
         info.plan = self.problem.layout.states(info.x)
         info.objective = float(self.problem.objective(info.x, info.integers, theta))
-        info.message = f"qp {info.status}, slack {info.slack:.3g}"
+        info.ood = None if self.support is None else not self.support.contains(theta)
+        if not info.fallback:
+            info.message = f"qp {info.status}, slack {info.slack:.3g}"
 
 
 def _factory(method: str):

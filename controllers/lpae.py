@@ -24,7 +24,7 @@ __all__ = ["LPAEController"]
 
 
 class LPAEController(Controller):
-    """Apply the first input of the LP-AE encoder's plan (see :mod:`mimpc.training.lpae`).
+    """Apply the first input of the LP-AE encoder's plan (see :mod:`mimpc.lpae.policy`).
 
     ``threads`` are the torch intra-op threads while the network acts (restored after each step).
     """
@@ -40,15 +40,23 @@ class LPAEController(Controller):
         if ckpt.method != "lpae":
             raise ValueError(f"checkpoint {checkpoint} holds a {ckpt.method!r} policy, not an LP-AE one")
         self.checkpoint = ckpt
+        self.support = ckpt.support  # training support of theta (None for older checkpoints)
         self.policy = ckpt.policy.eval()
         self.threads = check_threads(threads)
+
+    def predict_integers(self, theta: np.ndarray) -> np.ndarray:
+        """The encoder's integers for one theta (what the certified cascade checks)."""
+        with torch.inference_mode(), torch_threads(self.threads):
+            _, delta = self.policy.encode(torch.from_numpy(theta.astype(np.float32)).unsqueeze(0))
+        return np.clip(np.round(delta[0].double().numpy()), self.problem.lb_d, self.problem.ub_d) + 0.0
 
     def _compute(self, theta: np.ndarray) -> tuple[Any, StepInfo]:
         t0 = time.perf_counter()
         with torch.inference_mode(), torch_threads(self.threads):
             x, delta = self.policy.encode(torch.from_numpy(theta.astype(np.float32)).unsqueeze(0))
         x, delta = x[0].double().numpy(), delta[0].double().numpy()
-        info = StepInfo(0.0, "solver_free", integers=delta, x=x, timings={"network": time.perf_counter() - t0})
+        info = StepInfo(0.0, "solver_free", integers=delta, x=x, timings={"network": time.perf_counter() - t0},
+                        source="policy")
         return solution_to_action(self.problem, x, delta), info
 
     def _annotate(self, theta: np.ndarray, info: StepInfo) -> None:
@@ -56,6 +64,7 @@ class LPAEController(Controller):
         info.plan = self.problem.layout.states(info.x)
         info.slack = float(viol.continuous_total)
         info.objective = float(self.problem.objective(info.x, info.integers, theta))
+        info.ood = None if self.support is None else not self.support.contains(theta)
         info.message = (f"plan violation: continuous {info.slack:.3g}, "
                         f"integer-only {float(viol.integer_only_total):.3g}")
 

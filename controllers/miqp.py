@@ -7,10 +7,11 @@ from typing import Any
 import numpy as np
 
 from controllers.base import Controller, StepInfo, solution_to_action
-from controllers.fallback import default_integers, shift_integers
+from controllers.fallback import coasting_plan, default_integers, shift_integers
 from mimpc.problems import ParametricMIQP
+from mimpc.problems.certify import PlanCertifier
 from mimpc.solvers import make_solver
-from mimpc.solvers.fixed_qp import FixedQPSolver
+from mimpc.qp.fixed import FixedQPSolver
 
 __all__ = ["MIQPController"]
 
@@ -47,6 +48,7 @@ class MIQPController(Controller):
         self.fallback = fallback
         self._relaxed: FixedQPSolver | None = None
         self._previous: np.ndarray | None = None
+        self._certifier = PlanCertifier(problem)
 
     def reset(self, seed: int | None = None) -> None:
         super().reset(seed)
@@ -59,7 +61,7 @@ class MIQPController(Controller):
             info = StepInfo(0.0, sol.status, integers=sol.delta, x=sol.x,
                             plan=self.problem.layout.states(sol.x), objective=sol.objective,
                             timings={"solver": sol.solve_time}, message=f"{sol.solver}: {sol.message}".strip(": "),
-                            solver_status=sol.status, solver=sol.solver)
+                            solver_status=sol.status, solver=sol.solver, source="exact")
             return solution_to_action(self.problem, sol.x, sol.delta), info
         if not self.fallback:
             raise RuntimeError(f"MIQP {sol.status} for theta={theta.tolist()} and fallback is disabled")
@@ -79,18 +81,15 @@ class MIQPController(Controller):
         if res.status != "optimal":
             # the relaxed QP is feasible by construction, so this is numerical trouble: coast
             # with the smallest admissible input rather than act on a NaN plan
-            x = self._coasting_plan(theta, delta)
+            x = coasting_plan(self.problem, theta, delta)
             slack = float(self.problem.violations(x, delta, theta).continuous_total)
             objective = float(self.problem.objective(x, delta, theta))
             message += f" failed ({res.status}): smallest admissible input"
         info = StepInfo(0.0, "fallback", integers=delta, x=x, plan=self.problem.layout.states(x),
                         slack=slack, objective=objective, fallback=True,
                         timings={"solver": sol.solve_time, "qp": res.solve_time}, solver_status=sol.status,
-                        solver=sol.solver, message=message)
+                        solver=sol.solver, message=message, source="fallback")
         return solution_to_action(self.problem, x, delta), info
 
-    def _coasting_plan(self, theta: np.ndarray, delta: np.ndarray) -> np.ndarray:
-        """The plan that applies, at every step, the input-box point closest to zero."""
-        lay = self.problem.layout
-        u = np.clip(0.0, self.problem.lb_x[lay.input_index], self.problem.ub_x[lay.input_index])
-        return self.problem.plan_from_inputs(theta, u, delta)
+    def _annotate(self, theta: np.ndarray, info: StepInfo) -> None:
+        info.certified = self._certifier.check(info.x, info.integers, theta).ok

@@ -22,8 +22,8 @@ def check_threads(threads: int | None) -> int | None:
 def torch_threads(threads: int | None) -> Iterator[None]:
     """Use ``threads`` intra-op threads inside the block (None: leave torch's setting), then restore.
 
-    One thread is fastest for a single theta (no spin-up of a thread pool); switching costs about
-    a microsecond, measured beside a 4 x 128 MLP forward pass of about 40 us.
+    One thread is fastest for a single theta (no spin-up of a thread pool); switching is cheap
+    next to a forward pass.
     """
     previous = torch.get_num_threads()
     if threads is None or threads == previous:

@@ -1,5 +1,5 @@
-"""Gymnasium environments of mimpc, registered on import as ``mimpc/RobotNav-v0`` and
-``mimpc/ThermalTank-v0``.
+"""Gymnasium environments of mimpc, registered on import as ``mimpc/RobotNav-v0``,
+``mimpc/ThermalTank-v0`` and ``mimpc/Benchmark-v0`` (any benchmark, built from its hooks).
 
 Gymnasium 1.x has no plugin entry points, so registration happens here: ``import envs`` and then
 ``gym.make("mimpc/RobotNav-v0")``, or in one go ``gym.make("envs:mimpc/RobotNav-v0")``.
@@ -14,19 +14,23 @@ from __future__ import annotations
 
 from gymnasium.envs.registration import register, registry
 
+from envs.benchmark_env import BenchmarkEnv
 from envs.robot_nav import RobotNavEnv
 from envs.thermal_tank import ThermalTankEnv
 
-__all__ = ["RobotNavEnv", "ThermalTankEnv", "ROBOT_NAV_ID", "THERMAL_TANK_ID", "register_envs"]
+__all__ = ["RobotNavEnv", "ThermalTankEnv", "BenchmarkEnv", "ROBOT_NAV_ID", "THERMAL_TANK_ID", "BENCHMARK_ID",
+           "register_envs"]
 
 ROBOT_NAV_ID = "mimpc/RobotNav-v0"
 THERMAL_TANK_ID = "mimpc/ThermalTank-v0"
+BENCHMARK_ID = "mimpc/Benchmark-v0"  # any benchmark: gym.make(BENCHMARK_ID, benchmark="file.py:NAME")
 
-_ENTRY_POINTS = {ROBOT_NAV_ID: "envs.robot_nav:RobotNavEnv", THERMAL_TANK_ID: "envs.thermal_tank:ThermalTankEnv"}
+_ENTRY_POINTS = {ROBOT_NAV_ID: "envs.robot_nav:RobotNavEnv", THERMAL_TANK_ID: "envs.thermal_tank:ThermalTankEnv",
+                 BENCHMARK_ID: "envs.benchmark_env:BenchmarkEnv"}
 
 
 def register_envs() -> None:
-    """Register both environments with Gymnasium (idempotent; runs on ``import envs``)."""
+    """Register the environments with Gymnasium (idempotent; runs on ``import envs``)."""
     for env_id, entry_point in _ENTRY_POINTS.items():
         if env_id not in registry:
             register(id=env_id, entry_point=entry_point, max_episode_steps=None)

@@ -149,7 +149,7 @@ class MPCEnv(gym.Env):
                 f'at initialization, e.g. gym.make("{self.spec.id if self.spec else type(self).__name__}", '
                 'render_mode="rgb_array")')
             return None
-        from envs.rendering import figure_to_rgb, new_figure
+        from mimpc.figures import figure_to_rgb, new_figure
         if self._fig is None:
             self._fig, axes = new_figure(*self._subplots, figsize=self._figsize, sharex=self._subplots[0] > 1)
             self._fig.subplots_adjust(**self._margins)

@@ -17,8 +17,7 @@ from gymnasium import spaces
 
 from envs.base import MPCEnv, as_finite_vector, check_options, clip_to_box, resolve_env_problem
 from mimpc.problems import ParametricMIQP, RobotNavConfig, robot_nav
-from mimpc.metrics import COLLISION_TOL
-from mimpc.problems.robot import inside_obstacles, sample_start_goal, segment_hits_obstacles
+from mimpc.problems.robot import COLLISION_TOL, inside_obstacles, sample_start_goal, segment_hits_obstacles
 
 __all__ = ["RobotNavEnv"]
 
@@ -54,7 +53,7 @@ class RobotNavEnv(MPCEnv):
 
     ``info`` after a step: ``state`` (new state, (4,)), ``goal`` (2,), ``u`` (applied acceleration),
     ``distance_to_goal``, ``stage_cost``, ``collision`` (new position inside a physical obstacle),
-    ``collision_inflated`` (deeper than :data:`mimpc.metrics.COLLISION_TOL` inside an obstacle
+    ``collision_inflated`` (deeper than :data:`mimpc.problems.robot.COLLISION_TOL` inside an obstacle
     inflated by ``d_min``; exact plans touch that boundary), ``segment_collision`` (the
     straight segment from the old to the new position crosses a physical obstacle),
     ``bound_violation`` (sum of positive parts of the workspace and velocity bound violations of the
@@ -183,6 +182,6 @@ class RobotNavEnv(MPCEnv):
         return float(np.sum(np.maximum(lo - state, 0.0) + np.maximum(state - hi, 0.0)))
 
     def _draw(self, axes: list) -> None:
-        from envs.rendering import draw_robot_scene
+        from mimpc.problems.robot.drawing import draw_robot_scene
         title = f"step {self._t}/{self.max_steps}   |p - g| = {self._distance():.2f} m"
         draw_robot_scene(axes[0], self.config, self.trajectory, self._goal, plan=self._plan, title=title)

@@ -207,7 +207,7 @@ class ThermalTankEnv(MPCEnv):
         return float(np.sum(np.maximum(lo - x, 0.0) + np.maximum(x - hi, 0.0)))
 
     def _draw(self, axes: list) -> None:
-        from envs.rendering import draw_tank_history
+        from mimpc.problems.tank.drawing import draw_tank_history
         h = self.history
         draw_tank_history(axes, self.config, h["states"], h["inputs"], h["deltas"], h["disturbances"],
                           title=f"step {self._t}/{self.max_steps}")

@@ -15,7 +15,7 @@ from envs.robot_nav import RobotNavEnv
 from mimpc import rollout
 from mimpc.problems import Obstacle, robot_nav
 from mimpc.training.evaluate import evaluate_checkpoint
-from mimpc.training.generate import GenerationConfig, generate
+from mimpc.generation.generate import GenerationConfig, generate
 from mimpc.training.trainer import TrainConfig, train
 
 

@@ -1,19 +1,23 @@
 """The ``mimpc`` command line: one subcommand per module in :mod:`mimpc.commands`.
 
-Exit codes: 0 success, 2 a usage or input error (message on stderr), 130 interrupted."""
+Exit codes: 0 success, 1 runtime failure (a solver, a training run or a generation that fails or
+cannot make progress), 2 bad input (an invalid option, a missing or corrupt input file), 130
+interrupted. Errors print one line naming the argument or file; ``--debug`` adds the traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
 import sys
+import traceback
 from typing import Sequence
 
 import mimpc
 from mimpc.commands.conventions import (HelpFormatter, add_common_arguments, apply_progress_policy, configure_logging,
                                         plain, show_defaults)
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "exit_code"]
 
 # subcommand -> module in mimpc.commands exposing add_arguments(parser) and run(args) -> int
 COMMANDS = {
@@ -27,12 +31,21 @@ COMMANDS = {
     "sweep": ("sweep", "run compare or train over seeds and config values; one summary table"),
 }
 
+EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+# errors that mean the input was wrong (an option, a path, a file's contents), not that a run failed
+_BAD_INPUT = (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError, FileExistsError,
+              PermissionError)
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mimpc", description=plain(__doc__.split("\n")[0]),
                                      formatter_class=HelpFormatter)
     parser.add_argument("--version", action="version", version=f"mimpc {mimpc.__version__}")
+    parser.add_argument("--debug", action="store_true", help="print the full traceback of an error")
     add_common_arguments(parser, top=True)
+    debug = argparse.ArgumentParser(add_help=False)  # also accepted after the subcommand
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="print the full traceback of an error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, (module, help_text) in COMMANDS.items():
@@ -43,12 +56,20 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue
         p = sub.add_parser(name, help=help_text, description=plain(mod.__doc__ or help_text).strip(),
-                           formatter_class=HelpFormatter)
+                           formatter_class=HelpFormatter, parents=[debug])
         mod.add_arguments(p)
         add_common_arguments(p)
         show_defaults(p)
         p.set_defaults(_run=mod.run)
     return parser
+
+
+def exit_code(exc: BaseException) -> int:
+    """2 for bad input, 1 for any other failure (see the module docstring)."""
+    from mimpc.solvers.base import SolverLicenseError, SolverUnavailableError
+    if isinstance(exc, _BAD_INPUT + (SolverLicenseError, SolverUnavailableError)):
+        return EXIT_BAD_INPUT
+    return EXIT_FAILURE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -62,12 +83,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     apply_progress_policy(args)
     try:
         return int(args._run(args) or 0)
-    except (ValueError, FileNotFoundError, RuntimeError, ImportError) as exc:
-        print(f"mimpc {args.command}: error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # one line per error; the traceback only with --debug
+        if args.debug:
+            traceback.print_exc()
+        code = exit_code(exc)
+        # mimpc's own error classes carry a complete message; anything else also gets its type and a hint
+        # (an ImportError names the missing optional package and its pip extra)
+        ours = type(exc).__module__.split(".")[0] in ("mimpc", "controllers", "envs") or isinstance(exc, ImportError)
+        terse = code == EXIT_BAD_INPUT or ours
+        text = str(exc) if terse else f"{type(exc).__name__}: {exc}"
+        hint = "" if terse or args.debug else " (run with --debug for the traceback)"
+        print(f"mimpc {args.command}: error: {text}{hint}", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

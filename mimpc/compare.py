@@ -15,7 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from mimpc import metrics
-from mimpc.problems import ParametricMIQP, RobotNavConfig
+from mimpc.problems import ParametricMIQP, benchmark_of
 from mimpc.io import write_csv, write_json
 from mimpc.report import format_markdown
 from mimpc.rollout import RolloutResult, run
@@ -24,20 +24,23 @@ __all__ = ["ComparisonResult", "compare_controllers", "exact_optima", "table_col
 
 TABLE_COLUMNS = [
     ("controller", "controller"), ("time_median_ms", "median ms"), ("time_p95_ms", "p95 ms"),
-    ("speedup", "speedup"), ("goal", "goal"), ("collisions", "collisions"),
-    ("bound_violation_steps", "bound viol."), ("lookahead_rate", "lookahead %"),
+    ("speedup", "speedup"), ("bound_violation_steps", "bound viol."), ("lookahead_rate", "lookahead %"),
     ("gap_mean", "gap mean %"), ("gap_median", "gap med. %"), ("integer_violation_rate", "int. viol. %"),
     ("continuous_violation_rate", "cont. viol. %"), ("cost_ratio", "cost ratio"), ("fallback_steps", "fallback"),
-    ("unsolved_steps", "QP unconv."),
+    ("unsolved_steps", "QP unconv."), ("certified_rate", "certified %"), ("source_policy_rate", "policy %"),
+    ("source_candidate_rate", "cand. %"), ("source_repair_rate", "repair %"), ("source_exact_rate", "exact %"),
+    ("ood_steps", "OOD steps"),
 ]
 
 
 def table_columns(problem: ParametricMIQP) -> list[tuple[str, str]]:
-    """:data:`TABLE_COLUMNS` for ``problem``: goal and collision columns only for problems with a
-    goal and obstacles (robot), the applied-integer rate column only where integers drive the
-    plant (tank)."""
-    robot = isinstance(problem.config, RobotNavConfig)
-    cols = [c for c in TABLE_COLUMNS if robot or c[0] not in ("goal", "collisions")]
+    """:data:`TABLE_COLUMNS` for ``problem``: the benchmark's own closed-loop columns (robot: goal,
+    collisions, safety-margin entries) after the speedup, and the applied-integer rate column only
+    where integers drive the plant (tank)."""
+    cols = list(TABLE_COLUMNS)
+    extra = list(benchmark_of(problem).closed_loop_columns)
+    at = cols.index(("speedup", "speedup")) + 1
+    cols[at:at] = extra
     if problem.integer_inputs:
         cols.insert(cols.index(("bound_violation_steps", "bound viol.")) + 1,
                     ("delta_rate_violation_steps", "rate viol."))
@@ -117,7 +120,9 @@ def compare_controllers(env: Any, controllers: Sequence[Any], episodes: int, see
                "delta_rate_violation_steps": s["delta_rate_violation_steps"],
                "lookahead_rate": 100.0 * s["lookahead_violation_steps"] / max(s["steps"], 1),
                "cost_ratio": s.get("cost_ratio_median", float("nan")), "cost_mean": s["cumulative_cost_mean"],
-               "fallback_steps": s["fallback_steps"], "unsolved_steps": s["unsolved_steps"]}
+               "fallback_steps": s["fallback_steps"], "unsolved_steps": s["unsolved_steps"],
+               "certified_steps": s["certified_steps"], "checked_steps": s["checked_steps"], "ood_steps": s["ood_steps"],
+               **{k: v for k, v in s.items() if k.startswith("source_") or k == "certified_rate"}}
         if open_loop and (exact_solver is not None or optima is not None and name in optima):
             theta = np.concatenate([ep.theta for ep in res.episodes])
             x = np.concatenate([ep.x for ep in res.episodes])

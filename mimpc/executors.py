@@ -21,6 +21,10 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
+import sys
+import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Callable
 
@@ -82,7 +86,8 @@ class ProcessExecutor(Executor):
     def __init__(self, workers: int = 1, max_retries: int = 2) -> None:
         super().__init__(workers, max_retries)
         # spawn, not fork: a forked child of a process whose torch or solver threads are running can deadlock
-        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                         initializer=exit_with_parent, initargs=(os.getpid(),))
 
     def submit(self, fn: Callable[..., Any], *args: Any, label: str | None = None, **kwargs: Any) -> Future:
         out: Future = Future()
@@ -204,3 +209,34 @@ def _task_error(label: str, attempts: int, exc: BaseException) -> TaskError:
     err = TaskError(f"{label} failed{tries}: {type(exc).__name__}: {exc}")
     err.__cause__ = exc
     return err
+
+
+_PR_SET_PDEATHSIG = 1
+_POLL_SECONDS = 1.0
+
+
+def exit_with_parent(parent: int | None = None) -> None:
+    """Process-pool initializer: end this worker when its parent process dies.
+
+    On Linux the kernel sends SIGTERM at the parent's death (``prctl(PR_SET_PDEATHSIG)``), even
+    while the worker is inside a solver; everywhere a daemon thread also polls the parent pid and
+    exits once the worker has been re-parented. ``parent`` is the pid of the process that started
+    the pool (passed by it): a spawned worker may only get here after its parent already died.
+    """
+    parent = os.getppid() if parent is None else int(parent)
+    if os.getppid() != parent:  # the parent died while this worker was starting up
+        os._exit(1)
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        except (OSError, AttributeError):  # no prctl: the polling thread remains
+            pass
+    threading.Thread(target=_watch_parent, args=(parent,), name="exit-with-parent", daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(_POLL_SECONDS)
+    os._exit(1)

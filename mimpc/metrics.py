@@ -7,9 +7,10 @@ Open loop, per MPC problem theta, against the exact optimum ``J*`` (proven-optim
 * integer-only and continuous violation: sums of the positive parts of the MIQP rows ``g`` of
   each kind at ``(x, delta)``; for a QP-layer policy the continuous one equals the total slack;
 * violation rate: share of instances whose violation exceeds :data:`VIOLATION_TOL`;
-* lookahead collision (robot): a planned position ``p_1 .. p_H`` inside an obstacle inflated by
-  ``d_min`` by more than :data:`COLLISION_TOL`, judged from geometry, not from the integers. For
-  other problems the lookahead violation is a continuous violation above the tolerance.
+* lookahead violation: the benchmark's own geometric check where it has one (robot: a planned
+  position ``p_1 .. p_H`` inside an obstacle inflated by ``d_min`` by more than
+  :data:`mimpc.problems.robot.COLLISION_TOL`, judged from geometry, not from the integers); for
+  other problems a continuous violation above the tolerance.
 
 Closed loop, per episode: executed collisions and bound violations, goal reached and steps to
 goal, cumulative stage cost (and its ratio to the exact MIQP controller on the same seed),
@@ -22,9 +23,9 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from mimpc.problems import ParametricMIQP, RobotNavConfig
+from mimpc.problems import ParametricMIQP, benchmark_of
 
-__all__ = ["VIOLATION_TOL", "COLLISION_TOL", "UNSOLVED_STATUSES", "optimality_gap", "open_loop_metrics",
+__all__ = ["VIOLATION_TOL", "UNSOLVED_STATUSES", "STEP_SOURCES", "certified_summary", "optimality_gap", "open_loop_metrics",
            "summarize_open_loop", "lookahead_violation", "episode_metrics", "summarize_closed_loop",
            "time_stats"]
 
@@ -35,10 +36,8 @@ are around 1e-6, so exact solutions never trip it)."""
 UNSOLVED_STATUSES = ("not_converged", "max_iter", "error")
 """Step statuses of a controller whose QP did not converge: its action came from an unconverged plan."""
 
-COLLISION_TOL = 1e-4
-"""A planned or executed position counts as a collision when it lies deeper than this (metres)
-inside an obstacle inflated by ``d_min``; exact plans touch the inflated boundary."""
-
+STEP_SOURCES = ("policy", "candidate", "repair", "exact", "fallback")
+"""Values of ``StepInfo.source``: which stage of a controller produced the applied plan."""
 
 def optimality_gap(objective: Any, optimal: Any) -> np.ndarray:
     """``100 (J - J*) / |J*|`` per instance; NaN where ``J*`` is NaN or zero."""
@@ -50,14 +49,13 @@ def optimality_gap(objective: Any, optimal: Any) -> np.ndarray:
 
 def lookahead_violation(problem: ParametricMIQP, x: np.ndarray, delta: np.ndarray,
                         theta: np.ndarray) -> np.ndarray:
-    """Boolean per instance: does the plan enter an inflated obstacle (robot) or violate a
-    continuous constraint (other problems) by more than the tolerance?"""
+    """Boolean per instance: is the plan unsafe by the benchmark's own ``lookahead_violation``
+    hook (robot: a planned position inside an inflated obstacle), or, without the hook, does it
+    violate a continuous constraint by more than :data:`VIOLATION_TOL`?"""
     x, delta, theta = (np.atleast_2d(np.asarray(a, float)) for a in (x, delta, theta))
-    if isinstance(problem.config, RobotNavConfig):
-        cfg = problem.config
-        pos = problem.layout.states(x)[:, 1:, :2]  # (B, H, 2), planned p_1..p_H
-        depth = np.stack([obs.signed_depth(pos, cfg.d_min) for obs in cfg.obstacles], axis=-1)
-        return (depth > COLLISION_TOL).any(axis=(1, 2))
+    hook = benchmark_of(problem).lookahead_violation
+    if hook is not None:
+        return np.asarray(hook(problem, x, delta, theta), dtype=bool)
     return problem.violations(x, delta, theta).continuous_total > VIOLATION_TOL
 
 
@@ -133,7 +131,11 @@ def episode_metrics(steps: Sequence[dict[str, Any]], terminated: bool) -> dict[s
         "unsolved_steps": int(sum(1 for s in steps if s.get("status") in UNSOLVED_STATUSES)),
         "lookahead_violation_steps": int(sum(1 for s in steps if s.get("lookahead_violation"))),
         "clipped_steps": int(sum(1 for s in steps if s.get("action_clipped"))),
+        "checked_steps": int(sum(1 for s in steps if s.get("certified") is not None)),
+        "certified_steps": int(sum(1 for s in steps if s.get("certified") is True)),
+        "ood_steps": int(sum(1 for s in steps if s.get("ood") is True)),
     }
+    out.update({f"source_{name}": int(sum(1 for s in steps if s.get("source") == name)) for name in STEP_SOURCES})
     out.update(time_stats(s["solve_time"] for s in steps))
     return out
 
@@ -149,8 +151,10 @@ def summarize_closed_loop(episodes: Sequence[dict[str, Any]],
     out["goal_reached"] = int(sum(goals)) if goals else None
     for key in ("collisions", "inflated_collisions", "segment_collisions", "bound_violation_steps",
                 "delta_rate_violation_steps", "fallback_steps", "unsolved_steps", "lookahead_violation_steps", "steps",
-                "clipped_steps"):
-        out[key] = int(sum(e[key] for e in episodes))
+                "clipped_steps", "checked_steps", "certified_steps", "ood_steps",
+                *(f"source_{name}" for name in STEP_SOURCES)):
+        out[key] = int(sum(e.get(key, 0) for e in episodes))
+    out.update(certified_summary(out))
     reached = [e["steps_to_goal"] for e in episodes if e["steps_to_goal"] is not None]
     out["steps_to_goal_median"] = float(np.median(reached)) if reached else float("nan")
     out["cumulative_cost_mean"] = float(np.mean([e["cumulative_cost"] for e in episodes])) if n else float("nan")
@@ -161,6 +165,16 @@ def summarize_closed_loop(episodes: Sequence[dict[str, Any]],
                   if r["cumulative_cost"] > 0]
         out["cost_ratio_median"] = float(np.median(ratios)) if ratios else float("nan")
         out["cost_ratio_mean"] = float(np.mean(ratios)) if ratios else float("nan")
+    return out
+
+
+def certified_summary(counts: dict[str, Any]) -> dict[str, float]:
+    """Shares (%) of steps per source and of certified steps among checked ones, from the counts
+    of :func:`summarize_closed_loop` (NaN where nothing was recorded)."""
+    steps, checked = counts.get("steps", 0), counts.get("checked_steps", 0)
+    out = {f"source_{name}_rate": (100.0 * counts.get(f"source_{name}", 0) / steps if steps else float("nan"))
+           for name in STEP_SOURCES}
+    out["certified_rate"] = 100.0 * counts.get("certified_steps", 0) / checked if checked else float("nan")
     return out
 
 

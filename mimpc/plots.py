@@ -2,31 +2,29 @@
 
 Everything here reads :class:`~mimpc.rollout.RolloutResult` objects or comparison outputs, so
 ``mimpc plot RESULTS_DIR`` can redraw a figure set without re-running anything. Scenes reuse the
-environment drawing helpers of :mod:`envs.rendering`.
+drawing hooks of the benchmarks (e.g. :mod:`mimpc.problems.robot.drawing`).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
-from matplotlib.patches import Rectangle
 
-from envs.rendering import draw_obstacles, draw_tank_history, new_figure
 from mimpc import metrics
-from mimpc.problems import RobotNavConfig, ThermalTankConfig
+from mimpc.figures import controller_color, new_figure
+from mimpc.problems.benchmark import benchmark_of
 from mimpc.problems.spec import problem_from_spec
 from mimpc.rollout import RolloutResult, load_result
 
+log = logging.getLogger(__name__)
+
 __all__ = ["plot_rollouts", "plot_comparison", "plot_open_loop_panels", "plot_timing", "redraw"]
 
-COLORS = {"miqp": "black", "sl": "tab:orange", "ssl": "tab:green", "hybrid": "tab:blue", "lpae": "tab:purple"}
-
-
-def _color(name: str, i: int) -> str:
-    return COLORS.get(name, f"C{i % 10}")
+_color = controller_color
 
 
 def _save(fig: Any, stem: Path) -> list[Path]:
@@ -37,80 +35,46 @@ def _save(fig: Any, stem: Path) -> list[Path]:
     return paths
 
 
-def _config(results: Sequence[RolloutResult]) -> Any:
+def _problem(results: Sequence[RolloutResult]) -> Any:
     spec = results[0].problem_spec
     if spec is None:
-        raise ValueError("the results carry no problem spec (custom problem): pass config=")
-    return problem_from_spec(spec).config
+        raise ValueError("the results carry no problem spec (a problem made without a benchmark): pass problem=")
+    return problem_from_spec(spec)
 
 
-def plot_rollouts(results: Sequence[RolloutResult], stem: str | Path, config: Any = None,
+def plot_rollouts(results: Sequence[RolloutResult], stem: str | Path, problem: Any = None,
                   max_episodes: int = 4) -> list[Path]:
-    """Closed-loop trajectories of one or more controllers on their shared episodes.
-
-    Robot: one panel per episode (up to ``max_episodes``) with obstacles (inflated regions shaded),
-    start, goal and every controller's executed path; executed collisions are marked. Tank: states,
-    inputs and integer input over time of the first episode, one column per controller.
-    """
+    """Closed-loop trajectories of one or more controllers on their shared episodes, drawn by the
+    benchmark's ``draw_rollouts`` hook (robot: one panel per episode with obstacles, start, goal
+    and every controller's path; tank: states, inputs and integer input of the first episode).
+    A benchmark without the hook gets every state and input over time, one panel per quantity."""
     if not results:
         raise ValueError("results must hold at least one RolloutResult")
-    config = config or _config(results)
-    stem = Path(stem)
-    if isinstance(config, RobotNavConfig):
-        return _save(_robot_figure(results, config, max_episodes), stem)
-    if isinstance(config, ThermalTankConfig):
-        return _save(_tank_figure(results, config), stem)
-    raise ValueError(f"no trajectory figure for {type(config).__name__}")
+    problem = problem or _problem(results)
+    bench = benchmark_of(problem)
+    if bench.draw_rollouts is None:
+        return _save(_state_histories(results, problem), Path(stem))
+    return _save(bench.draw_rollouts(results, problem.config, max_episodes), Path(stem))
 
 
-def _robot_figure(results: Sequence[RolloutResult], config: RobotNavConfig, max_episodes: int) -> Any:
-    from mimpc.problems.robot import inside_obstacles
-
-    n = min(max_episodes, len(results[0].episodes))
-    cols = min(n, 2)
-    rows = int(np.ceil(n / cols))
-    fig, axes = new_figure(rows, cols, figsize=(5.2 * cols, 5.0 * rows))
-    axes = np.atleast_1d(axes).ravel()
-    x0, x1, y0, y1 = config.workspace
-    handles = []
-    for e in range(n):
-        ax = axes[e]
-        ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor="black", linewidth=1.0))
-        draw_obstacles(ax, config, inflated=True)
-        for i, res in enumerate(results):
-            ep = res.episodes[e]
-            pos = ep.states[:, :2]
-            ok = np.all(np.isfinite(pos), axis=1)
-            pos = pos[ok]
-            (line,) = ax.plot(pos[:, 0], pos[:, 1], "-", color=_color(res.controller, i), linewidth=1.6,
-                              label=res.controller)
-            if e == 0:
-                handles.append(line)
-            hit = inside_obstacles(config, pos).any(axis=-1)
-            if hit.any():
-                ax.plot(pos[hit, 0], pos[hit, 1], "x", color="red", markersize=8, mew=2)
-        first = results[0].episodes[e]
-        ax.plot(*first.states[0, :2], "s", color="black", markersize=6)
-        ax.plot(*first.theta[0, 4:6], "*", color="gold", markeredgecolor="black", markersize=14)
-        ax.set_xlim(x0 - 0.1, x1 + 0.1)
-        ax.set_ylim(y0 - 0.1, y1 + 0.1)
-        ax.set_aspect("equal")
-        ax.set_xlabel("$p_x$ [m]")
-        ax.set_ylabel("$p_y$ [m]")
-        ax.set_title(f"seed {first.seed}", fontsize="small")
-    for ax in axes[n:]:
-        ax.set_visible(False)
-    fig.legend(handles=handles, loc="lower center", ncol=len(results), frameon=False)
-    return fig
-
-
-def _tank_figure(results: Sequence[RolloutResult], config: ThermalTankConfig) -> Any:
-    fig, axes = new_figure(3, len(results), figsize=(4.6 * len(results), 7.5))
-    axes = np.asarray(axes).reshape(3, len(results))
+def _state_histories(results: Sequence[RolloutResult], problem: Any) -> Any:
+    """States and inputs of the first episode over time, one panel per quantity, every controller."""
+    lay = problem.layout
+    names = [f"state {n}" for n in lay.state_names] + [f"input {n}" for n in lay.input_names]
+    fig, axes = new_figure(len(names), 1, figsize=(6.0, 1.8 * len(names)), sharex=True)
+    axes = axes.ravel()
     for i, res in enumerate(results):
         ep = res.episodes[0]
-        draw_tank_history(axes[:, i], config, ep.states, inputs=ep.inputs, deltas=ep.applied_integers,
-                          disturbances=ep.theta[:, 2:4], title=f"{res.controller} (seed {ep.seed})")
+        series = [ep.states[:, j] for j in range(lay.n_state)]
+        if ep.inputs is not None:
+            series += [ep.inputs[:, j] for j in range(lay.n_input)]
+        for ax, values in zip(axes, series):
+            ax.plot(np.arange(len(values)), values, color=_color(res.controller, i), label=res.controller)
+    for ax, name in zip(axes, names):
+        ax.set_ylabel(f"{name} [-]")
+    axes[-1].set_xlabel("step [-]")
+    axes[0].legend(loc="best", fontsize="small")
+    axes[0].set_title(f"{problem.name}: first episode (seed {results[0].episodes[0].seed})", fontsize="small")
     return fig
 
 

@@ -181,7 +181,9 @@ def _episode(env: Any, controller: Any, seed: int, options: dict | None, max_ste
         obs, reward, terminated, truncated, info = env.step(action)
         rec = {"episode_seed": seed, "step": t, "reward": float(reward), "stage_cost": float(info["stage_cost"]),
                "solve_time": last.solve_time, "status": last.status, "fallback": last.fallback,
-               "slack": last.slack, "objective": last.objective, "message": last.message}
+               "slack": last.slack, "objective": last.objective, "message": last.message,
+               "source": last.source, "certified": last.certified, "candidates_tried": last.candidates_tried,
+               "ood": last.ood}
         rec.update({f"time_{k}": v for k, v in last.timings.items()})
         rec.update({k: _scalar(info[k]) for k in _INFO_KEYS if k in info})
         rec["lookahead_violation"] = bool(last.x is not None and

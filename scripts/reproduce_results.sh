@@ -34,6 +34,11 @@ for env in robot_nav thermal_tank; do
 done
 step $MIMPC bench qp-layer --threads 1
 
+# soak: many episodes per controller, no exception, no NaN, memory growth
+for env in thermal_tank robot_nav; do
+  step $MIMPC bench soak --env $env --episodes 20
+done
+
 # the LP-AE paper's Table 1 and ablations
 step $MIMPC bench lpae --no-progress
 

@@ -70,7 +70,7 @@ def test_progress_bars_only_on_a_terminal_unless_asked(tty, progress, quiet, exp
     assert args.no_progress is expected
 
 
-def test_verbosity_flags_work_before_and_after_the_command():
+def test_verbosity_flags_work_before_and_after_the_command(tmp_path):
     parser = build_parser()
-    assert parser.parse_args(["-v", "plot", "x"]).verbose == 1
-    assert parser.parse_args(["plot", "x", "-vv"]).verbose == 2
+    assert parser.parse_args(["-v", "plot", str(tmp_path)]).verbose == 1
+    assert parser.parse_args(["plot", str(tmp_path), "-vv"]).verbose == 2

@@ -84,7 +84,7 @@ def test_shift_and_default_integers(robot):
 
 
 def test_fallback_coasts_when_the_relaxed_qp_fails(robot, monkeypatch):
-    from mimpc.solvers.fixed_qp import FixedQPSolver
+    from mimpc.qp.fixed import FixedQPSolver
 
     ctrl = make_controller("miqp", robot)
     inside = np.array([1.0, -1.0, 0.3, 0.0, 1.8, -1.0])

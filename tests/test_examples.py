@@ -15,9 +15,11 @@ def load(name):
     return module
 
 
-def test_custom_problem_example(capsys):
-    load("custom_problem").main(["--steps", "30"])
-    assert "ParametricMIQP('cart'" in capsys.readouterr().out
+def test_custom_problem_example(tmp_path, capsys):
+    load("custom_problem").main(["--out", str(tmp_path), "--samples", "200", "--epochs", "1", "--episodes", "1"])
+    out = capsys.readouterr().out
+    assert "$ mimpc compare" in out and "hybrid+cert" in out
+    assert (tmp_path / "compare" / "comparison.json").exists()
 
 
 def test_robot_closed_loop_example(tmp_path, capsys):

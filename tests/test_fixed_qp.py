@@ -10,9 +10,9 @@ import pytest
 from mimpc.problems import Obstacle, ParametricMIQP, RowGroup, robot_nav, thermal_tank
 from mimpc.problems.robot import sample_start_goal, side_integers
 from mimpc.problems.tank import sample_disturbances, sample_initial_state
-from mimpc.solvers.fixed_qp import (FixedQPSolver, QPResult, check_slack_penalty, offered_backends,
+from mimpc.qp.fixed import (FixedQPSolver, QPResult, check_slack_penalty, offered_backends,
                                     solve_fixed_qp)
-from mimpc.solvers.qp_kkt import kkt_residuals
+from mimpc.qp.kkt import kkt_residuals
 
 EXACT_BACKENDS = offered_backends(relaxed=False)
 RELAXED_BACKENDS = offered_backends(relaxed=True)

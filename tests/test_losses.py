@@ -64,13 +64,13 @@ def test_loss_requires_inputs_it_uses():
         HybridLoss(p, loss_preset("sl", p.name))(z, d, None, None)
 
 
-def test_train_cli_penalty_flags_build_the_loss_overrides():
+def test_train_cli_penalty_flags_build_the_loss_overrides(tmp_path):
     import argparse
 
     from mimpc.commands.train import add_arguments, loss_overrides
     parser = argparse.ArgumentParser()
     add_arguments(parser)
-    base = ["--env", "thermal_tank", "--method", "hybrid", "--data", "d", "--out", "o.pt"]
+    base = ["--env", "thermal_tank", "--method", "hybrid", "--data", str(tmp_path), "--out", str(tmp_path / "o.pt")]
     parse = lambda *extra: loss_overrides(parser.parse_args(base + list(extra)))  # noqa: E731
     assert parse() == {}
     assert parse("--penalty", "squared_hinge") == {"penalty": "squared_hinge", "anneal_factor": 1.5}

@@ -229,7 +229,7 @@ def test_bad_theta_rejected(small_robot, theta, match):
 
 
 def test_unknown_problem_and_preset():
-    with pytest.raises(ValueError, match="unknown problem"):
+    with pytest.raises(ValueError, match="unknown benchmark"):
         make_problem("cartpole")
     with pytest.raises(ValueError, match="preset"):
         robot_nav("nope")

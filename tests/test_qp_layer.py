@@ -3,7 +3,7 @@
 Small instances only (robot: horizon 4, one obstacle; tank: horizon 5). Values are checked against
 cvxpy/Clarabel solving the QP form directly (accurate to ~1e-10 here) and against the cvxpylayers
 backend, whose conic reformulation is only accurate to ~1e-4 on some instances (see
-``mimpc/qp_layer/cvxpylayers_backend.py``); gradients against cvxpylayers and ``gradcheck``.
+``mimpc/qp/layer/cvxpylayers_backend.py``); gradients against cvxpylayers and ``gradcheck``.
 At the end: CUDA against CPU (skipped without a GPU), batches of 3000 (robot horizon 3, tank
 horizon 4), and degenerate instances, where the exact active-set solver of ``mimpc.solvers`` is the
 value reference and gradients are compared only where the derivative is unique.
@@ -15,11 +15,11 @@ import pytest
 import torch
 
 from mimpc.problems import Obstacle, robot_nav, thermal_tank
-from mimpc.qp_layer import (QPLayerError, SingleQPSolver, available_backends, make_qp_layer)
-from mimpc.qp_layer.active_set import TIGHT, VIOLATED
-from mimpc.qp_layer.condensing import reduce_problem
-from mimpc.qp_layer.shift import shift_map
-from mimpc.solvers.fixed_qp import FixedQPSolver
+from mimpc.qp.layer import (QPLayerError, SingleQPSolver, available_backends, make_qp_layer)
+from mimpc.qp.layer.active_set import TIGHT, VIOLATED
+from mimpc.qp.layer.condensing import reduce_problem
+from mimpc.qp.layer.shift import shift_map
+from mimpc.qp.fixed import FixedQPSolver
 
 RHO = 1e4
 

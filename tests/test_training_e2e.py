@@ -12,8 +12,8 @@ from mimpc import rollout
 from mimpc.problems import Obstacle, robot_nav, thermal_tank
 from mimpc.training.checkpoint import load_checkpoint
 from mimpc.training.evaluate import evaluate_checkpoint
-from mimpc.training.generate import GenerationConfig, generate
-from mimpc.training.lpae import train_lpae
+from mimpc.generation.generate import GenerationConfig, generate
+from mimpc.lpae.policy import train_lpae
 from mimpc.training.losses import loss_preset
 from mimpc.training.models import ModelConfig
 from mimpc.training.trainer import TrainConfig, train
@@ -189,7 +189,7 @@ def test_compare_cli_on_a_tiny_configuration(robot_data, tmp_path, capsys):
 def test_lpae_training_anneals_and_validates_at_one_weight(tank_data, tmp_path):
     """The penalty weight grows 1.5x per epoch in training; validation weighs it as in the last
     epoch, so a later epoch is not judged worse merely because its weight is larger."""
-    from mimpc.training.lpae import LPAELossConfig
+    from mimpc.lpae.policy import LPAELossConfig
 
     p, ds = tank_data
     cfg = TrainConfig(epochs=6, batch_size=32, seed=0, patience=2, threads=1)
@@ -198,7 +198,7 @@ def test_lpae_training_anneals_and_validates_at_one_weight(tank_data, tmp_path):
     lam = [h["train_lambda"] for h in res.history]
     assert lam == pytest.approx([start * 1.5 ** e for e in range(len(lam))])
     ckpt = load_checkpoint(res.checkpoint, p)
-    from mimpc.training.lpae import LPAEMethod
+    from mimpc.lpae.policy import LPAEMethod
     runner = LPAEMethod(p, ckpt.policy.eval(), LPAELossConfig(**ckpt.payload["loss_config"]))
     val = ds.subset("val")
     theta = torch.as_tensor(val["theta"], dtype=torch.float32)

@@ -28,7 +28,7 @@ import torch
 from mimpc.problems import ParametricMIQP, robot_nav, thermal_tank
 from mimpc.problems.robot import sample_start_goal, side_integers
 from mimpc.problems.tank import sample_disturbances, sample_initial_state
-from mimpc.qp_layer import SingleQPSolver, make_qp_layer
+from mimpc.qp.layer import SingleQPSolver, make_qp_layer
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
@@ -260,7 +260,7 @@ def exact_reference(p: ParametricMIQP, th: np.ndarray, de: np.ndarray,
                     candidates: dict[str, np.ndarray]) -> dict[str, tuple[float, float]]:
     """For each backend's solutions: the largest distance to the exact active-set solution of
     eq. (10) and the largest excess of the eq. (10) objective over it (which side is inexact)."""
-    from mimpc.solvers.fixed_qp import FixedQPSolver
+    from mimpc.qp.fixed import FixedQPSolver
 
     solver = FixedQPSolver(p, relaxed=True, backend="daqp")
     exact = np.stack([solver.solve(t, d).x for t, d in zip(th, de)])
@@ -344,11 +344,12 @@ def closed_loop(p: ParametricMIQP, solver: SingleQPSolver, n: int, rng: np.rando
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``mimpc bench qp-layer``."""
+    from mimpc.commands.argtypes import nonnegative_int
     parser.add_argument("--quick", action="store_true", help="few repetitions, cvxpylayers at batch 1 and 8")
     parser.add_argument("--device", default="cpu", help="device of the fast backend (cvxpylayers runs on CPU)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=nonnegative_int, default=0)
     parser.add_argument("--problem", choices=("robot", "tank", "both"), default="both")
-    parser.add_argument("--threads", type=int, default=0,
+    parser.add_argument("--threads", type=nonnegative_int, default=0,
                         help="torch intra-op threads (0: torch's default); 1 avoids OpenMP spin-waits "
                              "when other processes compete for the cores")
 

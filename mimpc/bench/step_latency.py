@@ -14,6 +14,7 @@ solver-free) are timed once.
 
     mimpc bench step-latency --env robot_nav                  # shipped hybrid policy
     mimpc bench step-latency --env robot_nav --method hybrid,lpae
+    mimpc bench step-latency --env robot_nav --method hybrid,hybrid+cert --rounds 3
     mimpc bench step-latency --env thermal_tank --checkpoint runs/tank_hybrid.pt --data data/thermal_tank
     mimpc bench step-latency --method sl,lpae --checkpoint sl=runs/sl.pt --checkpoint lpae=runs/lpae.pt
 """
@@ -40,29 +41,33 @@ TABLE_COLUMNS = [("controller", "controller"), ("median_ms", "median ms"), ("p95
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from mimpc.commands.argtypes import existing_dir, nonnegative_int, positive_int
     p.add_argument("--env", default="robot_nav", help="robot_nav or thermal_tank")
     p.add_argument("--method", default="hybrid",
                    help="learned controller(s), comma-separated, e.g. hybrid,lpae (default hybrid)")
     p.add_argument("--checkpoint", action="append", default=[], metavar="[METHOD=]PATH",
                    help="checkpoint of a learned controller (default: shipped); METHOD=PATH, repeatable, "
                         "or a bare PATH when --method names one method")
-    p.add_argument("--data", default=None, help="dataset folder: use its test split's first --n theta")
-    p.add_argument("--n", type=int, default=200, help="number of theta (default 200)")
+    p.add_argument("--data", type=existing_dir, default=None, help="dataset folder: use its test split's first --n theta")
+    p.add_argument("--n", type=positive_int, default=200, help="number of theta (default 200)")
     p.add_argument("--solver", default="auto", help="exact MIQP backend")
-    p.add_argument("--seed", type=int, default=10_000, help="first episode seed when no --data is given")
+    p.add_argument("--seed", type=nonnegative_int, default=10_000, help="first episode seed when no --data is given")
+    p.add_argument("--rounds", type=positive_int, default=1,
+                   help="repeat every controller's block this many times, interleaved; report medians over rounds")
 
 
 def parse_methods(text: str) -> list[str]:
-    """Learned method names from a comma-separated list, validated against the registered controllers."""
-    from controllers import available_controllers
+    """Learned method names from a comma-separated list, validated against the registered controllers
+    (``NAME+cert`` for the certified cascade around ``NAME``)."""
+    from controllers import CERTIFIED_SUFFIX, available_controllers
     methods = [m.strip() for m in str(text).split(",") if m.strip()]
     if not methods:
         raise ValueError(f"--method must name at least one learned controller, got {text!r}")
     known = [c for c in available_controllers() if c != "miqp"]
     for m in methods:
-        if m not in known:
-            raise ValueError(f"--method: unknown learned controller {m!r}; choose from {known} "
-                             "(the exact miqp controller is always timed)")
+        if m.removesuffix(CERTIFIED_SUFFIX) not in known:
+            raise ValueError(f"--method: unknown learned controller {m!r}; choose from {known}, each also as "
+                             f"NAME{CERTIFIED_SUFFIX} (the exact miqp controller is always timed)")
     if len(set(methods)) != len(methods):
         raise ValueError(f"--method lists a method twice: {text!r}")
     return methods
@@ -128,13 +133,16 @@ def make_contenders(problem: Any, methods: Sequence[str], checkpoints: dict[str,
                     solver: str = "auto") -> list[Any]:
     """The exact MIQP controller first, then each learned method: QP-layer methods once per plan QP
     solver of :data:`QP_VARIANTS` (named ``"<name> (qp=<variant>)"``), any other method once."""
-    from controllers import make_controller
+    from controllers import CERTIFIED_SUFFIX, make_controller
     from controllers.l2o import LEARNED_METHODS
     checkpoints = checkpoints or {}
     contenders = [make_controller("miqp", problem, solver=solver)]
     for method in methods:
-        kw = {"checkpoint": checkpoints[method]} if method in checkpoints else {}
-        if method in LEARNED_METHODS:
+        base = method.removesuffix(CERTIFIED_SUFFIX)
+        kw = {"checkpoint": checkpoints[base]} if base in checkpoints else {}
+        if base != method:
+            contenders.append(make_controller(method, problem, **kw))
+        elif method in LEARNED_METHODS:
             for qp in QP_VARIANTS:
                 c = make_controller(method, problem, qp=qp, **kw)
                 c.name = f"{c.name} (qp={qp})"
@@ -144,10 +152,22 @@ def make_contenders(problem: Any, methods: Sequence[str], checkpoints: dict[str,
     return contenders
 
 
-def measure_all(contenders: Sequence[Any], thetas: np.ndarray, episodes: np.ndarray) -> list[dict[str, Any]]:
-    """:func:`measure` for each controller on the same theta, in order; ``speedup`` of each row is
-    the first (exact) controller's median over its median."""
-    rows = [measure(c, thetas, episodes) for c in contenders]
+def measure_all(contenders: Sequence[Any], thetas: np.ndarray, episodes: np.ndarray,
+                rounds: int = 1) -> list[dict[str, Any]]:
+    """:func:`measure` for each controller on the same theta, each in a block of its own (a MIQP
+    solve between learned steps would evict their data from the cache), repeated ``rounds`` times
+    with the blocks interleaved so that a change of machine load hits every controller alike; each
+    row's figures are medians over rounds. ``speedup`` of each row is the first (exact)
+    controller's median over its median."""
+    if not isinstance(rounds, (int, np.integer)) or rounds < 1:
+        raise ValueError(f"rounds must be a positive integer, got {rounds!r}")
+    per_round = [[measure(c, thetas, episodes) for c in contenders] for _ in range(rounds)]
+    rows = []
+    for i in range(len(contenders)):
+        runs = [r[i] for r in per_round]
+        row = {"controller": runs[0]["controller"]}
+        row.update({k: float(np.median([r[k] for r in runs if k in r])) for k in runs[0] if k != "controller"})
+        rows.append(row)
     exact = rows[0]["median_ms"]
     for r in rows:
         r["speedup"] = exact / r["median_ms"]
@@ -158,11 +178,13 @@ def cli(args: argparse.Namespace) -> int:
     from mimpc.problems import make_problem
 
     methods = parse_methods(args.method)
-    checkpoints = parse_checkpoints(args.checkpoint, methods)
+    from controllers import CERTIFIED_SUFFIX
+    bases = list(dict.fromkeys(m.removesuffix(CERTIFIED_SUFFIX) for m in methods))
+    checkpoints = parse_checkpoints(args.checkpoint, bases)   # a certified method uses its base's checkpoint
     problem = make_problem(args.env)
     contenders = make_contenders(problem, methods, checkpoints, args.solver)   # fail before the slow part
     thetas, episodes = held_out_thetas(problem, args.n, args.data, args.seed)
-    rows = measure_all(contenders, thetas, episodes)
+    rows = measure_all(contenders, thetas, episodes, args.rounds)
     print(f"{problem.name}: {len(thetas)} held-out theta from {len(np.unique(episodes))} episodes "
           f"({'test split of ' + args.data if args.data else 'exact closed loop, seeds from ' + str(args.seed)}); "
           "every controller on the same theta in this run")

@@ -17,9 +17,11 @@ __all__ = ["BENCHMARKS", "add_arguments", "run", "benchmark_parser"]
 
 # name -> (module, function); other benchmarks (e.g. "qp-layer", "step-latency") register here
 BENCHMARKS: dict[str, tuple[str, str]] = {
+    "certified": ("mimpc.bench.certified", "cli"),
     "lpae": ("mimpc.lpae.bench", "cli"),
     "qp-layer": ("mimpc.bench.qp_layer", "cli"),
     "step-latency": ("mimpc.bench.step_latency", "cli"),
+    "soak": ("mimpc.bench.soak", "cli"),
 }
 
 

@@ -6,18 +6,22 @@ import argparse
 import ast
 from typing import Any, Sequence
 
-from mimpc.problems import ParametricMIQP, make_problem
+from mimpc.problems import ParametricMIQP
+from mimpc.problems.benchmark import BUILTIN_BENCHMARKS, Benchmark, benchmark_of, load_benchmark
 
-__all__ = ["ENV_IDS", "add_env_arguments", "problem_from_args", "make_env", "parse_overrides",
-           "parse_checkpoints"]
+__all__ = ["add_env_arguments", "problem_from_args", "make_env", "parse_overrides", "parse_checkpoints",
+           "env_name", "benchmark_from_arg", "env_id_of", "GENERIC_ENV_ID"]
 
-ENV_IDS = {"robot_nav": "mimpc/RobotNav-v0", "thermal_tank": "mimpc/ThermalTank-v0"}
-_BY_ID = {v: k for k, v in ENV_IDS.items()}
+#: The Gymnasium id of the environment built from any benchmark without one of its own.
+GENERIC_ENV_ID = "mimpc/Benchmark-v0"
 
 
 def add_env_arguments(p: argparse.ArgumentParser, required: bool = True) -> None:
-    p.add_argument("--env", required=required, help="robot_nav or thermal_tank (or mimpc/RobotNav-v0, ...)")
-    p.add_argument("--preset", default=None, help="robot_nav only: 'authors' (default) or 'paper' geometry")
+    p.add_argument("--env", required=required,
+                   help="benchmark: robot_nav or thermal_tank (or their ids mimpc/RobotNav-v0, ...), or your own as "
+                        "path/to/file.py:NAME or package.module:NAME naming a mimpc Benchmark")
+    p.add_argument("--preset", default=None, help="a named config of the benchmark (robot_nav: 'authors', the "
+                                                   "default, or 'paper' geometry)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
                    help="override a problem config field, e.g. --set horizon=10 (repeatable)")
 
@@ -57,23 +61,56 @@ def parse_checkpoints(items: Sequence[str], methods: Sequence[str] | None = None
     return out
 
 
+def benchmark_from_arg(env: str) -> Benchmark:
+    """The benchmark of an ``--env`` value: a name, a built-in environment id, or a reference."""
+    for name in BUILTIN_BENCHMARKS:
+        if env == load_benchmark(name).env_id:
+            return load_benchmark(name)
+    try:
+        return load_benchmark(env)
+    except ValueError as exc:
+        raise ValueError(f"--env: {exc}") from None
+
+
 def env_name(env: str) -> str:
     """Benchmark name for an ``--env`` value."""
-    name = _BY_ID.get(env, env)
-    if name not in ENV_IDS:
-        raise ValueError(f"--env must be one of {sorted(ENV_IDS)} (or their ids {sorted(_BY_ID)}), got {env!r}")
-    return name
+    return benchmark_from_arg(env).name
+
+
+def env_id_of(problem: ParametricMIQP) -> str:
+    """The Gymnasium id simulating ``problem``: its benchmark's own environment or the generic one."""
+    return benchmark_of(problem).env_id or GENERIC_ENV_ID
 
 
 def problem_from_args(args: argparse.Namespace) -> ParametricMIQP:
     """The problem selected by ``--env``, ``--preset`` and ``--set``."""
-    name = env_name(args.env)
+    bench = benchmark_from_arg(args.env)
     overrides = parse_overrides(args.overrides)
+    check_override_fields(bench, overrides)
     if args.preset is not None:
-        if name != "robot_nav":
-            raise ValueError("--preset applies to robot_nav only")
+        if args.preset not in bench.presets:
+            raise ValueError(f"--preset {args.preset!r}: {bench.name} has "
+                             + (f"the presets {', '.join(bench.presets)}" if bench.presets else "no presets"))
         overrides["preset"] = args.preset
-    return make_problem(name, **overrides)
+    try:
+        return bench.make_problem(**overrides)
+    except TypeError as exc:  # a value of the wrong kind deep in the config (e.g. --set obstacles=3)
+        raise ValueError(f"--set {', '.join(args.overrides)}: invalid value for {bench.name} ({exc})") from exc
+
+
+def check_override_fields(bench: Benchmark, overrides: dict[str, Any]) -> None:
+    """Raise a ``ValueError`` naming any ``--set`` field that the benchmark's config does not have."""
+    from dataclasses import fields, is_dataclass
+
+    if not overrides:
+        return
+    if bench.config_class is None or not is_dataclass(bench.config_class):
+        raise ValueError(f"--set: benchmark {bench.name} declares no config_class, so it takes no --set fields")
+    known = sorted(f.name for f in fields(bench.config_class)) + (["preset"] if bench.presets else [])
+    unknown = sorted(set(overrides) - set(known))
+    if unknown:
+        raise ValueError(f"--set: {bench.name} has no config field {', '.join(map(repr, unknown))}; "
+                         f"fields: {', '.join(known)}")
 
 
 def make_env(args: argparse.Namespace, problem: ParametricMIQP, **kwargs: Any) -> Any:
@@ -81,4 +118,4 @@ def make_env(args: argparse.Namespace, problem: ParametricMIQP, **kwargs: Any) -
     import gymnasium as gym
 
     import envs  # noqa: F401
-    return gym.make(ENV_IDS[env_name(args.env)], problem=problem, **kwargs)
+    return gym.make(env_id_of(problem), problem=problem, **kwargs)

@@ -11,13 +11,15 @@ import argparse
 import logging
 import json
 import time
+from pathlib import Path
 
-from mimpc.commands.common import ENV_IDS, add_env_arguments, env_name, make_env, parse_checkpoints, problem_from_args
+from mimpc.commands.argtypes import nonnegative_int, output_dir, positive_float, positive_int
+from mimpc.commands.common import (add_env_arguments, env_id_of, env_name, make_env, parse_checkpoints,
+                                   problem_from_args)
 from mimpc.commands.conventions import run_record
 from mimpc.commands.parallel import add_executor_arguments, executor_from_args
 from mimpc.report import format_table
 
-DEFAULT_EPISODES = {"robot_nav": 10, "thermal_tank": 3}
 PAPER_ORDER = ("sl", "ssl", "hybrid", "lpae")
 REPAIR_PASSES = 2  # passes of plan-consistent repair for controllers named "<method>+repair"
 
@@ -27,16 +29,16 @@ log = logging.getLogger(__name__)
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_env_arguments(p)
     p.add_argument("--controllers", default=None,
-                   help="comma-separated, e.g. miqp,sl,ssl,hybrid,hybrid+repair (default: miqp, every shipped "
-                        "policy, and hybrid+repair for the robot)")
+                   help="comma-separated, e.g. miqp,sl,ssl,hybrid,hybrid+repair,hybrid+cert (default: miqp, every "
+                        "shipped policy, hybrid+repair for the robot, and hybrid+cert: the certified cascade)")
     p.add_argument("--checkpoint", action="append", default=[], metavar="METHOD=PATH",
                    help="use this checkpoint for a learned controller (repeatable)")
-    p.add_argument("--episodes", type=int, default=None, help="default: 10 (robot), 3 (tank)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--episodes", type=positive_int, default=None, help="default: the benchmark's (robot 10, tank 3)")
+    p.add_argument("--seed", type=nonnegative_int, default=0)
     p.add_argument("--solver", default="auto", help="exact MIQP backend: auto, gurobi, cplex, scip")
-    p.add_argument("--time-limit", type=float, default=None, help="MIQP time limit per step, seconds")
-    p.add_argument("--max-steps", type=int, default=None, help="episode length (default: the environment's)")
-    p.add_argument("--out", default=None, help="output folder (default: results/compare_<env>)")
+    p.add_argument("--time-limit", type=positive_float, default=None, help="MIQP time limit per step, seconds")
+    p.add_argument("--max-steps", type=positive_int, default=None, help="episode length (default: the environment's)")
+    p.add_argument("--out", type=output_dir, default=None, help="output folder (default: results/compare_<env>)")
     p.add_argument("--no-open-loop", action="store_true", help="skip the exact solves at visited states")
     p.add_argument("--no-plot", action="store_true")
     p.add_argument("--no-progress", action="store_true")
@@ -51,8 +53,46 @@ def default_learned(registered: list[str], have_policy: set[str]) -> list[str]:
     return [m for m in first + rest if m in have_policy]
 
 
+def check_selection(names: list[str] | None, checkpoints: dict[str, str], registered: list[str]) -> None:
+    """Raise a ``ValueError`` for an unknown, repeated or unrepairable name in ``--controllers``, a
+    ``--checkpoint`` whose method is not a learned controller (or not among ``names`` when they are
+    given), or a checkpoint file that does not exist."""
+    from controllers import CERTIFIED_SUFFIX
+    from controllers.l2o import LEARNED_METHODS
+
+    learned = [m for m in registered if m != "miqp"]
+    if names is not None:
+        if not names:
+            raise ValueError("--controllers is empty; give e.g. miqp,sl,hybrid")
+        for c in names:
+            stem = c.removesuffix(CERTIFIED_SUFFIX)
+            base = stem.removesuffix("+repair")
+            if base not in registered:
+                raise ValueError(f"--controllers: unknown controller {c!r}; choose from {', '.join(registered)} "
+                                 f"(and {', '.join(m + '+repair' for m in LEARNED_METHODS)}; any learned one "
+                                 f"also as NAME{CERTIFIED_SUFFIX})")
+            if base != stem and base not in LEARNED_METHODS:
+                raise ValueError(f"--controllers: {c!r}: repair applies to {', '.join(LEARNED_METHODS)} only")
+            if stem != c and base == "miqp":
+                raise ValueError(f"--controllers: {c!r}: the exact controller needs no certification cascade")
+        repeated = sorted({c for c in names if names.count(c) > 1})
+        if repeated:
+            raise ValueError(f"--controllers names {', '.join(repeated)} more than once")
+    for method, path in checkpoints.items():
+        if method not in learned:
+            raise ValueError(f"--checkpoint {method}={path}: unknown method {method!r}; "
+                             f"learned methods: {', '.join(learned)}")
+        if names is not None and not any(c.removesuffix(CERTIFIED_SUFFIX).removesuffix("+repair") == method
+                                         for c in names):
+            raise ValueError(f"--checkpoint {method}={path}: {method} is not among --controllers {','.join(names)}")
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"--checkpoint {method}={path}: file {path!r} does not exist")
+
+
 def run(args: argparse.Namespace) -> int:
-    from controllers import available_controllers, make_controller
+    from controllers import CERTIFIED_SUFFIX, available_controllers, make_controller
+    from controllers.repair import supports_repair
+    from mimpc.problems import benchmark_of
     from mimpc import compare
     from mimpc.pretrained import available_pretrained
     from mimpc.solvers import make_solver
@@ -60,29 +100,37 @@ def run(args: argparse.Namespace) -> int:
     problem = problem_from_args(args)
     name = env_name(args.env)
     checkpoints = parse_checkpoints(args.checkpoint)
-    if args.controllers:
-        names = [c.strip() for c in args.controllers.split(",") if c.strip()]
+    chosen = None if args.controllers is None else [c.strip() for c in args.controllers.split(",") if c.strip()]
+    check_selection(chosen, checkpoints, available_controllers())
+    if chosen is not None:
+        names = chosen
     else:
         shipped = available_pretrained().get(problem.name, []) if not args.overrides and not args.preset else []
         names = ["miqp"] + default_learned(available_controllers(), set(shipped) | set(checkpoints))
-        if "hybrid" in names and problem.name == "robot_nav":
+        if "hybrid" in names and supports_repair(problem):
             names.append("hybrid+repair")
+        if "hybrid" in names:
+            names.append("hybrid" + CERTIFIED_SUFFIX)
     controllers, specs = [], []
     for c in names:
-        base, repaired = (c[:-len("+repair")], True) if c.endswith("+repair") else (c, False)
+        certified = c.endswith(CERTIFIED_SUFFIX)
+        stem = c[:-len(CERTIFIED_SUFFIX)] if certified else c
+        base, repaired = (stem[:-len("+repair")], True) if stem.endswith("+repair") else (stem, False)
         kwargs = {"solver": args.solver, "time_limit": args.time_limit} if base == "miqp" else {}
         if base in checkpoints:
             kwargs["checkpoint"] = checkpoints[base]
         if repaired:
             kwargs["repair"] = REPAIR_PASSES
+        if certified:
+            kwargs["certify"] = True
         controllers.append(make_controller(base, problem, **kwargs))
         specs.append((base, kwargs))
-    if len(controllers) == 1:
+    if len(controllers) == 1 and chosen is None:
         log.warning("no learned policy for this problem configuration; comparing the exact controller only "
                     "(pass --checkpoint METHOD=PATH)")
-    env_kwargs = {"max_steps": args.max_steps} if args.max_steps else {}
+    env_kwargs = {"max_steps": args.max_steps} if args.max_steps is not None else {}
     env = make_env(args, problem, **env_kwargs)
-    episodes = args.episodes or DEFAULT_EPISODES[name]
+    episodes = args.episodes or benchmark_of(problem).default_episodes
     start = time.perf_counter()
     executor = executor_from_args(args)
     if executor.kind == "local" and executor.workers == 1:  # one process, episode after episode
@@ -92,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     else:  # every (controller, episode) is a task; the same episodes, so the same table
         from mimpc.episodes import EpisodeTask, run_rollouts
         exact_options = None if args.no_open_loop else {"name": args.solver, "time_limit": args.time_limit}
-        tasks = [EpisodeTask(problem, ENV_IDS[name], base, kwargs, env_kwargs=env_kwargs, exact=exact_options)
+        tasks = [EpisodeTask(problem, env_id_of(problem), base, kwargs, env_kwargs=env_kwargs, exact=exact_options)
                  for base, kwargs in specs]
         with executor:
             rollouts, optima = run_rollouts(tasks, episodes, args.seed, executor, progress=not args.no_progress)

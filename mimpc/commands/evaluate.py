@@ -1,5 +1,8 @@
-"""Open-loop metrics of checkpoints on the test split of a dataset (paper Figs. 2-3): optimality
-gap, integer-only and continuous violation magnitudes and rates, lookahead collision rate.
+"""Open-loop metrics of checkpoints (paper Figs. 2-3): optimality gap, integer-only and continuous
+violation magnitudes and rates, lookahead collision rate, on the test split of a dataset
+(--sampler test) or on fresh parameters labelled by the exact MIQP now: uniform over the
+observation domain (--sampler uniform, a sampler family no training data uses) or the
+environments' episode starts (--sampler starts); only MIQP-feasible parameters are scored.
 Prints one table and writes the summaries (JSON) and paper-style panels (PNG, PDF) to --out."""
 
 from __future__ import annotations
@@ -8,6 +11,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from mimpc.commands.argtypes import existing_dir, existing_file, nonnegative_int, output_dir, positive_int
 from mimpc.commands.parallel import add_executor_arguments, executor_from_args
 from mimpc.report import format_table
 
@@ -21,12 +25,18 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--checkpoint", required=True, nargs="+", help="one or more checkpoints")
-    p.add_argument("--data", required=True, help="dataset folder")
+    p.add_argument("--checkpoint", type=existing_file, required=True, nargs="+", help="one or more checkpoints")
+    p.add_argument("--sampler", default="test", choices=("test", "uniform", "starts"),
+                   help="test: the dataset's split (--data, --split); uniform: the evaluation sampler over the "
+                        "whole domain; starts: the environment's reset distribution (both labelled now)")
+    p.add_argument("--data", type=existing_dir, default=None, help="dataset folder (required with --sampler test)")
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
-    p.add_argument("--max-samples", type=int, default=None)
-    p.add_argument("--repair", type=int, default=0, help="passes of plan-consistent integer repair (robot)")
-    p.add_argument("--out", default=None,
+    p.add_argument("--max-samples", type=positive_int, default=None)
+    p.add_argument("--samples", type=positive_int, default=1000, help="parameters drawn by --sampler uniform or starts")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of --sampler uniform or starts")
+    p.add_argument("--solver", default="auto", help="exact MIQP backend labelling sampled parameters")
+    p.add_argument("--repair", type=nonnegative_int, default=0, help="passes of plan-consistent integer repair (robot)")
+    p.add_argument("--out", type=output_dir, default=None,
                    help="output folder for evaluation.json and the panels (default: results/evaluate_<problem>)")
     p.add_argument("--no-plot", action="store_true")
     add_executor_arguments(p, unit="checkpoints")
@@ -34,27 +44,43 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mimpc.io import write_json
-    from mimpc.training.evaluate import evaluate_checkpoint
+    from mimpc.training.checkpoint import load_checkpoint
+    from mimpc.training.evaluate import evaluate_arrays, evaluate_checkpoint, labelled_sample
 
-    with executor_from_args(args) as executor:  # one task per checkpoint
-        futures = [executor.submit(evaluate_checkpoint, str(c), str(args.data), args.split, args.max_samples,
-                                   repair=args.repair, label=f"checkpoint {c}") for c in args.checkpoint]
-        results = [f.result() for f in futures]
+    statuses = None
+    checkpoints = [load_checkpoint(c) for c in args.checkpoint]  # every file checked before any work
+    if args.sampler == "test":
+        if args.data is None:
+            raise ValueError("--data is required with --sampler test")
+        with executor_from_args(args) as executor:  # one task per checkpoint
+            futures = [executor.submit(evaluate_checkpoint, str(c), str(args.data), args.split, args.max_samples,
+                                       repair=args.repair, label=f"checkpoint {c}") for c in args.checkpoint]
+            results = [f.result() for f in futures]
+        source = f"{args.split} split of {args.data}"
+    else:
+        if len({c.problem.fingerprint() for c in checkpoints}) != 1:
+            raise ValueError("--sampler uniform/starts needs checkpoints of one problem (same fingerprint)")
+        part, statuses = labelled_sample(checkpoints[0].problem, args.sampler, args.samples, args.seed, args.solver)
+        results = [evaluate_arrays(c, part, args.sampler, repair=args.repair) for c in checkpoints]
+        source = (f"{args.sampler} sampler, seed {args.seed}: {len(part['theta'])} MIQP-feasible of {args.samples} "
+                  f"({', '.join(f'{k} {v}' for k, v in sorted(statuses.items()))})")
     rows = [r["summary"] for r in results]
     names = [row["method"] for row in rows]
     if len(set(names)) != len(names):  # two checkpoints of one method: tell them apart by file name
         for row, path in zip(rows, args.checkpoint):
             row["method"] = f"{row['method']} ({Path(path).stem})"
+    print(source)
     print(format_table(rows, COLUMNS))
     out = Path(args.out or f"results/evaluate_{rows[0]['problem']}")
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "evaluation.json", {"data": str(args.data), "split": args.split,
+    write_json(out / "evaluation.json", {"data": str(args.data), "split": args.split, "sampler": args.sampler,
+                                         "source": source, "solve_statuses": statuses,
                                          "checkpoints": [str(c) for c in args.checkpoint], "rows": rows})
     log.info("written: %s", out / "evaluation.json")
     if not args.no_plot:
         from mimpc import plots
         per = {row["method"]: r["per_instance"] for row, r in zip(rows, results)}
         for path in plots.plot_open_loop_panels(per, out / "open_loop_panels",
-                                                title=f"{rows[0]['problem']}: {args.split} split of {args.data}"):
+                                                title=f"{rows[0]['problem']}: {source.split(':')[0]}"):
             log.info("figure: %s", path)
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from mimpc.commands.argtypes import positive_int
 from mimpc.executors import Executor, make_executor
 
 __all__ = ["add_executor_arguments", "executor_from_args"]
@@ -17,7 +18,7 @@ def add_executor_arguments(p: argparse.ArgumentParser, workers_default: int = 1,
     p.add_argument("--ray-address", default=None, metavar="ADDRESS",
                    help="Ray cluster to connect to (default: $RAY_ADDRESS, else a local Ray instance "
                         "started with --workers CPUs and shut down after)")
-    p.add_argument("--workers", type=int, default=workers_default,
+    p.add_argument("--workers", type=positive_int, default=workers_default,
                    help=f"{unit} computed at a time (local: processes; ray: tasks in flight)")
 
 

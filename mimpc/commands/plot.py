@@ -6,7 +6,8 @@ import argparse
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("results", help="a results folder (e.g. results/compare_robot_nav)")
+    from mimpc.commands.argtypes import existing_dir
+    p.add_argument("results", type=existing_dir, help="a results folder (e.g. results/compare_robot_nav)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -8,14 +8,19 @@ import argparse
 import logging
 import json
 
-from mimpc.commands.common import ENV_IDS, add_env_arguments, env_name, make_env, problem_from_args
+from mimpc.commands.argtypes import existing_file, nonnegative_int, output_dir, positive_float, positive_int
+from mimpc.commands.common import add_env_arguments, env_id_of, make_env, problem_from_args
 from mimpc.commands.conventions import run_record
 from mimpc.commands.parallel import add_executor_arguments, executor_from_args
+from mimpc.metrics import STEP_SOURCES
 from mimpc.report import format_table
 
 EPISODE_COLUMNS = [("episode", "ep"), ("seed", "seed"), ("steps", "steps"), ("goal_reached", "goal"),
-                   ("collisions", "collisions"), ("bound_violation_steps", "bound viol."),
+                   ("collisions", "collisions"), ("inflated_collisions", "margin entries"),
+                   ("bound_violation_steps", "bound viol."),
                    ("delta_rate_violation_steps", "rate viol."), ("fallback_steps", "fallback"),
+                   ("certified_steps", "certified"), ("source_candidate", "cand."), ("source_repair", "repair"),
+                   ("source_exact", "exact"),
                    ("cumulative_cost", "cost"), ("time_median_ms", "median ms"), ("time_p95_ms", "p95 ms")]
 
 log = logging.getLogger(__name__)
@@ -23,14 +28,16 @@ log = logging.getLogger(__name__)
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_env_arguments(p)
-    p.add_argument("--controller", default="miqp", help="miqp (default), sl, ssl, hybrid, lpae")
-    p.add_argument("--episodes", type=int, default=5)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="results", help="output folder (default: results/)")
+    p.add_argument("--controller", default="miqp",
+                   help="miqp (default), sl, ssl, hybrid, lpae; a learned one with '+cert' (e.g. hybrid+cert) runs "
+                        "the certified cascade")
+    p.add_argument("--episodes", type=positive_int, default=5)
+    p.add_argument("--seed", type=nonnegative_int, default=0)
+    p.add_argument("--out", type=output_dir, default="results", help="output folder (default: results/)")
     p.add_argument("--solver", default="auto", help="exact MIQP backend: auto, gurobi, cplex, scip")
-    p.add_argument("--time-limit", type=float, default=None, help="MIQP time limit per step, seconds")
-    p.add_argument("--checkpoint", default=None, help="learned controllers: checkpoint file")
-    p.add_argument("--max-steps", type=int, default=None, help="episode length (default: the environment's)")
+    p.add_argument("--time-limit", type=positive_float, default=None, help="MIQP time limit per step, seconds")
+    p.add_argument("--checkpoint", type=existing_file, default=None, help="learned controllers: checkpoint file")
+    p.add_argument("--max-steps", type=positive_int, default=None, help="episode length (default: the environment's)")
     p.add_argument("--no-plot", action="store_true", help="skip the trajectory figure")
     p.add_argument("--no-progress", action="store_true")
     add_executor_arguments(p)
@@ -39,6 +46,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def controller_kwargs(args: argparse.Namespace) -> dict:
     """Keyword arguments for make_controller from the CLI options."""
     if args.controller == "miqp":
+        if args.checkpoint:
+            raise ValueError("--checkpoint applies to learned controllers (sl, ssl, hybrid, lpae), not miqp")
         return {"solver": args.solver, "time_limit": args.time_limit}
     return {"checkpoint": args.checkpoint} if args.checkpoint else {}
 
@@ -48,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from mimpc import rollout
 
     problem = problem_from_args(args)
-    env_kwargs = {"max_steps": args.max_steps} if args.max_steps else {}
+    env_kwargs = {"max_steps": args.max_steps} if args.max_steps is not None else {}
     env = make_env(args, problem, **env_kwargs)
     controller = make_controller(args.controller, problem, **controller_kwargs(args))
     executor = executor_from_args(args)
@@ -56,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         result = rollout.run(env, controller, args.episodes, seed=args.seed, progress=not args.no_progress)
     else:  # episodes as tasks: the same seeds, so the same episodes
         from mimpc.episodes import EpisodeTask, run_rollouts
-        task = EpisodeTask(problem, ENV_IDS[env_name(args.env)], args.controller, controller_kwargs(args),
+        task = EpisodeTask(problem, env_id_of(problem), args.controller, controller_kwargs(args),
                            env_kwargs=env_kwargs)
         with executor:
             result = next(iter(run_rollouts([task], args.episodes, args.seed, executor,
@@ -70,6 +79,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"{controller.name} on {result.env_id}: {goal}executed collisions {summary['collisions']}, "
           f"bound-violation steps {summary['bound_violation_steps']}, "
           f"delta-rate violation steps {summary['delta_rate_violation_steps']}, fallback steps {summary['fallback_steps']}")
+    if summary["checked_steps"]:
+        shares = ", ".join(f"{name} {summary[f'source_{name}_rate']:.1f} %" for name in STEP_SOURCES)
+        print(f"certified plans {summary['certified_steps']}/{summary['checked_steps']} "
+              f"({summary['certified_rate']:.2f} %), safety-margin entries {summary['inflated_collisions']}; "
+              f"steps by source: {shares}")
     print(f"per-step compute time: median {summary['time_median_ms']:.2f} ms, p95 {summary['time_p95_ms']:.2f} ms, "
           f"max {summary['time_max_ms']:.2f} ms over {summary['steps']} steps")
     if not args.no_plot:

@@ -8,6 +8,8 @@ import argparse
 import logging
 import json
 
+from mimpc.commands.argtypes import (existing_dir, existing_file, nonnegative_float, nonnegative_int, output_file,
+                                    positive_float, positive_int)
 from mimpc.commands.common import add_env_arguments, problem_from_args
 
 log = logging.getLogger(__name__)
@@ -15,19 +17,20 @@ log = logging.getLogger(__name__)
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_env_arguments(p)
-    p.add_argument("--method", required=True, choices=("sl", "ssl", "hybrid", "lpae"))
-    p.add_argument("--data", required=True, help="dataset folder from `mimpc generate`")
-    p.add_argument("--out", required=True, help="checkpoint file to write (e.g. runs/robot_hybrid.pt)")
-    p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--weight-decay", type=float, default=1e-5)
+    p.add_argument("--method", required=True, choices=("sl", "ssl", "hybrid", "lpae"),
+                   help="training method (mimpc.training.methods: sl, ssl, hybrid of the paper; lpae solver-free)")
+    p.add_argument("--data", type=existing_dir, required=True, help="dataset folder from `mimpc generate`")
+    p.add_argument("--out", type=output_file, required=True, help="checkpoint file to write (e.g. runs/robot_hybrid.pt)")
+    p.add_argument("--epochs", type=positive_int, default=20)
+    p.add_argument("--batch-size", type=positive_int, default=128)
+    p.add_argument("--lr", type=positive_float, default=1e-3)
+    p.add_argument("--weight-decay", type=nonnegative_float, default=1e-5)
     p.add_argument("--lr-schedule", default="plateau", choices=("plateau", "cosine", "constant"))
-    p.add_argument("--patience", type=int, default=6, help="early-stopping patience in epochs")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--patience", type=positive_int, default=6, help="early-stopping patience in epochs")
+    p.add_argument("--seed", type=nonnegative_int, default=0)
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
     p.add_argument("--qp-backend", default="auto")
-    p.add_argument("--hidden", type=int, nargs="+", default=None, help="hidden widths (default 128 128 128 128)")
+    p.add_argument("--hidden", type=positive_int, nargs="+", default=None, help="hidden widths (default 128 128 128 128)")
     p.add_argument("--head", default="per_integer", choices=("per_integer", "grouped", "increments"),
                    help="integer head: the paper's per-integer one; grouped: one categorical per group of integers "
                         "tied by integer-only constraints (robot face bits); increments: first value and bounded "
@@ -37,13 +40,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--penalty", default=None, choices=("relu", "squared_hinge"),
                    help="shape of the constraint penalty: relu (paper eq. 8; default for sl/ssl/hybrid) or "
                         "squared_hinge (LP-AE eq. 10; default for lpae)")
-    p.add_argument("--anneal-factor", type=float, default=None,
+    p.add_argument("--anneal-factor", type=positive_float, default=None,
                    help="multiply the constraint weight by this factor per epoch (capped); default 1.5 with "
                         "squared_hinge, as in the LP-AE paper, else 1 (constant)")
-    p.add_argument("--max-train-samples", type=int, default=None)
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-    p.add_argument("--resume", default=None, help="continue from this checkpoint")
-    p.add_argument("--init", default=None, metavar="CKPT",
+    p.add_argument("--max-train-samples", type=positive_int, default=None)
+    p.add_argument("--threads", type=positive_int, default=None, help="torch threads (default: torch's choice)")
+    p.add_argument("--resume", type=existing_file, default=None, help="continue from this checkpoint")
+    p.add_argument("--init", type=existing_file, default=None, metavar="CKPT",
                    help="start from the weights of this policy checkpoint (same problem, --head and --hidden; "
                         "any of sl/ssl/hybrid), e.g. to fine-tune a supervised policy with the hybrid loss")
     p.add_argument("--no-progress", action="store_true")
@@ -68,6 +71,7 @@ def loss_overrides(args: argparse.Namespace) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     from mimpc.training.dataset import load_dataset
+    from mimpc.training.methods import TrainOptions, train_method
     from mimpc.training.trainer import TrainConfig
 
     problem = problem_from_args(args)
@@ -76,20 +80,9 @@ def run(args: argparse.Namespace) -> int:
                          lr_schedule=args.lr_schedule, patience=args.patience, seed=args.seed, device=args.device,
                          qp_backend=args.qp_backend, max_train_samples=args.max_train_samples,
                          threads=args.threads)
-    overrides = loss_overrides(args)
-    if args.method == "lpae" and args.init:
-        raise ValueError("--init applies to sl, ssl and hybrid policies, not lpae")
-    if args.method == "lpae":
-        from mimpc.training.lpae import train_lpae
-        result = train_lpae(problem, dataset, args.out, config, overrides, hidden=args.hidden,
-                            resume=args.resume, progress=not args.no_progress)
-    else:
-        from mimpc.training.losses import loss_preset
-        from mimpc.training.models import ModelConfig
-        from mimpc.training.trainer import train
-        model = ModelConfig(head=args.head, **({"hidden": tuple(args.hidden)} if args.hidden else {}))
-        result = train(problem, dataset, args.method, args.out, config, loss_preset(args.method, problem.name, **overrides),
-                       model, resume=args.resume, progress=not args.no_progress, init=args.init)
+    options = TrainOptions(hidden=tuple(args.hidden) if args.hidden else None, head=args.head, init=args.init,
+                           resume=args.resume, progress=not args.no_progress)
+    result = train_method(args.method, problem, dataset, args.out, config, loss_overrides(args), options)
     print(f"best epoch {result.best_epoch}: " + ", ".join(f"{k}={v:.4g}" for k, v in result.best_metrics.items()))
     log.info("checkpoint: %s", result.checkpoint)
     return 0

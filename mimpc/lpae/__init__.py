@@ -4,7 +4,9 @@
 * :mod:`mimpc.lpae.autoencoder`: the LP-AE model, loss, annealed-penalty trainer;
 * :mod:`mimpc.lpae.baselines`: Euclidean projection and the supervised QP-layer model;
 * :mod:`mimpc.lpae.evaluation`: feasibility / gap metrics and the noise and masking corruptions;
-* :mod:`mimpc.lpae.bench`: the driver of ``mimpc bench lpae`` (Table 1 and ablations).
+* :mod:`mimpc.lpae.bench`: the driver of ``mimpc bench lpae`` (Table 1 and ablations);
+* :mod:`mimpc.lpae.policy`: LP-AE for MI-MPC, the solver-free policy trained by
+  ``mimpc train --method lpae`` and run by the ``lpae`` controller.
 """
 
 from mimpc.lpae.autoencoder import LPAEConfig, LPAutoencoder, lpae_loss, penalty_weight, train_lpae

@@ -426,12 +426,13 @@ def run_bench(n_seeds: int = 3, settings: BenchSettings | None = None, out: str 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of ``mimpc bench lpae``."""
-    p.add_argument("--seeds", type=int, default=3, help="number of seeds, 0 .. N-1 (default 3)")
+    from mimpc.commands.argtypes import output_dir, positive_int
+    p.add_argument("--seeds", type=positive_int, default=3, help="number of seeds, 0 .. N-1 (default 3)")
     p.add_argument("--quick", action="store_true", help="smoke-test sizes (well under a minute)")
-    p.add_argument("--out", default="results/lpae", help="output folder (default results/lpae)")
-    p.add_argument("--epochs", type=int, default=None,
+    p.add_argument("--out", type=output_dir, default="results/lpae", help="output folder (default results/lpae)")
+    p.add_argument("--epochs", type=positive_int, default=None,
                    help="override the LP-AE training epochs (and its schedule ablation)")
-    p.add_argument("--n-train", type=int, default=None, help="override the number of unlabelled training instances")
+    p.add_argument("--n-train", type=positive_int, default=None, help="override the number of unlabelled training instances")
     p.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
 
 

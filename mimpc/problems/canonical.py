@@ -130,7 +130,10 @@ class ParametricMIQP:
     directly for a problem of your own. Arrays are stored read-only; ``config`` keeps the frozen
     configuration the problem was built from, and :meth:`fingerprint` identifies the matrices.
     ``integer_inputs`` says whether the integers of step 0 are applied to the plant (thermal tank)
-    or only encode logic such as collision avoidance (robot).
+    or only encode logic such as collision avoidance (robot). ``benchmark`` is the reference of the
+    :class:`~mimpc.problems.benchmark.Benchmark` that built it (set by
+    :meth:`~mimpc.problems.benchmark.Benchmark.make_problem`; None for a bare problem), so that any
+    process can find its hooks again.
     """
 
     name: str
@@ -156,6 +159,7 @@ class ParametricMIQP:
     config: Any = None
     slack_penalty: float = 1e4
     integer_inputs: bool = False
+    benchmark: str | None = None
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     # ------------------------------------------------------------------ construction

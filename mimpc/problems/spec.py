@@ -6,37 +6,47 @@ exactly the problem a policy was trained on, and refuse when the rebuilt matrice
 
 from __future__ import annotations
 
-from dataclasses import asdict, fields
+from dataclasses import asdict, fields, is_dataclass
 from typing import Any
 
+from mimpc.problems.benchmark import benchmark_of, load_benchmark
 from mimpc.problems.canonical import ParametricMIQP
-from mimpc.problems.robot import RobotNavConfig, build_robot_nav
-from mimpc.problems.tank import ThermalTankConfig, build_thermal_tank
 
 __all__ = ["problem_spec", "problem_from_spec"]
 
-_CONFIGS = {"robot_nav": (RobotNavConfig, build_robot_nav), "thermal_tank": (ThermalTankConfig, build_thermal_tank)}
-
 
 def problem_spec(problem: ParametricMIQP) -> dict[str, Any]:
-    """``{"name", "config", "fingerprint"}`` for a benchmark problem."""
-    if problem.name not in _CONFIGS or not isinstance(problem.config, _CONFIGS[problem.name][0]):
-        raise ValueError(f"problem {problem.name!r} is not a built-in benchmark; it has no spec")
-    return {"name": problem.name, "config": _plain(asdict(problem.config)), "fingerprint": problem.fingerprint()}
+    """``{"name", "benchmark", "config", "fingerprint"}``: how to rebuild ``problem`` exactly
+    (``benchmark`` is the reference of its :class:`~mimpc.problems.benchmark.Benchmark`, a name,
+    ``module:NAME`` or ``file.py:NAME``)."""
+    bench = benchmark_of(problem)
+    if bench.build is None:
+        raise ValueError(f"problem {problem.name!r} was not built by a registered benchmark; it has no spec "
+                         "(define a mimpc.problems.benchmark.Benchmark for it)")
+    config = None
+    if bench.config_class is not None and is_dataclass(problem.config):
+        config = _plain(asdict(problem.config))
+    return {"name": problem.name, "benchmark": bench.ref or problem.name, "config": config,
+            "fingerprint": problem.fingerprint()}
 
 
 def problem_from_spec(spec: dict[str, Any]) -> ParametricMIQP:
     """Rebuild a problem from :func:`problem_spec` output; checks the fingerprint if present."""
+    if not isinstance(spec, dict):
+        raise ValueError(f"a problem spec must be a dict, got {type(spec).__name__}")
     name = spec.get("name")
-    if name not in _CONFIGS:
-        raise ValueError(f"unknown problem {name!r} in spec; expected one of {sorted(_CONFIGS)}")
-    cls, build = _CONFIGS[name]
-    known = {f.name for f in fields(cls)}
-    values = dict(spec.get("config", {}))
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ValueError(f"spec for {name} has unknown config fields {unknown}")
-    problem = build(cls(**values))
+    bench = load_benchmark(spec.get("benchmark") or name)
+    if bench.name != name:
+        raise ValueError(f"spec names problem {name!r} but its benchmark {spec.get('benchmark')!r} builds {bench.name!r}")
+    values = spec.get("config")
+    if values is None or bench.config_class is None:
+        problem = bench.make_problem()
+    else:
+        known = {f.name for f in fields(bench.config_class)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"spec for {name} has unknown config fields {unknown}")
+        problem = bench.problem_from_config(bench.config_class(**values))
     expected = spec.get("fingerprint")
     if expected is not None and expected != problem.fingerprint():
         raise ValueError(f"rebuilt {name} problem has fingerprint {problem.fingerprint()}, the spec says {expected}: "

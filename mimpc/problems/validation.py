@@ -6,11 +6,13 @@ message naming the argument and the expected shape, instead of deep inside a sol
 
 from __future__ import annotations
 
+import math
+
 from typing import Any
 
 import numpy as np
 
-__all__ = ["check_array", "check_finite", "check_positive", "check_nonnegative", "check_positive_int"]
+__all__ = ["check_array", "check_finite", "check_positive", "check_nonnegative", "check_positive_int", "resolve_rho"]
 
 
 def check_array(value: Any, name: str, shape: tuple[int, ...], allow_batch: bool = False) -> np.ndarray:
@@ -73,3 +75,14 @@ def check_positive_int(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
+
+
+def resolve_rho(rho: Any, problem: Any) -> float:
+    """The slack penalty of eq. (10): ``rho``, or ``problem.slack_penalty`` when None; a positive
+    finite number (``TypeError`` for a non-number, ``ValueError`` otherwise)."""
+    value = problem.slack_penalty if rho is None else rho
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise TypeError(f"rho must be a positive number, got {type(value).__name__}")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"rho must be a positive finite number, got {value!r}")
+    return float(value)

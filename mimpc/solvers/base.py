@@ -232,8 +232,12 @@ class MIQPSolver(ABC):
         self.options = options or SolverOptions()
 
     @abstractmethod
-    def solve(self, problem: ParametricMIQP, theta: Any) -> MIQPSolution:
+    def solve(self, problem: ParametricMIQP, theta: Any, start: np.ndarray | None = None) -> MIQPSolution:
         """Solve the MIQP of ``problem`` at ``theta`` (shape ``(n_theta,)``).
+
+        ``start`` (shape ``(n_z,)``, ``z = [x; delta]``) is a MIP start: a guess the backend may
+        repair and use as its first incumbent (CPLEX and Gurobi; SCIP ignores it). It changes the
+        work done, not the optimum.
 
         Raises
         ------
@@ -277,6 +281,8 @@ class PersistentSolver(MIQPSolver):
     max_cached_models: int = 8
     #: pip requirement quoted when the backend is missing.
     install_hint: str = ""
+    #: Position in the order in which ``make_solver("auto")`` tries the backends (lowest first).
+    auto_rank: int = 100
 
     def __init__(self, options: SolverOptions | None = None) -> None:
         super().__init__(options)
@@ -284,6 +290,7 @@ class PersistentSolver(MIQPSolver):
             raise SolverUnavailableError(f"solver {self.name!r} is not installed: {self.install_hint}")
         self._models: OrderedDict[str, Any] = OrderedDict()
         self._refusals: dict[str, str | None] = {}  # license verdict per problem fingerprint
+        self._started: set[str] = set()  # problems whose model holds a MIP start
         self._n_builds = 0
 
     # ------------------------------------------------------------------ backend hooks
@@ -313,6 +320,9 @@ class PersistentSolver(MIQPSolver):
     def _dispose(self, model: Any) -> None:
         """Free ``model``."""
 
+    def _set_start(self, model: Any, start: np.ndarray | None) -> None:
+        """Install the MIP start ``start`` (``None``: clear any previous one); default: ignore it."""
+
     def _is_license_error(self, exc: BaseException) -> bool:
         return False
 
@@ -332,8 +342,12 @@ class PersistentSolver(MIQPSolver):
         """Whether the installed license accepts the model of ``problem``."""
         return cls.license_limits().refusal(*model_size(problem)) is None
 
-    def solve(self, problem: ParametricMIQP, theta: Any) -> MIQPSolution:
+    def solve(self, problem: ParametricMIQP, theta: Any, start: np.ndarray | None = None) -> MIQPSolution:
         theta = check_single_theta(problem, theta)
+        if start is not None:
+            start = np.asarray(start, dtype=np.float64)
+            if start.shape != (problem.n_z,):
+                raise ValueError(f"start must have shape ({problem.n_z},) (z = [x; delta]), got {start.shape}")
         key = problem.fingerprint()
         if key not in self._refusals:
             self._refusals[key] = self.license_limits().refusal(*model_size(problem))
@@ -342,6 +356,9 @@ class PersistentSolver(MIQPSolver):
             raise SolverLicenseError(self._license_message(problem, reason))
         model = self._model(problem)
         self._update(model, problem.linear_cost(theta), problem.eq_rhs(theta), problem.ineq_rhs(theta))
+        if start is not None or key in self._started:  # clear a previous start only when one was set
+            self._set_start(model, start)
+            (self._started.add if start is not None else self._started.discard)(key)
         try:
             raw = self._optimize(model)
         except Exception as exc:  # noqa: BLE001 - solver-specific exception classes
@@ -390,11 +407,21 @@ class PersistentSolver(MIQPSolver):
         objective = float(raw.objective + problem.cost_constant(theta))
         return MIQPSolution(raw.status, x, delta, objective, raw.solve_time, float(raw.gap), self.name, raw.message)
 
-    def _license_message(self, problem: ParametricMIQP, reason: str) -> str:
-        from mimpc.solvers.registry import available_solvers
+    @classmethod
+    def usable(cls) -> bool:
+        """Whether the package imports and the solver starts (its license can be read)."""
+        if not cls.installed():
+            return False
+        try:
+            cls.license_limits()
+        except SolverUnavailableError:
+            return False
+        return True
 
+    def _license_message(self, problem: ParametricMIQP, reason: str) -> str:
         n_var, n_con, quad = model_size(problem)
-        others = [s for s in available_solvers(problem) if s != self.name]
+        backends = sorted(PersistentSolver.__subclasses__(), key=lambda cls: cls.auto_rank)
+        others = [cls.name for cls in backends if cls.name != self.name and cls.usable() and cls.licensed_for(problem)]
         alt = (f"solvers installed and licensed for it: {', '.join(others)} (or use make_solver('auto'))"
                if others else "no other installed solver is licensed for it")
         return (f"{self.name} refuses the {problem.name} problem ({n_var} variables, {n_con} linear constraints"

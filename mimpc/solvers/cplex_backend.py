@@ -82,6 +82,7 @@ class CplexSolver(PersistentSolver):
     """Exact MIQP solves with CPLEX; see the module docstring."""
 
     name = "cplex"
+    auto_rank = 1
     install_hint = ("pip install 'mimpc[cplex]' (the cplex package; Community Edition: at most 1000 variables "
                     "and 1000 constraints)")
 
@@ -131,6 +132,13 @@ class CplexSolver(PersistentSolver):
         if rhs:
             m.cplex.linear_constraints.set_rhs(list(zip(m.eq_index + m.ineq_index, rhs)))
         m.cplex.objective.set_linear(list(zip(m.var_index, linear_cost.tolist())))
+
+    def _set_start(self, m: _CplexModel, start: np.ndarray | None) -> None:
+        starts = m.cplex.MIP_starts
+        if starts.get_num():
+            starts.delete()
+        if start is not None:
+            starts.add(cplex.SparsePair(ind=m.var_index, val=start.tolist()), starts.effort_level.repair)
 
     def _optimize(self, m: _CplexModel) -> RawResult:
         c = m.cplex

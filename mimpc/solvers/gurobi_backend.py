@@ -83,6 +83,7 @@ class GurobiSolver(PersistentSolver):
     """Exact MIQP solves with Gurobi; see the module docstring."""
 
     name = "gurobi"
+    auto_rank = 0
     install_hint = ("pip install 'mimpc[gurobi]' (the gurobipy package; a size-limited license is included; "
                     "larger models need a Gurobi license)")
 
@@ -142,6 +143,9 @@ class GurobiSolver(PersistentSolver):
             m.eq.RHS = solver_infinity(eq_rhs, GRB.INFINITY)
         if m.ineq is not None:
             m.ineq.RHS = solver_infinity(ineq_rhs, GRB.INFINITY)
+
+    def _set_start(self, m: _GurobiModel, start: np.ndarray | None) -> None:
+        m.z.Start = np.full(m.z.shape, GRB.UNDEFINED) if start is None else start
 
     def _optimize(self, m: _GurobiModel) -> RawResult:
         model = m.model

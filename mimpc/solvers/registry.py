@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from mimpc.problems.canonical import ParametricMIQP
 from mimpc.solvers.base import (MIQPSolution, MIQPSolver, PersistentSolver, SolverLicenseError, SolverOptions,
                                 SolverUnavailableError, model_size)
@@ -19,24 +21,15 @@ from mimpc.solvers.scip_backend import ScipSolver
 
 __all__ = ["make_solver", "available_solvers", "installed_solvers", "AutoSolver", "BACKENDS", "SOLVER_NAMES"]
 
-#: Backends in the order "auto" tries them.
-BACKENDS: dict[str, type[PersistentSolver]] = {"gurobi": GurobiSolver, "cplex": CplexSolver, "scip": ScipSolver}
+#: Backends in the order "auto" tries them (each backend's ``auto_rank``).
+BACKENDS: dict[str, type[PersistentSolver]] = {
+    cls.name: cls for cls in sorted((GurobiSolver, CplexSolver, ScipSolver), key=lambda cls: cls.auto_rank)}
 SOLVER_NAMES = ("auto",) + tuple(BACKENDS)
-
-
-def _usable(cls: type[PersistentSolver]) -> bool:
-    if not cls.installed():
-        return False
-    try:
-        cls.license_limits()
-    except SolverUnavailableError:
-        return False
-    return True
 
 
 def installed_solvers() -> list[str]:
     """Backends whose package imports and whose solver starts, in the order "auto" tries them."""
-    return [name for name, cls in BACKENDS.items() if _usable(cls)]
+    return [name for name, cls in BACKENDS.items() if cls.usable()]
 
 
 def available_solvers(problem: ParametricMIQP | None = None) -> list[str]:
@@ -101,11 +94,11 @@ class AutoSolver(MIQPSolver):
             self._backends[name] = BACKENDS[name](self.options)
         return self._backends[name]
 
-    def solve(self, problem: ParametricMIQP, theta: Any) -> MIQPSolution:
+    def solve(self, problem: ParametricMIQP, theta: Any, start: np.ndarray | None = None) -> MIQPSolution:
         while True:
             name = self.chosen(problem)
             try:
-                return self.backend(name).solve(problem, theta)
+                return self.backend(name).solve(problem, theta, start)
             except SolverLicenseError:
                 # the static limits missed a refusal: remember it and fall through to the next backend
                 key = problem.fingerprint()

@@ -50,6 +50,7 @@ class ScipSolver(PersistentSolver):
     """Exact MIQP solves with SCIP; see the module docstring."""
 
     name = "scip"
+    auto_rank = 2
     install_hint = "pip install 'mimpc[scip]' (the pyscipopt package; open source, no size limit)"
 
     @classmethod

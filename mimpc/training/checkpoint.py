@@ -39,6 +39,14 @@ class Checkpoint:
     def train_config(self) -> dict[str, Any]:
         return self.payload.get("train_config", {})
 
+    @property
+    def support(self) -> Any:
+        """The :class:`~mimpc.training.support.TrainingSupport` fitted on the training theta, or
+        None for checkpoints written before it was stored."""
+        from mimpc.training.support import TrainingSupport
+        stored = self.payload.get("support")
+        return TrainingSupport.from_dict(stored) if stored else None
+
 
 def save_checkpoint(path: str | Path, *, method: str, problem: ParametricMIQP, policy: torch.nn.Module,
                     model_kind: str, model_config: dict[str, Any], **extra: Any) -> Path:
@@ -59,9 +67,10 @@ def load_checkpoint(path: str | Path, problem: ParametricMIQP | None = None,
                     map_location: str | torch.device = "cpu") -> Checkpoint:
     """Load and validate a checkpoint; rebuild its policy.
 
-    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` for a truncated or corrupt
-    file, a foreign format, missing fields, or a problem whose fingerprint differs from the one
-    the policy was trained on.
+    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` naming the file for a
+    truncated or corrupt file, a foreign format, missing fields, an invalid problem spec or model
+    config (naming the field), non-finite weights, or a problem whose fingerprint differs from the
+    one the policy was trained on.
     """
     path = Path(path)
     if not path.exists():
@@ -77,19 +86,68 @@ def load_checkpoint(path: str | Path, problem: ParametricMIQP | None = None,
     if missing:
         raise ValueError(f"checkpoint {path} is missing fields {missing}")
     trained_on = payload["problem"]
+    if not isinstance(trained_on, dict) or not {"name", "fingerprint"} <= set(trained_on):
+        raise ValueError(f"checkpoint {path}: the stored problem spec lacks its name or fingerprint")
     if problem is None:
-        problem = problem_from_spec(trained_on)
+        try:
+            problem = problem_from_spec(trained_on)
+        except (TypeError, ValueError, KeyError) as exc:
+            raise ValueError(f"checkpoint {path}: the stored problem spec is invalid ({type(exc).__name__}: {exc})"
+                             ) from exc
     elif problem.fingerprint() != trained_on["fingerprint"]:
         raise ValueError(f"checkpoint {path} was trained on {trained_on['name']} with fingerprint "
                          f"{trained_on['fingerprint']}, but the given problem {problem.name} has fingerprint "
                          f"{problem.fingerprint()}: the problems differ (horizon, obstacles, weights, ...)")
-    policy = build_policy(payload["model_kind"], problem, payload["model_config"])
+    _check_model_config(path, payload["model_kind"], payload["model_config"])
+    _check_weights(path, payload["model_state"])
+    try:
+        policy = build_policy(payload["model_kind"], problem, payload["model_config"])
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ValueError(f"checkpoint {path}: cannot build its {payload['model_kind']!r} policy "
+                         f"({type(exc).__name__}: {exc})") from exc
     try:
         policy.load_state_dict(payload["model_state"])
     except RuntimeError as exc:
         raise ValueError(f"checkpoint {path}: weights do not fit the stored model config ({exc})") from exc
     policy.eval()
     return Checkpoint(path, payload["method"], problem, policy, payload)
+
+
+def _config_class(kind: Any) -> type:
+    return _model_kind(kind)[1]
+
+
+def _check_model_config(path: Path, kind: Any, config: Any) -> None:
+    """Raise a ``ValueError`` naming the checkpoint and the field of a tampered model config."""
+    from dataclasses import fields
+    try:
+        cls = _config_class(kind)
+    except ValueError as exc:
+        raise ValueError(f"checkpoint {path}: {exc}") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"checkpoint {path}: model_config must be a dict of {cls.__name__} fields, "
+                         f"got {type(config).__name__}")
+    known = sorted(f.name for f in fields(cls))
+    unknown = sorted(str(k) for k in set(config) - set(known))
+    if unknown:
+        raise ValueError(f"checkpoint {path}: model_config has unknown fields {unknown}; {cls.__name__} has {known}")
+    for key, value in config.items():  # one field at a time, so the error names it
+        try:
+            cls(**{key: value})
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"checkpoint {path}: model_config field {key!r} = {value!r} is invalid "
+                             f"({type(exc).__name__}: {exc})") from None
+
+
+def _check_weights(path: Path, state: Any) -> None:
+    """Raise a ``ValueError`` naming the checkpoint for weights that are not tensors or not finite."""
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f"checkpoint {path}: model_state must map parameter names to tensors")
+    bad = {k: int((~torch.isfinite(v)).sum()) for k, v in state.items()
+           if v.is_floating_point() and not bool(torch.isfinite(v).all())}
+    if bad:
+        raise ValueError(f"checkpoint {path} holds non-finite weights (NaN or inf count per tensor: {bad}); "
+                         "the file is corrupt or its training diverged: retrain or use another checkpoint")
 
 
 def _plain(obj: Any) -> Any:
@@ -112,12 +170,30 @@ _NUMPY_SCALARS = [np.dtype, getattr(np, "_core", None) and np._core.multiarray.s
 _NUMPY_SCALARS = [g for g in _NUMPY_SCALARS if g]
 
 
+#: Model kinds of checkpoints and the module that defines (and registers) each: a module is
+#: imported only when a checkpoint of its kind is loaded, so this module imports none of them.
+_MODEL_MODULES: dict[str, str] = {"integer_policy": "mimpc.training.models", "lpae": "mimpc.lpae.policy"}
+_MODEL_KINDS: dict[str, tuple[type, type]] = {}
+
+
+def register_model_kind(kind: str, policy_class: type, config_class: type, module: str | None = None) -> None:
+    """Make checkpoints of model ``kind`` load as ``policy_class(problem, config_class(**config))``
+    (called by the module defining the model; ``module`` lets it be found before it is imported)."""
+    _MODEL_KINDS[kind] = (policy_class, config_class)
+    if module is not None:
+        _MODEL_MODULES[kind] = module
+
+
+def _model_kind(kind: Any) -> tuple[type, type]:
+    if kind not in _MODEL_KINDS and kind in _MODEL_MODULES:
+        import importlib
+        importlib.import_module(_MODEL_MODULES[kind])
+    if kind not in _MODEL_KINDS:
+        raise ValueError(f"unknown model kind {kind!r} in checkpoint; known kinds: {sorted(_MODEL_MODULES)}")
+    return _MODEL_KINDS[kind]
+
+
 def build_policy(kind: str, problem: ParametricMIQP, config: dict[str, Any]) -> torch.nn.Module:
     """An untrained policy of ``kind`` for ``problem`` (its weights are then loaded)."""
-    if kind == "integer_policy":
-        from mimpc.training.models import IntegerPolicy, ModelConfig
-        return IntegerPolicy(problem, ModelConfig(**config))
-    if kind == "lpae":
-        from mimpc.training.lpae import LPAEPolicy, LPAEConfig
-        return LPAEPolicy(problem, LPAEConfig(**config))
-    raise ValueError(f"unknown model kind {kind!r} in checkpoint")
+    policy_class, config_class = _model_kind(kind)
+    return policy_class(problem, config_class(**config))

@@ -21,8 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from mimpc.problems import ParametricMIQP, RobotNavConfig
-from mimpc.problems.robot import face_integers
+from mimpc.problems import ParametricMIQP, benchmark_of
 
 __all__ = ["DATASET_FORMAT", "SAMPLE_FIELDS", "ExpertDataset", "split_of_units", "load_dataset",
            "canonical_labels"]
@@ -47,14 +46,14 @@ def split_of_units(units: np.ndarray, seed: int, fractions: tuple[float, float, 
 
 
 def canonical_labels(problem: ParametricMIQP, x: np.ndarray, delta: np.ndarray) -> np.ndarray:
-    """Integer labels as a function of the optimal plan, so equal plans get equal labels.
-
-    Robot: the face bits of :func:`mimpc.problems.robot.face_integers` at the planned positions
-    (the solver may return any valid choice when several faces are satisfied; the optimum is the
-    same). Other problems: the solver's integers, which enter the cost and are not ambiguous.
+    """Integer labels as a function of the optimal plan, so equal plans get equal labels: the
+    benchmark's ``canonical_integers`` hook (robot: the face bits that the planned positions
+    satisfy; the solver may return any valid choice when several faces are, the optimum is the
+    same). Without the hook: the solver's integers.
     """
-    if isinstance(problem.config, RobotNavConfig):
-        return face_integers(problem.config, problem.layout.states(x)[..., 1:, :2])
+    hook = benchmark_of(problem).canonical_integers
+    if hook is not None:
+        return np.asarray(hook(problem, x, delta), dtype=float)
     return np.asarray(delta, dtype=float)
 
 
@@ -91,18 +90,22 @@ class ExpertDataset:
 
 
 def load_dataset(path: str | Path, problem: ParametricMIQP | None = None) -> ExpertDataset:
-    """Load a dataset folder written by :mod:`mimpc.training.generate`.
+    """Load a dataset folder written by :mod:`mimpc.generation.generate`.
 
     The ``delta`` field holds :func:`canonical_labels` (the solver's integers stay in ``delta_raw``).
-    Raises a clear ``ValueError`` or ``FileNotFoundError`` for a missing folder, an unknown
-    format, a shard with missing fields or inconsistent sizes, or a fingerprint mismatch with
-    ``problem`` (by default the problem rebuilt from the dataset's metadata).
+    Raises ``FileNotFoundError`` for a folder without ``meta.json``, a ``ValueError`` for an
+    unknown format or a fingerprint mismatch with ``problem`` (by default the problem rebuilt from
+    the dataset's metadata), and a :class:`~mimpc.training.shards.ShardError` (a ``ValueError``
+    naming the file and how to rebuild it) for unreadable metadata or a missing, unreadable or
+    inconsistent shard (fields, shapes, non-finite values).
     """
+    from mimpc.training.shards import read_meta, read_shard
+
     path = Path(path)
     meta_path = path / "meta.json"
     if not meta_path.exists():
         raise FileNotFoundError(f"{path} is not a mimpc dataset (no meta.json); create one with `mimpc generate`")
-    meta = json.loads(meta_path.read_text())
+    meta = read_meta(path)
     if meta.get("format") != DATASET_FORMAT:
         raise ValueError(f"{meta_path}: unknown dataset format {meta.get('format')!r}, expected {DATASET_FORMAT!r}")
     shard_names = meta.get("shards")
@@ -110,24 +113,15 @@ def load_dataset(path: str | Path, problem: ParametricMIQP | None = None) -> Exp
         raise ValueError(f"{meta_path} lists no complete shards: the generation has not finished; run it again")
     parts: dict[str, list[np.ndarray]] = {k: [] for k in SAMPLE_FIELDS}
     for name in shard_names:
-        with np.load(path / "shards" / name) as shard:
-            missing = [k for k in SAMPLE_FIELDS if k not in shard.files]
-            if missing:
-                raise ValueError(f"dataset shard {name} is missing fields {missing}")
-            n = len(shard["theta"])
-            for k in SAMPLE_FIELDS:
-                if len(shard[k]) != n:
-                    raise ValueError(f"dataset shard {name}: field {k!r} has {len(shard[k])} rows, theta has {n}")
-                parts[k].append(shard[k])
+        shard = read_shard(path / "shards" / name, meta, SAMPLE_FIELDS, folder=path)
+        for k in SAMPLE_FIELDS:
+            parts[k].append(shard[k])
     arrays = {k: np.concatenate(v) for k, v in parts.items()}
-    for k, width in (("theta", meta["n_theta"]), ("delta", meta["n_d"]), ("x", meta["n_x"])):
-        if arrays[k].ndim != 2 or arrays[k].shape[1] != width:
-            raise ValueError(f"dataset field {k!r} has shape {arrays[k].shape}, expected (n, {width})")
     split = split_of_units(arrays["episode"], meta["seed"], tuple(meta["split_fractions"]))
     if problem is None:
         from mimpc.problems.spec import problem_from_spec
-        problem = problem_from_spec({"name": meta["problem"], "config": meta["config"],
-                                     "fingerprint": meta["fingerprint"]})
+        problem = problem_from_spec({"name": meta["problem"], "benchmark": meta.get("benchmark"),
+                                     "config": meta["config"], "fingerprint": meta["fingerprint"]})
     ds = ExpertDataset(path, meta, arrays, split)
     ds.check_problem(problem)
     arrays["delta_raw"] = arrays["delta"]

@@ -1,4 +1,6 @@
-"""Open-loop evaluation of a trained policy on a dataset split (paper Figs. 2-3 metrics)."""
+"""Open-loop evaluation of a trained policy (paper Figs. 2-3 metrics) on a dataset split or on
+parameters drawn from a sampler family (:mod:`mimpc.problems.samplers`) and labelled by the exact
+MIQP at evaluation time."""
 
 from __future__ import annotations
 
@@ -10,10 +12,11 @@ import numpy as np
 import torch
 
 from mimpc import metrics
+from mimpc.problems.validation import check_positive_int
 from mimpc.training.checkpoint import Checkpoint, load_checkpoint
 from mimpc.training.dataset import ExpertDataset, load_dataset
 
-__all__ = ["evaluate_checkpoint", "predict_solutions"]
+__all__ = ["evaluate_checkpoint", "evaluate_arrays", "labelled_sample", "predict_solutions"]
 
 
 @torch.no_grad()
@@ -22,7 +25,7 @@ def predict_solutions(ckpt: Checkpoint, theta: np.ndarray, batch_size: int = 102
     """Integers from the policy and ``(x, slack)`` of the relaxed QP (eq. 10) for a batch of theta,
     optionally with ``repair`` passes of plan-consistent integer repair (see :mod:`controllers.repair`)."""
     from controllers.repair import plan_integers
-    from mimpc.qp_layer import make_qp_layer
+    from mimpc.qp.layer import make_qp_layer
 
     layer = make_qp_layer(ckpt.problem, backend=qp_backend)
     xs, deltas, slacks = [], [], []
@@ -48,6 +51,10 @@ def evaluate_checkpoint(checkpoint: str | Path | Checkpoint, data: str | Path | 
     """Open-loop metrics of ``checkpoint`` on a dataset split: optimality gap (mean, median, p95)
     against the stored proven-optimal objectives, integer-only and continuous violation
     magnitudes and rates, lookahead collision rate. Returns ``{"summary", "per_instance"}``."""
+    if max_samples is not None:
+        check_positive_int(max_samples, "max_samples")
+    if isinstance(repair, bool) or not isinstance(repair, (int, np.integer)) or repair < 0:
+        raise ValueError(f"repair must be a non-negative integer (passes), got {repair!r}")
     ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
     ds = data if isinstance(data, ExpertDataset) else load_dataset(data, ckpt.problem)
     ds.check_problem(ckpt.problem)
@@ -56,6 +63,13 @@ def evaluate_checkpoint(checkpoint: str | Path | Checkpoint, data: str | Path | 
         part = {k: v[:max_samples] for k, v in part.items()}
     if len(part["theta"]) == 0:
         raise ValueError(f"split {split!r} of {ds.path} is empty")
+    return evaluate_arrays(ckpt, part, split, qp_backend=qp_backend, repair=repair)
+
+
+def evaluate_arrays(ckpt: Checkpoint, part: dict[str, np.ndarray], split: str, qp_backend: str = "auto",
+                    repair: int = 0) -> dict[str, Any]:
+    """Open-loop metrics of ``ckpt`` on labelled arrays ``theta``, ``delta`` (canonical labels)
+    and ``objective`` (see :func:`evaluate_checkpoint`); ``split`` names them in the summary."""
     start = time.perf_counter()
     if ckpt.method == "lpae":
         delta, x, slack = _lpae_solutions(ckpt, part["theta"])
@@ -70,6 +84,33 @@ def evaluate_checkpoint(checkpoint: str | Path | Checkpoint, data: str | Path | 
                    integer_accuracy=float(np.mean(np.all(np.abs(delta - part["delta"]) < 0.5, axis=1)) * 100),
                    bit_accuracy=float(np.mean(np.abs(delta - part["delta"]) < 0.5) * 100))
     return {"summary": summary, "per_instance": per}
+
+
+def labelled_sample(problem: Any, family: str, n: int, seed: int = 0, solver: str = "auto",
+                    time_limit: float | None = 5.0) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+    """``n`` parameters of sampler ``family`` labelled by the exact MIQP; returns the arrays of the
+    proven-optimal (MIQP-feasible) ones, as a dataset split, and the count of each solve status."""
+    from mimpc.problems.samplers import sample_thetas
+    from mimpc.solvers import make_solver
+    from mimpc.training.dataset import canonical_labels
+
+    thetas = sample_thetas(problem, family, seed, n)
+    exact = make_solver(solver, time_limit=time_limit, threads=1)
+    keep, xs, deltas, objectives, statuses = [], [], [], [], {}
+    for i, theta in enumerate(thetas):
+        sol = exact.solve(problem, theta)
+        statuses[sol.status] = statuses.get(sol.status, 0) + 1
+        if sol.status == "optimal":
+            keep.append(i)
+            xs.append(sol.x)
+            deltas.append(sol.delta)
+            objectives.append(sol.objective)
+    if not keep:
+        raise ValueError(f"none of the {n} {family!r} parameters has a proven-optimal MIQP solution: {statuses}")
+    x, delta = np.array(xs), np.array(deltas)
+    part = {"theta": thetas[keep], "x": x, "delta": canonical_labels(problem, x, delta),
+            "objective": np.array(objectives)}
+    return part, statuses
 
 
 @torch.no_grad()

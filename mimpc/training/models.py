@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from mimpc.problems import ParametricMIQP
+from mimpc.training.checkpoint import register_model_kind
 from mimpc.training.integer_chains import find_rate_chains
 from mimpc.training.integer_groups import find_integer_groups
 
@@ -303,15 +304,20 @@ class _NumpyPolicy:
             self.inverse = arr(policy.chain_inverse, np.int64)
 
     def __call__(self, theta: np.ndarray) -> np.ndarray:
+        return self.decode(self.scores(theta))
+
+    def scores(self, theta: np.ndarray) -> np.ndarray:
+        """The head's raw output for one theta (the logits that :meth:`decode` turns into integers)."""
         z = (np.asarray(theta, dtype=np.float32) - self.mean) / self.std
         last = len(self.layers) - 1
         for i, (W, b) in enumerate(self.layers):
             z = z @ W + b
             if i < last:
                 z = self.activation(z)
-        return self._decode(z)
+        return z
 
-    def _decode(self, out: np.ndarray) -> np.ndarray:
+    def decode(self, out: np.ndarray) -> np.ndarray:
+        """The head's integers (float64) from its raw output :meth:`scores`."""
         if self.kind == "binary":  # round(sigmoid(out)): 1 exactly when out > 0 (round(0.5) = 0)
             return (out > 0).astype(np.float64)
         if self.kind == "categorical":
@@ -327,3 +333,7 @@ class _NumpyPolicy:
             current = np.clip(current + steps[:, k], self.lower, self.upper)
             chain.append(current)
         return np.stack(chain, axis=-1).reshape(-1)[self.inverse]
+
+
+
+register_model_kind("integer_policy", IntegerPolicy, ModelConfig)

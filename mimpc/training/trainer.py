@@ -18,8 +18,10 @@ from mimpc import metrics
 from mimpc.io import write_csv
 from mimpc.problems import ParametricMIQP
 from mimpc.training.checkpoint import load_checkpoint, save_checkpoint
+from mimpc.training.support import TrainingSupport
 from mimpc.training.dataset import ExpertDataset
 from mimpc.training.losses import METHODS, HybridLoss, LossConfig, loss_preset
+from mimpc.training.methods import TrainOptions, register_method
 from mimpc.training.models import IntegerPolicy, ModelConfig
 
 __all__ = ["TrainConfig", "TrainResult", "train", "resolve_device", "slack_penalty_check"]
@@ -53,7 +55,7 @@ class TrainConfig:
     device : str
         ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
     qp_backend : str
-        Backend of the relaxed QP layer (see :func:`mimpc.qp_layer.make_qp_layer`).
+        Backend of the relaxed QP layer (see :func:`mimpc.qp.layer.make_qp_layer`).
     qp_dtype : str
         ``"float64"`` or ``"float32"`` for the QP layer and the loss.
     val_batch_size : int
@@ -179,7 +181,7 @@ def train(problem: ParametricMIQP, dataset: ExpertDataset, method: str, out: str
     weights of another policy checkpoint of the same problem and architecture (e.g. a hybrid
     fine-tuning of a supervised policy); its method may differ, nothing else is carried over.
     """
-    from mimpc.qp_layer import make_qp_layer
+    from mimpc.qp.layer import make_qp_layer
 
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -201,6 +203,20 @@ def train(problem: ParametricMIQP, dataset: ExpertDataset, method: str, out: str
     return fit(runner, dataset, train_split, out, config, resume=resume, progress=progress)
 
 
+def _train_l2o(method: str) -> Any:
+    """The registered training function of the paper's ``method`` (see :mod:`mimpc.training.methods`)."""
+    def run(problem: ParametricMIQP, dataset: ExpertDataset, out: str | Path, config: TrainConfig | None,
+            loss_overrides: dict[str, Any], options: TrainOptions) -> TrainResult:
+        model = ModelConfig(head=options.head, **({"hidden": tuple(options.hidden)} if options.hidden else {}))
+        return train(problem, dataset, method, out, config, loss_preset(method, problem.name, **loss_overrides),
+                     model, resume=options.resume, progress=options.progress, init=options.init)
+    return run
+
+
+for _method in METHODS:
+    register_method(_method, _train_l2o(_method))
+
+
 def _init_weights(policy: IntegerPolicy, path: str | Path, problem: ParametricMIQP) -> None:
     """Load another checkpoint's weights (and input normalisation) into ``policy``."""
     ckpt = load_checkpoint(path, problem)  # raises on a fingerprint mismatch
@@ -215,12 +231,12 @@ def _init_weights(policy: IntegerPolicy, path: str | Path, problem: ParametricMI
 def slack_penalty_check(problem: ParametricMIQP, split: dict[str, np.ndarray], verbose: bool = True,
                         n: int = SLACK_CHECK_SAMPLES) -> dict[str, Any]:
     """Theorem 2's condition ``rho > ||mu||_inf`` on the first ``n`` training samples at their
-    labels (:func:`mimpc.solvers.fixed_qp.check_slack_penalty`, which warns when it fails).
+    labels (:func:`mimpc.qp.fixed.check_slack_penalty`, which warns when it fails).
 
     With ``rho`` above every multiplier the relaxed QP layer returns the exact QP's solution on
     feasible integers, so training and the controller optimise the paper's QP (3).
     """
-    from mimpc.solvers.fixed_qp import check_slack_penalty
+    from mimpc.qp.fixed import check_slack_penalty
 
     report = check_slack_penalty(problem, split["theta"][:n], split["delta"][:n])
     out = {"rho": report.rho, "max_multiplier": report.max_multiplier, "holds": report.holds,
@@ -271,7 +287,10 @@ def fit(runner: Any, dataset: ExpertDataset, train_split: dict[str, np.ndarray],
     common = dict(method=runner.name, problem=problem, model_kind=runner.model_kind, model_config=runner.model_config,
                   train_config=asdict(config), loss_config=runner.loss_config.to_dict(),
                   dataset={"path": str(dataset.path), "fingerprint": dataset.meta["fingerprint"],
-                           "counts": dataset.counts(), "seed": dataset.meta["seed"]},
+                           "counts": dataset.counts(), "seed": dataset.meta["seed"],
+                           "mix": dataset.meta.get("mix", "expert=1"),
+                           "samples_by_kind": dataset.meta.get("samples_by_kind")},
+                  support=TrainingSupport.fit(train_split["theta"]).to_dict(),
                   slack_penalty_check=getattr(runner, "slack_penalty_check", None),
                   init_from=getattr(runner, "init_from", None))
     stopped_early = False

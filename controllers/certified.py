@@ -1,0 +1,219 @@
+"""Certified learned control: never apply a plan that breaks an MIQP row without saying so.
+
+A learned policy proposes integers; whether they admit a feasible plan is a QP question, answered
+exactly and cheaply. Each step of :class:`CertifiedController` is a cascade, stopping at the first
+stage whose plan passes the row-by-row certificate of :class:`~mimpc.problems.certify.PlanCertifier`:
+
+(a) ``policy``: the network's integers; their fixed-integer QP (eq. 3, every row hard) is
+    solved on the lean path (:mod:`mimpc.qp.lean`) and its plan certified;
+(b) further integer candidates, in ``order``: ``"shifted"`` (the previous step's applied
+    integers, one step forward: the MPC shift, source ``candidate``), ``"topk"`` (the network's
+    next most probable assignments, :func:`~mimpc.training.candidates.ranked_assignments`, source
+    ``candidate``), ``"repair"`` (integers re-read from the relaxed plan at the policy's
+    integers, :mod:`controllers.repair`, robot only, source ``repair``). Candidates breaking an
+    integer-only row are skipped before any QP. ``select="first"`` applies the first certified
+    candidate; ``"cheapest"`` solves them all and applies the certified one of least objective;
+(c) ``exact``: the exact MIQP under ``exact_time_limit``, with the relaxed plan at the policy's
+    integers as MIP start; its integers (an incumbent stopped by the limit too) are applied with
+    the plan of their fixed-integer QP, which meets the rows exactly where the solver's own plan
+    meets them only to its feasibility tolerance;
+(d) ``fallback``: when the MIQP has no solution either (the problem is infeasible at theta), the
+    relaxed QP of eq. (10) at the policy's integers, which minimises the total violation
+    (Theorem 3); flagged ``fallback=True``, ``certified=False``.
+
+:class:`~controllers.base.StepInfo` reports ``source``, ``certified`` and ``candidates_tried``
+every step. The default order and ``top_k`` are the measured choice in the README (section
+"Certified learned step"), made by ``python benchmarks/certified_cascade.py``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Iterator
+
+import numpy as np
+
+from controllers.base import Controller, StepInfo, solution_to_action
+from controllers.fallback import coasting_plan, shift_integers
+from controllers.repair import plan_integers, supports_repair
+from mimpc.problems.certify import CERTIFICATE_TOL, PlanCertifier
+from mimpc.qp.lean import LeanInstance, LeanQP, LeanSolution
+from mimpc.training.candidates import ranked_assignments, supports_ranking
+
+__all__ = ["CertifiedController", "CANDIDATE_STAGES", "DEFAULT_ORDER", "DEFAULT_TOP_K", "DEFAULT_EXACT_TIME_LIMIT"]
+
+CANDIDATE_STAGES = ("shifted", "topk", "repair")
+#: Default candidate order and count (see the module docstring for where they were measured).
+DEFAULT_ORDER = ("shifted", "topk", "repair")
+DEFAULT_TOP_K = 8
+#: Seconds the exact stage may take before its incumbent (if any) is used.
+DEFAULT_EXACT_TIME_LIMIT = 1.0
+
+
+class CertifiedController(Controller):
+    """The cascade above around a learned controller ``base``.
+
+    Parameters
+    ----------
+    base : Controller
+        A learned controller exposing ``predict_integers(theta)`` (sl, ssl, hybrid, lpae); when it
+        also has a numpy policy with a factored head, its scores give the ``topk`` candidates.
+    order : sequence of str
+        Candidate stages, a subset of ``("shifted", "topk", "repair")`` in the order tried.
+    top_k : int
+        Assignments taken from the network's ranking, its own argmax included (so ``top_k - 1``
+        new candidates).
+    select : str
+        ``"first"`` or ``"cheapest"`` (see the module docstring).
+    exact_time_limit : float
+        Time limit of the exact stage, seconds.
+    solver : str
+        Exact MIQP backend of the exact stage (``"auto"``: the first licensed one).
+    tol : float
+        Absolute row tolerance of the certificate.
+    """
+
+    def __init__(self, base: Controller, order: tuple[str, ...] | list[str] = DEFAULT_ORDER,
+                 top_k: int = DEFAULT_TOP_K, select: str = "first",
+                 exact_time_limit: float = DEFAULT_EXACT_TIME_LIMIT, solver: str = "auto",
+                 tol: float = CERTIFICATE_TOL) -> None:
+        super().__init__(base.problem)
+        if not callable(getattr(base, "predict_integers", None)):
+            raise TypeError(f"controller {base.name!r} does not predict integers, so it cannot be certified")
+        order = tuple(order)
+        unknown = [s for s in order if s not in CANDIDATE_STAGES]
+        if unknown or len(set(order)) != len(order):
+            raise ValueError(f"order must list distinct stages from {CANDIDATE_STAGES}, got {order!r}")
+        if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
+            raise ValueError(f"top_k must be a positive integer, got {top_k!r}")
+        if select not in ("first", "cheapest"):
+            raise ValueError(f"select must be 'first' or 'cheapest', got {select!r}")
+        limit = float(exact_time_limit)
+        if not (np.isfinite(limit) and limit > 0):
+            raise ValueError(f"exact_time_limit must be a positive number of seconds, got {exact_time_limit!r}")
+        self.base = base
+        self.name = f"{base.name}+cert"
+        self._policy = getattr(base, "_numpy_policy", None)
+        self.order = tuple(s for s in order if s != "repair" or supports_repair(self.problem))
+        if "topk" in self.order and not supports_ranking(self._policy):
+            self.order = tuple(s for s in self.order if s != "topk")  # no factored scores to rank
+        self.top_k, self.select = int(top_k), select
+        self.exact_time_limit, self.solver_name = limit, solver
+        self.lean = LeanQP(self.problem)
+        self.certifier = PlanCertifier(self.problem, tol)
+        self._solver: Any = None
+        self._previous: np.ndarray | None = None
+        self._last_relaxed: LeanSolution | None = None  # relaxed QP at the policy's integers, once solved
+
+    def reset(self, seed: int | None = None) -> None:
+        super().reset(seed)
+        self.base.reset(seed)
+        self._previous = None
+
+    # ------------------------------------------------------------------ the cascade
+    def _compute(self, theta: np.ndarray) -> tuple[Any, StepInfo]:
+        t0 = time.perf_counter()
+        scores = self._policy.scores(theta) if self._policy is not None else None
+        delta0 = self._policy.decode(scores) if scores is not None else self.base.predict_integers(theta)
+        t1 = time.perf_counter()
+        timings = {"network": t1 - t0}
+        inst0 = self.lean.instance(theta, delta0)
+        exact0 = self.lean.exact(inst0)
+        tried = 1
+        x = self._certified_plan(inst0, exact0)
+        if x is not None:
+            return self._apply(theta, x, delta0, "policy", tried, timings, t1)
+        best: tuple[float, np.ndarray, np.ndarray, str] | None = None
+        seen = {delta0.tobytes()}
+        for source, delta in self._candidates(theta, delta0, scores, inst0, exact0):
+            key = delta.tobytes()
+            if key in seen or not self.certifier.integer_rows_hold(delta, theta):
+                continue
+            seen.add(key)
+            inst = self.lean.instance(theta, delta)
+            tried += 1
+            x = self._certified_plan(inst, self.lean.exact(inst))
+            if x is None:
+                continue
+            if self.select == "first":
+                return self._apply(theta, x, delta, source, tried, timings, t1)
+            cost = float(self.problem.objective(x, delta, theta))
+            if best is None or cost < best[0]:
+                best = (cost, x, delta, source)
+        if best is not None:
+            return self._apply(theta, best[1], best[2], best[3], tried, timings, t1)
+        relaxed0 = self._last_relaxed or self.lean.relaxed(inst0, exact0)
+        return self._exact_or_fallback(theta, delta0, inst0, relaxed0, tried, timings, t1)
+
+    def _candidates(self, theta: np.ndarray, delta0: np.ndarray, scores: np.ndarray | None,
+                    inst0: LeanInstance, exact0: LeanSolution) -> Iterator[tuple[str, np.ndarray]]:
+        """Candidate integer vectors with their source, in the configured order (lazily)."""
+        self._last_relaxed = None
+        for stage in self.order:
+            if stage == "shifted" and self._previous is not None:
+                yield "candidate", shift_integers(self.problem, self._previous)
+            elif stage == "topk" and self.top_k > 1:
+                for delta in ranked_assignments(self._policy, scores, self.top_k)[1:]:
+                    yield "candidate", delta
+            elif stage == "repair":
+                self._last_relaxed = self.lean.relaxed(inst0, exact0)
+                if self._last_relaxed.optimal:
+                    yield "repair", plan_integers(self.problem, self.lean.plan(inst0, self._last_relaxed.w))
+
+    def _certified_plan(self, inst: LeanInstance, sol: LeanSolution) -> np.ndarray | None:
+        """The plan of a solved fixed-integer QP if it passes the certificate, else None."""
+        if not sol.optimal:
+            return None
+        x = self.lean.plan(inst, sol.w)
+        return x if self.certifier.check(x, inst.delta, inst.theta).ok else None
+
+    def _exact_or_fallback(self, theta: np.ndarray, delta0: np.ndarray, inst0: LeanInstance,
+                           relaxed0: LeanSolution, tried: int, timings: dict[str, float],
+                           t1: float) -> tuple[Any, StepInfo]:
+        if self._solver is None:
+            from mimpc.solvers import make_solver
+            self._solver = make_solver(self.solver_name, time_limit=self.exact_time_limit)
+        x_rel = self.lean.plan(inst0, relaxed0.w) if relaxed0.optimal else None
+        start = np.concatenate([x_rel, delta0]) if x_rel is not None else None
+        t2 = time.perf_counter()
+        sol = self._solver.solve(self.problem, theta, start=start)
+        timings["solver"] = time.perf_counter() - t2
+        if sol.x is not None:
+            # the solver's plan meets its rows to its own feasibility tolerance, which integer
+            # rounding times a big-M can exceed; the fixed-integer QP at its integers is exact
+            inst = self.lean.instance(theta, sol.delta)
+            tried += 1
+            x = self._certified_plan(inst, self.lean.exact(inst))
+            if x is None and self.certifier.check(sol.x, sol.delta, theta).ok:
+                x = sol.x
+            if x is not None:
+                return self._apply(theta, x, sol.delta, "exact", tried, timings, t1, status=sol.status,
+                                   solver=sol.solver)
+        # (d) no certified plan exists or was found in time: the relaxed QP, flagged
+        self._previous = delta0
+        x = x_rel if x_rel is not None else coasting_plan(self.problem, theta, delta0)
+        slack = float(np.sum(self.lean.slack(inst0, relaxed0.w))) if x_rel is not None else float("nan")
+        timings["qp"] = time.perf_counter() - t1 - timings["solver"]
+        info = StepInfo(0.0, "fallback", integers=delta0, x=x, slack=slack, fallback=True, timings=timings,
+                        solver_status=sol.status, solver=sol.solver, source="fallback",
+                        certified=self.certifier.check(x, delta0, theta).ok, candidates_tried=tried,
+                        message=f"no certified plan (MIQP {sol.status}): relaxed QP (eq. 10) at the policy's integers"
+                        if x_rel is not None else f"no certified plan (MIQP {sol.status}), relaxed QP "
+                        f"{relaxed0.status}: smallest admissible input")
+        return solution_to_action(self.problem, x, delta0), info
+
+    def _apply(self, theta: np.ndarray, x: np.ndarray, delta: np.ndarray, source: str, tried: int,
+               timings: dict[str, float], t1: float, status: str = "certified", solver: str = "") -> tuple[Any, StepInfo]:
+        timings["qp"] = time.perf_counter() - t1 - timings.get("solver", 0.0)
+        self._previous = delta
+        info = StepInfo(0.0, status, integers=delta, x=x, source=source, certified=True, candidates_tried=tried,
+                        timings=timings, solver=solver, solver_status=status if source == "exact" else "")
+        return solution_to_action(self.problem, x, delta), info
+
+    def _annotate(self, theta: np.ndarray, info: StepInfo) -> None:
+        info.plan = self.problem.layout.states(info.x)
+        info.objective = float(self.problem.objective(info.x, info.integers, theta))
+        support = getattr(self.base, "support", None)
+        info.ood = None if support is None else not support.contains(theta)
+        if not info.fallback:
+            info.message = f"{info.source}: certified plan ({info.candidates_tried} fixed-integer QPs)"

@@ -1,0 +1,114 @@
+"""Argument types for the ``mimpc`` parsers: each checks one value when the command line is parsed,
+so a bad value stops the command with exit code 2 and a message naming the option, before any work.
+
+Use them as ``p.add_argument("--episodes", type=positive_int)``; argparse reports the
+``ArgumentTypeError`` as ``argument --episodes: must be a positive integer, got '0'``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+__all__ = ["positive_int", "nonnegative_int", "positive_float", "nonnegative_float", "existing_file",
+           "existing_dir", "output_dir", "output_file"]
+
+
+def _int(text: str, what: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
+
+
+def _float(text: str, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An integer >= 1."""
+    value = _int(text, "a positive integer")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def nonnegative_int(text: str) -> int:
+    """An integer >= 0."""
+    value = _int(text, "a non-negative integer")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """A finite number > 0."""
+    value = _float(text, "a positive finite number")
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text!r}")
+    return value
+
+
+def nonnegative_float(text: str) -> float:
+    """A finite number >= 0."""
+    value = _float(text, "a non-negative finite number")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative finite number, got {text!r}")
+    return value
+
+
+def existing_file(text: str) -> str:
+    """The path of an existing regular file (an input such as a checkpoint)."""
+    path = Path(text)
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"file {text!r} does not exist")
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a file")
+    return text
+
+
+def existing_dir(text: str) -> str:
+    """The path of an existing folder (an input such as a dataset or a results folder)."""
+    path = Path(text)
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"folder {text!r} does not exist")
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a folder")
+    return text
+
+
+def _first_existing_parent(path: Path) -> Path:
+    for parent in path.absolute().parents:
+        if parent.exists():
+            return parent
+    return Path("/")
+
+
+def output_dir(text: str) -> str:
+    """A folder to write into: it may not exist yet, but it (or its nearest existing parent) must be
+    a folder."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} exists and is not a folder")
+    parent = _first_existing_parent(path)
+    if not path.exists() and not parent.is_dir():
+        raise argparse.ArgumentTypeError(f"cannot create folder {text!r}: {str(parent)!r} is not a folder")
+    return text
+
+
+def output_file(text: str) -> str:
+    """A file to write: not an existing folder, and its nearest existing parent is a folder."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a folder; give a file name")
+    parent = _first_existing_parent(path)
+    if not parent.is_dir():
+        raise argparse.ArgumentTypeError(f"cannot write {text!r}: {str(parent)!r} is not a folder")
+    return text

@@ -1,0 +1,148 @@
+"""Mixed datasets: expert episodes, states over the domain and on-policy states (DAgger-style).
+
+``mimpc generate --mix expert=0.6,domain=0.25,onpolicy=0.15`` assigns every shard one kind:
+
+* ``expert``: the closed-loop expert episodes (robot) or independent instances (tank) of
+  :mod:`mimpc.generation.generate`; expert shard ``i`` holds the same units, drawn from the same
+  random stream, as shard ``i`` of a dataset generated without ``--mix``.
+* ``domain``: independent parameters of the training sampler family
+  (:mod:`mimpc.problems.samplers`, ``domain``), one exact solve each.
+* ``onpolicy``: closed-loop episodes of a learned policy (``--policy``, default the shipped
+  hybrid policy) from ``domain`` starts; every visited state is labelled by the exact MIQP, and the
+  policy, not the expert, chooses the next state (one DAgger round per dataset). Robot episodes end
+  at the goal, on entering an inflated obstacle, or after ``onpolicy_steps``; tank episodes follow a
+  ``domain`` disturbance profile for ``onpolicy_steps``.
+
+Shards are scheduled by a smooth weighted round robin over the mix fractions, so every prefix of
+shards follows the mix; the units per shard are chosen so that shards of every kind hold a similar
+number of samples (about 200), making the fractions approximate sample shares (the dataset's
+metadata records the requested mix and the samples of each kind). Unit ``j`` of a kind draws from
+``default_rng([seed, kind index, j])`` (expert: ``default_rng([seed, j])`` as before) and is stored
+with episode id ``kind index * KIND_STRIDE + j``, so splits stay per unit and kinds never share an id.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import numpy as np
+
+from mimpc.problems import ParametricMIQP, benchmark_of
+from mimpc.problems.samplers import sample_theta
+
+__all__ = ["KINDS", "DEFAULT_MIX", "KIND_STRIDE", "parse_mix", "format_mix", "shard_kind", "mixed_units",
+           "units_per_shard", "kind_of_episodes", "samples_by_kind"]
+
+KINDS = ("expert", "domain", "onpolicy")
+DEFAULT_MIX = (("expert", 0.6), ("domain", 0.25), ("onpolicy", 0.15))
+KIND_STRIDE = 1_000_000_000
+
+
+def parse_mix(text: str) -> tuple[tuple[str, float], ...]:
+    """``"expert=0.6,domain=0.4"`` as ``(("expert", 0.6), ("domain", 0.4))``, normalised to sum 1."""
+    pairs = []
+    for part in str(text).split(","):
+        name, sep, value = part.partition("=")
+        name = name.strip()
+        if not sep or name not in KINDS:
+            raise ValueError(f"--mix must be KIND=FRACTION,... with KIND in {KINDS}, got {text!r}")
+        try:
+            frac = float(value)
+        except ValueError:
+            raise ValueError(f"--mix fraction of {name!r} must be a number, got {value!r}") from None
+        if not np.isfinite(frac) or frac < 0:
+            raise ValueError(f"--mix fraction of {name!r} must be finite and >= 0, got {value!r}")
+        pairs.append((name, frac))
+    names = [n for n, _ in pairs]
+    if len(set(names)) != len(names):
+        raise ValueError(f"--mix names a kind twice: {text!r}")
+    total = sum(f for _, f in pairs)
+    if total <= 0:
+        raise ValueError(f"--mix fractions must not all be zero, got {text!r}")
+    return tuple((n, f / total) for n, f in pairs if f > 0)
+
+
+def format_mix(mix: tuple[tuple[str, float], ...]) -> str:
+    return ",".join(f"{n}={f:g}" for n, f in mix)
+
+
+def shard_kind(mix: tuple[tuple[str, float], ...], shard: int) -> tuple[str, int]:
+    """``(kind, index among the shards of that kind)`` of global shard ``shard``."""
+    counts = {n: 0 for n, _ in mix}
+    kind = mix[0][0]
+    for k in range(shard + 1):
+        kind = max(mix, key=lambda nf: nf[1] * (k + 1) - counts[nf[0]])[0]
+        if k < shard:
+            counts[kind] += 1
+    return kind, counts[kind]
+
+
+def units_per_shard(problem: ParametricMIQP, kind: str, override: int | None) -> int:
+    """Units per shard of ``kind`` (about 200 samples each), or ``override``."""
+    if override is not None:
+        return override
+    episodes = benchmark_of(problem).unit == "episodes"
+    return {"expert": 10 if episodes else 250, "domain": 200, "onpolicy": 10}[kind]
+
+
+def mixed_units(problem: ParametricMIQP, config: Any, shard: int, controller: Any) -> Iterator[tuple[int, Iterator]]:
+    """``(episode id, thetas)`` of every unit of ``shard``; each theta is yielded after
+    ``controller`` (the exact MIQP) has acted on it."""
+    from mimpc.generation.generate import _unit_thetas
+
+    kind, index = shard_kind(config.mix, shard)
+    per = units_per_shard(problem, kind, config.units_per_shard)
+    k = KINDS.index(kind)
+    policy = _load_policy(problem, config.policy) if kind == "onpolicy" else None
+    for unit in range(index * per, (index + 1) * per):
+        if kind == "expert":
+            yield unit, _unit_thetas(problem, config, controller, np.random.default_rng([config.seed, unit]))
+            continue
+        rng = np.random.default_rng([config.seed, k, unit])
+        if kind == "domain":
+            yield k * KIND_STRIDE + unit, _single(controller, sample_theta(problem, "domain", rng))
+        else:
+            yield k * KIND_STRIDE + unit, _onpolicy(problem, config, controller, policy, rng)
+
+
+def _single(controller: Any, theta: np.ndarray) -> Iterator[np.ndarray]:
+    controller.reset()
+    controller.act(theta)
+    yield theta
+
+
+def _load_policy(problem: ParametricMIQP, checkpoint: str | None) -> Any:
+    from controllers import make_controller
+    from mimpc.training.checkpoint import load_checkpoint
+
+    method = "hybrid" if checkpoint is None else load_checkpoint(checkpoint, problem).method
+    return make_controller(method, problem, checkpoint=checkpoint)
+
+
+def _onpolicy(problem: ParametricMIQP, config: Any, expert: Any, policy: Any,
+              rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """States of one closed-loop episode of ``policy`` from a ``domain`` theta, each labelled by
+    ``expert`` first: the benchmark's ``onpolicy_episode`` hook, else its closed-loop ``step``."""
+    bench = benchmark_of(problem)
+    theta = sample_theta(problem, "domain", rng)
+    if bench.onpolicy_episode is not None:
+        yield from bench.onpolicy_episode(problem, expert, policy, theta, rng, config.onpolicy_steps)
+        return
+    expert.reset()
+    policy.reset()
+    for _ in range(config.onpolicy_steps):
+        expert.act(theta)
+        yield theta
+        theta = bench.step(problem, theta, policy.act(theta))
+        if theta is None:
+            return
+
+
+def kind_of_episodes(episodes: np.ndarray) -> np.ndarray:
+    """Kind name of each stored episode id."""
+    return np.asarray(KINDS)[np.asarray(episodes, dtype=np.int64) // KIND_STRIDE]
+
+
+def samples_by_kind(episodes: np.ndarray) -> dict[str, int]:
+    names, counts = np.unique(kind_of_episodes(episodes), return_counts=True)
+    return {str(n): int(c) for n, c in zip(names, counts)}

@@ -1,0 +1,194 @@
+"""The fixed-integer QP on the closed-loop hot path: persistent DAQP models, nothing rebuilt per step.
+
+:class:`~mimpc.qp.fixed.FixedQPSolver` is the general entry point (any backend, every
+multiplier, validated inputs). A controller step needs less, and needs it fast: for one trusted
+``(theta, delta)`` (validated once, at the controller's boundary) it asks
+
+* :meth:`LeanQP.exact`: is the fixed-integer QP of eq. (3), all rows hard, feasible, and what is
+  its solution? One ``update()`` + ``solve()`` of a DAQP model built once per problem; DAQP keeps
+  its working set between steps, which is the warm start (a ``setup()`` per step would cost an
+  order of magnitude more, see the README's step-latency table);
+* :meth:`LeanQP.relaxed`: the relaxed QP of eq. (10). If the exact QP was feasible with every
+  multiplier below ``rho`` it is already the answer (Theorem 2). Otherwise a second persistent
+  DAQP model with the continuous rows declared *soft* (DAQP's sense 8, linear weight ``rho``)
+  gives an approximate elastic solution without slack variables, whose violated rows seed the
+  exact elastic active-set iteration of :mod:`mimpc.qp.elastic`. Only if that iteration
+  cannot verify the KKT conditions does the general solver (interior-point seed) take over.
+
+Everything is in the reduced coordinates of :mod:`mimpc.qp.reduction` (the inputs ``w``);
+:meth:`LeanQP.plan` maps back to the full ``x``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mimpc.problems.canonical import ParametricMIQP
+from mimpc.problems.validation import resolve_rho
+from mimpc.qp.elastic import ElasticQP, SoftSeed, violated_rows
+from mimpc.qp.reduction import AffineMap, ReducedInstance
+
+__all__ = ["LeanQP", "LeanInstance", "LeanSolution"]
+
+_INF = 1e30
+_EXACT_STATUS = {1: "optimal", -1: "infeasible", -4: "max_iter"}
+
+
+@dataclass
+class LeanInstance:
+    """The vectors of one ``(theta, delta)``; ``x_p`` is computed only when a plan is asked for."""
+
+    theta: np.ndarray
+    delta: np.ndarray
+    c: np.ndarray
+    d: np.ndarray
+    upper: np.ndarray
+    lower: np.ndarray
+
+
+class LeanSolution:
+    """``w`` (the inputs) of one solve; NaN unless ``status == "optimal"``.
+
+    ``mu`` are the multipliers of the continuous rows (computed on first access: the certified
+    step rarely needs them), ``route`` says how the answer was found (``"exact"``,
+    ``"exact (Theorem 2)"``, ``"soft+elastic"``, ``"general"``).
+    """
+
+    __slots__ = ("status", "w", "route", "_mu", "_lam", "_rows")
+
+    def __init__(self, status: str, w: np.ndarray, mu: np.ndarray | None, route: str,
+                 lam: np.ndarray | None = None, rows: slice | None = None) -> None:
+        self.status, self.w, self.route = status, w, route
+        self._mu, self._lam, self._rows = mu, lam, rows
+
+    @property
+    def mu(self) -> np.ndarray:
+        if self._mu is None:
+            self._mu = np.maximum(np.asarray(self._lam, dtype=float)[self._rows], 0.0)
+        return self._mu
+
+    @property
+    def optimal(self) -> bool:
+        return self.status == "optimal"
+
+
+class LeanQP:
+    """Persistent exact and relaxed fixed-integer QP solves for one problem (see module docstring).
+
+    Parameters
+    ----------
+    problem : ParametricMIQP
+    rho : float, optional
+        Slack penalty of eq. (10); default ``problem.slack_penalty``.
+    """
+
+    def __init__(self, problem: ParametricMIQP, rho: float | None = None) -> None:
+        import daqp
+
+        from mimpc.qp.fixed import _reduction
+
+        self.problem = problem
+        self.rho = resolve_rho(rho, problem)
+        self.red = red = _reduction(problem)
+        self._daqp = daqp
+        self.rows = np.vstack([red.C, red.E])
+        self._upper = np.clip(np.concatenate([red.uw, np.zeros(red.m), red.ub_dep]), -_INF, _INF)
+        self._lower = np.clip(np.concatenate([red.lw, np.full(red.m, -_INF), red.lb_dep]), -_INF, _INF)
+        self._cont = slice(red.n_w, red.n_w + red.m)
+        # c and d of one (theta, delta) in a single affine map: one product per step instead of two
+        maps = (red.M_c, red.M_d)
+        self._cd = AffineMap(np.vstack([np.hstack([M.T, M.D.M, M.k[:, None]]) for M in maps]), red.n_theta)
+        self._exact = self._model()
+        self._exact_ready = False
+        self._soft: SoftSeed | None = None
+        self._elastic: ElasticQP | None = None
+        self._general = None
+
+    def _model(self):
+        model = self._daqp.Model()
+        model.settings = {"primal_tol": 1e-9, "iter_limit": 10_000}
+        return model
+
+    # ------------------------------------------------------------------ data
+    def instance(self, theta: np.ndarray, delta: np.ndarray) -> LeanInstance:
+        """The reduced vectors of a validated ``theta`` and an integer ``delta`` within bounds."""
+        red = self.red
+        cd = self._cd(theta, delta)
+        c, d = cd[:red.n_w], cd[red.n_w:]
+        upper = self._upper.copy()
+        np.minimum(d, _INF, out=upper[self._cont])  # rows without a bound (inf) become DAQP's infinity
+        lower = self._lower
+        if red.n_e:  # bounds of dependent entries move with x_p
+            xd = red.M_xp(theta, delta)[red.dep[red.dep_bounded]]
+            upper[red.n_w + red.m:] = np.clip(red.ub_dep - xd, -_INF, _INF)
+            lower = lower.copy()
+            lower[red.n_w + red.m:] = np.clip(red.lb_dep - xd, -_INF, _INF)
+        return LeanInstance(theta, delta, c, d, upper, lower)
+
+    def plan(self, inst: LeanInstance, w: np.ndarray) -> np.ndarray:
+        """The full continuous decision ``x = Z w + x_p(theta, delta)``."""
+        return self.red.Z @ w + self.red.M_xp(inst.theta, inst.delta)
+
+    # ------------------------------------------------------------------ solves
+    def exact(self, inst: LeanInstance) -> LeanSolution:
+        """The fixed-integer QP of eq. (3): every row hard."""
+        if not self._exact_ready:
+            code = self._exact.setup(self.red.H, inst.c, self.rows, inst.upper, inst.lower)
+            if (code[0] if isinstance(code, tuple) else code) < 0:
+                return self._failed("error", "exact")
+            self._exact_ready = True
+        else:
+            self._exact.update(f=inst.c, bupper=inst.upper, blower=inst.lower if self.red.n_e else None)
+        w, _, flag, info = self._exact.solve()
+        status = _EXACT_STATUS.get(int(flag), "error")
+        w = np.asarray(w, dtype=float)
+        if status != "optimal" or not np.all(np.isfinite(w)):
+            status = "error" if status == "optimal" else status
+            self._exact_ready = False  # do not seed the next step with a failed working set
+            return self._failed(status, "exact")
+        return LeanSolution("optimal", w, None, "exact", lam=info["lam"], rows=self._cont)
+
+    def relaxed(self, inst: LeanInstance, exact: LeanSolution | None = None) -> LeanSolution:
+        """The relaxed QP of eq. (10); pass the :meth:`exact` result of the same instance if known."""
+        if exact is None:
+            exact = self.exact(inst)
+        if exact.optimal and float(np.max(exact.mu, initial=0.0)) <= self.rho:
+            return LeanSolution("optimal", exact.w, exact.mu, "exact (Theorem 2)")
+        seed = self._soft_seed(inst)
+        if seed is not None:
+            red = self.red
+            r_inst = ReducedInstance(inst.c, inst.d, inst.lower[red.n_w + red.m:], inst.upper[red.n_w + red.m:],
+                                     np.zeros(0), np.zeros(0), 0.0)
+            if self._elastic is None:
+                self._elastic = ElasticQP(red, self.rho)
+            out = self._elastic.solve(r_inst, violated_rows(red, r_inst, seed[0], seed[1], self.rho))
+            if out.verified and np.all(np.isfinite(out.w)):
+                return LeanSolution("optimal", out.w, out.mu, "soft+elastic")
+        return self._general_relaxed(inst)
+
+    def _soft_seed(self, inst: LeanInstance) -> tuple[np.ndarray, np.ndarray] | None:
+        """An approximate solution of eq. (10) by DAQP's soft constraints, or None if it failed."""
+        if self._soft is None:
+            self._soft = SoftSeed(self.red, self.rho)
+        return self._soft.solve(inst.c, inst.upper, inst.lower)
+
+    def _general_relaxed(self, inst: LeanInstance) -> LeanSolution:
+        """The general solver's answer (interior-point seed), for the rare instance the lean route
+        could not verify."""
+        from mimpc.qp.fixed import FixedQPSolver
+
+        if self._general is None:
+            self._general = FixedQPSolver(self.problem, relaxed=True, rho=self.rho)
+        res = self._general.solve(inst.theta, inst.delta)
+        if not res.optimal:
+            return self._failed(res.status, "general")
+        return LeanSolution("optimal", res.x[self.red.free], res.multipliers_ineq, "general")
+
+    def _failed(self, status: str, route: str) -> LeanSolution:
+        return LeanSolution(status, np.full(self.red.n_w, np.nan), np.full(self.red.m, np.nan), route)
+
+    def slack(self, inst: LeanInstance, w: np.ndarray) -> np.ndarray:
+        """``max(0, C w - d)`` over the continuous rows (the slack of eq. 10 at ``w``)."""
+        return np.maximum(self.red.C @ w - inst.d, 0.0)

@@ -1,0 +1,103 @@
+"""The training support of a policy: a cheap test of whether a parameter theta lies where the
+policy saw training data.
+
+:class:`TrainingSupport` is fitted on the training split's theta when a policy is trained and
+stored in its checkpoint (``payload["support"]``; ``Checkpoint.support`` rebuilds it, None for
+checkpoints written before it existed). ``contains(theta)`` is True when theta lies
+
+1. inside the per-dimension range of the training theta, widened on each side by ``margin``
+   times that dimension's range (a dimension without spread accepts its training value only, up
+   to the same tolerance on the dimension's scale), and
+2. within the Mahalanobis radius (mean and covariance of the training theta) that holds the
+   ``quantile`` share of the training theta.
+
+Both tests cost one matrix-vector product; the first catches a single coordinate off its range
+(a goal outside the workspace, a disturbance larger than any seen), the second a combination that
+the training data never showed (far states with a large velocity, say).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = ["TrainingSupport"]
+
+
+@dataclass(frozen=True)
+class TrainingSupport:
+    """Box and Mahalanobis test of theta against the training theta (see the module docstring)."""
+
+    low: np.ndarray
+    high: np.ndarray
+    mean: np.ndarray
+    precision: np.ndarray
+    radius: float
+    margin: float
+    quantile: float
+
+    @classmethod
+    def fit(cls, theta: np.ndarray, margin: float = 0.02, quantile: float = 0.999,
+            ridge: float = 1e-6) -> "TrainingSupport":
+        """Fit on training theta of shape ``(n, n_theta)`` (``n >= 2``)."""
+        theta = np.asarray(theta, dtype=float)
+        if theta.ndim != 2 or len(theta) < 2 or not np.all(np.isfinite(theta)):
+            raise ValueError(f"theta must be a finite (n >= 2, n_theta) array, got shape {theta.shape}")
+        if not (margin >= 0 and 0 < quantile <= 1):
+            raise ValueError(f"margin must be >= 0 and quantile in (0, 1], got {margin} and {quantile}")
+        low, high = theta.min(0), theta.max(0)
+        span = high - low
+        scale = np.where(span > 0, span, np.maximum(np.abs(low), 1.0))
+        mean = theta.mean(0)
+        cov = np.atleast_2d(np.cov(theta, rowvar=False))
+        cov += ridge * np.diag(np.maximum(np.diag(cov), 1e-12)) + 1e-12 * np.eye(len(mean))
+        precision = np.linalg.inv(cov)
+        d = _mahalanobis(theta, mean, precision)
+        return cls(low - margin * scale, high + margin * scale, mean, precision,
+                   float(np.quantile(d, quantile)), float(margin), float(quantile))
+
+    @property
+    def n_theta(self) -> int:
+        return len(self.mean)
+
+    def distance(self, theta: np.ndarray) -> np.ndarray:
+        """Mahalanobis distance of each theta (shape ``(..., n_theta)``) to the training mean."""
+        return _mahalanobis(self._check(theta), self.mean, self.precision)
+
+    def contains_batch(self, theta: np.ndarray) -> np.ndarray:
+        """Boolean per theta of a batch ``(n, n_theta)``: inside the training support?"""
+        t = self._check(theta)
+        in_box = np.all((t >= self.low) & (t <= self.high), axis=-1)
+        return in_box & (self.distance(t) <= self.radius)
+
+    def contains(self, theta: np.ndarray) -> bool:
+        """Is one theta (shape ``(n_theta,)``) inside the training support?"""
+        return bool(self.contains_batch(np.asarray(theta, dtype=float).reshape(1, -1))[0])
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain lists and floats, for a checkpoint that loads with ``weights_only=True``."""
+        return {"low": self.low.tolist(), "high": self.high.tolist(), "mean": self.mean.tolist(),
+                "precision": self.precision.tolist(), "radius": self.radius, "margin": self.margin,
+                "quantile": self.quantile}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrainingSupport":
+        try:
+            return cls(np.asarray(d["low"], float), np.asarray(d["high"], float), np.asarray(d["mean"], float),
+                       np.asarray(d["precision"], float), float(d["radius"]), float(d["margin"]),
+                       float(d["quantile"]))
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"stored training support is malformed ({exc})") from exc
+
+    def _check(self, theta: np.ndarray) -> np.ndarray:
+        t = np.asarray(theta, dtype=float)
+        if t.shape[-1:] != (self.n_theta,):
+            raise ValueError(f"theta must have {self.n_theta} entries in its last axis, got shape {t.shape}")
+        return t
+
+
+def _mahalanobis(theta: np.ndarray, mean: np.ndarray, precision: np.ndarray) -> np.ndarray:
+    z = theta - mean
+    return np.sqrt(np.maximum(np.einsum("...i,ij,...j->...", z, precision, z), 0.0))

@@ -1,0 +1,79 @@
+"""A user's own benchmark end to end (examples/custom_problem.py): references, the generic
+environment, the CLI path generate -> train -> evaluate -> compare, and mismatch refusals."""
+
+import json
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import envs  # noqa: F401
+from mimpc.cli import main as mimpc
+from mimpc.problems import Benchmark, benchmark_of, load_benchmark, make_problem
+from mimpc.problems.spec import problem_from_spec, problem_spec
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "custom_problem.py"
+REF = f"{EXAMPLE}:benchmark"
+
+
+def test_references_resolve_and_bad_ones_are_named(tmp_path):
+    bench = load_benchmark(REF)
+    assert isinstance(bench, Benchmark) and bench.name == "cart"
+    problem = make_problem(REF, horizon=6)
+    assert problem.benchmark == bench.ref and benchmark_of(problem) is bench
+    assert problem.layout.horizon == 6
+    # a spec rebuilds the same matrices, and names the file it came from
+    spec = json.loads(json.dumps(problem_spec(problem)))
+    assert problem_from_spec(spec).fingerprint() == problem.fingerprint()
+    assert load_benchmark("mimpc.problems.robot:BENCHMARK") is load_benchmark("robot_nav")
+    with pytest.raises(ValueError, match="did you mean 'robot_nav'"):
+        load_benchmark("robot_na")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_benchmark(str(tmp_path / "missing.py") + ":benchmark")
+    with pytest.raises(ValueError, match="defines no 'nothing'"):
+        load_benchmark(f"{EXAMPLE}:nothing")
+    with pytest.raises(ValueError, match="not a mimpc.problems.benchmark.Benchmark"):
+        load_benchmark(f"{EXAMPLE}:build_cart")
+    other = tmp_path / "clash.py"
+    other.write_text("from mimpc.problems import Benchmark\nbenchmark = Benchmark('cart')\n")
+    with pytest.raises(ValueError, match="already registered"):
+        load_benchmark(f"{other}:benchmark")
+
+
+def test_generic_environment_follows_the_benchmark():
+    env = gym.make("mimpc/Benchmark-v0", benchmark=REF)
+    check_env(env.unwrapped, skip_render_check=True)
+    first, _ = env.reset(seed=3)
+    again, _ = env.reset(seed=3)
+    np.testing.assert_array_equal(first, again)
+    assert first[0] == 0.0 and first[1] == 0.0  # "starts": at rest at the origin
+    obs, reward, terminated, truncated, info = env.step({"u": np.array([0.5]), "delta": np.array([1.0])})
+    problem = env.unwrapped.problem
+    expected = problem.next_state(first, np.array([0.5]), np.array([1.0]))
+    np.testing.assert_allclose(obs[:2], expected)
+    assert obs[2] == first[2] and reward == -info["stage_cost"] and not terminated
+    with pytest.raises(ValueError, match="dict with keys"):
+        env.step(np.array([0.1]))
+
+
+def test_own_problem_through_the_cli(tmp_path, capsys):
+    data, ckpt = tmp_path / "data", tmp_path / "hybrid.pt"
+    assert mimpc(["generate", "--env", REF, "--set", "horizon=6", "--samples", "200", "--out", str(data), "--units-per-shard", "2",
+                  "--workers", "1"]) == 0
+    meta = json.loads((data / "meta.json").read_text())
+    assert meta["benchmark"] == load_benchmark(REF).ref and meta["config"]["horizon"] == 6
+    assert mimpc(["train", "--env", REF, "--set", "horizon=6", "--method", "hybrid", "--data", str(data),
+                  "--out", str(ckpt), "--epochs", "1", "--no-progress"]) == 0
+    assert mimpc(["evaluate", "--checkpoint", str(ckpt), "--data", str(data), "--out", str(tmp_path / "eval")]) == 0
+    out = tmp_path / "compare"
+    assert mimpc(["compare", "--env", REF, "--set", "horizon=6", "--controllers", "miqp,hybrid+cert",
+                  "--checkpoint", f"hybrid={ckpt}", "--episodes", "1", "--out", str(out), "--no-progress"]) == 0
+    rows = {r["controller"]: r for r in json.loads((out / "comparison.json").read_text())["rows"]}
+    assert rows["hybrid+cert"]["certified_rate"] == 100.0
+    assert (out / "trajectories.png").exists()
+    # a dataset of another configuration is refused, naming the mismatch
+    code = mimpc(["train", "--env", REF, "--set", "horizon=6", "--set", "push=0.7", "--method", "sl",
+                  "--data", str(data), "--out", str(tmp_path / "x.pt"), "--epochs", "1"])
+    assert code == 2 and "fingerprint" in capsys.readouterr().err

@@ -1,0 +1,129 @@
+"""Mixed datasets (expert, domain, onpolicy), evaluation on sampler families, training support."""
+
+import json
+import subprocess
+import sys
+from dataclasses import asdict
+
+import numpy as np
+import pytest
+
+from mimpc.problems import Obstacle, robot_nav
+from mimpc.problems.robot import inside_obstacles
+from mimpc.training.checkpoint import load_checkpoint, save_checkpoint
+from mimpc.generation.generate import GenerationConfig, generate
+from mimpc.generation.mix import KIND_STRIDE, kind_of_episodes, parse_mix, shard_kind
+from mimpc.training.models import IntegerPolicy, ModelConfig
+from mimpc.training.support import TrainingSupport
+
+SMALL = dict(horizon=4, obstacles=(Obstacle((1.0, -1.0), 0.2, 0.25),))
+MIX = (("expert", 0.5), ("domain", 0.3), ("onpolicy", 0.2))
+
+
+@pytest.fixture(scope="module")
+def small():
+    return robot_nav(**SMALL)
+
+
+@pytest.fixture(scope="module")
+def policy_path(small, tmp_path_factory):
+    """An untrained policy for the small problem: on-policy states need a policy, not a good one."""
+    import torch
+    torch.manual_seed(0)
+    cfg = ModelConfig(hidden=(16,), head="grouped")
+    path = tmp_path_factory.mktemp("policy") / "sl.pt"
+    save_checkpoint(path, method="sl", problem=small, policy=IntegerPolicy(small, cfg),
+                    model_kind="integer_policy", model_config=asdict(cfg))
+    return path
+
+
+@pytest.fixture(scope="module")
+def mixed(small, policy_path, tmp_path_factory):
+    config = GenerationConfig(samples=150, seed=2, units_per_shard=3, mix=MIX, policy=str(policy_path),
+                              onpolicy_steps=8)
+    return generate(small, tmp_path_factory.mktemp("mixed"), config, progress=False)
+
+
+def test_parse_mix_normalises_and_names_bad_input():
+    assert parse_mix("expert=3,domain=1") == (("expert", 0.75), ("domain", 0.25))
+    assert parse_mix("expert=1,onpolicy=0") == (("expert", 1.0),)
+    for bad in ("expert", "teacher=1", "expert=x", "expert=-1", "expert=0", "expert=1,expert=2"):
+        with pytest.raises(ValueError, match="--mix"):
+            parse_mix(bad)
+
+
+def test_every_prefix_of_shards_follows_the_mix():
+    kinds = [shard_kind(MIX, k)[0] for k in range(100)]
+    for n in (10, 37, 100):
+        for name, frac in MIX:
+            assert abs(kinds[:n].count(name) - frac * n) <= 1.0
+    # indices within a kind count up from zero without gaps
+    for name, _ in MIX:
+        idx = [shard_kind(MIX, k)[1] for k in range(100) if kinds[k] == name]
+        assert idx == list(range(len(idx)))
+
+
+def test_mixed_dataset_metadata_and_kinds(small, mixed):
+    meta = mixed.meta
+    assert meta["mix"] == "expert=0.5,domain=0.3,onpolicy=0.2"
+    by_kind = meta["samples_by_kind"]
+    assert set(by_kind) == {"expert", "domain", "onpolicy"} and sum(by_kind.values()) == len(mixed)
+    kinds = kind_of_episodes(mixed.arrays["episode"])
+    assert (kinds == "domain").sum() == by_kind["domain"]
+    arr = mixed.arrays
+    viol = small.violations(arr["x"], arr["delta"], arr["theta"])
+    assert viol.continuous_total.max() < 1e-5  # every label is an exact, feasible solution
+    # domain samples are single states with velocity; on-policy episodes stop at the step cap
+    dom = kinds == "domain"
+    assert np.all(arr["step"][dom] == 0) and np.abs(arr["theta"][dom, 2:4]).max() > 0
+    on = kinds == "onpolicy"
+    assert arr["step"][on].max() <= 7
+    assert not inside_obstacles(small.config, arr["theta"][on, :2], small.config.d_min, 1e-4).any()
+
+
+def test_expert_shards_of_a_mix_are_those_of_an_expert_dataset(small, mixed, policy_path, tmp_path):
+    plain = generate(small, tmp_path / "plain", GenerationConfig(samples=40, seed=2, units_per_shard=3), progress=False)
+    expert = kind_of_episodes(mixed.arrays["episode"]) == "expert"
+    ids = np.unique(mixed.arrays["episode"][expert])
+    common = np.isin(plain.arrays["episode"], ids)
+    assert common.sum() > 0
+    np.testing.assert_allclose(plain.arrays["theta"][common],
+                               mixed.arrays["theta"][expert][np.isin(mixed.arrays["episode"][expert],
+                                                                     plain.arrays["episode"])])
+    assert plain.meta["identity"] == json.loads(json.dumps(plain.meta["identity"]))
+    assert "mix" not in plain.meta["identity"] and "mix" in mixed.meta["identity"]
+    assert mixed.arrays["episode"].max() >= KIND_STRIDE
+
+
+def test_evaluate_on_a_sampler_labels_fresh_parameters(small, policy_path, tmp_path):
+    out = tmp_path / "ev"
+    cmd = [sys.executable, "-m", "mimpc.cli", "evaluate", "--checkpoint", str(policy_path), "--sampler", "uniform",
+           "--samples", "12", "--seed", "4", "--no-plot", "--out", str(out)]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    rec = json.loads((out / "evaluation.json").read_text())
+    assert rec["sampler"] == "uniform" and sum(rec["solve_statuses"].values()) == 12
+    row = rec["rows"][0]
+    assert row["n"] == rec["solve_statuses"].get("optimal", 0) and row["split"] == "uniform"
+    assert 0 <= row["lookahead_violation_rate"] <= 100 and row["gap_median"] >= -1e-6
+    bad = subprocess.run(cmd[:4] + ["--sampler", "test"], capture_output=True, text=True, timeout=300)
+    assert bad.returncode != 0 and "--data" in bad.stderr
+
+
+def test_training_support_accepts_training_theta_and_rejects_far_ones(mixed):
+    theta = mixed.subset("train")["theta"]
+    sup = TrainingSupport.fit(theta)
+    assert sup.contains_batch(theta).mean() >= 0.99
+    far = theta[0].copy()
+    far[0] += 10.0  # a position far outside the workspace
+    assert not sup.contains(far)
+    assert not sup.contains(np.full(theta.shape[1], np.nan))
+    assert sup.contains(sup.mean) and sup.distance(sup.mean) == pytest.approx(0.0)
+    again = TrainingSupport.from_dict(json.loads(json.dumps(sup.to_dict())))
+    np.testing.assert_array_equal(again.contains_batch(theta), sup.contains_batch(theta))
+    with pytest.raises(ValueError, match="last axis"):
+        sup.contains(theta[0][:3])
+
+
+def test_old_checkpoints_have_no_support(policy_path):
+    assert load_checkpoint(policy_path).support is None
