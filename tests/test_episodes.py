@@ -43,7 +43,7 @@ def test_run_rollouts_checks_its_arguments():
 def test_evaluate_workers_give_the_sequential_rows(tmp_path):
     import json
 
-    from mimpc.training.generate import GenerationConfig, generate
+    from mimpc.generation.generate import GenerationConfig, generate
 
     data = generate(thermal_tank(), tmp_path / "data", GenerationConfig(samples=40, seed=2, units_per_shard=40),
                     progress=False)
