@@ -2,16 +2,18 @@
 # Every figure of the README's "Results" section, from the shipped policies and the datasets of
 # scripts/train_pretrained.sh (data/robot_nav, data/thermal_tank). Run on an otherwise idle
 # machine: the timing columns are medians measured side by side in one run, but a loaded CPU
-# still shifts them. Outputs go to results/ (about 30 minutes on 2 cores).
+# still shifts them. Outputs go to results/ (about 30 minutes on 2 cores). WORKERS=2 runs the
+# closed-loop episodes two at a time (same episodes; per-step times then share the CPU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MIMPC=${MIMPC:-.venv/bin/mimpc}
+WORKERS=${WORKERS:-1}
 P=mimpc/pretrained
 step() { echo; echo "\$ $*"; "$@"; }
 
 # exact MIQP controller in closed loop (issue: foundation)
-step $MIMPC rollout --env robot_nav --controller miqp --episodes 10 --out results/rollout_robot_nav --no-progress
-step $MIMPC rollout --env thermal_tank --controller miqp --episodes 5 --max-steps 200 --out results/rollout_thermal_tank --no-progress
+step $MIMPC rollout --env robot_nav --controller miqp --episodes 10 --out results/rollout_robot_nav --no-progress --workers $WORKERS
+step $MIMPC rollout --env thermal_tank --controller miqp --episodes 5 --max-steps 200 --out results/rollout_thermal_tank --no-progress --workers $WORKERS
 
 step .venv/bin/python benchmarks/miqp_agreement.py
 
@@ -23,8 +25,8 @@ done
 step $MIMPC evaluate --checkpoint $P/robot_nav/hybrid.pt --data data/robot_nav --repair 2 --out results/evaluate_robot_nav_repair
 
 # the main job: closed-loop comparison on shared seeds
-step $MIMPC compare --env robot_nav --episodes 50 --out results/compare_robot_nav --no-progress
-step $MIMPC compare --env thermal_tank --episodes 5 --out results/compare_thermal_tank --no-progress
+step $MIMPC compare --env robot_nav --episodes 50 --out results/compare_robot_nav --no-progress --workers $WORKERS
+step $MIMPC compare --env thermal_tank --episodes 5 --out results/compare_thermal_tank --no-progress --workers $WORKERS
 
 # per-step latency on 200 held-out theta, and the QP layer against cvxpylayers
 for env in robot_nav thermal_tank; do

@@ -38,3 +38,27 @@ def test_run_rollouts_checks_its_arguments():
         executor_from_args(argparse.Namespace(executor="local", workers=0, ray_address=None))
     with pytest.raises(ValueError, match="--ray-address needs --executor ray"):
         executor_from_args(argparse.Namespace(executor="local", workers=1, ray_address="host:6379"))
+
+
+def test_evaluate_workers_give_the_sequential_rows(tmp_path):
+    import json
+
+    from mimpc.generation.generate import GenerationConfig, generate
+
+    data = generate(thermal_tank(), tmp_path / "data", GenerationConfig(samples=40, seed=2, units_per_shard=40),
+                    progress=False)
+    from pathlib import Path
+
+    import mimpc
+    shipped = Path(mimpc.__file__).parent / "pretrained" / "thermal_tank"
+    ckpts = [str(shipped / "sl.pt"), str(shipped / "lpae.pt")]
+    rows = {}
+    for workers in ("1", "2"):
+        out = tmp_path / f"eval{workers}"
+        assert main(["evaluate", "--checkpoint", *ckpts, "--data", str(data.path), "--split", "train",
+                     "--workers", workers, "--out", str(out), "--no-plot"]) == 0
+        rows[workers] = json.loads((out / "evaluation.json").read_text())["rows"]
+    for a, b in zip(rows["1"], rows["2"]):
+        a.pop("batched_seconds_per_instance"), b.pop("batched_seconds_per_instance")
+        assert a == b
+    assert [r["method"] for r in rows["2"]] == ["sl", "lpae"]

@@ -4,7 +4,8 @@ config values, each run a task of an executor, and one summary table over all of
 A point is a seed and one value per swept field; its run is the subcommand's own command line
 with ``--seed`` and ``--set FIELD=VALUE`` added and its output in ``out/<point name>``, so every
 run can be repeated (or inspected) on its own. The summary has one row per point (``train``) or
-per point and controller (``compare``).
+per point and controller (``compare``). This module sits on top of :mod:`mimpc.commands`: it
+runs their command lines.
 """
 
 from __future__ import annotations

@@ -55,7 +55,7 @@ class GenerationConfig:
     units_per_shard : int or None
         Episodes or instances per shard (default: 10 episodes or 250 instances).
     workers : int
-        Worker processes (each solves with one thread).
+        Shards computed at a time (processes or Ray tasks; each solves with one thread).
     max_episode_steps : int
         Length cap of an expert episode.
     split_fractions : tuple
