@@ -28,10 +28,16 @@ step $MIMPC evaluate --checkpoint $P/robot_nav/hybrid.pt --data data/robot_nav -
 step $MIMPC compare --env robot_nav --episodes 50 --out results/compare_robot_nav --no-progress --workers $WORKERS
 step $MIMPC compare --env thermal_tank --episodes 5 --out results/compare_thermal_tank --no-progress --workers $WORKERS
 
-# per-step latency on 200 held-out theta, and the QP layer against cvxpylayers
+# per-step latency at the states the exact controller visits (fresh seeds), each controller in a
+# block of its own, three interleaved rounds; then the certified cascade over the whole domain
 for env in robot_nav thermal_tank; do
-  step $MIMPC bench step-latency --env $env --data data/$env --method hybrid,lpae
+  step $MIMPC bench step-latency --env $env --method hybrid,hybrid+cert,lpae --n 300 --rounds 3
 done
+step $MIMPC bench certified --env robot_nav --open-loop 1000 --episodes 100 --arbitrary-starts \
+  --closed-loop-variants 5 --out results/certified_robot_nav.json
+step $MIMPC bench certified --env thermal_tank --open-loop 1000 --episodes 20 --closed-loop-variants 2 \
+  --variants "shifted,topk:8:first;shifted,topk:1:first;shifted,topk:32:first;shifted,topk:8:cheapest" \
+  --out results/certified_thermal_tank.json
 step $MIMPC bench qp-layer --threads 1
 
 # soak: many episodes per controller, no exception, no NaN, memory growth
