@@ -1,6 +1,8 @@
 """Relaxed-QP layer backends side by side; same as ``mimpc bench qp-layer`` (see mimpc/bench/qp_layer.py)."""
 
-from mimpc.bench.qp_layer import main
+import sys
+
+from mimpc.cli import main
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main(["bench", "qp-layer", *sys.argv[1:]]))

@@ -1,7 +1,9 @@
 """Soak test of the controllers in closed loop; same as ``mimpc bench soak``
 (see mimpc/bench/soak.py)."""
 
-from mimpc.bench.soak import main
+import sys
+
+from mimpc.cli import main
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(["bench", "soak", *sys.argv[1:]]))

@@ -100,7 +100,7 @@ def test_step_latency_arguments():
     with pytest.raises(ValueError, match="expected METHOD=PATH"):
         bench_step.parse_checkpoints(["s.pt"])
     with pytest.raises(ValueError, match="unknown learned controller"):   # before any slow work
-        bench_step.main(["--method", "hybrid,nope"])
+        bench_step.parse_methods("hybrid,nope")
 
 
 def test_qp_layer_bench_core_on_a_tiny_problem(capsys):

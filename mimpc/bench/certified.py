@@ -211,14 +211,3 @@ def cli(args: argparse.Namespace) -> int:
         from mimpc.io import write_json
         write_json(Path(args.out), report)
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python benchmarks/certified_cascade.py [options]``: the same as ``mimpc bench certified``."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    add_arguments(parser)
-    return cli(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -365,13 +365,3 @@ def cli(args: argparse.Namespace) -> int:
     if args.problem in ("tank", "both"):
         bench_problem("thermal_tank", thermal_tank(), tank_inputs, args)
     return 0
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    add_arguments(parser)
-    cli(parser.parse_args())
-
-
-if __name__ == "__main__":
-    main()

@@ -26,7 +26,7 @@ from mimpc.commands.argtypes import nonnegative_int, positive_float, positive_in
 from mimpc.commands.common import env_id_of, env_name, parse_checkpoints
 from mimpc.report import format_table
 
-__all__ = ["add_arguments", "cli", "main", "soak", "rss_mb", "TABLE_COLUMNS"]
+__all__ = ["add_arguments", "cli", "soak", "rss_mb", "TABLE_COLUMNS"]
 
 TABLE_COLUMNS = [("controller", "controller"), ("episodes", "episodes"), ("steps", "steps"),
                  ("steps_per_s", "steps/s"), ("fallback_steps", "fallback"), ("exceptions", "exceptions"),
@@ -171,14 +171,3 @@ def cli(args: argparse.Namespace) -> int:
         print(f"FAILED {r['controller']}: {r['exceptions']} exceptions, {r['non_finite']} non-finite; first: "
               f"{r['first_error']}")
     return 1 if failed else 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python benchmarks/soak.py [options]``: the same as ``mimpc bench soak``."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    add_arguments(parser)
-    return cli(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -29,7 +29,7 @@ import numpy as np
 from mimpc.commands.common import parse_checkpoints
 from mimpc.report import format_table
 
-__all__ = ["add_arguments", "cli", "main", "held_out_thetas", "measure", "measure_all", "make_contenders",
+__all__ = ["add_arguments", "cli", "held_out_thetas", "measure", "measure_all", "make_contenders",
            "parse_methods", "parse_checkpoints", "QP_VARIANTS", "TABLE_COLUMNS"]
 
 #: Plan QP solvers timed for every QP-layer method (``controllers.l2o.LEARNED_METHODS``).
@@ -190,14 +190,3 @@ def cli(args: argparse.Namespace) -> int:
           "every controller on the same theta in this run")
     print(format_table(rows, TABLE_COLUMNS))
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python benchmarks/step_latency.py [options]``: the same as ``mimpc bench step-latency``."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    add_arguments(parser)
-    return cli(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
