@@ -108,6 +108,7 @@ class CertifiedController(Controller):
     def reset(self, seed: int | None = None) -> None:
         super().reset(seed)
         self.base.reset(seed)
+        self.lean.reset()
         self._previous = None
 
     # ------------------------------------------------------------------ the cascade

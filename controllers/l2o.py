@@ -101,6 +101,8 @@ class L2OController(Controller):
         super().reset(seed)
         if self.qp == "layer":
             self._layer_qp.reset()
+        else:
+            self.lean.reset()
 
     def solve_qp(self, theta: np.ndarray, delta: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
         """``(x, slack, status)`` of the relaxed QP (eq. 10) at the given integers."""

@@ -280,3 +280,17 @@ def test_mip_start_changes_work_not_the_optimum(robot, tank):
             assert again.objective == pytest.approx(cold.objective, rel=1e-6, abs=1e-6)
         with pytest.raises(ValueError, match="start must have shape"):
             solver.solve(problem, theta, start=np.zeros(3))
+
+
+@pytest.mark.parametrize("name", ["hybrid", "hybrid+cert"])
+def test_an_episode_replays_bit_for_bit_after_reset(robot, name):
+    import gymnasium as gym
+
+    import envs  # noqa: F401
+    env = gym.make("mimpc/RobotNav-v0", max_steps=25)
+    ctrl = make_controller(name, robot)
+    first = rollout.run(env, ctrl, episodes=1, seed=5, progress=False).episodes[0]
+    rollout.run(env, ctrl, episodes=2, seed=11, progress=False)  # other episodes in between
+    again = rollout.run(env, ctrl, episodes=1, seed=5, progress=False).episodes[0]
+    np.testing.assert_array_equal(first.x, again.x)
+    np.testing.assert_array_equal(first.states, again.states)

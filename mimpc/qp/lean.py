@@ -111,6 +111,18 @@ class LeanQP:
         model.settings = {"primal_tol": 1e-9, "iter_limit": 10_000}
         return model
 
+    def reset(self) -> None:
+        """Forget the working sets kept from earlier solves, so that the next solve, and every one
+        after it, depends only on its own data (call it at an episode start: the same episode
+        then gives the same plans bit for bit, whatever was solved before)."""
+        self._exact_ready = False
+        if self._soft is not None:
+            self._soft._ready = False
+        if self._elastic is not None:
+            self._elastic._ready = False
+            self._elastic._last_V = None
+        self._general = None
+
     # ------------------------------------------------------------------ data
     def instance(self, theta: np.ndarray, delta: np.ndarray) -> LeanInstance:
         """The reduced vectors of a validated ``theta`` and an integer ``delta`` within bounds."""
