@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# Reproduce the shipped policies in mimpc/pretrained/ from scratch (about 1.5 hours on 2 cores):
-# data from the exact MIQP solver (robot: closed-loop expert episodes; tank: independent instances),
-# then SL, SSL, hybrid (the SL policy fine-tuned with the hybrid loss) and LP-AE, then export with
-# model cards (scripts/export_pretrained.py) and the small held-out sets of tests/data/.
+# Reproduce the shipped policies in mimpc/pretrained/ from scratch (about 3 hours on 2 cores):
+# 1. the expert-only datasets (robot: closed-loop expert episodes; tank: independent instances),
+#    whose test splits are the README's "own test split" and tests/data/; SL, SSL, hybrid (the SL
+#    policy fine-tuned with the hybrid loss) and LP-AE trained on them (the first generation of
+#    policies; SSL and LP-AE are still these);
+# 2. the mixed datasets (mimpc generate --mix: expert units, states over the whole domain, and
+#    states visited by the first-generation hybrid policy, all labelled by the exact MIQP), on
+#    which the shipped SL and hybrid policies are fine-tuned from the first-generation SL weights;
+# then export with model cards (scripts/export_pretrained.py) and the held-out sets of tests/data/.
 # Robot policies use the grouped face head and cross-entropy (README, "mimpc's own choices").
 set -euo pipefail
 cd "$(dirname "$0")/.."
