@@ -16,16 +16,17 @@ from mimpc.training.export import export_checkpoint
 ROOT = Path(__file__).resolve().parents[1]
 DATA = {"robot_nav": "mimpc generate --env robot_nav --samples 55000 --out data/robot_nav --seed 0 --mix expert=1",
         "thermal_tank": "mimpc generate --env thermal_tank --samples 36000 --out data/thermal_tank --seed 0 --mix expert=1"}
-MIXED = {"robot_nav": "mimpc generate --env robot_nav --samples 75000 --out data/robot_nav_mix --seed 0 "
-                      "--mix expert=0.6,domain=0.25,onpolicy=0.15",
-         "thermal_tank": "mimpc generate --env thermal_tank --samples 40000 --out data/thermal_tank_mix --seed 0 "
+# the on-policy episodes were driven by the first-generation hybrid policy (then the shipped one)
+MIXED = {"robot_nav": "mimpc generate --env robot_nav --samples 41259 --out data/robot_nav_mix3 --seed 0 "
+                      "--mix expert=0.4,domain=0.4,onpolicy=0.2 --policy runs/robot_nav/gen1/hybrid.pt",
+         "thermal_tank": "mimpc generate --env thermal_tank --samples 20000 --out data/thermal_tank_mix --seed 0 "
                          "--mix expert=0.5,domain=0.35,onpolicy=0.15 --onpolicy-steps 20"}
 
 
 def train_command(problem: str, method: str, payload_train: dict, loss: dict, model: dict,
-                  init_from: str | None = None) -> str:
+                  init_from: str | None = None, data: str | None = None) -> str:
     """The command of scripts/train_pretrained.sh that produced the run (read back from the run)."""
-    parts = ["mimpc", "train", "--env", problem, "--method", method, "--data", f"data/{problem}",
+    parts = ["mimpc", "train", "--env", problem, "--method", method, "--data", data or f"data/{problem}",
              "--epochs", str(payload_train["epochs"]), "--seed", str(payload_train["seed"])]
     if payload_train.get("lr", 1e-3) != 1e-3:
         parts += ["--lr", f"{payload_train['lr']:g}"]
