@@ -52,6 +52,14 @@ def test_parse_mix_normalises_and_names_bad_input():
             parse_mix(bad)
 
 
+def test_generation_config_checks_the_mix():
+    for bad in ((("teacher", 1.0),), (("expert", 0.0),), (("expert", 0.5), ("expert", 0.5))):
+        with pytest.raises(ValueError, match="mix"):
+            GenerationConfig(samples=10, mix=bad)
+    with pytest.raises(ValueError, match="onpolicy_steps"):
+        GenerationConfig(samples=10, mix=MIX, onpolicy_steps=0)
+
+
 def test_every_prefix_of_shards_follows_the_mix():
     kinds = [shard_kind(MIX, k)[0] for k in range(100)]
     for n in (10, 37, 100):

@@ -86,6 +86,11 @@ class GenerationConfig:
             raise ValueError(f"units_per_shard must be >= 1, got {self.units_per_shard}")
         object.__setattr__(self, "split_fractions", tuple(float(f) for f in self.split_fractions))
         object.__setattr__(self, "mix", tuple((str(k), float(f)) for k, f in self.mix))
+        from mimpc.training.mix import KINDS
+        if any(k not in KINDS or not f > 0 for k, f in self.mix) or len({k for k, _ in self.mix}) != len(self.mix):
+            raise ValueError(f"mix must name distinct kinds of {KINDS} with positive fractions, got {self.mix!r}")
+        if not isinstance(self.onpolicy_steps, (int, np.integer)) or self.onpolicy_steps < 1:
+            raise ValueError(f"onpolicy_steps must be a positive integer, got {self.onpolicy_steps!r}")
 
     def identity(self) -> dict[str, Any]:
         """The settings that determine shard contents (a resume must match them)."""
