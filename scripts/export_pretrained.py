@@ -1,6 +1,7 @@
-"""Export runs/<problem>/<method>.pt into mimpc/pretrained/ with model cards (test metrics included).
+"""Export runs/<problem>/<method>.pt into mimpc/pretrained/ with model cards: test metrics on the
+expert dataset's test split (data/<problem>) and metrics on the uniform evaluation sampler.
 
-    python scripts/export_pretrained.py [--runs runs] [--problems robot_nav thermal_tank]
+    python scripts/export_pretrained.py [--runs runs] [--problems robot_nav thermal_tank] [--methods ...]
 """
 
 import argparse
@@ -8,23 +9,31 @@ import json
 import shlex
 from pathlib import Path
 
-from mimpc.training.evaluate import evaluate_checkpoint
+from mimpc.training.checkpoint import load_checkpoint
+from mimpc.training.evaluate import evaluate_arrays, evaluate_checkpoint, labelled_sample
 from mimpc.training.export import export_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = {"robot_nav": "mimpc generate --env robot_nav --samples 55000 --out data/robot_nav --seed 0",
-        "thermal_tank": "mimpc generate --env thermal_tank --samples 36000 --out data/thermal_tank --seed 0"}
+DATA = {"robot_nav": "mimpc generate --env robot_nav --samples 55000 --out data/robot_nav --seed 0 --mix expert=1",
+        "thermal_tank": "mimpc generate --env thermal_tank --samples 36000 --out data/thermal_tank --seed 0 --mix expert=1"}
+# the on-policy episodes were driven by the first-generation hybrid policy (then the shipped one)
+MIXED = {"robot_nav": "mimpc generate --env robot_nav --samples 41259 --out data/robot_nav_mix3 --seed 0 "
+                      "--mix expert=0.4,domain=0.4,onpolicy=0.2 --policy runs/robot_nav/gen1/hybrid.pt",
+         "thermal_tank": "mimpc generate --env thermal_tank --samples 20000 --out data/thermal_tank_mix --seed 0 "
+                         "--mix expert=0.5,domain=0.35,onpolicy=0.15 --onpolicy-steps 20"}
 
 
 def train_command(problem: str, method: str, payload_train: dict, loss: dict, model: dict,
-                  init_from: str | None = None) -> str:
+                  init_from: str | None = None, data: str | None = None) -> str:
     """The command of scripts/train_pretrained.sh that produced the run (read back from the run)."""
-    parts = ["mimpc", "train", "--env", problem, "--method", method, "--data", f"data/{problem}",
+    parts = ["mimpc", "train", "--env", problem, "--method", method, "--data", data or f"data/{problem}",
              "--epochs", str(payload_train["epochs"]), "--seed", str(payload_train["seed"])]
     if payload_train.get("lr", 1e-3) != 1e-3:
         parts += ["--lr", f"{payload_train['lr']:g}"]
     if model.get("head", "per_integer") != "per_integer":
         parts += ["--head", model["head"]]
+    if model.get("hidden") and list(model["hidden"]) != [128, 128, 128, 128]:
+        parts += ["--hidden", *(str(h) for h in model["hidden"])]
     if init_from:
         parts += ["--init", init_from]
     overrides = {k: v for k, v in loss.items() if k in ("supervised", "w_constraint", "w_supervised")
@@ -44,8 +53,10 @@ def main() -> None:
     parser.add_argument("--runs", default="runs")
     parser.add_argument("--problems", nargs="+", default=["robot_nav", "thermal_tank"])
     parser.add_argument("--methods", nargs="+", default=["sl", "ssl", "hybrid", "lpae"])
+    parser.add_argument("--sampler-samples", type=int, default=1000, help="uniform-sampler parameters per problem")
     args = parser.parse_args()
     for problem in args.problems:
+        uniform = None
         for method in args.methods:
             src = Path(args.runs) / problem / f"{method}.pt"
             if not src.exists():
@@ -53,11 +64,18 @@ def main() -> None:
                 continue
             import torch
             payload = torch.load(src, weights_only=False)
+            data = Path(payload.get("dataset", {}).get("path", f"data/{problem}"))
+            mixed = data.name != problem
             cmd = train_command(problem, method, payload["train_config"], payload.get("loss_config", {}),
-                                payload["model_config"], payload.get("init_from"))
-            test = evaluate_checkpoint(src, ROOT / "data" / problem, "test")["summary"]
+                                payload["model_config"], payload.get("init_from"), f"data/{data.name}")
+            ckpt = load_checkpoint(src)
+            test = evaluate_checkpoint(ckpt, ROOT / "data" / problem, "test")["summary"]
+            if uniform is None:
+                uniform = labelled_sample(ckpt.problem, "uniform", args.sampler_samples, seed=0)[0]
+            on_uniform = evaluate_arrays(ckpt, uniform, "uniform")["summary"]
             dst, card = export_checkpoint(src, ROOT / "mimpc" / "pretrained" / problem / f"{method}.pt",
-                                          data_command=DATA[problem], train_command=cmd, test_metrics=test)
+                                          data_command=MIXED[problem] if mixed else DATA[problem], train_command=cmd,
+                                          test_metrics=test, sampler_metrics={"uniform": on_uniform})
             print(f"{dst} ({dst.stat().st_size / 1e6:.2f} MB), card {card}")
 
 

