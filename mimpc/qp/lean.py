@@ -38,7 +38,7 @@ _EXACT_STATUS = {1: "optimal", -1: "infeasible", -4: "max_iter"}
 
 @dataclass
 class LeanInstance:
-    """The vectors of one ``(theta, delta)``; ``x_p`` is computed only when a plan is asked for."""
+    """The vectors of one ``(theta, delta)``: the QP's ``c``, ``d`` and bounds, and ``x_p`` of the plan."""
 
     theta: np.ndarray
     delta: np.ndarray
@@ -46,6 +46,7 @@ class LeanInstance:
     d: np.ndarray
     upper: np.ndarray
     lower: np.ndarray
+    x_p: np.ndarray
 
 
 class LeanSolution:
@@ -97,8 +98,8 @@ class LeanQP:
         self._upper = np.clip(np.concatenate([red.uw, np.zeros(red.m), red.ub_dep]), -_INF, _INF)
         self._lower = np.clip(np.concatenate([red.lw, np.full(red.m, -_INF), red.lb_dep]), -_INF, _INF)
         self._cont = slice(red.n_w, red.n_w + red.m)
-        # c and d of one (theta, delta) in a single affine map: one product per step instead of two
-        maps = (red.M_c, red.M_d)
+        # c, d and x_p of one (theta, delta) in a single affine map: one product per step, not three
+        maps = (red.M_c, red.M_d, red.M_xp)
         self._cd = AffineMap(np.vstack([np.hstack([M.T, M.D.M, M.k[:, None]]) for M in maps]), red.n_theta)
         self._exact = self._model()
         self._exact_ready = False
@@ -128,20 +129,20 @@ class LeanQP:
         """The reduced vectors of a validated ``theta`` and an integer ``delta`` within bounds."""
         red = self.red
         cd = self._cd(theta, delta)
-        c, d = cd[:red.n_w], cd[red.n_w:]
+        c, d, x_p = cd[:red.n_w], cd[red.n_w:red.n_w + red.m], cd[red.n_w + red.m:]
         upper = self._upper.copy()
         np.minimum(d, _INF, out=upper[self._cont])  # rows without a bound (inf) become DAQP's infinity
         lower = self._lower
         if red.n_e:  # bounds of dependent entries move with x_p
-            xd = red.M_xp(theta, delta)[red.dep[red.dep_bounded]]
+            xd = x_p[red.dep[red.dep_bounded]]
             upper[red.n_w + red.m:] = np.clip(red.ub_dep - xd, -_INF, _INF)
             lower = lower.copy()
             lower[red.n_w + red.m:] = np.clip(red.lb_dep - xd, -_INF, _INF)
-        return LeanInstance(theta, delta, c, d, upper, lower)
+        return LeanInstance(theta, delta, c, d, upper, lower, x_p)
 
     def plan(self, inst: LeanInstance, w: np.ndarray) -> np.ndarray:
         """The full continuous decision ``x = Z w + x_p(theta, delta)``."""
-        return self.red.Z @ w + self.red.M_xp(inst.theta, inst.delta)
+        return self.red.Z @ w + inst.x_p
 
     # ------------------------------------------------------------------ solves
     def exact(self, inst: LeanInstance) -> LeanSolution:
