@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = {"robot_nav": "mimpc generate --env robot_nav --samples 55000 --out data/robot_nav --seed 0 --mix expert=1",
         "thermal_tank": "mimpc generate --env thermal_tank --samples 36000 --out data/thermal_tank --seed 0 --mix expert=1"}
 # the on-policy episodes were driven by the first-generation hybrid policy (then the shipped one)
-MIXED = {"robot_nav": "mimpc generate --env robot_nav --samples 41259 --out data/robot_nav_mix3 --seed 0 "
+MIXED = {"robot_nav": "mimpc generate --env robot_nav --samples 63300 --out data/robot_nav_mix4 --seed 0 "
                       "--mix expert=0.4,domain=0.4,onpolicy=0.2 --policy runs/robot_nav/gen1/hybrid.pt",
          "thermal_tank": "mimpc generate --env thermal_tank --samples 20000 --out data/thermal_tank_mix --seed 0 "
                          "--mix expert=0.5,domain=0.35,onpolicy=0.15 --onpolicy-steps 20"}

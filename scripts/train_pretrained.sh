@@ -28,18 +28,25 @@ robot() {
   $MIMPC train --env robot_nav --data data/robot_nav --method lpae --epochs 20 --threads $T --no-progress \
     --out runs/robot_nav/lpae.pt
   # mixed data: expert episodes, states over the whole domain, states the first hybrid policy visits;
-  # data/robot_nav_mix2 is its first 36,000 samples (the same shards)
+  # robot_nav_mix2 and robot_nav_mix3 are its first 36,000 and 41,259 samples (the same shards): the
+  # shipped policies were trained while the data grew
   MIX="--env robot_nav --seed 0 --mix expert=0.4,domain=0.4,onpolicy=0.2 --policy runs/robot_nav/gen1/hybrid.pt --no-progress"
-  $MIMPC generate $MIX --samples 41259 --out data/robot_nav_mix3
-  mkdir -p data/robot_nav_mix2 && cp -al data/robot_nav_mix3/shards data/robot_nav_mix2/
-  $MIMPC generate $MIX --samples 36000 --out data/robot_nav_mix2
-  # shipped SL: 4 x 256 from scratch on mix2, then more epochs on mix3; hybrid: fine-tuned from it
+  $MIMPC generate $MIX --samples 63300 --out data/robot_nav_mix4
+  for n in 2:36000 3:41259; do
+    mkdir -p data/robot_nav_mix${n%%:*} && cp -al data/robot_nav_mix4/shards data/robot_nav_mix${n%%:*}/
+    $MIMPC generate $MIX --samples ${n##*:} --out data/robot_nav_mix${n%%:*}
+  done
+  # shipped SL: 4 x 256 from scratch on mix2, then more epochs on mix3 and mix4; hybrid: fine-tuned from it
   W="--env robot_nav --head grouped --hidden 256 256 256 256 --threads $T --no-progress"
-  $MIMPC train $W --data data/robot_nav_mix2 --method sl --epochs 30 --loss '{"supervised": "cross_entropy"}' \
-    --out runs/robot_nav/sl_mix2.pt
+  CE='{"supervised": "cross_entropy"}'
+  $MIMPC train $W --data data/robot_nav_mix2 --method sl --epochs 30 --loss "$CE" --out runs/robot_nav/sl_mix2.pt
   $MIMPC train $W --data data/robot_nav_mix3 --method sl --epochs 15 --lr 5e-4 --init runs/robot_nav/sl_mix2.pt \
-    --loss '{"supervised": "cross_entropy"}' --out runs/robot_nav/sl.pt
-  $MIMPC train $W --data data/robot_nav_mix3 --method hybrid --epochs 2 --lr 5e-5 --init runs/robot_nav/sl.pt \
+    --loss "$CE" --out runs/robot_nav/sl_mix3.pt
+  $MIMPC train $W --data data/robot_nav_mix3 --method sl --epochs 12 --lr 3e-4 --init runs/robot_nav/sl_mix3.pt \
+    --loss "$CE" --out runs/robot_nav/sl_mix3b.pt
+  $MIMPC train $W --data data/robot_nav_mix4 --method sl --epochs 8 --lr 3e-4 --init runs/robot_nav/sl_mix3b.pt \
+    --loss "$CE" --out runs/robot_nav/sl.pt
+  $MIMPC train $W --data data/robot_nav_mix4 --method hybrid --epochs 2 --lr 5e-5 --init runs/robot_nav/sl.pt \
     --loss '{"supervised": "cross_entropy", "w_constraint": 0.1, "w_supervised": 100.0}' --out runs/robot_nav/hybrid.pt
 }
 tank() {
