@@ -45,7 +45,7 @@ __all__ = ["CertifiedController", "CANDIDATE_STAGES", "DEFAULT_ORDER", "DEFAULT_
 CANDIDATE_STAGES = ("shifted", "topk", "repair")
 #: Default candidate order and count (see the module docstring for where they were measured).
 DEFAULT_ORDER = ("shifted", "topk", "repair")
-DEFAULT_TOP_K = 8
+DEFAULT_TOP_K = 32
 #: Seconds the exact stage may take before its incumbent (if any) is used.
 DEFAULT_EXACT_TIME_LIMIT = 1.0
 
