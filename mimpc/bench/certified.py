@@ -30,8 +30,9 @@ from mimpc.report import format_table
 __all__ = ["add_arguments", "cli", "parse_variants", "open_loop", "closed_loop", "plan_violation",
            "DEFAULT_VARIANTS"]
 
-DEFAULT_VARIANTS = ("shifted,topk,repair:8:first", "shifted,repair,topk:8:first", "shifted,topk,repair:1:first",
-                    "shifted,topk,repair:32:first", "shifted,topk,repair:8:cheapest")
+#: The controllers' default cascade first (what ``--closed-loop-variants 1`` runs), then the alternatives.
+DEFAULT_VARIANTS = ("shifted,topk,repair:32:first", "shifted,topk,repair:8:first", "shifted,repair,topk:8:first",
+                    "shifted,topk,repair:1:first", "shifted,topk,repair:8:cheapest")
 #: Largest row violation of an applied plan that still counts as satisfied (the certificate's).
 PLAN_TOL = 1e-6
 
