@@ -294,3 +294,21 @@ def test_an_episode_replays_bit_for_bit_after_reset(robot, name):
     again = rollout.run(env, ctrl, episodes=1, seed=5, progress=False).episodes[0]
     np.testing.assert_array_equal(first.x, again.x)
     np.testing.assert_array_equal(first.states, again.states)
+
+
+def test_bench_certified_reports_every_stage_and_no_violation(tmp_path, capsys):
+    import json
+
+    from mimpc.cli import main
+    out = tmp_path / "cert.json"
+    assert main(["bench", "certified", "--env", "thermal_tank", "--open-loop", "6", "--episodes", "1",
+                 "--variants", "shifted,topk:8:first;shifted,topk:1:first", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert [r["variant"] for r in report["open_loop"]] == ["shifted,topk k=8 first", "shifted,topk k=1 first"]
+    for row in report["open_loop"] + report["closed_loop"]:
+        assert row["violating_feasible"] == 0
+        shares = sum(row[s] for s in ("policy", "candidate", "repair", "exact", "fallback"))
+        assert shares == pytest.approx(100.0)
+    assert "viol. where feasible" in capsys.readouterr().out
+    assert main(["bench", "certified", "--variants", "topk:eight:first"]) == 2
+    assert "K must be an integer" in capsys.readouterr().err
