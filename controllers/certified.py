@@ -29,7 +29,7 @@ every step. The default order and ``top_k`` are the measured choice in the READM
 from __future__ import annotations
 
 import time
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -103,7 +103,6 @@ class CertifiedController(Controller):
         self.certifier = PlanCertifier(self.problem, tol)
         self._solver: Any = None
         self._previous: np.ndarray | None = None
-        self._last_relaxed: LeanSolution | None = None  # relaxed QP at the policy's integers, once solved
 
     def reset(self, seed: int | None = None) -> None:
         super().reset(seed)
@@ -124,9 +123,17 @@ class CertifiedController(Controller):
         x = self._certified_plan(inst0, exact0)
         if x is not None:
             return self._apply(theta, x, delta0, "policy", tried, timings, t1)
+        solved: list[LeanSolution] = []
+
+        def relaxed0() -> LeanSolution:
+            """The relaxed QP at the policy's integers, solved once per step when first needed."""
+            if not solved:
+                solved.append(self.lean.relaxed(inst0, exact0))
+            return solved[0]
+
         best: tuple[float, np.ndarray, np.ndarray, str] | None = None
         seen = {delta0.tobytes()}
-        for source, delta in self._candidates(theta, delta0, scores, inst0, exact0):
+        for source, delta in self._candidates(delta0, scores, inst0, relaxed0):
             key = delta.tobytes()
             if key in seen or not self.certifier.integer_rows_hold(delta, theta):
                 continue
@@ -143,23 +150,19 @@ class CertifiedController(Controller):
                 best = (cost, x, delta, source)
         if best is not None:
             return self._apply(theta, best[1], best[2], best[3], tried, timings, t1)
-        relaxed0 = self._last_relaxed or self.lean.relaxed(inst0, exact0)
-        return self._exact_or_fallback(theta, delta0, inst0, relaxed0, tried, timings, t1)
+        return self._exact_or_fallback(theta, delta0, inst0, relaxed0(), tried, timings, t1)
 
-    def _candidates(self, theta: np.ndarray, delta0: np.ndarray, scores: np.ndarray | None,
-                    inst0: LeanInstance, exact0: LeanSolution) -> Iterator[tuple[str, np.ndarray]]:
+    def _candidates(self, delta0: np.ndarray, scores: np.ndarray | None, inst0: LeanInstance,
+                    relaxed0: Callable[[], LeanSolution]) -> Iterator[tuple[str, np.ndarray]]:
         """Candidate integer vectors with their source, in the configured order (lazily)."""
-        self._last_relaxed = None
         for stage in self.order:
             if stage == "shifted" and self._previous is not None:
                 yield "candidate", shift_integers(self.problem, self._previous)
             elif stage == "topk" and self.top_k > 1:
                 for delta in ranked_assignments(self._policy, scores, self.top_k)[1:]:
                     yield "candidate", delta
-            elif stage == "repair":
-                self._last_relaxed = self.lean.relaxed(inst0, exact0)
-                if self._last_relaxed.optimal:
-                    yield "repair", plan_integers(self.problem, self.lean.plan(inst0, self._last_relaxed.w))
+            elif stage == "repair" and relaxed0().optimal:
+                yield "repair", plan_integers(self.problem, self.lean.plan(inst0, relaxed0().w))
 
     def _certified_plan(self, inst: LeanInstance, sol: LeanSolution) -> np.ndarray | None:
         """The plan of a solved fixed-integer QP if it passes the certificate, else None."""
