@@ -84,6 +84,10 @@ class Benchmark:
         ``onpolicy_episode(problem, expert, policy, theta, rng, steps)`` yields the states of one
         closed-loop episode of ``policy`` from ``theta``, each after ``expert`` acted on it
         (default: the loop of :meth:`next_theta` under the plant of ``problem.next_state``).
+    forecast : tuple of int, optional
+        ``(offset, channels)``: ``theta[offset : offset + horizon * channels]`` is a forecast over
+        the MPC horizon, step-major (the tank's disturbances); read by the temporal encoder
+        (``mimpc train --encoder temporal``).
     env_id : str, optional
         A registered Gymnasium id simulating the benchmark (default: the generic
         ``mimpc/Benchmark-v0`` built from the hooks above).
@@ -111,6 +115,7 @@ class Benchmark:
     canonical_integers: Callable[[ParametricMIQP, np.ndarray, np.ndarray], np.ndarray] | None = None
     draw_rollouts: Callable[..., Any] | None = None
     onpolicy_episode: Callable[..., Any] | None = None
+    forecast: tuple[int, int] | None = None
     env_id: str | None = None
     closed_loop_columns: tuple[tuple[str, str], ...] = ()
     default_episodes: int = 5

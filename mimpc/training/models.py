@@ -37,6 +37,7 @@ __all__ = ["ModelConfig", "IntegerPolicy", "integer_head_kind", "straight_throug
 
 _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "elu": nn.ELU}
 HEADS = ("per_integer", "grouped", "increments")
+ENCODERS = ("mlp", "temporal")
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,10 @@ class ModelConfig:
         ``"per_integer"`` (the paper's sigmoid or categorical per integer), ``"grouped"`` (one
         categorical per group of integers over its valid patterns) or ``"increments"`` (first
         value and bounded steps along rate-limited chains of integers).
+    encoder : str
+        ``"mlp"`` (the paper's) or ``"temporal"`` (dilated convolutions over the horizon of a
+        forecast in theta, :mod:`mimpc.training.temporal`; with ``head="per_integer"``): the
+        hidden widths are then the channels of its convolution layers.
     """
 
     hidden: tuple[int, ...] = (128, 128, 128, 128)
@@ -64,6 +69,7 @@ class ModelConfig:
     gumbel_tau: float = 2.0
     dropout: float = 0.0
     head: str = "per_integer"
+    encoder: str = "mlp"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
@@ -77,6 +83,13 @@ class ModelConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.head not in HEADS:
             raise ValueError(f"head must be one of {HEADS}, got {self.head!r}")
+        if self.encoder not in ENCODERS:
+            raise ValueError(f"encoder must be one of {ENCODERS}, got {self.encoder!r}")
+        if self.encoder == "temporal" and self.head != "per_integer":
+            raise ValueError(f"encoder='temporal' scores every step's integers itself; it needs head='per_integer', "
+                             f"got head={self.head!r}")
+        if self.encoder == "temporal" and self.dropout:
+            raise ValueError("encoder='temporal' has no dropout (use dropout=0)")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -173,7 +186,12 @@ class IntegerPolicy(nn.Module):
             n_out = self.n_chains * (self.n_values + (self.chain_length - 1) * (2 * self.max_step + 1))
         else:
             n_out = self.n_d if self.kind == "binary" else self.n_d * self.n_values
-        self.net = mlp(problem.n_theta, self.config.hidden, n_out, self.config.activation, self.config.dropout)
+        if self.config.encoder == "temporal":
+            from mimpc.training.temporal import TemporalNet
+            self.net = TemporalNet(problem, self.config.hidden, 1 if self.kind == "binary" else self.n_values,
+                                   _ACTIVATIONS[self.config.activation])
+        else:
+            self.net = mlp(problem.n_theta, self.config.hidden, n_out, self.config.activation, self.config.dropout)
 
     def logits(self, theta: torch.Tensor) -> torch.Tensor:
         """Raw scores: ``(B, n_d)`` for binary heads, ``(B, n_d, n_values)`` for categorical ones,
@@ -291,8 +309,11 @@ class _NumpyPolicy:
 
         self.kind, self.lower, self.n_values = policy.kind, policy.lower, policy.n_values
         self.mean, self.std = arr(policy.theta_mean), arr(policy.theta_std)
-        linears = [m for m in policy.net if isinstance(m, nn.Linear)]
-        self.layers = [(arr(m.weight).T.copy(), arr(m.bias)) for m in linears]
+        if hasattr(policy.net, "dense_layers"):  # a structured encoder, run as its equivalent MLP
+            self.layers = policy.net.dense_layers()
+        else:
+            linears = [m for m in policy.net if isinstance(m, nn.Linear)]
+            self.layers = [(arr(m.weight).T.copy(), arr(m.bias)) for m in linears]
         self.activation = _NUMPY_ACTIVATIONS[policy.config.activation]
         if self.kind == "grouped":
             self.n_groups = policy.n_groups

@@ -15,6 +15,7 @@ def _draw_rollouts(results, config, max_episodes=1):
 BENCHMARK = Benchmark(
     name="thermal_tank", build=thermal_tank, config_class=ThermalTankConfig, build_from_config=build_thermal_tank,
     sample_theta=sampling.sample_theta, advance=hooks.advance, unit="instances", episode_steps=200,
-    draw_rollouts=_draw_rollouts, onpolicy_episode=hooks.onpolicy_episode, env_id="mimpc/ThermalTank-v0",
+    draw_rollouts=_draw_rollouts, onpolicy_episode=hooks.onpolicy_episode, forecast=(2, 2),
+    env_id="mimpc/ThermalTank-v0",
     default_episodes=3, ref="mimpc.problems.tank:BENCHMARK",
 )
