@@ -1,7 +1,8 @@
 """Export runs/<problem>/<method>.pt into mimpc/pretrained/ with model cards: test metrics on the
 expert dataset's test split (data/<problem>) and metrics on the uniform evaluation sampler.
 
-    python scripts/export_pretrained.py [--runs runs] [--problems robot_nav thermal_tank] [--methods ...]
+    python scripts/export_pretrained.py [--runs runs] [--data data] [--out mimpc/pretrained]
+                                        [--problems robot_nav thermal_tank] [--methods ...]
 """
 
 import argparse
@@ -14,13 +15,19 @@ from mimpc.training.evaluate import evaluate_arrays, evaluate_checkpoint, labell
 from mimpc.training.export import export_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = {"robot_nav": "mimpc generate --env robot_nav --samples 55000 --out data/robot_nav --seed 0 --mix expert=1",
-        "thermal_tank": "mimpc generate --env thermal_tank --samples 36000 --out data/thermal_tank --seed 0 --mix expert=1"}
-# the on-policy episodes were driven by the first-generation hybrid policy (then the shipped one)
-MIXED = {"robot_nav": "mimpc generate --env robot_nav --samples 63300 --out data/robot_nav_mix4 --seed 0 "
-                      "--mix expert=0.4,domain=0.4,onpolicy=0.2 --policy runs/robot_nav/gen1/hybrid.pt",
-         "thermal_tank": "mimpc generate --env thermal_tank --samples 20000 --out data/thermal_tank_mix --seed 0 "
-                         "--mix expert=0.5,domain=0.35,onpolicy=0.15 --onpolicy-steps 20"}
+
+
+def data_command(folder: Path) -> str:
+    """The ``mimpc generate`` command that wrote the dataset ``folder`` (read back from its meta)."""
+    meta = json.loads((folder / "meta.json").read_text())
+    ident = meta["identity"]
+    parts = ["mimpc", "generate", "--env", meta["problem"], "--samples", str(meta["samples"]), "--out",
+             f"data/{folder.name}", "--seed", str(meta["seed"]), "--mix", meta["mix"]]
+    if meta.get("samples_by_kind", {}).get("onpolicy"):
+        parts += ["--policy", str(ident.get("policy") or f"mimpc/pretrained/{meta['problem']}/hybrid.pt")]
+        if ident.get("onpolicy_steps") not in (None, 40):
+            parts += ["--onpolicy-steps", str(ident["onpolicy_steps"])]
+    return " ".join(shlex.quote(p) for p in parts)
 
 
 def train_command(problem: str, method: str, payload_train: dict, loss: dict, model: dict,
@@ -32,6 +39,8 @@ def train_command(problem: str, method: str, payload_train: dict, loss: dict, mo
         parts += ["--lr", f"{payload_train['lr']:g}"]
     if model.get("head", "per_integer") != "per_integer":
         parts += ["--head", model["head"]]
+    if model.get("encoder", "mlp") != "mlp":
+        parts += ["--encoder", model["encoder"]]
     if model.get("hidden") and list(model["hidden"]) != [128, 128, 128, 128]:
         parts += ["--hidden", *(str(h) for h in model["hidden"])]
     if init_from:
@@ -51,6 +60,8 @@ def _preset(problem: str, method: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", default="runs")
+    parser.add_argument("--data", default=str(ROOT / "data"), help="folder of the expert datasets <problem>/")
+    parser.add_argument("--out", default=str(ROOT / "mimpc" / "pretrained"), help="folder of the shipped policies")
     parser.add_argument("--problems", nargs="+", default=["robot_nav", "thermal_tank"])
     parser.add_argument("--methods", nargs="+", default=["sl", "ssl", "hybrid", "lpae"])
     parser.add_argument("--sampler-samples", type=int, default=1000, help="uniform-sampler parameters per problem")
@@ -65,16 +76,15 @@ def main() -> None:
             import torch
             payload = torch.load(src, weights_only=False)
             data = Path(payload.get("dataset", {}).get("path", f"data/{problem}"))
-            mixed = data.name != problem
             cmd = train_command(problem, method, payload["train_config"], payload.get("loss_config", {}),
                                 payload["model_config"], payload.get("init_from"), f"data/{data.name}")
             ckpt = load_checkpoint(src)
-            test = evaluate_checkpoint(ckpt, ROOT / "data" / problem, "test")["summary"]
+            test = evaluate_checkpoint(ckpt, Path(args.data) / problem, "test")["summary"]
             if uniform is None:
                 uniform = labelled_sample(ckpt.problem, "uniform", args.sampler_samples, seed=0)[0]
             on_uniform = evaluate_arrays(ckpt, uniform, "uniform")["summary"]
-            dst, card = export_checkpoint(src, ROOT / "mimpc" / "pretrained" / problem / f"{method}.pt",
-                                          data_command=MIXED[problem] if mixed else DATA[problem], train_command=cmd,
+            dst, card = export_checkpoint(src, Path(args.out) / problem / f"{method}.pt",
+                                          data_command=data_command(Path(args.data) / data.name), train_command=cmd,
                                           test_metrics=test, sampler_metrics={"uniform": on_uniform})
             print(f"{dst} ({dst.stat().st_size / 1e6:.2f} MB), card {card}")
 
