@@ -47,6 +47,7 @@ done
 
 # the LP-AE paper's Table 1 and ablations
 step $MIMPC bench lpae --no-progress
+step $MIMPC bench lpae --diagnose --seeds 3 --penalty-cap 3e4 --no-progress --out results/lpae_diagnose_cap3e4
 
 # the figures the README shows
 mkdir -p docs/figures

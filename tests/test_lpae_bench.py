@@ -141,3 +141,77 @@ def test_bench_quick_run_produces_all_rows_and_ablations(tmp_path, capsys):
     for name in ("table1.csv", "ablation_schedule.csv", "ablation_noise.csv", "ablation_missing.csv",
                  "integrality.csv"):
         assert (out / name).read_text().startswith(("method,", "variant,", "quantity,"))
+
+
+def test_violation_groups_and_breakdown(lp, theta):
+    from mimpc.lpae.diagnostics import violation_breakdown, violation_groups
+    groups = violation_groups(lp)
+    assert list(groups) == ["shift", "capacity", "demand", "rate", "y >= 0", "y <= u"]
+    cols = np.concatenate(list(groups.values()))
+    assert sorted(cols) == list(range(lp.n_rows + 2 * lp.n_vars))  # every column in exactly one family
+    sol = solve_highs(lp, theta)
+    clean = violation_breakdown(lp, sol.y, theta, 1e-3)
+    assert all(v["violated_pct"] == 0 and v["worst_pct"] == 0 for v in clean.values())
+    # push the first instance 0.5 block past its first shift row (distance along the row's normal)
+    y = sol.y.copy()
+    a = lp.A[0] / lp.row_norms[0]
+    slack = (lp.rhs(theta[0])[0] - lp.A[0] @ y[0]) / lp.row_norms[0]
+    y[0] = y[0] + (slack + 0.5) * a
+    broken = violation_breakdown(lp, y, theta, 1e-3)
+    assert broken["shift"]["violated_pct"] == pytest.approx(100 / len(theta))
+    assert broken["shift"]["max"] == pytest.approx(0.5) and broken["shift"]["median"] == pytest.approx(0.5)
+    infeasible = 100 * float((lp.max_violation(y, theta) > 1e-3).mean())
+    assert sum(v["worst_pct"] for v in broken.values()) == pytest.approx(infeasible)
+    with pytest.raises(ValueError, match="batch size"):
+        violation_breakdown(lp, y[:3], theta, 1e-3)
+
+
+def test_penalized_minimiser_approaches_the_lp_optimum(lp, theta):
+    from mimpc.lpae.diagnostics import penalized_minimiser
+    sol = solve_highs(lp, theta[:4])
+    viol = []
+    for weight in (10.0, 1e4):
+        y = penalized_minimiser(lp, theta[:4], weight, 0.5)
+        viol.append(lp.max_violation(y, theta[:4]).max())
+        # a violation buys objective, so the penalised minimiser is at least as good as the LP optimum
+        assert np.all(lp.objective(y, theta[:4]) >= sol.objective - 1e-6)
+    assert viol[0] > 1e-2 and viol[1] < 1e-3 and viol[1] < viol[0] / 100  # violation ~ 1 / weight
+    with pytest.raises(ValueError, match="weight"):
+        penalized_minimiser(lp, theta[:2], 0.0, 0.5)
+
+
+def test_bench_lpae_knob_options_reach_the_config():
+    from mimpc.bench.lpae import settings_from_args
+    parser, _ = benchmark_parser("lpae")
+    args = parser.parse_args(["--penalty-cap", "3e4", "--anneal-factor", "1.2", "--w-objective", "0.25", "--lr", "2e-3",
+                              "--lr-final-fraction", "1", "--width", "64", "--n-train", "5000", "--epochs", "7"])
+    s = settings_from_args(args)
+    cfg = s.lpae
+    assert (cfg.penalty_cap, cfg.anneal_factor, cfg.w_objective, cfg.lr, cfg.lr_final_fraction, cfg.epochs) == (
+        3e4, 1.2, 0.25, 2e-3, 1.0, 7)
+    assert cfg.hidden == cfg.decoder_hidden == (64, 64) and s.n_train == 5000
+    default = settings_from_args(parser.parse_args([]))
+    assert default.lpae.penalty_cap == 1e4 and default.lpae.hidden == (128, 128)
+    for bad in (["--anneal-factor", "0.9"], ["--lr-final-fraction", "1.5"], ["--lr", "0"], ["--width", "0"],
+                ["--w-objective", "-1"], ["--penalty-cap", "nan"]):
+        with pytest.raises(SystemExit):
+            parser.parse_args(bad)
+    with pytest.raises(ValueError, match="--penalty-cap"):
+        settings_from_args(parser.parse_args(["--penalty-cap", "0.5"]))
+
+
+def test_bench_diagnose_quick_run(tmp_path, capsys):
+    from mimpc.lpae.diagnostics import violation_groups
+    out = tmp_path / "diag"
+    assert main(["bench", "lpae", "--quick", "--diagnose", "--seeds", "1", "--penalty-cap", "50", "--out", str(out),
+                 "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "LP-AE diagnosis" in text and "cap 50" in text and "Table 1" not in text
+    result = json.loads((out / "diagnosis.json").read_text())
+    seed = result["per_seed"][0]
+    assert seed["final_penalty_weight"] == pytest.approx(min(1.5 ** 7, 50.0))
+    assert set(seed["families"]) == set(violation_groups(build_scheduling_lp()))
+    infeasible = 100 - seed["decisions"]["LP-AE, test instances"]["feasibility_pct"]
+    assert sum(f["worst_pct"] for f in seed["families"].values()) == pytest.approx(infeasible)
+    minimiser = seed["decisions"]["loss minimiser, no network (test)"]
+    assert minimiser["gap_all_pct"] <= 1e-6  # the penalised optimum never loses objective to the LP optimum
