@@ -41,6 +41,8 @@ def train_command(problem: str, method: str, payload_train: dict, loss: dict, mo
         parts += ["--head", model["head"]]
     if model.get("encoder", "mlp") != "mlp":
         parts += ["--encoder", model["encoder"]]
+    if model.get("decode", "argmax") != "argmax":
+        parts += ["--decode", model["decode"]]
     if model.get("hidden") and list(model["hidden"]) != [128, 128, 128, 128]:
         parts += ["--hidden", *(str(h) for h in model["hidden"])]
     if init_from:

@@ -38,6 +38,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--encoder", default="mlp", choices=("mlp", "temporal"),
                    help="policy network: the paper's MLP, or temporal: dilated convolutions over the horizon of a "
                         "forecast in theta (tank disturbances; --hidden are then its channels; with --head per_integer)")
+    p.add_argument("--decode", default="argmax", choices=("argmax", "chain_map"),
+                   help="how evaluation reads the per-integer head: argmax per integer (the paper's), or chain_map: "
+                        "the most probable integers under the rate limits (tank eq. 33), which then hold by construction")
     p.add_argument("--loss", default=None, metavar="JSON",
                    help='override loss config fields, e.g. \'{"penalty": "squared_hinge", "anneal_factor": 1.5}\'')
     p.add_argument("--penalty", default=None, choices=("relu", "squared_hinge"),
@@ -86,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
                          lr_schedule=args.lr_schedule, patience=args.patience, seed=args.seed, device=args.device,
                          qp_backend=args.qp_backend, max_train_samples=args.max_train_samples,
                          threads=args.threads)
-    options = TrainOptions(hidden=tuple(args.hidden) if args.hidden else None, head=args.head, encoder=args.encoder, init=args.init,
+    options = TrainOptions(hidden=tuple(args.hidden) if args.hidden else None, head=args.head, encoder=args.encoder, decode=args.decode, init=args.init,
                            resume=args.resume, progress=not args.no_progress)
     result = train_method(args.method, problem, dataset, args.out, config, loss_overrides(args), options)
     print(f"best epoch {result.best_epoch}: " + ", ".join(f"{k}={v:.4g}" for k, v in result.best_metrics.items()))

@@ -204,8 +204,8 @@ def _train_method(problem: ParametricMIQP, dataset: ExpertDataset, out: str | Pa
         raise ValueError("--init applies to sl, ssl and hybrid policies, not lpae")
     if options.head != "per_integer":
         raise ValueError(f"--head {options.head} applies to sl, ssl and hybrid policies; lpae has its own heads")
-    if options.encoder != "mlp":
-        raise ValueError(f"--encoder {options.encoder} applies to sl, ssl and hybrid policies; lpae has its own network")
+    if options.encoder != "mlp" or options.decode != "argmax":
+        raise ValueError("--encoder and --decode apply to sl, ssl and hybrid policies; lpae has its own network")
     return train_lpae(problem, dataset, out, config, loss_overrides, hidden=options.hidden, resume=options.resume,
                       progress=options.progress)
 

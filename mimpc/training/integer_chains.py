@@ -17,7 +17,7 @@ import numpy as np
 
 from mimpc.problems import ParametricMIQP
 
-__all__ = ["RateChains", "find_rate_chains"]
+__all__ = ["RateChains", "find_rate_chains", "chain_map_indices"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,3 +81,34 @@ def find_rate_chains(problem: ParametricMIQP) -> RateChains | None:
     if len(seen) != problem.n_d or len({len(c) for c in chains}) != 1 or len(chains[0]) < 2:
         return None  # a cycle, an uncovered integer, or unequal lengths
     return RateChains(np.array(chains, dtype=np.int64), int(m))
+
+
+def chain_map_indices(scores: np.ndarray, chains: RateChains) -> np.ndarray:
+    """The most probable value index of every integer under the rate limits (Viterbi decoding).
+
+    ``scores (B, n_d, n_values)`` are independent categorical logits per integer (the per-integer
+    head); along each chain the returned indices maximise the sum of the per-integer log
+    probabilities subject to ``|v_k - v_(k-1)| <= max_step``, so the rate limits hold by
+    construction. Where the per-integer argmax already satisfies them it is returned unchanged
+    (up to exact ties). Values are indices ``0 .. n_values - 1`` (add the integers' lower bound).
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    B, _, V = scores.shape
+    logp = scores - scores.max(-1, keepdims=True)
+    logp = logp - np.log(np.exp(logp).sum(-1, keepdims=True))
+    lp = logp[:, chains.order]  # (B, C, L, V)
+    steps = np.arange(V)
+    barrier = np.where(np.abs(steps[:, None] - steps[None, :]) <= chains.max_step, 0.0, -np.inf)  # (prev, next)
+    best = lp[:, :, 0]
+    back = []
+    for k in range(1, chains.length):
+        cand = best[..., :, None] + barrier  # (B, C, prev, next)
+        back.append(cand.argmax(-2))
+        best = cand.max(-2) + lp[:, :, k]
+    path = [best.argmax(-1)]
+    for arg in reversed(back):
+        path.append(np.take_along_axis(arg, path[-1][..., None], -1)[..., 0])
+    along = np.stack(path[::-1], axis=-1)  # (B, C, L)
+    out = np.empty((B, scores.shape[1]), dtype=np.int64)
+    out[:, chains.order] = along
+    return out

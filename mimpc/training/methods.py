@@ -27,13 +27,15 @@ class TrainOptions:
     """Options every method accepts; a method refuses those it cannot honour (clear error).
 
     ``hidden``: hidden widths (None: the method's default); ``head``: integer head of the policy
-    network; ``encoder``: its encoder (``"mlp"`` or ``"temporal"``); ``init``: start from another checkpoint's weights; ``resume``: continue a run;
+    network; ``encoder``: its encoder (``"mlp"`` or ``"temporal"``); ``decode``: how evaluation
+    reads a per-integer head (``"argmax"`` or ``"chain_map"``); ``init``: start from another checkpoint's weights; ``resume``: continue a run;
     ``progress``: show a progress bar.
     """
 
     hidden: tuple[int, ...] | None = None
     head: str = "per_integer"
     encoder: str = "mlp"
+    decode: str = "argmax"
     init: str | Path | None = None
     resume: str | Path | None = None
     progress: bool = True

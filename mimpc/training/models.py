@@ -30,7 +30,7 @@ from torch import nn
 
 from mimpc.problems import ParametricMIQP
 from mimpc.training.checkpoint import register_model_kind
-from mimpc.training.integer_chains import find_rate_chains
+from mimpc.training.integer_chains import chain_map_indices, find_rate_chains
 from mimpc.training.integer_groups import find_integer_groups
 
 __all__ = ["ModelConfig", "IntegerPolicy", "integer_head_kind", "straight_through_integers", "mlp"]
@@ -38,6 +38,7 @@ __all__ = ["ModelConfig", "IntegerPolicy", "integer_head_kind", "straight_throug
 _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "elu": nn.ELU}
 HEADS = ("per_integer", "grouped", "increments")
 ENCODERS = ("mlp", "temporal")
+DECODES = ("argmax", "chain_map")
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,11 @@ class ModelConfig:
         ``"mlp"`` (the paper's) or ``"temporal"`` (dilated convolutions over the horizon of a
         forecast in theta, :mod:`mimpc.training.temporal`; with ``head="per_integer"``): the
         hidden widths are then the channels of its convolution layers.
+    decode : str
+        How evaluation turns a per-integer categorical head's scores into integers: ``"argmax"``
+        per integer (the paper's), or ``"chain_map"``: the most probable assignment under the
+        rate limits of :mod:`mimpc.training.integer_chains` (Viterbi), so that they hold by
+        construction. Training samples are unaffected.
     """
 
     hidden: tuple[int, ...] = (128, 128, 128, 128)
@@ -70,6 +76,7 @@ class ModelConfig:
     dropout: float = 0.0
     head: str = "per_integer"
     encoder: str = "mlp"
+    decode: str = "argmax"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
@@ -87,6 +94,11 @@ class ModelConfig:
             raise ValueError(f"encoder must be one of {ENCODERS}, got {self.encoder!r}")
         if self.encoder == "temporal" and self.head != "per_integer":
             raise ValueError(f"encoder='temporal' scores every step's integers itself; it needs head='per_integer', "
+                             f"got head={self.head!r}")
+        if self.decode not in DECODES:
+            raise ValueError(f"decode must be one of {DECODES}, got {self.decode!r}")
+        if self.decode == "chain_map" and self.head != "per_integer":
+            raise ValueError(f"decode='chain_map' reads per-integer scores; it needs head='per_integer', "
                              f"got head={self.head!r}")
         if self.encoder == "temporal" and self.dropout:
             raise ValueError("encoder='temporal' has no dropout (use dropout=0)")
@@ -186,6 +198,12 @@ class IntegerPolicy(nn.Module):
             n_out = self.n_chains * (self.n_values + (self.chain_length - 1) * (2 * self.max_step + 1))
         else:
             n_out = self.n_d if self.kind == "binary" else self.n_d * self.n_values
+        self.chains = None
+        if self.config.decode == "chain_map":
+            self.chains = find_rate_chains(problem)
+            if self.kind != "categorical" or self.chains is None:
+                raise ValueError(f"decode='chain_map' needs multi-valued integers chained by rate limits "
+                                 f"|d_k - d_(k-1)| <= m; problem {problem.name!r} has none (use decode='argmax')")
         if self.config.encoder == "temporal":
             from mimpc.training.temporal import TemporalNet
             self.net = TemporalNet(problem, self.config.hidden, 1 if self.kind == "binary" else self.n_values,
@@ -212,6 +230,9 @@ class IntegerPolicy(nn.Module):
         """Hard integers with straight-through gradients (Gumbel noise only in training mode)."""
         if self.kind == "increments":
             return self._accumulate_increments(logits)
+        if self.chains is not None and not self.training:
+            idx = chain_map_indices(logits.detach().cpu().numpy(), self.chains)
+            return torch.as_tensor(self.lower + idx, dtype=logits.dtype, device=logits.device)
         if self.kind != "grouped":
             return straight_through_integers(logits, self.kind, self.lower, self.n_values, self.training,
                                              self.config.gumbel_tau)
@@ -308,6 +329,7 @@ class _NumpyPolicy:
             return t.detach().cpu().numpy().astype(dtype, copy=True)
 
         self.kind, self.lower, self.n_values = policy.kind, policy.lower, policy.n_values
+        self.chains = policy.chains
         self.mean, self.std = arr(policy.theta_mean), arr(policy.theta_std)
         if hasattr(policy.net, "dense_layers"):  # a structured encoder, run as its equivalent MLP
             self.layers = policy.net.dense_layers()
@@ -342,7 +364,10 @@ class _NumpyPolicy:
         if self.kind == "binary":  # round(sigmoid(out)): 1 exactly when out > 0 (round(0.5) = 0)
             return (out > 0).astype(np.float64)
         if self.kind == "categorical":
-            return self.lower + out.reshape(-1, self.n_values).argmax(-1).astype(np.float64)
+            scores = out.reshape(-1, self.n_values)
+            if self.chains is not None:
+                return self.lower + chain_map_indices(scores[None], self.chains)[0].astype(np.float64)
+            return self.lower + scores.argmax(-1).astype(np.float64)
         if self.kind == "grouped":
             pick = out.reshape(self.n_groups, self.n_values).argmax(-1)
             return self.patterns[pick].reshape(-1)[self.order]

@@ -207,7 +207,8 @@ def _train_l2o(method: str) -> Any:
     """The registered training function of the paper's ``method`` (see :mod:`mimpc.training.methods`)."""
     def run(problem: ParametricMIQP, dataset: ExpertDataset, out: str | Path, config: TrainConfig | None,
             loss_overrides: dict[str, Any], options: TrainOptions) -> TrainResult:
-        model = ModelConfig(head=options.head, encoder=options.encoder, **({"hidden": tuple(options.hidden)} if options.hidden else {}))
+        model = ModelConfig(head=options.head, encoder=options.encoder, decode=options.decode,
+                            **({"hidden": tuple(options.hidden)} if options.hidden else {}))
         return train(problem, dataset, method, out, config, loss_preset(method, problem.name, **loss_overrides),
                      model, resume=options.resume, progress=options.progress, init=options.init)
     return run
@@ -220,8 +221,8 @@ for _method in METHODS:
 def _init_weights(policy: IntegerPolicy, path: str | Path, problem: ParametricMIQP) -> None:
     """Load another checkpoint's weights (and input normalisation) into ``policy``."""
     ckpt = load_checkpoint(path, problem)  # raises on a fingerprint mismatch
-    if (ckpt.payload.get("model_kind") != "integer_policy"
-            or ModelConfig(**ckpt.payload["model_config"]) != policy.config):
+    stored = {**ckpt.payload.get("model_config", {}), "decode": policy.config.decode}  # decoding is not a weight
+    if ckpt.payload.get("model_kind") != "integer_policy" or ModelConfig(**stored) != policy.config:
         raise ValueError(f"init checkpoint {path} has model {ckpt.payload.get('model_kind')} "
                          f"{ckpt.payload.get('model_config')}, not integer_policy {policy.config.to_dict()}: "
                          "pass the same --head, --encoder and --hidden")
