@@ -146,3 +146,21 @@ def test_training_support_rejects_a_hole_inside_the_box():
     r = np.linalg.norm(test[:, :2], axis=1)
     assert not sup.contains_batch(test[r < 0.1]).any()
     assert sup.contains_batch(test[r > 0.7]).mean() > 0.97
+
+
+def test_hard_states_are_where_the_policy_needs_slack(small, policy_path, tmp_path):
+    """Every ``hard`` sample is a domain state on which the policy's relaxed plan needs slack."""
+    from controllers import make_controller
+    from mimpc.generation.mix import HARD_SLACK_TOL
+
+    config = GenerationConfig(samples=12, seed=4, units_per_shard=6, mix=(("hard", 1.0),), policy=str(policy_path))
+    ds = generate(small, tmp_path / "hard", config, progress=False)
+    assert ds.meta["samples_by_kind"] == {"hard": len(ds)} and len(ds) >= 12
+    assert set(kind_of_episodes(ds.arrays["episode"])) == {"hard"}
+    policy = make_controller("sl", small, checkpoint=str(policy_path))
+    for theta in ds.arrays["theta"]:
+        policy.reset()
+        policy.act(theta)
+        assert not policy.last.slack <= HARD_SLACK_TOL
+    viol = small.violations(ds.arrays["x"], ds.arrays["delta"], ds.arrays["theta"])
+    assert viol.continuous_total.max() < 1e-5  # the labels are the exact solver's feasible plans

@@ -30,10 +30,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--units-per-shard", type=positive_int, default=None, help="episodes (robot) or instances (tank) per shard")
     p.add_argument("--split", type=nonnegative_float, nargs=3, default=(0.8, 0.1, 0.1), metavar=("TRAIN", "VAL", "TEST"))
     p.add_argument("--mix", default=DEFAULT_CLI_MIX, metavar="KIND=F,...",
-                   help="shares of expert, domain and onpolicy shards (mimpc.generation.mix); default "
-                        f"{DEFAULT_CLI_MIX}; expert=1 gives the expert-only datasets of earlier versions")
+                   help="shares of expert, domain, onpolicy and hard shards (mimpc.generation.mix; hard: domain "
+                        f"states where --policy fails); default {DEFAULT_CLI_MIX}; expert=1 gives the expert-only datasets of earlier versions")
     p.add_argument("--policy", default=None, metavar="CKPT",
-                   help="checkpoint driving the onpolicy episodes (default: the shipped hybrid policy)")
+                   help="checkpoint driving the onpolicy episodes and choosing the hard states (default: the shipped "
+                        "hybrid policy)")
     p.add_argument("--onpolicy-steps", type=positive_int, default=40, help="length cap of an onpolicy episode")
     p.add_argument("--no-progress", action="store_true")
     add_executor_arguments(p, workers_default=max(1, (os.cpu_count() or 1)), unit="shards")

@@ -61,10 +61,11 @@ class GenerationConfig:
     split_fractions : tuple
         Train, validation and test shares, drawn per unit.
     mix : tuple
-        ``((kind, fraction), ...)`` of :mod:`mimpc.generation.mix` (expert, domain, onpolicy shards);
+        ``((kind, fraction), ...)`` of :mod:`mimpc.generation.mix` (expert, domain, onpolicy, hard shards);
         empty: expert units only.
     policy : str or None
-        Checkpoint driving the ``onpolicy`` episodes (None: the shipped hybrid policy).
+        Checkpoint driving the ``onpolicy`` episodes and failing on the ``hard`` states (None: the shipped
+        hybrid policy).
     onpolicy_steps : int
         Length cap of an on-policy episode.
     """

@@ -12,6 +12,10 @@
   policy, not the expert, chooses the next state (one DAgger round per dataset). Robot episodes end
   at the goal, on entering an inflated obstacle, or after ``onpolicy_steps``; tank episodes follow a
   ``domain`` disturbance profile for ``onpolicy_steps``.
+* ``hard``: ``domain`` parameters on which the learned policy (``--policy``) fails: its relaxed QP
+  (eq. 10) needs slack at the policy's integers. Each unit draws ``domain`` parameters until one
+  fails (at most :data:`HARD_TRIES`; a unit without a failure holds no sample), which is labelled
+  by the exact MIQP: the data goes where the policy is wrong, instead of where it already agrees.
 
 Shards are scheduled by a smooth weighted round robin over the mix fractions, so every prefix of
 shards follows the mix; the units per shard are chosen so that shards of every kind hold a similar
@@ -31,12 +35,16 @@ from mimpc.problems import ParametricMIQP, benchmark_of
 from mimpc.generation.units import expert_unit
 from mimpc.problems.samplers import sample_theta
 
-__all__ = ["KINDS", "DEFAULT_MIX", "KIND_STRIDE", "parse_mix", "format_mix", "shard_kind", "mixed_units",
+__all__ = ["KINDS", "DEFAULT_MIX", "KIND_STRIDE", "HARD_TRIES", "HARD_SLACK_TOL", "parse_mix", "format_mix", "shard_kind", "mixed_units",
            "units_per_shard", "kind_of_episodes", "samples_by_kind"]
 
-KINDS = ("expert", "domain", "onpolicy")
+KINDS = ("expert", "domain", "onpolicy", "hard")
 DEFAULT_MIX = (("expert", 0.6), ("domain", 0.25), ("onpolicy", 0.15))
 KIND_STRIDE = 1_000_000_000
+HARD_TRIES = 1000
+"""Domain draws a ``hard`` unit tries before it gives up."""
+HARD_SLACK_TOL = 1e-6
+"""Total slack above which a policy's plan counts as a failure (``hard`` kind)."""
 
 
 def parse_mix(text: str) -> tuple[tuple[str, float], ...]:
@@ -83,7 +91,7 @@ def units_per_shard(problem: ParametricMIQP, kind: str, override: int | None) ->
     if override is not None:
         return override
     episodes = benchmark_of(problem).unit == "episodes"
-    return {"expert": 10 if episodes else 250, "domain": 200, "onpolicy": 10}[kind]
+    return {"expert": 10 if episodes else 250, "domain": 200, "onpolicy": 10, "hard": 200}[kind]
 
 
 def mixed_units(problem: ParametricMIQP, config: Any, shard: int, controller: Any) -> Iterator[tuple[int, Iterator]]:
@@ -92,7 +100,7 @@ def mixed_units(problem: ParametricMIQP, config: Any, shard: int, controller: An
     kind, index = shard_kind(config.mix, shard)
     per = units_per_shard(problem, kind, config.units_per_shard)
     k = KINDS.index(kind)
-    policy = _load_policy(problem, config.policy) if kind == "onpolicy" else None
+    policy = _load_policy(problem, config.policy) if kind in ("onpolicy", "hard") else None
     for unit in range(index * per, (index + 1) * per):
         if kind == "expert":
             yield unit, expert_unit(problem, config.max_episode_steps, controller,
@@ -101,6 +109,8 @@ def mixed_units(problem: ParametricMIQP, config: Any, shard: int, controller: An
         rng = np.random.default_rng([config.seed, k, unit])
         if kind == "domain":
             yield k * KIND_STRIDE + unit, _single(controller, sample_theta(problem, "domain", rng))
+        elif kind == "hard":
+            yield k * KIND_STRIDE + unit, _hard(problem, controller, policy, rng)
         else:
             yield k * KIND_STRIDE + unit, _onpolicy(problem, config, controller, policy, rng)
 
@@ -109,6 +119,19 @@ def _single(controller: Any, theta: np.ndarray) -> Iterator[np.ndarray]:
     controller.reset()
     controller.act(theta)
     yield theta
+
+
+def _hard(problem: ParametricMIQP, expert: Any, policy: Any, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """The first of up to :data:`HARD_TRIES` ``domain`` parameters where ``policy``'s plan needs
+    slack (non-finite counts too), labelled by ``expert``; nothing if the policy never fails."""
+    for _ in range(HARD_TRIES):
+        theta = sample_theta(problem, "domain", rng)
+        policy.reset()
+        policy.act(theta)
+        slack = policy.last.slack if policy.last is not None else float("nan")
+        if not slack <= HARD_SLACK_TOL:
+            yield from _single(expert, theta)
+            return
 
 
 def _load_policy(problem: ParametricMIQP, checkpoint: str | None) -> Any:
