@@ -33,7 +33,7 @@ def data_command(folder: Path) -> str:
 def train_command(problem: str, method: str, payload_train: dict, loss: dict, model: dict,
                   init_from: str | None = None, data: str | None = None) -> str:
     """The command of scripts/train_pretrained.sh that produced the run (read back from the run)."""
-    parts = ["mimpc", "train", "--env", problem, "--method", method, "--data", data or f"data/{problem}",
+    parts = ["mimpc", "train", "--env", problem, "--method", method, "--data", *(data or f"data/{problem}").split(),
              "--epochs", str(payload_train["epochs"]), "--seed", str(payload_train["seed"])]
     if payload_train.get("lr", 1e-3) != 1e-3:
         parts += ["--lr", f"{payload_train['lr']:g}"]
@@ -62,7 +62,8 @@ def _preset(problem: str, method: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", default="runs")
-    parser.add_argument("--data", default=str(ROOT / "data"), help="folder of the expert datasets <problem>/")
+    parser.add_argument("--data", default=str(ROOT / "data"),
+                        help="folder of the datasets: <problem>/ (expert only, for the test metrics) and the training data")
     parser.add_argument("--out", default=str(ROOT / "mimpc" / "pretrained"), help="folder of the shipped policies")
     parser.add_argument("--problems", nargs="+", default=["robot_nav", "thermal_tank"])
     parser.add_argument("--methods", nargs="+", default=["sl", "ssl", "hybrid", "lpae"])
@@ -77,16 +78,24 @@ def main() -> None:
                 continue
             import torch
             payload = torch.load(src, weights_only=False)
-            data = Path(payload.get("dataset", {}).get("path", f"data/{problem}"))
+            info = payload.get("dataset", {})
+            folders = [Path(src_["path"]).name for src_ in info.get("sources", [])] or \
+                [Path(info.get("path", f"data/{problem}")).name]
             cmd = train_command(problem, method, payload["train_config"], payload.get("loss_config", {}),
-                                payload["model_config"], payload.get("init_from"), f"data/{data.name}")
+                                payload["model_config"], payload.get("init_from"),
+                                " ".join(f"data/{f}" for f in folders))
             ckpt = load_checkpoint(src)
-            test = evaluate_checkpoint(ckpt, Path(args.data) / problem, "test")["summary"]
+            own = Path(args.data) / problem  # the expert-only dataset, else the expert units of the policy's data
+            kind = None if own.exists() else "expert"
+            own = own if own.exists() else Path(args.data) / folders[0]
+            test = evaluate_checkpoint(ckpt, own, "test", kind=kind)["summary"]
+            test["data"] = f"data/{own.name}" + (" (expert samples)" if kind else "")
             if uniform is None:
                 uniform = labelled_sample(ckpt.problem, "uniform", args.sampler_samples, seed=0)[0]
             on_uniform = evaluate_arrays(ckpt, uniform, "uniform")["summary"]
             dst, card = export_checkpoint(src, Path(args.out) / problem / f"{method}.pt",
-                                          data_command=data_command(Path(args.data) / data.name), train_command=cmd,
+                                          data_command=" && ".join(data_command(Path(args.data) / f) for f in folders),
+                                          train_command=cmd,
                                           test_metrics=test, sampler_metrics={"uniform": on_uniform})
             print(f"{dst} ({dst.stat().st_size / 1e6:.2f} MB), card {card}")
 

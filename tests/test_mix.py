@@ -164,3 +164,21 @@ def test_hard_states_are_where_the_policy_needs_slack(small, policy_path, tmp_pa
         assert not policy.last.slack <= HARD_SLACK_TOL
     viol = small.violations(ds.arrays["x"], ds.arrays["delta"], ds.arrays["theta"])
     assert viol.continuous_total.max() < 1e-5  # the labels are the exact solver's feasible plans
+
+
+def test_datasets_trained_together_keep_their_splits(small, mixed, tmp_path):
+    from mimpc.training.dataset import SOURCE_STRIDE, concat_datasets, load_dataset
+
+    plain = generate(small, tmp_path / "plain", GenerationConfig(samples=30, seed=3, units_per_shard=3), progress=False)
+    both = concat_datasets([mixed, plain])
+    assert len(both) == len(mixed) + len(plain)
+    np.testing.assert_array_equal(both.split, np.concatenate([mixed.split, plain.split]))
+    assert len(np.unique(both.arrays["episode"])) == len(np.unique(mixed.arrays["episode"])) + \
+        len(np.unique(plain.arrays["episode"]))
+    assert both.arrays["episode"][len(mixed):].min() >= SOURCE_STRIDE
+    assert both.meta["samples_by_kind"]["expert"] == mixed.meta["samples_by_kind"]["expert"] + len(plain)
+    assert [s["path"] for s in both.meta["sources"]] == [str(mixed.path), str(plain.path)]
+    other = generate(robot_nav(horizon=3, obstacles=SMALL["obstacles"]), tmp_path / "other",
+                     GenerationConfig(samples=10, seed=3, units_per_shard=3), progress=False)
+    with pytest.raises(ValueError, match="different problems"):
+        concat_datasets([mixed, load_dataset(other.path)])

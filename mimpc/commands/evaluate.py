@@ -31,6 +31,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "whole domain; starts: the environment's reset distribution (both labelled now)")
     p.add_argument("--data", default=None, help="dataset folder (required with --sampler test)")
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
+    p.add_argument("--kind", default=None, choices=("expert", "domain", "onpolicy", "hard"),
+                   help="only the samples of this kind of a mixed dataset's split (e.g. expert: the expert "
+                        "episodes' test split, which a mixed dataset shares with the expert-only one)")
     p.add_argument("--max-samples", type=positive_int, default=None)
     p.add_argument("--samples", type=positive_int, default=1000, help="parameters drawn by --sampler uniform or starts")
     p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of --sampler uniform or starts")
@@ -58,9 +61,10 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("--data is required with --sampler test")
         with executor_from_args(args) as executor:  # one task per checkpoint
             futures = [executor.submit(evaluate_checkpoint, str(c), str(args.data), args.split, args.max_samples,
-                                       repair=args.repair, label=f"checkpoint {c}") for c in args.checkpoint]
+                                       repair=args.repair, kind=args.kind, label=f"checkpoint {c}")
+                       for c in args.checkpoint]
             results = [f.result() for f in futures]
-        source = f"{args.split} split of {args.data}"
+        source = f"{args.split} split of {args.data}" + (f" ({args.kind} samples)" if args.kind else "")
     else:
         if len({c.problem.fingerprint() for c in checkpoints}) != 1:
             raise ValueError("--sampler uniform/starts needs checkpoints of one problem (same fingerprint)")

@@ -19,7 +19,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_env_arguments(p)
     p.add_argument("--method", required=True, choices=("sl", "ssl", "hybrid", "lpae"),
                    help="training method (mimpc.training.methods: sl, ssl, hybrid of the paper; lpae solver-free)")
-    p.add_argument("--data", required=True, help="dataset folder from `mimpc generate`")
+    p.add_argument("--data", required=True, nargs="+",
+                   help="dataset folder from `mimpc generate`; several folders of the same problem are trained on "
+                        "together, each keeping its split")
     p.add_argument("--out", type=output_file, required=True, help="checkpoint file to write (e.g. runs/robot_hybrid.pt)")
     p.add_argument("--epochs", type=positive_int, default=20)
     p.add_argument("--batch-size", type=positive_int, default=128)
@@ -76,21 +78,22 @@ def loss_overrides(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mimpc.training.dataset import load_dataset
+    from mimpc.training.dataset import concat_datasets, load_dataset
     from mimpc.training.methods import TrainOptions, train_method
     from mimpc.training.trainer import TrainConfig
 
-    require_dir("--data", args.data)
+    for folder in args.data:
+        require_dir("--data", folder)
     require_file("--resume", args.resume)
     require_file("--init", args.init)
     problem = problem_from_args(args)
-    dataset = load_dataset(args.data, problem)
+    dataset = concat_datasets([load_dataset(folder, problem) for folder in args.data])
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
                          lr_schedule=args.lr_schedule, patience=args.patience, seed=args.seed, device=args.device,
                          qp_backend=args.qp_backend, max_train_samples=args.max_train_samples,
                          threads=args.threads)
-    options = TrainOptions(hidden=tuple(args.hidden) if args.hidden else None, head=args.head, encoder=args.encoder, decode=args.decode, init=args.init,
-                           resume=args.resume, progress=not args.no_progress)
+    options = TrainOptions(hidden=tuple(args.hidden) if args.hidden else None, head=args.head, encoder=args.encoder,
+                           decode=args.decode, init=args.init, resume=args.resume, progress=not args.no_progress)
     result = train_method(args.method, problem, dataset, args.out, config, loss_overrides(args), options)
     print(f"best epoch {result.best_epoch}: " + ", ".join(f"{k}={v:.4g}" for k, v in result.best_metrics.items()))
     log.info("checkpoint: %s", result.checkpoint)

@@ -34,13 +34,12 @@ import numpy as np
 from mimpc.problems import ParametricMIQP, benchmark_of
 from mimpc.generation.units import expert_unit
 from mimpc.problems.samplers import sample_theta
+from mimpc.training.dataset import KIND_STRIDE, KINDS, kind_of_episodes, samples_by_kind
 
 __all__ = ["KINDS", "DEFAULT_MIX", "KIND_STRIDE", "HARD_TRIES", "HARD_SLACK_TOL", "parse_mix", "format_mix", "shard_kind", "mixed_units",
            "units_per_shard", "kind_of_episodes", "samples_by_kind"]
 
-KINDS = ("expert", "domain", "onpolicy", "hard")
 DEFAULT_MIX = (("expert", 0.6), ("domain", 0.25), ("onpolicy", 0.15))
-KIND_STRIDE = 1_000_000_000
 HARD_TRIES = 1000
 """Domain draws a ``hard`` unit tries before it gives up."""
 HARD_SLACK_TOL = 1e-6
@@ -159,13 +158,3 @@ def _onpolicy(problem: ParametricMIQP, config: Any, expert: Any, policy: Any,
         theta = bench.step(problem, theta, policy.act(theta))
         if theta is None:
             return
-
-
-def kind_of_episodes(episodes: np.ndarray) -> np.ndarray:
-    """Kind name of each stored episode id."""
-    return np.asarray(KINDS)[np.asarray(episodes, dtype=np.int64) // KIND_STRIDE]
-
-
-def samples_by_kind(episodes: np.ndarray) -> dict[str, int]:
-    names, counts = np.unique(kind_of_episodes(episodes), return_counts=True)
-    return {str(n): int(c) for n, c in zip(names, counts)}

@@ -22,12 +22,17 @@ import numpy as np
 
 from mimpc.problems import ParametricMIQP, benchmark_of
 
-__all__ = ["DATASET_FORMAT", "SAMPLE_FIELDS", "ExpertDataset", "split_of_units", "load_dataset",
+__all__ = ["DATASET_FORMAT", "SAMPLE_FIELDS", "ExpertDataset", "split_of_units", "load_dataset", "concat_datasets",
+           "KINDS", "KIND_STRIDE", "kind_of_episodes", "samples_by_kind",
            "canonical_labels"]
 
 DATASET_FORMAT = "mimpc-dataset/1"
 SAMPLE_FIELDS = ("theta", "delta", "x", "objective", "episode", "step", "solve_time", "solver")
 SPLITS = ("train", "val", "test")
+KINDS = ("expert", "domain", "onpolicy", "hard")
+"""Kinds of samples of a mixed dataset (see :mod:`mimpc.generation.mix`), in episode-id order."""
+KIND_STRIDE = 1_000_000_000
+"""Episode id of unit ``j`` of kind ``k``: ``k * KIND_STRIDE + j``."""
 
 
 def split_of_units(units: np.ndarray, seed: int, fractions: tuple[float, float, float]) -> np.ndarray:
@@ -126,3 +131,48 @@ def load_dataset(path: str | Path, problem: ParametricMIQP | None = None) -> Exp
     arrays["delta_raw"] = arrays["delta"]
     arrays["delta"] = canonical_labels(problem, arrays["x"], arrays["delta"])
     return ds
+
+
+def kind_of_episodes(episodes: np.ndarray) -> np.ndarray:
+    """Kind name of each stored episode id (of one dataset, or of :func:`concat_datasets`)."""
+    ids = np.asarray(episodes, dtype=np.int64) % SOURCE_STRIDE
+    return np.asarray(KINDS)[ids // KIND_STRIDE]
+
+
+def samples_by_kind(episodes: np.ndarray) -> dict[str, int]:
+    names, counts = np.unique(kind_of_episodes(episodes), return_counts=True)
+    return {str(n): int(c) for n, c in zip(names, counts)}
+
+
+SOURCE_STRIDE = 10_000_000_000
+"""Episode ids of the ``i``-th dataset of :func:`concat_datasets` are offset by ``i`` times this."""
+
+
+def concat_datasets(datasets: list[ExpertDataset]) -> ExpertDataset:
+    """One dataset holding the samples of several datasets of the same problem, each keeping its own
+    train/val/test split (so no unit moves between splits); episode ids are offset per source so
+    that units stay distinct. The metadata is the first dataset's, with ``sources`` (each folder,
+    its mix and samples) and the summed ``samples_by_kind``."""
+    if not datasets:
+        raise ValueError("concat_datasets needs at least one dataset")
+    if len(datasets) == 1:
+        return datasets[0]
+    first = datasets[0]
+    for ds in datasets[1:]:
+        if ds.meta["fingerprint"] != first.meta["fingerprint"]:
+            raise ValueError(f"datasets {first.path} and {ds.path} were generated for different problems "
+                             f"(fingerprints {first.meta['fingerprint']} and {ds.meta['fingerprint']})")
+    arrays = {}
+    for k in first.arrays:
+        parts = [ds.arrays[k] + i * SOURCE_STRIDE if k == "episode" else ds.arrays[k] for i, ds in enumerate(datasets)]
+        arrays[k] = np.concatenate(parts)
+    by_kind: dict[str, int] = {}
+    for ds in datasets:
+        for kind, n in (ds.meta.get("samples_by_kind") or {"expert": len(ds)}).items():
+            by_kind[kind] = by_kind.get(kind, 0) + int(n)
+    meta = {**first.meta, "samples": int(sum(len(ds) for ds in datasets)), "samples_by_kind": by_kind,
+            "mix": " + ".join(str(ds.meta.get("mix", "expert=1")) for ds in datasets),
+            "sources": [{"path": str(ds.path), "mix": ds.meta.get("mix", "expert=1"), "samples": len(ds)}
+                        for ds in datasets]}
+    path = Path("+".join(str(ds.path) for ds in datasets))
+    return ExpertDataset(path, meta, arrays, np.concatenate([ds.split for ds in datasets]))

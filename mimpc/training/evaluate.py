@@ -15,7 +15,7 @@ from mimpc import metrics
 from mimpc.problems import benchmark_of
 from mimpc.problems.validation import check_positive_int
 from mimpc.training.checkpoint import Checkpoint, load_checkpoint
-from mimpc.training.dataset import ExpertDataset, load_dataset
+from mimpc.training.dataset import ExpertDataset, kind_of_episodes, load_dataset
 
 __all__ = ["evaluate_checkpoint", "evaluate_arrays", "labelled_sample", "predict_solutions"]
 
@@ -50,10 +50,12 @@ def predict_solutions(ckpt: Checkpoint, theta: np.ndarray, batch_size: int = 102
 
 
 def evaluate_checkpoint(checkpoint: str | Path | Checkpoint, data: str | Path | ExpertDataset, split: str = "test",
-                        max_samples: int | None = None, qp_backend: str = "auto", repair: int = 0) -> dict[str, Any]:
-    """Open-loop metrics of ``checkpoint`` on a dataset split: optimality gap (mean, median, p95)
-    against the stored proven-optimal objectives, integer-only and continuous violation
-    magnitudes and rates, lookahead collision rate. Returns ``{"summary", "per_instance"}``."""
+                        max_samples: int | None = None, qp_backend: str = "auto", repair: int = 0,
+                        kind: str | None = None) -> dict[str, Any]:
+    """Open-loop metrics of ``checkpoint`` on a dataset split (only its samples of ``kind``, see
+    :mod:`mimpc.generation.mix`, if given): optimality gap (mean, median, p95) against the stored
+    proven-optimal objectives, integer-only and continuous violation magnitudes and rates,
+    lookahead collision rate. Returns ``{"summary", "per_instance"}``."""
     if max_samples is not None:
         check_positive_int(max_samples, "max_samples")
     if isinstance(repair, bool) or not isinstance(repair, (int, np.integer)) or repair < 0:
@@ -62,10 +64,13 @@ def evaluate_checkpoint(checkpoint: str | Path | Checkpoint, data: str | Path | 
     ds = data if isinstance(data, ExpertDataset) else load_dataset(data, ckpt.problem)
     ds.check_problem(ckpt.problem)
     part = ds.subset(split)
+    if kind is not None:
+        keep = kind_of_episodes(part["episode"]) == kind
+        part = {k: v[keep] for k, v in part.items()}
     if max_samples is not None:
         part = {k: v[:max_samples] for k, v in part.items()}
     if len(part["theta"]) == 0:
-        raise ValueError(f"split {split!r} of {ds.path} is empty")
+        raise ValueError(f"split {split!r} of {ds.path} is empty" + (f" of {kind!r} samples" if kind else ""))
     return evaluate_arrays(ckpt, part, split, qp_backend=qp_backend, repair=repair)
 
 
