@@ -1,5 +1,5 @@
-"""The temporal encoder: shift equivariance over the horizon, the dense equivalent that the
-closed-loop predictor runs, training through the CLI options, and clear refusals."""
+"""The temporal encoder: shift equivariance over the horizon, its torch-free copy for the
+closed loop, training through the CLI options, and clear refusals."""
 
 import numpy as np
 import pytest
@@ -35,7 +35,7 @@ def test_interior_filters_are_shared_across_steps(tank):
     assert not torch.allclose(a, b)
 
 
-def test_numpy_predictor_runs_the_dense_equivalent(tank):
+def test_numpy_predictor_makes_the_modules_decisions(tank):
     torch.manual_seed(1)
     rng = np.random.default_rng(2)
     thetas = rng.normal(size=(200, tank.n_theta)) * 2

@@ -90,9 +90,22 @@ def chain_map_indices(scores: np.ndarray, chains: RateChains) -> np.ndarray:
     head); along each chain the returned indices maximise the sum of the per-integer log
     probabilities subject to ``|v_k - v_(k-1)| <= max_step``, so the rate limits hold by
     construction. Where the per-integer argmax already satisfies them it is returned unchanged
-    (up to exact ties). Values are indices ``0 .. n_values - 1`` (add the integers' lower bound).
+    (it is then a most probable assignment). Values are indices ``0 .. n_values - 1`` (add the integers' lower bound).
     """
     scores = np.asarray(scores, dtype=np.float64)
+    B, _, V = scores.shape
+    argmax = scores.argmax(-1)
+    along = argmax[:, chains.order]  # (B, C, L)
+    feasible = np.all(np.abs(np.diff(along, axis=-1)) <= chains.max_step, axis=(-1, -2))
+    if feasible.all():  # the unconstrained maximum is admissible: it is the MAP
+        return argmax
+    out = argmax.copy()
+    out[~feasible] = _viterbi(scores[~feasible], chains)
+    return out
+
+
+def _viterbi(scores: np.ndarray, chains: RateChains) -> np.ndarray:
+    """:func:`chain_map_indices` by dynamic programming along every chain."""
     B, _, V = scores.shape
     logp = scores - scores.max(-1, keepdims=True)
     logp = logp - np.log(np.exp(logp).sum(-1, keepdims=True))

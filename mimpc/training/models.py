@@ -331,12 +331,13 @@ class _NumpyPolicy:
         self.kind, self.lower, self.n_values = policy.kind, policy.lower, policy.n_values
         self.chains = policy.chains
         self.mean, self.std = arr(policy.theta_mean), arr(policy.theta_std)
-        if hasattr(policy.net, "dense_layers"):  # a structured encoder, run as its equivalent MLP
-            self.layers = policy.net.dense_layers()
+        self.activation = _NUMPY_ACTIVATIONS[policy.config.activation]
+        self.layers, self.scorer = [], None
+        if hasattr(policy.net, "numpy_scorer"):  # a structured encoder has its own torch-free copy
+            self.scorer = policy.net.numpy_scorer(self.activation)
         else:
             linears = [m for m in policy.net if isinstance(m, nn.Linear)]
             self.layers = [(arr(m.weight).T.copy(), arr(m.bias)) for m in linears]
-        self.activation = _NUMPY_ACTIVATIONS[policy.config.activation]
         if self.kind == "grouped":
             self.n_groups = policy.n_groups
             self.patterns = arr(policy.patterns, np.float64)
@@ -352,6 +353,8 @@ class _NumpyPolicy:
     def scores(self, theta: np.ndarray) -> np.ndarray:
         """The head's raw output for one theta (the logits that :meth:`decode` turns into integers)."""
         z = (np.asarray(theta, dtype=np.float32) - self.mean) / self.std
+        if self.scorer is not None:
+            return self.scorer(z)
         last = len(self.layers) - 1
         for i, (W, b) in enumerate(self.layers):
             z = z @ W + b

@@ -14,9 +14,7 @@ Where the forecast lives is the benchmark's ``forecast = (offset, channels)`` (s
 :class:`mimpc.problems.benchmark.Benchmark`): ``theta[offset : offset + H * channels]`` is step-major.
 The integers of step ``k`` are ``problem.layout.delta_index[k]``.
 
-Every layer is affine in its input, so the whole network is an MLP with structured weights:
-:meth:`TemporalNet.dense_layers` returns those weights, which is what the torch-free closed-loop
-predictor runs.
+:meth:`TemporalNet.numpy_scorer` is its torch-free copy for the closed-loop step.
 """
 
 from __future__ import annotations
@@ -95,34 +93,35 @@ class TemporalNet(nn.Module):
         return out[:, self.integer_order].reshape(len(z), -1)
 
     @torch.no_grad()
-    def dense_layers(self) -> list[tuple[np.ndarray, np.ndarray]]:
-        """The equivalent MLP: ``[(W (n_in, n_out), b (n_out,))]``, the activation between layers.
+    def numpy_scorer(self, activation: Any) -> Any:
+        """A torch-free copy of :meth:`forward` for one normalised theta ``z (n_theta,)``: each
+        convolution as one matrix product over the stacked shifted inputs (float32), so the
+        closed-loop step pays for the filters, not for a dense matrix of the whole horizon."""
+        def arr(t: torch.Tensor) -> np.ndarray:
+            return t.detach().cpu().numpy().astype(np.float32, copy=True)
 
-        Each stage is affine, so its matrix is read off by applying it to the unit vectors."""
-        def affine(fn: Any, n_in: int) -> tuple[np.ndarray, np.ndarray]:
-            dtype = self.position.dtype
-            b = fn(torch.zeros(1, n_in, dtype=dtype))
-            W = fn(torch.eye(n_in, dtype=dtype)) - b
-            return W.numpy().astype(np.float32), b[0].numpy().astype(np.float32)
+        seq, static = arr(self.seq_index).astype(np.int64), arr(self.static_index).astype(np.int64)
+        steps, channels = self.steps, self.channels
+        features = np.zeros((steps, channels + len(static) + 4), dtype=np.float32)
+        features[:, channels + len(static):] = arr(self.position)
+        layers = []
+        for conv in self.convs:
+            W = arr(conv.weight)  # (out, in, kernel): matches columns ordered (in, kernel)
+            pad, dilation, kernel = conv.padding[0], conv.dilation[0], W.shape[2]
+            gather = (np.arange(kernel)[:, None] * dilation + np.arange(steps)[None, :])  # (kernel, steps)
+            buffer = np.zeros((W.shape[1], steps + 2 * pad), dtype=np.float32)
+            layers.append((W.reshape(W.shape[0], -1).copy(), arr(conv.bias)[:, None], buffer, pad, gather))
+        W_out, b_out = arr(self.out.weight)[:, :, 0], arr(self.out.bias)[:, None]
+        order = arr(self.integer_order).astype(np.int64)
+        n_values = self.n_values
 
-        n_theta = len(self.seq_index) + len(self.static_index)
-        first = self.convs[0]
-        stages: list[Any] = [lambda z: first(self.features(z)).flatten(1)]
-        shape = first.out_channels, self.steps
-        for conv in [*self.convs[1:], self.out]:
-            def stage(h: torch.Tensor, conv: nn.Conv1d = conv, shape: tuple = shape) -> torch.Tensor:
-                return conv(h.reshape(len(h), *shape)).flatten(1)
-            stages.append(stage)
-            shape = conv.out_channels, self.steps
-        layers, n_in = [], n_theta
-        for stage in stages:
-            W, b = affine(stage, n_in)
-            layers.append((W, b))
-            n_in = W.shape[1]
-        # the last stage's output is (per_step * n_values, steps) channel-major: reorder like forward
-        W, b = layers[-1]
-        idx = torch.arange(W.shape[1]).reshape(1, self.per_step * self.n_values, self.steps)
-        idx = idx.transpose(1, 2).reshape(1, self.steps * self.per_step, self.n_values)[:, self.integer_order]
-        idx = idx.reshape(-1).numpy()
-        layers[-1] = (W[:, idx], b[idx])
-        return layers
+        def scores(z: np.ndarray) -> np.ndarray:
+            features[:, :channels] = z[seq].reshape(steps, channels)
+            features[:, channels:channels + len(static)] = z[static]
+            h = features.T
+            for W, b, buffer, pad, gather in layers:
+                buffer[:, pad:pad + steps] = h
+                h = activation(W @ buffer[:, gather].reshape(len(buffer) * gather.shape[0], steps) + b)
+            out = (W_out @ h + b_out).T.reshape(-1, n_values)  # (steps * per_step, values)
+            return out[order].reshape(-1)
+        return scores
