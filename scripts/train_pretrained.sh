@@ -6,11 +6,12 @@
 # 2. robot: mixed data (mimpc generate --mix: expert episodes, states over the whole domain and
 #    states visited by a learned policy, all labelled by the exact MIQP) in two DAgger rounds:
 #    robot_nav_mix4 driven by the first-generation hybrid policy, robot_nav_mix5 by the second;
-#    the shipped robot SL (4 x 256) and hybrid policies are the third generation, LP-AE is trained
-#    on robot_nav_mix5; SSL stays the first generation (README, "Beyond the expert's paths");
+#    the shipped robot SL (4 x 256) and hybrid policies are the third generation, fine-tuned again on
+#    two rounds of states where the SL policy failed (--mix hard=1);
+#    SSL and LP-AE stay the first generation (README, "Beyond the expert's paths");
 # 3. tank: the first generation on expert-only data (its hybrid policy drives the on-policy
 #    states of thermal_tank_mix); the shipped tank SL and hybrid policies use the temporal encoder
-#    on the mixed data, SSL and LP-AE are the first generation;
+#    on the mixed data, LP-AE is trained on the mixed data, SSL is the first generation;
 # then export with model cards (scripts/export_pretrained.py) and the held-out sets of tests/data/.
 #
 #   bash scripts/train_pretrained.sh [robot|tank|export|all]
@@ -37,14 +38,16 @@ fi
 CE='{"supervised": "cross_entropy"}'
 
 robot() {
-  # first generation, expert-only data (its test split is the README's own test split); SSL is
-  # shipped from here, the hybrid policy drives the on-policy episodes of robot_nav_mix4
+  # first generation, expert-only data (its test split is the README's own test split); SSL and
+  # LP-AE are shipped from here (trained on the mixed data they measured worse), the hybrid policy drives the on-policy episodes of robot_nav_mix4
   $MIMPC generate --env robot_nav --samples "$(n 55000)" --out $D/robot_nav --seed 0 --mix expert=1 --no-progress
   G="--env robot_nav --data $D/robot_nav --head grouped --threads $T --no-progress"
   $MIMPC train $G --method sl --epochs "$(e 20)" --loss "$CE" --out $R/robot_nav/gen1/sl.pt
   $MIMPC train $G --method hybrid --epochs "$(e 6)" --lr 2e-4 --init $R/robot_nav/gen1/sl.pt \
     --loss '{"supervised": "cross_entropy", "w_constraint": 1.0, "w_supervised": 100.0}' --out $R/robot_nav/gen1/hybrid.pt
   $MIMPC train $G --method ssl --epochs "$(e 10)" --out $R/robot_nav/ssl.pt
+  $MIMPC train --env robot_nav --data $D/robot_nav --method lpae --epochs "$(e 20)" --threads $T --no-progress \
+    --out $R/robot_nav/lpae.pt
   # second generation: mixed data driven by the first hybrid policy; robot_nav_mix2 and
   # robot_nav_mix3 are its first 36,000 and 41,259 samples (the same shards): the policies were
   # trained while the data grew
@@ -64,15 +67,23 @@ robot() {
     --loss "$CE" --out $R/robot_nav/gen2/sl.pt
   $MIMPC train $W --data $D/robot_nav_mix4 --method hybrid --epochs "$(e 2)" --lr 5e-5 --init $R/robot_nav/gen2/sl.pt \
     --loss '{"supervised": "cross_entropy", "w_constraint": 0.1, "w_supervised": 100.0}' --out $R/robot_nav/gen2/hybrid.pt
-  # third generation (shipped): a second DAgger round driven by the second hybrid policy
+  # third generation (shipped): a second DAgger round driven by the second hybrid policy, then two
+  # rounds of states over the domain where the current SL policy's plan needs slack (--mix hard=1)
   $MIMPC generate --env robot_nav --seed 0 --mix expert=0.35,domain=0.4,onpolicy=0.25 --policy $R/robot_nav/gen2/hybrid.pt \
     --no-progress --samples "$(n 80000)" --out $D/robot_nav_mix5
   $MIMPC train $W --data $D/robot_nav_mix5 --method sl --epochs "$(e 10)" --lr 3e-4 --lr-schedule cosine \
-    --init $R/robot_nav/gen2/sl.pt --loss "$CE" --out $R/robot_nav/sl.pt
-  $MIMPC train $W --data $D/robot_nav_mix5 --method hybrid --epochs "$(e 2)" --lr 5e-5 --init $R/robot_nav/sl.pt \
+    --init $R/robot_nav/gen2/sl.pt --loss "$CE" --out $R/robot_nav/sl_mix5.pt
+  $MIMPC generate --env robot_nav --seed 0 --mix hard=1 --policy $R/robot_nav/sl_mix5.pt --no-progress \
+    --samples "$(n 11000)" --out $D/robot_nav_hard
+  $MIMPC train $W --data $D/robot_nav_mix5 $D/robot_nav_hard --method sl --epochs "$(e 6)" --lr 2e-4 --lr-schedule cosine \
+    --init $R/robot_nav/sl_mix5.pt --loss "$CE" --out $R/robot_nav/sl_hard.pt
+  $MIMPC generate --env robot_nav --seed 1 --mix hard=1 --policy $R/robot_nav/sl_hard.pt --no-progress \
+    --samples "$(n 9000)" --out $D/robot_nav_hard2
+  H="$D/robot_nav_mix5 $D/robot_nav_hard $D/robot_nav_hard2"
+  $MIMPC train $W --data $H --method sl --epochs "$(e 6)" --lr 2e-4 --lr-schedule cosine \
+    --init $R/robot_nav/sl_hard.pt --loss "$CE" --out $R/robot_nav/sl.pt
+  $MIMPC train $W --data $H --method hybrid --epochs 1 --lr 5e-5 --init $R/robot_nav/sl.pt \
     --loss '{"supervised": "cross_entropy", "w_constraint": 0.1, "w_supervised": 100.0}' --out $R/robot_nav/hybrid.pt
-  $MIMPC train --env robot_nav --data $D/robot_nav_mix5 --method lpae --epochs "$(e 20)" --threads $T --no-progress \
-    --out $R/robot_nav/lpae.pt
 }
 tank() {
   $MIMPC generate --env thermal_tank --samples "$(n 36000)" --out $D/thermal_tank --seed 0 --mix expert=1 --no-progress
@@ -81,13 +92,14 @@ tank() {
   $MIMPC train $K --method hybrid --epochs "$(e 10)" --lr 5e-4 --init $R/thermal_tank/gen1/sl.pt \
     --out $R/thermal_tank/gen1/hybrid.pt
   $MIMPC train $K --method ssl --epochs "$(e 20)" --out $R/thermal_tank/ssl.pt
-  $MIMPC train $K --method lpae --epochs "$(e 20)" --out $R/thermal_tank/lpae.pt
-  $MIMPC generate --env thermal_tank --samples "$(n 20000)" --out $D/thermal_tank_mix --seed 0 \
+  $MIMPC generate --env thermal_tank --samples "$(n 40000)" --out $D/thermal_tank_mix --seed 0 \
     --mix expert=0.5,domain=0.35,onpolicy=0.15 --onpolicy-steps 20 --policy $R/thermal_tank/gen1/hybrid.pt --no-progress
-  C="--env thermal_tank --data $D/thermal_tank_mix --encoder temporal --hidden 48 48 48 48 --threads $T --no-progress"
-  $MIMPC train $C --method sl --epochs "$(e 20)" --loss "$CE" --out $R/thermal_tank/sl.pt
+  C="--env thermal_tank --data $D/thermal_tank_mix --encoder temporal --decode chain_map --hidden 64 64 64 64 --threads $T --no-progress"
+  $MIMPC train $C --method sl --epochs "$(e 30)" --loss "$CE" --out $R/thermal_tank/sl.pt
   $MIMPC train $C --method hybrid --epochs "$(e 10)" --lr 5e-4 --init $R/thermal_tank/sl.pt --loss "$CE" \
     --out $R/thermal_tank/hybrid.pt
+  $MIMPC train --env thermal_tank --data $D/thermal_tank_mix --method lpae --epochs "$(e 20)" --threads $T --no-progress \
+    --out $R/thermal_tank/lpae.pt
 }
 export_all() {
   $PY scripts/export_pretrained.py --runs $R --data $D --out $PRETRAINED --sampler-samples $SAMPLER_SAMPLES
