@@ -17,14 +17,23 @@ from mimpc.training.export import export_checkpoint
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# datasets generated with the policy shipped at the time (no --policy, or its mimpc/pretrained path):
+# that policy by its name in scripts/train_pretrained.sh
+POLICY_THEN = {("thermal_tank", None): "runs/thermal_tank/gen1/hybrid.pt",
+               ("robot_nav", "mimpc/pretrained/robot_nav/hybrid.pt"): "runs/robot_nav/gen2/hybrid.pt"}
+
+
 def data_command(folder: Path) -> str:
     """The ``mimpc generate`` command that wrote the dataset ``folder`` (read back from its meta)."""
     meta = json.loads((folder / "meta.json").read_text())
     ident = meta["identity"]
     parts = ["mimpc", "generate", "--env", meta["problem"], "--samples", str(meta["samples"]), "--out",
-             f"data/{folder.name}", "--seed", str(meta["seed"]), "--mix", meta["mix"]]
-    if meta.get("samples_by_kind", {}).get("onpolicy"):
-        parts += ["--policy", str(ident.get("policy") or f"mimpc/pretrained/{meta['problem']}/hybrid.pt")]
+             f"data/{folder.name}", "--seed", str(meta["seed"]), "--mix", meta.get("mix") or "expert=1"]
+    kinds = meta.get("samples_by_kind") or {}
+    if kinds.get("onpolicy") or kinds.get("hard"):
+        policy = ident.get("policy")
+        default = f"mimpc/pretrained/{meta['problem']}/hybrid.pt"
+        parts += ["--policy", POLICY_THEN.get((meta["problem"], policy), policy or default)]
         if ident.get("onpolicy_steps") not in (None, 40):
             parts += ["--onpolicy-steps", str(ident["onpolicy_steps"])]
     return " ".join(shlex.quote(p) for p in parts)

@@ -7,7 +7,7 @@
 #    states visited by a learned policy, all labelled by the exact MIQP) in two DAgger rounds:
 #    robot_nav_mix4 driven by the first-generation hybrid policy, robot_nav_mix5 by the second;
 #    the shipped robot SL (4 x 256) and hybrid policies are the third generation, fine-tuned again on
-#    two rounds of states where the SL policy failed (--mix hard=1);
+#    three rounds of states where the SL policy failed (--mix hard=1);
 #    SSL and LP-AE stay the first generation (README, "Beyond the expert's paths");
 # 3. tank: the first generation on expert-only data (its hybrid policy drives the on-policy
 #    states of thermal_tank_mix); the shipped tank SL and hybrid policies use the temporal encoder
@@ -67,8 +67,8 @@ robot() {
     --loss "$CE" --out $R/robot_nav/gen2/sl.pt
   $MIMPC train $W --data $D/robot_nav_mix4 --method hybrid --epochs "$(e 2)" --lr 5e-5 --init $R/robot_nav/gen2/sl.pt \
     --loss '{"supervised": "cross_entropy", "w_constraint": 0.1, "w_supervised": 100.0}' --out $R/robot_nav/gen2/hybrid.pt
-  # third generation (shipped): a second DAgger round driven by the second hybrid policy, then two
-  # rounds of states over the domain where the current SL policy's plan needs slack (--mix hard=1)
+  # third generation (shipped): a second DAgger round driven by the second hybrid policy, then
+  # three rounds of states over the domain where the current SL policy's plan needs slack (--mix hard=1)
   $MIMPC generate --env robot_nav --seed 0 --mix expert=0.35,domain=0.4,onpolicy=0.25 --policy $R/robot_nav/gen2/hybrid.pt \
     --no-progress --samples "$(n 80000)" --out $D/robot_nav_mix5
   $MIMPC train $W --data $D/robot_nav_mix5 --method sl --epochs "$(e 10)" --lr 3e-4 --lr-schedule cosine \
@@ -81,7 +81,12 @@ robot() {
     --samples "$(n 9000)" --out $D/robot_nav_hard2
   H="$D/robot_nav_mix5 $D/robot_nav_hard $D/robot_nav_hard2"
   $MIMPC train $W --data $H --method sl --epochs "$(e 6)" --lr 2e-4 --lr-schedule cosine \
-    --init $R/robot_nav/sl_hard.pt --loss "$CE" --out $R/robot_nav/sl.pt
+    --init $R/robot_nav/sl_hard.pt --loss "$CE" --out $R/robot_nav/sl_hard2.pt
+  $MIMPC generate --env robot_nav --seed 2 --mix hard=1 --policy $R/robot_nav/sl_hard2.pt --no-progress \
+    --samples "$(n 9000)" --out $D/robot_nav_hard3
+  H="$H $D/robot_nav_hard3"
+  $MIMPC train $W --data $H --method sl --epochs "$(e 6)" --lr 2e-4 --lr-schedule cosine \
+    --init $R/robot_nav/sl_hard2.pt --loss "$CE" --out $R/robot_nav/sl.pt
   $MIMPC train $W --data $H --method hybrid --epochs 1 --lr 5e-5 --init $R/robot_nav/sl.pt \
     --loss '{"supervised": "cross_entropy", "w_constraint": 0.1, "w_supervised": 100.0}' --out $R/robot_nav/hybrid.pt
 }
