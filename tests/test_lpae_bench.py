@@ -107,7 +107,7 @@ def test_metrics_and_corruptions(lp, theta):
 
 
 def test_bench_registry_and_parser():
-    assert BENCHMARKS["lpae"] == ("mimpc.bench.lpae", "cli")
+    assert BENCHMARKS["lpae"] == ("mimpc.bench.lpae_cli", "cli")
     parser, entry = benchmark_parser("lpae")
     args = parser.parse_args(["--quick", "--seeds", "2"])
     assert args.quick and args.seeds == 2 and args.out == "results/lpae" and callable(entry)
@@ -181,7 +181,7 @@ def test_penalized_minimiser_approaches_the_lp_optimum(lp, theta):
 
 
 def test_bench_lpae_knob_options_reach_the_config():
-    from mimpc.bench.lpae import settings_from_args
+    from mimpc.bench.lpae_cli import settings_from_args
     parser, _ = benchmark_parser("lpae")
     args = parser.parse_args(["--penalty-cap", "3e4", "--anneal-factor", "1.2", "--w-objective", "0.25", "--lr", "2e-3",
                               "--lr-final-fraction", "1", "--width", "64", "--n-train", "5000", "--epochs", "7"])

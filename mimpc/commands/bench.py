@@ -18,7 +18,7 @@ __all__ = ["BENCHMARKS", "add_arguments", "run", "benchmark_parser"]
 # name -> (module, function); other benchmarks (e.g. "qp-layer", "step-latency") register here
 BENCHMARKS: dict[str, tuple[str, str]] = {
     "certified": ("mimpc.bench.certified", "cli"),
-    "lpae": ("mimpc.bench.lpae", "cli"),
+    "lpae": ("mimpc.bench.lpae_cli", "cli"),
     "qp-layer": ("mimpc.bench.qp_layer", "cli"),
     "step-latency": ("mimpc.bench.step_latency", "cli"),
     "soak": ("mimpc.bench.soak", "cli"),
