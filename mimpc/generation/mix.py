@@ -36,8 +36,8 @@ from mimpc.generation.units import expert_unit
 from mimpc.problems.samplers import sample_theta
 from mimpc.training.dataset import KIND_STRIDE, KINDS, kind_of_episodes, samples_by_kind
 
-__all__ = ["KINDS", "DEFAULT_MIX", "KIND_STRIDE", "HARD_TRIES", "HARD_SLACK_TOL", "parse_mix", "format_mix", "shard_kind", "mixed_units",
-           "units_per_shard", "kind_of_episodes", "samples_by_kind"]
+__all__ = ["KINDS", "DEFAULT_MIX", "KIND_STRIDE", "HARD_TRIES", "HARD_SLACK_TOL", "parse_mix", "format_mix",
+           "shard_kind", "mixed_units", "units_per_shard", "kind_of_episodes", "samples_by_kind"]
 
 DEFAULT_MIX = (("expert", 0.6), ("domain", 0.25), ("onpolicy", 0.15))
 HARD_TRIES = 1000
@@ -99,7 +99,7 @@ def mixed_units(problem: ParametricMIQP, config: Any, shard: int, controller: An
     kind, index = shard_kind(config.mix, shard)
     per = units_per_shard(problem, kind, config.units_per_shard)
     k = KINDS.index(kind)
-    policy = _load_policy(problem, config.policy) if kind in ("onpolicy", "hard") else None
+    policy = _load_policy(problem, config.policy, kind) if kind in ("onpolicy", "hard") else None
     for unit in range(index * per, (index + 1) * per):
         if kind == "expert":
             yield unit, expert_unit(problem, config.max_episode_steps, controller,
@@ -133,11 +133,14 @@ def _hard(problem: ParametricMIQP, expert: Any, policy: Any, rng: np.random.Gene
             return
 
 
-def _load_policy(problem: ParametricMIQP, checkpoint: str | None) -> Any:
+def _load_policy(problem: ParametricMIQP, checkpoint: str | None, kind: str) -> Any:
     from controllers import make_controller
     from mimpc.training.checkpoint import load_checkpoint
 
     method = "hybrid" if checkpoint is None else load_checkpoint(checkpoint, problem).method
+    if kind == "hard" and method == "lpae":
+        raise ValueError(f"--mix hard needs a policy whose plan is a relaxed QP (sl, ssl or hybrid) to tell where it "
+                         f"fails; --policy {checkpoint} is an lpae checkpoint")
     return make_controller(method, problem, checkpoint=checkpoint)
 
 
