@@ -31,23 +31,32 @@ from mimpc.training.integer_groups import find_integer_groups
 from mimpc.training.losses import LossConfig, penalty
 
 
+def loss_terms(problem, config: LossConfig, x: torch.Tensor, delta: torch.Tensor, theta: torch.Tensor,
+               slack: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Per-instance SSL loss (the checkpoint's weights) and objective of plans ``x`` with total
+    relaxed-QP ``slack`` at integers ``delta``: the terms of :class:`mimpc.training.losses.HybridLoss`
+    before the batch mean."""
+    w_obj, w_slack, w_con, _ = config.weights()
+    J = problem.objective(x, delta, theta)
+    viol = problem.violations(x, delta, theta)
+    rows = torch.cat([viol.continuous, viol.integer_only], dim=-1)
+    return (w_obj * J + w_slack * slack + w_con * penalty(rows, config.penalty)).numpy(), J.numpy()
+
+
+@torch.no_grad()
 def ssl_loss(problem, layer, config: LossConfig, theta: np.ndarray, delta: np.ndarray,
              batch: int = 2048) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-instance SSL loss, objective and total slack of the relaxed QP at ``delta``."""
-    w_obj, w_slack, w_con, _ = config.weights()
     losses, objectives, slacks = [], [], []
     for i in range(0, len(theta), batch):
         t = torch.as_tensor(theta[i:i + batch], dtype=torch.float64)
         d = torch.as_tensor(delta[i:i + batch], dtype=torch.float64)
-        with torch.no_grad():
-            sol = layer(t, d)
-            J = problem.objective(sol.x, d, t)
-            viol = problem.violations(sol.x, d, t)
-            rows = torch.cat([viol.continuous, viol.integer_only], dim=-1)
-            s = sol.slack.sum(-1)
-            losses.append((w_obj * J + w_slack * s + w_con * penalty(rows, config.penalty)).numpy())
-            objectives.append(J.numpy())
-            slacks.append(s.numpy())
+        sol = layer(t, d)
+        s = sol.slack.sum(-1)
+        L, J = loss_terms(problem, config, sol.x, d, t, s)
+        losses.append(L)
+        objectives.append(J)
+        slacks.append(s.numpy())
     return np.concatenate(losses), np.concatenate(objectives), np.concatenate(slacks)
 
 
@@ -60,13 +69,9 @@ def lean_losses(problem, lean: LeanQP, config: LossConfig, theta: np.ndarray, de
         sol = lean.relaxed(inst)
         plans.append(lean.plan(inst, sol.w))
         slacks.append(lean.slack(inst, sol.w).sum())
-    w_obj, w_slack, w_con, _ = config.weights()
     x, t = torch.as_tensor(np.array(plans)), torch.as_tensor(np.repeat(theta[None], len(deltas), 0))
     d = torch.as_tensor(deltas, dtype=torch.float64)
-    viol = problem.violations(x, d, t)
-    rows = torch.cat([viol.continuous, viol.integer_only], dim=-1)
-    return (w_obj * problem.objective(x, d, t) + w_con * penalty(rows, config.penalty)).numpy() \
-        + w_slack * np.array(slacks)
+    return loss_terms(problem, config, x, d, t, torch.as_tensor(np.array(slacks)))[0]
 
 
 def one_group_neighbours(groups, delta: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:

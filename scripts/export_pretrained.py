@@ -11,6 +11,7 @@ import shlex
 from pathlib import Path
 
 from mimpc.training.checkpoint import load_checkpoint
+from mimpc.training.dataset import load_dataset
 from mimpc.training.evaluate import evaluate_arrays, evaluate_checkpoint, labelled_sample
 from mimpc.training.export import export_checkpoint
 
@@ -79,25 +80,26 @@ def main() -> None:
     parser.add_argument("--sampler-samples", type=int, default=1000, help="uniform-sampler parameters per problem")
     args = parser.parse_args()
     for problem in args.problems:
-        uniform = None
+        uniform, own_splits = None, {}
         for method in args.methods:
             src = Path(args.runs) / problem / f"{method}.pt"
             if not src.exists():
                 print(f"skip {src} (missing)")
                 continue
-            import torch
-            payload = torch.load(src, weights_only=False)
+            ckpt = load_checkpoint(src)
+            payload = ckpt.payload
             info = payload.get("dataset", {})
             folders = [Path(src_["path"]).name for src_ in info.get("sources", [])] or \
                 [Path(info.get("path", f"data/{problem}")).name]
             cmd = train_command(problem, method, payload["train_config"], payload.get("loss_config", {}),
                                 payload["model_config"], payload.get("init_from"),
                                 " ".join(f"data/{f}" for f in folders))
-            ckpt = load_checkpoint(src)
             own = Path(args.data) / problem  # the expert-only dataset, else the expert units of the policy's data
             kind = None if own.exists() else "expert"
             own = own if own.exists() else Path(args.data) / folders[0]
-            test = evaluate_checkpoint(ckpt, own, "test", kind=kind)["summary"]
+            if own not in own_splits:  # one load per dataset, not per policy
+                own_splits[own] = load_dataset(own, ckpt.problem)
+            test = evaluate_checkpoint(ckpt, own_splits[own], "test", kind=kind)["summary"]
             test["data"] = f"data/{own.name}" + (" (expert samples)" if kind else "")
             if uniform is None:
                 uniform = labelled_sample(ckpt.problem, "uniform", args.sampler_samples, seed=0)[0]

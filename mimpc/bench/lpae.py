@@ -33,7 +33,7 @@ from mimpc.problems.scheduling import SchedulingConfig
 from mimpc.problems.validation import check_positive_int
 from mimpc.report import format_table
 
-__all__ = ["BenchSettings", "run_seed", "aggregate", "run_bench", "print_report", "write_results", "METHODS"]
+__all__ = ["BenchSettings", "run_seed", "run_seeds", "aggregate", "run_bench", "print_report", "write_results", "METHODS"]
 
 _log = logging.getLogger(__name__)
 
@@ -393,29 +393,37 @@ def write_results(out: Path, result: dict[str, Any]) -> list[Path]:
     return paths
 
 
-def run_bench(n_seeds: int = 3, settings: BenchSettings | None = None, out: str | Path | None = "results/lpae",
-              progress: bool = True) -> dict[str, Any]:
-    """Run seeds ``0 .. n_seeds-1``; print the tables; write files to ``out`` (None: write nothing).
-
-    Returns the result dict (``settings``, ``per_seed``, ``summary``, ``wall_time_s``, ``files``).
-    """
+def run_seeds(run: Callable[[int, BenchSettings, Callable[[str], None]], dict[str, Any]], n_seeds: int,
+              settings: BenchSettings, label: str, progress: bool) -> tuple[list[dict[str, Any]], float]:
+    """``run(seed, settings, log)`` for seeds ``0 .. n_seeds-1`` with the benchmark's torch threads
+    and denormals flushed (both restored after); returns the per-seed results and the wall time."""
     import torch
 
     n_seeds = check_positive_int(n_seeds, "n_seeds")
-    settings = settings or BenchSettings()
-    log = (lambda msg: _log.info("[bench lpae] %s", msg)) if progress else (lambda msg: None)
+    log = (lambda msg: _log.info("[%s] %s", label, msg)) if progress else (lambda msg: None)
     threads = torch.get_num_threads()
     torch.set_num_threads(settings.threads)
     # tiny gradients late in training turn into denormal floats, which made epochs up to 1.5x slower
     torch.set_flush_denormal(True)
     start = time.perf_counter()
     try:
-        per_seed = [run_seed(seed, settings, log) for seed in range(n_seeds)]
+        per_seed = [run(seed, settings, log) for seed in range(n_seeds)]
     finally:
         torch.set_num_threads(threads)
         torch.set_flush_denormal(False)
-    result: dict[str, Any] = {"settings": settings.to_dict(), "n_seeds": n_seeds, "per_seed": per_seed,
-                              "summary": aggregate(per_seed), "wall_time_s": time.perf_counter() - start}
+    return per_seed, time.perf_counter() - start
+
+
+def run_bench(n_seeds: int = 3, settings: BenchSettings | None = None, out: str | Path | None = "results/lpae",
+              progress: bool = True) -> dict[str, Any]:
+    """Run seeds ``0 .. n_seeds-1``; print the tables; write files to ``out`` (None: write nothing).
+
+    Returns the result dict (``settings``, ``per_seed``, ``summary``, ``wall_time_s``, ``files``).
+    """
+    settings = settings or BenchSettings()
+    per_seed, wall = run_seeds(run_seed, n_seeds, settings, "bench lpae", progress)
+    result: dict[str, Any] = {"settings": settings.to_dict(), "n_seeds": len(per_seed), "per_seed": per_seed,
+                              "summary": aggregate(per_seed), "wall_time_s": wall}
     print_report(result["summary"], settings, n_seeds)
     if out is not None:
         result["files"] = [str(p) for p in write_results(Path(out), result)]

@@ -18,7 +18,6 @@ the network costs one command.
 from __future__ import annotations
 
 import json
-import logging
 import sys
 import time
 from pathlib import Path
@@ -26,13 +25,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from mimpc.bench.lpae import BenchSettings, _json_ready, _pm, _stats
-from mimpc.problems.validation import check_positive_int
+from mimpc.bench.lpae import BenchSettings, _json_ready, _pm, _stats, run_seeds
 from mimpc.report import format_table
 
 __all__ = ["diagnose_seed", "run_diagnosis", "DECISIONS"]
 
-_log = logging.getLogger(__name__)
 
 DECISIONS = ("LP-AE, test instances", "LP-AE, training instances", "loss minimiser, no network (test)")
 METRIC_COLUMNS = [("decision", "decision"), ("feasibility_pct", "feas. %"), ("feasibility_loose_pct", "feas.@1e-2 %"),
@@ -111,22 +108,10 @@ def print_diagnosis(summary: dict[str, Any], settings: BenchSettings, n_seeds: i
 def run_diagnosis(n_seeds: int = 1, settings: BenchSettings | None = None, out: str | Path | None = "results/lpae",
                   progress: bool = True) -> dict[str, Any]:
     """Diagnose seeds ``0 .. n_seeds-1``; print; write ``diagnosis.json`` to ``out`` (None: nothing)."""
-    import torch
-
-    n_seeds = check_positive_int(n_seeds, "n_seeds")
     settings = settings or BenchSettings()
-    log = (lambda msg: _log.info("[bench lpae --diagnose] %s", msg)) if progress else (lambda msg: None)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(settings.threads)
-    torch.set_flush_denormal(True)
-    start = time.perf_counter()
-    try:
-        per_seed = [diagnose_seed(seed, settings, log) for seed in range(n_seeds)]
-    finally:
-        torch.set_num_threads(threads)
-        torch.set_flush_denormal(False)
-    result: dict[str, Any] = {"settings": settings.to_dict(), "n_seeds": n_seeds, "per_seed": per_seed,
-                              "summary": _summary(per_seed), "wall_time_s": time.perf_counter() - start}
+    per_seed, wall = run_seeds(diagnose_seed, n_seeds, settings, "bench lpae --diagnose", progress)
+    result: dict[str, Any] = {"settings": settings.to_dict(), "n_seeds": len(per_seed), "per_seed": per_seed,
+                              "summary": _summary(per_seed), "wall_time_s": wall}
     print_diagnosis(result["summary"], settings, n_seeds, per_seed[0]["final_penalty_weight"])
     if out is not None:
         Path(out).mkdir(parents=True, exist_ok=True)
