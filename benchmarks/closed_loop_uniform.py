@@ -9,7 +9,7 @@ itself), steps inside an obstacle inflated by d_min, and steps whose plan entere
 
 import argparse
 
-from controllers import make_controller
+from mimpc.controllers import make_controller
 from mimpc.problems import make_problem
 from mimpc.problems.samplers import sample_thetas
 from mimpc.rollout import run
@@ -25,18 +25,27 @@ def main() -> None:
     problem = make_problem("robot_nav")
     theta = sample_thetas(problem, "uniform", args.seed, args.episodes)
     options = [{"start": t[:4].tolist(), "goal": t[4:6].tolist()} for t in theta]
-    print("| policy | episodes | goal reached | collisions | steps in an inflated obstacle | steps whose plan enters one | steps |")
+    print(
+        "| policy | episodes | goal reached | collisions | steps in an inflated obstacle | steps whose plan enters one | steps |"
+    )
     print("|---|---|---|---|---|---|---|")
     for item in args.checkpoints:
         name, sep, path = item.partition("=")
         if not sep:
             raise SystemExit(f"checkpoints must be NAME=PATH, got {item!r}")
         ckpt = load_checkpoint(path, problem)
-        result = run("mimpc/RobotNav-v0", make_controller(ckpt.method, problem, checkpoint=path), args.episodes,
-                     options=options, progress=False)
+        result = run(
+            "mimpc/RobotNav-v0",
+            make_controller(ckpt.method, problem, checkpoint=path),
+            args.episodes,
+            options=options,
+            progress=False,
+        )
         s = result.summary()
-        print(f"| {name} | {args.episodes} | {s['goal_reached']} | {s['collisions']} | {s['inflated_collisions']} "
-              f"| {s['lookahead_violation_steps']} | {s['steps']} |")
+        print(
+            f"| {name} | {args.episodes} | {s['goal_reached']} | {s['collisions']} | {s['inflated_collisions']} "
+            f"| {s['lookahead_violation_steps']} | {s['steps']} |"
+        )
 
 
 if __name__ == "__main__":

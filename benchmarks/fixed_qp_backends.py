@@ -71,8 +71,11 @@ class CvxpyReference:
         self.x = cp.Variable(n)
         self.q, self.b, self.h = cp.Parameter(n), cp.Parameter(qp.A.shape[0]), cp.Parameter(m)
         self.fin_l, self.fin_u = np.flatnonzero(np.isfinite(qp.lb)), np.flatnonzero(np.isfinite(qp.ub))
-        self.cons = [qp.A @ self.x == self.b, self.x[self.fin_l] >= qp.lb[self.fin_l],
-                     self.x[self.fin_u] <= qp.ub[self.fin_u]]
+        self.cons = [
+            qp.A @ self.x == self.b,
+            self.x[self.fin_l] >= qp.lb[self.fin_l],
+            self.x[self.fin_u] <= qp.ub[self.fin_u],
+        ]
         obj = 0.5 * cp.quad_form(self.x, cp.psd_wrap(qp.P)) + self.q @ self.x
         if relaxed:
             self.s = cp.Variable(m, nonneg=True)
@@ -92,20 +95,39 @@ class CvxpyReference:
         if self.prob.status != cp.OPTIMAL:
             status = "infeasible" if self.prob.status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE) else "error"
             nan = np.full(n, np.nan)
-            return QPResult(status, nan, np.full(m, np.nan), float("nan"), np.full(m, np.nan),
-                            np.full(qp.A.shape[0], np.nan), elapsed, 0, "cvxpy"), elapsed
+            return QPResult(
+                status,
+                nan,
+                np.full(m, np.nan),
+                float("nan"),
+                np.full(m, np.nan),
+                np.full(qp.A.shape[0], np.nan),
+                elapsed,
+                0,
+                "cvxpy",
+            ), elapsed
         x = np.asarray(self.x.value)
         z = np.zeros(n)
         z[self.fin_u] += self.cons[2].dual_value
         z[self.fin_l] -= self.cons[1].dual_value
-        res = QPResult("optimal", x, np.maximum(qp.G @ x - qp.h, 0.0), qp.objective(x),
-                       np.asarray(self.cons[3].dual_value), np.asarray(self.cons[0].dual_value),
-                       elapsed, 0, "cvxpy", z)
+        res = QPResult(
+            "optimal",
+            x,
+            np.maximum(qp.G @ x - qp.h, 0.0),
+            qp.objective(x),
+            np.asarray(self.cons[3].dual_value),
+            np.asarray(self.cons[0].dual_value),
+            elapsed,
+            0,
+            "cvxpy",
+            z,
+        )
         return res, elapsed
 
 
-def run_case(problem: ParametricMIQP, label: str, instances: list, relaxed: bool, backends: list[str],
-             budget: float) -> None:
+def run_case(
+    problem: ParametricMIQP, label: str, instances: list, relaxed: bool, backends: list[str], budget: float
+) -> None:
     """One table: every backend on the same instances, in one process, side by side.
 
     A backend stops after ``budget`` seconds of solving (column ``n`` says how many it did), so
@@ -116,8 +138,10 @@ def run_case(problem: ParametricMIQP, label: str, instances: list, relaxed: bool
     refs = [ref.solve(th, d) for th, d in instances]
     qps = [problem.fixed_integer_qp(th, d) for th, d in instances]
     n_inf = sum(r.status == "infeasible" for r, _ in refs)
-    ref_kkt = max([max(kkt_residuals(qp, r, rho if relaxed else None).values())
-                   for qp, (r, _) in zip(qps, refs) if r.optimal], default=0.0)
+    ref_kkt = max(
+        [max(kkt_residuals(qp, r, rho if relaxed else None).values()) for qp, (r, _) in zip(qps, refs) if r.optimal],
+        default=0.0,
+    )
     rows = []
     for name in backends:
         if name not in offered_backends(relaxed):
@@ -138,16 +162,21 @@ def run_case(problem: ParametricMIQP, label: str, instances: list, relaxed: bool
                 kkt = max(kkt, max(kkt_residuals(qp, res, rho if relaxed else None).values()))
         rows.append((name, len(times), np.median(times), np.percentile(times, 95), dx, dobj, kkt, bad, fallback))
     ref_times = [t for _, t in refs]
-    rows.append(("cvxpy+clarabel (ref)", len(refs), np.median(ref_times), np.percentile(ref_times, 95),
-                 0.0, 0.0, ref_kkt, 0, 0))
+    rows.append(
+        ("cvxpy+clarabel (ref)", len(refs), np.median(ref_times), np.percentile(ref_times, 95), 0.0, 0.0, ref_kkt, 0, 0)
+    )
     fastest = min(r[2] for r in rows)
     kind = "relaxed eq. (10)" if relaxed else "exact eq. (3)"
     print(f"\n{label}, {kind}: {len(instances)} instances, {n_inf} exact-infeasible per reference")
-    print(f"  {'backend':<21}{'n':>4}{'median ms':>10}{'p95 ms':>9}{'/fastest':>9}{'max|dx|':>9}"
-          f"{'max rel dJ':>11}{'max KKT':>9}{'status!=ref':>12}{'other route':>12}")
+    print(
+        f"  {'backend':<21}{'n':>4}{'median ms':>10}{'p95 ms':>9}{'/fastest':>9}{'max|dx|':>9}"
+        f"{'max rel dJ':>11}{'max KKT':>9}{'status!=ref':>12}{'other route':>12}"
+    )
     for name, n, med, p95, dx, dobj, kkt, bad, fb in rows:
-        print(f"  {name:<21}{n:>4}{1e3 * med:>10.3f}{1e3 * p95:>9.3f}{med / fastest:>9.1f}{dx:>9.1e}"
-              f"{dobj:>11.1e}{kkt:>9.1e}{bad:>12d}{fb:>12d}")
+        print(
+            f"  {name:<21}{n:>4}{1e3 * med:>10.3f}{1e3 * p95:>9.3f}{med / fastest:>9.1f}{dx:>9.1e}"
+            f"{dobj:>11.1e}{kkt:>9.1e}{bad:>12d}{fb:>12d}"
+        )
 
 
 def main() -> None:
@@ -155,8 +184,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=200, help="instances per problem")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--backends", nargs="*", default=None, help="subset of backends")
-    parser.add_argument("--budget", type=float, default=3.0,
-                        help="seconds of solving per backend and table before it stops")
+    parser.add_argument(
+        "--budget", type=float, default=3.0, help="seconds of solving per backend and table before it stops"
+    )
     args = parser.parse_args()
     backends = args.backends or offered_backends(False)
     rng = np.random.default_rng(args.seed)
@@ -167,12 +197,15 @@ def main() -> None:
         (tank, "thermal_tank, random rate-limited delta", [tank_instance(tank, rng) for _ in range(args.n)]),
     )
     print(f"backends: {', '.join(backends)}; times are FixedQPSolver.solve wall times (whole call)")
-    print("max|dx|, max rel dJ: against the cvxpy reference; max KKT: largest KKT residual "
-          "(mimpc.qp.kkt, relative), for the reference too; other route: solves that "
-          "needed a fallback (daqp: exact QP infeasible or elastic rounds)")
+    print(
+        "max|dx|, max rel dJ: against the cvxpy reference; max KKT: largest KKT residual "
+        "(mimpc.qp.kkt, relative), for the reference too; other route: solves that "
+        "needed a fallback (daqp: exact QP infeasible or elastic rounds)"
+    )
     for problem, label, instances in cases:
         for relaxed in (False, True):
             run_case(problem, label, instances, relaxed, backends, args.budget)
+
 
 if __name__ == "__main__":
     main()

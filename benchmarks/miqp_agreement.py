@@ -38,8 +38,10 @@ def robot_thetas(p: ParametricMIQP, n: int, rng: np.random.Generator) -> list[np
 
 def tank_thetas(p: ParametricMIQP, n: int, rng: np.random.Generator) -> list[np.ndarray]:
     cfg = p.config
-    return [np.concatenate([sample_initial_state(cfg, rng), sample_disturbances(cfg, rng, cfg.horizon).ravel()])
-            for _ in range(n)]
+    return [
+        np.concatenate([sample_initial_state(cfg, rng), sample_disturbances(cfg, rng, cfg.horizon).ravel()])
+        for _ in range(n)
+    ]
 
 
 def compare(problem: ParametricMIQP, reference, thetas: list[np.ndarray], mip_gap: float) -> list[dict]:
@@ -58,11 +60,22 @@ def compare(problem: ParametricMIQP, reference, thetas: list[np.ndarray], mip_ga
             agree += sol.status == ref.status
             if sol.status == ref.status == "optimal":
                 diffs.append(abs(sol.objective - ref.objective) / abs(ref.objective))
-        rows.append({"problem": problem.name, "backend": name, "reference": "/".join(sorted(ref_solvers)),
-                     "n": len(thetas), "status_agree": agree, "statuses": statuses, "n_compared": len(diffs),
-                     "max_rel_diff": max(diffs) if diffs else float("nan"),
-                     "median_ms": 1e3 * float(np.median(times)), "p95_ms": 1e3 * float(np.percentile(times, 95)),
-                     "wall_s": time.perf_counter() - start, "builds": solver.n_builds})
+        rows.append(
+            {
+                "problem": problem.name,
+                "backend": name,
+                "reference": "/".join(sorted(ref_solvers)),
+                "n": len(thetas),
+                "status_agree": agree,
+                "statuses": statuses,
+                "n_compared": len(diffs),
+                "max_rel_diff": max(diffs) if diffs else float("nan"),
+                "median_ms": 1e3 * float(np.median(times)),
+                "p95_ms": 1e3 * float(np.percentile(times, 95)),
+                "wall_s": time.perf_counter() - start,
+                "builds": solver.n_builds,
+            }
+        )
     return rows
 
 
@@ -74,19 +87,26 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rng = np.random.default_rng(args.seed)
     robot, tank = robot_nav(), thermal_tank()
-    print(f"installed backends: {installed_solvers()}; licensed for robot_nav ({robot.n_z} variables): "
-          f"{available_solvers(robot)}, for thermal_tank ({tank.n_z} variables): {available_solvers(tank)}")
+    print(
+        f"installed backends: {installed_solvers()}; licensed for robot_nav ({robot.n_z} variables): "
+        f"{available_solvers(robot)}, for thermal_tank ({tank.n_z} variables): {available_solvers(tank)}"
+    )
     print(f"{args.n} random theta per problem, seed {args.seed}, mip gap {args.mip_gap:g}, threads 1\n")
-    rows = (compare(robot, RobotReference(robot.config), robot_thetas(robot, args.n, rng), args.mip_gap)
-            + compare(tank, TankReference(tank.config.horizon), tank_thetas(tank, args.n, rng), args.mip_gap))
-    header = (f"{'problem':<13}{'backend':<8}{'reference':<10}{'status agree':>13}{'compared':>9}"
-              f"{'max rel diff':>14}{'median ms':>11}{'p95 ms':>9}{'builds':>7}  statuses")
+    rows = compare(robot, RobotReference(robot.config), robot_thetas(robot, args.n, rng), args.mip_gap) + compare(
+        tank, TankReference(tank.config.horizon), tank_thetas(tank, args.n, rng), args.mip_gap
+    )
+    header = (
+        f"{'problem':<13}{'backend':<8}{'reference':<10}{'status agree':>13}{'compared':>9}"
+        f"{'max rel diff':>14}{'median ms':>11}{'p95 ms':>9}{'builds':>7}  statuses"
+    )
     print(header)
     print("-" * len(header))
     for r in rows:
-        print(f"{r['problem']:<13}{r['backend']:<8}{r['reference']:<10}{r['status_agree']:>7}/{r['n']:<5}"
-              f"{r['n_compared']:>9}{r['max_rel_diff']:>14.2e}{r['median_ms']:>11.1f}{r['p95_ms']:>9.1f}"
-              f"{r['builds']:>7}  {r['statuses']}")
+        print(
+            f"{r['problem']:<13}{r['backend']:<8}{r['reference']:<10}{r['status_agree']:>7}/{r['n']:<5}"
+            f"{r['n_compared']:>9}{r['max_rel_diff']:>14.2e}{r['median_ms']:>11.1f}{r['p95_ms']:>9.1f}"
+            f"{r['builds']:>7}  {r['statuses']}"
+        )
     return 0
 
 

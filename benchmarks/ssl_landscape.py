@@ -31,8 +31,9 @@ from mimpc.training.integer_groups import find_integer_groups
 from mimpc.training.losses import LossConfig, penalty
 
 
-def loss_terms(problem, config: LossConfig, x: torch.Tensor, delta: torch.Tensor, theta: torch.Tensor,
-               slack: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+def loss_terms(
+    problem, config: LossConfig, x: torch.Tensor, delta: torch.Tensor, theta: torch.Tensor, slack: torch.Tensor
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-instance SSL loss (the checkpoint's weights) and objective of plans ``x`` with total
     relaxed-QP ``slack`` at integers ``delta``: the terms of :class:`mimpc.training.losses.HybridLoss`
     before the batch mean."""
@@ -44,13 +45,14 @@ def loss_terms(problem, config: LossConfig, x: torch.Tensor, delta: torch.Tensor
 
 
 @torch.no_grad()
-def ssl_loss(problem, layer, config: LossConfig, theta: np.ndarray, delta: np.ndarray,
-             batch: int = 2048) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def ssl_loss(
+    problem, layer, config: LossConfig, theta: np.ndarray, delta: np.ndarray, batch: int = 2048
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-instance SSL loss, objective and total slack of the relaxed QP at ``delta``."""
     losses, objectives, slacks = [], [], []
     for i in range(0, len(theta), batch):
-        t = torch.as_tensor(theta[i:i + batch], dtype=torch.float64)
-        d = torch.as_tensor(delta[i:i + batch], dtype=torch.float64)
+        t = torch.as_tensor(theta[i : i + batch], dtype=torch.float64)
+        d = torch.as_tensor(delta[i : i + batch], dtype=torch.float64)
         sol = layer(t, d)
         s = sol.slack.sum(-1)
         L, J = loss_terms(problem, config, sol.x, d, t, s)
@@ -94,8 +96,12 @@ def main() -> None:
     parser.add_argument("--sampler", default="uniform", choices=("uniform", "starts"))
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--neighbours", type=int, default=0,
-                        help="single-group changes tried per theta, drawn at random (default 0: all of them)")
+    parser.add_argument(
+        "--neighbours",
+        type=int,
+        default=0,
+        help="single-group changes tried per theta, drawn at random (default 0: all of them)",
+    )
     parser.add_argument("--draws", type=int, default=8, help="training-time (Gumbel) samples per theta")
     args = parser.parse_args()
     ckpt = load_checkpoint(args.checkpoint)
@@ -114,9 +120,18 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     ckpt.policy.train()
     with torch.no_grad():
-        draws = np.stack([ssl_loss(problem, layer, config, theta,
-                                   ckpt.policy(torch.as_tensor(theta, dtype=torch.float32)).double().numpy())[0]
-                          for _ in range(args.draws)])
+        draws = np.stack(
+            [
+                ssl_loss(
+                    problem,
+                    layer,
+                    config,
+                    theta,
+                    ckpt.policy(torch.as_tensor(theta, dtype=torch.float32)).double().numpy(),
+                )[0]
+                for _ in range(args.draws)
+            ]
+        )
     ckpt.policy.eval()
     lean = LeanQP(problem)
     local_min, best_step = [], []
@@ -138,20 +153,34 @@ def main() -> None:
     print(f"| theta where the MIQP's integers have the lower loss % | {100 * np.mean(L_exp < L_pol - 1e-9):.1f} |")
     print(f"| policy plans needing slack % | {100 * np.mean(~feasible_pol):.1f} |")
     print(f"| MIQP plans needing slack (relaxed QP at its integers) % | {100 * np.mean(s_exp > 1e-6):.1f} |")
-    print(f"| median gap of the policy's slack-free plans % | {np.median(gap[feasible_pol]) if feasible_pol.any() else float('nan'):.1f} |")
-    print(f"| share of the loss that is the objective term at the MIQP's integers (median) % | "
-          f"{100 * np.median(w[0] * J_exp / np.maximum(L_exp, 1e-300)):.1f} |")
+    print(
+        f"| median gap of the policy's slack-free plans % | {np.median(gap[feasible_pol]) if feasible_pol.any() else float('nan'):.1f} |"
+    )
+    print(
+        f"| share of the loss that is the objective term at the MIQP's integers (median) % | "
+        f"{100 * np.median(w[0] * J_exp / np.maximum(L_exp, 1e-300)):.1f} |"
+    )
     print(f"| policy assignments no single-group change improves (local minima) % | {100 * local_min.mean():.1f} |")
-    print(f"| ... of them with a loss above the MIQP's % | {100 * np.mean(L_pol[local_min] > L_exp[local_min] + 1e-9) if local_min.any() else 0:.1f} |")
+    print(
+        f"| ... of them with a loss above the MIQP's % | {100 * np.mean(L_pol[local_min] > L_exp[local_min] + 1e-9) if local_min.any() else 0:.1f} |"
+    )
     print(f"| median loss excess of the policy over the MIQP (the signal) | {np.median(L_pol - L_exp):.4g} |")
-    print(f"| median spread (std) of the loss over {args.draws} training-time draws (the noise) | "
-          f"{np.median(draws.std(0)):.4g} |")
-    print(f"| median slack term of the policy's plans needing slack | "
-          f"{np.median(w[1] * s_pol[~feasible_pol]) if (~feasible_pol).any() else 0:.4g} |")
-    print(f"| median objective excess term of the policy's slack-free plans | "
-          f"{np.median(w[0] * (J_pol - J_exp)[feasible_pol]) if feasible_pol.any() else 0:.4g} |")
-    print(f"| median best single-group loss decrease where one exists | "
-          f"{np.median(best_step[~local_min]) if (~local_min).any() else 0:.4g} |")
+    print(
+        f"| median spread (std) of the loss over {args.draws} training-time draws (the noise) | "
+        f"{np.median(draws.std(0)):.4g} |"
+    )
+    print(
+        f"| median slack term of the policy's plans needing slack | "
+        f"{np.median(w[1] * s_pol[~feasible_pol]) if (~feasible_pol).any() else 0:.4g} |"
+    )
+    print(
+        f"| median objective excess term of the policy's slack-free plans | "
+        f"{np.median(w[0] * (J_pol - J_exp)[feasible_pol]) if feasible_pol.any() else 0:.4g} |"
+    )
+    print(
+        f"| median best single-group loss decrease where one exists | "
+        f"{np.median(best_step[~local_min]) if (~local_min).any() else 0:.4g} |"
+    )
 
 
 if __name__ == "__main__":

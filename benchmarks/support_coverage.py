@@ -24,8 +24,10 @@ def main() -> None:
         ds = load_dataset(folder)
         p = make_problem(ds.meta["problem"])
         sup = TrainingSupport.fit(ds.subset("train")["theta"])
-        rates = [100 * sup.contains_batch(sample_thetas(p, fam, args.seed, args.samples)).mean()
-                 for fam in ("uniform", "starts")]
+        rates = [
+            100 * sup.contains_batch(sample_thetas(p, fam, args.seed, args.samples)).mean()
+            for fam in ("uniform", "starts")
+        ]
         own = 100 * sup.contains_batch(ds.subset("test")["theta"]).mean()
         print(f"| {folder} | {rates[0]:.1f} | {rates[1]:.1f} | {own:.1f} |")
 

@@ -9,11 +9,19 @@ from __future__ import annotations
 import importlib
 from typing import Any, Callable
 
-from controllers.base import Controller, StepInfo, solution_to_action
+from mimpc.controllers.base import Controller, StepInfo, solution_to_action
 from mimpc.problems import ParametricMIQP, make_problem
 
-__all__ = ["Controller", "StepInfo", "make_controller", "register_controller", "available_controllers",
-           "resolve_problem", "solution_to_action", "CERTIFIED_SUFFIX"]
+__all__ = [
+    "Controller",
+    "StepInfo",
+    "make_controller",
+    "register_controller",
+    "available_controllers",
+    "resolve_problem",
+    "solution_to_action",
+    "CERTIFIED_SUFFIX",
+]
 
 #: Suffix of a controller name that asks for the certified cascade (``"hybrid+cert"``).
 CERTIFIED_SUFFIX = "+cert"
@@ -22,8 +30,12 @@ _FACTORIES: dict[str, Callable[..., Controller]] = {}
 # learned controllers live in modules that import torch; they are loaded on first use
 _LAZY: dict[str, str] = {}
 
-_ENV_PROBLEMS = {"mimpc/RobotNav-v0": "robot_nav", "mimpc/ThermalTank-v0": "thermal_tank",
-                 "robot_nav": "robot_nav", "thermal_tank": "thermal_tank"}
+_ENV_PROBLEMS = {
+    "mimpc/RobotNav-v0": "robot_nav",
+    "mimpc/ThermalTank-v0": "thermal_tank",
+    "robot_nav": "robot_nav",
+    "thermal_tank": "thermal_tank",
+}
 
 
 def register_controller(name: str, factory: Callable[..., Controller]) -> None:
@@ -51,45 +63,54 @@ def resolve_problem(problem_or_env: Any) -> ParametricMIQP:
         return unwrapped.problem
     if isinstance(problem_or_env, str) and problem_or_env in _ENV_PROBLEMS:
         return make_problem(_ENV_PROBLEMS[problem_or_env])
-    raise ValueError(f"problem_or_env_id must be a ParametricMIQP, an environment, or one of "
-                     f"{sorted(_ENV_PROBLEMS)}; got {problem_or_env!r}")
+    raise ValueError(
+        f"problem_or_env_id must be a ParametricMIQP, an environment, or one of "
+        f"{sorted(_ENV_PROBLEMS)}; got {problem_or_env!r}"
+    )
 
 
-def make_controller(name: str, problem_or_env_id: Any, certify: bool | dict[str, Any] = False,
-                    **kwargs: Any) -> Controller:
+def make_controller(
+    name: str, problem_or_env_id: Any, certify: bool | dict[str, Any] = False, **kwargs: Any
+) -> Controller:
     """Build the controller registered as ``name`` for a problem, environment or environment id.
 
     ``certify=True`` (or a name ending in ``"+cert"``, e.g. ``"hybrid+cert"``) wraps a learned
-    controller in the certified cascade of :mod:`controllers.certified`; a dict instead of True
+    controller in the certified cascade of :mod:`mimpc.controllers.certified`; a dict instead of True
     passes its options (``order``, ``top_k``, ``select``, ``exact_time_limit``, ``solver``, ``tol``).
     """
     if not isinstance(name, str):
         raise ValueError(f"controller name must be a string, got {name!r}")
     if name.endswith(CERTIFIED_SUFFIX):
-        name, certify = name[:-len(CERTIFIED_SUFFIX)], certify or True
+        name, certify = name[: -len(CERTIFIED_SUFFIX)], certify or True
     if name not in _FACTORIES and name in _LAZY:
         importlib.import_module(_LAZY[name])
     if name not in _FACTORIES:
-        raise ValueError(f"unknown controller {name!r}; available: {available_controllers()} "
-                         f"(learned ones also as NAME{CERTIFIED_SUFFIX})")
+        raise ValueError(
+            f"unknown controller {name!r}; available: {available_controllers()} "
+            f"(learned ones also as NAME{CERTIFIED_SUFFIX})"
+        )
     if not isinstance(certify, (bool, dict)):
         raise ValueError(f"certify must be True, False or a dict of cascade options, got {certify!r}")
     if certify and name == "miqp":
-        raise ValueError("the exact controller 'miqp' needs no certification cascade: it applies MIQP "
-                         "solutions (StepInfo.certified reports the check)")
+        raise ValueError(
+            "the exact controller 'miqp' needs no certification cascade: it applies MIQP "
+            "solutions (StepInfo.certified reports the check)"
+        )
     controller = _FACTORIES[name](resolve_problem(problem_or_env_id), **kwargs)
     if not certify:
         return controller
-    from controllers.certified import CertifiedController
+    from mimpc.controllers.certified import CertifiedController
+
     return CertifiedController(controller, **(certify if isinstance(certify, dict) else {}))
 
 
 def _miqp_factory(problem: ParametricMIQP, **kwargs: Any) -> Controller:
-    from controllers.miqp import MIQPController
+    from mimpc.controllers.miqp import MIQPController
+
     return MIQPController(problem, **kwargs)
 
 
 register_controller("miqp", _miqp_factory)
 for _name in ("sl", "ssl", "hybrid"):
-    register_lazy(_name, "controllers.l2o")
-register_lazy("lpae", "controllers.lpae")
+    register_lazy(_name, "mimpc.controllers.l2o")
+register_lazy("lpae", "mimpc.controllers.lpae")

@@ -10,7 +10,7 @@ stage whose plan passes the row-by-row certificate of :class:`~mimpc.problems.ce
     integers, one step forward: the MPC shift, source ``candidate``), ``"topk"`` (the network's
     next most probable assignments, :func:`~mimpc.training.candidates.ranked_assignments`, source
     ``candidate``), ``"repair"`` (integers re-read from the relaxed plan at the policy's
-    integers, :mod:`controllers.repair`, robot only, source ``repair``). Candidates breaking an
+    integers, :mod:`mimpc.controllers.repair`, robot only, source ``repair``). Candidates breaking an
     integer-only row are skipped before any QP. ``select="first"`` applies the first certified
     candidate; ``"cheapest"`` solves them all and applies the certified one of least objective;
 (c) ``exact``: the exact MIQP under ``exact_time_limit``, with the relaxed plan at the policy's
@@ -21,7 +21,7 @@ stage whose plan passes the row-by-row certificate of :class:`~mimpc.problems.ce
     relaxed QP of eq. (10) at the policy's integers, which minimises the total violation
     (Theorem 3); flagged ``fallback=True``, ``certified=False``.
 
-:class:`~controllers.base.StepInfo` reports ``source``, ``certified`` and ``candidates_tried``
+:class:`~mimpc.controllers.base.StepInfo` reports ``source``, ``certified`` and ``candidates_tried``
 every step. The default order and ``top_k`` are the measured choice in the README (section
 "Certified learned step"), made by ``python benchmarks/certified_cascade.py``.
 """
@@ -33,9 +33,9 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from controllers.base import Controller, StepInfo, solution_to_action
-from controllers.fallback import coasting_plan, shift_integers
-from controllers.repair import plan_integers, supports_repair
+from mimpc.controllers.base import Controller, StepInfo, solution_to_action
+from mimpc.controllers.fallback import coasting_plan, shift_integers
+from mimpc.controllers.repair import plan_integers, supports_repair
 from mimpc.problems.certify import CERTIFICATE_TOL, PlanCertifier
 from mimpc.qp.lean import LeanInstance, LeanQP, LeanSolution
 from mimpc.training.candidates import ranked_assignments, supports_ranking
@@ -73,10 +73,16 @@ class CertifiedController(Controller):
         Absolute row tolerance of the certificate.
     """
 
-    def __init__(self, base: Controller, order: tuple[str, ...] | list[str] = DEFAULT_ORDER,
-                 top_k: int = DEFAULT_TOP_K, select: str = "first",
-                 exact_time_limit: float = DEFAULT_EXACT_TIME_LIMIT, solver: str = "auto",
-                 tol: float = CERTIFICATE_TOL) -> None:
+    def __init__(
+        self,
+        base: Controller,
+        order: tuple[str, ...] | list[str] = DEFAULT_ORDER,
+        top_k: int = DEFAULT_TOP_K,
+        select: str = "first",
+        exact_time_limit: float = DEFAULT_EXACT_TIME_LIMIT,
+        solver: str = "auto",
+        tol: float = CERTIFICATE_TOL,
+    ) -> None:
         super().__init__(base.problem)
         if not callable(getattr(base, "predict_integers", None)):
             raise TypeError(f"controller {base.name!r} does not predict integers, so it cannot be certified")
@@ -152,8 +158,9 @@ class CertifiedController(Controller):
             return self._apply(theta, best[1], best[2], best[3], tried, timings, t1)
         return self._exact_or_fallback(theta, delta0, inst0, relaxed0(), tried, timings, t1)
 
-    def _candidates(self, delta0: np.ndarray, scores: np.ndarray | None, inst0: LeanInstance,
-                    relaxed0: Callable[[], LeanSolution]) -> Iterator[tuple[str, np.ndarray]]:
+    def _candidates(
+        self, delta0: np.ndarray, scores: np.ndarray | None, inst0: LeanInstance, relaxed0: Callable[[], LeanSolution]
+    ) -> Iterator[tuple[str, np.ndarray]]:
         """Candidate integer vectors with their source, in the configured order (lazily)."""
         for stage in self.order:
             if stage == "shifted" and self._previous is not None:
@@ -171,11 +178,19 @@ class CertifiedController(Controller):
         x = self.lean.plan(inst, sol.w)
         return x if self.certifier.check(x, inst.delta, inst.theta).ok else None
 
-    def _exact_or_fallback(self, theta: np.ndarray, delta0: np.ndarray, inst0: LeanInstance,
-                           relaxed0: LeanSolution, tried: int, timings: dict[str, float],
-                           t1: float) -> tuple[Any, StepInfo]:
+    def _exact_or_fallback(
+        self,
+        theta: np.ndarray,
+        delta0: np.ndarray,
+        inst0: LeanInstance,
+        relaxed0: LeanSolution,
+        tried: int,
+        timings: dict[str, float],
+        t1: float,
+    ) -> tuple[Any, StepInfo]:
         if self._solver is None:
             from mimpc.solvers import make_solver
+
             self._solver = make_solver(self.solver_name, time_limit=self.exact_time_limit)
         x_rel = self.lean.plan(inst0, relaxed0.w) if relaxed0.optimal else None
         start = np.concatenate([x_rel, delta0]) if x_rel is not None else None
@@ -191,27 +206,59 @@ class CertifiedController(Controller):
             if x is None and self.certifier.check(sol.x, sol.delta, theta).ok:
                 x = sol.x
             if x is not None:
-                return self._apply(theta, x, sol.delta, "exact", tried, timings, t1, status=sol.status,
-                                   solver=sol.solver)
+                return self._apply(
+                    theta, x, sol.delta, "exact", tried, timings, t1, status=sol.status, solver=sol.solver
+                )
         # (d) no certified plan exists or was found in time: the relaxed QP, flagged
         self._previous = delta0
         x = x_rel if x_rel is not None else coasting_plan(self.problem, theta, delta0)
         slack = float(np.sum(self.lean.slack(inst0, relaxed0.w))) if x_rel is not None else float("nan")
         timings["qp"] = time.perf_counter() - t1 - timings["solver"]
-        info = StepInfo(0.0, "fallback", integers=delta0, x=x, slack=slack, fallback=True, timings=timings,
-                        solver_status=sol.status, solver=sol.solver, source="fallback",
-                        certified=self.certifier.check(x, delta0, theta).ok, candidates_tried=tried,
-                        message=f"no certified plan (MIQP {sol.status}): relaxed QP (eq. 10) at the policy's integers"
-                        if x_rel is not None else f"no certified plan (MIQP {sol.status}), relaxed QP "
-                        f"{relaxed0.status}: smallest admissible input")
+        info = StepInfo(
+            0.0,
+            "fallback",
+            integers=delta0,
+            x=x,
+            slack=slack,
+            fallback=True,
+            timings=timings,
+            solver_status=sol.status,
+            solver=sol.solver,
+            source="fallback",
+            certified=self.certifier.check(x, delta0, theta).ok,
+            candidates_tried=tried,
+            message=f"no certified plan (MIQP {sol.status}): relaxed QP (eq. 10) at the policy's integers"
+            if x_rel is not None
+            else f"no certified plan (MIQP {sol.status}), relaxed QP {relaxed0.status}: smallest admissible input",
+        )
         return solution_to_action(self.problem, x, delta0), info
 
-    def _apply(self, theta: np.ndarray, x: np.ndarray, delta: np.ndarray, source: str, tried: int,
-               timings: dict[str, float], t1: float, status: str = "certified", solver: str = "") -> tuple[Any, StepInfo]:
+    def _apply(
+        self,
+        theta: np.ndarray,
+        x: np.ndarray,
+        delta: np.ndarray,
+        source: str,
+        tried: int,
+        timings: dict[str, float],
+        t1: float,
+        status: str = "certified",
+        solver: str = "",
+    ) -> tuple[Any, StepInfo]:
         timings["qp"] = time.perf_counter() - t1 - timings.get("solver", 0.0)
         self._previous = delta
-        info = StepInfo(0.0, status, integers=delta, x=x, source=source, certified=True, candidates_tried=tried,
-                        timings=timings, solver=solver, solver_status=status if source == "exact" else "")
+        info = StepInfo(
+            0.0,
+            status,
+            integers=delta,
+            x=x,
+            source=source,
+            certified=True,
+            candidates_tried=tried,
+            timings=timings,
+            solver=solver,
+            solver_status=status if source == "exact" else "",
+        )
         return solution_to_action(self.problem, x, delta), info
 
     def _annotate(self, theta: np.ndarray, info: StepInfo) -> None:

@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from controllers import register_controller
-from controllers.base import Controller, StepInfo, solution_to_action
-from controllers.fallback import coasting_plan
-from controllers.repair import plan_integers, supports_repair
-from controllers.torch_threads import check_threads, torch_threads
+from mimpc.controllers import register_controller
+from mimpc.controllers.base import Controller, StepInfo, solution_to_action
+from mimpc.controllers.fallback import coasting_plan
+from mimpc.controllers.repair import plan_integers, supports_repair
+from mimpc.controllers.torch_threads import check_threads, torch_threads
 from mimpc.problems import ParametricMIQP
 from mimpc.qp.lean import LeanQP
 from mimpc.training.checkpoint import load_checkpoint
@@ -57,23 +57,37 @@ class L2OController(Controller):
         ``mimpc bench step-latency`` measures them side by side.
     repair : int
         Passes of plan-consistent integer repair when the plan needs slack (0, the default, is the
-        paper's method; see :mod:`controllers.repair`). A repaired controller reports as
+        paper's method; see :mod:`mimpc.controllers.repair`). A repaired controller reports as
         ``"<method>+repair"``.
     """
 
-    def __init__(self, problem: ParametricMIQP, checkpoint: str | Path | None = None, method: str = "hybrid",
-                 threads: int | None = 1, qp: str = "daqp", repair: int = 0, network: str = "numpy") -> None:
+    def __init__(
+        self,
+        problem: ParametricMIQP,
+        checkpoint: str | Path | None = None,
+        method: str = "hybrid",
+        threads: int | None = 1,
+        qp: str = "daqp",
+        repair: int = 0,
+        network: str = "numpy",
+    ) -> None:
         super().__init__(problem)
         if checkpoint is None:
             from mimpc.pretrained import pretrained_path
+
             checkpoint = pretrained_path(problem, method)
         ckpt = load_checkpoint(checkpoint, problem)
         if ckpt.method not in LEARNED_METHODS:
-            raise ValueError(f"checkpoint {checkpoint} holds a {ckpt.method!r} policy; "
-                             f"use make_controller({ckpt.method!r}, ...) for it")
+            raise ValueError(
+                f"checkpoint {checkpoint} holds a {ckpt.method!r} policy; "
+                f"use make_controller({ckpt.method!r}, ...) for it"
+            )
         if ckpt.method != method:
-            warnings.warn(f"controller {method!r} was given checkpoint {checkpoint}, trained as {ckpt.method!r}; "
-                          f"it reports as {ckpt.method!r}", stacklevel=3)
+            warnings.warn(
+                f"controller {method!r} was given checkpoint {checkpoint}, trained as {ckpt.method!r}; "
+                f"it reports as {ckpt.method!r}",
+                stacklevel=3,
+            )
         if isinstance(repair, bool) or not isinstance(repair, (int, np.integer)) or repair < 0:
             raise ValueError(f"repair must be a non-negative integer, got {repair!r}")
         if repair and not supports_repair(problem):
@@ -93,6 +107,7 @@ class L2OController(Controller):
         self.qp = qp
         if qp == "layer":
             from mimpc.qp.layer.inference import SingleQPSolver
+
             self._layer_qp = SingleQPSolver(problem)
         else:
             self.lean = LeanQP(problem)
@@ -137,12 +152,20 @@ class L2OController(Controller):
         t2 = time.perf_counter()
         if status != "optimal" or not np.all(np.isfinite(x)):
             return self._coast(theta, delta, status, {"network": t1 - t0, "qp": t2 - t1})
-        info = StepInfo(0.0, "relaxed", integers=delta, x=x, slack=float(np.sum(slack)),
-                        timings={"network": t1 - t0, "qp": t2 - t1}, source="policy")
+        info = StepInfo(
+            0.0,
+            "relaxed",
+            integers=delta,
+            x=x,
+            slack=float(np.sum(slack)),
+            timings={"network": t1 - t0, "qp": t2 - t1},
+            source="policy",
+        )
         return solution_to_action(self.problem, x, delta), info
 
-    def _coast(self, theta: np.ndarray, delta: np.ndarray, status: str,
-               timings: dict[str, float]) -> tuple[Any, StepInfo]:
+    def _coast(
+        self, theta: np.ndarray, delta: np.ndarray, status: str, timings: dict[str, float]
+    ) -> tuple[Any, StepInfo]:
         """No finite plan (numerical failure, e.g. an absurd but finite observation): apply the
         smallest admissible input, flagged as a fallback, never a NaN action."""
         x = coasting_plan(self.problem, theta, delta)
@@ -150,8 +173,17 @@ class L2OController(Controller):
             lay = self.problem.layout
             x = np.zeros(self.problem.n_x)
             x[lay.input_index] = np.clip(0.0, self.problem.lb_x[lay.input_index], self.problem.ub_x[lay.input_index])
-        info = StepInfo(0.0, "fallback", integers=delta, x=x, fallback=True, timings=timings, source="fallback",
-                        slack=float("nan"), message=f"relaxed QP {status}: smallest admissible input")
+        info = StepInfo(
+            0.0,
+            "fallback",
+            integers=delta,
+            x=x,
+            fallback=True,
+            timings=timings,
+            source="fallback",
+            slack=float("nan"),
+            message=f"relaxed QP {status}: smallest admissible input",
+        )
         return solution_to_action(self.problem, x, delta), info
 
     def _annotate(self, theta: np.ndarray, info: StepInfo) -> None:
@@ -165,6 +197,7 @@ class L2OController(Controller):
 def _factory(method: str):
     def make(problem: ParametricMIQP, checkpoint: str | Path | None = None, **kwargs: Any) -> L2OController:
         return L2OController(problem, checkpoint=checkpoint, method=method, **kwargs)
+
     return make
 
 

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from controllers import register_controller
-from controllers.base import Controller, StepInfo, solution_to_action
-from controllers.torch_threads import check_threads, torch_threads
+from mimpc.controllers import register_controller
+from mimpc.controllers.base import Controller, StepInfo, solution_to_action
+from mimpc.controllers.torch_threads import check_threads, torch_threads
 from mimpc.problems import ParametricMIQP
 from mimpc.training.checkpoint import load_checkpoint
 
@@ -35,6 +35,7 @@ class LPAEController(Controller):
         super().__init__(problem)
         if checkpoint is None:
             from mimpc.pretrained import pretrained_path
+
             checkpoint = pretrained_path(problem, "lpae")
         ckpt = load_checkpoint(checkpoint, problem)
         if ckpt.method != "lpae":
@@ -55,8 +56,9 @@ class LPAEController(Controller):
         with torch.inference_mode(), torch_threads(self.threads):
             x, delta = self.policy.encode(torch.from_numpy(theta.astype(np.float32)).unsqueeze(0))
         x, delta = x[0].double().numpy(), delta[0].double().numpy()
-        info = StepInfo(0.0, "solver_free", integers=delta, x=x, timings={"network": time.perf_counter() - t0},
-                        source="policy")
+        info = StepInfo(
+            0.0, "solver_free", integers=delta, x=x, timings={"network": time.perf_counter() - t0}, source="policy"
+        )
         return solution_to_action(self.problem, x, delta), info
 
     def _annotate(self, theta: np.ndarray, info: StepInfo) -> None:
@@ -65,8 +67,7 @@ class LPAEController(Controller):
         info.slack = float(viol.continuous_total)
         info.objective = float(self.problem.objective(info.x, info.integers, theta))
         info.ood = None if self.support is None else not self.support.contains(theta)
-        info.message = (f"plan violation: continuous {info.slack:.3g}, "
-                        f"integer-only {float(viol.integer_only_total):.3g}")
+        info.message = f"plan violation: continuous {info.slack:.3g}, integer-only {float(viol.integer_only_total):.3g}"
 
 
 register_controller("lpae", lambda problem, **kw: LPAEController(problem, **kw))

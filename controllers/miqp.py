@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from controllers.base import Controller, StepInfo, solution_to_action
-from controllers.fallback import coasting_plan, default_integers, shift_integers
+from mimpc.controllers.base import Controller, StepInfo, solution_to_action
+from mimpc.controllers.fallback import coasting_plan, default_integers, shift_integers
 from mimpc.problems import ParametricMIQP
 from mimpc.problems.certify import PlanCertifier
 from mimpc.solvers import make_solver
@@ -41,8 +41,15 @@ class MIQPController(Controller):
 
     name = "miqp"
 
-    def __init__(self, problem: ParametricMIQP, solver: str = "auto", time_limit: float | None = None,
-                 mip_gap: float | None = None, fallback: bool = True, **solver_options: Any) -> None:
+    def __init__(
+        self,
+        problem: ParametricMIQP,
+        solver: str = "auto",
+        time_limit: float | None = None,
+        mip_gap: float | None = None,
+        fallback: bool = True,
+        **solver_options: Any,
+    ) -> None:
         super().__init__(problem)
         self.solver = make_solver(solver, time_limit=time_limit, mip_gap=mip_gap, **solver_options)
         self.fallback = fallback
@@ -58,10 +65,19 @@ class MIQPController(Controller):
         sol = self.solver.solve(self.problem, theta)
         if sol.status in _USABLE and sol.x is not None:
             self._previous = sol.delta
-            info = StepInfo(0.0, sol.status, integers=sol.delta, x=sol.x,
-                            plan=self.problem.layout.states(sol.x), objective=sol.objective,
-                            timings={"solver": sol.solve_time}, message=f"{sol.solver}: {sol.message}".strip(": "),
-                            solver_status=sol.status, solver=sol.solver, source="exact")
+            info = StepInfo(
+                0.0,
+                sol.status,
+                integers=sol.delta,
+                x=sol.x,
+                plan=self.problem.layout.states(sol.x),
+                objective=sol.objective,
+                timings={"solver": sol.solve_time},
+                message=f"{sol.solver}: {sol.message}".strip(": "),
+                solver_status=sol.status,
+                solver=sol.solver,
+                source="exact",
+            )
             return solution_to_action(self.problem, sol.x, sol.delta), info
         if not self.fallback:
             raise RuntimeError(f"MIQP {sol.status} for theta={theta.tolist()} and fallback is disabled")
@@ -85,10 +101,21 @@ class MIQPController(Controller):
             slack = float(self.problem.violations(x, delta, theta).continuous_total)
             objective = float(self.problem.objective(x, delta, theta))
             message += f" failed ({res.status}): smallest admissible input"
-        info = StepInfo(0.0, "fallback", integers=delta, x=x, plan=self.problem.layout.states(x),
-                        slack=slack, objective=objective, fallback=True,
-                        timings={"solver": sol.solve_time, "qp": res.solve_time}, solver_status=sol.status,
-                        solver=sol.solver, message=message, source="fallback")
+        info = StepInfo(
+            0.0,
+            "fallback",
+            integers=delta,
+            x=x,
+            plan=self.problem.layout.states(x),
+            slack=slack,
+            objective=objective,
+            fallback=True,
+            timings={"solver": sol.solve_time, "qp": res.solve_time},
+            solver_status=sol.status,
+            solver=sol.solver,
+            message=message,
+            source="fallback",
+        )
         return solution_to_action(self.problem, x, delta), info
 
     def _annotate(self, theta: np.ndarray, info: StepInfo) -> None:

@@ -2,7 +2,7 @@
 ``mimpc/ThermalTank-v0`` and ``mimpc/Benchmark-v0`` (any benchmark, built from its hooks).
 
 Gymnasium 1.x has no plugin entry points, so registration happens here: ``import envs`` and then
-``gym.make("mimpc/RobotNav-v0")``, or in one go ``gym.make("envs:mimpc/RobotNav-v0")``.
+``gym.make("mimpc/RobotNav-v0")``, or in one go ``gym.make("mimpc.envs:mimpc/RobotNav-v0")``.
 
 Episode length is handled by the environments themselves (``max_steps``, default 100 for the robot
 and 200 for the tank) and not by a ``TimeLimit`` wrapper, so the registered specs have
@@ -14,19 +14,29 @@ from __future__ import annotations
 
 from gymnasium.envs.registration import register, registry
 
-from envs.benchmark_env import BenchmarkEnv
-from envs.robot_nav import RobotNavEnv
-from envs.thermal_tank import ThermalTankEnv
+from mimpc.envs.benchmark_env import BenchmarkEnv
+from mimpc.envs.robot_nav import RobotNavEnv
+from mimpc.envs.thermal_tank import ThermalTankEnv
 
-__all__ = ["RobotNavEnv", "ThermalTankEnv", "BenchmarkEnv", "ROBOT_NAV_ID", "THERMAL_TANK_ID", "BENCHMARK_ID",
-           "register_envs"]
+__all__ = [
+    "RobotNavEnv",
+    "ThermalTankEnv",
+    "BenchmarkEnv",
+    "ROBOT_NAV_ID",
+    "THERMAL_TANK_ID",
+    "BENCHMARK_ID",
+    "register_envs",
+]
 
 ROBOT_NAV_ID = "mimpc/RobotNav-v0"
 THERMAL_TANK_ID = "mimpc/ThermalTank-v0"
 BENCHMARK_ID = "mimpc/Benchmark-v0"  # any benchmark: gym.make(BENCHMARK_ID, benchmark="file.py:NAME")
 
-_ENTRY_POINTS = {ROBOT_NAV_ID: "envs.robot_nav:RobotNavEnv", THERMAL_TANK_ID: "envs.thermal_tank:ThermalTankEnv",
-                 BENCHMARK_ID: "envs.benchmark_env:BenchmarkEnv"}
+_ENTRY_POINTS = {
+    ROBOT_NAV_ID: "mimpc.envs.robot_nav:RobotNavEnv",
+    THERMAL_TANK_ID: "mimpc.envs.thermal_tank:ThermalTankEnv",
+    BENCHMARK_ID: "mimpc.envs.benchmark_env:BenchmarkEnv",
+}
 
 
 def register_envs() -> None:

@@ -20,8 +20,13 @@ from mimpc.problems.validation import check_positive_int
 __all__ = ["MPCEnv", "resolve_env_problem", "check_options", "as_finite_vector", "clip_to_box"]
 
 
-def resolve_env_problem(problem: ParametricMIQP | None, overrides: dict[str, Any], build: Callable[..., ParametricMIQP],
-                        config_type: type, env_name: str) -> ParametricMIQP:
+def resolve_env_problem(
+    problem: ParametricMIQP | None,
+    overrides: dict[str, Any],
+    build: Callable[..., ParametricMIQP],
+    config_type: type,
+    env_name: str,
+) -> ParametricMIQP:
     """The problem an environment simulates: ``problem`` itself, or ``build(**overrides)`` when it is None.
 
     Raises
@@ -38,8 +43,10 @@ def resolve_env_problem(problem: ParametricMIQP | None, overrides: dict[str, Any
     if not isinstance(problem, ParametricMIQP):
         raise TypeError(f"{env_name}: problem must be a ParametricMIQP, got {type(problem).__name__}")
     if not isinstance(problem.config, config_type) or problem.layout is None:
-        raise TypeError(f"{env_name}: problem must be built from a {config_type.__name__} (with an MPC layout), "
-                        f"got problem {problem.name!r} with config {type(problem.config).__name__}")
+        raise TypeError(
+            f"{env_name}: problem must be built from a {config_type.__name__} (with an MPC layout), "
+            f"got problem {problem.name!r} with config {type(problem.config).__name__}"
+        )
     return problem
 
 
@@ -66,8 +73,9 @@ def as_finite_vector(value: Any, name: str, sizes: Sequence[int], meaning: str) 
     try:
         arr = np.array(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a numeric array of shape {wanted} {meaning}, "
-                         f"got {type(value).__name__}") from exc
+        raise ValueError(
+            f"{name} must be a numeric array of shape {wanted} {meaning}, got {type(value).__name__}"
+        ) from exc
     if arr.ndim != 1 or arr.shape[0] not in sizes:
         raise ValueError(f"{name} must have shape {wanted} {meaning}, got shape {arr.shape}")
     bad = np.flatnonzero(~np.isfinite(arr))
@@ -128,8 +136,10 @@ class MPCEnv(gym.Env):
         if not self._active:
             if self._t == 0:
                 raise RuntimeError(f"{type(self).__name__}: call reset() before step()")
-            raise RuntimeError(f"{type(self).__name__}: the episode ended after {self._t} steps "
-                               "(terminated or truncated at max_steps); call reset() to start a new one")
+            raise RuntimeError(
+                f"{type(self).__name__}: the episode ended after {self._t} steps "
+                "(terminated or truncated at max_steps); call reset() to start a new one"
+            )
 
     def _advance(self, terminated: bool) -> bool:
         """Count one step; return ``truncated`` and close the episode when it is over."""
@@ -147,9 +157,11 @@ class MPCEnv(gym.Env):
             gym.logger.warn(
                 "You are calling render method without specifying any render mode. You can specify the render_mode "
                 f'at initialization, e.g. gym.make("{self.spec.id if self.spec else type(self).__name__}", '
-                'render_mode="rgb_array")')
+                'render_mode="rgb_array")'
+            )
             return None
         from mimpc.figures import figure_to_rgb, new_figure
+
         if self._fig is None:
             self._fig, axes = new_figure(*self._subplots, figsize=self._figsize, sharex=self._subplots[0] > 1)
             self._fig.subplots_adjust(**self._margins)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from envs.base import MPCEnv, as_finite_vector, check_options, clip_to_box
+from mimpc.envs.base import MPCEnv, as_finite_vector, check_options, clip_to_box
 from mimpc.problems import ParametricMIQP, benchmark_of, load_benchmark
 from mimpc.problems.benchmark import replace_state
 from mimpc.problems.samplers import sample_theta
@@ -44,8 +44,14 @@ class BenchmarkEnv(MPCEnv):
 
     metadata: dict[str, Any] = {"render_modes": [], "render_fps": 4}
 
-    def __init__(self, problem: ParametricMIQP | None = None, benchmark: str | None = None,
-                 render_mode: str | None = None, max_steps: int | None = None, **problem_overrides: Any) -> None:
+    def __init__(
+        self,
+        problem: ParametricMIQP | None = None,
+        benchmark: str | None = None,
+        render_mode: str | None = None,
+        max_steps: int | None = None,
+        **problem_overrides: Any,
+    ) -> None:
         if problem is None:
             if benchmark is None:
                 raise ValueError("BenchmarkEnv needs problem= or benchmark= (a name or 'module:NAME' / 'file.py:NAME')")
@@ -56,8 +62,10 @@ class BenchmarkEnv(MPCEnv):
             raise ValueError("BenchmarkEnv needs a ParametricMIQP with an MPC layout")
         self.benchmark = benchmark_of(problem)
         if self.benchmark.sample_theta is None:
-            raise ValueError(f"benchmark {problem.name!r} has no sample_theta hook, so episodes have no start; "
-                             "give it one (family 'starts' at least)")
+            raise ValueError(
+                f"benchmark {problem.name!r} has no sample_theta hook, so episodes have no start; "
+                "give it one (family 'starts' at least)"
+            )
         super().__init__(problem, render_mode, max_steps or self.benchmark.episode_steps)
         lay = problem.layout
         u_idx = lay.input_index[0]
@@ -65,15 +73,18 @@ class BenchmarkEnv(MPCEnv):
         u_space = spaces.Box(self._u_low, self._u_high, dtype=np.float64)
         d_idx = lay.delta_index[0]
         self._d_low, self._d_high = problem.lb_d[d_idx].copy(), problem.ub_d[d_idx].copy()
-        self.action_space = (spaces.Dict({"u": u_space, "delta": spaces.Box(self._d_low, self._d_high,
-                                                                              dtype=np.float64)})
-                             if problem.integer_inputs else u_space)
+        self.action_space = (
+            spaces.Dict({"u": u_space, "delta": spaces.Box(self._d_low, self._d_high, dtype=np.float64)})
+            if problem.integer_inputs
+            else u_space
+        )
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(problem.n_theta,), dtype=np.float64)
         self._theta = np.zeros(problem.n_theta)
         self._stage_cost = getattr(problem.config, "stage_cost", None)
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
-              ) -> tuple[np.ndarray, dict[str, Any]]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
         opts = check_options(options, ("theta",))
         theta = sample_theta(self.problem, "starts", self.np_random)  # always drawn: one random stream
@@ -88,7 +99,9 @@ class BenchmarkEnv(MPCEnv):
         p = self.problem
         if p.integer_inputs:
             if not isinstance(action, dict) or set(action) != {"u", "delta"}:
-                raise ValueError("action must be a dict with keys 'u' and 'delta' (the problem's integers drive the plant)")
+                raise ValueError(
+                    "action must be a dict with keys 'u' and 'delta' (the problem's integers drive the plant)"
+                )
             u_raw, d_raw = action["u"], action["delta"]
         else:
             u_raw, d_raw = action, np.zeros_like(self._d_low)
@@ -104,9 +117,15 @@ class BenchmarkEnv(MPCEnv):
         terminated = nxt is None
         self._theta = replace_state(theta, new) if terminated else nxt
         truncated = self._advance(terminated)
-        info = {"state": new.copy(), "u": u.copy(), "delta": delta.copy() if p.integer_inputs else None,
-                "stage_cost": cost, "is_success": terminated,
-                "action_clipped": bool(np.any(removed != 0)), "clip_amount": float(np.linalg.norm(removed))}
+        info = {
+            "state": new.copy(),
+            "u": u.copy(),
+            "delta": delta.copy() if p.integer_inputs else None,
+            "stage_cost": cost,
+            "is_success": terminated,
+            "action_clipped": bool(np.any(removed != 0)),
+            "clip_amount": float(np.linalg.norm(removed)),
+        }
         if not p.integer_inputs:
             info.pop("delta")
         return self._theta.copy(), -cost, terminated, truncated, info

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from envs.base import MPCEnv, as_finite_vector, check_options, clip_to_box, resolve_env_problem
+from mimpc.envs.base import MPCEnv, as_finite_vector, check_options, clip_to_box, resolve_env_problem
 from mimpc.problems import ParametricMIQP, RobotNavConfig, robot_nav
 from mimpc.problems.robot import COLLISION_TOL, inside_obstacles, sample_start_goal, segment_hits_obstacles
 
@@ -66,8 +66,13 @@ class RobotNavEnv(MPCEnv):
     _figsize = (5.0, 6.0)
     _margins = {"left": 0.14, "right": 0.97, "bottom": 0.2, "top": 0.95}
 
-    def __init__(self, problem: ParametricMIQP | None = None, render_mode: str | None = None,
-                 max_steps: int = 100, **problem_overrides: Any) -> None:
+    def __init__(
+        self,
+        problem: ParametricMIQP | None = None,
+        render_mode: str | None = None,
+        max_steps: int = 100,
+        **problem_overrides: Any,
+    ) -> None:
         problem = resolve_env_problem(problem, problem_overrides, robot_nav, RobotNavConfig, "RobotNavEnv")
         super().__init__(problem, render_mode, max_steps)
         cfg: RobotNavConfig = problem.config
@@ -86,8 +91,9 @@ class RobotNavEnv(MPCEnv):
         self._plan: np.ndarray | None = None
 
     # ------------------------------------------------------------------ gymnasium API
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
-              ) -> tuple[np.ndarray, dict[str, Any]]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
         opts = check_options(options, ("start", "goal"))
         # always draw, so the random stream does not depend on which options are given
@@ -100,17 +106,23 @@ class RobotNavEnv(MPCEnv):
             goal = as_finite_vector(opts["goal"], "options['goal']", (2,), "[gx, gy]")
             x0, x1, y0, y1 = self.config.workspace
             if not (x0 <= goal[0] <= x1 and y0 <= goal[1] <= y1):
-                raise ValueError(f"options['goal'] must lie in the workspace x in [{x0}, {x1}], y in [{y0}, {y1}], "
-                                 f"got {goal.tolist()}")
+                raise ValueError(
+                    f"options['goal'] must lie in the workspace x in [{x0}, {x1}], y in [{y0}, {y1}], "
+                    f"got {goal.tolist()}"
+                )
         self._state, self._goal = start, goal
         self._trajectory = [start.copy()]
         self._plan = None
         self._start_episode()
         pos = start[:2]
-        info = {"state": start.copy(), "goal": goal.copy(), "distance_to_goal": self._distance(),
-                "collision": bool(inside_obstacles(self.config, pos).any()),
-                "collision_inflated": bool(inside_obstacles(self.config, pos, self.config.d_min, COLLISION_TOL).any()),
-                "bound_violation": self._bound_violation(start)}
+        info = {
+            "state": start.copy(),
+            "goal": goal.copy(),
+            "distance_to_goal": self._distance(),
+            "collision": bool(inside_obstacles(self.config, pos).any()),
+            "collision_inflated": bool(inside_obstacles(self.config, pos, self.config.d_min, COLLISION_TOL).any()),
+            "bound_violation": self._bound_violation(start),
+        }
         return self._obs(), info
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
@@ -183,5 +195,6 @@ class RobotNavEnv(MPCEnv):
 
     def _draw(self, axes: list) -> None:
         from mimpc.problems.robot.drawing import draw_robot_scene
+
         title = f"step {self._t}/{self.max_steps}   |p - g| = {self._distance():.2f} m"
         draw_robot_scene(axes[0], self.config, self.trajectory, self._goal, plan=self._plan, title=title)

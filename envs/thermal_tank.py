@@ -1,6 +1,6 @@
 """``mimpc/ThermalTank-v0``: two thermal storage tanks with a continuous and an integer input.
 
-As in :mod:`envs.robot_nav`, the physics is the problem object's (paper Appendix B.2): the next
+As in :mod:`mimpc.envs.robot_nav`, the physics is the problem object's (paper Appendix B.2): the next
 state is ``problem.next_state`` with the disturbance entering through theta, the reward is
 ``-problem.stage_cost``, and bounds come from ``problem.config``. The whole disturbance sequence of an
 episode (``max_steps + H`` steps, so the last observation still holds a full forecast) is drawn at
@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from envs.base import MPCEnv, as_finite_vector, check_options, clip_to_box, resolve_env_problem
+from mimpc.envs.base import MPCEnv, as_finite_vector, check_options, clip_to_box, resolve_env_problem
 from mimpc.problems import ParametricMIQP, ThermalTankConfig, thermal_tank
 from mimpc.problems.tank import sample_disturbances, sample_initial_state
 
@@ -67,19 +67,28 @@ class ThermalTankEnv(MPCEnv):
     _subplots = (3, 1)
     _margins = {"left": 0.11, "right": 0.97, "bottom": 0.08, "top": 0.94, "hspace": 0.08}
 
-    def __init__(self, problem: ParametricMIQP | None = None, render_mode: str | None = None,
-                 max_steps: int = 200, **problem_overrides: Any) -> None:
+    def __init__(
+        self,
+        problem: ParametricMIQP | None = None,
+        render_mode: str | None = None,
+        max_steps: int = 200,
+        **problem_overrides: Any,
+    ) -> None:
         problem = resolve_env_problem(problem, problem_overrides, thermal_tank, ThermalTankConfig, "ThermalTankEnv")
         super().__init__(problem, render_mode, max_steps)
         cfg: ThermalTankConfig = problem.config
         self.config = cfg
         self.horizon = problem.layout.horizon
         if problem.n_theta != problem.layout.n_state + N_DIST * self.horizon:
-            raise ValueError(f"ThermalTankEnv expects theta = [x (2), d (2 x H)], problem has n_theta={problem.n_theta}")
-        self.action_space = spaces.Dict({
-            "u": spaces.Box(cfg.u_min, cfg.u_max, shape=(2,), dtype=np.float64),
-            "delta": spaces.Discrete(cfg.delta_max + 1),
-        })
+            raise ValueError(
+                f"ThermalTankEnv expects theta = [x (2), d (2 x H)], problem has n_theta={problem.n_theta}"
+            )
+        self.action_space = spaces.Dict(
+            {
+                "u": spaces.Box(cfg.u_min, cfg.u_max, shape=(2,), dtype=np.float64),
+                "delta": spaces.Discrete(cfg.delta_max + 1),
+            }
+        )
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(problem.n_theta,), dtype=np.float64)
         self._u_low = np.full(2, float(cfg.u_min))
         self._u_high = np.full(2, float(cfg.u_max))
@@ -91,8 +100,9 @@ class ThermalTankEnv(MPCEnv):
         self._deltas: list[int] = []
 
     # ------------------------------------------------------------------ gymnasium API
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
-              ) -> tuple[np.ndarray, dict[str, Any]]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
         opts = check_options(options, ("state", "disturbance"))
         n = self.max_steps + self.horizon
@@ -122,8 +132,11 @@ class ThermalTankEnv(MPCEnv):
         new = self.problem.next_state(theta, u, delta_step)
         cost = self.problem.stage_cost(old, u, delta_step, theta)
         applied = self._dist[self._t].copy()
-        rate = 0.0 if self._prev_delta is None else max(
-            0.0, float(abs(delta - self._prev_delta) - self.config.max_delta_rate))
+        rate = (
+            0.0
+            if self._prev_delta is None
+            else max(0.0, float(abs(delta - self._prev_delta) - self.config.max_delta_rate))
+        )
         self._x = new
         self._prev_delta = delta
         self._states.append(new.copy())
@@ -153,13 +166,19 @@ class ThermalTankEnv(MPCEnv):
     @property
     def history(self) -> dict[str, np.ndarray]:
         """States ``(T+1, 2)``, inputs ``(T, 2)``, deltas ``(T,)`` and applied disturbances ``(T, 2)``."""
-        return {"states": np.array(self._states).reshape(-1, 2), "inputs": np.array(self._inputs).reshape(-1, 2),
-                "deltas": np.array(self._deltas, dtype=np.int64), "disturbances": self._dist[:self._t].copy()}
+        return {
+            "states": np.array(self._states).reshape(-1, 2),
+            "inputs": np.array(self._inputs).reshape(-1, 2),
+            "deltas": np.array(self._deltas, dtype=np.int64),
+            "disturbances": self._dist[: self._t].copy(),
+        }
 
     # ------------------------------------------------------------------ internals
     def _parse_action(self, action: Any) -> tuple[np.ndarray, float]:
-        expected = (f"a dict {{'u': shape (2,), 'delta': integer in 0..{self.config.delta_max}}} "
-                    "or a flat array of shape (3,) [u1, u2, delta]")
+        expected = (
+            f"a dict {{'u': shape (2,), 'delta': integer in 0..{self.config.delta_max}}} "
+            "or a flat array of shape (3,) [u1, u2, delta]"
+        )
         if isinstance(action, Mapping):
             if set(action) != {"u", "delta"}:
                 raise ValueError(f"action must be {expected}; got a dict with keys {sorted(action)}")
@@ -167,8 +186,9 @@ class ThermalTankEnv(MPCEnv):
             try:
                 d = np.array(action["delta"], dtype=np.float64)
             except (TypeError, ValueError) as exc:
-                raise ValueError(f"action['delta'] must be an integer in 0..{self.config.delta_max}, "
-                                 f"got {action['delta']!r}") from exc
+                raise ValueError(
+                    f"action['delta'] must be an integer in 0..{self.config.delta_max}, got {action['delta']!r}"
+                ) from exc
             if d.size != 1 or d.ndim > 1:
                 raise ValueError(f"action['delta'] must be a scalar (shape () or (1,)), got shape {d.shape}")
             if not np.isfinite(d).all():
@@ -199,7 +219,7 @@ class ThermalTankEnv(MPCEnv):
         return dist
 
     def _obs(self) -> np.ndarray:
-        forecast = self._dist[self._t:self._t + self.horizon]
+        forecast = self._dist[self._t : self._t + self.horizon]
         return np.concatenate([self._x, forecast.ravel()])
 
     def _state_violation(self, x: np.ndarray) -> float:
@@ -208,6 +228,14 @@ class ThermalTankEnv(MPCEnv):
 
     def _draw(self, axes: list) -> None:
         from mimpc.problems.tank.drawing import draw_tank_history
+
         h = self.history
-        draw_tank_history(axes, self.config, h["states"], h["inputs"], h["deltas"], h["disturbances"],
-                          title=f"step {self._t}/{self.max_steps}")
+        draw_tank_history(
+            axes,
+            self.config,
+            h["states"],
+            h["inputs"],
+            h["deltas"],
+            h["disturbances"],
+            title=f"step {self._t}/{self.max_steps}",
+        )

@@ -33,28 +33,27 @@ class CartConfig:
 
     horizon: int = 10
     dt: float = 0.2
-    push: float = 0.6           # booster acceleration
-    fuel: float = 0.05          # booster cost per step
-    effort: float = 0.1         # weight of u^2
+    push: float = 0.6  # booster acceleration
+    fuel: float = 0.05  # booster cost per step
+    effort: float = 0.1  # weight of u^2
     speed_limit: float = 1.0
     target_range: tuple[float, float] = (-2.0, 2.0)
 
     def stage_cost(self, state, u, delta_step, theta) -> float:
         """Running cost of one step (the environment's reward is minus this)."""
-        return float((state[0] - theta[2]) ** 2 + self.effort * np.sum(np.square(u))
-                     + self.fuel * np.sum(delta_step))
+        return float((state[0] - theta[2]) ** 2 + self.effort * np.sum(np.square(u)) + self.fuel * np.sum(delta_step))
 
 
 def build_cart(config: CartConfig) -> ParametricMIQP:
     """The cart's MIQP: minimize 1/2 z'Pz + (q + Q_t theta)'z s.t. A z = b + B_t theta, G z <= h, boxes."""
     H, dt = config.horizon, config.dt
-    n_x = 2 * (H + 1) + H          # states x_0..x_H (2 each) then forces u_0..u_{H-1}
-    n_d, n_t = H, 3                # one booster bit per step; theta = [p, v, target]
+    n_x = 2 * (H + 1) + H  # states x_0..x_H (2 each) then forces u_0..u_{H-1}
+    n_d, n_t = H, 3  # one booster bit per step; theta = [p, v, target]
     state = np.arange(2 * (H + 1)).reshape(H + 1, 2)
     force = 2 * (H + 1) + np.arange(H).reshape(H, 1)
     n_z = n_x + n_d
     P, q, Q_t, C_tt = np.zeros((n_z, n_z)), np.zeros(n_z), np.zeros((n_z, n_t)), np.zeros((n_t, n_t))
-    for k in range(H + 1):         # (p_k - target)^2
+    for k in range(H + 1):  # (p_k - target)^2
         P[state[k, 0], state[k, 0]] += 2.0
         Q_t[state[k, 0], 2] -= 2.0
         C_tt[2, 2] += 2.0
@@ -64,22 +63,50 @@ def build_cart(config: CartConfig) -> ParametricMIQP:
     A = np.zeros((2 * (H + 1), n_z))
     B_t = np.zeros((2 * (H + 1), n_t))
     A[[0, 1], state[0]] = 1.0
-    B_t[[0, 1], [0, 1]] = 1.0                   # x_0 = theta[:2]
-    for k in range(H):                          # p+ = p + dt v, v+ = v + dt (u + push delta)
+    B_t[[0, 1], [0, 1]] = 1.0  # x_0 = theta[:2]
+    for k in range(H):  # p+ = p + dt v, v+ = v + dt (u + push delta)
         r = 2 * (k + 1)
         A[r, [state[k + 1, 0], state[k, 0], state[k, 1]]] = [1.0, -1.0, -dt]
         A[r + 1, [state[k + 1, 1], state[k, 1], force[k, 0], n_x + k]] = [1.0, -1.0, -dt, -dt * config.push]
-    G = np.zeros((2 * H, n_z))                  # speed limit |v_k| <= limit on steps 1..H
+    G = np.zeros((2 * H, n_z))  # speed limit |v_k| <= limit on steps 1..H
     for k in range(H):
         G[2 * k, state[k + 1, 1]], G[2 * k + 1, state[k + 1, 1]] = 1.0, -1.0
     lb_x, ub_x = np.full(n_x, -np.inf), np.full(n_x, np.inf)
     lb_x[force.ravel()], ub_x[force.ravel()] = -1.0, 1.0
-    layout = MPCLayout(H, state, force, np.arange(H).reshape(H, 1), ("p", "v"), ("u",),
-                       np.arange(2), 2 + np.arange(2 * H).reshape(H, 2))
-    return ParametricMIQP("cart", P, q, Q_t, C_tt, np.zeros(n_t), 0.0, A, np.zeros(len(A)), B_t,
-                          G, np.full(2 * H, config.speed_limit), np.zeros((2 * H, n_t)), lb_x, ub_x,
-                          np.zeros(n_d), np.ones(n_d), (RowGroup("speed", 0, 2 * H),), ("p", "v", "target"),
-                          layout, config=config, integer_inputs=True)
+    layout = MPCLayout(
+        H,
+        state,
+        force,
+        np.arange(H).reshape(H, 1),
+        ("p", "v"),
+        ("u",),
+        np.arange(2),
+        2 + np.arange(2 * H).reshape(H, 2),
+    )
+    return ParametricMIQP(
+        "cart",
+        P,
+        q,
+        Q_t,
+        C_tt,
+        np.zeros(n_t),
+        0.0,
+        A,
+        np.zeros(len(A)),
+        B_t,
+        G,
+        np.full(2 * H, config.speed_limit),
+        np.zeros((2 * H, n_t)),
+        lb_x,
+        ub_x,
+        np.zeros(n_d),
+        np.ones(n_d),
+        (RowGroup("speed", 0, 2 * H),),
+        ("p", "v", "target"),
+        layout,
+        config=config,
+        integer_inputs=True,
+    )
 
 
 def sample_theta(problem: ParametricMIQP, family: str, rng: np.random.Generator) -> np.ndarray:
@@ -104,8 +131,14 @@ def advance(problem: ParametricMIQP, theta: np.ndarray, next_state: np.ndarray) 
 
 
 benchmark = Benchmark(
-    name="cart", build=lambda **overrides: build_cart(CartConfig(**overrides)), config_class=CartConfig,
-    build_from_config=build_cart, sample_theta=sample_theta, advance=advance, unit="episodes", episode_steps=40,
+    name="cart",
+    build=lambda **overrides: build_cart(CartConfig(**overrides)),
+    config_class=CartConfig,
+    build_from_config=build_cart,
+    sample_theta=sample_theta,
+    advance=advance,
+    unit="episodes",
+    episode_steps=40,
     default_episodes=5,
 )
 
@@ -124,11 +157,33 @@ def main(argv: list[str] | None = None) -> None:
     env = f"{Path(__file__).resolve()}:benchmark"
     steps = [
         ["generate", "--env", env, "--samples", str(args.samples), "--out", str(out / "data"), "--workers", "1"],
-        ["train", "--env", env, "--method", "hybrid", "--data", str(out / "data"), "--out", str(out / "hybrid.pt"),
-         "--epochs", str(args.epochs)],
+        [
+            "train",
+            "--env",
+            env,
+            "--method",
+            "hybrid",
+            "--data",
+            str(out / "data"),
+            "--out",
+            str(out / "hybrid.pt"),
+            "--epochs",
+            str(args.epochs),
+        ],
         ["evaluate", "--checkpoint", str(out / "hybrid.pt"), "--data", str(out / "data"), "--out", str(out / "eval")],
-        ["compare", "--env", env, "--controllers", "miqp,hybrid,hybrid+cert", "--checkpoint",
-         f"hybrid={out / 'hybrid.pt'}", "--episodes", str(args.episodes), "--out", str(out / "compare")],
+        [
+            "compare",
+            "--env",
+            env,
+            "--controllers",
+            "miqp,hybrid,hybrid+cert",
+            "--checkpoint",
+            f"hybrid={out / 'hybrid.pt'}",
+            "--episodes",
+            str(args.episodes),
+            "--out",
+            str(out / "compare"),
+        ],
     ]
     for step in steps:
         print("$ mimpc " + " ".join(step), flush=True)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import gymnasium as gym
 
-import envs  # noqa: F401  (registers mimpc/RobotNav-v0)
-from controllers import make_controller
+import mimpc.envs  # noqa: F401  (registers mimpc/RobotNav-v0)
+from mimpc.controllers import make_controller
 from mimpc import plots, rollout
 from mimpc.pretrained import available_pretrained
 
@@ -30,8 +30,10 @@ def main(argv=None):
     results = [rollout.run(env, c, episodes=args.episodes, seed=0, progress=False) for c in controllers]
     for res in results:
         s = res.summary(reference=results[0])
-        print(f"{res.controller:>8}: goal {s['goal_reached']}/{s['episodes']}, collisions {s['collisions']}, "
-              f"median step {s['time_median_ms']:.2f} ms, cost ratio {s['cost_ratio_median']:.3f}")
+        print(
+            f"{res.controller:>8}: goal {s['goal_reached']}/{s['episodes']}, collisions {s['collisions']}, "
+            f"median step {s['time_median_ms']:.2f} ms, cost ratio {s['cost_ratio_median']:.3f}"
+        )
     for path in plots.plot_rollouts(results, Path(args.out) / "trajectories"):
         print("figure:", path)
 

@@ -10,8 +10,8 @@ test split and runs it in closed loop.
 import argparse
 from pathlib import Path
 
-from controllers import make_controller
-from envs.robot_nav import RobotNavEnv
+from mimpc.controllers import make_controller
+from mimpc.envs.robot_nav import RobotNavEnv
 from mimpc import rollout
 from mimpc.problems import Obstacle, robot_nav
 from mimpc.training.evaluate import evaluate_checkpoint
@@ -28,15 +28,28 @@ def main(argv=None):
     out = Path(args.out)
 
     problem = robot_nav(horizon=6, obstacles=(Obstacle((1.0, -1.0), 0.3, 0.25),))
-    data = generate(problem, out / "data", GenerationConfig(samples=args.samples, seed=0, units_per_shard=5,
-                                                            split_fractions=(0.6, 0.2, 0.2)), progress=False)
+    data = generate(
+        problem,
+        out / "data",
+        GenerationConfig(samples=args.samples, seed=0, units_per_shard=5, split_fractions=(0.6, 0.2, 0.2)),
+        progress=False,
+    )
     print("dataset:", data.counts())
-    result = train(problem, data, "hybrid", out / "hybrid.pt",
-                   TrainConfig(epochs=args.epochs, batch_size=64, threads=1), progress=False)
+    result = train(
+        problem,
+        data,
+        "hybrid",
+        out / "hybrid.pt",
+        TrainConfig(epochs=args.epochs, batch_size=64, threads=1),
+        progress=False,
+    )
     print("validation loss per epoch:", [round(h["val_loss"], 4) for h in result.history])
     summary = evaluate_checkpoint(result.checkpoint, data, "test")["summary"]
-    print("test split: gap median {:.3f} %, continuous violation rate {:.1f} %".format(
-        summary["gap_median"], summary["continuous_violation_rate"]))
+    print(
+        "test split: gap median {:.3f} %, continuous violation rate {:.1f} %".format(
+            summary["gap_median"], summary["continuous_violation_rate"]
+        )
+    )
     controller = make_controller("hybrid", problem, checkpoint=result.checkpoint)
     run = rollout.run(RobotNavEnv(problem, max_steps=40), controller, episodes=2, seed=0, progress=False)
     print("closed loop:", {k: run.summary()[k] for k in ("goal_reached", "collisions", "time_median_ms")})

@@ -14,8 +14,14 @@ import traceback
 from typing import Sequence
 
 import mimpc
-from mimpc.commands.conventions import (HelpFormatter, add_common_arguments, apply_progress_policy,
-                                        configure_command_parser, configure_logging, plain)
+from mimpc.commands.conventions import (
+    HelpFormatter,
+    add_common_arguments,
+    apply_progress_policy,
+    configure_command_parser,
+    configure_logging,
+    plain,
+)
 
 __all__ = ["main", "build_parser", "exit_code"]
 
@@ -33,19 +39,20 @@ COMMANDS = {
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 # errors that mean the input was wrong (an option, a path, a file's contents), not that a run failed
-_BAD_INPUT = (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError, FileExistsError,
-              PermissionError)
+_BAD_INPUT = (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError, FileExistsError, PermissionError)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mimpc", description=plain(__doc__.split("\n")[0]),
-                                     formatter_class=HelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="mimpc", description=plain(__doc__.split("\n")[0]), formatter_class=HelpFormatter
+    )
     parser.add_argument("--version", action="version", version=f"mimpc {mimpc.__version__}")
     parser.add_argument("--debug", action="store_true", help="print the full traceback of an error")
     add_common_arguments(parser, top=True)
     debug = argparse.ArgumentParser(add_help=False)  # also accepted after the subcommand
-    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                       help="print the full traceback of an error")
+    debug.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="print the full traceback of an error"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, (module, help_text) in COMMANDS.items():
@@ -55,8 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
             if exc.name != f"mimpc.commands.{module}":
                 raise
             continue
-        p = sub.add_parser(name, help=help_text, description=plain(mod.__doc__ or help_text).strip(),
-                           formatter_class=HelpFormatter, parents=[debug])
+        p = sub.add_parser(
+            name,
+            help=help_text,
+            description=plain(mod.__doc__ or help_text).strip(),
+            formatter_class=HelpFormatter,
+            parents=[debug],
+        )
         configure_command_parser(p, mod)
     return parser
 
@@ -64,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
 def exit_code(exc: BaseException) -> int:
     """2 for bad input, 1 for any other failure (see the module docstring)."""
     from mimpc.solvers.base import SolverLicenseError, SolverUnavailableError
+
     if isinstance(exc, _BAD_INPUT + (SolverLicenseError, SolverUnavailableError)):
         return EXIT_BAD_INPUT
     return EXIT_FAILURE
@@ -89,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = exit_code(exc)
         # mimpc's own error classes carry a complete message; anything else also gets its type and a hint
         # (an ImportError names the missing optional package and its pip extra)
-        ours = type(exc).__module__.split(".")[0] in ("mimpc", "controllers", "envs") or isinstance(exc, ImportError)
+        ours = type(exc).__module__.split(".")[0] == "mimpc" or isinstance(exc, ImportError)
         terse = code == EXIT_BAD_INPUT or ours
         text = str(exc) if terse else f"{type(exc).__name__}: {exc}"
         hint = "" if terse or args.debug else " (run with --debug for the traceback)"

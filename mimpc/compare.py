@@ -23,12 +23,24 @@ from mimpc.rollout import RolloutResult, exact_optima, run
 __all__ = ["ComparisonResult", "compare_controllers", "table_columns", "TABLE_COLUMNS"]
 
 TABLE_COLUMNS = [
-    ("controller", "controller"), ("time_median_ms", "median ms"), ("time_p95_ms", "p95 ms"),
-    ("speedup", "speedup"), ("bound_violation_steps", "bound viol."), ("lookahead_rate", "lookahead %"),
-    ("gap_mean", "gap mean %"), ("gap_median", "gap med. %"), ("integer_violation_rate", "int. viol. %"),
-    ("continuous_violation_rate", "cont. viol. %"), ("cost_ratio", "cost ratio"), ("fallback_steps", "fallback"),
-    ("unsolved_steps", "QP unconv."), ("certified_rate", "certified %"), ("source_policy_rate", "policy %"),
-    ("source_candidate_rate", "cand. %"), ("source_repair_rate", "repair %"), ("source_exact_rate", "exact %"),
+    ("controller", "controller"),
+    ("time_median_ms", "median ms"),
+    ("time_p95_ms", "p95 ms"),
+    ("speedup", "speedup"),
+    ("bound_violation_steps", "bound viol."),
+    ("lookahead_rate", "lookahead %"),
+    ("gap_mean", "gap mean %"),
+    ("gap_median", "gap med. %"),
+    ("integer_violation_rate", "int. viol. %"),
+    ("continuous_violation_rate", "cont. viol. %"),
+    ("cost_ratio", "cost ratio"),
+    ("fallback_steps", "fallback"),
+    ("unsolved_steps", "QP unconv."),
+    ("certified_rate", "certified %"),
+    ("source_policy_rate", "policy %"),
+    ("source_candidate_rate", "cand. %"),
+    ("source_repair_rate", "repair %"),
+    ("source_exact_rate", "exact %"),
     ("ood_steps", "OOD steps"),
 ]
 
@@ -42,8 +54,9 @@ def table_columns(problem: ParametricMIQP) -> list[tuple[str, str]]:
     at = cols.index(("speedup", "speedup")) + 1
     cols[at:at] = extra
     if problem.integer_inputs:
-        cols.insert(cols.index(("bound_violation_steps", "bound viol.")) + 1,
-                    ("delta_rate_violation_steps", "rate viol."))
+        cols.insert(
+            cols.index(("bound_violation_steps", "bound viol.")) + 1, ("delta_rate_violation_steps", "rate viol.")
+        )
     return cols
 
 
@@ -67,15 +80,25 @@ class ComparisonResult:
         write_csv(out / "comparison.csv", self.rows)
         (out / "comparison.md").write_text(format_markdown(self.rows, self.columns) + "\n")
         write_json(out / "comparison.json", {"env": self.env_id, "rows": self.rows})
-        np.savez_compressed(out / "open_loop.npz", **{f"{c}__{k}": v for c, d in self.open_loop.items()
-                                                       for k, v in d.items()})
+        np.savez_compressed(
+            out / "open_loop.npz", **{f"{c}__{k}": v for c, d in self.open_loop.items() for k, v in d.items()}
+        )
         return out
 
 
-def compare_controllers(env: Any, controllers: Sequence[Any], episodes: int, seed: int = 0, *,
-                        exact_solver: Any = None, open_loop: bool = True, progress: bool = True,
-                        max_steps: int | None = None, rollouts: dict[str, RolloutResult] | None = None,
-                        optima: dict[str, np.ndarray] | None = None) -> ComparisonResult:
+def compare_controllers(
+    env: Any,
+    controllers: Sequence[Any],
+    episodes: int,
+    seed: int = 0,
+    *,
+    exact_solver: Any = None,
+    open_loop: bool = True,
+    progress: bool = True,
+    max_steps: int | None = None,
+    rollouts: dict[str, RolloutResult] | None = None,
+    optima: dict[str, np.ndarray] | None = None,
+) -> ComparisonResult:
     """Run each controller on the same seeds and build the comparison table.
 
     The first controller named ``"miqp"`` is the reference for speedup and cost ratio.
@@ -95,30 +118,49 @@ def compare_controllers(env: Any, controllers: Sequence[Any], episodes: int, see
     rows, per_instance = [], {}
     for name, res in rollouts.items():
         s = res.summary(reference)
-        row = {"controller": name, "time_median_ms": s["time_median_ms"], "time_p95_ms": s["time_p95_ms"],
-               "time_max_ms": s["time_max_ms"], "speedup": ref_median / s["time_median_ms"],
-               "goal": f"{s['goal_reached']}/{s['episodes']}" if s["goal_reached"] is not None else None,
-               "goal_reached": s["goal_reached"],
-               "episodes": s["episodes"], "steps": s["steps"], "collisions": s["collisions"],
-               "inflated_collisions": s["inflated_collisions"], "segment_collisions": s["segment_collisions"],
-               "bound_violation_steps": s["bound_violation_steps"],
-               "delta_rate_violation_steps": s["delta_rate_violation_steps"],
-               "lookahead_rate": 100.0 * s["lookahead_violation_steps"] / max(s["steps"], 1),
-               "cost_ratio": s.get("cost_ratio_median", float("nan")), "cost_mean": s["cumulative_cost_mean"],
-               "fallback_steps": s["fallback_steps"], "unsolved_steps": s["unsolved_steps"],
-               "certified_steps": s["certified_steps"], "checked_steps": s["checked_steps"], "ood_steps": s["ood_steps"],
-               **{k: v for k, v in s.items() if k.startswith("source_") or k == "certified_rate"}}
+        row = {
+            "controller": name,
+            "time_median_ms": s["time_median_ms"],
+            "time_p95_ms": s["time_p95_ms"],
+            "time_max_ms": s["time_max_ms"],
+            "speedup": ref_median / s["time_median_ms"],
+            "goal": f"{s['goal_reached']}/{s['episodes']}" if s["goal_reached"] is not None else None,
+            "goal_reached": s["goal_reached"],
+            "episodes": s["episodes"],
+            "steps": s["steps"],
+            "collisions": s["collisions"],
+            "inflated_collisions": s["inflated_collisions"],
+            "segment_collisions": s["segment_collisions"],
+            "bound_violation_steps": s["bound_violation_steps"],
+            "delta_rate_violation_steps": s["delta_rate_violation_steps"],
+            "lookahead_rate": 100.0 * s["lookahead_violation_steps"] / max(s["steps"], 1),
+            "cost_ratio": s.get("cost_ratio_median", float("nan")),
+            "cost_mean": s["cumulative_cost_mean"],
+            "fallback_steps": s["fallback_steps"],
+            "unsolved_steps": s["unsolved_steps"],
+            "certified_steps": s["certified_steps"],
+            "checked_steps": s["checked_steps"],
+            "ood_steps": s["ood_steps"],
+            **{k: v for k, v in s.items() if k.startswith("source_") or k == "certified_rate"},
+        }
         if open_loop and (exact_solver is not None or optima is not None and name in optima):
             theta = np.concatenate([ep.theta for ep in res.episodes])
             x = np.concatenate([ep.x for ep in res.episodes])
             delta = np.concatenate([ep.delta for ep in res.episodes])
-            J_star = (optima[name] if optima is not None and name in optima
-                      else exact_optima(problem, theta, exact_solver, cache, progress))
+            J_star = (
+                optima[name]
+                if optima is not None and name in optima
+                else exact_optima(problem, theta, exact_solver, cache, progress)
+            )
             per = metrics.open_loop_metrics(problem, theta, x, delta, J_star)
             ol = metrics.summarize_open_loop(per)
-            row.update(gap_mean=ol["gap_mean"], gap_median=ol["gap_median"],
-                       integer_violation_rate=ol["integer_violation_rate"],
-                       continuous_violation_rate=ol["continuous_violation_rate"], open_loop_n=ol["n_gap"])
+            row.update(
+                gap_mean=ol["gap_mean"],
+                gap_median=ol["gap_median"],
+                integer_violation_rate=ol["integer_violation_rate"],
+                continuous_violation_rate=ol["continuous_violation_rate"],
+                open_loop_n=ol["n_gap"],
+            )
             per_instance[name] = per
         rows.append(row)
     env_id = next(iter(rollouts.values())).env_id

@@ -36,7 +36,7 @@ class EpisodeTask:
     env_id : str
         Registered environment id (built with ``problem=problem`` and ``env_kwargs``).
     controller : str
-        Registered controller name for :func:`controllers.make_controller`.
+        Registered controller name for :func:`mimpc.controllers.make_controller`.
     controller_kwargs : dict
         Its keyword arguments (plain, picklable values).
     max_steps : int or None
@@ -77,8 +77,9 @@ def run_episode(task: EpisodeTask, seed: int) -> tuple[RolloutResult, np.ndarray
     return result, optima
 
 
-def run_rollouts(tasks: Sequence[EpisodeTask], episodes: int, seed: int, executor: Executor,
-                 progress: bool = True) -> tuple[dict[str, RolloutResult], dict[str, np.ndarray]]:
+def run_rollouts(
+    tasks: Sequence[EpisodeTask], episodes: int, seed: int, executor: Executor, progress: bool = True
+) -> tuple[dict[str, RolloutResult], dict[str, np.ndarray]]:
     """Episodes ``seed .. seed + episodes - 1`` of every task on ``executor``, ``executor.workers``
     at a time. Returns ``{controller name: RolloutResult}`` in task order and, for tasks with an
     exact solver, ``{controller name: exact optima at its visited states}``."""
@@ -122,8 +123,8 @@ def _built(task: EpisodeTask) -> tuple[Any, Any]:
     if task.key not in _BUILT:
         import gymnasium as gym
 
-        import envs  # noqa: F401  (registers the environments)
-        from controllers import make_controller
+        import mimpc.envs  # noqa: F401  (registers the environments)
+        from mimpc.controllers import make_controller
 
         if len(_BUILT) >= _KEEP:
             _BUILT.pop(next(iter(_BUILT)))[0].close()

@@ -86,8 +86,12 @@ class ProcessExecutor(Executor):
     def __init__(self, workers: int = 1, max_retries: int = 2) -> None:
         super().__init__(workers, max_retries)
         # spawn, not fork: a forked child of a process whose torch or solver threads are running can deadlock
-        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=exit_with_parent, initargs=(os.getpid(),))
+        self._pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=exit_with_parent,
+            initargs=(os.getpid(),),
+        )
 
     def submit(self, fn: Callable[..., Any], *args: Any, label: str | None = None, **kwargs: Any) -> Future:
         out: Future = Future()
@@ -101,14 +105,16 @@ class ProcessExecutor(Executor):
                 if exc is None:
                     out.set_result(f.result())
                 elif n <= self.max_retries:
-                    log.warning("%s failed (%s: %s); retry %d of %d", name, type(exc).__name__, exc, n,
-                                self.max_retries)
+                    log.warning(
+                        "%s failed (%s: %s); retry %d of %d", name, type(exc).__name__, exc, n, self.max_retries
+                    )
                     try:
                         attempt(n + 1)
                     except Exception as again:  # the pool itself is broken
                         out.set_exception(_task_error(name, n + 1, again))
                 else:
                     out.set_exception(_task_error(name, n, exc))
+
             inner.add_done_callback(done)
 
         attempt(1)
@@ -134,8 +140,10 @@ class RayExecutor(Executor):
         ray = self._ray
         if ray.is_initialized():
             return
-        quiet = {"log_to_driver": False,  # Ray's own messages only with -v
-                 "logging_level": logging.INFO if log.isEnabledFor(logging.DEBUG) else logging.WARNING}
+        quiet = {
+            "log_to_driver": False,  # Ray's own messages only with -v
+            "logging_level": logging.INFO if log.isEnabledFor(logging.DEBUG) else logging.WARNING,
+        }
         if self.address:
             log.info("connecting to the Ray cluster at %s", self.address)
             ray.init(address=self.address, **quiet)
@@ -147,8 +155,9 @@ class RayExecutor(Executor):
     def submit(self, fn: Callable[..., Any], *args: Any, label: str | None = None, **kwargs: Any) -> Future:
         self._init()
         if self._remote is None:
-            self._remote = self._ray.remote(_invoke).options(num_cpus=1, max_retries=self.max_retries,
-                                                             retry_exceptions=True)
+            self._remote = self._ray.remote(_invoke).options(
+                num_cpus=1, max_retries=self.max_retries, retry_exceptions=True
+            )
         inner = self._remote.remote(fn, args, kwargs).future()
         out: Future = Future()
         name = label or fn.__name__
@@ -159,8 +168,10 @@ class RayExecutor(Executor):
                 out.set_result(f.result())
             else:
                 cause = getattr(exc, "cause", None)  # RayTaskError wraps the task's own exception
-                out.set_exception(_task_error(name, self.max_retries + 1,
-                                              cause if isinstance(cause, BaseException) else exc))
+                out.set_exception(
+                    _task_error(name, self.max_retries + 1, cause if isinstance(cause, BaseException) else exc)
+                )
+
         inner.add_done_callback(done)
         return out
 
@@ -179,8 +190,7 @@ def import_ray() -> Any:
     return ray
 
 
-def make_executor(kind: str = "local", workers: int = 1, address: str | None = None,
-                  max_retries: int = 2) -> Executor:
+def make_executor(kind: str = "local", workers: int = 1, address: str | None = None, max_retries: int = 2) -> Executor:
     """An executor of ``kind``:
 
     - ``"local"``: in this process when ``workers`` is 1, else a local process pool;
@@ -229,6 +239,7 @@ def exit_with_parent(parent: int | None = None) -> None:
     if sys.platform.startswith("linux"):
         try:
             import ctypes
+
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
         except (OSError, AttributeError):  # no prctl: the polling thread remains

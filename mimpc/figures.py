@@ -11,11 +11,23 @@ from matplotlib.figure import Figure
 
 __all__ = ["new_figure", "figure_to_rgb", "controller_color", "CONTROLLER_COLORS"]
 
-CONTROLLER_COLORS = {"miqp": "black", "sl": "tab:orange", "ssl": "tab:green", "hybrid": "tab:blue", "lpae": "tab:purple"}
+CONTROLLER_COLORS = {
+    "miqp": "black",
+    "sl": "tab:orange",
+    "ssl": "tab:green",
+    "hybrid": "tab:blue",
+    "lpae": "tab:purple",
+}
 
 
-def new_figure(nrows: int = 1, ncols: int = 1, figsize: tuple[float, float] = (5.0, 5.0),
-               dpi: int = 80, layout: str | None = None, **subplot_kw: Any) -> tuple[Figure, np.ndarray]:
+def new_figure(
+    nrows: int = 1,
+    ncols: int = 1,
+    figsize: tuple[float, float] = (5.0, 5.0),
+    dpi: int = 80,
+    layout: str | None = None,
+    **subplot_kw: Any,
+) -> tuple[Figure, np.ndarray]:
     """A figure on an Agg canvas (outside pyplot) and its axes as an array of shape ``(nrows, ncols)``.
 
     Parameters

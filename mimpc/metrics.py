@@ -25,9 +25,19 @@ import numpy as np
 
 from mimpc.problems import ParametricMIQP, benchmark_of
 
-__all__ = ["VIOLATION_TOL", "UNSOLVED_STATUSES", "STEP_SOURCES", "certified_summary", "optimality_gap", "open_loop_metrics",
-           "summarize_open_loop", "lookahead_violation", "episode_metrics", "summarize_closed_loop",
-           "time_stats"]
+__all__ = [
+    "VIOLATION_TOL",
+    "UNSOLVED_STATUSES",
+    "STEP_SOURCES",
+    "certified_summary",
+    "optimality_gap",
+    "open_loop_metrics",
+    "summarize_open_loop",
+    "lookahead_violation",
+    "episode_metrics",
+    "summarize_closed_loop",
+    "time_stats",
+]
 
 VIOLATION_TOL = 1e-4
 """An instance counts as violating when its summed violation exceeds this (solver tolerances
@@ -39,6 +49,7 @@ UNSOLVED_STATUSES = ("not_converged", "max_iter", "error")
 STEP_SOURCES = ("policy", "candidate", "repair", "exact", "fallback")
 """Values of ``StepInfo.source``: which stage of a controller produced the applied plan."""
 
+
 def optimality_gap(objective: Any, optimal: Any) -> np.ndarray:
     """``100 (J - J*) / |J*|`` per instance; NaN where ``J*`` is NaN or zero."""
     J, Js = np.asarray(objective, float), np.asarray(optimal, float)
@@ -47,8 +58,7 @@ def optimality_gap(objective: Any, optimal: Any) -> np.ndarray:
     return np.where(np.abs(Js) > 0, gap, np.nan)
 
 
-def lookahead_violation(problem: ParametricMIQP, x: np.ndarray, delta: np.ndarray,
-                        theta: np.ndarray) -> np.ndarray:
+def lookahead_violation(problem: ParametricMIQP, x: np.ndarray, delta: np.ndarray, theta: np.ndarray) -> np.ndarray:
     """Boolean per instance: is the plan unsafe by the benchmark's own ``lookahead_violation``
     hook (robot: a planned position inside an inflated obstacle), or, without the hook, does it
     violate a continuous constraint by more than :data:`VIOLATION_TOL`?"""
@@ -59,8 +69,13 @@ def lookahead_violation(problem: ParametricMIQP, x: np.ndarray, delta: np.ndarra
     return problem.violations(x, delta, theta).continuous_total > VIOLATION_TOL
 
 
-def open_loop_metrics(problem: ParametricMIQP, theta: np.ndarray, x: np.ndarray, delta: np.ndarray,
-                      optimal_objective: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def open_loop_metrics(
+    problem: ParametricMIQP,
+    theta: np.ndarray,
+    x: np.ndarray,
+    delta: np.ndarray,
+    optimal_objective: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
     """Per-instance open-loop metrics of candidate solutions ``(x, delta)`` for a batch of theta.
 
     ``optimal_objective`` holds ``J*`` (NaN where the exact solve was not proven optimal); without
@@ -94,8 +109,12 @@ def summarize_open_loop(per_instance: dict[str, np.ndarray]) -> dict[str, float]
     }
     if "gap_percent" in per_instance:
         gap = per_instance["gap_percent"][np.isfinite(per_instance["gap_percent"])]
-        out.update(gap_mean=_stat(np.mean, gap), gap_median=_stat(np.median, gap),
-                   gap_p95=_stat(lambda g: np.percentile(g, 95), gap), n_gap=int(gap.size))
+        out.update(
+            gap_mean=_stat(np.mean, gap),
+            gap_median=_stat(np.median, gap),
+            gap_p95=_stat(lambda g: np.percentile(g, 95), gap),
+            n_gap=int(gap.size),
+        )
     return out
 
 
@@ -103,14 +122,20 @@ def time_stats(seconds: Iterable[float]) -> dict[str, float]:
     """Median, p95, max and mean of per-step times, in milliseconds."""
     t = 1e3 * np.asarray(list(seconds), float)
     if t.size == 0:
-        return dict(time_median_ms=float("nan"), time_p95_ms=float("nan"),
-                    time_max_ms=float("nan"), time_mean_ms=float("nan"))
-    return dict(time_median_ms=float(np.median(t)), time_p95_ms=float(np.percentile(t, 95)),
-                time_max_ms=float(t.max()), time_mean_ms=float(t.mean()))
+        return dict(
+            time_median_ms=float("nan"), time_p95_ms=float("nan"), time_max_ms=float("nan"), time_mean_ms=float("nan")
+        )
+    return dict(
+        time_median_ms=float(np.median(t)),
+        time_p95_ms=float(np.percentile(t, 95)),
+        time_max_ms=float(t.max()),
+        time_mean_ms=float(t.mean()),
+    )
 
 
 def episode_metrics(steps: Sequence[dict[str, Any]], terminated: bool) -> dict[str, Any]:
     """Closed-loop metrics of one episode from its per-step records (see :mod:`mimpc.rollout`)."""
+
     def count(key: str, positive: bool = True) -> int:
         return int(sum(1 for s in steps if (s.get(key, 0) > VIOLATION_TOL if positive else bool(s.get(key)))))
 
@@ -140,8 +165,9 @@ def episode_metrics(steps: Sequence[dict[str, Any]], terminated: bool) -> dict[s
     return out
 
 
-def summarize_closed_loop(episodes: Sequence[dict[str, Any]],
-                          reference: Sequence[dict[str, Any]] | None = None) -> dict[str, Any]:
+def summarize_closed_loop(
+    episodes: Sequence[dict[str, Any]], reference: Sequence[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """Aggregate :func:`episode_metrics` over episodes; with ``reference`` (the exact controller's
     episodes on the same seeds, same order) add the median per-episode cost ratio."""
     n = len(episodes)
@@ -149,10 +175,22 @@ def summarize_closed_loop(episodes: Sequence[dict[str, Any]],
     out["terminated"] = int(sum(e["terminated"] for e in episodes))
     goals = [e["goal_reached"] for e in episodes if e["goal_reached"] is not None]
     out["goal_reached"] = int(sum(goals)) if goals else None
-    for key in ("collisions", "inflated_collisions", "segment_collisions", "bound_violation_steps",
-                "delta_rate_violation_steps", "fallback_steps", "unsolved_steps", "lookahead_violation_steps", "steps",
-                "clipped_steps", "checked_steps", "certified_steps", "ood_steps",
-                *(f"source_{name}" for name in STEP_SOURCES)):
+    for key in (
+        "collisions",
+        "inflated_collisions",
+        "segment_collisions",
+        "bound_violation_steps",
+        "delta_rate_violation_steps",
+        "fallback_steps",
+        "unsolved_steps",
+        "lookahead_violation_steps",
+        "steps",
+        "clipped_steps",
+        "checked_steps",
+        "certified_steps",
+        "ood_steps",
+        *(f"source_{name}" for name in STEP_SOURCES),
+    ):
         out[key] = int(sum(e.get(key, 0) for e in episodes))
     out.update(certified_summary(out))
     reached = [e["steps_to_goal"] for e in episodes if e["steps_to_goal"] is not None]
@@ -161,8 +199,9 @@ def summarize_closed_loop(episodes: Sequence[dict[str, Any]],
     if reference is not None:
         if len(reference) != n:
             raise ValueError(f"reference has {len(reference)} episodes, expected {n}")
-        ratios = [e["cumulative_cost"] / r["cumulative_cost"] for e, r in zip(episodes, reference)
-                  if r["cumulative_cost"] > 0]
+        ratios = [
+            e["cumulative_cost"] / r["cumulative_cost"] for e, r in zip(episodes, reference) if r["cumulative_cost"] > 0
+        ]
         out["cost_ratio_median"] = float(np.median(ratios)) if ratios else float("nan")
         out["cost_ratio_mean"] = float(np.mean(ratios)) if ratios else float("nan")
     return out
@@ -172,8 +211,10 @@ def certified_summary(counts: dict[str, Any]) -> dict[str, float]:
     """Shares (%) of steps per source and of certified steps among checked ones, from the counts
     of :func:`summarize_closed_loop` (NaN where nothing was recorded)."""
     steps, checked = counts.get("steps", 0), counts.get("checked_steps", 0)
-    out = {f"source_{name}_rate": (100.0 * counts.get(f"source_{name}", 0) / steps if steps else float("nan"))
-           for name in STEP_SOURCES}
+    out = {
+        f"source_{name}_rate": (100.0 * counts.get(f"source_{name}", 0) / steps if steps else float("nan"))
+        for name in STEP_SOURCES
+    }
     out["certified_rate"] = 100.0 * counts.get("certified_steps", 0) / checked if checked else float("nan")
     return out
 

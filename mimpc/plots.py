@@ -42,8 +42,9 @@ def _problem(results: Sequence[RolloutResult]) -> Any:
     return problem_from_spec(spec)
 
 
-def plot_rollouts(results: Sequence[RolloutResult], stem: str | Path, problem: Any = None,
-                  max_episodes: int = 4) -> list[Path]:
+def plot_rollouts(
+    results: Sequence[RolloutResult], stem: str | Path, problem: Any = None, max_episodes: int = 4
+) -> list[Path]:
     """Closed-loop trajectories of one or more controllers on their shared episodes, drawn by the
     benchmark's ``draw_rollouts`` hook (robot: one panel per episode with obstacles, start, goal
     and every controller's path; tank: states, inputs and integer input of the first episode).
@@ -78,8 +79,9 @@ def _state_histories(results: Sequence[RolloutResult], problem: Any) -> Any:
     return fig
 
 
-def plot_open_loop_panels(per_instance: dict[str, dict[str, np.ndarray]], stem: str | Path,
-                          title: str = "") -> list[Path]:
+def plot_open_loop_panels(
+    per_instance: dict[str, dict[str, np.ndarray]], stem: str | Path, title: str = ""
+) -> list[Path]:
     """Paper-style panels (Figs. 2-3): integer-only violation bars, continuous violation and
     optimality-gap box plots, per controller, with violation rates in the legends."""
     names = list(per_instance)
@@ -89,21 +91,30 @@ def plot_open_loop_panels(per_instance: dict[str, dict[str, np.ndarray]], stem: 
     a1, a2, a3 = axes.ravel()
     rates = {n: metrics.summarize_open_loop(per_instance[n]) for n in names}
     a1.bar(names, [100.0 - rates[n]["integer_violation_rate"] for n in names], color="lightgray", label="satisfied")
-    a1.bar(names, [rates[n]["integer_violation_rate"] for n in names],
-           bottom=[100.0 - rates[n]["integer_violation_rate"] for n in names],
-           color=[_color(n, i) for i, n in enumerate(names)], label="violated (controller colour)")
+    a1.bar(
+        names,
+        [rates[n]["integer_violation_rate"] for n in names],
+        bottom=[100.0 - rates[n]["integer_violation_rate"] for n in names],
+        color=[_color(n, i) for i, n in enumerate(names)],
+        label="violated (controller colour)",
+    )
     a1.set_ylabel("instances [%]")
     a1.set_title("integer-only constraints")
     a1.legend(fontsize="x-small")
     a2.boxplot([per_instance[n]["continuous_violation"] for n in names], tick_labels=names, showfliers=True)
     a2.set_ylabel("continuous violation (summed row excess) [problem units]")
-    a2.set_title("continuous violation\n" + ", ".join(f"{n}: {rates[n]['continuous_violation_rate']:.1f}%"
-                                                      for n in names), fontsize="small")
+    a2.set_title(
+        "continuous violation\n" + ", ".join(f"{n}: {rates[n]['continuous_violation_rate']:.1f}%" for n in names),
+        fontsize="small",
+    )
     gaps = [per_instance[n]["gap_percent"][np.isfinite(per_instance[n]["gap_percent"])] for n in names]
     a3.boxplot(gaps, tick_labels=names, showfliers=False)
     a3.set_ylabel("optimality gap [%]")
-    a3.set_title("optimality gap % (outliers hidden)\n" + ", ".join(
-        f"{n}: med {np.median(g) if g.size else float('nan'):.2f}" for n, g in zip(names, gaps)), fontsize="small")
+    a3.set_title(
+        "optimality gap % (outliers hidden)\n"
+        + ", ".join(f"{n}: med {np.median(g) if g.size else float('nan'):.2f}" for n, g in zip(names, gaps)),
+        fontsize="small",
+    )
     for ax in (a1, a2, a3):
         ax.set_xlabel("controller")
     if title:
@@ -118,11 +129,22 @@ def plot_timing(rows: Sequence[dict[str, Any]], stem: str | Path, title: str = "
     p95 = np.array([r["time_p95_ms"] for r in rows])
     fig, axes = new_figure(1, 1, figsize=(1.4 * len(rows) + 2.5, 3.6), layout="constrained")
     ax = axes[0, 0]
-    ax.bar(names, med, color=[_color(n, i) for i, n in enumerate(names)],
-           yerr=[np.zeros_like(med), np.maximum(p95 - med, 0)], capsize=4)
+    ax.bar(
+        names,
+        med,
+        color=[_color(n, i) for i, n in enumerate(names)],
+        yerr=[np.zeros_like(med), np.maximum(p95 - med, 0)],
+        capsize=4,
+    )
     for i, (m, r) in enumerate(zip(med, rows)):
-        ax.text(i + 0.06, m, f"{m:.2f} ms\n{r.get('speedup', float('nan')):.0f}x", ha="left", va="bottom",
-                fontsize="x-small")  # beside the p95 whisker, not on it
+        ax.text(
+            i + 0.06,
+            m,
+            f"{m:.2f} ms\n{r.get('speedup', float('nan')):.0f}x",
+            ha="left",
+            va="bottom",
+            fontsize="x-small",
+        )  # beside the p95 whisker, not on it
     ax.set_yscale("log")
     ax.set_ylabel("time per control step [ms]")
     ax.set_xlabel("controller")

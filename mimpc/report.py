@@ -28,8 +28,7 @@ def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, st
     cells = [[header for _, header in columns]]
     cells += [[format_value(r.get(key)) for key, _ in columns] for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
-    lines = ["  ".join(c.rjust(w) if j else c.ljust(w) for j, (c, w) in enumerate(zip(row, widths)))
-             for row in cells]
+    lines = ["  ".join(c.rjust(w) if j else c.ljust(w) for j, (c, w) in enumerate(zip(row, widths))) for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
@@ -38,6 +37,5 @@ def format_markdown(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str,
     """``rows`` as a Markdown table with the values of :func:`format_table` (for READMEs, reports)."""
     head = "| " + " | ".join(header for _, header in columns) + " |"
     rule = "|" + "|".join("---" for _ in columns) + "|"
-    body = ["| " + " | ".join(format_value(r.get(key)).replace("|", "\\|") for key, _ in columns) + " |"
-            for r in rows]
+    body = ["| " + " | ".join(format_value(r.get(key)).replace("|", "\\|") for key, _ in columns) + " |" for r in rows]
     return "\n".join([head, rule, *body])

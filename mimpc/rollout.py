@@ -20,8 +20,18 @@ __all__ = ["EpisodeResult", "RolloutResult", "run", "load_result", "write_csv", 
 
 _ARRAYS = ("theta", "x", "delta", "states", "inputs", "applied_integers")
 # per-step scalars copied from the environment's info when present
-_INFO_KEYS = ("collision", "collision_inflated", "segment_collision", "bound_violation", "distance_to_goal",
-              "is_success", "state_violation", "delta_rate_violation", "action_clipped", "clip_amount")
+_INFO_KEYS = (
+    "collision",
+    "collision_inflated",
+    "segment_collision",
+    "bound_violation",
+    "distance_to_goal",
+    "is_success",
+    "state_violation",
+    "delta_rate_violation",
+    "action_clipped",
+    "clip_amount",
+)
 
 
 @dataclass
@@ -56,8 +66,10 @@ class RolloutResult:
 
     def episode_table(self) -> list[dict[str, Any]]:
         """One row of closed-loop metrics per episode."""
-        return [{"controller": self.controller, "episode": i, "seed": ep.seed, **ep.metrics()}
-                for i, ep in enumerate(self.episodes)]
+        return [
+            {"controller": self.controller, "episode": i, "seed": ep.seed, **ep.metrics()}
+            for i, ep in enumerate(self.episodes)
+        ]
 
     def step_times(self) -> np.ndarray:
         return np.array([r["solve_time"] for ep in self.episodes for r in ep.records])
@@ -84,10 +96,18 @@ class RolloutResult:
         folder.mkdir(parents=True, exist_ok=True)
         write_csv(folder / "steps.csv", self.step_rows())
         write_csv(folder / "episodes.csv", self.episode_table())
-        meta = {"controller": self.controller, "env": self.env_id, "problem": self.problem_name,
-                "fingerprint": self.fingerprint, "problem_spec": self.problem_spec, "summary": self.summary(),
-                "episodes": [{"seed": e.seed, "terminated": e.terminated, "truncated": e.truncated,
-                              "records": e.records} for e in self.episodes]}
+        meta = {
+            "controller": self.controller,
+            "env": self.env_id,
+            "problem": self.problem_name,
+            "fingerprint": self.fingerprint,
+            "problem_spec": self.problem_spec,
+            "summary": self.summary(),
+            "episodes": [
+                {"seed": e.seed, "terminated": e.terminated, "truncated": e.truncated, "records": e.records}
+                for e in self.episodes
+            ],
+        }
         write_json(folder / "summary.json", meta)
         arrays = {}
         for i, ep in enumerate(self.episodes):
@@ -106,19 +126,38 @@ def load_result(folder: str | Path) -> RolloutResult:
         raise FileNotFoundError(f"{folder} holds no rollout result (summary.json missing)")
     meta = json.loads(meta_path.read_text())
     arrays = np.load(folder / "arrays.npz")
-    result = RolloutResult(meta["controller"], meta["env"], meta["problem"], meta["fingerprint"],
-                           problem_spec=meta.get("problem_spec"))
+    result = RolloutResult(
+        meta["controller"], meta["env"], meta["problem"], meta["fingerprint"], problem_spec=meta.get("problem_spec")
+    )
     for i, ep in enumerate(meta["episodes"]):
         a = {n: arrays[f"{n}_{i}"] for n in _ARRAYS if f"{n}_{i}" in arrays.files}
-        result.episodes.append(EpisodeResult(ep["seed"], ep["records"], a["theta"], a["x"], a["delta"], a["states"],
-                                             ep["terminated"], ep["truncated"], a.get("inputs"),
-                                             a.get("applied_integers")))
+        result.episodes.append(
+            EpisodeResult(
+                ep["seed"],
+                ep["records"],
+                a["theta"],
+                a["x"],
+                a["delta"],
+                a["states"],
+                ep["terminated"],
+                ep["truncated"],
+                a.get("inputs"),
+                a.get("applied_integers"),
+            )
+        )
     return result
 
 
-def run(env: Any, controller: Any, episodes: int, seed: int = 0, *, progress: bool = True,
-        options: Sequence[dict | None] | Callable[[int], dict | None] | None = None,
-        max_steps: int | None = None) -> RolloutResult:
+def run(
+    env: Any,
+    controller: Any,
+    episodes: int,
+    seed: int = 0,
+    *,
+    progress: bool = True,
+    options: Sequence[dict | None] | Callable[[int], dict | None] | None = None,
+    max_steps: int | None = None,
+) -> RolloutResult:
     """Run ``episodes`` closed-loop episodes with seeds ``seed, seed+1, ...``.
 
     Parameters
@@ -138,8 +177,8 @@ def run(env: Any, controller: Any, episodes: int, seed: int = 0, *, progress: bo
     """
     import gymnasium as gym
 
-    import envs  # noqa: F401  (registers the mimpc environments)
-    from controllers import Controller
+    import mimpc.envs  # noqa: F401  (registers the mimpc environments)
+    from mimpc.controllers import Controller
 
     if isinstance(env, str):
         env = gym.make(env)
@@ -149,8 +188,10 @@ def run(env: Any, controller: Any, episodes: int, seed: int = 0, *, progress: bo
         raise ValueError(f"episodes must be a positive integer, got {episodes!r}")
     problem = env.unwrapped.problem
     if problem.fingerprint() != controller.problem.fingerprint():
-        raise ValueError(f"controller {controller.name!r} was built for problem {controller.problem.fingerprint()} "
-                         f"but the environment simulates {problem.fingerprint()}")
+        raise ValueError(
+            f"controller {controller.name!r} was built for problem {controller.problem.fingerprint()} "
+            f"but the environment simulates {problem.fingerprint()}"
+        )
     env_id = env.spec.id if env.spec is not None else type(env.unwrapped).__name__
     result = RolloutResult(controller.name, env_id, problem.name, problem.fingerprint(), problem_spec=_spec(problem))
     bar = _progress(episodes, f"{controller.name} on {env_id}", progress)
@@ -179,15 +220,27 @@ def _episode(env: Any, controller: Any, seed: int, options: dict | None, max_ste
         x = last.x if last.x is not None else np.full(problem.n_x, np.nan)
         delta = last.integers if last.integers is not None else np.full(problem.n_d, np.nan)
         obs, reward, terminated, truncated, info = env.step(action)
-        rec = {"episode_seed": seed, "step": t, "reward": float(reward), "stage_cost": float(info["stage_cost"]),
-               "solve_time": last.solve_time, "status": last.status, "fallback": last.fallback,
-               "slack": last.slack, "objective": last.objective, "message": last.message,
-               "source": last.source, "certified": last.certified, "candidates_tried": last.candidates_tried,
-               "ood": last.ood}
+        rec = {
+            "episode_seed": seed,
+            "step": t,
+            "reward": float(reward),
+            "stage_cost": float(info["stage_cost"]),
+            "solve_time": last.solve_time,
+            "status": last.status,
+            "fallback": last.fallback,
+            "slack": last.slack,
+            "objective": last.objective,
+            "message": last.message,
+            "source": last.source,
+            "certified": last.certified,
+            "candidates_tried": last.candidates_tried,
+            "ood": last.ood,
+        }
         rec.update({f"time_{k}": v for k, v in last.timings.items()})
         rec.update({k: _scalar(info[k]) for k in _INFO_KEYS if k in info})
-        rec["lookahead_violation"] = bool(last.x is not None and
-                                          metrics.lookahead_violation(problem, x, delta, theta)[0])
+        rec["lookahead_violation"] = bool(
+            last.x is not None and metrics.lookahead_violation(problem, x, delta, theta)[0]
+        )
         records.append(rec)
         thetas.append(theta)
         xs.append(x)
@@ -197,13 +250,23 @@ def _episode(env: Any, controller: Any, seed: int, options: dict | None, max_ste
         applied.append(np.atleast_1d(np.asarray(info.get("delta", np.nan), float)))
         t += 1
     shape = lambda rows, width: np.array(rows).reshape(len(rows), width)  # noqa: E731
-    return EpisodeResult(seed, records, shape(thetas, problem.n_theta), shape(xs, problem.n_x),
-                         shape(deltas, problem.n_d), np.array(states), bool(terminated), bool(truncated),
-                         shape(inputs, problem.layout.n_input), np.concatenate(applied) if applied else np.zeros(0))
+    return EpisodeResult(
+        seed,
+        records,
+        shape(thetas, problem.n_theta),
+        shape(xs, problem.n_x),
+        shape(deltas, problem.n_d),
+        np.array(states),
+        bool(terminated),
+        bool(truncated),
+        shape(inputs, problem.layout.n_input),
+        np.concatenate(applied) if applied else np.zeros(0),
+    )
 
 
 def _spec(problem: Any) -> dict[str, Any] | None:
     from mimpc.problems.spec import problem_spec
+
     try:
         return problem_spec(problem)
     except ValueError:  # a user-defined problem: figures then need its config passed explicitly
@@ -222,11 +285,13 @@ def _scalar(v: Any) -> Any:
 
 def _progress(total: int, desc: str, enabled: bool) -> Any:
     from tqdm.auto import tqdm
+
     return tqdm(total=total, desc=desc, disable=not enabled, unit="ep", leave=False)
 
 
-def exact_optima(problem: ParametricMIQP, thetas: np.ndarray, solver: Any, cache: dict[bytes, float],
-                 progress: bool = False) -> np.ndarray:
+def exact_optima(
+    problem: ParametricMIQP, thetas: np.ndarray, solver: Any, cache: dict[bytes, float], progress: bool = False
+) -> np.ndarray:
     """``J*`` per theta (NaN unless proven optimal), solved once per distinct theta."""
     from tqdm.auto import tqdm
 

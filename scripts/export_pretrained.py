@@ -20,16 +20,30 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # datasets generated with the policy shipped at the time (no --policy, or its mimpc/pretrained path):
 # that policy by its name in scripts/train_pretrained.sh
-POLICY_THEN = {("thermal_tank", None): "runs/thermal_tank/gen1/hybrid.pt",
-               ("robot_nav", "mimpc/pretrained/robot_nav/hybrid.pt"): "runs/robot_nav/gen2/hybrid.pt"}
+POLICY_THEN = {
+    ("thermal_tank", None): "runs/thermal_tank/gen1/hybrid.pt",
+    ("robot_nav", "mimpc/pretrained/robot_nav/hybrid.pt"): "runs/robot_nav/gen2/hybrid.pt",
+}
 
 
 def data_command(folder: Path) -> str:
     """The ``mimpc generate`` command that wrote the dataset ``folder`` (read back from its meta)."""
     meta = json.loads((folder / "meta.json").read_text())
     ident = meta["identity"]
-    parts = ["mimpc", "generate", "--env", meta["problem"], "--samples", str(meta["samples"]), "--out",
-             f"data/{folder.name}", "--seed", str(meta["seed"]), "--mix", meta.get("mix") or "expert=1"]
+    parts = [
+        "mimpc",
+        "generate",
+        "--env",
+        meta["problem"],
+        "--samples",
+        str(meta["samples"]),
+        "--out",
+        f"data/{folder.name}",
+        "--seed",
+        str(meta["seed"]),
+        "--mix",
+        meta.get("mix") or "expert=1",
+    ]
     kinds = meta.get("samples_by_kind") or {}
     if kinds.get("onpolicy") or kinds.get("hard"):
         policy = ident.get("policy")
@@ -40,11 +54,30 @@ def data_command(folder: Path) -> str:
     return " ".join(shlex.quote(p) for p in parts)
 
 
-def train_command(problem: str, method: str, payload_train: dict, loss: dict, model: dict,
-                  init_from: str | None = None, data: str | None = None) -> str:
+def train_command(
+    problem: str,
+    method: str,
+    payload_train: dict,
+    loss: dict,
+    model: dict,
+    init_from: str | None = None,
+    data: str | None = None,
+) -> str:
     """The command of scripts/train_pretrained.sh that produced the run (read back from the run)."""
-    parts = ["mimpc", "train", "--env", problem, "--method", method, "--data", *(data or f"data/{problem}").split(),
-             "--epochs", str(payload_train["epochs"]), "--seed", str(payload_train["seed"])]
+    parts = [
+        "mimpc",
+        "train",
+        "--env",
+        problem,
+        "--method",
+        method,
+        "--data",
+        *(data or f"data/{problem}").split(),
+        "--epochs",
+        str(payload_train["epochs"]),
+        "--seed",
+        str(payload_train["seed"]),
+    ]
     if payload_train.get("lr", 1e-3) != 1e-3:
         parts += ["--lr", f"{payload_train['lr']:g}"]
     if model.get("head", "per_integer") != "per_integer":
@@ -57,8 +90,13 @@ def train_command(problem: str, method: str, payload_train: dict, loss: dict, mo
         parts += ["--hidden", *(str(h) for h in model["hidden"])]
     if init_from:
         parts += ["--init", init_from]
-    overrides = {k: v for k, v in loss.items() if k in ("supervised", "w_constraint", "w_supervised")
-                 and method != "lpae" and v != _preset(problem, method).get(k)}
+    overrides = {
+        k: v
+        for k, v in loss.items()
+        if k in ("supervised", "w_constraint", "w_supervised")
+        and method != "lpae"
+        and v != _preset(problem, method).get(k)
+    }
     if overrides:
         parts += ["--loss", json.dumps(overrides)]
     return " ".join(shlex.quote(p) for p in parts + ["--out", f"runs/{problem}/{method}.pt"])
@@ -66,14 +104,18 @@ def train_command(problem: str, method: str, payload_train: dict, loss: dict, mo
 
 def _preset(problem: str, method: str) -> dict:
     from mimpc.training.losses import loss_preset
+
     return loss_preset(method, problem).to_dict() if method != "lpae" else {}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", default="runs")
-    parser.add_argument("--data", default=str(ROOT / "data"),
-                        help="folder of the datasets: <problem>/ (expert only, for the test metrics) and the training data")
+    parser.add_argument(
+        "--data",
+        default=str(ROOT / "data"),
+        help="folder of the datasets: <problem>/ (expert only, for the test metrics) and the training data",
+    )
     parser.add_argument("--out", default=str(ROOT / "mimpc" / "pretrained"), help="folder of the shipped policies")
     parser.add_argument("--problems", nargs="+", default=["robot_nav", "thermal_tank"])
     parser.add_argument("--methods", nargs="+", default=["sl", "ssl", "hybrid", "lpae"])
@@ -89,11 +131,18 @@ def main() -> None:
             ckpt = load_checkpoint(src)
             payload = ckpt.payload
             info = payload.get("dataset", {})
-            folders = [Path(src_["path"]).name for src_ in info.get("sources", [])] or \
-                [Path(info.get("path", f"data/{problem}")).name]
-            cmd = train_command(problem, method, payload["train_config"], payload.get("loss_config", {}),
-                                payload["model_config"], payload.get("init_from"),
-                                " ".join(f"data/{f}" for f in folders))
+            folders = [Path(src_["path"]).name for src_ in info.get("sources", [])] or [
+                Path(info.get("path", f"data/{problem}")).name
+            ]
+            cmd = train_command(
+                problem,
+                method,
+                payload["train_config"],
+                payload.get("loss_config", {}),
+                payload["model_config"],
+                payload.get("init_from"),
+                " ".join(f"data/{f}" for f in folders),
+            )
             own = Path(args.data) / problem  # the expert-only dataset, else the expert units of the policy's data
             kind = None if own.exists() else "expert"
             own = own if own.exists() else Path(args.data) / folders[0]
@@ -104,10 +153,14 @@ def main() -> None:
             if uniform is None:
                 uniform = labelled_sample(ckpt.problem, "uniform", args.sampler_samples, seed=0)[0]
             on_uniform = evaluate_arrays(ckpt, uniform, "uniform")["summary"]
-            dst, card = export_checkpoint(src, Path(args.out) / problem / f"{method}.pt",
-                                          data_command=" && ".join(data_command(Path(args.data) / f) for f in folders),
-                                          train_command=cmd,
-                                          test_metrics=test, sampler_metrics={"uniform": on_uniform})
+            dst, card = export_checkpoint(
+                src,
+                Path(args.out) / problem / f"{method}.pt",
+                data_command=" && ".join(data_command(Path(args.data) / f) for f in folders),
+                train_command=cmd,
+                test_metrics=test,
+                sampler_metrics={"uniform": on_uniform},
+            )
             print(f"{dst} ({dst.stat().st_size / 1e6:.2f} MB), card {card}")
 
 

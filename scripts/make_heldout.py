@@ -30,11 +30,18 @@ def main() -> None:
         n = min(args.n, len(test["theta"]))
         pick = np.sort(np.random.default_rng(0).choice(len(test["theta"]), n, replace=False))
         out = Path(args.out) / f"heldout_{name}.npz"
-        np.savez_compressed(out, theta=test["theta"][pick], objective=test["objective"][pick],
-                            delta=test["delta"][pick], episode=test["episode"][pick],
-                            fingerprint=np.array(ds.meta["fingerprint"]))
-        print(f"{out}: {n} of {len(test['theta'])} test-split samples "
-              f"from {len(np.unique(test['episode'][pick]))} episodes")
+        np.savez_compressed(
+            out,
+            theta=test["theta"][pick],
+            objective=test["objective"][pick],
+            delta=test["delta"][pick],
+            episode=test["episode"][pick],
+            fingerprint=np.array(ds.meta["fingerprint"]),
+        )
+        print(
+            f"{out}: {n} of {len(test['theta'])} test-split samples "
+            f"from {len(np.unique(test['episode'][pick]))} episodes"
+        )
 
 
 if __name__ == "__main__":

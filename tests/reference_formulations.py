@@ -52,8 +52,9 @@ class _Reference:
     problem: cp.Problem
     theta: cp.Parameter
 
-    def solve(self, theta: np.ndarray, exclude: str | None = None, mip_gap: float = 1e-9,
-              time_limit: float | None = None) -> ReferenceResult:
+    def solve(
+        self, theta: np.ndarray, exclude: str | None = None, mip_gap: float = 1e-9, time_limit: float | None = None
+    ) -> ReferenceResult:
         """Solve at ``theta`` with a cvxpy MIQP solver different from backend ``exclude``."""
         self.theta.value = np.asarray(theta, dtype=float)
         failures = []
@@ -114,8 +115,14 @@ class RobotReference(_Reference):
         for k in range(H):  # eq. (23)
             cons += [p[k + 1] == p[k] + tau * v[k] + 0.5 * tau**2 * u[k], v[k + 1] == v[k] + tau * u[k]]
         # eq. (24), states on steps 1..H
-        cons += [p[1:, 0] >= x_lo, p[1:, 0] <= x_hi, p[1:, 1] >= y_lo, p[1:, 1] <= y_hi,
-                 cp.abs(v[1:]) <= config.v_max, cp.abs(u) <= config.a_max]
+        cons += [
+            p[1:, 0] >= x_lo,
+            p[1:, 0] <= x_hi,
+            p[1:, 1] >= y_lo,
+            p[1:, 1] <= y_hi,
+            cp.abs(v[1:]) <= config.v_max,
+            cp.abs(u) <= config.a_max,
+        ]
         if collisions:
             diag = math.hypot(x_hi - x_lo, y_hi - y_lo)
             M = diag + config.d_min + max(max(o.half_length, o.half_width) for o in config.obstacles)
@@ -126,7 +133,7 @@ class RobotReference(_Reference):
                     ca, sa = math.cos(obs.angle), math.sin(obs.angle)
                     cx, cy = obs.center
                     L, W = obs.half_length + config.d_min, obs.half_width + config.d_min
-                    bo = b[k, 4 * o:4 * o + 4]
+                    bo = b[k, 4 * o : 4 * o + 4]
                     cons += [  # eq. (25)
                         ca * (px - cx) + sa * (py - cy) >= L - M * bo[0],
                         -sa * (px - cx) + ca * (py - cy) >= W - M * bo[1],
@@ -150,12 +157,15 @@ class TankReference(_Reference):
         delta = cp.Variable(H, integer=True)
         cons = [x[0] == theta[0:2], u >= 0, u <= TANK_U_MAX, delta >= 0, delta <= TANK_DELTA_MAX]
         for k in range(H):  # eq. (30)
-            d_k = theta[2 + 2 * k:4 + 2 * k]
+            d_k = theta[2 + 2 * k : 4 + 2 * k]
             cons.append(x[k + 1] == TANK_A @ x[k] + TANK_BU @ u[k] + TANK_BD * delta[k] + TANK_E @ d_k)
         cons += [x[1:] >= 0, x[1:, 0] <= TANK_X_MAX[0], x[1:, 1] <= TANK_X_MAX[1]]  # eq. (32)
         cons += [cp.abs(delta[1:] - delta[:-1]) <= 1]  # eq. (33)
         cost = TANK_QT * cp.sum_squares(x[H] - TANK_REF)  # eq. (34)
         for k in range(H):
-            cost += (TANK_Q * cp.sum_squares(x[k] - TANK_REF) + TANK_R * cp.sum_squares(u[k])
-                     + TANK_RHO * cp.square(delta[k]))
+            cost += (
+                TANK_Q * cp.sum_squares(x[k] - TANK_REF)
+                + TANK_R * cp.sum_squares(u[k])
+                + TANK_RHO * cp.square(delta[k])
+            )
         self.problem = cp.Problem(cp.Minimize(cost), cons)

@@ -35,6 +35,7 @@ def tank_dataset(tmp_path_factory):
 def dataset_copy(tank_dataset, tmp_path):
     """A fresh copy of the module's dataset folder, to damage."""
     import shutil
+
     return Path(shutil.copytree(tank_dataset.path, tmp_path / "ds"))
 
 
@@ -43,8 +44,14 @@ def checkpoint(tmp_path_factory):
     """An untrained (but valid) policy checkpoint of the small tank problem."""
     p = thermal_tank(**TANK)
     policy = build_policy("integer_policy", p, {"hidden": (8,)})
-    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "sl.pt", method="sl", problem=p, policy=policy,
-                           model_kind="integer_policy", model_config={"hidden": (8,)})
+    return save_checkpoint(
+        tmp_path_factory.mktemp("ckpt") / "sl.pt",
+        method="sl",
+        problem=p,
+        policy=policy,
+        model_kind="integer_policy",
+        model_config={"hidden": (8,)},
+    )
 
 
 def _exit(argv, capsys):
@@ -58,39 +65,58 @@ def _exit(argv, capsys):
 
 # -- command line ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("command, option, value, message", [
-    ("evaluate", "--max-samples", "-3", "must be a positive integer"),
-    ("evaluate", "--max-samples", "0", "must be a positive integer"),
-    ("evaluate", "--repair", "-1", "must be a non-negative integer"),
-    ("rollout", "--max-steps", "0", "must be a positive integer"),
-    ("rollout", "--seed", "-1", "must be a non-negative integer"),
-    ("rollout", "--time-limit", "nan", "must be a positive finite number"),
-    ("compare", "--episodes", "0", "must be a positive integer"),
-    ("compare", "--seed", "-1", "must be a non-negative integer"),
-    ("generate", "--workers", "0", "must be a positive integer"),
-    ("generate", "--seed", "-1", "must be a non-negative integer"),
-    ("train", "--epochs", "0", "must be a positive integer"),
-    ("train", "--lr", "-1e-3", "must be a positive finite number"),
-])
-def test_invalid_numbers_exit_2_naming_the_option(command, option, value, message, tank_dataset, checkpoint, tmp_path,
-                                                  capsys):
-    base = {"evaluate": ["--checkpoint", str(checkpoint), "--data", str(tank_dataset.path)],
-            "rollout": ["--env", "thermal_tank"], "compare": ["--env", "thermal_tank"],
-            "generate": ["--env", "thermal_tank", "--samples", "5", "--out", str(tmp_path / "g")],
-            "train": ["--env", "thermal_tank", "--method", "sl", "--data", str(tank_dataset.path),
-                      "--out", str(tmp_path / "t.pt")]}[command]
+
+@pytest.mark.parametrize(
+    "command, option, value, message",
+    [
+        ("evaluate", "--max-samples", "-3", "must be a positive integer"),
+        ("evaluate", "--max-samples", "0", "must be a positive integer"),
+        ("evaluate", "--repair", "-1", "must be a non-negative integer"),
+        ("rollout", "--max-steps", "0", "must be a positive integer"),
+        ("rollout", "--seed", "-1", "must be a non-negative integer"),
+        ("rollout", "--time-limit", "nan", "must be a positive finite number"),
+        ("compare", "--episodes", "0", "must be a positive integer"),
+        ("compare", "--seed", "-1", "must be a non-negative integer"),
+        ("generate", "--workers", "0", "must be a positive integer"),
+        ("generate", "--seed", "-1", "must be a non-negative integer"),
+        ("train", "--epochs", "0", "must be a positive integer"),
+        ("train", "--lr", "-1e-3", "must be a positive finite number"),
+    ],
+)
+def test_invalid_numbers_exit_2_naming_the_option(
+    command, option, value, message, tank_dataset, checkpoint, tmp_path, capsys
+):
+    base = {
+        "evaluate": ["--checkpoint", str(checkpoint), "--data", str(tank_dataset.path)],
+        "rollout": ["--env", "thermal_tank"],
+        "compare": ["--env", "thermal_tank"],
+        "generate": ["--env", "thermal_tank", "--samples", "5", "--out", str(tmp_path / "g")],
+        "train": [
+            "--env",
+            "thermal_tank",
+            "--method",
+            "sl",
+            "--data",
+            str(tank_dataset.path),
+            "--out",
+            str(tmp_path / "t.pt"),
+        ],
+    }[command]
     code, err = _exit([command, *base, f"{option}={value}"], capsys)
     assert code == 2 and f"argument {option}: {message}" in err, err
     assert not (tmp_path / "g").exists()  # nothing was started
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["evaluate", "--checkpoint", "{tmp}/missing.pt", "--data", "{tmp}"], "--checkpoint: file"),
-    (["evaluate", "--checkpoint", "{ckpt}", "--data", "{tmp}/nope"], "--data: folder"),
-    (["train", "--env", "thermal_tank", "--method", "sl", "--data", "{tmp}", "--out", "{tmp}"], "argument --out"),
-    (["generate", "--env", "thermal_tank", "--samples", "5", "--out", "{ckpt}"], "exists and is not a folder"),
-    (["plot", "{tmp}/nope"], "results: folder"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["evaluate", "--checkpoint", "{tmp}/missing.pt", "--data", "{tmp}"], "--checkpoint: file"),
+        (["evaluate", "--checkpoint", "{ckpt}", "--data", "{tmp}/nope"], "--data: folder"),
+        (["train", "--env", "thermal_tank", "--method", "sl", "--data", "{tmp}", "--out", "{tmp}"], "argument --out"),
+        (["generate", "--env", "thermal_tank", "--samples", "5", "--out", "{ckpt}"], "exists and is not a folder"),
+        (["plot", "{tmp}/nope"], "results: folder"),
+    ],
+)
 def test_paths_are_checked_before_work(argv, message, checkpoint, tmp_path, capsys):
     argv = [a.format(tmp=tmp_path, ckpt=checkpoint) for a in argv]
     code, err = _exit(argv, capsys)
@@ -109,15 +135,41 @@ def test_benchmark_options_are_validated(checkpoint, capsys):
 
 
 def test_generate_checks_split_fractions_before_work(tmp_path, capsys):
-    code, err = _exit(["generate", "--env", "thermal_tank", "--samples", "5", "--split", "0.5", "0.5", "0.5",
-                       "--out", str(tmp_path / "g")], capsys)
+    code, err = _exit(
+        [
+            "generate",
+            "--env",
+            "thermal_tank",
+            "--samples",
+            "5",
+            "--split",
+            "0.5",
+            "0.5",
+            "0.5",
+            "--out",
+            str(tmp_path / "g"),
+        ],
+        capsys,
+    )
     assert code == 2 and "split fractions must be three non-negative numbers summing to 1" in err
     assert not (tmp_path / "g").exists()
 
 
 def test_rollout_refuses_a_checkpoint_for_the_exact_controller(checkpoint, tmp_path, capsys):
-    code, err = _exit(["rollout", "--env", "thermal_tank", "--controller", "miqp", "--checkpoint", str(checkpoint),
-                       "--out", str(tmp_path)], capsys)
+    code, err = _exit(
+        [
+            "rollout",
+            "--env",
+            "thermal_tank",
+            "--controller",
+            "miqp",
+            "--checkpoint",
+            str(checkpoint),
+            "--out",
+            str(tmp_path),
+        ],
+        capsys,
+    )
     assert code == 2 and "--checkpoint applies to learned controllers" in err
 
 
@@ -137,12 +189,14 @@ def test_exit_codes_of_runtime_failures(monkeypatch, tmp_path, capsys):
 
     def fail(args):
         raise RuntimeError("solver crashed")
+
     monkeypatch.setattr(plot_command, "run", fail)
     code, err = _exit(["plot", str(tmp_path)], capsys)
     assert code == 1 and "RuntimeError: solver crashed (run with --debug" in err and "Traceback" not in err
 
     def interrupt(args):
         raise KeyboardInterrupt
+
     monkeypatch.setattr(plot_command, "run", interrupt)
     assert _exit(["plot", str(tmp_path)], capsys)[0] == 130
 
@@ -162,8 +216,24 @@ def test_compare_checkpoint_method_must_be_known_and_selected(checkpoint, capsys
 
 
 def test_compare_runs_exactly_the_requested_controller(tmp_path, capsys):
-    code = main(["compare", "--env", "thermal_tank", "--controllers", "hybrid", "--episodes", "1", "--max-steps", "2",
-                 "--no-open-loop", "--no-plot", "--no-progress", "--out", str(tmp_path)])
+    code = main(
+        [
+            "compare",
+            "--env",
+            "thermal_tank",
+            "--controllers",
+            "hybrid",
+            "--episodes",
+            "1",
+            "--max-steps",
+            "2",
+            "--no-open-loop",
+            "--no-plot",
+            "--no-progress",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0 and "exact controller only" not in out
     rows = [line.split()[0] for line in out.splitlines() if line.split() and line.split()[0] in ("miqp", "hybrid")]
@@ -171,8 +241,9 @@ def test_compare_runs_exactly_the_requested_controller(tmp_path, capsys):
 
 
 def test_repair_must_be_a_non_negative_integer_in_the_api():
-    from controllers import make_controller
+    from mimpc.controllers import make_controller
     from mimpc.training.evaluate import evaluate_checkpoint
+
     for bad in (2.5, -1, True, "1"):
         with pytest.raises(ValueError, match="repair must be a non-negative integer"):
             make_controller("hybrid", robot_nav(), repair=bad)
@@ -183,6 +254,7 @@ def test_repair_must_be_a_non_negative_integer_in_the_api():
 
 
 # -- datasets -------------------------------------------------------------------------------------
+
 
 def _truncate(path):
     path.write_bytes(path.read_bytes()[:300])
@@ -208,22 +280,39 @@ def _nan_label(a):
     return a
 
 
-@pytest.mark.parametrize("damage, message", [
-    (_truncate, "is unreadable \\(BadZipFile"),
-    (_flip, "is unreadable"),
-    (lambda p: p.unlink(), "is missing"),
-    (lambda p: _rewrite(p, x=lambda a: a[:, :-1]), "field 'x' has shape"),
-    (lambda p: _rewrite(p, objective=_nan_label), "field 'objective' holds 1 non-finite"),
-    (lambda p: _rewrite(p, theta=lambda a: a[:-1]), "field 'delta' has \\d+ rows, theta has \\d+"),
-])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (_truncate, "is unreadable \\(BadZipFile"),
+        (_flip, "is unreadable"),
+        (lambda p: p.unlink(), "is missing"),
+        (lambda p: _rewrite(p, x=lambda a: a[:, :-1]), "field 'x' has shape"),
+        (lambda p: _rewrite(p, objective=_nan_label), "field 'objective' holds 1 non-finite"),
+        (lambda p: _rewrite(p, theta=lambda a: a[:-1]), "field 'delta' has \\d+ rows, theta has \\d+"),
+    ],
+)
 def test_damaged_shard_is_named_and_generate_repairs_it(damage, message, tank_dataset, dataset_copy, capsys):
     shard = dataset_copy / "shards" / "shard_00001.npz"
     damage(shard)
     with pytest.raises(ShardError, match=message) as err:
         load_dataset(dataset_copy)
     assert str(shard) in str(err.value) and "mimpc generate" in str(err.value)
-    code, stderr = _exit(["train", "--env", "thermal_tank", "--set", "horizon=3", "--method", "sl", "--data",
-                          str(dataset_copy), "--out", str(dataset_copy / "t.pt")], capsys)
+    code, stderr = _exit(
+        [
+            "train",
+            "--env",
+            "thermal_tank",
+            "--set",
+            "horizon=3",
+            "--method",
+            "sl",
+            "--data",
+            str(dataset_copy),
+            "--out",
+            str(dataset_copy / "t.pt"),
+        ],
+        capsys,
+    )
     assert code == 2 and str(shard) in stderr and "Traceback" not in stderr
     repaired = generate(thermal_tank(**TANK), dataset_copy, CONFIG, progress=False)  # the same command again
     for k in SAMPLE_FIELDS:
@@ -251,8 +340,9 @@ def test_second_writer_is_refused_and_a_stale_lock_taken_over(dataset_copy):
 def test_progress_guard_counts_consecutive_fruitless_units(tmp_path):
     def shard(name, n_dropped):
         path = tmp_path / name
-        np.savez(path, dropped_time_limit=np.int64(n_dropped), dropped_infeasible=np.int64(1),
-                 dropped_other=np.int64(0))
+        np.savez(
+            path, dropped_time_limit=np.int64(n_dropped), dropped_infeasible=np.int64(1), dropped_other=np.int64(0)
+        )
         return path
 
     guard = ProgressGuard(units_per_shard=5, time_limit=1e-6, max_units=10)
@@ -265,11 +355,29 @@ def test_progress_guard_counts_consecutive_fruitless_units(tmp_path):
 
 def test_generation_that_cannot_make_progress_stops(tmp_path, capsys):
     out = tmp_path / "tiny"
-    code, err = _exit(["generate", "--env", "thermal_tank", "--samples", "10", "--time-limit", "0.000001",
-                       "--workers", "1", "--units-per-shard", "5", "--out", str(out), "--no-progress"], capsys)
+    code, err = _exit(
+        [
+            "generate",
+            "--env",
+            "thermal_tank",
+            "--samples",
+            "10",
+            "--time-limit",
+            "0.000001",
+            "--workers",
+            "1",
+            "--units-per-shard",
+            "5",
+            "--out",
+            str(out),
+            "--no-progress",
+        ],
+        capsys,
+    )
     assert code == 1 and "not making progress" in err and "--time-limit" in err
     assert len(list((out / "shards").glob("*.npz"))) <= 4
     import re  # every unsolved unit is counted under one drop reason
+
     counts = re.search(r"dropped solves: (\d+) stopped by the time limit, (\d+) infeasible, (\d+) other", err)
     assert counts and sum(map(int, counts.groups())) == 20, err
 
@@ -295,9 +403,25 @@ def _alive(pid):
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_workers_end_with_their_parent(tmp_path):
-    cmd = [sys.executable, "-m", "mimpc.cli", "generate", "--env", "thermal_tank", "--set", "horizon=3",
-           "--samples", "100000", "--units-per-shard", "50", "--workers", "2", "--out", str(tmp_path / "d"),
-           "--no-progress"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "mimpc.cli",
+        "generate",
+        "--env",
+        "thermal_tank",
+        "--set",
+        "horizon=3",
+        "--samples",
+        "100000",
+        "--units-per-shard",
+        "50",
+        "--workers",
+        "2",
+        "--out",
+        str(tmp_path / "d"),
+        "--no-progress",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 120
@@ -319,6 +443,7 @@ def test_workers_end_with_their_parent(tmp_path):
 
 # -- checkpoints ----------------------------------------------------------------------------------
 
+
 def _tampered(src, dst, change):
     payload = torch.load(src, weights_only=False)
     change(payload)
@@ -331,24 +456,30 @@ def _nan_weights(payload):
     payload["model_state"][name][0] = float("nan")
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda p: p["model_config"].update(bogus=1), "model_config has unknown fields \\['bogus'\\]"),
-    (lambda p: p["model_config"].update(hidden="abc"), "model_config field 'hidden' = 'abc' is invalid"),
-    (lambda p: p["model_config"].update(activation="sigmoid"), "model_config field 'activation'"),
-    (lambda p: p.update(model_config=[8]), "model_config must be a dict"),
-    (lambda p: p.update(model_kind="transformer"), "unknown model kind 'transformer'"),
-    (lambda p: p["problem"].pop("fingerprint"), "problem spec lacks its name or fingerprint"),
-    (lambda p: p["problem"]["config"].update(horizon="x"), "stored problem spec is invalid"),
-    (_nan_weights, "holds non-finite weights"),
-])
-def test_tampered_checkpoint_is_refused_naming_file_and_field(change, message, checkpoint, tank_dataset, tmp_path,
-                                                             capsys):
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda p: p["model_config"].update(bogus=1), "model_config has unknown fields \\['bogus'\\]"),
+        (lambda p: p["model_config"].update(hidden="abc"), "model_config field 'hidden' = 'abc' is invalid"),
+        (lambda p: p["model_config"].update(activation="sigmoid"), "model_config field 'activation'"),
+        (lambda p: p.update(model_config=[8]), "model_config must be a dict"),
+        (lambda p: p.update(model_kind="transformer"), "unknown model kind 'transformer'"),
+        (lambda p: p["problem"].pop("fingerprint"), "problem spec lacks its name or fingerprint"),
+        (lambda p: p["problem"]["config"].update(horizon="x"), "stored problem spec is invalid"),
+        (_nan_weights, "holds non-finite weights"),
+    ],
+)
+def test_tampered_checkpoint_is_refused_naming_file_and_field(
+    change, message, checkpoint, tank_dataset, tmp_path, capsys
+):
     bad = _tampered(checkpoint, tmp_path / "bad.pt", change)
     with pytest.raises(ValueError, match=message) as err:
         load_checkpoint(bad)
     assert str(bad) in str(err.value)
-    code, stderr = _exit(["evaluate", "--checkpoint", str(bad), "--data", str(tank_dataset.path), "--no-plot",
-                          "--out", str(tmp_path)], capsys)
+    code, stderr = _exit(
+        ["evaluate", "--checkpoint", str(bad), "--data", str(tank_dataset.path), "--no-plot", "--out", str(tmp_path)],
+        capsys,
+    )
     assert code == 2 and str(bad) in stderr and "Traceback" not in stderr
 
 
@@ -358,9 +489,22 @@ def test_valid_checkpoint_still_loads(checkpoint):
 
 # -- soak benchmark -------------------------------------------------------------------------------
 
+
 def test_soak_smoke(capsys):
-    code = main(["bench", "soak", "--env", "thermal_tank", "--controllers", "miqp,hybrid", "--episodes", "2",
-                 "--max-steps", "3"])
+    code = main(
+        [
+            "bench",
+            "soak",
+            "--env",
+            "thermal_tank",
+            "--controllers",
+            "miqp,hybrid",
+            "--episodes",
+            "2",
+            "--max-steps",
+            "3",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0, out
     rows = {line.split()[0]: line.split() for line in out.splitlines() if line.split()[:1] in (["miqp"], ["hybrid"])}
@@ -370,12 +514,13 @@ def test_soak_smoke(capsys):
 def test_soak_counts_non_finite_actions_and_exceptions():
     import gymnasium as gym
 
-    import envs  # noqa: F401
-    from controllers import make_controller
+    import mimpc.envs  # noqa: F401
+    from mimpc.controllers import make_controller
     from mimpc.bench.soak import soak
 
     class Broken:
         """A controller that returns NaN at the second step of every episode, and raises at episode 3."""
+
         name = "broken"
 
         def __init__(self):

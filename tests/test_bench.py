@@ -61,10 +61,10 @@ def test_step_latency_exact_and_learned_on_the_same_theta(tiny):
         assert r["median_ms"] <= r["p95_ms"] <= r["max_ms"]
         assert r["speedup"] == pytest.approx(rows[0]["median_ms"] / r["median_ms"])
     assert rows[0]["speedup"] == 1.0 and "solver_median_ms" in rows[0]
-    for r in rows[1:3]:                       # network + plan QP
+    for r in rows[1:3]:  # network + plan QP
         assert_positive_finite(r["network_median_ms"], r["controller"])
         assert_positive_finite(r["qp_median_ms"], r["controller"])
-    lpae = rows[3]                            # solver-free: network only
+    lpae = rows[3]  # solver-free: network only
     assert_positive_finite(lpae["network_median_ms"], "lpae")
     assert "qp_median_ms" not in lpae
 
@@ -89,7 +89,7 @@ def test_step_latency_arguments():
         bench_step.parse_methods("miqp")
     with pytest.raises(ValueError, match="twice"):
         bench_step.parse_methods("sl,sl")
-    assert bench_step.parse_checkpoints(["a=b.pt"], ["sl"]) == {"sl": "a=b.pt"}   # a bare path with "="
+    assert bench_step.parse_checkpoints(["a=b.pt"], ["sl"]) == {"sl": "a=b.pt"}  # a bare path with "="
     assert bench_step.parse_checkpoints(["sl=s.pt", "lpae=l.pt"], ["sl", "lpae"]) == {"sl": "s.pt", "lpae": "l.pt"}
     with pytest.raises(ValueError, match="METHOD=PATH"):
         bench_step.parse_checkpoints(["s.pt"], ["sl", "lpae"])
@@ -99,7 +99,7 @@ def test_step_latency_arguments():
     assert bench_step.parse_checkpoints(["sl=s.pt", "my=x=y.pt"]) == {"sl": "s.pt", "my": "x=y.pt"}
     with pytest.raises(ValueError, match="expected METHOD=PATH"):
         bench_step.parse_checkpoints(["s.pt"])
-    with pytest.raises(ValueError, match="unknown learned controller"):   # before any slow work
+    with pytest.raises(ValueError, match="unknown learned controller"):  # before any slow work
         bench_step.parse_methods("hybrid,nope")
 
 
@@ -112,14 +112,22 @@ def test_qp_layer_bench_core_on_a_tiny_problem(capsys):
     assert [r["batch"] for r in rows] == [1, 64, 1024]
     for r in rows:
         assert r["converged"] == r["batch"]
-        for key in ("ipm_nograd_s", "ipm_fwd_s", "ipm_fwd_bwd_s", "cvx_nograd_s", "cvx_fwd_s", "cvx_fwd_bwd_s",
-                    "speedup_fwd", "speedup_fwd_bwd"):
+        for key in (
+            "ipm_nograd_s",
+            "ipm_fwd_s",
+            "ipm_fwd_bwd_s",
+            "cvx_nograd_s",
+            "cvx_fwd_s",
+            "cvx_fwd_bwd_s",
+            "speedup_fwd",
+            "speedup_fwd_bwd",
+        ):
             assert math.isfinite(r[key]) and r[key] > 0, (r["batch"], key, r[key])
     one, mid, big = rows
-    assert (one["cvx_samples"], one["cvx_estimated"]) == (1, False)          # measured: unmarked
-    assert (mid["cvx_samples"], mid["cvx_estimated"]) == (8, True)           # quick: 8 of 64, scaled
-    assert (big["cvx_samples"], big["cvx_estimated"]) == (0, True)           # extrapolated
-    for key in ("cvx_nograd_s", "cvx_fwd_s", "cvx_fwd_bwd_s"):               # linear in the batch
+    assert (one["cvx_samples"], one["cvx_estimated"]) == (1, False)  # measured: unmarked
+    assert (mid["cvx_samples"], mid["cvx_estimated"]) == (8, True)  # quick: 8 of 64, scaled
+    assert (big["cvx_samples"], big["cvx_estimated"]) == (0, True)  # extrapolated
+    for key in ("cvx_nograd_s", "cvx_fwd_s", "cvx_fwd_bwd_s"):  # linear in the batch
         assert big[key] == pytest.approx(mid[key] / 64 * 1024)
     assert big["speedup_fwd_bwd"] == pytest.approx(big["cvx_fwd_bwd_s"] / big["ipm_fwd_bwd_s"])
     table = printed.split("differences")[0]

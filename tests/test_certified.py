@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from controllers import make_controller
+from mimpc.controllers import make_controller
 from mimpc import rollout
 from mimpc.metrics import STEP_SOURCES
 from mimpc.problems import make_problem
@@ -25,8 +25,10 @@ from mimpc.training.candidates import _factors, ranked_assignments
 
 def max_row_violation(problem, x, delta, theta):
     v = problem.violations(x, delta, theta)
-    return max(float(np.max(p, initial=0.0)) for p in
-               (v.continuous, v.integer_only, v.equality, v.x_bounds, v.delta_bounds, v.integrality))
+    return max(
+        float(np.max(p, initial=0.0))
+        for p in (v.continuous, v.integer_only, v.equality, v.x_bounds, v.delta_bounds, v.integrality)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -54,13 +56,14 @@ def test_ranked_assignments_are_the_k_best_in_order(kind):
         policy = SimpleNamespace(kind=kind, n_values=n_v, lower=0.0)
         scores = rng.normal(size=n_f * n_v if kind == "categorical" else n_f).astype(np.float32)
         logp, _ = _factors(policy, scores)
-        brute = sorted((sum(logp[f, c[f]] for f in range(n_f)) for c in itertools.product(range(n_v), repeat=n_f)),
-                       reverse=True)
+        brute = sorted(
+            (sum(logp[f, c[f]] for f in range(n_f)) for c in itertools.product(range(n_v), repeat=n_f)), reverse=True
+        )
         got = ranked_assignments(policy, scores, 40)
         score = [sum(logp[f, int(g[f])] for f in range(n_f)) for g in got]
-        assert len(got) == min(40, n_v ** n_f)
+        assert len(got) == min(40, n_v**n_f)
         assert len({g.tobytes() for g in got}) == len(got)
-        np.testing.assert_allclose(score, brute[:len(got)], atol=1e-9)
+        np.testing.assert_allclose(score, brute[: len(got)], atol=1e-9)
 
 
 def test_ranked_assignments_of_the_grouped_head_keep_integer_rows(hybrid_cert, robot):
@@ -90,8 +93,9 @@ def test_certificate_agrees_with_the_problem_rows(robot):
             x = sol.x + rng.normal(scale=10 ** rng.uniform(-9, -2), size=sol.x.shape)
             cert = certifier.check(x, sol.delta, theta)
             assert cert.ok == (max_row_violation(robot, x, sol.delta, theta) <= CERTIFICATE_TOL)
-            assert cert.max_violation == pytest.approx(max_row_violation(robot, x, sol.delta, theta), rel=1e-9,
-                                                       abs=1e-12)
+            assert cert.max_violation == pytest.approx(
+                max_row_violation(robot, x, sol.delta, theta), rel=1e-9, abs=1e-12
+            )
     theta = sample_thetas(robot, "uniform", 6, 1)[0]
     sol = solver.solve(robot, theta)
     x = sol.x.copy()
@@ -143,8 +147,12 @@ def adversarial_robot_thetas(problem):
         cx, cy = ob.center
         hx, hy = ob.half_length, ob.half_width
         m, v = cfg.d_min + 0.05, 0.1
-        for px, py, vx, vy in ((cx - hx - m, cy, v, 0.0), (cx + hx + m, cy, -v, 0.0),
-                               (cx, cy + hy + m, 0.0, -v), (cx - hx - m, cy - hy - m, v, v)):
+        for px, py, vx, vy in (
+            (cx - hx - m, cy, v, 0.0),
+            (cx + hx + m, cy, -v, 0.0),
+            (cx, cy + hy + m, 0.0, -v),
+            (cx - hx - m, cy - hy - m, v, v),
+        ):
             px, py = float(np.clip(px, x0, x1)), float(np.clip(py, y0, y1))
             gx, gy = float(np.clip(2 * cx - px, x0, x1)), float(np.clip(2 * cy - py, y0, y1))
             out.append([px, py, vx, vy, gx, gy])
@@ -219,8 +227,11 @@ def test_cascade_tries_the_stages_in_order_and_escalates(robot, monkeypatch):
     np.testing.assert_array_equal(ctrl.last.integers, exact_sol.delta)
     monkeypatch.setattr(ctrl.lean, "exact", infeasible)
     # with the MIQP failing too: the relaxed plan, flagged and not certified
-    monkeypatch.setattr(ctrl, "_solver", SimpleNamespace(solve=lambda *a, **k: SimpleNamespace(
-        status="infeasible", x=None, delta=None, solver="stub")))
+    monkeypatch.setattr(
+        ctrl,
+        "_solver",
+        SimpleNamespace(solve=lambda *a, **k: SimpleNamespace(status="infeasible", x=None, delta=None, solver="stub")),
+    )
     ctrl.reset()
     action = ctrl.act(theta)
     assert ctrl.last.source == "fallback" and ctrl.last.fallback and ctrl.last.certified is False
@@ -230,7 +241,8 @@ def test_cascade_tries_the_stages_in_order_and_escalates(robot, monkeypatch):
 def test_rollout_accounts_every_step_by_source(robot):
     import gymnasium as gym
 
-    import envs  # noqa: F401
+    import mimpc.envs  # noqa: F401
+
     env = gym.make("mimpc/RobotNav-v0", max_steps=30)
     result = rollout.run(env, make_controller("hybrid+cert", robot), episodes=2, seed=3, progress=False)
     s = result.summary()
@@ -286,7 +298,8 @@ def test_mip_start_changes_work_not_the_optimum(robot, tank):
 def test_an_episode_replays_bit_for_bit_after_reset(robot, name):
     import gymnasium as gym
 
-    import envs  # noqa: F401
+    import mimpc.envs  # noqa: F401
+
     env = gym.make("mimpc/RobotNav-v0", max_steps=25)
     ctrl = make_controller(name, robot)
     first = rollout.run(env, ctrl, episodes=1, seed=5, progress=False).episodes[0]
@@ -300,9 +313,27 @@ def test_bench_certified_reports_every_stage_and_no_violation(tmp_path, capsys):
     import json
 
     from mimpc.cli import main
+
     out = tmp_path / "cert.json"
-    assert main(["bench", "certified", "--env", "thermal_tank", "--open-loop", "6", "--episodes", "1",
-                 "--variants", "shifted,topk:8:first;shifted,topk:1:first", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "certified",
+                "--env",
+                "thermal_tank",
+                "--open-loop",
+                "6",
+                "--episodes",
+                "1",
+                "--variants",
+                "shifted,topk:8:first;shifted,topk:1:first",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     report = json.loads(out.read_text())
     assert [r["variant"] for r in report["open_loop"]] == ["shifted,topk k=8 first", "shifted,topk k=1 first"]
     for row in report["open_loop"] + report["closed_loop"]:

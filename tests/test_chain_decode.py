@@ -25,9 +25,14 @@ def test_viterbi_is_the_brute_force_map():
     got = chain_map_indices(scores, chains)
     lp = _log_softmax(scores)
     for b in range(30):
-        best = max((seq for seq in itertools.product(range(4), repeat=5)
-                    if all(abs(seq[k] - seq[k - 1]) <= 1 for k in range(1, 5))),
-                   key=lambda seq: sum(lp[b, k, v] for k, v in enumerate(seq)))
+        best = max(
+            (
+                seq
+                for seq in itertools.product(range(4), repeat=5)
+                if all(abs(seq[k] - seq[k - 1]) <= 1 for k in range(1, 5))
+            ),
+            key=lambda seq: sum(lp[b, k, v] for k, v in enumerate(seq)),
+        )
         assert tuple(got[b]) == best
 
 
@@ -53,8 +58,9 @@ def test_policy_and_its_numpy_copy_decode_the_same_and_satisfy_eq33():
     rng = np.random.default_rng(3)
     thetas = rng.normal(size=(200, tank.n_theta)) * 2
     for encoder, hidden in (("mlp", (32,)), ("temporal", (8, 8))):
-        policy = IntegerPolicy(tank, ModelConfig(hidden=hidden, encoder=encoder, decode="chain_map"),
-                               thetas.mean(0), thetas.std(0)).eval()
+        policy = IntegerPolicy(
+            tank, ModelConfig(hidden=hidden, encoder=encoder, decode="chain_map"), thetas.mean(0), thetas.std(0)
+        ).eval()
         with torch.no_grad():
             expected = policy(torch.as_tensor(thetas, dtype=torch.float32)).double().numpy()
         assert np.all(np.abs(np.diff(expected, axis=1)) <= 1)

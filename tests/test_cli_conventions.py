@@ -10,8 +10,18 @@ import mimpc
 from mimpc.cli import COMMANDS, build_parser, main
 from mimpc.commands.conventions import apply_progress_policy, plain
 
-TINY_ROLLOUT = ["rollout", "--env", "thermal_tank", "--set", "horizon=4", "--episodes", "1", "--max-steps", "3",
-                "--no-plot"]
+TINY_ROLLOUT = [
+    "rollout",
+    "--env",
+    "thermal_tank",
+    "--set",
+    "horizon=4",
+    "--episodes",
+    "1",
+    "--max-steps",
+    "3",
+    "--no-plot",
+]
 
 
 def test_version(capsys):
@@ -37,8 +47,10 @@ def test_help_lists_defaults_and_choices(capsys):
 
 
 def test_plain_strips_roles():
-    assert plain("see :func:`mimpc.rollout.run` and :class:`~mimpc.episodes.EpisodeTask`, ``x``") == \
-        "see mimpc.rollout.run and EpisodeTask, x"
+    assert (
+        plain("see :func:`mimpc.rollout.run` and :class:`~mimpc.episodes.EpisodeTask`, ``x``")
+        == "see mimpc.rollout.run and EpisodeTask, x"
+    )
 
 
 def test_info_on_stderr_results_on_stdout_and_quiet(tmp_path, capsys):
@@ -62,8 +74,10 @@ class _Stream:
         return self.tty
 
 
-@pytest.mark.parametrize("tty,progress,quiet,expected", [(True, False, 0, False), (False, False, 0, True),
-                                                         (False, True, 0, False), (True, False, 1, True)])
+@pytest.mark.parametrize(
+    "tty,progress,quiet,expected",
+    [(True, False, 0, False), (False, False, 0, True), (False, True, 0, False), (True, False, 1, True)],
+)
 def test_progress_bars_only_on_a_terminal_unless_asked(tty, progress, quiet, expected):
     args = argparse.Namespace(no_progress=False, progress=progress, quiet=quiet)
     apply_progress_policy(args, _Stream(tty))

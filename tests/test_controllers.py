@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from controllers import available_controllers, make_controller, resolve_problem
-from controllers.fallback import default_integers, shift_integers
+from mimpc.controllers import available_controllers, make_controller, resolve_problem
+from mimpc.controllers.fallback import default_integers, shift_integers
 from mimpc.problems import Obstacle, robot_nav, thermal_tank
 from mimpc.problems.robot import inside_obstacles
 from mimpc.solvers import make_solver

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-import envs  # noqa: F401
+import mimpc.envs  # noqa: F401
 from mimpc.cli import main as mimpc
 from mimpc.problems import Benchmark, benchmark_of, load_benchmark, make_problem
 from mimpc.problems.spec import problem_from_spec, problem_spec
@@ -60,20 +60,93 @@ def test_generic_environment_follows_the_benchmark():
 
 def test_own_problem_through_the_cli(tmp_path, capsys):
     data, ckpt = tmp_path / "data", tmp_path / "hybrid.pt"
-    assert mimpc(["generate", "--env", REF, "--set", "horizon=6", "--samples", "200", "--out", str(data), "--units-per-shard", "2",
-                  "--workers", "1"]) == 0
+    assert (
+        mimpc(
+            [
+                "generate",
+                "--env",
+                REF,
+                "--set",
+                "horizon=6",
+                "--samples",
+                "200",
+                "--out",
+                str(data),
+                "--units-per-shard",
+                "2",
+                "--workers",
+                "1",
+            ]
+        )
+        == 0
+    )
     meta = json.loads((data / "meta.json").read_text())
     assert meta["benchmark"] == load_benchmark(REF).ref and meta["config"]["horizon"] == 6
-    assert mimpc(["train", "--env", REF, "--set", "horizon=6", "--method", "hybrid", "--data", str(data),
-                  "--out", str(ckpt), "--epochs", "1", "--no-progress"]) == 0
+    assert (
+        mimpc(
+            [
+                "train",
+                "--env",
+                REF,
+                "--set",
+                "horizon=6",
+                "--method",
+                "hybrid",
+                "--data",
+                str(data),
+                "--out",
+                str(ckpt),
+                "--epochs",
+                "1",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert mimpc(["evaluate", "--checkpoint", str(ckpt), "--data", str(data), "--out", str(tmp_path / "eval")]) == 0
     out = tmp_path / "compare"
-    assert mimpc(["compare", "--env", REF, "--set", "horizon=6", "--controllers", "miqp,hybrid+cert",
-                  "--checkpoint", f"hybrid={ckpt}", "--episodes", "1", "--out", str(out), "--no-progress"]) == 0
+    assert (
+        mimpc(
+            [
+                "compare",
+                "--env",
+                REF,
+                "--set",
+                "horizon=6",
+                "--controllers",
+                "miqp,hybrid+cert",
+                "--checkpoint",
+                f"hybrid={ckpt}",
+                "--episodes",
+                "1",
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     rows = {r["controller"]: r for r in json.loads((out / "comparison.json").read_text())["rows"]}
     assert rows["hybrid+cert"]["certified_rate"] == 100.0
     assert (out / "trajectories.png").exists()
     # a dataset of another configuration is refused, naming the mismatch
-    code = mimpc(["train", "--env", REF, "--set", "horizon=6", "--set", "push=0.7", "--method", "sl",
-                  "--data", str(data), "--out", str(tmp_path / "x.pt"), "--epochs", "1"])
+    code = mimpc(
+        [
+            "train",
+            "--env",
+            REF,
+            "--set",
+            "horizon=6",
+            "--set",
+            "push=0.7",
+            "--method",
+            "sl",
+            "--data",
+            str(data),
+            "--out",
+            str(tmp_path / "x.pt"),
+            "--epochs",
+            "1",
+        ]
+    )
     assert code == 2 and "fingerprint" in capsys.readouterr().err

@@ -10,15 +10,19 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env, data_equivalence
 
-import envs
-from envs import ROBOT_NAV_ID, THERMAL_TANK_ID, RobotNavEnv, ThermalTankEnv
+import mimpc.envs
+from mimpc.envs import ROBOT_NAV_ID, THERMAL_TANK_ID, RobotNavEnv, ThermalTankEnv
 from mimpc.problems import Obstacle, robot_nav, thermal_tank
 
 H = 5
 # warnings check_env may legitimately raise for these spaces (honest infinite bounds, tank u in [0, 8])
-ALLOWED_WARNINGS = ("minimum value is -infinity", "maximum value is infinity",
-                    "recommend using a symmetric and normalized space", "is different from the unwrapped version",
-                    "Not able to test alternative render modes due to the environment not having a spec")
+ALLOWED_WARNINGS = (
+    "minimum value is -infinity",
+    "maximum value is infinity",
+    "recommend using a symmetric and normalized space",
+    "is different from the unwrapped version",
+    "Not able to test alternative render modes due to the environment not having a spec",
+)
 ONE_OBSTACLE = (Obstacle((1.0, -1.0), 0.2, 0.25),)
 
 
@@ -54,21 +58,25 @@ def test_registered_ids_and_module_prefix():
     for env_id, cls, steps in ((ROBOT_NAV_ID, RobotNavEnv, 100), (THERMAL_TANK_ID, ThermalTankEnv, 200)):
         assert env_id in gym.registry
         assert gym.registry[env_id].max_episode_steps is None  # truncation lives in the env
-        for name in (env_id, "envs:" + env_id):
+        for name in (env_id, "mimpc.envs:" + env_id):
             env = gym.make(name, horizon=H)
             assert isinstance(env.unwrapped, cls) and env.unwrapped.max_steps == steps
             assert env.unwrapped.problem.layout.horizon == H
             env.close()
-    envs.register_envs()  # idempotent
+    mimpc.envs.register_envs()  # idempotent
 
 
-@pytest.mark.parametrize("make", [
-    lambda: robot(),
-    lambda: tank(render_mode="rgb_array"),
-    lambda: gym.make(ROBOT_NAV_ID, horizon=H),
-    lambda: gym.make(THERMAL_TANK_ID, horizon=H, max_steps=30),
-    lambda: gym.make(ROBOT_NAV_ID, horizon=H, render_mode="rgb_array"),
-], ids=["robot-direct", "tank-direct", "robot-make", "tank-make", "robot-make-render"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: robot(),
+        lambda: tank(render_mode="rgb_array"),
+        lambda: gym.make(ROBOT_NAV_ID, horizon=H),
+        lambda: gym.make(THERMAL_TANK_ID, horizon=H, max_steps=30),
+        lambda: gym.make(ROBOT_NAV_ID, horizon=H, render_mode="rgb_array"),
+    ],
+    ids=["robot-direct", "tank-direct", "robot-make", "tank-make", "robot-make-render"],
+)
 def test_check_env_passes_without_unexpected_warnings(make):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -125,8 +133,11 @@ def test_same_seed_same_episode(make):
     assert data_equivalence(run_episode(env_a, actions, seed=7), ep_a, exact=True)
 
 
-@pytest.mark.parametrize("make", [robot, tank, lambda: gym.make(THERMAL_TANK_ID, horizon=H, max_steps=30)],
-                         ids=["robot", "tank", "tank-make"])
+@pytest.mark.parametrize(
+    "make",
+    [robot, tank, lambda: gym.make(THERMAL_TANK_ID, horizon=H, max_steps=30)],
+    ids=["robot", "tank", "tank-make"],
+)
 def test_pickled_env_continues_identically(make):
     env = make()
     actions = fixed_actions(env, 12)
@@ -304,12 +315,14 @@ def test_robot_reset_options_validated():
     assert np.array_equal(obs, [0.1, -0.2, 0.3, -0.1, 1.0, -2.0])
     sampled, _ = env.reset(seed=0)
     assert np.array_equal(env.reset(seed=0, options={"start": [0.1, -0.2]})[0][4:], sampled[4:])
-    cases = [({"start": [0.0, 0.0, 0.0]}, r"options\['start'\] must have shape \(2,\) or \(4,\)"),
-             ({"start": [np.nan, 0.0]}, r"options\['start'\] must be finite"),
-             ({"goal": [0.0]}, r"options\['goal'\] must have shape \(2,\)"),
-             ({"goal": [5.0, 0.0]}, r"options\['goal'\] must lie in the workspace"),
-             ({"stat": [0.0, 0.0]}, "unknown reset option"),
-             ([1, 2], "options must be a dict")]
+    cases = [
+        ({"start": [0.0, 0.0, 0.0]}, r"options\['start'\] must have shape \(2,\) or \(4,\)"),
+        ({"start": [np.nan, 0.0]}, r"options\['start'\] must be finite"),
+        ({"goal": [0.0]}, r"options\['goal'\] must have shape \(2,\)"),
+        ({"goal": [5.0, 0.0]}, r"options\['goal'\] must lie in the workspace"),
+        ({"stat": [0.0, 0.0]}, "unknown reset option"),
+        ([1, 2], "options must be a dict"),
+    ]
     for options, match in cases:
         with pytest.raises(ValueError, match=match):
             env.reset(seed=0, options=options)
@@ -323,7 +336,7 @@ def test_tank_obs_is_theta_and_forecast_shifts():
     dist = env.disturbances
     assert dist.shape == (env.max_steps + H, 2)
     for t, a in enumerate(fixed_actions(env, env.max_steps)):
-        assert np.array_equal(obs[2:], dist[t:t + H].ravel())
+        assert np.array_equal(obs[2:], dist[t : t + H].ravel())
         new, _, terminated, truncated, info = env.step(a)
         assert np.array_equal(info["disturbance"], obs[2:4])  # obs[2:4] is what the step applies
         assert np.array_equal(new[2:-2], obs[4:])  # forecast shifted by one step
@@ -359,11 +372,13 @@ def test_tank_replayed_scenario_and_state_option():
     assert np.array_equal(obs, np.r_[8.0, 3.0, scenario[:H].ravel()])
     obs2, _ = env.reset(seed=99, options={"state": [8.0, 3.0], "disturbance": scenario})
     assert np.array_equal(obs, obs2)  # a replay does not depend on the seed
-    cases = [({"state": [1.0]}, r"options\['state'\] must have shape \(2,\)"),
-             ({"state": [1.0, np.inf]}, r"options\['state'\] must be finite"),
-             ({"disturbance": scenario[:-1]}, rf"options\['disturbance'\] must be .*\({n}, 2\)"),
-             ({"disturbance": np.full((n, 2), np.nan)}, "non-finite"),
-             ({"start": [1.0, 1.0]}, "unknown reset option")]
+    cases = [
+        ({"state": [1.0]}, r"options\['state'\] must have shape \(2,\)"),
+        ({"state": [1.0, np.inf]}, r"options\['state'\] must be finite"),
+        ({"disturbance": scenario[:-1]}, rf"options\['disturbance'\] must be .*\({n}, 2\)"),
+        ({"disturbance": np.full((n, 2), np.nan)}, "non-finite"),
+        ({"start": [1.0, 1.0]}, "unknown reset option"),
+    ]
     for options, match in cases:
         with pytest.raises(ValueError, match=match):
             env.reset(seed=0, options=options)
@@ -389,14 +404,16 @@ def test_tank_state_and_delta_rate_violations():
 def test_tank_action_forms_clipping_and_errors():
     env = tank()
     env.reset(seed=0)
-    for bad, match in (({"u": [1.0, np.nan], "delta": 1}, r"action\['u'\] must be finite"),
-                       ({"u": [1.0, 2.0, 3.0], "delta": 1}, r"action\['u'\] must have shape \(2,\)"),
-                       ({"u": [1.0, 2.0]}, r"action must be a dict .*keys"),
-                       ({"u": [1.0, 2.0], "delta": [1, 2]}, r"action\['delta'\] must be a scalar"),
-                       ({"u": [1.0, 2.0], "delta": np.nan}, r"action\['delta'\] must be finite"),
-                       (np.zeros(2), r"action must be .*shape \(3,\)"),
-                       (np.array([1.0, 2.0, np.nan]), "action must be finite"),
-                       ("u", "action must be")):
+    for bad, match in (
+        ({"u": [1.0, np.nan], "delta": 1}, r"action\['u'\] must be finite"),
+        ({"u": [1.0, 2.0, 3.0], "delta": 1}, r"action\['u'\] must have shape \(2,\)"),
+        ({"u": [1.0, 2.0]}, r"action must be a dict .*keys"),
+        ({"u": [1.0, 2.0], "delta": [1, 2]}, r"action\['delta'\] must be a scalar"),
+        ({"u": [1.0, 2.0], "delta": np.nan}, r"action\['delta'\] must be finite"),
+        (np.zeros(2), r"action must be .*shape \(3,\)"),
+        (np.array([1.0, 2.0, np.nan]), "action must be finite"),
+        ("u", "action must be"),
+    ):
         with pytest.raises(ValueError, match=match):
             env.step(bad)
     assert env.elapsed_steps == 0
@@ -411,8 +428,9 @@ def test_tank_action_forms_clipping_and_errors():
     env_a, env_b = tank(), tank()
     env_a.reset(seed=4)
     env_b.reset(seed=4)
-    assert data_equivalence(env_a.step({"u": np.array([3.0, 2.0]), "delta": 1}),
-                            env_b.step(np.array([3.0, 2.0, 1.0])), exact=True)
+    assert data_equivalence(
+        env_a.step({"u": np.array([3.0, 2.0]), "delta": 1}), env_b.step(np.array([3.0, 2.0, 1.0])), exact=True
+    )
 
 
 def test_tank_truncates_and_never_terminates():

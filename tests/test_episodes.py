@@ -18,8 +18,21 @@ def _costs(folder):
 
 
 def test_rollout_workers_give_the_sequential_episodes(tmp_path):
-    args = ["rollout", "--env", "thermal_tank", "--set", "horizon=6", "--episodes", "3", "--seed", "2",
-            "--max-steps", "5", "--no-plot", "--no-progress"]
+    args = [
+        "rollout",
+        "--env",
+        "thermal_tank",
+        "--set",
+        "horizon=6",
+        "--episodes",
+        "3",
+        "--seed",
+        "2",
+        "--max-steps",
+        "5",
+        "--no-plot",
+        "--no-progress",
+    ]
     assert main(args + ["--out", str(tmp_path / "seq")]) == 0
     assert main(args + ["--out", str(tmp_path / "par"), "--workers", "2"]) == 0
     seq, par = _costs(tmp_path / "seq"), _costs(tmp_path / "par")
@@ -45,18 +58,37 @@ def test_evaluate_workers_give_the_sequential_rows(tmp_path):
 
     from mimpc.generation.generate import GenerationConfig, generate
 
-    data = generate(thermal_tank(), tmp_path / "data", GenerationConfig(samples=40, seed=2, units_per_shard=40),
-                    progress=False)
+    data = generate(
+        thermal_tank(), tmp_path / "data", GenerationConfig(samples=40, seed=2, units_per_shard=40), progress=False
+    )
     from pathlib import Path
 
     import mimpc
+
     shipped = Path(mimpc.__file__).parent / "pretrained" / "thermal_tank"
     ckpts = [str(shipped / "sl.pt"), str(shipped / "lpae.pt")]
     rows = {}
     for workers in ("1", "2"):
         out = tmp_path / f"eval{workers}"
-        assert main(["evaluate", "--checkpoint", *ckpts, "--data", str(data.path), "--split", "train",
-                     "--workers", workers, "--out", str(out), "--no-plot"]) == 0
+        assert (
+            main(
+                [
+                    "evaluate",
+                    "--checkpoint",
+                    *ckpts,
+                    "--data",
+                    str(data.path),
+                    "--split",
+                    "train",
+                    "--workers",
+                    workers,
+                    "--out",
+                    str(out),
+                    "--no-plot",
+                ]
+            )
+            == 0
+        )
         rows[workers] = json.loads((out / "evaluation.json").read_text())["rows"]
     for a, b in zip(rows["1"], rows["2"]):
         a.pop("batched_seconds_per_instance"), b.pop("batched_seconds_per_instance")

@@ -3,8 +3,8 @@
 import gymnasium as gym
 import pytest
 
-import envs  # noqa: F401
-from controllers import make_controller
+import mimpc.envs  # noqa: F401
+from mimpc.controllers import make_controller
 from mimpc import compare, plots
 from mimpc.problems import Obstacle, robot_nav, thermal_tank
 from mimpc.solvers import make_solver
@@ -18,18 +18,23 @@ def figures(monkeypatch):
     def keep(fig, stem):
         drawn.append(fig)
         return save(fig, stem)
+
     monkeypatch.setattr(plots, "_save", keep)
     return drawn
 
 
-@pytest.mark.parametrize("env_id,problem", [
-    ("mimpc/ThermalTank-v0", thermal_tank(horizon=4)),
-    ("mimpc/RobotNav-v0", robot_nav(horizon=4, obstacles=(Obstacle((1.0, -1.0), 0.2, 0.25),))),
-])
+@pytest.mark.parametrize(
+    "env_id,problem",
+    [
+        ("mimpc/ThermalTank-v0", thermal_tank(horizon=4)),
+        ("mimpc/RobotNav-v0", robot_nav(horizon=4, obstacles=(Obstacle((1.0, -1.0), 0.2, 0.25),))),
+    ],
+)
 def test_comparison_figures_have_labelled_axes_with_units(env_id, problem, figures, tmp_path):
     env = gym.make(env_id, problem=problem, max_steps=3)
-    result = compare.compare_controllers(env, [make_controller("miqp", problem)], 1, exact_solver=make_solver(),
-                                         progress=False)
+    result = compare.compare_controllers(
+        env, [make_controller("miqp", problem)], 1, exact_solver=make_solver(), progress=False
+    )
     plots.plot_comparison(result, tmp_path)
     assert len(figures) == 3  # trajectories, open-loop panels, timing
     for fig in figures:

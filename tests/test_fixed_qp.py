@@ -10,8 +10,7 @@ import pytest
 from mimpc.problems import Obstacle, ParametricMIQP, RowGroup, robot_nav, thermal_tank
 from mimpc.problems.robot import sample_start_goal, side_integers
 from mimpc.problems.tank import sample_disturbances, sample_initial_state
-from mimpc.qp.fixed import (FixedQPSolver, QPResult, check_slack_penalty, offered_backends,
-                                    solve_fixed_qp)
+from mimpc.qp.fixed import FixedQPSolver, QPResult, check_slack_penalty, offered_backends, solve_fixed_qp
 from mimpc.qp.kkt import kkt_residuals
 
 EXACT_BACKENDS = offered_backends(relaxed=False)
@@ -21,8 +20,9 @@ RELAXED_BACKENDS = offered_backends(relaxed=True)
 # ---------------------------------------------------------------------------------- problems
 @pytest.fixture(scope="module")
 def robot():
-    return robot_nav(horizon=5, obstacles=(Obstacle((1.0, -1.0), 0.3, 0.2, angle=0.4),
-                                           Obstacle((0.0, -2.0), 0.2, 0.25)))
+    return robot_nav(
+        horizon=5, obstacles=(Obstacle((1.0, -1.0), 0.3, 0.2, angle=0.4), Obstacle((0.0, -2.0), 0.2, 0.25))
+    )
 
 
 @pytest.fixture(scope="module")
@@ -87,15 +87,33 @@ def tiny_problem():
     (x2 does not appear in it), so the bounds of the eliminated variable become general rows."""
     P = np.diag([2.0, 1.0, 4.0, 0.0])
     A = np.array([[1.0, 1.0, 0.0, 0.0]])
-    G = np.array([[1.0, 0.0, -1.0, -2.0],     # x0 - x2 - 2 delta <= theta1
-                  [0.0, -1.0, 1.0, 0.0],      # x2 - x1 <= 0.5
-                  [0.0, 0.0, 0.0, 1.0]])      # integer-only: delta <= 1
+    G = np.array(
+        [
+            [1.0, 0.0, -1.0, -2.0],  # x0 - x2 - 2 delta <= theta1
+            [0.0, -1.0, 1.0, 0.0],  # x2 - x1 <= 0.5
+            [0.0, 0.0, 0.0, 1.0],
+        ]
+    )  # integer-only: delta <= 1
     return ParametricMIQP(
-        name="tiny", P=P, q=np.array([1.0, -1.0, 0.5, 0.3]), Q_t=np.zeros((4, 2)), C_tt=np.zeros((2, 2)),
-        c_t=np.zeros(2), c0=0.0, A=A, b=np.zeros(1), B_t=np.array([[1.0, 0.0]]),
-        G=G, h=np.array([0.0, 0.5, 1.0]), H_t=np.array([[0.0, 1.0], [0.0, 0.0], [0.0, 0.0]]),
-        lb_x=np.array([-1.0, -1.0, -np.inf]), ub_x=np.array([1.0, 2.0, np.inf]),
-        lb_d=np.zeros(1), ub_d=np.ones(1), row_groups=(RowGroup("rows", 0, 3),), theta_names=("s", "t"),
+        name="tiny",
+        P=P,
+        q=np.array([1.0, -1.0, 0.5, 0.3]),
+        Q_t=np.zeros((4, 2)),
+        C_tt=np.zeros((2, 2)),
+        c_t=np.zeros(2),
+        c0=0.0,
+        A=A,
+        b=np.zeros(1),
+        B_t=np.array([[1.0, 0.0]]),
+        G=G,
+        h=np.array([0.0, 0.5, 1.0]),
+        H_t=np.array([[0.0, 1.0], [0.0, 0.0], [0.0, 0.0]]),
+        lb_x=np.array([-1.0, -1.0, -np.inf]),
+        ub_x=np.array([1.0, 2.0, np.inf]),
+        lb_d=np.zeros(1),
+        ub_d=np.ones(1),
+        row_groups=(RowGroup("rows", 0, 3),),
+        theta_names=("s", "t"),
     )
 
 
@@ -128,8 +146,10 @@ def minimal_violation(qp):
     """v* = min 1's s.t. Gx - s <= h, s >= 0, Ax = b, box (an LP)."""
     x, s = cp.Variable(qp.n), cp.Variable(qp.G.shape[0], nonneg=True)
     fin_l, fin_u = np.isfinite(qp.lb), np.isfinite(qp.ub)
-    prob = cp.Problem(cp.Minimize(cp.sum(s)), [qp.A @ x == qp.b, qp.G @ x - s <= qp.h,
-                                               x[fin_l] >= qp.lb[fin_l], x[fin_u] <= qp.ub[fin_u]])
+    prob = cp.Problem(
+        cp.Minimize(cp.sum(s)),
+        [qp.A @ x == qp.b, qp.G @ x - s <= qp.h, x[fin_l] >= qp.lb[fin_l], x[fin_u] <= qp.ub[fin_u]],
+    )
     prob.solve(solver=cp.CLARABEL, tol_gap_abs=1e-11, tol_gap_rel=1e-11, tol_feas=1e-11)
     assert prob.status == cp.OPTIMAL
     return float(prob.value)
@@ -154,9 +174,13 @@ def assert_consistent(problem, theta, delta, res: QPResult, relaxed, rho=None):
 # ---------------------------------------------------------------------------------- exact QP
 @pytest.mark.parametrize("backend", EXACT_BACKENDS)
 def test_exact_qp_matches_cvxpy(robot, tank, backend):
-    cases = [(robot, robot_instances(robot, 5, seed=1)), (robot, robot_instances(robot, 3, 2, random_faces=True)),
-             (robot, [robot_impossible_face(robot)]), (tank, tank_instances(tank, 6, seed=3)),
-             (tank, [tank_flood(tank)])]
+    cases = [
+        (robot, robot_instances(robot, 5, seed=1)),
+        (robot, robot_instances(robot, 3, 2, random_faces=True)),
+        (robot, [robot_impossible_face(robot)]),
+        (tank, tank_instances(tank, 6, seed=3)),
+        (tank, [tank_flood(tank)]),
+    ]
     seen = set()
     for problem, instances in cases:
         solver = FixedQPSolver(problem, backend=backend)
@@ -178,8 +202,10 @@ def test_exact_qp_matches_cvxpy(robot, tank, backend):
 @pytest.mark.parametrize("backend", RELAXED_BACKENDS)
 def test_relaxed_qp_matches_cvxpy(robot, tank, backend):
     """Penalised objective f + rho 1's of eq. (10) agrees with cvxpy, feasible or not."""
-    cases = [(robot, robot_instances(robot, 3, 4) + robot_instances(robot, 3, 5, random_faces=True)),
-             (tank, tank_instances(tank, 4, 6) + [tank_flood(tank)])]
+    cases = [
+        (robot, robot_instances(robot, 3, 4) + robot_instances(robot, 3, 5, random_faces=True)),
+        (tank, tank_instances(tank, 4, 6) + [tank_flood(tank)]),
+    ]
     for problem, instances in cases:
         rho = problem.slack_penalty
         solver = FixedQPSolver(problem, relaxed=True, backend=backend)
@@ -330,8 +356,9 @@ def test_bad_input_is_rejected(robot):
             FixedQPSolver(robot, relaxed=True, backend="proxsuite")
 
 
-@pytest.mark.parametrize("backend, relaxed", [(b, False) for b in EXACT_BACKENDS]
-                         + [(b, True) for b in RELAXED_BACKENDS])
+@pytest.mark.parametrize(
+    "backend, relaxed", [(b, False) for b in EXACT_BACKENDS] + [(b, True) for b in RELAXED_BACKENDS]
+)
 def test_warm_start_does_not_change_the_solution(robot, backend, relaxed):
     instances = robot_instances(robot, 4, 13) + robot_instances(robot, 2, 14, random_faces=True)
     cold = [FixedQPSolver(robot, relaxed=relaxed, backend=backend).solve(t, d) for t, d in instances]

@@ -14,8 +14,19 @@ from mimpc.problems import Obstacle, robot_nav, thermal_tank
 from mimpc.training.dataset import SAMPLE_FIELDS, load_dataset, split_of_units
 from mimpc.generation.generate import GenerationConfig, generate
 
-TANK_ARGS = ["--env", "thermal_tank", "--set", "horizon=4", "--units-per-shard", "20", "--seed", "3", "--workers", "1",
-             "--no-progress"]
+TANK_ARGS = [
+    "--env",
+    "thermal_tank",
+    "--set",
+    "horizon=4",
+    "--units-per-shard",
+    "20",
+    "--seed",
+    "3",
+    "--workers",
+    "1",
+    "--no-progress",
+]
 
 
 def _generate_cli(out, samples, **popen):

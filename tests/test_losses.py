@@ -43,8 +43,9 @@ def test_hybrid_loss_terms_and_integer_rows():
     x = torch.zeros(2, p.n_x, dtype=torch.float64)
     delta = torch.tensor([[0.0, 2.0, 3.0], [0.0, 1.0, 1.0]], dtype=torch.float64, requires_grad=True)
     cfg = LossConfig(w_objective=0, w_slack=1, w_constraint=1, w_supervised=1, normalize_to=None)
-    loss, terms = HybridLoss(p, cfg)(theta, delta, x, torch.zeros(2, 5, dtype=torch.float64),
-                                     delta_star=torch.ones(2, 3, dtype=torch.float64))
+    loss, terms = HybridLoss(p, cfg)(
+        theta, delta, x, torch.zeros(2, 5, dtype=torch.float64), delta_star=torch.ones(2, 3, dtype=torch.float64)
+    )
     # rate violation |2 - 0| - 1 = 1 in the first sample only; x = 0 leaves state rows at bound
     viol = p.violations(x, delta.detach(), theta)
     expected_con = (viol.continuous.sum(-1) + viol.integer_only.sum(-1)).mean()
@@ -68,14 +69,17 @@ def test_train_cli_penalty_flags_build_the_loss_overrides(tmp_path):
     import argparse
 
     from mimpc.commands.train import add_arguments, loss_overrides
+
     parser = argparse.ArgumentParser()
     add_arguments(parser)
     base = ["--env", "thermal_tank", "--method", "hybrid", "--data", str(tmp_path), "--out", str(tmp_path / "o.pt")]
     parse = lambda *extra: loss_overrides(parser.parse_args(base + list(extra)))  # noqa: E731
     assert parse() == {}
     assert parse("--penalty", "squared_hinge") == {"penalty": "squared_hinge", "anneal_factor": 1.5}
-    assert parse("--penalty", "squared_hinge", "--anneal-factor", "1.2") == {"penalty": "squared_hinge",
-                                                                              "anneal_factor": 1.2}
+    assert parse("--penalty", "squared_hinge", "--anneal-factor", "1.2") == {
+        "penalty": "squared_hinge",
+        "anneal_factor": 1.2,
+    }
     assert parse("--loss", '{"w_supervised": 5}', "--penalty", "relu") == {"w_supervised": 5, "penalty": "relu"}
     cfg = loss_preset("hybrid", "thermal_tank", **parse("--penalty", "squared_hinge"))
     assert cfg.penalty == "squared_hinge" and cfg.anneal_factor == 1.5

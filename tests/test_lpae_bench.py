@@ -8,8 +8,18 @@ import torch
 
 from mimpc.cli import main
 from mimpc.commands.bench import BENCHMARKS, benchmark_parser
-from mimpc.lpae import (EuclideanProjector, LPAEConfig, QPLayerConfig, QPLayerModel, TorchLP, add_noise,
-                        decision_metrics, mask_features, penalty_weight, train_lpae)
+from mimpc.lpae import (
+    EuclideanProjector,
+    LPAEConfig,
+    QPLayerConfig,
+    QPLayerModel,
+    TorchLP,
+    add_noise,
+    decision_metrics,
+    mask_features,
+    penalty_weight,
+    train_lpae,
+)
 from mimpc.bench.lpae import METHODS, SCHEDULES
 from mimpc.problems.scheduling import SchedulingConfig, build_scheduling_lp, sample_features, solve_highs
 from mimpc.training.losses import penalty
@@ -43,9 +53,10 @@ def test_penalty_gradient_matches_finite_differences(lp, theta):
 
 
 def test_annealing_schedule_is_geometric_then_capped(lp, theta):
-    cfg = LPAEConfig(penalty_start=2.0, anneal_factor=1.5, penalty_cap=7.0, epochs=6, batch_size=8,
-                     hidden=(8,), decoder_hidden=(8,))
-    expected = [min(2.0 * 1.5 ** e, 7.0) for e in range(6)]
+    cfg = LPAEConfig(
+        penalty_start=2.0, anneal_factor=1.5, penalty_cap=7.0, epochs=6, batch_size=8, hidden=(8,), decoder_hidden=(8,)
+    )
+    expected = [min(2.0 * 1.5**e, 7.0) for e in range(6)]
     assert [penalty_weight(cfg, e) for e in range(6)] == pytest.approx(expected)
     assert expected[-1] == 7.0 and expected[2] == pytest.approx(4.5)
     _, history = train_lpae(lp, theta, cfg, seed=0)
@@ -138,13 +149,19 @@ def test_bench_quick_run_produces_all_rows_and_ablations(tmp_path, capsys):
     assert "mse" in t1["LP-AE"] and "mse" not in t1["QP layer (supervised)"]
     assert all(t1[m]["time_ms"]["mean"] > 0 for m in METHODS)
     assert summary["integrality"]["gap_mean_pct"]["mean"] >= 0
-    for name in ("table1.csv", "ablation_schedule.csv", "ablation_noise.csv", "ablation_missing.csv",
-                 "integrality.csv"):
+    for name in (
+        "table1.csv",
+        "ablation_schedule.csv",
+        "ablation_noise.csv",
+        "ablation_missing.csv",
+        "integrality.csv",
+    ):
         assert (out / name).read_text().startswith(("method,", "variant,", "quantity,"))
 
 
 def test_violation_groups_and_breakdown(lp, theta):
     from mimpc.lpae.diagnostics import violation_breakdown, violation_groups
+
     groups = violation_groups(lp)
     assert list(groups) == ["shift", "capacity", "demand", "rate", "y >= 0", "y <= u"]
     cols = np.concatenate(list(groups.values()))
@@ -168,6 +185,7 @@ def test_violation_groups_and_breakdown(lp, theta):
 
 def test_penalized_minimiser_approaches_the_lp_optimum(lp, theta):
     from mimpc.lpae.diagnostics import penalized_minimiser
+
     sol = solve_highs(lp, theta[:4])
     viol = []
     for weight in (10.0, 1e4):
@@ -182,18 +200,49 @@ def test_penalized_minimiser_approaches_the_lp_optimum(lp, theta):
 
 def test_bench_lpae_knob_options_reach_the_config():
     from mimpc.bench.lpae_cli import settings_from_args
+
     parser, _ = benchmark_parser("lpae")
-    args = parser.parse_args(["--penalty-cap", "3e4", "--anneal-factor", "1.2", "--w-objective", "0.25", "--lr", "2e-3",
-                              "--lr-final-fraction", "1", "--width", "64", "--n-train", "5000", "--epochs", "7"])
+    args = parser.parse_args(
+        [
+            "--penalty-cap",
+            "3e4",
+            "--anneal-factor",
+            "1.2",
+            "--w-objective",
+            "0.25",
+            "--lr",
+            "2e-3",
+            "--lr-final-fraction",
+            "1",
+            "--width",
+            "64",
+            "--n-train",
+            "5000",
+            "--epochs",
+            "7",
+        ]
+    )
     s = settings_from_args(args)
     cfg = s.lpae
     assert (cfg.penalty_cap, cfg.anneal_factor, cfg.w_objective, cfg.lr, cfg.lr_final_fraction, cfg.epochs) == (
-        3e4, 1.2, 0.25, 2e-3, 1.0, 7)
+        3e4,
+        1.2,
+        0.25,
+        2e-3,
+        1.0,
+        7,
+    )
     assert cfg.hidden == cfg.decoder_hidden == (64, 64) and s.n_train == 5000
     default = settings_from_args(parser.parse_args([]))
     assert default.lpae.penalty_cap == 1e4 and default.lpae.hidden == (128, 128)
-    for bad in (["--anneal-factor", "0.9"], ["--lr-final-fraction", "1.5"], ["--lr", "0"], ["--width", "0"],
-                ["--w-objective", "-1"], ["--penalty-cap", "nan"]):
+    for bad in (
+        ["--anneal-factor", "0.9"],
+        ["--lr-final-fraction", "1.5"],
+        ["--lr", "0"],
+        ["--width", "0"],
+        ["--w-objective", "-1"],
+        ["--penalty-cap", "nan"],
+    ):
         with pytest.raises(SystemExit):
             parser.parse_args(bad)
     with pytest.raises(ValueError, match="--penalty-cap"):
@@ -202,14 +251,31 @@ def test_bench_lpae_knob_options_reach_the_config():
 
 def test_bench_diagnose_quick_run(tmp_path, capsys):
     from mimpc.lpae.diagnostics import violation_groups
+
     out = tmp_path / "diag"
-    assert main(["bench", "lpae", "--quick", "--diagnose", "--seeds", "1", "--penalty-cap", "50", "--out", str(out),
-                 "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "lpae",
+                "--quick",
+                "--diagnose",
+                "--seeds",
+                "1",
+                "--penalty-cap",
+                "50",
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "LP-AE diagnosis" in text and "cap 50" in text and "Table 1" not in text
     result = json.loads((out / "diagnosis.json").read_text())
     seed = result["per_seed"][0]
-    assert seed["final_penalty_weight"] == pytest.approx(min(1.5 ** 7, 50.0))
+    assert seed["final_penalty_weight"] == pytest.approx(min(1.5**7, 50.0))
     assert set(seed["families"]) == set(violation_groups(build_scheduling_lp()))
     infeasible = 100 - seed["decisions"]["LP-AE, test instances"]["feasibility_pct"]
     assert sum(f["worst_pct"] for f in seed["families"].values()) == pytest.approx(infeasible)

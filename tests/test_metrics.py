@@ -30,8 +30,9 @@ def test_lookahead_collision_is_geometric_not_bits():
     inside = robot_plan(p, [[0.0, -1.0]] * 3 + [[1.0 - 0.2 - d_min + 0.01, -1.0]])
     x0_inside = robot_plan(p, [[1.0, -1.0]] + [[0.0, -1.0]] * 3)  # p_0 is not part of the plan
     for delta in (np.zeros(p.n_d), np.ones(p.n_d)):  # the integers must not matter
-        flags = metrics.lookahead_violation(p, np.stack([touching, inside, x0_inside]),
-                                            np.stack([delta] * 3), np.stack([theta] * 3))
+        flags = metrics.lookahead_violation(
+            p, np.stack([touching, inside, x0_inside]), np.stack([delta] * 3), np.stack([theta] * 3)
+        )
         assert flags.tolist() == [False, True, False]
 
 
@@ -43,8 +44,9 @@ def test_open_loop_metrics_split_rows_and_rates():
     x[p.layout.state_index[2, 1]] = -0.5  # state bound violated by 0.5 (ignoring dynamics here)
     delta_ok = np.array([0.0, 1.0, 2.0])
     delta_bad = np.array([0.0, 2.0, 2.0])  # rate limit violated by 1
-    out = metrics.open_loop_metrics(p, np.stack([theta, theta]), np.stack([x, x]),
-                                    np.stack([delta_ok, delta_bad]), optimal_objective=[1.0, 1.0])
+    out = metrics.open_loop_metrics(
+        p, np.stack([theta, theta]), np.stack([x, x]), np.stack([delta_ok, delta_bad]), optimal_objective=[1.0, 1.0]
+    )
     np.testing.assert_allclose(out["continuous_violation"], [0.5, 0.5])
     np.testing.assert_allclose(out["integer_violation"], [0.0, 1.0])
     s = metrics.summarize_open_loop(out)
@@ -53,9 +55,10 @@ def test_open_loop_metrics_split_rows_and_rates():
 
 
 def test_episode_metrics_and_cost_ratio():
-    steps = [dict(stage_cost=2.0, solve_time=0.01, collision=False, is_success=False, bound_violation=0.0),
-             dict(stage_cost=1.0, solve_time=0.03, collision=True, is_success=True, bound_violation=0.2,
-                  fallback=True)]
+    steps = [
+        dict(stage_cost=2.0, solve_time=0.01, collision=False, is_success=False, bound_violation=0.0),
+        dict(stage_cost=1.0, solve_time=0.03, collision=True, is_success=True, bound_violation=0.2, fallback=True),
+    ]
     m = metrics.episode_metrics(steps, terminated=True)
     assert m["cumulative_cost"] == 3.0 and m["collisions"] == 1 and m["steps_to_goal"] == 2
     assert m["bound_violation_steps"] == 1 and m["fallback_steps"] == 1
@@ -70,6 +73,7 @@ def test_episode_metrics_and_cost_ratio():
 def test_comparison_columns_follow_the_problem():
     from mimpc.compare import table_columns
     from mimpc.problems import robot_nav, thermal_tank
+
     robot = [k for k, _ in table_columns(robot_nav(horizon=3))]
     tank = [k for k, _ in table_columns(thermal_tank(horizon=3))]
     assert "goal" in robot and "collisions" in robot and "delta_rate_violation_steps" not in robot

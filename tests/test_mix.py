@@ -29,18 +29,26 @@ def small():
 def policy_path(small, tmp_path_factory):
     """An untrained policy for the small problem: on-policy states need a policy, not a good one."""
     import torch
+
     torch.manual_seed(0)
     cfg = ModelConfig(hidden=(16,), head="grouped")
     path = tmp_path_factory.mktemp("policy") / "sl.pt"
-    save_checkpoint(path, method="sl", problem=small, policy=IntegerPolicy(small, cfg),
-                    model_kind="integer_policy", model_config=asdict(cfg))
+    save_checkpoint(
+        path,
+        method="sl",
+        problem=small,
+        policy=IntegerPolicy(small, cfg),
+        model_kind="integer_policy",
+        model_config=asdict(cfg),
+    )
     return path
 
 
 @pytest.fixture(scope="module")
 def mixed(small, policy_path, tmp_path_factory):
-    config = GenerationConfig(samples=150, seed=2, units_per_shard=3, mix=MIX, policy=str(policy_path),
-                              onpolicy_steps=8)
+    config = GenerationConfig(
+        samples=150, seed=2, units_per_shard=3, mix=MIX, policy=str(policy_path), onpolicy_steps=8
+    )
     return generate(small, tmp_path_factory.mktemp("mixed"), config, progress=False)
 
 
@@ -95,9 +103,10 @@ def test_expert_shards_of_a_mix_are_those_of_an_expert_dataset(small, mixed, pol
     ids = np.unique(mixed.arrays["episode"][expert])
     common = np.isin(plain.arrays["episode"], ids)
     assert common.sum() > 0
-    np.testing.assert_allclose(plain.arrays["theta"][common],
-                               mixed.arrays["theta"][expert][np.isin(mixed.arrays["episode"][expert],
-                                                                     plain.arrays["episode"])])
+    np.testing.assert_allclose(
+        plain.arrays["theta"][common],
+        mixed.arrays["theta"][expert][np.isin(mixed.arrays["episode"][expert], plain.arrays["episode"])],
+    )
     assert plain.meta["identity"] == json.loads(json.dumps(plain.meta["identity"]))
     assert "mix" not in plain.meta["identity"] and "mix" in mixed.meta["identity"]
     assert mixed.arrays["episode"].max() >= KIND_STRIDE
@@ -105,8 +114,23 @@ def test_expert_shards_of_a_mix_are_those_of_an_expert_dataset(small, mixed, pol
 
 def test_evaluate_on_a_sampler_labels_fresh_parameters(small, policy_path, tmp_path):
     out = tmp_path / "ev"
-    cmd = [sys.executable, "-m", "mimpc.cli", "evaluate", "--checkpoint", str(policy_path), "--sampler", "uniform",
-           "--samples", "12", "--seed", "4", "--no-plot", "--out", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "mimpc.cli",
+        "evaluate",
+        "--checkpoint",
+        str(policy_path),
+        "--sampler",
+        "uniform",
+        "--samples",
+        "12",
+        "--seed",
+        "4",
+        "--no-plot",
+        "--out",
+        str(out),
+    ]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     rec = json.loads((out / "evaluation.json").read_text())
@@ -150,7 +174,7 @@ def test_training_support_rejects_a_hole_inside_the_box():
 
 def test_hard_states_are_where_the_policy_needs_slack(small, policy_path, tmp_path):
     """Every ``hard`` sample is a domain state on which the policy's relaxed plan needs slack."""
-    from controllers import make_controller
+    from mimpc.controllers import make_controller
     from mimpc.generation.mix import HARD_SLACK_TOL
 
     config = GenerationConfig(samples=12, seed=4, units_per_shard=6, mix=(("hard", 1.0),), policy=str(policy_path))
@@ -173,12 +197,17 @@ def test_datasets_trained_together_keep_their_splits(small, mixed, tmp_path):
     both = concat_datasets([mixed, plain])
     assert len(both) == len(mixed) + len(plain)
     np.testing.assert_array_equal(both.split, np.concatenate([mixed.split, plain.split]))
-    assert len(np.unique(both.arrays["episode"])) == len(np.unique(mixed.arrays["episode"])) + \
-        len(np.unique(plain.arrays["episode"]))
-    assert both.arrays["episode"][len(mixed):].min() >= SOURCE_STRIDE
+    assert len(np.unique(both.arrays["episode"])) == len(np.unique(mixed.arrays["episode"])) + len(
+        np.unique(plain.arrays["episode"])
+    )
+    assert both.arrays["episode"][len(mixed) :].min() >= SOURCE_STRIDE
     assert both.meta["samples_by_kind"]["expert"] == mixed.meta["samples_by_kind"]["expert"] + len(plain)
     assert [s["path"] for s in both.meta["sources"]] == [str(mixed.path), str(plain.path)]
-    other = generate(robot_nav(horizon=3, obstacles=SMALL["obstacles"]), tmp_path / "other",
-                     GenerationConfig(samples=10, seed=3, units_per_shard=3), progress=False)
+    other = generate(
+        robot_nav(horizon=3, obstacles=SMALL["obstacles"]),
+        tmp_path / "other",
+        GenerationConfig(samples=10, seed=3, units_per_shard=3),
+        progress=False,
+    )
     with pytest.raises(ValueError, match="different problems"):
         concat_datasets([mixed, load_dataset(other.path)])

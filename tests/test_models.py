@@ -64,8 +64,10 @@ def test_normalisation_travels_in_state_dict(robot):
     torch.testing.assert_close(clone.logits(theta), policy.logits(theta))
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(hidden=()), "hidden"), (dict(activation="swish"), "activation"), (dict(gumbel_tau=0.0), "gumbel_tau")])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [(dict(hidden=()), "hidden"), (dict(activation="swish"), "activation"), (dict(gumbel_tau=0.0), "gumbel_tau")],
+)
 def test_bad_model_config(kwargs, match):
     with pytest.raises(ValueError, match=match):
         ModelConfig(**kwargs)
@@ -78,6 +80,7 @@ def test_wrong_theta_shape(robot):
 
 def test_integer_groups_of_the_robot_are_eq26_patterns(robot):
     from mimpc.training.integer_groups import find_integer_groups
+
     g = find_integer_groups(robot)
     assert g.n_groups == robot.n_d // 4 and g.patterns.shape == (15, 4)
     assert np.all(g.patterns.sum(1) <= 3)
@@ -110,6 +113,7 @@ def test_grouped_head_satisfies_eq26_and_trains_by_cross_entropy(robot):
 
 def test_rate_chains_of_the_tank_are_eq33():
     from mimpc.training.integer_chains import find_rate_chains
+
     tank = thermal_tank(horizon=6)
     chains = find_rate_chains(tank)
     assert chains.max_step == 1 and chains.n_chains == 1
@@ -117,7 +121,9 @@ def test_rate_chains_of_the_tank_are_eq33():
     assert find_rate_chains(thermal_tank(horizon=6, max_delta_rate=2)).max_step == 2
     assert find_rate_chains(robot_nav(horizon=3, obstacles=(Obstacle((1.0, -1.0), 0.2, 0.2),))) is None
     with pytest.raises(ValueError, match="increments"):
-        IntegerPolicy(robot_nav(horizon=3, obstacles=(Obstacle((1.0, -1.0), 0.2, 0.2),)), ModelConfig(head="increments"))
+        IntegerPolicy(
+            robot_nav(horizon=3, obstacles=(Obstacle((1.0, -1.0), 0.2, 0.2),)), ModelConfig(head="increments")
+        )
 
 
 @pytest.mark.parametrize("rate", [1, 2])
@@ -134,8 +140,10 @@ def test_increments_head_satisfies_the_rate_limits_and_learns_labels(rate):
         assert torch.all(delta == delta.round()) and delta.min() >= 0 and delta.max() <= 3
         viol = tank.violations(torch.zeros(64, tank.n_x, dtype=torch.float64), delta.detach().double(), theta.double())
         assert float(viol.integer_only_total.max()) == 0.0
-    labels = torch.as_tensor(np.clip(np.cumsum(np.random.default_rng(1).integers(-rate, rate + 1, (64, 6)), 1) + 1,
-                                     0, 3), dtype=torch.float32)
+    labels = torch.as_tensor(
+        np.clip(np.cumsum(np.random.default_rng(1).integers(-rate, rate + 1, (64, 6)), 1) + 1, 0, 3),
+        dtype=torch.float32,
+    )
     assert float((labels[:, 1:] - labels[:, :-1]).abs().max()) <= rate  # valid labels
     opt = torch.optim.Adam(policy.parameters(), lr=1e-2)
     policy.train()
@@ -162,12 +170,14 @@ def test_increments_head_satisfies_the_rate_limits_and_learns_labels(rate):
 def test_numpy_predictor_makes_the_modules_decisions(case):
     robot = robot_nav(horizon=3, obstacles=(Obstacle((1.0, -1.0), 0.2, 0.2), Obstacle((0.0, -2.0), 0.2, 0.2)))
     tank = thermal_tank(horizon=5)
-    problem, cfg = {"binary": (robot, ModelConfig(hidden=(32, 32))),
-                    "categorical": (tank, ModelConfig(hidden=(32, 32))),
-                    "grouped": (robot, ModelConfig(hidden=(32,), head="grouped")),
-                    "increments": (tank, ModelConfig(hidden=(32,), head="increments")),
-                    "tanh": (tank, ModelConfig(hidden=(16, 16), activation="tanh")),
-                    "gelu": (robot, ModelConfig(hidden=(16,), activation="gelu", dropout=0.2))}[case]
+    problem, cfg = {
+        "binary": (robot, ModelConfig(hidden=(32, 32))),
+        "categorical": (tank, ModelConfig(hidden=(32, 32))),
+        "grouped": (robot, ModelConfig(hidden=(32,), head="grouped")),
+        "increments": (tank, ModelConfig(hidden=(32,), head="increments")),
+        "tanh": (tank, ModelConfig(hidden=(16, 16), activation="tanh")),
+        "gelu": (robot, ModelConfig(hidden=(16,), activation="gelu", dropout=0.2)),
+    }[case]
     torch.manual_seed(1)
     rng = np.random.default_rng(2)
     thetas = rng.normal(size=(300, problem.n_theta)) * 2

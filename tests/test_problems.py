@@ -41,8 +41,9 @@ def pack(problem, states, inputs):
 
 @pytest.fixture(scope="module")
 def small_robot():
-    return robot_nav(horizon=5, obstacles=(Obstacle((1.0, -1.0), 0.3, 0.2, angle=0.4),
-                                           Obstacle((0.0, -2.0), 0.2, 0.25)))
+    return robot_nav(
+        horizon=5, obstacles=(Obstacle((1.0, -1.0), 0.3, 0.2, angle=0.4), Obstacle((0.0, -2.0), 0.2, 0.25))
+    )
 
 
 def test_robot_sizes_match_paper():
@@ -82,7 +83,7 @@ def test_collision_rows_equal_geometry(small_robot):
             best = np.inf
             for pat in patterns:
                 delta = np.ones(small_robot.n_d)
-                delta[small_robot.layout.delta_index[:, 4 * o:4 * o + 4]] = pat
+                delta[small_robot.layout.delta_index[:, 4 * o : 4 * o + 4]] = pat
                 slack = small_robot.G[rows] @ np.r_[x, delta] - small_robot.ineq_rhs(theta)[rows]
                 best = min(best, np.maximum(slack, 0).sum())
             assert (best > 1e-12) == bool(inside[o])
@@ -126,8 +127,9 @@ def test_tank_objective_and_dynamics_match_paper():
         for k in range(cfg.horizon):
             xs.append(A @ xs[-1] + Bu @ u[k] + Bd * delta[k] + E @ d[k])
         xs = np.array(xs)
-        J = np.sum((xs[-1] - r) ** 2) + sum(np.sum((xs[k] - r) ** 2) + 0.5 * u[k] @ u[k] + 0.1 * delta[k] ** 2
-                                            for k in range(cfg.horizon))
+        J = np.sum((xs[-1] - r) ** 2) + sum(
+            np.sum((xs[k] - r) ** 2) + 0.5 * u[k] @ u[k] + 0.1 * delta[k] ** 2 for k in range(cfg.horizon)
+        )
         theta = np.concatenate([x0, d.ravel()])
         x = pack(p, xs, u)
         assert p.objective(x, delta, theta) == pytest.approx(J, rel=1e-12)
@@ -191,23 +193,26 @@ def test_arrays_are_read_only(small_robot):
         small_robot.G[0, 0] = 1.0
 
 
-@pytest.mark.parametrize("builder, kwargs, match", [
-    (robot_nav, dict(horizon=0), "horizon"),
-    (thermal_tank, dict(horizon=0), "horizon"),
-    (robot_nav, dict(horizon=2.5), "horizon"),
-    (robot_nav, dict(obstacles=(Obstacle((5.0, 0.0), 0.2, 0.2),)), r"obstacles\[0\].*outside the workspace"),
-    (robot_nav, dict(obstacles=()), "obstacles"),
-    (robot_nav, dict(dt=-1.0), "dt"),
-    (robot_nav, dict(w_input=0.0), "w_input"),
-    (robot_nav, dict(workspace=(1.0, 0.0, 0.0, 1.0)), "workspace"),
-    (thermal_tank, dict(x_min=(0.0, 4.0), x_max=(8.4, 3.6)), "x_min"),
-    (thermal_tank, dict(A=((1.0, 0.0),)), "A must be"),
-    (thermal_tank, dict(r_input=0.0), "r_input"),
-    (robot_nav, dict(dt="abc"), r"dt must be a positive finite number, got 'abc' \(str\)"),
-    (robot_nav, dict(d_min=None), "d_min"),
-    (thermal_tank, dict(u_min="0"), "u_min must be a finite number"),
-    (thermal_tank, dict(u_max=float("inf")), "u_max"),
-])
+@pytest.mark.parametrize(
+    "builder, kwargs, match",
+    [
+        (robot_nav, dict(horizon=0), "horizon"),
+        (thermal_tank, dict(horizon=0), "horizon"),
+        (robot_nav, dict(horizon=2.5), "horizon"),
+        (robot_nav, dict(obstacles=(Obstacle((5.0, 0.0), 0.2, 0.2),)), r"obstacles\[0\].*outside the workspace"),
+        (robot_nav, dict(obstacles=()), "obstacles"),
+        (robot_nav, dict(dt=-1.0), "dt"),
+        (robot_nav, dict(w_input=0.0), "w_input"),
+        (robot_nav, dict(workspace=(1.0, 0.0, 0.0, 1.0)), "workspace"),
+        (thermal_tank, dict(x_min=(0.0, 4.0), x_max=(8.4, 3.6)), "x_min"),
+        (thermal_tank, dict(A=((1.0, 0.0),)), "A must be"),
+        (thermal_tank, dict(r_input=0.0), "r_input"),
+        (robot_nav, dict(dt="abc"), r"dt must be a positive finite number, got 'abc' \(str\)"),
+        (robot_nav, dict(d_min=None), "d_min"),
+        (thermal_tank, dict(u_min="0"), "u_min must be a finite number"),
+        (thermal_tank, dict(u_max=float("inf")), "u_max"),
+    ],
+)
 def test_bad_config_rejected(builder, kwargs, match):
     with pytest.raises(ValueError, match=match):
         builder(**kwargs)
@@ -218,11 +223,14 @@ def test_bad_obstacle_rejected():
         Obstacle((0.0, 0.0), -0.1, 0.2)
 
 
-@pytest.mark.parametrize("theta, match", [
-    (np.full(6, np.nan), "theta must be finite"),
-    (np.zeros(5), r"theta must have shape \(6,\)"),
-    (np.zeros((2, 7)), "theta must have shape"),
-])
+@pytest.mark.parametrize(
+    "theta, match",
+    [
+        (np.full(6, np.nan), "theta must be finite"),
+        (np.zeros(5), r"theta must have shape \(6,\)"),
+        (np.zeros((2, 7)), "theta must have shape"),
+    ],
+)
 def test_bad_theta_rejected(small_robot, theta, match):
     with pytest.raises(ValueError, match=match):
         small_robot.check_theta(theta)
@@ -261,7 +269,7 @@ def test_disturbance_generator_shape_and_support():
     assert np.all(d[:, 1] >= 0) and (d[:, 1] > 0).any()
     # every horizon window has at least one burst
     for s in range(0, 200, cfg.horizon):
-        assert (d[s:s + cfg.horizon, 1] > 0).sum() >= cfg.d2_duration[0]
+        assert (d[s : s + cfg.horizon, 1] > 0).sum() >= cfg.d2_duration[0]
 
 
 @pytest.mark.parametrize("name", ["robot_nav", "thermal_tank"])
@@ -277,9 +285,9 @@ def test_stage_costs_sum_to_objective_and_next_state_follows_plan(name):
     for k in range(4):
         states.append(p.next_state(th, u[k], lay.deltas(delta)[k]))
         th = th.copy()
-        th[:lay.n_state] = states[-1]
+        th[: lay.n_state] = states[-1]
         if name == "thermal_tank":  # shift the disturbance forecast by one step
-            th[2:] = np.r_[theta[2 + 2 * (k + 1):], np.zeros(2 * (k + 1))]
+            th[2:] = np.r_[theta[2 + 2 * (k + 1) :], np.zeros(2 * (k + 1))]
     x = pack(p, np.array(states), u)
     assert p.violations(x, delta, theta).equality_max < 1e-12
     total = sum(p.stage_cost(states[k], u[k], lay.deltas(delta)[k], theta) for k in range(4))
@@ -289,12 +297,19 @@ def test_stage_costs_sum_to_objective_and_next_state_follows_plan(name):
 
 def test_face_integers_are_canonical_and_valid():
     from mimpc.problems.robot import face_integers
+
     cfg = RobotNavConfig(obstacles=(Obstacle((1.0, -1.0), 0.2, 0.25),))
     d_min = cfg.d_min
-    pts = np.array([[[0.0, -1.0],                  # left of it: only the left face holds
-                     [0.0, 0.5],                   # up-left corner region: left and top faces hold
-                     [1.0 - 0.2 - d_min, -1.0],    # exactly on the inflated left face: holds (tolerance)
-                     [1.0 - 0.2 - d_min + 1e-5, -1.0]]])  # inside by 1e-5: nearest face kept enforced
+    pts = np.array(
+        [
+            [
+                [0.0, -1.0],  # left of it: only the left face holds
+                [0.0, 0.5],  # up-left corner region: left and top faces hold
+                [1.0 - 0.2 - d_min, -1.0],  # exactly on the inflated left face: holds (tolerance)
+                [1.0 - 0.2 - d_min + 1e-5, -1.0],
+            ]
+        ]
+    )  # inside by 1e-5: nearest face kept enforced
     bits = face_integers(cfg, pts).reshape(4, 4)
     # face order (eq. 25): +x (right), +y (top), -x (left), -y (bottom); b = 0 means enforced
     assert bits.tolist() == [[1, 1, 0, 1], [1, 0, 0, 1], [1, 1, 0, 1], [1, 1, 0, 1]]

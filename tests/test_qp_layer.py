@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from mimpc.problems import Obstacle, robot_nav, thermal_tank
-from mimpc.qp.layer import (QPLayerError, SingleQPSolver, available_backends, make_qp_layer)
+from mimpc.qp.layer import QPLayerError, SingleQPSolver, available_backends, make_qp_layer
 from mimpc.qp.layer.active_set import TIGHT, VIOLATED
 from mimpc.qp.layer.condensing import reduce_problem
 from mimpc.qp.layer.shift import shift_map
@@ -59,8 +59,15 @@ def one_thread():
 def robot_instances(p, n, rng):
     """Random start (non-zero velocity), goal and face bits with at most three ones per group."""
     x0, x1, y0, y1 = p.config.workspace
-    th = np.column_stack([rng.uniform(x0, x1, n), rng.uniform(y0, y1, n), rng.uniform(-0.3, 0.3, (n, 2)),
-                          rng.uniform(x0, x1, n), rng.uniform(y0, y1, n)])
+    th = np.column_stack(
+        [
+            rng.uniform(x0, x1, n),
+            rng.uniform(y0, y1, n),
+            rng.uniform(-0.3, 0.3, (n, 2)),
+            rng.uniform(x0, x1, n),
+            rng.uniform(y0, y1, n),
+        ]
+    )
     bits = (rng.random((n, p.n_d // 4, 4)) < 0.5).astype(float)
     full = bits.sum(-1) == 4
     bits[full, rng.integers(0, 4, int(full.sum()))] = 0.0
@@ -123,9 +130,13 @@ def nondegenerate(p, theta, delta, margin=1e-4):
     w = np.linalg.lstsq(red.N, sol.x - xp, rcond=None)[0]
     r = red.F @ w - np.concatenate([d, e])
     tight, viol = soft == TIGHT, soft == VIOLATED
-    ok = (np.all(r[:ns][soft == 0] < -margin) and np.all(r[:ns][viol] > margin)
-          and np.all((lam[:ns][tight] > margin) & (lam[:ns][tight] < RHO - margin))
-          and np.all(lam[ns:][hard] > margin) and np.all(r[ns:][~hard] < -margin))
+    ok = (
+        np.all(r[:ns][soft == 0] < -margin)
+        and np.all(r[:ns][viol] > margin)
+        and np.all((lam[:ns][tight] > margin) & (lam[:ns][tight] < RHO - margin))
+        and np.all(lam[ns:][hard] > margin)
+        and np.all(r[ns:][~hard] < -margin)
+    )
     act = np.concatenate([tight, hard])
     return ok and np.linalg.matrix_rank(red.F[act]) == act.sum()
 
@@ -178,7 +189,7 @@ def test_values_match_independent_solvers(name, robot, tank, layers, cvx_layers)
     rng = np.random.default_rng(1)
     make = robot_instances if name == "robot" else tank_instances
     th, de = make(p, 6, rng)
-    if name == "tank":   # add huge disturbances: the unrelaxed QP is infeasible
+    if name == "tank":  # add huge disturbances: the unrelaxed QP is infeasible
         th[:2, 2:] *= 20.0
     out = layers[name](torch.tensor(th), torch.tensor(de))
     assert out.converged.all()
@@ -204,8 +215,10 @@ def test_gradients_match_cvxpylayers(name, infeasible, robot, tank, layers, cvx_
         make = robot_instances if infeasible else robot_feasible_instances
     else:
         scale = 200.0 if infeasible else 3.0
+
         def make(p, n, rng):
             return tank_instances(p, n, rng, disturbance=scale)
+
     th, de = pick(p, make, 3, rng, want_infeasible=infeasible)
     gen = torch.Generator().manual_seed(3)
     vx = torch.randn(3, p.n_x, generator=gen, dtype=torch.float64)
@@ -217,7 +230,7 @@ def test_gradients_match_cvxpylayers(name, infeasible, robot, tank, layers, cvx_
         out = layer(t, d)
         ((out.x * vx).sum() + (out.slack * vs).sum()).backward()
         grads.append((t.grad, d.grad))
-    for (g_fast, g_ref) in zip(grads[0], grads[1]):
+    for g_fast, g_ref in zip(grads[0], grads[1]):
         rel = (g_fast - g_ref).norm(dim=1) / g_ref.norm(dim=1).clamp_min(1e-8)
         assert rel.max() < 1e-4, rel
 
@@ -230,8 +243,10 @@ def test_gradcheck(name, infeasible, robot, tank, layers):
         make = robot_instances if infeasible else robot_feasible_instances
     else:
         scale = 200.0 if infeasible else 3.0
+
         def make(p, n, rng):
             return tank_instances(p, n, rng, disturbance=scale)
+
     th, de = pick(p, make, 2, rng, want_infeasible=infeasible)
     layer = layers[name]
     theta = torch.tensor(th, requires_grad=True)
@@ -251,8 +266,8 @@ def test_theorem2_feasible_qp_is_solved_exactly(robot, tank, layers):
     # robot: the obstacle face towards the start enforced at every step, goal on the same side
     th = np.array([[1.5, -1.2, 0.1, -0.05, 1.6, 0.2], [-0.3, -2.5, 0.0, 0.2, -0.2, -0.5]])
     de = np.ones((2, robot.n_d))
-    de[0, 0::4] = 0.0   # face 1 (+x side) for every step
-    de[1, 3::4] = 0.0   # face 4 (-y side) for every step
+    de[0, 0::4] = 0.0  # face 1 (+x side) for every step
+    de[1, 3::4] = 0.0  # face 4 (-y side) for every step
     cases.append(("robot", robot, th, de))
     for name, p, th, de in cases:
         out = layers[name](torch.tensor(th), torch.tensor(de))
@@ -268,8 +283,8 @@ def test_ill_conditioned_sample_is_isolated(robot, layers):
     rng = np.random.default_rng(6)
     th, de = robot_instances(robot, 4, rng)
     bad = th.copy()
-    bad[1] = [1e4, -1e4, 3e3, -3e3, -1e4, 1e4]      # far outside any sensible range
-    bad[2, :4] = [50.0, 50.0, 40.0, -40.0]          # huge violations of every state bound
+    bad[1] = [1e4, -1e4, 3e3, -3e3, -1e4, 1e4]  # far outside any sensible range
+    bad[2, :4] = [50.0, 50.0, 40.0, -40.0]  # huge violations of every state bound
     t = torch.tensor(bad, requires_grad=True)
     d = torch.tensor(de, requires_grad=True)
     out = layer(t, d)
@@ -279,14 +294,14 @@ def test_ill_conditioned_sample_is_isolated(robot, layers):
     assert torch.isfinite(t.grad).all() and torch.isfinite(d.grad).all()
     # the ordinary samples are unaffected: same values and gradients as when solved alone
     for i in (0, 3):
-        ti = torch.tensor(th[i:i + 1], requires_grad=True)
-        di = torch.tensor(de[i:i + 1], requires_grad=True)
+        ti = torch.tensor(th[i : i + 1], requires_grad=True)
+        di = torch.tensor(de[i : i + 1], requires_grad=True)
         solo = layer(ti, di)
         (solo.x.sum() + solo.slack.sum()).backward()
         assert out.converged[i]
-        torch.testing.assert_close(out.x[i:i + 1], solo.x, atol=1e-8, rtol=0)
-        torch.testing.assert_close(t.grad[i:i + 1], ti.grad, atol=1e-6, rtol=1e-6)
-        torch.testing.assert_close(d.grad[i:i + 1], di.grad, atol=1e-6, rtol=1e-6)
+        torch.testing.assert_close(out.x[i : i + 1], solo.x, atol=1e-8, rtol=0)
+        torch.testing.assert_close(t.grad[i : i + 1], ti.grad, atol=1e-6, rtol=1e-6)
+        torch.testing.assert_close(d.grad[i : i + 1], di.grad, atol=1e-6, rtol=1e-6)
     # the extreme ones are solved or flagged, never NaN
     for i in (1, 2):
         if out.converged[i]:
@@ -332,7 +347,7 @@ def test_batch_of_one_unbatched_and_empty(robot, layers):
     layer = layers["robot"]
     full = layer(torch.tensor(th), torch.tensor(de))
     one = layer(torch.tensor(th[1:2]), torch.tensor(de[1:2]))
-    single = layer(torch.tensor(th[1]), torch.tensor(de[1]).long())   # integer delta is cast
+    single = layer(torch.tensor(th[1]), torch.tensor(de[1]).long())  # integer delta is cast
     assert one.x.shape == (1, robot.n_x) and single.x.shape == (robot.n_x,)
     assert single.converged.shape == () and bool(single.converged)
     torch.testing.assert_close(one.x[0], full.x[1], atol=1e-9, rtol=0)
@@ -341,17 +356,25 @@ def test_batch_of_one_unbatched_and_empty(robot, layers):
     assert empty.x.shape == (0, robot.n_x) and empty.converged.shape == (0,)
 
 
-@pytest.mark.parametrize("theta, delta, err, match", [
-    (torch.zeros(2, 5), torch.zeros(2, 16), ValueError, r"theta must have shape \(B, 6\)"),
-    (torch.zeros(2, 6), torch.zeros(2, 15), ValueError, r"delta must have shape \(B, 16\)"),
-    (torch.zeros(2, 6), torch.zeros(3, 16), ValueError, "same batch size"),
-    (torch.zeros(6), torch.zeros(2, 16), ValueError, "both be batched"),
-    (torch.tensor([[0.0, float("nan"), 0, 0, 0, 0]]), torch.zeros(1, 16), ValueError, r"theta must be finite.*\[0, 1\]"),
-    (torch.zeros(1, 6), torch.full((1, 16), float("inf")), ValueError, "delta must be finite"),
-    (np.zeros((1, 6)), torch.zeros(1, 16), TypeError, "theta must be a torch.Tensor"),
-    (torch.zeros(1, 6, dtype=torch.int64), torch.zeros(1, 16), TypeError, "theta must have dtype"),
-    (torch.zeros(1, 6, dtype=torch.float64), torch.zeros(1, 16, dtype=torch.float32), TypeError, "delta has dtype"),
-])
+@pytest.mark.parametrize(
+    "theta, delta, err, match",
+    [
+        (torch.zeros(2, 5), torch.zeros(2, 16), ValueError, r"theta must have shape \(B, 6\)"),
+        (torch.zeros(2, 6), torch.zeros(2, 15), ValueError, r"delta must have shape \(B, 16\)"),
+        (torch.zeros(2, 6), torch.zeros(3, 16), ValueError, "same batch size"),
+        (torch.zeros(6), torch.zeros(2, 16), ValueError, "both be batched"),
+        (
+            torch.tensor([[0.0, float("nan"), 0, 0, 0, 0]]),
+            torch.zeros(1, 16),
+            ValueError,
+            r"theta must be finite.*\[0, 1\]",
+        ),
+        (torch.zeros(1, 6), torch.full((1, 16), float("inf")), ValueError, "delta must be finite"),
+        (np.zeros((1, 6)), torch.zeros(1, 16), TypeError, "theta must be a torch.Tensor"),
+        (torch.zeros(1, 6, dtype=torch.int64), torch.zeros(1, 16), TypeError, "theta must have dtype"),
+        (torch.zeros(1, 6, dtype=torch.float64), torch.zeros(1, 16, dtype=torch.float32), TypeError, "delta has dtype"),
+    ],
+)
 def test_bad_inputs_raise_clear_errors(robot, layers, theta, delta, err, match):
     with pytest.raises(err, match=match):
         layers["robot"](theta, delta)
@@ -396,7 +419,7 @@ def test_solve_one_matches_batched_and_warm_start_is_exact(name, robot, tank, la
         warm_hits += sol.warm
         np.testing.assert_allclose(sol.x, ref.x, atol=1e-8)
         nxt = p.next_state(theta, sol.x[lay.input_index[0]], lay.deltas(delta)[0])
-        theta = np.concatenate([nxt, theta[lay.n_state:]])
+        theta = np.concatenate([nxt, theta[lay.n_state :]])
     assert warm_hits >= 4
 
 
@@ -482,8 +505,11 @@ def test_batch_of_thousands(name, dtype):
     nothing NaN, and a random subset equal to Clarabel on the QP form. float64: 1e-6; float32: the
     reference is solved at the float32-rounded inputs, so the only error left is the rounding of the
     outputs (1e-5 relative to the largest entry)."""
-    p = (robot_nav(horizon=3, obstacles=(Obstacle((0.6, -1.2), 0.3, 0.25),)) if name == "robot"
-         else thermal_tank(horizon=4))
+    p = (
+        robot_nav(horizon=3, obstacles=(Obstacle((0.6, -1.2), 0.3, 0.25),))
+        if name == "robot"
+        else thermal_tank(horizon=4)
+    )
     rng = np.random.default_rng(21)
     n = 3000
     th, de = mixed_instances(p, n, rng)
@@ -548,9 +574,12 @@ def coordinate_differences(layer, th, de, vx, vs, eps=1e-5):
     with torch.no_grad():
         out = layer(torch.tensor(pert[:, :nt]), torch.tensor(pert[:, nt:]))
     rep = 1 + 2 * n
-    loss = ((out.x * vx.repeat_interleave(rep, 0)).sum(1)
-            + (out.slack * vs.repeat_interleave(rep, 0)).sum(1)).numpy().reshape(B, rep)
-    base, plus, minus = loss[:, :1], loss[:, 1:n + 1], loss[:, n + 1:]
+    loss = (
+        ((out.x * vx.repeat_interleave(rep, 0)).sum(1) + (out.slack * vs.repeat_interleave(rep, 0)).sum(1))
+        .numpy()
+        .reshape(B, rep)
+    )
+    base, plus, minus = loss[:, :1], loss[:, 1 : n + 1], loss[:, n + 1 :]
     return (plus - base) / eps, (base - minus) / eps
 
 
@@ -578,7 +607,7 @@ def test_degenerate_instances_in_a_batch_match_cvxpylayers(robot, layers, cvx_la
     th = np.concatenate([np.array([t for t, _ in cases.values()]), th_n])
     de = np.concatenate([np.array([d for _, d in cases.values()]), de_n])
     n_deg, B = len(cases), len(th)
-    order = np.random.default_rng(23).permutation(B)     # degenerate samples anywhere in the batch
+    order = np.random.default_rng(23).permutation(B)  # degenerate samples anywhere in the batch
     th, de = th[order], de[order]
     degenerate = np.isin(order, np.arange(n_deg))
     gen = torch.Generator().manual_seed(24)
@@ -596,7 +625,7 @@ def test_degenerate_instances_in_a_batch_match_cvxpylayers(robot, layers, cvx_la
     assert (out.x - ref.x).abs().max() < 1e-4 and (out.slack - ref.slack).abs().max() < 1e-4
     inputs = out.x.detach().numpy()[:, robot.layout.input_index.ravel()]
     bang = order == list(cases).index("bang-bang")
-    assert np.allclose(np.abs(inputs[bang]), robot.config.a_max, atol=1e-9)   # really bang-bang
+    assert np.allclose(np.abs(inputs[bang]), robot.config.a_max, atol=1e-9)  # really bang-bang
 
     g = torch.cat([gt, gd], dim=1)
     g_c = torch.cat([gt_c, gd_c], dim=1)
@@ -606,8 +635,7 @@ def test_degenerate_instances_in_a_batch_match_cvxpylayers(robot, layers, cvx_la
         rel = (a - b).norm(dim=1) / b.norm(dim=1).clamp_min(1e-8)
         assert rel[torch.from_numpy(normal)].max() < 1e-4, rel
 
-    fwd, bwd = coordinate_differences(layers["robot"], th[degenerate], de[degenerate],
-                                      vx[degenerate], vs[degenerate])
+    fwd, bwd = coordinate_differences(layers["robot"], th[degenerate], de[degenerate], vx[degenerate], vs[degenerate])
     fd = 0.5 * (fwd + bwd)
     unique = np.abs(fwd - bwd) <= 1e-6 * (1.0 + np.abs(fd))
     g_deg, g_c_deg = g[degenerate].numpy(), g_c[degenerate].numpy()

@@ -40,8 +40,8 @@ def test_ray_dataset_equals_local(ray_instance, tmp_path):
 def test_ray_compare_episodes_equal_sequential(ray_instance):
     import gymnasium as gym
 
-    import envs  # noqa: F401
-    from controllers import make_controller
+    import mimpc.envs  # noqa: F401
+    from mimpc.controllers import make_controller
 
     problem = thermal_tank()
     specs = [("miqp", {"time_limit": 5.0}), ("hybrid", {})]
@@ -57,8 +57,11 @@ def test_ray_compare_episodes_equal_sequential(ray_instance):
         assert [e.seed for e in b.episodes] == [3, 4]
         # the same episodes; equal to the last bits only, because a QP backend keeps its active set
         # from the previous solve, which in a sequential run is the previous episode's last step
-        np.testing.assert_allclose([e.metrics()["cumulative_cost"] for e in a.episodes],
-                                   [e.metrics()["cumulative_cost"] for e in b.episodes], rtol=1e-12)
+        np.testing.assert_allclose(
+            [e.metrics()["cumulative_cost"] for e in a.episodes],
+            [e.metrics()["cumulative_cost"] for e in b.episodes],
+            rtol=1e-12,
+        )
         for ea, eb in zip(a.episodes, b.episodes):
             np.testing.assert_array_equal(ea.delta, eb.delta)
             np.testing.assert_allclose(ea.states, eb.states, rtol=0, atol=1e-12)

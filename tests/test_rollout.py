@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-import envs  # noqa: F401
-from controllers.base import Controller, StepInfo
-from envs.robot_nav import RobotNavEnv
-from envs.thermal_tank import ThermalTankEnv
+import mimpc.envs  # noqa: F401
+from mimpc.controllers.base import Controller, StepInfo
+from mimpc.envs.robot_nav import RobotNavEnv
+from mimpc.envs.thermal_tank import ThermalTankEnv
 from mimpc import plots, rollout
 from mimpc.problems import Obstacle, robot_nav, thermal_tank
 

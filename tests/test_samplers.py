@@ -10,8 +10,11 @@ from mimpc.problems.robot.sampling import SPEED_FRACTION
 from mimpc.problems.samplers import SAMPLER_FAMILIES, sample_thetas
 from mimpc.problems.tank.sampling import TANK_SHAPES, tank_profile
 
-ROBOT = robot_nav(workspace=(-1.0, 1.5, -2.0, 1.0), obstacles=(Obstacle((0.0, 0.0), 0.3, 0.2, 0.4),
-                                                                 Obstacle((1.0, -1.0), 0.2, 0.2)), v_max=0.4)
+ROBOT = robot_nav(
+    workspace=(-1.0, 1.5, -2.0, 1.0),
+    obstacles=(Obstacle((0.0, 0.0), 0.3, 0.2, 0.4), Obstacle((1.0, -1.0), 0.2, 0.2)),
+    v_max=0.4,
+)
 TANK = thermal_tank(horizon=6, x_max=(5.0, 2.0), d1_scale=3.0, d2_amplitude=(1.0, 9.0))
 
 

@@ -3,8 +3,13 @@
 import numpy as np
 import pytest
 
-from mimpc.problems.scheduling import (SchedulingConfig, build_scheduling_lp, sample_features, sample_instances,
-                                       solve_highs)
+from mimpc.problems.scheduling import (
+    SchedulingConfig,
+    build_scheduling_lp,
+    sample_features,
+    sample_instances,
+    solve_highs,
+)
 
 
 def test_generator_shapes_ranges_and_determinism():
@@ -46,21 +51,24 @@ def test_rhs_and_cost_are_affine_in_theta_and_match_the_model():
     np.testing.assert_array_equal(lp.upper[:4], [5, 5, 5, 5])  # floor(8 / 1.5)
 
 
-@pytest.mark.parametrize("overrides, field", [
-    ({"availability_range": ((-1, 6), (6, 12), (2, 4))}, "availability_range"),
-    ({"availability_range": ((3, 6), (6, 12))}, "availability_range"),
-    ({"shift_hours": 0.0}, "shift_hours"),
-    ({"requirements": ((1, 1, 7, 1), (2, 2, 3, 2), (1, 1, 1, 1))}, "requirements"),
-    ({"requirements": ((1, 1, 2), (2, 2, 3), (1, 1, 1))}, "requirements"),
-    ({"durations": (1.5, 2.5, 4.0)}, "durations"),
-    ({"durations": (1.5, 2.5, 9.0, 2.0)}, "durations"),
-    ({"durations": (1.5, -2.5, 4.0, 2.0)}, "durations"),
-    ({"emergency": (False, True)}, "emergency"),
-    ({"lost_hours_range": (0.0, 8.0)}, "lost_hours_range"),
-    ({"demand_range": (5.0, 1.0)}, "demand_range"),
-    ({"n_rooms": 0}, "n_rooms"),
-    ({"priority_range": (0.0, 1.0)}, "priority_range"),
-])
+@pytest.mark.parametrize(
+    "overrides, field",
+    [
+        ({"availability_range": ((-1, 6), (6, 12), (2, 4))}, "availability_range"),
+        ({"availability_range": ((3, 6), (6, 12))}, "availability_range"),
+        ({"shift_hours": 0.0}, "shift_hours"),
+        ({"requirements": ((1, 1, 7, 1), (2, 2, 3, 2), (1, 1, 1, 1))}, "requirements"),
+        ({"requirements": ((1, 1, 2), (2, 2, 3), (1, 1, 1))}, "requirements"),
+        ({"durations": (1.5, 2.5, 4.0)}, "durations"),
+        ({"durations": (1.5, 2.5, 9.0, 2.0)}, "durations"),
+        ({"durations": (1.5, -2.5, 4.0, 2.0)}, "durations"),
+        ({"emergency": (False, True)}, "emergency"),
+        ({"lost_hours_range": (0.0, 8.0)}, "lost_hours_range"),
+        ({"demand_range": (5.0, 1.0)}, "demand_range"),
+        ({"n_rooms": 0}, "n_rooms"),
+        ({"priority_range": (0.0, 1.0)}, "priority_range"),
+    ],
+)
 def test_config_rejects_inconsistent_data_naming_the_field(overrides, field):
     with pytest.raises(ValueError, match=field):
         SchedulingConfig(**overrides)
@@ -92,8 +100,8 @@ def test_highs_solutions_are_feasible_and_beat_random_feasible_points():
     rng = np.random.default_rng(0)
     for i in range(len(theta)):
         pts = _random_feasible(lp, theta[i], rng, 200)
-        assert lp.max_violation(pts, np.repeat(theta[i:i + 1], 200, axis=0)).max() <= 1e-9
-        assert np.all(lp.objective(pts, np.repeat(theta[i:i + 1], 200, axis=0)) <= sol.objective[i] + 1e-9)
+        assert lp.max_violation(pts, np.repeat(theta[i : i + 1], 200, axis=0)).max() <= 1e-9
+        assert np.all(lp.objective(pts, np.repeat(theta[i : i + 1], 200, axis=0)) <= sol.objective[i] + 1e-9)
     mip = solve_highs(lp, theta[:5], integral=True)
     np.testing.assert_allclose(mip.y, np.round(mip.y), atol=1e-6)
     assert lp.max_violation(mip.y, theta[:5]).max() <= 1e-7

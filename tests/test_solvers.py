@@ -13,8 +13,16 @@ import pytest
 from mimpc.problems import Obstacle, robot_nav, thermal_tank
 from mimpc.problems.robot import sample_start_goal
 from mimpc.problems.tank import sample_disturbances, sample_initial_state
-from mimpc.solvers import (GurobiSolver, LicenseLimits, MIQPSolution, SolverLicenseError, SolverUnavailableError,
-                           available_solvers, installed_solvers, make_solver)
+from mimpc.solvers import (
+    GurobiSolver,
+    LicenseLimits,
+    MIQPSolution,
+    SolverLicenseError,
+    SolverUnavailableError,
+    available_solvers,
+    installed_solvers,
+    make_solver,
+)
 from reference_formulations import REFERENCE_SOLVERS, RobotReference, TankReference
 
 BACKENDS = ("gurobi", "cplex", "scip")
@@ -31,14 +39,16 @@ def needs(name):
 backend_params = [pytest.param(n, marks=needs(n)) for n in BACKENDS]
 gurobi_restricted = pytest.mark.skipif(
     "gurobi" not in installed_solvers() or GurobiSolver.license_limits().max_quadratic_variables != 200,
-    reason="needs the gurobipy pip size-limited license")
+    reason="needs the gurobipy pip size-limited license",
+)
 
 
 @pytest.fixture(scope="module")
 def robot():
     """Horizon 5 with dt 0.5 so that the robot can reach the obstacles, which sit between starts and goals."""
-    return robot_nav(horizon=5, dt=0.5, workspace=(-1.0, 1.5, -1.0, 1.0), obstacles=SMALL_OBSTACLES,
-                     start_goal_margin=0.3)
+    return robot_nav(
+        horizon=5, dt=0.5, workspace=(-1.0, 1.5, -1.0, 1.0), obstacles=SMALL_OBSTACLES, start_goal_margin=0.3
+    )
 
 
 @pytest.fixture(scope="module")
@@ -64,22 +74,31 @@ def robot_thetas(problem, n, seed=1):
 def tank_thetas(problem, n, seed=2):
     rng = np.random.default_rng(seed)
     cfg = problem.config
-    return [np.concatenate([sample_initial_state(cfg, rng), sample_disturbances(cfg, rng, cfg.horizon).ravel()])
-            for _ in range(n)]
+    return [
+        np.concatenate([sample_initial_state(cfg, rng), sample_disturbances(cfg, rng, cfg.horizon).ravel()])
+        for _ in range(n)
+    ]
 
 
 @pytest.fixture(scope="module")
 def cases(robot, tank):
-    return {"robot": (robot, RobotReference(robot.config), robot_thetas(robot, 20)),
-            "tank": (tank, TankReference(tank.config.horizon), tank_thetas(tank, 20))}
+    return {
+        "robot": (robot, RobotReference(robot.config), robot_thetas(robot, 20)),
+        "tank": (tank, TankReference(tank.config.horizon), tank_thetas(tank, 20)),
+    }
 
 
 def assert_valid_solution(problem, sol, theta, tol=1e-6):
     assert sol.x.shape == (problem.n_x,) and sol.delta.shape == (problem.n_d,)
     assert np.array_equal(sol.delta, np.round(sol.delta))
     v = problem.violations(sol.x, sol.delta, theta)
-    worst = max(v.continuous.max(initial=0), v.integer_only.max(initial=0), v.equality.max(initial=0),
-                v.x_bounds.max(initial=0), v.delta_bounds.max(initial=0))
+    worst = max(
+        v.continuous.max(initial=0),
+        v.integer_only.max(initial=0),
+        v.equality.max(initial=0),
+        v.x_bounds.max(initial=0),
+        v.delta_bounds.max(initial=0),
+    )
     assert worst <= tol, f"constraint violation {worst:.3g}"
     assert sol.objective == pytest.approx(problem.objective(sol.x, sol.delta, theta), rel=1e-6, abs=1e-8)
 
@@ -90,7 +109,7 @@ def test_objective_agrees_with_independent_formulation(name, bench, cases):
     problem, reference, thetas = cases[bench]
     solver = make_solver(name, mip_gap=TIGHT)
     n_optimal = 0
-    for theta in thetas[:N_THETA[name]]:
+    for theta in thetas[: N_THETA[name]]:
         ref = reference.solve(theta, exclude=name, mip_gap=TIGHT)
         assert ref.solver != REFERENCE_SOLVERS[name]
         sol = solver.solve(problem, theta)
@@ -138,8 +157,9 @@ def test_model_is_built_once_per_problem(name, robot, tank):
     thetas = robot_thetas(robot, 4, seed=7)
     first = [solver.solve(robot, th) for th in thetas]
     assert solver.n_builds == 1
-    same = robot_nav(**{f: getattr(robot.config, f) for f in ("horizon", "dt", "workspace", "obstacles",
-                                                                "start_goal_margin")})
+    same = robot_nav(
+        **{f: getattr(robot.config, f) for f in ("horizon", "dt", "workspace", "obstacles", "start_goal_margin")}
+    )
     assert same is not robot and same.fingerprint() == robot.fingerprint()
     solver.solve(same, thetas[0])
     assert solver.n_builds == 1  # keyed by fingerprint, not object identity
@@ -203,8 +223,12 @@ def test_missing_backend_says_how_to_install(monkeypatch):
 def test_bad_arguments_name_the_argument(robot):
     with pytest.raises(ValueError, match=r"solver name must be one of .*gurobi.*cplex.*scip"):
         make_solver("mosek")
-    for kwargs, arg in (({"time_limit": -1.0}, "time_limit"), ({"mip_gap": float("nan")}, "mip_gap"),
-                        ({"threads": 0}, "threads"), ({"verbose": "yes"}, "verbose")):
+    for kwargs, arg in (
+        ({"time_limit": -1.0}, "time_limit"),
+        ({"mip_gap": float("nan")}, "mip_gap"),
+        ({"threads": 0}, "threads"),
+        ({"verbose": "yes"}, "verbose"),
+    ):
         with pytest.raises(ValueError, match=arg):
             make_solver("auto", **kwargs)
     solver = make_solver(available_solvers(robot)[0])
@@ -222,8 +246,11 @@ def test_tiny_time_limit_never_raises(name, full_robot, full_tank):
     problem = full_robot if name != "gurobi" else full_tank
     if name not in available_solvers(problem):
         pytest.skip(f"{name} is not licensed for {problem.name}")
-    theta = (np.concatenate(sample_start_goal(problem.config, np.random.default_rng(6))) if name != "gurobi"
-             else tank_thetas(problem, 1)[0])
+    theta = (
+        np.concatenate(sample_start_goal(problem.config, np.random.default_rng(6)))
+        if name != "gurobi"
+        else tank_thetas(problem, 1)[0]
+    )
     sol = make_solver(name, time_limit=1e-3).solve(problem, theta)
     assert isinstance(sol, MIQPSolution)
     assert sol.status in ("time_limit", "optimal", "no_solution")

@@ -11,14 +11,20 @@ from mimpc.commands.sweep_grid import grid_points, parse_grid, parse_seeds, poin
 def test_seed_and_grid_parsing():
     assert parse_seeds("0,1,2") == [0, 1, 2] and parse_seeds("3-5,9") == [3, 4, 5, 9]
     grid = parse_grid(["horizon=10,20", "preset=paper,authors", "obstacles=(((1.0, -1.0), 0.2, 0.25),)"])
-    assert grid == {"horizon": [10, 20], "preset": ["paper", "authors"],
-                    "obstacles": [(((1.0, -1.0), 0.2, 0.25),)]}
+    assert grid == {"horizon": [10, 20], "preset": ["paper", "authors"], "obstacles": [(((1.0, -1.0), 0.2, 0.25),)]}
     points = grid_points([0, 1], {"horizon": [10, 20]})
-    assert points == [{"seed": 0, "horizon": 10}, {"seed": 1, "horizon": 10},
-                      {"seed": 0, "horizon": 20}, {"seed": 1, "horizon": 20}]
+    assert points == [
+        {"seed": 0, "horizon": 10},
+        {"seed": 1, "horizon": 10},
+        {"seed": 0, "horizon": 20},
+        {"seed": 1, "horizon": 20},
+    ]
     assert point_name(points[2]) == "horizon=20_seed=0"
-    for bad, match in ((["horizon"], "FIELD=VALUE"), (["horizon=1,1"], "distinct"),
-                       (["horizon=1", "horizon=2"], "twice")):
+    for bad, match in (
+        (["horizon"], "FIELD=VALUE"),
+        (["horizon=1,1"], "distinct"),
+        (["horizon=1", "horizon=2"], "twice"),
+    ):
         with pytest.raises(ValueError, match=match):
             parse_grid(bad)
     with pytest.raises(ValueError, match="--seeds"):
@@ -29,13 +35,37 @@ def test_seed_and_grid_parsing():
 
 def test_sweep_compare_runs_every_point_and_summarises(tmp_path, capsys):
     out = tmp_path / "sweep"
-    assert main(["sweep", "compare", "--env", "thermal_tank", "--seeds", "0,1", "--set", "horizon=3,5",
-                 "--episodes", "1", "--max-steps", "4", "--no-plot", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "sweep",
+                "compare",
+                "--env",
+                "thermal_tank",
+                "--seeds",
+                "0,1",
+                "--set",
+                "horizon=3,5",
+                "--episodes",
+                "1",
+                "--max-steps",
+                "4",
+                "--no-plot",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     table = capsys.readouterr().out
     assert "horizon" in table and "cost ratio" in table and len(table.strip().splitlines()) == 2 + 4
     rows = json.loads((out / "sweep.json").read_text())["rows"]
     assert [(r["seed"], r["horizon"], r["controller"]) for r in rows] == [
-        (0, 3, "miqp"), (1, 3, "miqp"), (0, 5, "miqp"), (1, 5, "miqp")]
+        (0, 3, "miqp"),
+        (1, 3, "miqp"),
+        (0, 5, "miqp"),
+        (1, 5, "miqp"),
+    ]
     for r in rows:  # each point ran its own problem and seeds, in its own folder
         summary = json.loads((out / f"horizon={r['horizon']}_seed={r['seed']}" / "miqp" / "summary.json").read_text())
         assert summary["problem_spec"]["config"]["horizon"] == r["horizon"]

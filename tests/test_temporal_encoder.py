@@ -58,7 +58,7 @@ def test_it_learns_timing_from_labels(tank):
     labels = np.zeros((512, H), dtype=np.float32)
     for i, k in enumerate(rng.integers(2, H, size=512)):
         theta[i, 2 + 2 * k + 1] = 10.0
-        labels[i, k - 2:] = 1.0
+        labels[i, k - 2 :] = 1.0
     policy = IntegerPolicy(tank, ModelConfig(hidden=(16, 16), encoder="temporal"), theta.mean(0), theta.std(0))
     opt = torch.optim.Adam(policy.parameters(), lr=1e-2)
     t, y = torch.as_tensor(theta), torch.as_tensor(labels)

@@ -13,14 +13,26 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.skipif(not (ROOT / ".venv" / "bin" / "mimpc").exists() and not os.environ.get("MIMPC"),
-                    reason="needs the mimpc command (scripts/install.sh)")
+@pytest.mark.skipif(
+    not (ROOT / ".venv" / "bin" / "mimpc").exists() and not os.environ.get("MIMPC"),
+    reason="needs the mimpc command (scripts/install.sh)",
+)
 def test_the_recipe_runs_end_to_end(tmp_path):
     shipped = {p: p.stat().st_mtime for p in (ROOT / "mimpc" / "pretrained").rglob("*.pt")}
-    env = {**os.environ, "SMOKE": "1", "OUT": str(tmp_path), "PY": sys.executable,
-           "MIMPC": os.environ.get("MIMPC", str(ROOT / ".venv" / "bin" / "mimpc"))}
-    proc = subprocess.run(["bash", str(ROOT / "scripts" / "train_pretrained.sh"), "all"], env=env,
-                          capture_output=True, text=True, timeout=1500)
+    env = {
+        **os.environ,
+        "SMOKE": "1",
+        "OUT": str(tmp_path),
+        "PY": sys.executable,
+        "MIMPC": os.environ.get("MIMPC", str(ROOT / ".venv" / "bin" / "mimpc")),
+    }
+    proc = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "train_pretrained.sh"), "all"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     for problem in ("robot_nav", "thermal_tank"):
         for method in ("sl", "ssl", "hybrid", "lpae"):

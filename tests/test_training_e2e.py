@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from controllers import make_controller
-from envs.robot_nav import RobotNavEnv
-from envs.thermal_tank import ThermalTankEnv
+from mimpc.controllers import make_controller
+from mimpc.envs.robot_nav import RobotNavEnv
+from mimpc.envs.thermal_tank import ThermalTankEnv
 from mimpc import rollout
 from mimpc.problems import Obstacle, robot_nav, thermal_tank
 from mimpc.training.checkpoint import load_checkpoint
@@ -25,16 +25,21 @@ FAST = TrainConfig(epochs=4, batch_size=32, seed=0, patience=10, threads=1)
 @pytest.fixture(scope="module")
 def robot_data(tmp_path_factory):
     p = robot_nav(**SMALL_ROBOT)
-    ds = generate(p, tmp_path_factory.mktemp("robot"), GenerationConfig(samples=300, seed=0, units_per_shard=5, split_fractions=(0.5, 0.25, 0.25)),
-                  progress=False)
+    ds = generate(
+        p,
+        tmp_path_factory.mktemp("robot"),
+        GenerationConfig(samples=300, seed=0, units_per_shard=5, split_fractions=(0.5, 0.25, 0.25)),
+        progress=False,
+    )
     return p, ds
 
 
 @pytest.fixture(scope="module")
 def tank_data(tmp_path_factory):
     p = thermal_tank(horizon=5)
-    ds = generate(p, tmp_path_factory.mktemp("tank"), GenerationConfig(samples=300, seed=0, units_per_shard=100),
-                  progress=False)
+    ds = generate(
+        p, tmp_path_factory.mktemp("tank"), GenerationConfig(samples=300, seed=0, units_per_shard=100), progress=False
+    )
     return p, ds
 
 
@@ -67,17 +72,32 @@ def test_robot_methods_train_evaluate_and_control(robot_data, tmp_path, method):
 
 def test_grouped_head_trains_and_keeps_integer_rows(robot_data, tmp_path):
     p, ds = robot_data
-    res = train(p, ds, "hybrid", tmp_path / "g.pt", FAST,
-                loss_preset("hybrid", p.name, supervised="cross_entropy"), ModelConfig(head="grouped"),
-                progress=False)
+    res = train(
+        p,
+        ds,
+        "hybrid",
+        tmp_path / "g.pt",
+        FAST,
+        loss_preset("hybrid", p.name, supervised="cross_entropy"),
+        ModelConfig(head="grouped"),
+        progress=False,
+    )
     summary = evaluate_checkpoint(res.checkpoint, ds, "test")["summary"]
     assert summary["integer_violation_rate"] == 0.0
 
 
 def test_increments_head_trains_and_keeps_the_rate_limits(tank_data, tmp_path):
     p, ds = tank_data
-    res = train(p, ds, "hybrid", tmp_path / "inc.pt", FAST, loss_preset("hybrid", p.name, supervised="cross_entropy"),
-                ModelConfig(head="increments"), progress=False)
+    res = train(
+        p,
+        ds,
+        "hybrid",
+        tmp_path / "inc.pt",
+        FAST,
+        loss_preset("hybrid", p.name, supervised="cross_entropy"),
+        ModelConfig(head="increments"),
+        progress=False,
+    )
     assert all(h["val_integer_violation_rate"] == 0.0 for h in res.history)
     summary = evaluate_checkpoint(res.checkpoint, ds, "test")["summary"]
     assert summary["integer_violation_rate"] == 0.0 and summary["integer_accuracy"] > 0
@@ -104,8 +124,9 @@ def test_resume_continues_the_run(tank_data, tmp_path):
     resumed = train(p, ds, "sl", tmp_path / "a.pt", four, resume=first.checkpoint, progress=False)
     straight = train(p, ds, "sl", tmp_path / "b.pt", four, progress=False)
     assert [h["epoch"] for h in resumed.history] == [1, 2, 3, 4]
-    np.testing.assert_allclose([h["val_loss"] for h in resumed.history],
-                               [h["val_loss"] for h in straight.history], rtol=1e-5)
+    np.testing.assert_allclose(
+        [h["val_loss"] for h in resumed.history], [h["val_loss"] for h in straight.history], rtol=1e-5
+    )
     with pytest.raises(ValueError, match="cannot resume"):
         train(p, ds, "hybrid", tmp_path / "c.pt", four, resume=first.checkpoint, progress=False)
 
@@ -121,8 +142,16 @@ def test_init_starts_a_new_run_from_another_policy(tank_data, tmp_path):
     for k, v in ckpt.policy.state_dict().items():  # lr 1e-9: the weights are the SL policy's
         torch.testing.assert_close(v, start[k], atol=1e-6, rtol=0)
     with pytest.raises(ValueError, match="same --head"):
-        train(p, ds, "hybrid", tmp_path / "x.pt", one, model_config=ModelConfig(hidden=(16,)), progress=False,
-              init=sl.checkpoint)
+        train(
+            p,
+            ds,
+            "hybrid",
+            tmp_path / "x.pt",
+            one,
+            model_config=ModelConfig(hidden=(16,)),
+            progress=False,
+            init=sl.checkpoint,
+        )
 
 
 def test_checkpoint_errors(tank_data, tmp_path):
@@ -160,18 +189,38 @@ def test_repair_needs_plan_consistent_integers(tank_data, robot_data, tmp_path):
 
 def test_compare_cli_on_a_tiny_configuration(robot_data, tmp_path, capsys):
     from mimpc.cli import main
+
     p, ds = robot_data
     ckpt = train(p, ds, "sl", tmp_path / "sl.pt", TrainConfig(epochs=1, batch_size=64, threads=1), progress=False)
     lp = train_lpae(p, ds, tmp_path / "lpae.pt", TrainConfig(epochs=1, batch_size=64, threads=1), progress=False)
     out = tmp_path / "cmp"
     sets = ["--set", "horizon=5", "--set", "obstacles=(((1.0, -1.0), 0.25, 0.25),)"]
-    code = main(["compare", "--env", "robot_nav", *sets, "--controllers", "miqp,sl,sl+repair,lpae",
-                 "--checkpoint", f"sl={ckpt.checkpoint}", "--checkpoint", f"lpae={lp.checkpoint}",
-                 "--episodes", "2", "--max-steps", "12", "--out", str(out), "--no-progress"])
+    code = main(
+        [
+            "compare",
+            "--env",
+            "robot_nav",
+            *sets,
+            "--controllers",
+            "miqp,sl,sl+repair,lpae",
+            "--checkpoint",
+            f"sl={ckpt.checkpoint}",
+            "--checkpoint",
+            f"lpae={lp.checkpoint}",
+            "--episodes",
+            "2",
+            "--max-steps",
+            "12",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "speedup" in printed and "sl+repair" in printed and "QP unconv." in printed
     import csv
+
     rows = list(csv.DictReader(open(out / "comparison.csv")))
     assert [r["controller"] for r in rows] == ["miqp", "sl", "sl+repair", "lpae"]
     md = (out / "comparison.md").read_text().splitlines()
@@ -196,9 +245,10 @@ def test_lpae_training_anneals_and_validates_at_one_weight(tank_data, tmp_path):
     res = train_lpae(p, ds, tmp_path / "lpae.pt", cfg, progress=False)
     start = LPAELossConfig().penalty_start
     lam = [h["train_lambda"] for h in res.history]
-    assert lam == pytest.approx([start * 1.5 ** e for e in range(len(lam))])
+    assert lam == pytest.approx([start * 1.5**e for e in range(len(lam))])
     ckpt = load_checkpoint(res.checkpoint, p)
     from mimpc.lpae.policy import LPAEMethod
+
     runner = LPAEMethod(p, ckpt.policy.eval(), LPAELossConfig(**ckpt.payload["loss_config"]))
     val = ds.subset("val")
     theta = torch.as_tensor(val["theta"], dtype=torch.float32)
@@ -215,12 +265,26 @@ def test_evaluate_cli_writes_table_json_and_panels(tank_data, tmp_path, capsys):
     import json
 
     from mimpc.cli import main
+
     p, ds = tank_data
     a = train(p, ds, "sl", tmp_path / "a.pt", TrainConfig(epochs=1, batch_size=64, threads=1), progress=False)
     b = train_lpae(p, ds, tmp_path / "b.pt", TrainConfig(epochs=1, batch_size=64, threads=1), progress=False)
     out = tmp_path / "eval"
-    assert main(["evaluate", "--checkpoint", str(a.checkpoint), str(b.checkpoint), "--data", str(ds.path),
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--checkpoint",
+                str(a.checkpoint),
+                str(b.checkpoint),
+                "--data",
+                str(ds.path),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "cont. viol. mean" in printed and "lpae" in printed
     rows = json.loads((out / "evaluation.json").read_text())["rows"]
@@ -230,6 +294,7 @@ def test_evaluate_cli_writes_table_json_and_panels(tank_data, tmp_path, capsys):
 
 def test_compare_defaults_follow_the_registry():
     from mimpc.commands.compare import default_learned
+
     registered = ["hybrid", "lpae", "miqp", "mynet", "sl", "ssl"]
     assert default_learned(registered, {"sl", "hybrid", "mynet"}) == ["sl", "hybrid", "mynet"]
     assert default_learned(registered, set()) == []

@@ -27,33 +27,56 @@ import numpy as np
 
 from mimpc.report import format_table
 
-__all__ = ["add_arguments", "cli", "parse_variants", "open_loop", "closed_loop", "plan_violation",
-           "DEFAULT_VARIANTS"]
+__all__ = ["add_arguments", "cli", "parse_variants", "open_loop", "closed_loop", "plan_violation", "DEFAULT_VARIANTS"]
 
 #: The controllers' default cascade first (what ``--closed-loop-variants 1`` runs), then the alternatives.
-DEFAULT_VARIANTS = ("shifted,topk,repair:32:first", "shifted,topk,repair:8:first", "shifted,repair,topk:8:first",
-                    "shifted,topk,repair:1:first", "shifted,topk,repair:8:cheapest")
+DEFAULT_VARIANTS = (
+    "shifted,topk,repair:32:first",
+    "shifted,topk,repair:8:first",
+    "shifted,repair,topk:8:first",
+    "shifted,topk,repair:1:first",
+    "shifted,topk,repair:8:cheapest",
+)
 #: Largest row violation of an applied plan that still counts as satisfied (the certificate's).
 PLAN_TOL = 1e-6
 
-COLUMNS = [("variant", "variant"), ("n", "n"), ("miqp_feasible", "MIQP feas."), ("policy", "policy %"),
-           ("candidate", "cand. %"), ("repair", "repair %"), ("exact", "exact %"), ("fallback", "fallback %"),
-           ("certified", "certified %"), ("violating_feasible", "viol. where feasible"),
-           ("candidates_mean", "QPs/step"), ("median_ms", "median ms"), ("p95_ms", "p95 ms")]
+COLUMNS = [
+    ("variant", "variant"),
+    ("n", "n"),
+    ("miqp_feasible", "MIQP feas."),
+    ("policy", "policy %"),
+    ("candidate", "cand. %"),
+    ("repair", "repair %"),
+    ("exact", "exact %"),
+    ("fallback", "fallback %"),
+    ("certified", "certified %"),
+    ("violating_feasible", "viol. where feasible"),
+    ("candidates_mean", "QPs/step"),
+    ("median_ms", "median ms"),
+    ("p95_ms", "p95 ms"),
+]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--env", default="robot_nav", help="robot_nav or thermal_tank")
     p.add_argument("--method", default="hybrid", help="learned controller to certify (default hybrid)")
     p.add_argument("--checkpoint", default=None, help="its checkpoint (default: the shipped policy)")
-    p.add_argument("--variants", default=None,
-                   help="semicolon-separated ORDER:K:SELECT items (default: the README's comparison)")
+    p.add_argument(
+        "--variants", default=None, help="semicolon-separated ORDER:K:SELECT items (default: the README's comparison)"
+    )
     p.add_argument("--open-loop", type=int, default=1000, help="theta over the whole domain (0: skip)")
     p.add_argument("--episodes", type=int, default=50, help="closed-loop episodes per variant from own resets")
-    p.add_argument("--arbitrary-starts", action="store_true",
-                   help="robot: as many episodes again from sampled start, goal and velocity")
-    p.add_argument("--closed-loop-variants", type=int, default=1,
-                   help="run the closed loop for the first N variants only (default 1)")
+    p.add_argument(
+        "--arbitrary-starts",
+        action="store_true",
+        help="robot: as many episodes again from sampled start, goal and velocity",
+    )
+    p.add_argument(
+        "--closed-loop-variants",
+        type=int,
+        default=1,
+        help="run the closed loop for the first N variants only (default 1)",
+    )
     p.add_argument("--seed", type=int, default=20_000, help="seed of the samplers and first episode")
     p.add_argument("--solver", default="auto", help="exact MIQP backend")
     p.add_argument("--out", default=None, help="write the rows as JSON here")
@@ -93,20 +116,31 @@ def _row(label: str, steps: list[dict[str, Any]]) -> dict[str, Any]:
     t = np.array([s["time"] for s in steps]) * 1e3
     share = lambda src: 100.0 * sum(s["source"] == src for s in steps) / n  # noqa: E731
     feasible = [s for s in steps if s["miqp_feasible"] is not False]
-    return {"variant": label, "n": n, "miqp_feasible": sum(s["miqp_feasible"] is not False for s in steps),
-            **{src: share(src) for src in ("policy", "candidate", "repair", "exact", "fallback")},
-            "certified": 100.0 * sum(bool(s["certified"]) for s in steps) / n,
-            "violating_feasible": sum(s["violation"] > PLAN_TOL for s in feasible),
-            "violating_all": sum(s["violation"] > PLAN_TOL for s in steps),
-            "candidates_mean": float(np.mean([s["tried"] for s in steps])),
-            "median_ms": float(np.median(t)), "p95_ms": float(np.percentile(t, 95)), "max_ms": float(t.max())}
+    return {
+        "variant": label,
+        "n": n,
+        "miqp_feasible": sum(s["miqp_feasible"] is not False for s in steps),
+        **{src: share(src) for src in ("policy", "candidate", "repair", "exact", "fallback")},
+        "certified": 100.0 * sum(bool(s["certified"]) for s in steps) / n,
+        "violating_feasible": sum(s["violation"] > PLAN_TOL for s in feasible),
+        "violating_all": sum(s["violation"] > PLAN_TOL for s in steps),
+        "candidates_mean": float(np.mean([s["tried"] for s in steps])),
+        "median_ms": float(np.median(t)),
+        "p95_ms": float(np.percentile(t, 95)),
+        "max_ms": float(t.max()),
+    }
 
 
 def _record(controller: Any, theta: np.ndarray) -> dict[str, Any]:
     last = controller.last
-    return {"source": last.source, "certified": last.certified, "tried": last.candidates_tried,
-            "time": last.solve_time, "solver_status": last.solver_status,
-            "violation": plan_violation(controller.problem, last.x, last.integers, theta)}
+    return {
+        "source": last.source,
+        "certified": last.certified,
+        "tried": last.candidates_tried,
+        "time": last.solve_time,
+        "solver_status": last.solver_status,
+        "violation": plan_violation(controller.problem, last.x, last.integers, theta),
+    }
 
 
 def open_loop(problem: Any, controllers: Sequence[Any], thetas: np.ndarray, solver: Any) -> list[dict[str, Any]]:
@@ -127,8 +161,9 @@ def open_loop(problem: Any, controllers: Sequence[Any], thetas: np.ndarray, solv
     return rows
 
 
-def closed_loop(env: Any, controller: Any, seeds: Sequence[int], options: Sequence[dict | None],
-                solver: Any) -> tuple[dict[str, Any], dict[str, int]]:
+def closed_loop(
+    env: Any, controller: Any, seeds: Sequence[int], options: Sequence[dict | None], solver: Any
+) -> tuple[dict[str, Any], dict[str, int]]:
     """The row of one controller over the given episodes, and the executed safety counts. The exact
     MIQP is solved only where the cascade fell back, to tell an infeasible MIQP from a miss."""
     steps, safety = [], {"collisions": 0, "margin_entries": 0, "goal": 0, "episodes": len(seeds), "cost": 0.0}
@@ -140,8 +175,11 @@ def closed_loop(env: Any, controller: Any, seeds: Sequence[int], options: Sequen
             theta = np.asarray(obs, dtype=float)
             action = controller.act(obs)
             rec = _record(controller, theta)
-            rec["miqp_feasible"] = (None if rec["source"] != "fallback" else
-                                    solver.solve(controller.problem, theta).status in ("optimal", "time_limit"))
+            rec["miqp_feasible"] = (
+                None
+                if rec["source"] != "fallback"
+                else solver.solve(controller.problem, theta).status in ("optimal", "time_limit")
+            )
             steps.append(rec)
             obs, _, term, trunc, info = env.step(action)
             safety["collisions"] += bool(info.get("collision"))
@@ -155,8 +193,8 @@ def closed_loop(env: Any, controller: Any, seeds: Sequence[int], options: Sequen
 def cli(args: argparse.Namespace) -> int:
     import gymnasium as gym
 
-    import envs  # noqa: F401
-    from controllers import make_controller
+    import mimpc.envs  # noqa: F401
+    from mimpc.controllers import make_controller
     from mimpc.problems import make_problem
     from mimpc.problems.samplers import sample_thetas
     from mimpc.solvers import make_solver
@@ -179,8 +217,10 @@ def cli(args: argparse.Namespace) -> int:
         thetas = sample_thetas(problem, "uniform", args.seed, args.open_loop)
         rows = open_loop(problem, controllers, thetas, solver)
         report["open_loop"] = rows
-        print(f"{problem.name}, open loop: {len(thetas)} theta over the whole observation domain "
-              f"(evaluation sampler 'uniform', seed {args.seed}); each variant from a reset controller")
+        print(
+            f"{problem.name}, open loop: {len(thetas)} theta over the whole observation domain "
+            f"(evaluation sampler 'uniform', seed {args.seed}); each variant from a reset controller"
+        )
         print(format_table(rows, COLUMNS))
         print()
     if args.episodes:
@@ -195,20 +235,35 @@ def cli(args: argparse.Namespace) -> int:
             seeds += list(range(args.seed + args.episodes, args.seed + 2 * args.episodes))
             options += [{"start": t[:4].tolist(), "goal": t[4:6].tolist()} for t in starts]
         rows, safety = [], []
-        for c in controllers[:max(args.closed_loop_variants, 1)]:
+        for c in controllers[: max(args.closed_loop_variants, 1)]:
             row, counts = closed_loop(env, c, seeds, options, solver)
             rows.append({**row, **counts})
             safety.append({"variant": row["variant"], **counts})
         report["closed_loop"] = rows
-        print(f"{problem.name}, closed loop: {len(seeds)} episodes ({args.episodes} from the environment's resets"
-              f"{', as many from sampled start, goal and velocity' if args.arbitrary_starts else ''})")
-        print(format_table(rows, COLUMNS + [("collisions", "collisions"), ("margin_entries", "margin entries"),
-                                            ("goal", "goal"), ("cost", "cost / episode")]))
-    print(f"\nwall time {time.perf_counter() - start:.0f} s; 'viol. where feasible' counts applied plans breaking "
-          f"an MIQP row by more than {PLAN_TOL:g} at theta where the MIQP is feasible (target 0)")
+        print(
+            f"{problem.name}, closed loop: {len(seeds)} episodes ({args.episodes} from the environment's resets"
+            f"{', as many from sampled start, goal and velocity' if args.arbitrary_starts else ''})"
+        )
+        print(
+            format_table(
+                rows,
+                COLUMNS
+                + [
+                    ("collisions", "collisions"),
+                    ("margin_entries", "margin entries"),
+                    ("goal", "goal"),
+                    ("cost", "cost / episode"),
+                ],
+            )
+        )
+    print(
+        f"\nwall time {time.perf_counter() - start:.0f} s; 'viol. where feasible' counts applied plans breaking "
+        f"an MIQP row by more than {PLAN_TOL:g} at theta where the MIQP is feasible (target 0)"
+    )
     if args.out:
         from pathlib import Path
 
         from mimpc.io import write_json
+
         write_json(Path(args.out), report)
     return 0

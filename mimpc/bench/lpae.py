@@ -33,7 +33,16 @@ from mimpc.problems.scheduling import SchedulingConfig
 from mimpc.problems.validation import check_positive_int
 from mimpc.report import format_table
 
-__all__ = ["BenchSettings", "run_seed", "run_seeds", "aggregate", "run_bench", "print_report", "write_results", "METHODS"]
+__all__ = [
+    "BenchSettings",
+    "run_seed",
+    "run_seeds",
+    "aggregate",
+    "run_bench",
+    "print_report",
+    "write_results",
+    "METHODS",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -106,9 +115,15 @@ class BenchSettings:
     @classmethod
     def quick(cls, **overrides: Any) -> "BenchSettings":
         """A smoke-test size (seconds per seed; the numbers are not meaningful)."""
-        base = cls(n_train=600, n_labelled=64, n_test=60, n_milp=10, vanilla_epochs=4,
-                   lpae=LPAEConfig(epochs=8, hidden=(64, 64), decoder_hidden=(64, 64)),
-                   qp_layer=QPLayerConfig(epochs=1, hidden=(64, 64)))
+        base = cls(
+            n_train=600,
+            n_labelled=64,
+            n_test=60,
+            n_milp=10,
+            vanilla_epochs=4,
+            lpae=LPAEConfig(epochs=8, hidden=(64, 64), decoder_hidden=(64, 64)),
+            qp_layer=QPLayerConfig(epochs=1, hidden=(64, 64)),
+        )
         return replace(base, **overrides)
 
     def to_dict(self) -> dict[str, Any]:
@@ -129,7 +144,7 @@ def _latency_ms(fn: Callable[[np.ndarray], Any], theta: np.ndarray, reps: int = 
     times = []
     for i in range(min(reps, len(theta))):
         start = time.perf_counter()
-        fn(theta[i:i + 1])
+        fn(theta[i : i + 1])
         times.append(time.perf_counter() - start)
     return 1e3 * float(np.median(times))
 
@@ -155,7 +170,7 @@ def run_seed(seed: int, settings: BenchSettings, log: Callable[[str], None] = la
 
     log(f"seed {seed}: HiGHS on {s.n_test} test and {s.n_labelled} training instances")
     truth = solve_highs(lp, theta_test)
-    labels = solve_highs(lp, theta_train[:s.n_labelled])
+    labels = solve_highs(lp, theta_train[: s.n_labelled])
 
     log(f"seed {seed}: training LP-AE and the vanilla AE on {s.n_train} unlabelled instances")
     t0 = time.perf_counter()
@@ -167,7 +182,7 @@ def run_seed(seed: int, settings: BenchSettings, log: Callable[[str], None] = la
     out["train_time_s"]["AE + projection"] = time.perf_counter() - t0
     log(f"seed {seed}: training the QP-layer model on {s.n_labelled} labelled instances")
     t0 = time.perf_counter()
-    qp_model, qp_hist = train_qp_layer(lp, theta_train[:s.n_labelled], labels.y, s.qp_layer, seed=seed)
+    qp_model, qp_hist = train_qp_layer(lp, theta_train[: s.n_labelled], labels.y, s.qp_layer, seed=seed)
     out["train_time_s"]["QP layer (supervised)"] = time.perf_counter() - t0
     out["lpae_history"] = lpae_hist
     out["qp_layer_history"] = qp_hist
@@ -186,26 +201,37 @@ def run_seed(seed: int, settings: BenchSettings, log: Callable[[str], None] = la
     log(f"seed {seed}: evaluating Table 1")
     table: dict[str, dict[str, Any]] = {}
     decisions: dict[str, np.ndarray] = {"LP solver (HiGHS)": truth.y}
-    table["LP solver (HiGHS)"] = {**metrics(truth.y), "time_ms": 1e3 * float(truth.solve_time.mean()),
-                                  "latency_ms": 1e3 * float(np.median(truth.solve_time))}
+    table["LP solver (HiGHS)"] = {
+        **metrics(truth.y),
+        "time_ms": 1e3 * float(truth.solve_time.mean()),
+        "latency_ms": 1e3 * float(np.median(truth.solve_time)),
+    }
     z = vanilla.predict(theta_test)
     y_proj, proj_times = projector.project(z, theta_test)
     decisions["AE + projection"] = y_proj
     table["AE + projection"] = {
-        **metrics(y_proj), "mse": float(vanilla.reconstruction_error(theta_test).mean()),
+        **metrics(y_proj),
+        "mse": float(vanilla.reconstruction_error(theta_test).mean()),
         "time_ms": _batched_ms(vanilla.predict, theta_test) + 1e3 * float(proj_times.mean()),
         "latency_ms": _latency_ms(ae_project, theta_test),
-        "raw_latent_feasibility_pct": decision_metrics(lp, z, theta_test, truth.objective, s.tol)["feasibility_pct"]}
+        "raw_latent_feasibility_pct": decision_metrics(lp, z, theta_test, truth.objective, s.tol)["feasibility_pct"],
+    }
     with torch.no_grad():
         y_qp = qp_model.predict(theta_test)
     decisions["QP layer (supervised)"] = y_qp
-    table["QP layer (supervised)"] = {**metrics(y_qp), "time_ms": _batched_ms(qp_model.predict, theta_test),
-                                      "latency_ms": _latency_ms(qp_model.predict, theta_test, reps=10)}
+    table["QP layer (supervised)"] = {
+        **metrics(y_qp),
+        "time_ms": _batched_ms(qp_model.predict, theta_test),
+        "latency_ms": _latency_ms(qp_model.predict, theta_test, reps=10),
+    }
     y_ae = lpae.predict(theta_test)
     decisions["LP-AE"] = y_ae
-    table["LP-AE"] = {**metrics(y_ae), "mse": float(lpae.reconstruction_error(theta_test).mean()),
-                      "time_ms": _batched_ms(lpae.predict, theta_test),
-                      "latency_ms": _latency_ms(lpae.predict, theta_test)}
+    table["LP-AE"] = {
+        **metrics(y_ae),
+        "mse": float(lpae.reconstruction_error(theta_test).mean()),
+        "time_ms": _batched_ms(lpae.predict, theta_test),
+        "latency_ms": _latency_ms(lpae.predict, theta_test),
+    }
     out["table1"] = table
 
     log(f"seed {seed}: penalty-schedule ablation")
@@ -213,14 +239,17 @@ def run_seed(seed: int, settings: BenchSettings, log: Callable[[str], None] = la
         SCHEDULES[1]: replace(s.lpae, anneal_factor=1.0),
         SCHEDULES[2]: replace(s.lpae, anneal_factor=1.0, penalty_start=s.lpae.penalty_cap),
     }
-    schedule = {SCHEDULES[0]: {**metrics(y_ae), "mse": table["LP-AE"]["mse"],
-                               "train_time_s": out["train_time_s"]["LP-AE"]}}
+    schedule = {
+        SCHEDULES[0]: {**metrics(y_ae), "mse": table["LP-AE"]["mse"], "train_time_s": out["train_time_s"]["LP-AE"]}
+    }
     for name, cfg in variants.items():
         t0 = time.perf_counter()
         model, _ = train_lpae(lp, theta_train, cfg, seed=seed)
-        schedule[name] = {**metrics(model.predict(theta_test)),
-                          "mse": float(model.reconstruction_error(theta_test).mean()),
-                          "train_time_s": time.perf_counter() - t0}
+        schedule[name] = {
+            **metrics(model.predict(theta_test)),
+            "mse": float(model.reconstruction_error(theta_test).mean()),
+            "train_time_s": time.perf_counter() - t0,
+        }
     out["schedule"] = schedule
 
     log(f"seed {seed}: noise and missing-feature ablations")
@@ -234,26 +263,32 @@ def run_seed(seed: int, settings: BenchSettings, log: Callable[[str], None] = la
                 y_c = decide(corrupted)
             clean = table[name]
             bad = metrics(y_c)
-            rows[name] = {"feasibility_clean_pct": clean["feasibility_pct"],
-                          "feasibility_pct": bad["feasibility_pct"],
-                          "drop_points": clean["feasibility_pct"] - bad["feasibility_pct"],
-                          "feasibility_loose_pct": bad["feasibility_loose_pct"],
-                          "gap_all_pct": bad["gap_all_pct"]}
+            rows[name] = {
+                "feasibility_clean_pct": clean["feasibility_pct"],
+                "feasibility_pct": bad["feasibility_pct"],
+                "drop_points": clean["feasibility_pct"] - bad["feasibility_pct"],
+                "feasibility_loose_pct": bad["feasibility_loose_pct"],
+                "gap_all_pct": bad["gap_all_pct"],
+            }
             if key == "noise":
-                sub = decision_metrics(lp, y_c[noisy_rows], theta_test[noisy_rows], truth.objective[noisy_rows],
-                                       s.tol, s.loose_tol)
+                sub = decision_metrics(
+                    lp, y_c[noisy_rows], theta_test[noisy_rows], truth.objective[noisy_rows], s.tol, s.loose_tol
+                )
                 rows[name]["feasibility_on_noisy_pct"] = sub["feasibility_pct"]
         out[key] = rows
 
     log(f"seed {seed}: integrality gap on {s.n_milp} instances (MILP)")
-    mip = solve_highs(lp, theta_test[:s.n_milp], integral=True)
-    lp_obj = truth.objective[:s.n_milp]
+    mip = solve_highs(lp, theta_test[: s.n_milp], integral=True)
+    lp_obj = truth.objective[: s.n_milp]
     int_gap = 100.0 * (lp_obj - mip.objective) / np.abs(lp_obj)
-    out["integrality"] = {"gap_mean_pct": float(int_gap.mean()), "gap_median_pct": float(np.median(int_gap)),
-                          "gap_max_pct": float(int_gap.max()), "milp_ms": 1e3 * float(mip.solve_time.mean()),
-                          "lp_ms": 1e3 * float(truth.solve_time[:s.n_milp].mean()),
-                          "lp_fractional_share_pct": 100.0 * float(
-                              (np.abs(truth.y - np.round(truth.y)) > 1e-6).any(axis=1).mean())}
+    out["integrality"] = {
+        "gap_mean_pct": float(int_gap.mean()),
+        "gap_median_pct": float(np.median(int_gap)),
+        "gap_max_pct": float(int_gap.max()),
+        "milp_ms": 1e3 * float(mip.solve_time.mean()),
+        "lp_ms": 1e3 * float(truth.solve_time[: s.n_milp].mean()),
+        "lp_fractional_share_pct": 100.0 * float((np.abs(truth.y - np.round(truth.y)) > 1e-6).any(axis=1).mean()),
+    }
     return out
 
 
@@ -295,22 +330,46 @@ def _pm(stat: dict[str, float] | None, digits: int = 2) -> str | None:
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
-TABLE1_COLUMNS = [("method", "method"), ("feasibility_pct", "feas. %"), ("feasibility_loose_pct", "feas.@1e-2 %"),
-                  ("gap_all_pct", "gap % (all)"), ("gap_feasible_pct", "gap % (feasible)"),
-                  ("mse", "recon. MSE"), ("time_ms", "ms/inst"), ("latency_ms", "1-inst ms"), ("basis", "timing")]
-SCHEDULE_COLUMNS = [("variant", "penalty schedule"), ("feasibility_pct", "feas. %"),
-                    ("feasibility_loose_pct", "feas.@1e-2 %"), ("gap_all_pct", "gap % (all)"),
-                    ("mse", "recon. MSE"), ("train_time_s", "train s")]
-CORRUPT_COLUMNS = [("method", "method"), ("feasibility_clean_pct", "clean feas. %"),
-                   ("feasibility_pct", "corrupted feas. %"), ("drop_points", "drop (points)"),
-                   ("feasibility_loose_pct", "corr. feas.@1e-2 %"), ("gap_all_pct", "gap % (all)")]
-INTEGRALITY_COLUMNS = [("gap_mean_pct", "LP-MILP gap % mean"), ("gap_median_pct", "median"), ("gap_max_pct", "max"),
-                       ("lp_fractional_share_pct", "fractional LP optima %"), ("lp_ms", "LP ms"),
-                       ("milp_ms", "MILP ms")]
+TABLE1_COLUMNS = [
+    ("method", "method"),
+    ("feasibility_pct", "feas. %"),
+    ("feasibility_loose_pct", "feas.@1e-2 %"),
+    ("gap_all_pct", "gap % (all)"),
+    ("gap_feasible_pct", "gap % (feasible)"),
+    ("mse", "recon. MSE"),
+    ("time_ms", "ms/inst"),
+    ("latency_ms", "1-inst ms"),
+    ("basis", "timing"),
+]
+SCHEDULE_COLUMNS = [
+    ("variant", "penalty schedule"),
+    ("feasibility_pct", "feas. %"),
+    ("feasibility_loose_pct", "feas.@1e-2 %"),
+    ("gap_all_pct", "gap % (all)"),
+    ("mse", "recon. MSE"),
+    ("train_time_s", "train s"),
+]
+CORRUPT_COLUMNS = [
+    ("method", "method"),
+    ("feasibility_clean_pct", "clean feas. %"),
+    ("feasibility_pct", "corrupted feas. %"),
+    ("drop_points", "drop (points)"),
+    ("feasibility_loose_pct", "corr. feas.@1e-2 %"),
+    ("gap_all_pct", "gap % (all)"),
+]
+INTEGRALITY_COLUMNS = [
+    ("gap_mean_pct", "LP-MILP gap % mean"),
+    ("gap_median_pct", "median"),
+    ("gap_max_pct", "max"),
+    ("lp_fractional_share_pct", "fractional LP optima %"),
+    ("lp_ms", "LP ms"),
+    ("milp_ms", "MILP ms"),
+]
 
 
 def table_rows(summary: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """Rows of every printed table, cells formatted as ``mean ± std``."""
+
     def fmt(stats: dict[str, Any], label_key: str, label: str, columns: list[tuple[str, str]]) -> dict[str, Any]:
         row: dict[str, Any] = {label_key: label}
         for key, _ in columns:
@@ -320,8 +379,9 @@ def table_rows(summary: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
 
     t1 = [fmt(summary["table1"][m], "method", m, TABLE1_COLUMNS) | {"basis": TIMING_BASIS[m]} for m in METHODS]
     sched = [fmt(summary["schedule"][v], "variant", v, SCHEDULE_COLUMNS) for v in SCHEDULES]
-    noise = [fmt(summary["noise"][m], "method", m, CORRUPT_COLUMNS + [("feasibility_on_noisy_pct", "")])
-             for m in METHODS]
+    noise = [
+        fmt(summary["noise"][m], "method", m, CORRUPT_COLUMNS + [("feasibility_on_noisy_pct", "")]) for m in METHODS
+    ]
     missing = [fmt(summary["missing"][m], "method", m, CORRUPT_COLUMNS) for m in METHODS]
     integ = [fmt(summary["integrality"], "x", "", INTEGRALITY_COLUMNS)]
     return {"table1": t1, "schedule": sched, "noise": noise, "missing": missing, "integrality": integ}
@@ -332,25 +392,35 @@ def print_report(summary: dict[str, Any], settings: BenchSettings, n_seeds: int,
     file = file or sys.stdout
     rows = table_rows(summary)
     p = lambda *a: print(*a, file=file)  # noqa: E731
-    p(f"Table 1 (LP-AE paper shape): operating-theatre scheduling LP, {settings.n_test} test instances, "
-      f"{n_seeds} seed(s), mean ± std")
-    p(f"feasible: max row-normalised violation <= {settings.tol:g} blocks; gap % (all) includes infeasible "
-      "decisions with their raw objective")
+    p(
+        f"Table 1 (LP-AE paper shape): operating-theatre scheduling LP, {settings.n_test} test instances, "
+        f"{n_seeds} seed(s), mean ± std"
+    )
+    p(
+        f"feasible: max row-normalised violation <= {settings.tol:g} blocks; gap % (all) includes infeasible "
+        "decisions with their raw objective"
+    )
     p(format_table(rows["table1"], TABLE1_COLUMNS))
     p("")
     p(f"Ablation: penalty schedule (lambda_0 = {settings.lpae.penalty_start:g}, cap = {settings.lpae.penalty_cap:g})")
     p(format_table(rows["schedule"], SCHEDULE_COLUMNS))
     p("")
-    p(f"Ablation: Gaussian noise at {settings.snr_db:g} dB SNR on {100 * settings.noise_fraction:g} % of the test "
-      "inputs; every method sees the noisy features, feasibility judged against the TRUE constraints")
+    p(
+        f"Ablation: Gaussian noise at {settings.snr_db:g} dB SNR on {100 * settings.noise_fraction:g} % of the test "
+        "inputs; every method sees the noisy features, feasibility judged against the TRUE constraints"
+    )
     p(format_table(rows["noise"], CORRUPT_COLUMNS + [("feasibility_on_noisy_pct", "feas. % on noisy rows")]))
     p("")
-    p(f"Ablation: {100 * settings.mask_fraction:g} % of the features masked (zero after min-max scaling); "
-      "judged against the TRUE constraints")
+    p(
+        f"Ablation: {100 * settings.mask_fraction:g} % of the features masked (zero after min-max scaling); "
+        "judged against the TRUE constraints"
+    )
     p(format_table(rows["missing"], CORRUPT_COLUMNS))
     p("")
-    p(f"Side figure: integrality gap of the LP relaxation on {settings.n_milp} test instances "
-      "(scipy.optimize.milp, HiGHS)")
+    p(
+        f"Side figure: integrality gap of the LP relaxation on {settings.n_milp} test instances "
+        "(scipy.optimize.milp, HiGHS)"
+    )
     p(format_table(rows["integrality"], INTEGRALITY_COLUMNS))
 
 
@@ -377,10 +447,13 @@ def write_results(out: Path, result: dict[str, Any]) -> list[Path]:
     paths = [out / "summary.json"]
     paths[0].write_text(json.dumps(_json_ready(result), indent=2, allow_nan=False))
     summary = result["summary"]
-    sections = {"table1.csv": ("method", summary["table1"]), "ablation_schedule.csv": ("variant", summary["schedule"]),
-                "ablation_noise.csv": ("method", summary["noise"]),
-                "ablation_missing.csv": ("method", summary["missing"]),
-                "integrality.csv": ("quantity", {"integrality": summary["integrality"]})}
+    sections = {
+        "table1.csv": ("method", summary["table1"]),
+        "ablation_schedule.csv": ("variant", summary["schedule"]),
+        "ablation_noise.csv": ("method", summary["noise"]),
+        "ablation_missing.csv": ("method", summary["missing"]),
+        "integrality.csv": ("quantity", {"integrality": summary["integrality"]}),
+    }
     for name, (label, block) in sections.items():
         path = out / name
         with path.open("w", newline="") as fh:
@@ -393,8 +466,13 @@ def write_results(out: Path, result: dict[str, Any]) -> list[Path]:
     return paths
 
 
-def run_seeds(run: Callable[[int, BenchSettings, Callable[[str], None]], dict[str, Any]], n_seeds: int,
-              settings: BenchSettings, label: str, progress: bool) -> tuple[list[dict[str, Any]], float]:
+def run_seeds(
+    run: Callable[[int, BenchSettings, Callable[[str], None]], dict[str, Any]],
+    n_seeds: int,
+    settings: BenchSettings,
+    label: str,
+    progress: bool,
+) -> tuple[list[dict[str, Any]], float]:
     """``run(seed, settings, log)`` for seeds ``0 .. n_seeds-1`` with the benchmark's torch threads
     and denormals flushed (both restored after); returns the per-seed results and the wall time."""
     import torch
@@ -414,16 +492,25 @@ def run_seeds(run: Callable[[int, BenchSettings, Callable[[str], None]], dict[st
     return per_seed, time.perf_counter() - start
 
 
-def run_bench(n_seeds: int = 3, settings: BenchSettings | None = None, out: str | Path | None = "results/lpae",
-              progress: bool = True) -> dict[str, Any]:
+def run_bench(
+    n_seeds: int = 3,
+    settings: BenchSettings | None = None,
+    out: str | Path | None = "results/lpae",
+    progress: bool = True,
+) -> dict[str, Any]:
     """Run seeds ``0 .. n_seeds-1``; print the tables; write files to ``out`` (None: write nothing).
 
     Returns the result dict (``settings``, ``per_seed``, ``summary``, ``wall_time_s``, ``files``).
     """
     settings = settings or BenchSettings()
     per_seed, wall = run_seeds(run_seed, n_seeds, settings, "bench lpae", progress)
-    result: dict[str, Any] = {"settings": settings.to_dict(), "n_seeds": len(per_seed), "per_seed": per_seed,
-                              "summary": aggregate(per_seed), "wall_time_s": wall}
+    result: dict[str, Any] = {
+        "settings": settings.to_dict(),
+        "n_seeds": len(per_seed),
+        "per_seed": per_seed,
+        "summary": aggregate(per_seed),
+        "wall_time_s": wall,
+    }
     print_report(result["summary"], settings, n_seeds)
     if out is not None:
         result["files"] = [str(p) for p in write_results(Path(out), result)]

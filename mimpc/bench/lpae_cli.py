@@ -34,26 +34,56 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", type=positive_int, default=3, help="number of seeds, 0 .. N-1 (default 3)")
     p.add_argument("--quick", action="store_true", help="smoke-test sizes (well under a minute)")
     p.add_argument("--out", type=output_dir, default="results/lpae", help="output folder (default results/lpae)")
-    p.add_argument("--diagnose", action="store_true",
-                   help="train LP-AE alone and report where its infeasibility and gap come from: training against "
-                        "test instances, the exact per-instance minimiser of its loss without the network, "
-                        "violations by constraint family (writes diagnosis.json; no baselines, no ablations)")
-    p.add_argument("--epochs", type=positive_int, default=None,
-                   help="override the LP-AE training epochs (and its schedule ablation)")
-    p.add_argument("--n-train", type=positive_int, default=None, help="override the number of unlabelled training instances")
-    p.add_argument("--penalty-cap", type=positive_float, default=None,
-                   help="LP-AE: largest penalty weight lambda of the geometric schedule (default 1e4; "
-                        "must be >= lambda_0 = 1)")
-    p.add_argument("--anneal-factor", type=_factor, default=None,
-                   help="LP-AE: growth of lambda per epoch (default 1.5, the paper's; 1 freezes it at lambda_0)")
-    p.add_argument("--w-objective", type=nonnegative_float, default=None,
-                   help="LP-AE: weight of the LP objective in the loss (default 0.5)")
-    p.add_argument("--lr", type=positive_float, default=None, help="LP-AE and vanilla AE: Adam learning rate (default 1e-3)")
-    p.add_argument("--lr-final-fraction", type=_fraction, default=None,
-                   help="LP-AE and vanilla AE: cosine decay of the learning rate to this fraction of --lr "
-                        "(default 0.01; 1 keeps it constant)")
-    p.add_argument("--width", type=positive_int, default=None,
-                   help="LP-AE and vanilla AE: width of both hidden layers of encoder and decoder (default 128)")
+    p.add_argument(
+        "--diagnose",
+        action="store_true",
+        help="train LP-AE alone and report where its infeasibility and gap come from: training against "
+        "test instances, the exact per-instance minimiser of its loss without the network, "
+        "violations by constraint family (writes diagnosis.json; no baselines, no ablations)",
+    )
+    p.add_argument(
+        "--epochs",
+        type=positive_int,
+        default=None,
+        help="override the LP-AE training epochs (and its schedule ablation)",
+    )
+    p.add_argument(
+        "--n-train", type=positive_int, default=None, help="override the number of unlabelled training instances"
+    )
+    p.add_argument(
+        "--penalty-cap",
+        type=positive_float,
+        default=None,
+        help="LP-AE: largest penalty weight lambda of the geometric schedule (default 1e4; must be >= lambda_0 = 1)",
+    )
+    p.add_argument(
+        "--anneal-factor",
+        type=_factor,
+        default=None,
+        help="LP-AE: growth of lambda per epoch (default 1.5, the paper's; 1 freezes it at lambda_0)",
+    )
+    p.add_argument(
+        "--w-objective",
+        type=nonnegative_float,
+        default=None,
+        help="LP-AE: weight of the LP objective in the loss (default 0.5)",
+    )
+    p.add_argument(
+        "--lr", type=positive_float, default=None, help="LP-AE and vanilla AE: Adam learning rate (default 1e-3)"
+    )
+    p.add_argument(
+        "--lr-final-fraction",
+        type=_fraction,
+        default=None,
+        help="LP-AE and vanilla AE: cosine decay of the learning rate to this fraction of --lr "
+        "(default 0.01; 1 keeps it constant)",
+    )
+    p.add_argument(
+        "--width",
+        type=positive_int,
+        default=None,
+        help="LP-AE and vanilla AE: width of both hidden layers of encoder and decoder (default 128)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
 
 
@@ -69,8 +99,14 @@ def settings_from_args(args: argparse.Namespace) -> BenchSettings:
     cfg = settings.lpae
     if args.penalty_cap is not None and args.penalty_cap < cfg.penalty_start:
         raise ValueError(f"--penalty-cap must be >= lambda_0 = {cfg.penalty_start:g}, got {args.penalty_cap:g}")
-    overrides = {"epochs": args.epochs, "penalty_cap": args.penalty_cap, "anneal_factor": args.anneal_factor,
-                 "w_objective": args.w_objective, "lr": args.lr, "lr_final_fraction": args.lr_final_fraction}
+    overrides = {
+        "epochs": args.epochs,
+        "penalty_cap": args.penalty_cap,
+        "anneal_factor": args.anneal_factor,
+        "w_objective": args.w_objective,
+        "lr": args.lr,
+        "lr_final_fraction": args.lr_final_fraction,
+    }
     if args.width is not None:
         overrides["hidden"] = overrides["decoder_hidden"] = (args.width,) * len(cfg.hidden)
     cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})

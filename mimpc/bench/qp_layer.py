@@ -46,8 +46,12 @@ def robot_inputs(p: ParametricMIQP, n: int, rng: np.random.Generator) -> tuple[n
 def tank_inputs(p: ParametricMIQP, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """theta from ``sample_initial_state`` and ``sample_disturbances``; delta a random walk in {0..3}."""
     cfg = p.config
-    theta = np.stack([np.concatenate([sample_initial_state(cfg, rng),
-                                      sample_disturbances(cfg, rng, cfg.horizon).ravel()]) for _ in range(n)])
+    theta = np.stack(
+        [
+            np.concatenate([sample_initial_state(cfg, rng), sample_disturbances(cfg, rng, cfg.horizon).ravel()])
+            for _ in range(n)
+        ]
+    )
     delta = np.zeros((n, cfg.horizon))
     delta[:, 0] = rng.integers(0, cfg.delta_max + 1, n)
     for k in range(1, cfg.horizon):
@@ -56,14 +60,15 @@ def tank_inputs(p: ParametricMIQP, n: int, rng: np.random.Generator) -> tuple[np
 
 
 # ---------------------------------------------------------------------- timing helpers
-def run_layer(layer, th: np.ndarray, de: np.ndarray, vx: torch.Tensor, vs: torch.Tensor,
-              device: str) -> tuple:
+def run_layer(layer, th: np.ndarray, de: np.ndarray, vx: torch.Tensor, vs: torch.Tensor, device: str) -> tuple:
     """One forward without autograd, one with, then the backward of ``<vx, x> + <vs, s>``.
 
     Returns ``(t_nograd, t_forward, t_forward_backward, output, grad_theta, grad_delta)``."""
+
     def sync() -> None:
         if device != "cpu":
             torch.cuda.synchronize()
+
     t = torch.tensor(th, device=device)
     d = torch.tensor(de, device=device)
     sync()
@@ -97,11 +102,19 @@ def loss_fn(layer, vx: torch.Tensor, vs: torch.Tensor, device: str) -> Callable:
         with torch.no_grad():
             out = layer(torch.tensor(th, device=device), torch.tensor(de, device=device))
         return ((out.x * vx).sum(1) + (out.slack * vs).sum(1)).cpu().numpy()
+
     return loss
 
 
-def fd_check(loss: Callable, th: np.ndarray, de: np.ndarray, g_theta: np.ndarray, g_delta: np.ndarray,
-             eps: float = 1e-6, seed: int = 0) -> dict:
+def fd_check(
+    loss: Callable,
+    th: np.ndarray,
+    de: np.ndarray,
+    g_theta: np.ndarray,
+    g_delta: np.ndarray,
+    eps: float = 1e-6,
+    seed: int = 0,
+) -> dict:
     """One-sided finite differences of the loss along every theta axis and one random delta direction.
 
     A sample is *kinked* where forward and backward differences disagree by more than ``1e-5``
@@ -139,8 +152,14 @@ def _ratio(value: float, width: int) -> str:
     return f"{value:{width}.{0 if value >= 10 else 1}f}x"
 
 
-def bench_problem(name: str, p: ParametricMIQP, make: Callable, args: argparse.Namespace,
-                  batches: tuple[int, ...] = (1, 64, 1024), cvx_max: int = 64) -> list[dict]:
+def bench_problem(
+    name: str,
+    p: ParametricMIQP,
+    make: Callable,
+    args: argparse.Namespace,
+    batches: tuple[int, ...] = (1, 64, 1024),
+    cvx_max: int = 64,
+) -> list[dict]:
     """Time, compare and print both backends on ``p``; returns one dict per batch size.
 
     cvxpylayers runs at batch sizes up to ``cvx_max`` (in quick mode on at most 8 samples of a
@@ -156,19 +175,25 @@ def bench_problem(name: str, p: ParametricMIQP, make: Callable, args: argparse.N
     cvx_n = 8 if args.quick else 64
     reps = 2 if args.quick else 5
     gen = torch.Generator().manual_seed(args.seed)
-    print(f"\n=== {name}: n_x={p.n_x}, n_d={p.n_d}, n_theta={p.n_theta}, continuous rows="
-          f"{len(p.continuous_rows)}; reduced: {fast.reduced.n_w} variables, {fast.reduced.m} rows ===")
-    print("seconds per batch, median of %d runs (cvxpylayers: 1 run; diffcp + Clarabel, tol 1e-12, dense "
-          "derivative); cvxpylayers is measured at batch sizes 1 and 64 only (about 1 s per robot QP with "
-          "gradients: a batch of 1024 would take some 15 minutes)" % reps)
+    print(
+        f"\n=== {name}: n_x={p.n_x}, n_d={p.n_d}, n_theta={p.n_theta}, continuous rows="
+        f"{len(p.continuous_rows)}; reduced: {fast.reduced.n_w} variables, {fast.reduced.m} rows ==="
+    )
+    print(
+        "seconds per batch, median of %d runs (cvxpylayers: 1 run; diffcp + Clarabel, tol 1e-12, dense "
+        "derivative); cvxpylayers is measured at batch sizes 1 and 64 only (about 1 s per robot QP with "
+        "gradients: a batch of 1024 would take some 15 minutes)" % reps
+    )
     if args.quick:
         print("quick mode: cvxpylayers runs on the first 8 samples of the batch of 64, times scaled to 64 (*)")
-    head = (f"{'batch':>5} | {'ipm: no-grad':>12} {'fwd':>7} {'fwd+bwd':>8} | {'cvx: no-grad':>12} {'fwd':>7} "
-            f"{'fwd+bwd':>8} | {'speed-up fwd':>12} {'fwd+bwd':>8} | {'conv':>9} {'iters':>5}")
+    head = (
+        f"{'batch':>5} | {'ipm: no-grad':>12} {'fwd':>7} {'fwd+bwd':>8} | {'cvx: no-grad':>12} {'fwd':>7} "
+        f"{'fwd+bwd':>8} | {'speed-up fwd':>12} {'fwd+bwd':>8} | {'conv':>9} {'iters':>5}"
+    )
     print(head)
     print("-" * len(head))
     diffs, rows = [], []
-    per_sample: tuple[int, int, np.ndarray] | None = None   # (batch, samples solved, cvx s per sample)
+    per_sample: tuple[int, int, np.ndarray] | None = None  # (batch, samples solved, cvx s per sample)
     for B in batches:
         th, de = make(p, B, rng)
         vx = torch.randn(B, p.n_x, generator=gen, dtype=torch.float64).to(args.device)
@@ -182,24 +207,40 @@ def bench_problem(name: str, p: ParametricMIQP, make: Callable, args: argparse.N
             per_sample = (B, Bc, np.array([c_ng, c_f, c_fb]) / Bc)
             cvx, star = per_sample[2] * B, ("*" if Bc != B else " ")
             diffs.append((B, Bc, out_f, gt_f, gd_f, out_c, gt_c, gd_c, th[sl], de[sl], vx[:Bc], vs[:Bc]))
-        else:   # not measured: linear in the batch, from the last measured per-sample time
+        else:  # not measured: linear in the batch, from the last measured per-sample time
             Bc = 0
             cvx, star = (per_sample[2] * B, "*") if per_sample is not None else (np.full(3, np.nan), " ")
         speedup = cvx[1:] / ipm[1:]
-        rows.append({"batch": B, "ipm_nograd_s": f_ng, "ipm_fwd_s": f_f, "ipm_fwd_bwd_s": f_fb,
-                     "cvx_nograd_s": cvx[0], "cvx_fwd_s": cvx[1], "cvx_fwd_bwd_s": cvx[2],
-                     "cvx_samples": Bc, "cvx_estimated": star == "*",
-                     "speedup_fwd": speedup[0], "speedup_fwd_bwd": speedup[1],
-                     "converged": int(out_f.converged.sum()), "iterations": out_f.iterations.double().mean().item()})
+        rows.append(
+            {
+                "batch": B,
+                "ipm_nograd_s": f_ng,
+                "ipm_fwd_s": f_f,
+                "ipm_fwd_bwd_s": f_fb,
+                "cvx_nograd_s": cvx[0],
+                "cvx_fwd_s": cvx[1],
+                "cvx_fwd_bwd_s": cvx[2],
+                "cvx_samples": Bc,
+                "cvx_estimated": star == "*",
+                "speedup_fwd": speedup[0],
+                "speedup_fwd_bwd": speedup[1],
+                "converged": int(out_f.converged.sum()),
+                "iterations": out_f.iterations.double().mean().item(),
+            }
+        )
         conv = f"{int(out_f.converged.sum())}/{B}"
         iters = f"{out_f.iterations.double().mean().item():.1f}"
-        print(f"{B:>5} | {f_ng:12.4f} {f_f:7.4f} {f_fb:8.4f} | {cvx[0]:11.3f}{star} {cvx[1]:6.2f}{star} "
-              f"{cvx[2]:7.2f}{star} | {_ratio(speedup[0], 10)}{star} {_ratio(speedup[1], 6)}{star} | "
-              f"{conv:>9} {iters:>5}")
+        print(
+            f"{B:>5} | {f_ng:12.4f} {f_f:7.4f} {f_fb:8.4f} | {cvx[0]:11.3f}{star} {cvx[1]:6.2f}{star} "
+            f"{cvx[2]:7.2f}{star} | {_ratio(speedup[0], 10)}{star} {_ratio(speedup[1], 6)}{star} | "
+            f"{conv:>9} {iters:>5}"
+        )
     if per_sample is not None and any(r["cvx_samples"] == 0 for r in rows):
-        print(f"* cvxpylayers not measured at batch sizes above {per_sample[0]}: extrapolated as its per-sample "
-              f"time at batch {per_sample[0]} ({per_sample[1]} samples solved) times the batch size; cvxpylayers "
-              "solves a batch one problem at a time, so its time is linear in the batch size")
+        print(
+            f"* cvxpylayers not measured at batch sizes above {per_sample[0]}: extrapolated as its per-sample "
+            f"time at batch {per_sample[0]} ({per_sample[1]} samples solved) times the batch size; cvxpylayers "
+            "solves a batch one problem at a time, so its time is linear in the batch size"
+        )
     print("differences, fast backend vs cvxpylayers (VJP: |g_ipm - g_cvx| / |g_cvx| per sample, max / median):")
     for B, Bc, out_f, gt_f, gd_f, out_c, gt_c, gd_c, th, de, vx, vs in diffs:
         compare(f"batch {B:>4} ({Bc} compared)", fast, out_f, gt_f, gd_f, out_c, gt_c, gd_c, th, de, vx, vs, args)
@@ -214,50 +255,94 @@ def bench_problem(name: str, p: ParametricMIQP, make: Callable, args: argparse.N
         vs = torch.randn(n, len(p.continuous_rows), generator=gen, dtype=torch.float64)
         *_, out_f, gt_f, gd_f = timed(fast, th, de, vx.to(args.device), vs.to(args.device), args.device, 1)
         *_, out_c, gt_c, gd_c = timed(ref, th, de, vx, vs, "cpu", 1)
-        compare(f"initial velocity ~ U(-0.1, 0.1) ({n})", fast, out_f, gt_f, gd_f, out_c, gt_c, gd_c,
-                th, de, vx.to(args.device), vs.to(args.device), args)
+        compare(
+            f"initial velocity ~ U(-0.1, 0.1) ({n})",
+            fast,
+            out_f,
+            gt_f,
+            gd_f,
+            out_c,
+            gt_c,
+            gd_c,
+            th,
+            de,
+            vx.to(args.device),
+            vs.to(args.device),
+            args,
+        )
     if name == "robot_nav":
         th, de = make(p, 4, rng)
         plain = make_qp_layer(p, "cvxpylayers")
         plain.solver_args = {}
-        vx4, vs4 = torch.randn(4, p.n_x, dtype=torch.float64), torch.randn(4, len(p.continuous_rows), dtype=torch.float64)
+        vx4, vs4 = (
+            torch.randn(4, p.n_x, dtype=torch.float64),
+            torch.randn(4, len(p.continuous_rows), dtype=torch.float64),
+        )
         _, c_f, c_fb, *_ = timed(plain, th, de, vx4, vs4, "cpu", 1)
-        print(f"  cvxpylayers with its default settings (diffcp: SCS, lsqr derivative), 4 samples scaled to 64: "
-              f"fwd {c_f * 16:.1f} s, fwd+bwd {c_fb * 16:.1f} s per batch of 64")
+        print(
+            f"  cvxpylayers with its default settings (diffcp: SCS, lsqr derivative), 4 samples scaled to 64: "
+            f"fwd {c_f * 16:.1f} s, fwd+bwd {c_fb * 16:.1f} s per batch of 64"
+        )
     bench_single(name, p, make, fast, args)
     return rows
 
 
-def compare(label: str, fast, out_f, gt_f, gd_f, out_c, gt_c, gd_c, th: np.ndarray, de: np.ndarray,
-            vx: torch.Tensor, vs: torch.Tensor, args: argparse.Namespace) -> None:
+def compare(
+    label: str,
+    fast,
+    out_f,
+    gt_f,
+    gd_f,
+    out_c,
+    gt_c,
+    gd_c,
+    th: np.ndarray,
+    de: np.ndarray,
+    vx: torch.Tensor,
+    vs: torch.Tensor,
+    args: argparse.Namespace,
+) -> None:
     """Print solution and VJP differences of the two backends and the finite-difference check."""
     Bc = th.shape[0]
     dx = (out_f.x[:Bc].cpu() - out_c.x).abs().max().item()
     ds = (out_f.slack[:Bc].cpu() - out_c.slack).abs().max().item()
     rel_t = (gt_f[:Bc].cpu() - gt_c).norm(dim=1) / gt_c.norm(dim=1).clamp_min(1e-8)
     rel_d = (gd_f[:Bc].cpu() - gd_c).norm(dim=1) / gd_c.norm(dim=1).clamp_min(1e-8)
-    print(f"  {label}: max|dx| {dx:.1e}  max|ds| {ds:.1e}  VJP theta {rel_t.max():.1e} / "
-          f"{rel_t.median():.1e}  delta {rel_d.max():.1e} / {rel_d.median():.1e}")
-    ref = exact_reference(fast.problem, th, de, {"ipm": out_f.x[:Bc].detach().cpu().double().numpy(),
-                                                 "cvx": out_c.x.detach().double().numpy()})
-    print(f"    against the exact active-set solution (DAQP, elastic route): max|dx| ipm {ref['ipm'][0]:.1e}, "
-          f"cvx {ref['cvx'][0]:.1e}; eq. (10) objective above it: ipm {ref['ipm'][1]:.1e}, cvx {ref['cvx'][1]:.1e}")
+    print(
+        f"  {label}: max|dx| {dx:.1e}  max|ds| {ds:.1e}  VJP theta {rel_t.max():.1e} / "
+        f"{rel_t.median():.1e}  delta {rel_d.max():.1e} / {rel_d.median():.1e}"
+    )
+    ref = exact_reference(
+        fast.problem,
+        th,
+        de,
+        {"ipm": out_f.x[:Bc].detach().cpu().double().numpy(), "cvx": out_c.x.detach().double().numpy()},
+    )
+    print(
+        f"    against the exact active-set solution (DAQP, elastic route): max|dx| ipm {ref['ipm'][0]:.1e}, "
+        f"cvx {ref['cvx'][0]:.1e}; eq. (10) objective above it: ipm {ref['ipm'][1]:.1e}, cvx {ref['cvx'][1]:.1e}"
+    )
     loss = loss_fn(fast, vx, vs, args.device)
     chk = fd_check(loss, th, de, gt_f[:Bc].cpu().numpy(), gd_f[:Bc].cpu().numpy(), seed=args.seed)
     chk_c = fd_check(loss, th, de, gt_c.numpy(), gd_c.numpy(), seed=args.seed)
     sm = chk["smooth"]
-    print(f"    one-sided finite differences (eps 1e-6, every theta axis and one random delta direction): "
-          f"{int(sm.sum())}/{Bc} samples differentiable, {Bc - int(sm.sum())} on a kink (there the backends "
-          "return different generalised derivatives)")
+    print(
+        f"    one-sided finite differences (eps 1e-6, every theta axis and one random delta direction): "
+        f"{int(sm.sum())}/{Bc} samples differentiable, {Bc - int(sm.sum())} on a kink (there the backends "
+        "return different generalised derivatives)"
+    )
     if sm.any():
-        print(f"    differentiable samples: ipm vs cvx theta {rel_t.numpy()[sm].max():.1e}, delta "
-              f"{rel_d.numpy()[sm].max():.1e}; vs finite differences: ipm theta {chk['err_theta'][sm].max():.1e} "
-              f"delta {chk['err_delta'][sm].max():.1e}, cvx theta {chk_c['err_theta'][sm].max():.1e} "
-              f"delta {chk_c['err_delta'][sm].max():.1e}")
+        print(
+            f"    differentiable samples: ipm vs cvx theta {rel_t.numpy()[sm].max():.1e}, delta "
+            f"{rel_d.numpy()[sm].max():.1e}; vs finite differences: ipm theta {chk['err_theta'][sm].max():.1e} "
+            f"delta {chk['err_delta'][sm].max():.1e}, cvx theta {chk_c['err_theta'][sm].max():.1e} "
+            f"delta {chk_c['err_delta'][sm].max():.1e}"
+        )
 
 
-def exact_reference(p: ParametricMIQP, th: np.ndarray, de: np.ndarray,
-                    candidates: dict[str, np.ndarray]) -> dict[str, tuple[float, float]]:
+def exact_reference(
+    p: ParametricMIQP, th: np.ndarray, de: np.ndarray, candidates: dict[str, np.ndarray]
+) -> dict[str, tuple[float, float]]:
     """For each backend's solutions: the largest distance to the exact active-set solution of
     eq. (10) and the largest excess of the eq. (10) objective over it (which side is inexact)."""
     from mimpc.qp.fixed import FixedQPSolver
@@ -293,16 +378,21 @@ def bench_single(name: str, p: ParametricMIQP, make: Callable, layer, args: argp
 
     def torch_one(i: int) -> None:
         with torch.no_grad():
-            layer(tt[i:i + 1], dd[i:i + 1])
+            layer(tt[i : i + 1], dd[i : i + 1])
+
     tor = per_solve(torch_one)
     loop, hits = closed_loop(p, solver, n, np.random.default_rng(args.seed + 2))
     print(f"  single instance, ms per solve over {n} instances (median / p95):")
     print(f"    numpy, independent instances, cold        {np.median(cold):7.3f} / {np.percentile(cold, 95):7.3f}")
     print(f"    numpy, independent instances, warm tried  {np.median(warm):7.3f} / {np.percentile(warm, 95):7.3f}")
-    print(f"    torch layer at batch size 1 (no grad)     {np.median(tor):7.3f} / {np.percentile(tor, 95):7.3f}"
-          f"   -> numpy is {np.median(tor) / np.median(cold):.1f}x faster")
-    print(f"    numpy, {n}-step closed loop, warm start  {np.median(loop):7.3f} / {np.percentile(loop, 95):7.3f}"
-          f"   ({hits}/{n} solved by the previous active set)")
+    print(
+        f"    torch layer at batch size 1 (no grad)     {np.median(tor):7.3f} / {np.percentile(tor, 95):7.3f}"
+        f"   -> numpy is {np.median(tor) / np.median(cold):.1f}x faster"
+    )
+    print(
+        f"    numpy, {n}-step closed loop, warm start  {np.median(loop):7.3f} / {np.percentile(loop, 95):7.3f}"
+        f"   ({hits}/{n} solved by the previous active set)"
+    )
 
 
 def closed_loop(p: ParametricMIQP, solver: SingleQPSolver, n: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
@@ -318,11 +408,11 @@ def closed_loop(p: ParametricMIQP, solver: SingleQPSolver, n: int, rng: np.rando
     else:
         cfg = p.config
         dist = sample_disturbances(cfg, rng, n + cfg.horizon)
-        theta = np.concatenate([sample_initial_state(cfg, rng), dist[:cfg.horizon].ravel()])
+        theta = np.concatenate([sample_initial_state(cfg, rng), dist[: cfg.horizon].ravel()])
         level = 1
     for k in range(n):
         if p.name == "robot_nav":
-            if np.linalg.norm(theta[:2] - theta[4:6]) < cfg.goal_tolerance:   # next episode
+            if np.linalg.norm(theta[:2] - theta[4:6]) < cfg.goal_tolerance:  # next episode
                 x0, goal = sample_start_goal(cfg, rng)
                 theta = np.concatenate([x0, goal])
                 solver.reset()
@@ -338,28 +428,35 @@ def closed_loop(p: ParametricMIQP, solver: SingleQPSolver, n: int, rng: np.rando
         if p.name == "robot_nav":
             theta = np.concatenate([nxt, theta[4:6]])
         else:
-            theta = np.concatenate([nxt, dist[k + 1:k + 1 + cfg.horizon].ravel()])
+            theta = np.concatenate([nxt, dist[k + 1 : k + 1 + cfg.horizon].ravel()])
     return np.array(times) * 1e3, hits
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``mimpc bench qp-layer``."""
     from mimpc.commands.argtypes import nonnegative_int
+
     parser.add_argument("--quick", action="store_true", help="few repetitions, cvxpylayers at batch 1 and 8")
     parser.add_argument("--device", default="cpu", help="device of the fast backend (cvxpylayers runs on CPU)")
     parser.add_argument("--seed", type=nonnegative_int, default=0)
     parser.add_argument("--problem", choices=("robot", "tank", "both"), default="both")
-    parser.add_argument("--threads", type=nonnegative_int, default=0,
-                        help="torch intra-op threads (0: torch's default); 1 avoids OpenMP spin-waits "
-                             "when other processes compete for the cores")
+    parser.add_argument(
+        "--threads",
+        type=nonnegative_int,
+        default=0,
+        help="torch intra-op threads (0: torch's default); 1 avoids OpenMP spin-waits "
+        "when other processes compete for the cores",
+    )
 
 
 def cli(args: argparse.Namespace) -> int:
     """Entry point registered in :mod:`mimpc.commands.bench`."""
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}; "
-          "times in seconds per batch (median), speed-up = cvxpylayers time / ipm time")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}; "
+        "times in seconds per batch (median), speed-up = cvxpylayers time / ipm time"
+    )
     if args.problem in ("robot", "both"):
         bench_problem("robot_nav", robot_nav(), robot_inputs, args)
     if args.problem in ("tank", "both"):

@@ -28,18 +28,32 @@ from mimpc.report import format_table
 
 __all__ = ["add_arguments", "cli", "soak", "rss_mb", "TABLE_COLUMNS"]
 
-TABLE_COLUMNS = [("controller", "controller"), ("episodes", "episodes"), ("steps", "steps"),
-                 ("steps_per_s", "steps/s"), ("fallback_steps", "fallback"), ("exceptions", "exceptions"),
-                 ("non_finite", "non-finite"), ("rss_start_mb", "RSS start MB"), ("rss_end_mb", "RSS end MB"),
-                 ("rss_growth_mb", "RSS growth MB")]
+TABLE_COLUMNS = [
+    ("controller", "controller"),
+    ("episodes", "episodes"),
+    ("steps", "steps"),
+    ("steps_per_s", "steps/s"),
+    ("fallback_steps", "fallback"),
+    ("exceptions", "exceptions"),
+    ("non_finite", "non-finite"),
+    ("rss_start_mb", "RSS start MB"),
+    ("rss_end_mb", "RSS end MB"),
+    ("rss_growth_mb", "RSS growth MB"),
+]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--env", default="robot_nav", help="robot_nav or thermal_tank")
-    p.add_argument("--controllers", default=None,
-                   help="comma-separated (default: miqp and every shipped policy of the problem)")
-    p.add_argument("--checkpoint", action="append", default=[], metavar="METHOD=PATH",
-                   help="checkpoint of a learned controller (default: shipped), repeatable")
+    p.add_argument(
+        "--controllers", default=None, help="comma-separated (default: miqp and every shipped policy of the problem)"
+    )
+    p.add_argument(
+        "--checkpoint",
+        action="append",
+        default=[],
+        metavar="METHOD=PATH",
+        help="checkpoint of a learned controller (default: shipped), repeatable",
+    )
     p.add_argument("--episodes", type=positive_int, default=20, help="episodes per controller (default 20)")
     p.add_argument("--max-steps", type=positive_int, default=None, help="episode length (default: the environment's)")
     p.add_argument("--seed", type=nonnegative_int, default=20_000, help="first episode seed (default 20000)")
@@ -57,6 +71,7 @@ def rss_mb() -> float:
     except OSError:
         pass
     import resource
+
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
@@ -101,10 +116,16 @@ def soak(env: Any, controller: Any, episodes: int, seed: int, max_steps: int | N
             rss_start = rss_mb()
     gc.collect()
     rss_end = rss_mb()
-    return {"controller": controller.name, "episodes": episodes, **counts,
-            "steps_per_s": counts["steps"] / elapsed if elapsed > 0 else float("nan"),
-            "rss_start_mb": rss_start, "rss_end_mb": rss_end, "rss_growth_mb": rss_end - rss_start,
-            "first_error": first_error}
+    return {
+        "controller": controller.name,
+        "episodes": episodes,
+        **counts,
+        "steps_per_s": counts["steps"] / elapsed if elapsed > 0 else float("nan"),
+        "rss_start_mb": rss_start,
+        "rss_end_mb": rss_end,
+        "rss_growth_mb": rss_end - rss_start,
+        "first_error": first_error,
+    }
 
 
 def _finite(value: Any) -> bool:
@@ -117,14 +138,16 @@ def _finite(value: Any) -> bool:
 
 
 def _controller_names(text: str | None, problem_name: str, checkpoints: dict[str, str]) -> list[str]:
-    from controllers import available_controllers
+    from mimpc.controllers import available_controllers
     from mimpc.pretrained import available_pretrained
+
     registered = available_controllers()
     learned = [m for m in registered if m != "miqp"]
     for method in checkpoints:
         if method not in learned:
-            raise ValueError(f"--checkpoint {method}=...: unknown method {method!r}; learned methods: "
-                             f"{', '.join(learned)}")
+            raise ValueError(
+                f"--checkpoint {method}=...: unknown method {method!r}; learned methods: {', '.join(learned)}"
+            )
     if text is None:
         have = set(available_pretrained().get(problem_name, [])) | set(checkpoints)
         return ["miqp"] + [m for m in ("sl", "ssl", "hybrid", "lpae") if m in have and m in registered]
@@ -143,8 +166,8 @@ def _controller_names(text: str | None, problem_name: str, checkpoints: dict[str
 def cli(args: argparse.Namespace) -> int:
     import gymnasium as gym
 
-    import envs  # noqa: F401
-    from controllers import make_controller
+    import mimpc.envs  # noqa: F401
+    from mimpc.controllers import make_controller
     from mimpc.problems import make_problem
 
     name = env_name(args.env)
@@ -162,12 +185,16 @@ def cli(args: argparse.Namespace) -> int:
         env = gym.make(env_id_of(problem), problem=problem)
         rows.append(soak(env, controller, args.episodes, args.seed, args.max_steps))
         env.close()
-    print(f"{name}: {args.episodes} episodes per controller, seeds {args.seed}..{args.seed + args.episodes - 1}"
-          f"{'' if args.max_steps is None else f', at most {args.max_steps} steps each'}; RSS of this process "
-          "after the first episode and at the end")
+    print(
+        f"{name}: {args.episodes} episodes per controller, seeds {args.seed}..{args.seed + args.episodes - 1}"
+        f"{'' if args.max_steps is None else f', at most {args.max_steps} steps each'}; RSS of this process "
+        "after the first episode and at the end"
+    )
     print(format_table(rows, TABLE_COLUMNS))
     failed = [r for r in rows if r["exceptions"] or r["non_finite"]]
     for r in failed:
-        print(f"FAILED {r['controller']}: {r['exceptions']} exceptions, {r['non_finite']} non-finite; first: "
-              f"{r['first_error']}")
+        print(
+            f"FAILED {r['controller']}: {r['exceptions']} exceptions, {r['non_finite']} non-finite; first: "
+            f"{r['first_error']}"
+        )
     return 1 if failed else 0

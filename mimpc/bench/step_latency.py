@@ -29,45 +29,76 @@ import numpy as np
 from mimpc.commands.common import parse_checkpoints
 from mimpc.report import format_table
 
-__all__ = ["add_arguments", "cli", "held_out_thetas", "measure", "measure_all", "make_contenders",
-           "parse_methods", "parse_checkpoints", "QP_VARIANTS", "TABLE_COLUMNS"]
+__all__ = [
+    "add_arguments",
+    "cli",
+    "held_out_thetas",
+    "measure",
+    "measure_all",
+    "make_contenders",
+    "parse_methods",
+    "parse_checkpoints",
+    "QP_VARIANTS",
+    "TABLE_COLUMNS",
+]
 
-#: Plan QP solvers timed for every QP-layer method (``controllers.l2o.LEARNED_METHODS``).
+#: Plan QP solvers timed for every QP-layer method (``mimpc.controllers.l2o.LEARNED_METHODS``).
 QP_VARIANTS = ("layer", "daqp")
 
-TABLE_COLUMNS = [("controller", "controller"), ("median_ms", "median ms"), ("p95_ms", "p95 ms"),
-                 ("mean_ms", "mean ms"), ("network_median_ms", "network ms"), ("qp_median_ms", "qp ms"),
-                 ("solver_median_ms", "MIQP solver ms"), ("speedup", "speedup (median)")]
+TABLE_COLUMNS = [
+    ("controller", "controller"),
+    ("median_ms", "median ms"),
+    ("p95_ms", "p95 ms"),
+    ("mean_ms", "mean ms"),
+    ("network_median_ms", "network ms"),
+    ("qp_median_ms", "qp ms"),
+    ("solver_median_ms", "MIQP solver ms"),
+    ("speedup", "speedup (median)"),
+]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from mimpc.commands.argtypes import nonnegative_int, positive_int
+
     p.add_argument("--env", default="robot_nav", help="robot_nav or thermal_tank")
-    p.add_argument("--method", default="hybrid",
-                   help="learned controller(s), comma-separated, e.g. hybrid,lpae (default hybrid)")
-    p.add_argument("--checkpoint", action="append", default=[], metavar="[METHOD=]PATH",
-                   help="checkpoint of a learned controller (default: shipped); METHOD=PATH, repeatable, "
-                        "or a bare PATH when --method names one method")
+    p.add_argument(
+        "--method", default="hybrid", help="learned controller(s), comma-separated, e.g. hybrid,lpae (default hybrid)"
+    )
+    p.add_argument(
+        "--checkpoint",
+        action="append",
+        default=[],
+        metavar="[METHOD=]PATH",
+        help="checkpoint of a learned controller (default: shipped); METHOD=PATH, repeatable, "
+        "or a bare PATH when --method names one method",
+    )
     p.add_argument("--data", default=None, help="dataset folder: use its test split's first --n theta")
     p.add_argument("--n", type=positive_int, default=200, help="number of theta (default 200)")
     p.add_argument("--solver", default="auto", help="exact MIQP backend")
     p.add_argument("--seed", type=nonnegative_int, default=10_000, help="first episode seed when no --data is given")
-    p.add_argument("--rounds", type=positive_int, default=1,
-                   help="repeat every controller's block this many times, interleaved; report medians over rounds")
+    p.add_argument(
+        "--rounds",
+        type=positive_int,
+        default=1,
+        help="repeat every controller's block this many times, interleaved; report medians over rounds",
+    )
 
 
 def parse_methods(text: str) -> list[str]:
     """Learned method names from a comma-separated list, validated against the registered controllers
     (``NAME+cert`` for the certified cascade around ``NAME``)."""
-    from controllers import CERTIFIED_SUFFIX, available_controllers
+    from mimpc.controllers import CERTIFIED_SUFFIX, available_controllers
+
     methods = [m.strip() for m in str(text).split(",") if m.strip()]
     if not methods:
         raise ValueError(f"--method must name at least one learned controller, got {text!r}")
     known = [c for c in available_controllers() if c != "miqp"]
     for m in methods:
         if m.removesuffix(CERTIFIED_SUFFIX) not in known:
-            raise ValueError(f"--method: unknown learned controller {m!r}; choose from {known}, each also as "
-                             f"NAME{CERTIFIED_SUFFIX} (the exact miqp controller is always timed)")
+            raise ValueError(
+                f"--method: unknown learned controller {m!r}; choose from {known}, each also as "
+                f"NAME{CERTIFIED_SUFFIX} (the exact miqp controller is always timed)"
+            )
     if len(set(methods)) != len(methods):
         raise ValueError(f"--method lists a method twice: {text!r}")
     return methods
@@ -77,14 +108,16 @@ def held_out_thetas(problem: Any, n: int, data: str | None, seed: int) -> tuple[
     """``(theta (n, n_theta), episode id (n,))`` of consecutive closed-loop states."""
     if data is not None:
         from mimpc.training.dataset import load_dataset
+
         test = load_dataset(data, problem).subset("test")
         if len(test["theta"]) < n:
             raise ValueError(f"the test split of {data} has {len(test['theta'])} theta, fewer than --n {n}")
         return test["theta"][:n], test["episode"][:n]
     import gymnasium as gym
 
-    import envs  # noqa: F401
-    from controllers import make_controller
+    import mimpc.envs  # noqa: F401
+    from mimpc.controllers import make_controller
+
     env_id = {"robot_nav": "mimpc/RobotNav-v0", "thermal_tank": "mimpc/ThermalTank-v0"}[problem.name]
     env = gym.make(env_id, problem=problem)
     expert = make_controller("miqp", problem)
@@ -110,8 +143,10 @@ def measure(controller: Any, thetas: np.ndarray, episodes: np.ndarray) -> dict[s
     ``<split>_median_ms`` for each entry of ``StepInfo.timings`` (e.g. ``network``, ``qp``, ``solver``).
     """
     if len(thetas) == 0 or len(thetas) != len(episodes):
-        raise ValueError(f"measure needs at least one theta and one episode id per theta, got "
-                         f"{len(thetas)} theta and {len(episodes)} episode ids")
+        raise ValueError(
+            f"measure needs at least one theta and one episode id per theta, got "
+            f"{len(thetas)} theta and {len(episodes)} episode ids"
+        )
     times, splits = [], {}
     previous = None
     for theta, ep in zip(thetas, episodes):
@@ -123,18 +158,25 @@ def measure(controller: Any, thetas: np.ndarray, episodes: np.ndarray) -> dict[s
         for k, v in controller.last.timings.items():
             splits.setdefault(k, []).append(v * 1e3)
     t = np.array(times)
-    row = {"controller": controller.name, "median_ms": float(np.median(t)), "p95_ms": float(np.percentile(t, 95)),
-           "mean_ms": float(t.mean()), "max_ms": float(t.max())}
+    row = {
+        "controller": controller.name,
+        "median_ms": float(np.median(t)),
+        "p95_ms": float(np.percentile(t, 95)),
+        "mean_ms": float(t.mean()),
+        "max_ms": float(t.max()),
+    }
     row.update({f"{k}_median_ms": float(np.median(v)) for k, v in splits.items()})
     return row
 
 
-def make_contenders(problem: Any, methods: Sequence[str], checkpoints: dict[str, str] | None = None,
-                    solver: str = "auto") -> list[Any]:
+def make_contenders(
+    problem: Any, methods: Sequence[str], checkpoints: dict[str, str] | None = None, solver: str = "auto"
+) -> list[Any]:
     """The exact MIQP controller first, then each learned method: QP-layer methods once per plan QP
     solver of :data:`QP_VARIANTS` (named ``"<name> (qp=<variant>)"``), any other method once."""
-    from controllers import CERTIFIED_SUFFIX, make_controller
-    from controllers.l2o import LEARNED_METHODS
+    from mimpc.controllers import CERTIFIED_SUFFIX, make_controller
+    from mimpc.controllers.l2o import LEARNED_METHODS
+
     checkpoints = checkpoints or {}
     contenders = [make_controller("miqp", problem, solver=solver)]
     for method in methods:
@@ -152,8 +194,9 @@ def make_contenders(problem: Any, methods: Sequence[str], checkpoints: dict[str,
     return contenders
 
 
-def measure_all(contenders: Sequence[Any], thetas: np.ndarray, episodes: np.ndarray,
-                rounds: int = 1) -> list[dict[str, Any]]:
+def measure_all(
+    contenders: Sequence[Any], thetas: np.ndarray, episodes: np.ndarray, rounds: int = 1
+) -> list[dict[str, Any]]:
     """:func:`measure` for each controller on the same theta, each in a block of its own (a MIQP
     solve between learned steps would evict their data from the cache), repeated ``rounds`` times
     with the blocks interleaved so that a change of machine load hits every controller alike; each
@@ -178,15 +221,18 @@ def cli(args: argparse.Namespace) -> int:
     from mimpc.problems import make_problem
 
     methods = parse_methods(args.method)
-    from controllers import CERTIFIED_SUFFIX
+    from mimpc.controllers import CERTIFIED_SUFFIX
+
     bases = list(dict.fromkeys(m.removesuffix(CERTIFIED_SUFFIX) for m in methods))
-    checkpoints = parse_checkpoints(args.checkpoint, bases)   # a certified method uses its base's checkpoint
+    checkpoints = parse_checkpoints(args.checkpoint, bases)  # a certified method uses its base's checkpoint
     problem = make_problem(args.env)
-    contenders = make_contenders(problem, methods, checkpoints, args.solver)   # fail before the slow part
+    contenders = make_contenders(problem, methods, checkpoints, args.solver)  # fail before the slow part
     thetas, episodes = held_out_thetas(problem, args.n, args.data, args.seed)
     rows = measure_all(contenders, thetas, episodes, args.rounds)
-    print(f"{problem.name}: {len(thetas)} held-out theta from {len(np.unique(episodes))} episodes "
-          f"({'test split of ' + args.data if args.data else 'exact closed loop, seeds from ' + str(args.seed)}); "
-          "every controller on the same theta in this run")
+    print(
+        f"{problem.name}: {len(thetas)} held-out theta from {len(np.unique(episodes))} episodes "
+        f"({'test split of ' + args.data if args.data else 'exact closed loop, seeds from ' + str(args.seed)}); "
+        "every controller on the same theta in this run"
+    )
     print(format_table(rows, TABLE_COLUMNS))
     return 0

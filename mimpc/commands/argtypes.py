@@ -13,8 +13,16 @@ import argparse
 import math
 from pathlib import Path
 
-__all__ = ["positive_int", "nonnegative_int", "positive_float", "nonnegative_float", "output_dir", "output_file",
-           "require_file", "require_dir"]
+__all__ = [
+    "positive_int",
+    "nonnegative_int",
+    "positive_float",
+    "nonnegative_float",
+    "output_dir",
+    "output_file",
+    "require_file",
+    "require_dir",
+]
 
 
 def _int(text: str, what: str) -> int:

@@ -27,8 +27,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("benchmark", choices=sorted(BENCHMARKS), help="which benchmark to run")
-    p.add_argument("options", nargs=argparse.REMAINDER,
-                   help="options of the benchmark (see `mimpc bench NAME --help`)")
+    p.add_argument("options", nargs=argparse.REMAINDER, help="options of the benchmark (see `mimpc bench NAME --help`)")
 
 
 def benchmark_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
@@ -37,8 +36,11 @@ def benchmark_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
         raise ValueError(f"unknown benchmark {name!r}; choose one of {sorted(BENCHMARKS)}")
     module_name, function = BENCHMARKS[name]
     module = importlib.import_module(module_name)
-    parser = argparse.ArgumentParser(prog=f"mimpc bench {name}", formatter_class=HelpFormatter,
-                                     description=plain(module.__doc__ or name).strip().split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog=f"mimpc bench {name}",
+        formatter_class=HelpFormatter,
+        description=plain(module.__doc__ or name).strip().split("\n\n")[0],
+    )
     if hasattr(module, "add_arguments"):
         module.add_arguments(parser)
     show_defaults(parser)

@@ -9,21 +9,42 @@ from typing import Any, Sequence
 from mimpc.problems import ParametricMIQP
 from mimpc.problems.benchmark import BUILTIN_BENCHMARKS, Benchmark, benchmark_of, load_benchmark
 
-__all__ = ["add_env_arguments", "problem_from_args", "make_env", "parse_overrides", "parse_checkpoints",
-           "env_name", "benchmark_from_arg", "env_id_of", "GENERIC_ENV_ID"]
+__all__ = [
+    "add_env_arguments",
+    "problem_from_args",
+    "make_env",
+    "parse_overrides",
+    "parse_checkpoints",
+    "env_name",
+    "benchmark_from_arg",
+    "env_id_of",
+    "GENERIC_ENV_ID",
+]
 
 #: The Gymnasium id of the environment built from any benchmark without one of its own.
 GENERIC_ENV_ID = "mimpc/Benchmark-v0"
 
 
 def add_env_arguments(p: argparse.ArgumentParser, required: bool = True) -> None:
-    p.add_argument("--env", required=required,
-                   help="benchmark: robot_nav or thermal_tank (or their ids mimpc/RobotNav-v0, ...), or your own as "
-                        "path/to/file.py:NAME or package.module:NAME naming a mimpc Benchmark")
-    p.add_argument("--preset", default=None, help="a named config of the benchmark (robot_nav: 'authors', the "
-                                                   "default, or 'paper' geometry)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
-                   help="override a problem config field, e.g. --set horizon=10 (repeatable)")
+    p.add_argument(
+        "--env",
+        required=required,
+        help="benchmark: robot_nav or thermal_tank (or their ids mimpc/RobotNav-v0, ...), or your own as "
+        "path/to/file.py:NAME or package.module:NAME naming a mimpc Benchmark",
+    )
+    p.add_argument(
+        "--preset",
+        default=None,
+        help="a named config of the benchmark (robot_nav: 'authors', the default, or 'paper' geometry)",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override a problem config field, e.g. --set horizon=10 (repeatable)",
+    )
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
@@ -89,8 +110,10 @@ def problem_from_args(args: argparse.Namespace) -> ParametricMIQP:
     check_override_fields(bench, overrides)
     if args.preset is not None:
         if args.preset not in bench.presets:
-            raise ValueError(f"--preset {args.preset!r}: {bench.name} has "
-                             + (f"the presets {', '.join(bench.presets)}" if bench.presets else "no presets"))
+            raise ValueError(
+                f"--preset {args.preset!r}: {bench.name} has "
+                + (f"the presets {', '.join(bench.presets)}" if bench.presets else "no presets")
+            )
         overrides["preset"] = args.preset
     try:
         return bench.make_problem(**overrides)
@@ -109,13 +132,15 @@ def check_override_fields(bench: Benchmark, overrides: dict[str, Any]) -> None:
     known = sorted(f.name for f in fields(bench.config_class)) + (["preset"] if bench.presets else [])
     unknown = sorted(set(overrides) - set(known))
     if unknown:
-        raise ValueError(f"--set: {bench.name} has no config field {', '.join(map(repr, unknown))}; "
-                         f"fields: {', '.join(known)}")
+        raise ValueError(
+            f"--set: {bench.name} has no config field {', '.join(map(repr, unknown))}; fields: {', '.join(known)}"
+        )
 
 
 def make_env(args: argparse.Namespace, problem: ParametricMIQP, **kwargs: Any) -> Any:
     """The registered environment for ``--env`` simulating ``problem``."""
     import gymnasium as gym
 
-    import envs  # noqa: F401
+    import mimpc.envs  # noqa: F401
+
     return gym.make(env_id_of(problem), problem=problem, **kwargs)

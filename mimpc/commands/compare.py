@@ -14,8 +14,7 @@ import time
 from pathlib import Path
 
 from mimpc.commands.argtypes import nonnegative_int, output_dir, positive_float, positive_int
-from mimpc.commands.common import (add_env_arguments, env_id_of, env_name, make_env, parse_checkpoints,
-                                   problem_from_args)
+from mimpc.commands.common import add_env_arguments, env_id_of, env_name, make_env, parse_checkpoints, problem_from_args
 from mimpc.commands.conventions import run_record
 from mimpc.commands.parallel import add_executor_arguments, executor_from_args
 from mimpc.report import format_table
@@ -28,11 +27,19 @@ log = logging.getLogger(__name__)
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_env_arguments(p)
-    p.add_argument("--controllers", default=None,
-                   help="comma-separated, e.g. miqp,sl,ssl,hybrid,hybrid+repair,hybrid+cert (default: miqp, every "
-                        "shipped policy, hybrid+repair for the robot, and hybrid+cert: the certified cascade)")
-    p.add_argument("--checkpoint", action="append", default=[], metavar="METHOD=PATH",
-                   help="use this checkpoint for a learned controller (repeatable)")
+    p.add_argument(
+        "--controllers",
+        default=None,
+        help="comma-separated, e.g. miqp,sl,ssl,hybrid,hybrid+repair,hybrid+cert (default: miqp, every "
+        "shipped policy, hybrid+repair for the robot, and hybrid+cert: the certified cascade)",
+    )
+    p.add_argument(
+        "--checkpoint",
+        action="append",
+        default=[],
+        metavar="METHOD=PATH",
+        help="use this checkpoint for a learned controller (repeatable)",
+    )
     p.add_argument("--episodes", type=positive_int, default=None, help="default: the benchmark's (robot 10, tank 3)")
     p.add_argument("--seed", type=nonnegative_int, default=0)
     p.add_argument("--solver", default="auto", help="exact MIQP backend: auto, gurobi, cplex, scip")
@@ -57,8 +64,8 @@ def check_selection(names: list[str] | None, checkpoints: dict[str, str], regist
     """Raise a ``ValueError`` for an unknown, repeated or unrepairable name in ``--controllers``, a
     ``--checkpoint`` whose method is not a learned controller (or not among ``names`` when they are
     given), or a checkpoint file that does not exist."""
-    from controllers import CERTIFIED_SUFFIX
-    from controllers.l2o import LEARNED_METHODS
+    from mimpc.controllers import CERTIFIED_SUFFIX
+    from mimpc.controllers.l2o import LEARNED_METHODS
 
     learned = [m for m in registered if m != "miqp"]
     if names is not None:
@@ -68,9 +75,11 @@ def check_selection(names: list[str] | None, checkpoints: dict[str, str], regist
             stem = c.removesuffix(CERTIFIED_SUFFIX)
             base = stem.removesuffix("+repair")
             if base not in registered:
-                raise ValueError(f"--controllers: unknown controller {c!r}; choose from {', '.join(registered)} "
-                                 f"(and {', '.join(m + '+repair' for m in LEARNED_METHODS)}; any learned one "
-                                 f"also as NAME{CERTIFIED_SUFFIX})")
+                raise ValueError(
+                    f"--controllers: unknown controller {c!r}; choose from {', '.join(registered)} "
+                    f"(and {', '.join(m + '+repair' for m in LEARNED_METHODS)}; any learned one "
+                    f"also as NAME{CERTIFIED_SUFFIX})"
+                )
             if base != stem and base not in LEARNED_METHODS:
                 raise ValueError(f"--controllers: {c!r}: repair applies to {', '.join(LEARNED_METHODS)} only")
             if stem != c and base == "miqp":
@@ -80,18 +89,20 @@ def check_selection(names: list[str] | None, checkpoints: dict[str, str], regist
             raise ValueError(f"--controllers names {', '.join(repeated)} more than once")
     for method, path in checkpoints.items():
         if method not in learned:
-            raise ValueError(f"--checkpoint {method}={path}: unknown method {method!r}; "
-                             f"learned methods: {', '.join(learned)}")
-        if names is not None and not any(c.removesuffix(CERTIFIED_SUFFIX).removesuffix("+repair") == method
-                                         for c in names):
+            raise ValueError(
+                f"--checkpoint {method}={path}: unknown method {method!r}; learned methods: {', '.join(learned)}"
+            )
+        if names is not None and not any(
+            c.removesuffix(CERTIFIED_SUFFIX).removesuffix("+repair") == method for c in names
+        ):
             raise ValueError(f"--checkpoint {method}={path}: {method} is not among --controllers {','.join(names)}")
         if not Path(path).is_file():
             raise FileNotFoundError(f"--checkpoint {method}={path}: file {path!r} does not exist")
 
 
 def run(args: argparse.Namespace) -> int:
-    from controllers import CERTIFIED_SUFFIX, available_controllers, make_controller
-    from controllers.repair import supports_repair
+    from mimpc.controllers import CERTIFIED_SUFFIX, available_controllers, make_controller
+    from mimpc.controllers.repair import supports_repair
     from mimpc.problems import benchmark_of
     from mimpc import compare
     from mimpc.pretrained import available_pretrained
@@ -114,8 +125,8 @@ def run(args: argparse.Namespace) -> int:
     controllers, specs = [], []
     for c in names:
         certified = c.endswith(CERTIFIED_SUFFIX)
-        stem = c[:-len(CERTIFIED_SUFFIX)] if certified else c
-        base, repaired = (stem[:-len("+repair")], True) if stem.endswith("+repair") else (stem, False)
+        stem = c[: -len(CERTIFIED_SUFFIX)] if certified else c
+        base, repaired = (stem[: -len("+repair")], True) if stem.endswith("+repair") else (stem, False)
         kwargs = {"solver": args.solver, "time_limit": args.time_limit} if base == "miqp" else {}
         if base in checkpoints:
             kwargs["checkpoint"] = checkpoints[base]
@@ -126,8 +137,10 @@ def run(args: argparse.Namespace) -> int:
         controllers.append(make_controller(base, problem, **kwargs))
         specs.append((base, kwargs))
     if len(controllers) == 1 and chosen is None:
-        log.warning("no learned policy for this problem configuration; comparing the exact controller only "
-                    "(pass --checkpoint METHOD=PATH)")
+        log.warning(
+            "no learned policy for this problem configuration; comparing the exact controller only "
+            "(pass --checkpoint METHOD=PATH)"
+        )
     env_kwargs = {"max_steps": args.max_steps} if args.max_steps is not None else {}
     env = make_env(args, problem, **env_kwargs)
     episodes = args.episodes or benchmark_of(problem).default_episodes
@@ -135,25 +148,33 @@ def run(args: argparse.Namespace) -> int:
     executor = executor_from_args(args)
     if executor.kind == "local" and executor.workers == 1:  # one process, episode after episode
         exact = None if args.no_open_loop else make_solver(args.solver, time_limit=args.time_limit)
-        result = compare.compare_controllers(env, controllers, episodes, args.seed, exact_solver=exact,
-                                             progress=not args.no_progress)
+        result = compare.compare_controllers(
+            env, controllers, episodes, args.seed, exact_solver=exact, progress=not args.no_progress
+        )
     else:  # every (controller, episode) is a task; the same episodes, so the same table
         from mimpc.episodes import EpisodeTask, run_rollouts
+
         exact_options = None if args.no_open_loop else {"name": args.solver, "time_limit": args.time_limit}
-        tasks = [EpisodeTask(problem, env_id_of(problem), base, kwargs, env_kwargs=env_kwargs, exact=exact_options)
-                 for base, kwargs in specs]
+        tasks = [
+            EpisodeTask(problem, env_id_of(problem), base, kwargs, env_kwargs=env_kwargs, exact=exact_options)
+            for base, kwargs in specs
+        ]
         with executor:
             rollouts, optima = run_rollouts(tasks, episodes, args.seed, executor, progress=not args.no_progress)
-        result = compare.compare_controllers(env, controllers, episodes, args.seed, rollouts=rollouts,
-                                             optima=optima, open_loop=not args.no_open_loop)
+        result = compare.compare_controllers(
+            env, controllers, episodes, args.seed, rollouts=rollouts, optima=optima, open_loop=not args.no_open_loop
+        )
     out = result.save(args.out or f"results/compare_{name}")
     print(format_table(result.rows, result.columns))
-    print(f"\n{episodes} episodes per controller, seeds {args.seed}..{args.seed + episodes - 1}; "
-          f"times are per control step (network + QP for learned policies), speedup = exact median / median; "
-          f"gap and violation rates are open loop at the states each controller visited; wall time "
-          f"{time.perf_counter() - start:.0f} s")
+    print(
+        f"\n{episodes} episodes per controller, seeds {args.seed}..{args.seed + episodes - 1}; "
+        f"times are per control step (network + QP for learned policies), speedup = exact median / median; "
+        f"gap and violation rates are open loop at the states each controller visited; wall time "
+        f"{time.perf_counter() - start:.0f} s"
+    )
     if not args.no_plot:
         from mimpc import plots
+
         for path in plots.plot_comparison(result, out):
             log.info("figure: %s", path)
     (out / "command.json").write_text(json.dumps(run_record(args), indent=2))

@@ -9,11 +9,19 @@ import re
 import sys
 from typing import Any
 
-__all__ = ["HelpFormatter", "plain", "show_defaults", "add_common_arguments", "configure_logging", "apply_progress_policy",
-           "run_record", "LOGGERS"]
+__all__ = [
+    "HelpFormatter",
+    "plain",
+    "show_defaults",
+    "add_common_arguments",
+    "configure_logging",
+    "apply_progress_policy",
+    "run_record",
+    "LOGGERS",
+]
 
 #: loggers of mimpc's packages, set to the level that -q / -v choose
-LOGGERS = ("mimpc", "controllers", "envs")
+LOGGERS = ("mimpc",)
 _ROLE = re.compile(r":[a-z]+(?::[a-z]+)?:`(~?)([^`<]*?)(?:\s*<[^>]*>)?`")
 
 
@@ -29,8 +37,12 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        if ("default" in text.lower() or action.default in (None, False, [], argparse.SUPPRESS)
-                or action.option_strings == [] or isinstance(action, argparse._VersionAction)):
+        if (
+            "default" in text.lower()
+            or action.default in (None, False, [], argparse.SUPPRESS)
+            or action.option_strings == []
+            or isinstance(action, argparse._VersionAction)
+        ):
             return text
         return super()._get_help_string(action)
 
@@ -39,8 +51,12 @@ def show_defaults(p: argparse.ArgumentParser) -> None:
     """Give options without help text a help line that shows their default (argparse prints no
     line, and so no default, for an option without help)."""
     for action in p._actions:
-        if (not action.help and action.option_strings and action.nargs != 0
-                and action.default not in (None, [], argparse.SUPPRESS)):
+        if (
+            not action.help
+            and action.option_strings
+            and action.nargs != 0
+            and action.default not in (None, [], argparse.SUPPRESS)
+        ):
             action.help = "default: %(default)s"
 
 
@@ -48,12 +64,20 @@ def add_common_arguments(p: argparse.ArgumentParser, top: bool = False) -> None:
     """``-v``/``-q`` (repeatable) and ``--progress``. On subcommands they default to SUPPRESS, so
     ``mimpc -v generate`` and ``mimpc generate -v`` both work."""
     default = 0 if top else argparse.SUPPRESS
-    p.add_argument("-v", "--verbose", action="count", default=default,
-                   help="more log messages on stderr (-vv: debug)")
-    p.add_argument("-q", "--quiet", action="count", default=default,
-                   help="fewer log messages: only warnings (-qq: only errors); results still print")
-    p.add_argument("--progress", action="store_true", default=False if top else argparse.SUPPRESS,
-                   help="show progress bars even when stderr is not a terminal (they are off in pipes and logs)")
+    p.add_argument("-v", "--verbose", action="count", default=default, help="more log messages on stderr (-vv: debug)")
+    p.add_argument(
+        "-q",
+        "--quiet",
+        action="count",
+        default=default,
+        help="fewer log messages: only warnings (-qq: only errors); results still print",
+    )
+    p.add_argument(
+        "--progress",
+        action="store_true",
+        default=False if top else argparse.SUPPRESS,
+        help="show progress bars even when stderr is not a terminal (they are off in pipes and logs)",
+    )
 
 
 class _Formatter(logging.Formatter):

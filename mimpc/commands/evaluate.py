@@ -15,32 +15,52 @@ from mimpc.commands.argtypes import nonnegative_int, output_dir, positive_int, r
 from mimpc.commands.parallel import add_executor_arguments, executor_from_args
 from mimpc.report import format_table
 
-COLUMNS = [("method", "method"), ("n", "n"), ("gap_mean", "gap mean %"), ("gap_median", "gap median %"),
-           ("gap_p95", "gap p95 %"), ("integer_violation_rate", "int. viol. %"),
-           ("integer_violation_mean", "int. viol. mean"), ("continuous_violation_rate", "cont. viol. %"),
-           ("continuous_violation_mean", "cont. viol. mean"), ("lookahead_violation_rate", "lookahead %"),
-           ("integer_accuracy", "exact ints %")]
+COLUMNS = [
+    ("method", "method"),
+    ("n", "n"),
+    ("gap_mean", "gap mean %"),
+    ("gap_median", "gap median %"),
+    ("gap_p95", "gap p95 %"),
+    ("integer_violation_rate", "int. viol. %"),
+    ("integer_violation_mean", "int. viol. mean"),
+    ("continuous_violation_rate", "cont. viol. %"),
+    ("continuous_violation_mean", "cont. viol. mean"),
+    ("lookahead_violation_rate", "lookahead %"),
+    ("integer_accuracy", "exact ints %"),
+]
 
 log = logging.getLogger(__name__)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", required=True, nargs="+", help="one or more checkpoints")
-    p.add_argument("--sampler", default="test", choices=("test", "uniform", "starts"),
-                   help="test: the dataset's split (--data, --split); uniform: the evaluation sampler over the "
-                        "whole domain; starts: the environment's reset distribution (both labelled now)")
+    p.add_argument(
+        "--sampler",
+        default="test",
+        choices=("test", "uniform", "starts"),
+        help="test: the dataset's split (--data, --split); uniform: the evaluation sampler over the "
+        "whole domain; starts: the environment's reset distribution (both labelled now)",
+    )
     p.add_argument("--data", default=None, help="dataset folder (required with --sampler test)")
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
-    p.add_argument("--kind", default=None, choices=("expert", "domain", "onpolicy", "hard"),
-                   help="only the samples of this kind of a mixed dataset's split (e.g. expert: the expert "
-                        "episodes' test split, which a mixed dataset shares with the expert-only one)")
+    p.add_argument(
+        "--kind",
+        default=None,
+        choices=("expert", "domain", "onpolicy", "hard"),
+        help="only the samples of this kind of a mixed dataset's split (e.g. expert: the expert "
+        "episodes' test split, which a mixed dataset shares with the expert-only one)",
+    )
     p.add_argument("--max-samples", type=positive_int, default=None)
     p.add_argument("--samples", type=positive_int, default=1000, help="parameters drawn by --sampler uniform or starts")
     p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of --sampler uniform or starts")
     p.add_argument("--solver", default="auto", help="exact MIQP backend labelling sampled parameters")
     p.add_argument("--repair", type=nonnegative_int, default=0, help="passes of plan-consistent integer repair (robot)")
-    p.add_argument("--out", type=output_dir, default=None,
-                   help="output folder for evaluation.json and the panels (default: results/evaluate_<problem>)")
+    p.add_argument(
+        "--out",
+        type=output_dir,
+        default=None,
+        help="output folder for evaluation.json and the panels (default: results/evaluate_<problem>)",
+    )
     p.add_argument("--no-plot", action="store_true")
     add_executor_arguments(p, unit="checkpoints")
 
@@ -60,9 +80,19 @@ def run(args: argparse.Namespace) -> int:
         if args.data is None:
             raise ValueError("--data is required with --sampler test")
         with executor_from_args(args) as executor:  # one task per checkpoint
-            futures = [executor.submit(evaluate_checkpoint, str(c), str(args.data), args.split, args.max_samples,
-                                       repair=args.repair, kind=args.kind, label=f"checkpoint {c}")
-                       for c in args.checkpoint]
+            futures = [
+                executor.submit(
+                    evaluate_checkpoint,
+                    str(c),
+                    str(args.data),
+                    args.split,
+                    args.max_samples,
+                    repair=args.repair,
+                    kind=args.kind,
+                    label=f"checkpoint {c}",
+                )
+                for c in args.checkpoint
+            ]
             results = [f.result() for f in futures]
         source = f"{args.split} split of {args.data}" + (f" ({args.kind} samples)" if args.kind else "")
     else:
@@ -70,8 +100,10 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("--sampler uniform/starts needs checkpoints of one problem (same fingerprint)")
         part, statuses = labelled_sample(checkpoints[0].problem, args.sampler, args.samples, args.seed, args.solver)
         results = [evaluate_arrays(c, part, args.sampler, repair=args.repair) for c in checkpoints]
-        source = (f"{args.sampler} sampler, seed {args.seed}: {len(part['theta'])} MIQP-feasible of {args.samples} "
-                  f"({', '.join(f'{k} {v}' for k, v in sorted(statuses.items()))})")
+        source = (
+            f"{args.sampler} sampler, seed {args.seed}: {len(part['theta'])} MIQP-feasible of {args.samples} "
+            f"({', '.join(f'{k} {v}' for k, v in sorted(statuses.items()))})"
+        )
     rows = [r["summary"] for r in results]
     names = [row["method"] for row in rows]
     if len(set(names)) != len(names):  # two checkpoints of one method: tell them apart by file name
@@ -81,14 +113,25 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(rows, COLUMNS))
     out = Path(args.out or f"results/evaluate_{rows[0]['problem']}")
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "evaluation.json", {"data": str(args.data), "split": args.split, "sampler": args.sampler,
-                                         "source": source, "solve_statuses": statuses,
-                                         "checkpoints": [str(c) for c in args.checkpoint], "rows": rows})
+    write_json(
+        out / "evaluation.json",
+        {
+            "data": str(args.data),
+            "split": args.split,
+            "sampler": args.sampler,
+            "source": source,
+            "solve_statuses": statuses,
+            "checkpoints": [str(c) for c in args.checkpoint],
+            "rows": rows,
+        },
+    )
     log.info("written: %s", out / "evaluation.json")
     if not args.no_plot:
         from mimpc import plots
+
         per = {row["method"]: r["per_instance"] for row, r in zip(rows, results)}
-        for path in plots.plot_open_loop_panels(per, out / "open_loop_panels",
-                                                title=f"{rows[0]['problem']}: {source.split(':')[0]}"):
+        for path in plots.plot_open_loop_panels(
+            per, out / "open_loop_panels", title=f"{rows[0]['problem']}: {source.split(':')[0]}"
+        ):
             log.info("figure: %s", path)
     return 0

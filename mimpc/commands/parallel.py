@@ -12,14 +12,26 @@ __all__ = ["add_executor_arguments", "executor_from_args"]
 
 def add_executor_arguments(p: argparse.ArgumentParser, workers_default: int = 1, unit: str = "episodes") -> None:
     """Add ``--executor {local,ray}``, ``--ray-address`` and ``--workers``."""
-    p.add_argument("--executor", choices=("local", "ray"), default="local",
-                   help=f"where {unit} run: local (this process, or a process pool with --workers > 1) or ray "
-                        "(Ray tasks; pip install 'mimpc[ray]')")
-    p.add_argument("--ray-address", default=None, metavar="ADDRESS",
-                   help="Ray cluster to connect to (default: $RAY_ADDRESS, else a local Ray instance "
-                        "started with --workers CPUs and shut down after)")
-    p.add_argument("--workers", type=positive_int, default=workers_default,
-                   help=f"{unit} computed at a time (local: processes; ray: tasks in flight)")
+    p.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help=f"where {unit} run: local (this process, or a process pool with --workers > 1) or ray "
+        "(Ray tasks; pip install 'mimpc[ray]')",
+    )
+    p.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDRESS",
+        help="Ray cluster to connect to (default: $RAY_ADDRESS, else a local Ray instance "
+        "started with --workers CPUs and shut down after)",
+    )
+    p.add_argument(
+        "--workers",
+        type=positive_int,
+        default=workers_default,
+        help=f"{unit} computed at a time (local: processes; ray: tasks in flight)",
+    )
 
 
 def executor_from_args(args: argparse.Namespace) -> Executor:

@@ -15,22 +15,36 @@ from mimpc.commands.parallel import add_executor_arguments, executor_from_args
 from mimpc.metrics import STEP_SOURCES
 from mimpc.report import format_table
 
-EPISODE_COLUMNS = [("episode", "ep"), ("seed", "seed"), ("steps", "steps"), ("goal_reached", "goal"),
-                   ("collisions", "collisions"), ("inflated_collisions", "margin entries"),
-                   ("bound_violation_steps", "bound viol."),
-                   ("delta_rate_violation_steps", "rate viol."), ("fallback_steps", "fallback"),
-                   ("certified_steps", "certified"), ("source_candidate", "cand."), ("source_repair", "repair"),
-                   ("source_exact", "exact"),
-                   ("cumulative_cost", "cost"), ("time_median_ms", "median ms"), ("time_p95_ms", "p95 ms")]
+EPISODE_COLUMNS = [
+    ("episode", "ep"),
+    ("seed", "seed"),
+    ("steps", "steps"),
+    ("goal_reached", "goal"),
+    ("collisions", "collisions"),
+    ("inflated_collisions", "margin entries"),
+    ("bound_violation_steps", "bound viol."),
+    ("delta_rate_violation_steps", "rate viol."),
+    ("fallback_steps", "fallback"),
+    ("certified_steps", "certified"),
+    ("source_candidate", "cand."),
+    ("source_repair", "repair"),
+    ("source_exact", "exact"),
+    ("cumulative_cost", "cost"),
+    ("time_median_ms", "median ms"),
+    ("time_p95_ms", "p95 ms"),
+]
 
 log = logging.getLogger(__name__)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_env_arguments(p)
-    p.add_argument("--controller", default="miqp",
-                   help="miqp (default), sl, ssl, hybrid, lpae; a learned one with '+cert' (e.g. hybrid+cert) runs "
-                        "the certified cascade")
+    p.add_argument(
+        "--controller",
+        default="miqp",
+        help="miqp (default), sl, ssl, hybrid, lpae; a learned one with '+cert' (e.g. hybrid+cert) runs "
+        "the certified cascade",
+    )
     p.add_argument("--episodes", type=positive_int, default=5)
     p.add_argument("--seed", type=nonnegative_int, default=0)
     p.add_argument("--out", type=output_dir, default="results", help="output folder (default: results/)")
@@ -53,7 +67,7 @@ def controller_kwargs(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from controllers import make_controller
+    from mimpc.controllers import make_controller
     from mimpc import rollout
 
     require_file("--checkpoint", args.checkpoint)
@@ -66,29 +80,42 @@ def run(args: argparse.Namespace) -> int:
         result = rollout.run(env, controller, args.episodes, seed=args.seed, progress=not args.no_progress)
     else:  # episodes as tasks: the same seeds, so the same episodes
         from mimpc.episodes import EpisodeTask, run_rollouts
-        task = EpisodeTask(problem, env_id_of(problem), args.controller, controller_kwargs(args),
-                           env_kwargs=env_kwargs)
+
+        task = EpisodeTask(problem, env_id_of(problem), args.controller, controller_kwargs(args), env_kwargs=env_kwargs)
         with executor:
-            result = next(iter(run_rollouts([task], args.episodes, args.seed, executor,
-                                            progress=not args.no_progress)[0].values()))
+            result = next(
+                iter(
+                    run_rollouts([task], args.episodes, args.seed, executor, progress=not args.no_progress)[0].values()
+                )
+            )
     folder = result.save(args.out)
     print(format_table(result.episode_table(), EPISODE_COLUMNS))
     summary = result.summary()
     print()
-    goal = (f"goal reached {summary['goal_reached']}/{summary['episodes']}, "
-            if summary["goal_reached"] is not None else f"{summary['episodes']} episodes, ")
-    print(f"{controller.name} on {result.env_id}: {goal}executed collisions {summary['collisions']}, "
-          f"bound-violation steps {summary['bound_violation_steps']}, "
-          f"delta-rate violation steps {summary['delta_rate_violation_steps']}, fallback steps {summary['fallback_steps']}")
+    goal = (
+        f"goal reached {summary['goal_reached']}/{summary['episodes']}, "
+        if summary["goal_reached"] is not None
+        else f"{summary['episodes']} episodes, "
+    )
+    print(
+        f"{controller.name} on {result.env_id}: {goal}executed collisions {summary['collisions']}, "
+        f"bound-violation steps {summary['bound_violation_steps']}, "
+        f"delta-rate violation steps {summary['delta_rate_violation_steps']}, fallback steps {summary['fallback_steps']}"
+    )
     if summary["checked_steps"]:
         shares = ", ".join(f"{name} {summary[f'source_{name}_rate']:.1f} %" for name in STEP_SOURCES)
-        print(f"certified plans {summary['certified_steps']}/{summary['checked_steps']} "
-              f"({summary['certified_rate']:.2f} %), safety-margin entries {summary['inflated_collisions']}; "
-              f"steps by source: {shares}")
-    print(f"per-step compute time: median {summary['time_median_ms']:.2f} ms, p95 {summary['time_p95_ms']:.2f} ms, "
-          f"max {summary['time_max_ms']:.2f} ms over {summary['steps']} steps")
+        print(
+            f"certified plans {summary['certified_steps']}/{summary['checked_steps']} "
+            f"({summary['certified_rate']:.2f} %), safety-margin entries {summary['inflated_collisions']}; "
+            f"steps by source: {shares}"
+        )
+    print(
+        f"per-step compute time: median {summary['time_median_ms']:.2f} ms, p95 {summary['time_p95_ms']:.2f} ms, "
+        f"max {summary['time_max_ms']:.2f} ms over {summary['steps']} steps"
+    )
     if not args.no_plot:
         from mimpc import plots
+
         for path in plots.plot_rollouts([result], folder / "trajectories"):
             log.info("figure: %s", path)
     (folder / "command.json").write_text(json.dumps(run_record(args), indent=2))

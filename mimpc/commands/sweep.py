@@ -20,11 +20,17 @@ log = logging.getLogger(__name__)
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("swept", choices=("compare", "train"), help="the command to run at every point")
-    p.add_argument("--seeds", default="0", help="seeds, e.g. 0,1,2 or 0-4 (compare: first episode seed; "
-                                                "train: training seed)")
-    p.add_argument("--set", dest="grid", action="append", default=[], metavar="FIELD=V1,V2",
-                   help="problem config values to sweep, e.g. --set horizon=10,20 (repeatable: the grid is "
-                        "their product)")
+    p.add_argument(
+        "--seeds", default="0", help="seeds, e.g. 0,1,2 or 0-4 (compare: first episode seed; train: training seed)"
+    )
+    p.add_argument(
+        "--set",
+        dest="grid",
+        action="append",
+        default=[],
+        metavar="FIELD=V1,V2",
+        help="problem config values to sweep, e.g. --set horizon=10,20 (repeatable: the grid is their product)",
+    )
     p.add_argument("--out", default="results/sweep", help="folder for the runs and sweep.json")
     add_executor_arguments(p, unit="sweep points")
     p.allow_abbrev = False  # --seed is the swept command's, not an abbreviation of --seeds

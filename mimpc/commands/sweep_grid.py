@@ -22,20 +22,41 @@ from typing import Any, Sequence
 
 from mimpc.executors import Executor
 
-__all__ = ["SWEEPABLE", "parse_seeds", "parse_grid", "grid_points", "point_name", "run_point", "run_sweep",
-           "SUMMARY_COLUMNS"]
+__all__ = [
+    "SWEEPABLE",
+    "parse_seeds",
+    "parse_grid",
+    "grid_points",
+    "point_name",
+    "run_point",
+    "run_sweep",
+    "SUMMARY_COLUMNS",
+]
 
 log = logging.getLogger(__name__)
 
 SWEEPABLE = ("compare", "train")
 #: summary columns after the swept ones, per subcommand: (key, header)
 SUMMARY_COLUMNS = {
-    "compare": [("controller", "controller"), ("time_median_ms", "median ms"), ("speedup", "speedup"),
-                ("goal", "goal"), ("collisions", "collisions"), ("gap_mean", "gap mean %"),
-                ("continuous_violation_rate", "cont. viol. %"), ("cost_ratio", "cost ratio"),
-                ("cost_mean", "cost mean"), ("fallback_steps", "fallback")],
-    "train": [("best_epoch", "best epoch"), ("val_loss", "val loss"), ("val_gap_mean", "val gap mean %"),
-              ("val_continuous_violation_rate", "val cont. viol. %"), ("checkpoint", "checkpoint")],
+    "compare": [
+        ("controller", "controller"),
+        ("time_median_ms", "median ms"),
+        ("speedup", "speedup"),
+        ("goal", "goal"),
+        ("collisions", "collisions"),
+        ("gap_mean", "gap mean %"),
+        ("continuous_violation_rate", "cont. viol. %"),
+        ("cost_ratio", "cost ratio"),
+        ("cost_mean", "cost mean"),
+        ("fallback_steps", "fallback"),
+    ],
+    "train": [
+        ("best_epoch", "best epoch"),
+        ("val_loss", "val loss"),
+        ("val_gap_mean", "val gap mean %"),
+        ("val_continuous_violation_rate", "val cont. viol. %"),
+        ("checkpoint", "checkpoint"),
+    ],
 }
 
 
@@ -78,8 +99,11 @@ def parse_grid(items: Sequence[str]) -> dict[str, list[Any]]:
 def grid_points(seeds: Sequence[int], grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
     """Every combination: ``[{"seed": s, field: value, ...}, ...]``, seeds varying fastest."""
     fields = list(grid)
-    return [{"seed": seed, **dict(zip(fields, values))}
-            for values in itertools.product(*(grid[f] for f in fields)) for seed in seeds]
+    return [
+        {"seed": seed, **dict(zip(fields, values))}
+        for values in itertools.product(*(grid[f] for f in fields))
+        for seed in seeds
+    ]
 
 
 def point_name(point: dict[str, Any]) -> str:
@@ -125,8 +149,14 @@ def run_point(argv: list[str]) -> list[dict[str, Any]]:
     return [{"checkpoint": str(out), "best_epoch": ckpt.payload.get("best_epoch"), **ckpt.metrics}]
 
 
-def run_sweep(command: str, base: Sequence[str], seeds: Sequence[int], grid: dict[str, list[Any]],
-              out: str | Path, executor: Executor) -> list[dict[str, Any]]:
+def run_sweep(
+    command: str,
+    base: Sequence[str],
+    seeds: Sequence[int],
+    grid: dict[str, list[Any]],
+    out: str | Path,
+    executor: Executor,
+) -> list[dict[str, Any]]:
     """Run every point on ``executor`` (``executor.workers`` at a time) and return the summary
     rows: the point's values, then the run's rows."""
     if command not in SWEEPABLE:
@@ -150,7 +180,17 @@ def run_sweep(command: str, base: Sequence[str], seeds: Sequence[int], grid: dic
         for fut in done:
             results[running.pop(fut)] = fut.result()
     rows = [{**points[i], **row} for i in range(len(points)) for row in results[i]]
-    (out / "sweep.json").write_text(json.dumps({"command": command, "base": list(base), "seeds": list(seeds),
-                                                "grid": {k: [repr(v) for v in vs] for k, vs in grid.items()},
-                                                "rows": rows}, indent=2, default=str))
+    (out / "sweep.json").write_text(
+        json.dumps(
+            {
+                "command": command,
+                "base": list(base),
+                "seeds": list(seeds),
+                "grid": {k: [repr(v) for v in vs] for k, vs in grid.items()},
+                "rows": rows,
+            },
+            indent=2,
+            default=str,
+        )
+    )
     return rows

@@ -93,6 +93,7 @@ class GenerationConfig:
         object.__setattr__(self, "mix", tuple((str(k), float(f)) for k, f in self.mix))
         split_of_units(np.zeros(0, np.int64), 0, self.split_fractions)  # checked now, not after the run
         from mimpc.generation.mix import KINDS
+
         if any(k not in KINDS or not f > 0 for k, f in self.mix) or len({k for k, _ in self.mix}) != len(self.mix):
             raise ValueError(f"mix must name distinct kinds of {KINDS} with positive fractions, got {self.mix!r}")
         if not isinstance(self.onpolicy_steps, (int, np.integer)) or self.onpolicy_steps < 1:
@@ -118,7 +119,7 @@ def _units_per_shard(problem: ParametricMIQP, config: GenerationConfig) -> int:
 
 def make_shard(problem: ParametricMIQP, config: GenerationConfig, shard: int) -> dict[str, np.ndarray]:
     """Solve every unit of ``shard`` and return its arrays (pure function of its arguments)."""
-    from controllers.miqp import MIQPController
+    from mimpc.controllers.miqp import MIQPController
 
     controller = MIQPController(problem, solver=config.solver, time_limit=config.time_limit, threads=1)
     per = _units_per_shard(problem, config)
@@ -126,19 +127,30 @@ def make_shard(problem: ParametricMIQP, config: GenerationConfig, shard: int) ->
     dropped = {"time_limit": 0, "infeasible": 0, "other": 0}
     if config.mix:
         from mimpc.generation.mix import mixed_units
+
         units = mixed_units(problem, config, shard, controller)
     else:
-        units = ((unit, expert_unit(problem, config.max_episode_steps, controller,
-                                          np.random.default_rng([config.seed, unit])))
-                 for unit in range(shard * per, (shard + 1) * per))
+        units = (
+            (
+                unit,
+                expert_unit(problem, config.max_episode_steps, controller, np.random.default_rng([config.seed, unit])),
+            )
+            for unit in range(shard * per, (shard + 1) * per)
+        )
     for unit, thetas in units:
         for step, theta in enumerate(thetas):
             info = controller.last
             if info.status == "optimal":
-                for k, v in (("theta", theta), ("delta", info.integers), ("x", info.x),
-                             ("objective", info.objective), ("episode", unit), ("step", step),
-                             ("solve_time", info.timings.get("solver", info.solve_time)),
-                             ("solver", info.solver)):
+                for k, v in (
+                    ("theta", theta),
+                    ("delta", info.integers),
+                    ("x", info.x),
+                    ("objective", info.objective),
+                    ("episode", unit),
+                    ("step", step),
+                    ("solve_time", info.timings.get("solver", info.solve_time)),
+                    ("solver", info.solver),
+                ):
                     rows[k].append(v)
             else:
                 reason = info.solver_status if info.solver_status in ("time_limit", "infeasible") else "other"
@@ -178,8 +190,13 @@ def _shard_size(path: Path, meta: dict[str, Any]) -> int | None:
 
 
 @holds_dataset_lock("out_dir")
-def generate(problem: ParametricMIQP, out_dir: str | Path, config: GenerationConfig,
-             progress: bool = True, executor: Executor | None = None) -> ExpertDataset:
+def generate(
+    problem: ParametricMIQP,
+    out_dir: str | Path,
+    config: GenerationConfig,
+    progress: bool = True,
+    executor: Executor | None = None,
+) -> ExpertDataset:
     """Generate (or resume) a dataset in ``out_dir`` and return it loaded.
 
     Shards are computed as tasks of ``executor`` (default: ``make_executor("local",
@@ -197,24 +214,48 @@ def generate(problem: ParametricMIQP, out_dir: str | Path, config: GenerationCon
     shards_dir = out / "shards"
     shards_dir.mkdir(parents=True, exist_ok=True)
     meta_path = out / "meta.json"
-    identity = json.loads(json.dumps({"problem": problem.name, "fingerprint": problem.fingerprint(),
-                                      **config.identity(), "units_per_shard": _units_per_shard(problem, config)}))
+    identity = json.loads(
+        json.dumps(
+            {
+                "problem": problem.name,
+                "fingerprint": problem.fingerprint(),
+                **config.identity(),
+                "units_per_shard": _units_per_shard(problem, config),
+            }
+        )
+    )
     if meta_path.exists():
         try:
             old = json.loads(meta_path.read_text())
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ValueError(f"{meta_path} is unreadable ({exc}), so the settings of the shards in {out} are "
-                             "unknown; delete the folder or use another --out folder") from exc
+            raise ValueError(
+                f"{meta_path} is unreadable ({exc}), so the settings of the shards in {out} are "
+                "unknown; delete the folder or use another --out folder"
+            ) from exc
         if old.get("identity") != identity:
-            raise ValueError(f"{out} holds a dataset generated with other settings ({old.get('identity')}); "
-                             "use another --out folder or delete it")
-    meta = {"format": DATASET_FORMAT, "identity": identity, "problem": problem.name,
-            "fingerprint": problem.fingerprint(), "config": _config_dict(problem.config),
-            "benchmark": problem_spec(problem)["benchmark"],
-            "n_theta": problem.n_theta, "n_d": problem.n_d, "n_x": problem.n_x,
-            "unit_kind": _unit_kind(problem), "seed": config.seed, "solver": config.solver,
-            "time_limit": config.time_limit, "split_fractions": list(config.split_fractions),
-            "mimpc_version": mimpc.__version__, "shards": [], "complete": False}
+            raise ValueError(
+                f"{out} holds a dataset generated with other settings ({old.get('identity')}); "
+                "use another --out folder or delete it"
+            )
+    meta = {
+        "format": DATASET_FORMAT,
+        "identity": identity,
+        "problem": problem.name,
+        "fingerprint": problem.fingerprint(),
+        "config": _config_dict(problem.config),
+        "benchmark": problem_spec(problem)["benchmark"],
+        "n_theta": problem.n_theta,
+        "n_d": problem.n_d,
+        "n_x": problem.n_x,
+        "unit_kind": _unit_kind(problem),
+        "seed": config.seed,
+        "solver": config.solver,
+        "time_limit": config.time_limit,
+        "split_fractions": list(config.split_fractions),
+        "mimpc_version": mimpc.__version__,
+        "shards": [],
+        "complete": False,
+    }
     meta_path.write_text(json.dumps(meta, indent=2))
 
     sizes: dict[int, int] = {}
@@ -273,13 +314,22 @@ def generate(problem: ParametricMIQP, out_dir: str | Path, config: GenerationCon
                 dropped[key] += int(f[f"dropped_{key}"])
             for name, count in zip(*np.unique(f["solver"], return_counts=True)):
                 solvers[str(name)] = solvers.get(str(name), 0) + int(count)
-    meta.update(shards=[_shard_name(k) for k in range(n_prefix)], samples=total, dropped=dropped,
-                solvers_used=solvers, complete=True)
+    meta.update(
+        shards=[_shard_name(k) for k in range(n_prefix)],
+        samples=total,
+        dropped=dropped,
+        solvers_used=solvers,
+        complete=True,
+    )
     if config.mix:
         from mimpc.generation.mix import format_mix, samples_by_kind
+
         episodes = np.concatenate([np.load(shards_dir / _shard_name(k))["episode"] for k in range(n_prefix)])
-        meta.update(mix=format_mix(config.mix), samples_by_kind=samples_by_kind(episodes),
-                    policy=config.policy or "shipped hybrid")
+        meta.update(
+            mix=format_mix(config.mix),
+            samples_by_kind=samples_by_kind(episodes),
+            policy=config.policy or "shipped hybrid",
+        )
     meta_path.write_text(json.dumps(meta, indent=2))
     return load_dataset(out, problem)
 

@@ -54,4 +54,5 @@ class ProgressGuard:
             f"{self._fruitless[0].name} .. {self._fruitless[-1].name}) gave no proven-optimal label; dropped "
             f"solves: {dropped['time_limit']} stopped by the time limit, {dropped['infeasible']} infeasible, "
             f"{dropped['other']} other (no solution or solver error), with {limit}. Raise --time-limit, or check "
-            "the problem settings (--set) and the solver")
+            "the problem settings (--set) and the solver"
+        )

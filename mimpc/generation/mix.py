@@ -36,8 +36,20 @@ from mimpc.generation.units import expert_unit
 from mimpc.problems.samplers import sample_theta
 from mimpc.training.dataset import KIND_STRIDE, KINDS, kind_of_episodes, samples_by_kind
 
-__all__ = ["KINDS", "DEFAULT_MIX", "KIND_STRIDE", "HARD_TRIES", "HARD_SLACK_TOL", "parse_mix", "format_mix",
-           "shard_kind", "mixed_units", "units_per_shard", "kind_of_episodes", "samples_by_kind"]
+__all__ = [
+    "KINDS",
+    "DEFAULT_MIX",
+    "KIND_STRIDE",
+    "HARD_TRIES",
+    "HARD_SLACK_TOL",
+    "parse_mix",
+    "format_mix",
+    "shard_kind",
+    "mixed_units",
+    "units_per_shard",
+    "kind_of_episodes",
+    "samples_by_kind",
+]
 
 DEFAULT_MIX = (("expert", 0.6), ("domain", 0.25), ("onpolicy", 0.15))
 HARD_TRIES = 1000
@@ -102,8 +114,10 @@ def mixed_units(problem: ParametricMIQP, config: Any, shard: int, controller: An
     policy = _load_policy(problem, config.policy, kind) if kind in ("onpolicy", "hard") else None
     for unit in range(index * per, (index + 1) * per):
         if kind == "expert":
-            yield unit, expert_unit(problem, config.max_episode_steps, controller,
-                                    np.random.default_rng([config.seed, unit]))
+            yield (
+                unit,
+                expert_unit(problem, config.max_episode_steps, controller, np.random.default_rng([config.seed, unit])),
+            )
             continue
         rng = np.random.default_rng([config.seed, k, unit])
         if kind == "domain":
@@ -134,18 +148,21 @@ def _hard(problem: ParametricMIQP, expert: Any, policy: Any, rng: np.random.Gene
 
 
 def _load_policy(problem: ParametricMIQP, checkpoint: str | None, kind: str) -> Any:
-    from controllers import make_controller
+    from mimpc.controllers import make_controller
     from mimpc.training.checkpoint import load_checkpoint
 
     method = "hybrid" if checkpoint is None else load_checkpoint(checkpoint, problem).method
     if kind == "hard" and method == "lpae":
-        raise ValueError(f"--mix hard needs a policy whose plan is a relaxed QP (sl, ssl or hybrid) to tell where it "
-                         f"fails; --policy {checkpoint} is an lpae checkpoint")
+        raise ValueError(
+            f"--mix hard needs a policy whose plan is a relaxed QP (sl, ssl or hybrid) to tell where it "
+            f"fails; --policy {checkpoint} is an lpae checkpoint"
+        )
     return make_controller(method, problem, checkpoint=checkpoint)
 
 
-def _onpolicy(problem: ParametricMIQP, config: Any, expert: Any, policy: Any,
-              rng: np.random.Generator) -> Iterator[np.ndarray]:
+def _onpolicy(
+    problem: ParametricMIQP, config: Any, expert: Any, policy: Any, rng: np.random.Generator
+) -> Iterator[np.ndarray]:
     """States of one closed-loop episode of ``policy`` from a ``domain`` theta, each labelled by
     ``expert`` first: the benchmark's ``onpolicy_episode`` hook, else its closed-loop ``step``."""
     bench = benchmark_of(problem)

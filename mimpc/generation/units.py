@@ -12,7 +12,9 @@ from mimpc.problems.samplers import sample_theta
 __all__ = ["expert_unit"]
 
 
-def expert_unit(problem: ParametricMIQP, max_steps: int, controller: Any, rng: np.random.Generator) -> Iterator[np.ndarray]:
+def expert_unit(
+    problem: ParametricMIQP, max_steps: int, controller: Any, rng: np.random.Generator
+) -> Iterator[np.ndarray]:
     """Yield the thetas of one unit after the controller has acted on each: a closed-loop episode
     from a ``starts`` theta of the benchmark (its ``advance`` hook moves theta on and may end the
     episode), or one independent ``starts`` theta for a benchmark whose unit is ``"instances"``."""

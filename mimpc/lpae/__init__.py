@@ -14,6 +14,18 @@ from mimpc.lpae.baselines import EuclideanProjector, QPLayerConfig, QPLayerModel
 from mimpc.lpae.evaluation import add_noise, decision_metrics, mask_features
 from mimpc.lpae.torch_lp import TorchLP
 
-__all__ = ["LPAEConfig", "LPAutoencoder", "lpae_loss", "penalty_weight", "train_lpae",
-           "EuclideanProjector", "QPLayerConfig", "QPLayerModel", "train_qp_layer",
-           "add_noise", "decision_metrics", "mask_features", "TorchLP"]
+__all__ = [
+    "LPAEConfig",
+    "LPAutoencoder",
+    "lpae_loss",
+    "penalty_weight",
+    "train_lpae",
+    "EuclideanProjector",
+    "QPLayerConfig",
+    "QPLayerModel",
+    "train_qp_layer",
+    "add_noise",
+    "decision_metrics",
+    "mask_features",
+    "TorchLP",
+]

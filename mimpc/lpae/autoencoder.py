@@ -95,8 +95,10 @@ class LPAEConfig:
             if not (np.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be a non-negative number, got {value!r}")
         if self.w_objective > 0 and self.w_penalty == 0:
-            raise ValueError("w_objective > 0 needs w_penalty > 0: without the penalty the LP objective is "
-                             "unbounded and the decision diverges")
+            raise ValueError(
+                "w_objective > 0 needs w_penalty > 0: without the penalty the LP objective is "
+                "unbounded and the decision diverges"
+            )
         check_positive(self.penalty_start, "penalty_start")
         if not (np.isfinite(self.anneal_factor) and self.anneal_factor >= 1):
             raise ValueError(f"anneal_factor must be >= 1, got {self.anneal_factor!r}")
@@ -183,12 +185,16 @@ def lpae_loss(model: LPAutoencoder, theta: torch.Tensor, lam: float) -> tuple[to
         loss = loss + lam * cfg.w_penalty * pen
     if cfg.w_objective > 0:
         loss = loss - cfg.w_objective * obj
-    return loss, {"reconstruction": float(rec.detach()), "penalty": float(pen.detach()),
-                  "objective": float(obj.detach())}
+    return loss, {
+        "reconstruction": float(rec.detach()),
+        "penalty": float(pen.detach()),
+        "objective": float(obj.detach()),
+    }
 
 
-def train_lpae(lp: ParametricLP, theta: np.ndarray, config: LPAEConfig | None = None,
-               seed: int = 0) -> tuple[LPAutoencoder, list[dict[str, float]]]:
+def train_lpae(
+    lp: ParametricLP, theta: np.ndarray, config: LPAEConfig | None = None, seed: int = 0
+) -> tuple[LPAutoencoder, list[dict[str, float]]]:
     """Train an LP-AE (or, with zero penalty and objective weights, a vanilla AE) on ``theta``.
 
     Parameters
@@ -223,7 +229,7 @@ def train_lpae(lp: ParametricLP, theta: np.ndarray, config: LPAEConfig | None = 
         sums = {"loss": 0.0, "reconstruction": 0.0, "penalty": 0.0, "objective": 0.0}
         order = torch.randperm(len(data), generator=gen)
         for i in range(0, len(data), cfg.batch_size):
-            batch = data[order[i:i + cfg.batch_size]]
+            batch = data[order[i : i + cfg.batch_size]]
             loss, terms = lpae_loss(model, batch, lam)
             opt.zero_grad()
             loss.backward()
@@ -231,8 +237,15 @@ def train_lpae(lp: ParametricLP, theta: np.ndarray, config: LPAEConfig | None = 
             sums["loss"] += float(loss.detach()) * len(batch)
             for k, v in terms.items():
                 sums[k] += v * len(batch)
-        history.append({"epoch": epoch, "lambda": lam, "lr": opt.param_groups[0]["lr"],
-                        **{k: v / len(data) for k, v in sums.items()}, "time_s": time.perf_counter() - start})
+        history.append(
+            {
+                "epoch": epoch,
+                "lambda": lam,
+                "lr": opt.param_groups[0]["lr"],
+                **{k: v / len(data) for k, v in sums.items()},
+                "time_s": time.perf_counter() - start,
+            }
+        )
         sched.step()
     model.eval()
     return model, history

@@ -139,8 +139,7 @@ class QPLayerModel(nn.Module):
         q = cp.Parameter(lp.n_vars)
         b = cp.Parameter(lp.n_rows)
         eps = self.config.regularization
-        problem = cp.Problem(cp.Minimize(0.5 * eps * cp.sum_squares(y) - q @ y),
-                             [lp.A @ y <= b, y >= 0, y <= lp.upper])
+        problem = cp.Problem(cp.Minimize(0.5 * eps * cp.sum_squares(y) - q @ y), [lp.A @ y <= b, y >= 0, y <= lp.upper])
         self.layer = CvxpyLayer(problem, parameters=[q, b], variables=[y])
 
     def forward(self, theta: torch.Tensor) -> torch.Tensor:
@@ -164,8 +163,9 @@ class QPLayerModel(nn.Module):
         return self(torch.as_tensor(np.asarray(theta, dtype=np.float64))).numpy()
 
 
-def train_qp_layer(lp: ParametricLP, theta: np.ndarray, y_star: np.ndarray, config: QPLayerConfig | None = None,
-                   seed: int = 0) -> tuple[QPLayerModel, list[dict[str, float]]]:
+def train_qp_layer(
+    lp: ParametricLP, theta: np.ndarray, y_star: np.ndarray, config: QPLayerConfig | None = None, seed: int = 0
+) -> tuple[QPLayerModel, list[dict[str, float]]]:
     """Train :class:`QPLayerModel` by MSE to the optimal decisions ``y_star`` (supervised).
 
     Returns the model (eval mode) and a per-epoch history (``epoch``, ``mse``, ``time_s``).
@@ -186,7 +186,7 @@ def train_qp_layer(lp: ParametricLP, theta: np.ndarray, y_star: np.ndarray, conf
         start, total = time.perf_counter(), 0.0
         order = torch.randperm(len(X), generator=gen)
         for i in range(0, len(X), cfg.batch_size):
-            idx = order[i:i + cfg.batch_size]
+            idx = order[i : i + cfg.batch_size]
             loss = ((model(X[idx]) - Y[idx]) ** 2).mean()
             opt.zero_grad()
             loss.backward()

@@ -61,15 +61,18 @@ def violation_breakdown(lp: ParametricLP, y: np.ndarray, theta: np.ndarray, tol:
     out: dict[str, dict[str, Any]] = {}
     for j, name in enumerate(groups):
         broken = per_group[:, j] > tol
-        out[name] = {"violated_pct": 100.0 * float(broken.mean()),
-                     "worst_pct": 100.0 * float((infeasible & (worst == j)).mean()),
-                     "median": float(np.median(per_group[broken, j])) if broken.any() else 0.0,
-                     "max": float(per_group[:, j].max()) if broken.any() else 0.0}
+        out[name] = {
+            "violated_pct": 100.0 * float(broken.mean()),
+            "worst_pct": 100.0 * float((infeasible & (worst == j)).mean()),
+            "median": float(np.median(per_group[broken, j])) if broken.any() else 0.0,
+            "max": float(per_group[:, j].max()) if broken.any() else 0.0,
+        }
     return out
 
 
-def penalized_minimiser(lp: ParametricLP, theta: np.ndarray, weight: float, w_objective: float,
-                        solver: str = "CLARABEL") -> np.ndarray:
+def penalized_minimiser(
+    lp: ParametricLP, theta: np.ndarray, weight: float, w_objective: float, solver: str = "CLARABEL"
+) -> np.ndarray:
     """Per-instance minimiser of ``weight sum relu(g)^2 - w_objective c'y`` (module docstring).
 
     Parameters

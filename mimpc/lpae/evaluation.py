@@ -36,8 +36,14 @@ FEASIBILITY_TOL = 1e-3
 LOOSE_TOL = 1e-2
 
 
-def decision_metrics(lp: ParametricLP, y: np.ndarray, theta_true: np.ndarray, optimum: np.ndarray,
-                     tol: float = FEASIBILITY_TOL, loose_tol: float = LOOSE_TOL) -> dict[str, Any]:
+def decision_metrics(
+    lp: ParametricLP,
+    y: np.ndarray,
+    theta_true: np.ndarray,
+    optimum: np.ndarray,
+    tol: float = FEASIBILITY_TOL,
+    loose_tol: float = LOOSE_TOL,
+) -> dict[str, Any]:
     """Feasibility, violation and objective gap of decisions ``y`` on the true instances.
 
     Parameters
@@ -67,8 +73,9 @@ def decision_metrics(lp: ParametricLP, y: np.ndarray, theta_true: np.ndarray, op
     }
 
 
-def add_noise(theta: np.ndarray, rng: np.random.Generator, snr_db: float = 5.0,
-              fraction: float = 0.2) -> tuple[np.ndarray, np.ndarray, float]:
+def add_noise(
+    theta: np.ndarray, rng: np.random.Generator, snr_db: float = 5.0, fraction: float = 0.2
+) -> tuple[np.ndarray, np.ndarray, float]:
     """Gaussian noise at ``snr_db`` on a random ``fraction`` of the instances (see module docstring).
 
     Returns
@@ -95,8 +102,9 @@ def add_noise(theta: np.ndarray, rng: np.random.Generator, snr_db: float = 5.0,
     return noisy, rows, float(negative.mean()) if rows.any() else 0.0
 
 
-def mask_features(lp: ParametricLP, theta: np.ndarray, rng: np.random.Generator,
-                  fraction: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
+def mask_features(
+    lp: ParametricLP, theta: np.ndarray, rng: np.random.Generator, fraction: float = 0.3
+) -> tuple[np.ndarray, np.ndarray]:
     """Set ``round(fraction * k)`` random features of every instance to the low end of their range.
 
     Returns the masked features and the boolean mask (N, k).

@@ -101,7 +101,7 @@ class StateMap(nn.Module):
         self.register_buffer("from_theta", t(inv @ problem.B_t))
         self.register_buffer("offset", t(inv @ problem.b))
         self.register_buffer("from_u", t(-inv @ problem.A[:, inputs]))
-        self.register_buffer("from_delta", t(-inv @ problem.A[:, problem.n_x:]))
+        self.register_buffer("from_delta", t(-inv @ problem.A[:, problem.n_x :]))
         self.register_buffer("order", torch.as_tensor(np.argsort(np.r_[states, inputs])))
 
     def forward(self, theta: torch.Tensor, u: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
@@ -113,8 +113,13 @@ class StateMap(nn.Module):
 class LPAEPolicy(nn.Module):
     """Encoder theta -> (inputs, integers) -> x via :class:`StateMap`; decoder (u, delta) -> theta."""
 
-    def __init__(self, problem: ParametricMIQP, config: LPAEConfig | None = None,
-                 theta_mean: np.ndarray | None = None, theta_std: np.ndarray | None = None) -> None:
+    def __init__(
+        self,
+        problem: ParametricMIQP,
+        config: LPAEConfig | None = None,
+        theta_mean: np.ndarray | None = None,
+        theta_std: np.ndarray | None = None,
+    ) -> None:
         super().__init__()
         self.config = config or LPAEConfig()
         self.kind, self.n_values = integer_head_kind(problem)
@@ -145,12 +150,13 @@ class LPAEPolicy(nn.Module):
             raise ValueError(f"theta must have shape (batch, {self.n_theta}), got {tuple(theta.shape)}")
         theta = theta.to(self.theta_mean.dtype)
         out = self.encoder(self.normalise(theta))
-        raw_u, logits = out[:, :self.n_u], out[:, self.n_u:]
+        raw_u, logits = out[:, : self.n_u], out[:, self.n_u :]
         u = torch.where(self.u_boxed, self.u_low + self.u_span * torch.sigmoid(raw_u), raw_u)
         if self.kind == "categorical":
             logits = logits.view(-1, self.n_d, self.n_values)
-        delta = straight_through_integers(logits, self.kind, self.lower, self.n_values, self.training,
-                                          self.config.gumbel_tau)
+        delta = straight_through_integers(
+            logits, self.kind, self.lower, self.n_values, self.training, self.config.gumbel_tau
+        )
         return self.state_map(theta, u, delta), delta
 
     def forward(self, theta: torch.Tensor) -> torch.Tensor:
@@ -184,8 +190,12 @@ class LPAEMethod:
         obj = (self.problem.objective(x64, d64, theta64) / cfg.objective_scale).mean()
         lam = cfg.penalty_start * anneal_multiplier(epoch, cfg.anneal_factor, cfg.anneal_cap)
         loss = cfg.w_reconstruction * rec + lam * pen + cfg.w_objective * obj
-        terms = {"reconstruction": float(rec.detach()), "penalty": float(pen.detach()),
-                 "objective": float(obj.detach()), "lambda": lam}
+        terms = {
+            "reconstruction": float(rec.detach()),
+            "penalty": float(pen.detach()),
+            "objective": float(obj.detach()),
+            "lambda": lam,
+        }
         return loss, terms, x, delta
 
     def loss(self, theta: torch.Tensor, delta_star: torch.Tensor, epoch: int) -> tuple[torch.Tensor, dict]:
@@ -197,8 +207,14 @@ class LPAEMethod:
         return loss, x, delta, torch.ones(len(theta), dtype=torch.bool, device=theta.device)
 
 
-def _train_method(problem: ParametricMIQP, dataset: ExpertDataset, out: str | Path, config: Any,
-                  loss_overrides: dict[str, Any], options: TrainOptions) -> Any:
+def _train_method(
+    problem: ParametricMIQP,
+    dataset: ExpertDataset,
+    out: str | Path,
+    config: Any,
+    loss_overrides: dict[str, Any],
+    options: TrainOptions,
+) -> Any:
     """``mimpc train --method lpae`` (see :mod:`mimpc.training.methods`)."""
     if options.init is not None:
         raise ValueError("--init applies to sl, ssl and hybrid policies, not lpae")
@@ -206,13 +222,28 @@ def _train_method(problem: ParametricMIQP, dataset: ExpertDataset, out: str | Pa
         raise ValueError(f"--head {options.head} applies to sl, ssl and hybrid policies; lpae has its own heads")
     if options.encoder != "mlp" or options.decode != "argmax":
         raise ValueError("--encoder and --decode apply to sl, ssl and hybrid policies; lpae has its own network")
-    return train_lpae(problem, dataset, out, config, loss_overrides, hidden=options.hidden, resume=options.resume,
-                      progress=options.progress)
+    return train_lpae(
+        problem,
+        dataset,
+        out,
+        config,
+        loss_overrides,
+        hidden=options.hidden,
+        resume=options.resume,
+        progress=options.progress,
+    )
 
 
-def train_lpae(problem: ParametricMIQP, dataset: ExpertDataset, out: str | Path, config: Any = None,
-               loss_overrides: dict[str, Any] | None = None, hidden: list[int] | None = None,
-               resume: str | Path | None = None, progress: bool = True) -> Any:
+def train_lpae(
+    problem: ParametricMIQP,
+    dataset: ExpertDataset,
+    out: str | Path,
+    config: Any = None,
+    loss_overrides: dict[str, Any] | None = None,
+    hidden: list[int] | None = None,
+    resume: str | Path | None = None,
+    progress: bool = True,
+) -> Any:
     """Train an LP-AE policy on the thetas of ``dataset`` (labels are not used; the stored optimal
     objectives only serve the validation metrics and the objective scale)."""
     from mimpc.training.trainer import TrainConfig, _train_split, fit, resolve_device
@@ -225,8 +256,9 @@ def train_lpae(problem: ParametricMIQP, dataset: ExpertDataset, out: str | Path,
     torch.manual_seed(config.seed)
     policy = LPAEPolicy(problem, model_config, train_split["theta"].mean(0), train_split["theta"].std(0))
     policy = policy.to(resolve_device(config.device))
-    return fit(LPAEMethod(problem, policy, loss_config), dataset, train_split, out, config,
-               resume=resume, progress=progress)
+    return fit(
+        LPAEMethod(problem, policy, loss_config), dataset, train_split, out, config, resume=resume, progress=progress
+    )
 
 
 register_model_kind("lpae", LPAEPolicy, LPAEConfig)

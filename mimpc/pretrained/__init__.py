@@ -16,9 +16,11 @@ def pretrained_path(problem: ParametricMIQP, method: str) -> Path:
     path = PRETRAINED_DIR / problem.name / f"{method}.pt"
     if not path.exists():
         have = available_pretrained().get(problem.name, [])
-        raise FileNotFoundError(f"no pretrained {method!r} policy for {problem.name} (shipped: {have or 'none'}); "
-                                f"train one with `mimpc train --env {problem.name} --method {method}` "
-                                "and pass checkpoint=PATH")
+        raise FileNotFoundError(
+            f"no pretrained {method!r} policy for {problem.name} (shipped: {have or 'none'}); "
+            f"train one with `mimpc train --env {problem.name} --method {method}` "
+            "and pass checkpoint=PATH"
+        )
     return path
 
 

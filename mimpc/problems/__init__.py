@@ -8,10 +8,26 @@ from mimpc.problems.qp_data import QPData
 from mimpc.problems.robot import Obstacle, RobotNavConfig, build_robot_nav, robot_nav
 from mimpc.problems.tank import ThermalTankConfig, build_thermal_tank, thermal_tank
 
-__all__ = ["ParametricMIQP", "MPCLayout", "RowGroup", "Violations", "QPData",
-           "Obstacle", "RobotNavConfig", "robot_nav", "build_robot_nav",
-           "ThermalTankConfig", "thermal_tank", "build_thermal_tank", "make_problem",
-           "Benchmark", "available_benchmarks", "benchmark_of", "load_benchmark", "register_benchmark"]
+__all__ = [
+    "ParametricMIQP",
+    "MPCLayout",
+    "RowGroup",
+    "Violations",
+    "QPData",
+    "Obstacle",
+    "RobotNavConfig",
+    "robot_nav",
+    "build_robot_nav",
+    "ThermalTankConfig",
+    "thermal_tank",
+    "build_thermal_tank",
+    "make_problem",
+    "Benchmark",
+    "available_benchmarks",
+    "benchmark_of",
+    "load_benchmark",
+    "register_benchmark",
+]
 
 
 def make_problem(name: str, **overrides) -> ParametricMIQP:

@@ -30,8 +30,16 @@ import numpy as np
 
 from mimpc.problems.canonical import ParametricMIQP
 
-__all__ = ["Benchmark", "SAMPLER_FAMILIES", "replace_state", "register_benchmark", "load_benchmark", "benchmark_of",
-           "available_benchmarks", "BUILTIN_BENCHMARKS"]
+__all__ = [
+    "Benchmark",
+    "SAMPLER_FAMILIES",
+    "replace_state",
+    "register_benchmark",
+    "load_benchmark",
+    "benchmark_of",
+    "available_benchmarks",
+    "BUILTIN_BENCHMARKS",
+]
 
 SAMPLER_FAMILIES = ("domain", "uniform", "starts")
 """Theta samplers a benchmark may offer: ``domain`` (training data over the whole observation
@@ -39,8 +47,10 @@ domain), ``uniform`` (evaluation over the same domain, another construction and 
 ``starts`` (the environment's reset distribution)."""
 
 #: Built-in benchmarks by name: references resolved on first use, like any user's benchmark.
-BUILTIN_BENCHMARKS: dict[str, str] = {"robot_nav": "mimpc.problems.robot:BENCHMARK",
-                                      "thermal_tank": "mimpc.problems.tank:BENCHMARK"}
+BUILTIN_BENCHMARKS: dict[str, str] = {
+    "robot_nav": "mimpc.problems.robot:BENCHMARK",
+    "thermal_tank": "mimpc.problems.tank:BENCHMARK",
+}
 
 
 @dataclass(frozen=True, eq=False)
@@ -139,8 +149,10 @@ class Benchmark:
     def problem_from_config(self, config: Any) -> ParametricMIQP:
         """The problem of a stored config (see ``config_class``)."""
         if self.build_from_config is None or self.config_class is None:
-            raise ValueError(f"benchmark {self.name!r} cannot rebuild a problem from a config "
-                             "(give it config_class and build_from_config)")
+            raise ValueError(
+                f"benchmark {self.name!r} cannot rebuild a problem from a config "
+                "(give it config_class and build_from_config)"
+            )
         return self._tag(self.build_from_config(config))
 
     def initial_integers(self, problem: ParametricMIQP, theta: np.ndarray) -> np.ndarray:
@@ -168,8 +180,9 @@ class Benchmark:
 
     def _tag(self, problem: ParametricMIQP) -> ParametricMIQP:
         if not isinstance(problem, ParametricMIQP):
-            raise ValueError(f"benchmark {self.name!r}: its builder returned {type(problem).__name__}, "
-                             "not a ParametricMIQP")
+            raise ValueError(
+                f"benchmark {self.name!r}: its builder returned {type(problem).__name__}, not a ParametricMIQP"
+            )
         if problem.name != self.name:
             raise ValueError(f"benchmark {self.name!r} built a problem named {problem.name!r}; the names must agree")
         if self.ref:
@@ -181,7 +194,7 @@ def replace_state(theta: np.ndarray, state: np.ndarray) -> np.ndarray:
     """``theta`` with its leading state part replaced by ``state`` (the default closed-loop advance
     for a theta laid out as ``[x_0; rest]``)."""
     state = np.asarray(state, dtype=float)
-    return np.concatenate([state, np.asarray(theta, dtype=float)[len(state):]])
+    return np.concatenate([state, np.asarray(theta, dtype=float)[len(state) :]])
 
 
 _REGISTRY: dict[str, Benchmark] = {}
@@ -197,8 +210,10 @@ def register_benchmark(benchmark: Benchmark, ref: str | None = None) -> Benchmar
         benchmark = replace(benchmark, ref=ref)
     old = _REGISTRY.get(benchmark.name)
     if old is not None and old.ref != benchmark.ref:
-        raise ValueError(f"a benchmark named {benchmark.name!r} is already registered (from {old.ref or 'code'}); "
-                         f"{benchmark.ref or 'this one'} must use another name")
+        raise ValueError(
+            f"a benchmark named {benchmark.name!r} is already registered (from {old.ref or 'code'}); "
+            f"{benchmark.ref or 'this one'} must use another name"
+        )
     _REGISTRY[benchmark.name] = benchmark
     if benchmark.ref:
         _BY_REF[benchmark.ref] = benchmark
@@ -222,10 +237,13 @@ def load_benchmark(ref: str) -> Benchmark:
         return load_benchmark(BUILTIN_BENCHMARKS[ref])
     if ":" not in ref:
         import difflib
+
         close = difflib.get_close_matches(ref, available_benchmarks(), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"unknown benchmark {ref!r}: choose one of {available_benchmarks()} or give "
-                         f"'package.module:NAME' or 'path/to/file.py:NAME'{hint}")
+        raise ValueError(
+            f"unknown benchmark {ref!r}: choose one of {available_benchmarks()} or give "
+            f"'package.module:NAME' or 'path/to/file.py:NAME'{hint}"
+        )
     source, _, attr = ref.rpartition(":")
     canonical = _canonical_ref(source, attr)
     if canonical in _BY_REF:

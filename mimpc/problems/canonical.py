@@ -28,8 +28,7 @@ from mimpc.problems.validation import check_array
 
 __all__ = ["ParametricMIQP", "MPCLayout", "RowGroup", "Violations"]
 
-_MATRIX_FIELDS = ("P", "q", "Q_t", "C_tt", "c_t", "A", "b", "B_t", "G", "h", "H_t",
-                  "lb_x", "ub_x", "lb_d", "ub_d")
+_MATRIX_FIELDS = ("P", "q", "Q_t", "C_tt", "c_t", "A", "b", "B_t", "G", "h", "H_t", "lb_x", "ub_x", "lb_d", "ub_d")
 
 
 class RowGroup(NamedTuple):
@@ -172,10 +171,16 @@ class ParametricMIQP:
         n_z, n_x = self.P.shape[0], self.lb_x.shape[0]
         n_d, n_t = self.lb_d.shape[0], self.c_t.shape[0]
         expected = {
-            "P": (n_z, n_z), "q": (n_z,), "Q_t": (n_z, n_t), "C_tt": (n_t, n_t),
-            "A": (self.b.shape[0], n_z), "B_t": (self.b.shape[0], n_t),
-            "G": (self.h.shape[0], n_z), "H_t": (self.h.shape[0], n_t),
-            "ub_x": (n_x,), "ub_d": (n_d,),
+            "P": (n_z, n_z),
+            "q": (n_z,),
+            "Q_t": (n_z, n_t),
+            "C_tt": (n_t, n_t),
+            "A": (self.b.shape[0], n_z),
+            "B_t": (self.b.shape[0], n_t),
+            "G": (self.h.shape[0], n_z),
+            "H_t": (self.h.shape[0], n_t),
+            "ub_x": (n_x,),
+            "ub_d": (n_d,),
         }
         for name, shape in expected.items():
             if getattr(self, name).shape != shape:
@@ -231,14 +236,12 @@ class ParametricMIQP:
     @property
     def continuous_rows(self) -> np.ndarray:
         """Indices of inequality rows that involve at least one continuous variable."""
-        return self._cached("continuous_rows",
-                            lambda: np.flatnonzero(np.any(self.G[:, : self.n_x] != 0, axis=1)))
+        return self._cached("continuous_rows", lambda: np.flatnonzero(np.any(self.G[:, : self.n_x] != 0, axis=1)))
 
     @property
     def integer_rows(self) -> np.ndarray:
         """Indices of inequality rows that involve integer variables only."""
-        return self._cached("integer_rows",
-                            lambda: np.flatnonzero(~np.any(self.G[:, : self.n_x] != 0, axis=1)))
+        return self._cached("integer_rows", lambda: np.flatnonzero(~np.any(self.G[:, : self.n_x] != 0, axis=1)))
 
     def group(self, name: str) -> slice:
         """Rows of ``G`` in the named group, as a slice."""
@@ -309,8 +312,12 @@ class ParametricMIQP:
         delta_step = check_array(delta_step, "delta_step", (lay.n_delta_step,))
         rows = lay.dynamics_rows[0]
         A = self.A[rows]
-        rhs = (self.eq_rhs(theta)[rows] - A[:, lay.state_index[0]] @ self.initial_state(theta)
-               - A[:, lay.input_index[0]] @ u - A[:, self.n_x + lay.delta_index[0]] @ delta_step)
+        rhs = (
+            self.eq_rhs(theta)[rows]
+            - A[:, lay.state_index[0]] @ self.initial_state(theta)
+            - A[:, lay.input_index[0]] @ u
+            - A[:, self.n_x + lay.delta_index[0]] @ delta_step
+        )
         return np.linalg.solve(A[:, lay.state_index[1]], rhs)
 
     def plan_from_inputs(self, theta: Any, inputs: Any, delta: Any) -> np.ndarray:
@@ -323,7 +330,7 @@ class ParametricMIQP:
         states = lay.state_index.ravel()
         x = np.zeros(self.n_x)
         x[lay.input_index] = inputs
-        rhs = self.eq_rhs(theta) - self.A[:, :self.n_x] @ x - self.A[:, self.n_x:] @ delta
+        rhs = self.eq_rhs(theta) - self.A[:, : self.n_x] @ x - self.A[:, self.n_x :] @ delta
         x[states] = np.linalg.lstsq(self.A[:, states], rhs, rcond=None)[0]
         return x
 
@@ -360,15 +367,22 @@ class ParametricMIQP:
         rhs = self.ineq_rhs(theta) - self.G[:, nx:] @ delta
         rows = self.continuous_rows
         return QPData(
-            P=self.P[:nx, :nx], q=lin[:nx] + P_xd @ delta, const=float(const),
-            A=self.A[:, :nx], b=eq_rhs, G=self.G[rows, :nx], h=rhs[rows],
-            lb=self.lb_x, ub=self.ub_x,
+            P=self.P[:nx, :nx],
+            q=lin[:nx] + P_xd @ delta,
+            const=float(const),
+            A=self.A[:, :nx],
+            b=eq_rhs,
+            G=self.G[rows, :nx],
+            h=rhs[rows],
+            lb=self.lb_x,
+            ub=self.ub_x,
             integer_row_values=-rhs[self.integer_rows],
         )
 
     # ------------------------------------------------------------------ identity
     def fingerprint(self) -> str:
         """A stable hash of the name, sizes and every matrix; stored in datasets and checkpoints."""
+
         def compute() -> str:
             digest = hashlib.sha256(self.name.encode())
             for name in _MATRIX_FIELDS:
@@ -377,11 +391,14 @@ class ParametricMIQP:
                 digest.update(np.nan_to_num(arr, posinf=1e300, neginf=-1e300).tobytes())
             digest.update(repr((self.c0, [tuple(g) for g in self.row_groups])).encode())
             return digest.hexdigest()[:16]
+
         return self._cached("fingerprint", compute)
 
     def __repr__(self) -> str:
-        return (f"ParametricMIQP({self.name!r}, n_x={self.n_x}, n_d={self.n_d}, n_theta={self.n_theta}, "
-                f"n_eq={self.n_eq}, n_ineq={self.n_ineq}, fingerprint={self.fingerprint()})")
+        return (
+            f"ParametricMIQP({self.name!r}, n_x={self.n_x}, n_d={self.n_d}, n_theta={self.n_theta}, "
+            f"n_eq={self.n_eq}, n_ineq={self.n_ineq}, fingerprint={self.fingerprint()})"
+        )
 
     def __getstate__(self) -> dict:
         state = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "_cache"}
@@ -403,26 +420,29 @@ class ParametricMIQP:
         if not _is_torch(like):
             return getattr(self, name)
         key = ("torch", name, like.dtype, like.device, finite)
+
         def make() -> Any:
             import torch
+
             arr = getattr(self, name)
             if finite:
-                arr = np.nan_to_num(arr, posinf=np.finfo(np.float64).max / 4,
-                                    neginf=-np.finfo(np.float64).max / 4)
+                arr = np.nan_to_num(arr, posinf=np.finfo(np.float64).max / 4, neginf=-np.finfo(np.float64).max / 4)
             return torch.tensor(np.array(arr), dtype=like.dtype, device=like.device)
+
         return self._cached(key, make)
 
     def _index(self, arr: Any, which: str) -> Any:
         idx = getattr(self, which)
         if _is_torch(arr):
             import torch
-            idx = self._cached(("torch", which, arr.device),
-                               lambda: torch.as_tensor(idx, device=arr.device))
+
+            idx = self._cached(("torch", which, arr.device), lambda: torch.as_tensor(idx, device=arr.device))
         return arr[..., idx]
 
     def as_torch(self, name: str, dtype: Any = None, device: Any = None) -> Any:
         """Matrix ``name`` as a cached torch tensor (float64 on CPU by default)."""
         import torch
+
         like = torch.empty(0, dtype=dtype or torch.float64, device=device)
         return self._mat(name, like)
 
@@ -435,6 +455,7 @@ def _is_torch(a: Any) -> bool:
 def _cat(x: Any, delta: Any) -> Any:
     if _is_torch(x) or _is_torch(delta):
         import torch
+
         x, delta = torch.as_tensor(x), torch.as_tensor(delta)
         dtype = x.dtype if x.is_floating_point() else delta.dtype
         return torch.cat([x.to(dtype), delta.to(dtype)], dim=-1)
@@ -451,4 +472,3 @@ def _abs(a: Any) -> Any:
 
 def _round(a: Any) -> Any:
     return a.round() if _is_torch(a) else np.round(a)
-

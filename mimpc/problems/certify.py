@@ -68,8 +68,13 @@ class PlanCertifier:
         eye = sp.identity(n_z, format="csr")
         up, lo = np.flatnonzero(np.isfinite(ub)), np.flatnonzero(np.isfinite(lb))
         blocks = [sp.csr_matrix(problem.G), eye[up], -eye[lo]]
-        self._kinds = np.concatenate([np.where(np.isin(np.arange(problem.n_ineq), problem.integer_rows), 1, 0),
-                                      np.where(up < problem.n_x, 2, 3), np.where(lo < problem.n_x, 2, 3)])
+        self._kinds = np.concatenate(
+            [
+                np.where(np.isin(np.arange(problem.n_ineq), problem.integer_rows), 1, 0),
+                np.where(up < problem.n_x, 2, 3),
+                np.where(lo < problem.n_x, 2, 3),
+            ]
+        )
         self._n_ineq = len(self._kinds)
         rows = sp.vstack(blocks + [sp.csr_matrix(problem.A)], format="csr")
         rhs0 = np.concatenate([problem.h, ub[up], -lb[lo], problem.b])
@@ -80,7 +85,7 @@ class PlanCertifier:
         # integer-only rows have no x part, so they can be checked before any QP is solved
         rows = problem.integer_rows
         self._int_rows = rows
-        self._G_int = sp.csr_matrix(problem.G[rows, problem.n_x:])
+        self._G_int = sp.csr_matrix(problem.G[rows, problem.n_x :])
         self._h_int, self._Ht_int = problem.h[rows], problem.H_t[rows]
 
     def integer_rows_hold(self, delta: np.ndarray, theta: np.ndarray) -> bool:
@@ -107,7 +112,10 @@ class PlanCertifier:
         k = self._n_ineq
         ineq, eq = r[:k], np.abs(r[k:])
         integrality = float(np.abs(delta - np.rint(delta)).max(initial=0.0))
-        candidates = [(float(ineq.max(initial=0.0)), _KINDS[self._kinds[int(np.argmax(ineq))]] if k else ""),
-                      (float(eq.max(initial=0.0)), "equality"), (integrality, "integrality")]
+        candidates = [
+            (float(ineq.max(initial=0.0)), _KINDS[self._kinds[int(np.argmax(ineq))]] if k else ""),
+            (float(eq.max(initial=0.0)), "equality"),
+            (integrality, "integrality"),
+        ]
         value, kind = max(candidates)
         return Certificate(False, value, kind)

@@ -44,8 +44,10 @@ def sample_theta(problem: ParametricMIQP, family: str, rng: np.random.Generator)
     _check_family(problem, family)
     theta = np.asarray(benchmark_of(problem).sample_theta(problem, family, rng), dtype=float)
     if theta.shape != (problem.n_theta,):
-        raise ValueError(f"benchmark {problem.name!r}: sample_theta({family!r}) returned shape {theta.shape}, "
-                         f"expected ({problem.n_theta},)")
+        raise ValueError(
+            f"benchmark {problem.name!r}: sample_theta({family!r}) returned shape {theta.shape}, "
+            f"expected ({problem.n_theta},)"
+        )
     return theta
 
 

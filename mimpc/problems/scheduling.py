@@ -50,8 +50,16 @@ import numpy as np
 
 from mimpc.problems.validation import check_array, check_positive, check_positive_int
 
-__all__ = ["ParametricLP", "LPBatch", "LPSolution", "SchedulingConfig", "build_scheduling_lp",
-           "sample_features", "sample_instances", "solve_highs"]
+__all__ = [
+    "ParametricLP",
+    "LPBatch",
+    "LPSolution",
+    "SchedulingConfig",
+    "build_scheduling_lp",
+    "sample_features",
+    "sample_instances",
+    "solve_highs",
+]
 
 
 # --------------------------------------------------------------------------------------------
@@ -91,8 +99,16 @@ class ParametricLP:
     def __post_init__(self) -> None:
         m, n = np.shape(self.A)
         k = len(self.feature_names)
-        for attr, shape in (("A", (m, n)), ("b0", (m,)), ("B", (m, k)), ("c0", (n,)), ("C", (n, k)),
-                            ("upper", (n,)), ("feature_low", (k,)), ("feature_high", (k,))):
+        for attr, shape in (
+            ("A", (m, n)),
+            ("b0", (m,)),
+            ("B", (m, k)),
+            ("c0", (n,)),
+            ("C", (n, k)),
+            ("upper", (n,)),
+            ("feature_low", (k,)),
+            ("feature_high", (k,)),
+        ):
             arr = check_array(getattr(self, attr), attr, shape)
             arr.setflags(write=False)
             object.__setattr__(self, attr, arr)
@@ -101,8 +117,10 @@ class ParametricLP:
         if np.any(self.feature_high < self.feature_low):
             raise ValueError("feature_high must be >= feature_low for every feature")
         if len(self.variable_names) != n or len(self.row_names) != m:
-            raise ValueError(f"variable_names needs {n} and row_names {m} entries, got "
-                             f"{len(self.variable_names)} and {len(self.row_names)}")
+            raise ValueError(
+                f"variable_names needs {n} and row_names {m} entries, got "
+                f"{len(self.variable_names)} and {len(self.row_names)}"
+            )
 
     @property
     def n_vars(self) -> int:
@@ -228,8 +246,12 @@ def solve_highs(lp: ParametricLP, theta: np.ndarray, integral: bool = False) -> 
         start = time.perf_counter()
         if integral:
             with _quiet_stdout():  # HiGHS' MIP solver prints diagnostics from C on some instances
-                res = milp(-c[i], constraints=LinearConstraint(lp.A, -np.inf, b[i]),
-                           integrality=np.ones(lp.n_vars), bounds=Bounds(0.0, lp.upper))
+                res = milp(
+                    -c[i],
+                    constraints=LinearConstraint(lp.A, -np.inf, b[i]),
+                    integrality=np.ones(lp.n_vars),
+                    bounds=Bounds(0.0, lp.upper),
+                )
         else:
             res = linprog(-c[i], A_ub=lp.A, b_ub=b[i], bounds=bounds, method="highs")
         times.append(time.perf_counter() - start)
@@ -238,8 +260,7 @@ def solve_highs(lp: ParametricLP, theta: np.ndarray, integral: bool = False) -> 
         ys.append(res.x)
         objs.append(float(c[i] @ res.x))
         status.append(res.status)
-    return LPSolution(np.asarray(ys).reshape(-1, lp.n_vars), np.asarray(objs), np.asarray(times),
-                      np.asarray(status))
+    return LPSolution(np.asarray(ys).reshape(-1, lp.n_vars), np.asarray(objs), np.asarray(times), np.asarray(status))
 
 
 # --------------------------------------------------------------------------------------------
@@ -330,32 +351,38 @@ class SchedulingConfig:
         too_long = np.flatnonzero(durations > self.shift_hours)
         if too_long.size:
             p = self.procedures[too_long[0]]
-            raise ValueError(f"durations: {p!r} lasts {durations[too_long[0]]} h, longer than shift_hours "
-                             f"{self.shift_hours}, so it can never be scheduled")
+            raise ValueError(
+                f"durations: {p!r} lasts {durations[too_long[0]]} h, longer than shift_hours "
+                f"{self.shift_hours}, so it can never be scheduled"
+            )
         object.__setattr__(self, "durations", tuple(durations.tolist()))
         req = np.asarray(self.requirements, dtype=float)
         if req.shape != (n_res, n_proc):
-            raise ValueError(f"requirements must have shape (resources, procedures) = ({n_res}, {n_proc}), "
-                             f"got {req.shape}")
+            raise ValueError(
+                f"requirements must have shape (resources, procedures) = ({n_res}, {n_proc}), got {req.shape}"
+            )
         if not np.all(np.isfinite(req)) or np.any(req < 0):
             raise ValueError("requirements must be finite and non-negative")
         object.__setattr__(self, "requirements", tuple(map(tuple, req.tolist())))
         if len(self.availability_range) != n_res:
-            raise ValueError(f"availability_range must have one (low, high) pair per resource ({n_res}), "
-                             f"got {len(self.availability_range)}")
-        avail = tuple(_pair(r, f"availability_range[{i}] ({self.resources[i]})")
-                      for i, r in enumerate(self.availability_range))
+            raise ValueError(
+                f"availability_range must have one (low, high) pair per resource ({n_res}), "
+                f"got {len(self.availability_range)}"
+            )
+        avail = tuple(
+            _pair(r, f"availability_range[{i}] ({self.resources[i]})") for i, r in enumerate(self.availability_range)
+        )
         object.__setattr__(self, "availability_range", avail)
         for r in range(n_res):
             for p in range(n_proc):
                 if req[r, p] > avail[r][1]:
                     raise ValueError(
                         f"requirements: {self.procedures[p]!r} needs {req[r, p]:g} {self.resources[r]} but at most "
-                        f"{avail[r][1]:g} are ever available (availability_range), so it can never be scheduled")
+                        f"{avail[r][1]:g} are ever available (availability_range), so it can never be scheduled"
+                    )
         lost = _pair(self.lost_hours_range, "lost_hours_range")
         if lost[1] >= self.shift_hours:
-            raise ValueError(f"lost_hours_range: up to {lost[1]} h lost leaves no time in a "
-                             f"{self.shift_hours} h shift")
+            raise ValueError(f"lost_hours_range: up to {lost[1]} h lost leaves no time in a {self.shift_hours} h shift")
         object.__setattr__(self, "lost_hours_range", lost)
         for name in ("demand_range", "emergency_rate_range", "priority_range"):
             object.__setattr__(self, name, _pair(getattr(self, name), name))
@@ -366,8 +393,9 @@ class SchedulingConfig:
             raise ValueError(f"room_preference must be a non-negative number, got {self.room_preference!r}")
         worst = min(self.priority_range[0], self.emergency_priority) - self.room_preference * (self.n_rooms - 1)
         if worst <= 0:
-            raise ValueError(f"room_preference {self.room_preference} makes the value of a block in the last "
-                             "room non-positive")
+            raise ValueError(
+                f"room_preference {self.room_preference} makes the value of a block in the last room non-positive"
+            )
 
     @property
     def electives(self) -> tuple[int, ...]:
@@ -421,8 +449,13 @@ def build_scheduling_lp(config: SchedulingConfig | None = None) -> ParametricLP:
     for o in range(n_rooms):
         add_row({var(p, o): d[p] for p in range(n_proc)}, cfg.shift_hours, f_lost[o], -1.0, f"shift_room{o}")
     for r in range(n_res):
-        add_row({var(p, o): req[r, p] * d[p] for p in range(n_proc) for o in range(n_rooms)}, 0.0,
-                f_avail[r], cfg.shift_hours, f"capacity_{cfg.resources[r]}")
+        add_row(
+            {var(p, o): req[r, p] * d[p] for p in range(n_proc) for o in range(n_rooms)},
+            0.0,
+            f_avail[r],
+            cfg.shift_hours,
+            f"capacity_{cfg.resources[r]}",
+        )
     for i, p in enumerate(elect):
         add_row({var(p, o): 1.0 for o in range(n_rooms)}, 0.0, f_demand[i], 1.0, f"demand_{cfg.procedures[p]}")
     for i, p in enumerate(emerg):
@@ -439,11 +472,19 @@ def build_scheduling_lp(config: SchedulingConfig | None = None) -> ParametricLP:
             C[var(p, o), f_prio[i]] = 1.0
     upper = np.repeat(np.floor(cfg.shift_hours / d), n_rooms)
     return ParametricLP(
-        A=np.asarray(rows_A), b0=np.asarray(rows_b0), B=np.asarray(rows_B), c0=c0, C=C, upper=upper,
-        feature_low=np.array([r[1] for r in ranges]), feature_high=np.array([r[2] for r in ranges]),
+        A=np.asarray(rows_A),
+        b0=np.asarray(rows_b0),
+        B=np.asarray(rows_B),
+        c0=c0,
+        C=C,
+        upper=upper,
+        feature_low=np.array([r[1] for r in ranges]),
+        feature_high=np.array([r[2] for r in ranges]),
         feature_names=tuple(r[0] for r in ranges),
         variable_names=tuple(f"{cfg.procedures[p]}@room{o}" for p in range(n_proc) for o in range(n_rooms)),
-        row_names=tuple(names), name="or_scheduling")
+        row_names=tuple(names),
+        name="or_scheduling",
+    )
 
 
 def _as_rng(rng: np.random.Generator | int | None) -> np.random.Generator:
@@ -464,8 +505,9 @@ def sample_features(config: SchedulingConfig, rng: np.random.Generator | int | N
     return low + (high - low) * gen.random((n, len(ranges)))
 
 
-def sample_instances(config: SchedulingConfig | None, rng: np.random.Generator | int | None,
-                     n: int) -> tuple[np.ndarray, LPBatch]:
+def sample_instances(
+    config: SchedulingConfig | None, rng: np.random.Generator | int | None, n: int
+) -> tuple[np.ndarray, LPBatch]:
     """Draw ``n`` daily instances.
 
     Parameters

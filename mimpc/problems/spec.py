@@ -21,13 +21,19 @@ def problem_spec(problem: ParametricMIQP) -> dict[str, Any]:
     ``module:NAME`` or ``file.py:NAME``)."""
     bench = benchmark_of(problem)
     if bench.build is None:
-        raise ValueError(f"problem {problem.name!r} was not built by a registered benchmark; it has no spec "
-                         "(define a mimpc.problems.benchmark.Benchmark for it)")
+        raise ValueError(
+            f"problem {problem.name!r} was not built by a registered benchmark; it has no spec "
+            "(define a mimpc.problems.benchmark.Benchmark for it)"
+        )
     config = None
     if bench.config_class is not None and is_dataclass(problem.config):
         config = _plain(asdict(problem.config))
-    return {"name": problem.name, "benchmark": bench.ref or problem.name, "config": config,
-            "fingerprint": problem.fingerprint()}
+    return {
+        "name": problem.name,
+        "benchmark": bench.ref or problem.name,
+        "config": config,
+        "fingerprint": problem.fingerprint(),
+    }
 
 
 def problem_from_spec(spec: dict[str, Any]) -> ParametricMIQP:
@@ -37,7 +43,9 @@ def problem_from_spec(spec: dict[str, Any]) -> ParametricMIQP:
     name = spec.get("name")
     bench = load_benchmark(spec.get("benchmark") or name)
     if bench.name != name:
-        raise ValueError(f"spec names problem {name!r} but its benchmark {spec.get('benchmark')!r} builds {bench.name!r}")
+        raise ValueError(
+            f"spec names problem {name!r} but its benchmark {spec.get('benchmark')!r} builds {bench.name!r}"
+        )
     values = spec.get("config")
     if values is None or bench.config_class is None:
         problem = bench.make_problem()
@@ -49,8 +57,10 @@ def problem_from_spec(spec: dict[str, Any]) -> ParametricMIQP:
         problem = bench.problem_from_config(bench.config_class(**values))
     expected = spec.get("fingerprint")
     if expected is not None and expected != problem.fingerprint():
-        raise ValueError(f"rebuilt {name} problem has fingerprint {problem.fingerprint()}, the spec says {expected}: "
-                         "it was made by a different version of the problem definition")
+        raise ValueError(
+            f"rebuilt {name} problem has fingerprint {problem.fingerprint()}, the spec says {expected}: "
+            "it was made by a different version of the problem definition"
+        )
     return problem
 
 

@@ -13,5 +13,13 @@ from mimpc.qp.fixed import FixedQPSolver, QPResult, SlackPenaltyReport, check_sl
 from mimpc.qp.lean import LeanQP
 from mimpc.qp.reduction import ReducedQP, reduce_problem
 
-__all__ = ["FixedQPSolver", "QPResult", "SlackPenaltyReport", "check_slack_penalty", "solve_fixed_qp", "LeanQP",
-           "ReducedQP", "reduce_problem"]
+__all__ = [
+    "FixedQPSolver",
+    "QPResult",
+    "SlackPenaltyReport",
+    "check_slack_penalty",
+    "solve_fixed_qp",
+    "LeanQP",
+    "ReducedQP",
+    "reduce_problem",
+]

@@ -151,8 +151,10 @@ class DAQPBackend(QPBackend):
         if relaxed:
             names = [n for n in self.FALLBACKS if n in available_backends()]
             if not names:
-                raise ValueError("the relaxed QP with backend 'daqp' needs clarabel (or osqp) installed "
-                                 "for instances where the exact QP is infeasible")
+                raise ValueError(
+                    "the relaxed QP with backend 'daqp' needs clarabel (or osqp) installed "
+                    "for instances where the exact QP is infeasible"
+                )
             self.fallback = BACKENDS[names[0]](red, True, rho)
             self.fallback.refines = False
 
@@ -167,8 +169,15 @@ class DAQPBackend(QPBackend):
         if soft is not None:
             again = self.elastic.solve(inst, violated_rows(self.red, inst, soft[0], soft[1], self.rho))
             if again.verified:
-                return BackendResult("optimal", again.w, again.mu, again.z_w, again.z_e,
-                                     out.iterations + again.iterations, "daqp seeded by soft constraints")
+                return BackendResult(
+                    "optimal",
+                    again.w,
+                    again.mu,
+                    again.z_w,
+                    again.z_e,
+                    out.iterations + again.iterations,
+                    "daqp seeded by soft constraints",
+                )
         seed = self.fallback.solve(inst, warm)
         iters = out.iterations + seed.iterations
         if seed.status not in ("optimal", "max_iter") or not np.all(np.isfinite(seed.w)):
@@ -177,8 +186,9 @@ class DAQPBackend(QPBackend):
         again = self.elastic.solve(inst, violated_rows(self.red, inst, seed.w, seed.mu, self.rho))
         iters += again.iterations
         if again.verified:
-            return BackendResult("optimal", again.w, again.mu, again.z_w, again.z_e, iters,
-                                 f"daqp seeded by {seed.route}")
+            return BackendResult(
+                "optimal", again.w, again.mu, again.z_w, again.z_e, iters, f"daqp seeded by {seed.route}"
+            )
         seed.iterations, seed.route = iters, f"daqp -> {seed.route} (unrefined)"
         return seed
 
@@ -218,25 +228,31 @@ class ClarabelBackend(QPBackend):
 
     def _solve(self, inst: ReducedInstance, warm: Warm | None) -> BackendResult:
         q = self.cost(inst)
-        b = np.concatenate([inst.d, inst.ue[self.fin_up_e], -inst.le[self.fin_lo_e],
-                            self.uv[self.fin_up_v], -self.lv[self.fin_lo_v]])
+        b = np.concatenate(
+            [inst.d, inst.ue[self.fin_up_e], -inst.le[self.fin_lo_e], self.uv[self.fin_up_v], -self.lv[self.fin_lo_v]]
+        )
         if self.solver is None:
             self.solver = self._cl.DefaultSolver(self.P, q, self.A, b, self.cones, self.settings)
         else:
             self.solver.update(q=q, b=b)
         sol = self.solver.solve()
         S = self._cl.SolverStatus
-        status = {S.Solved: "optimal", S.AlmostSolved: "optimal", S.PrimalInfeasible: "infeasible",
-                  S.AlmostPrimalInfeasible: "infeasible", S.MaxIterations: "max_iter"}.get(sol.status, "error")
+        status = {
+            S.Solved: "optimal",
+            S.AlmostSolved: "optimal",
+            S.PrimalInfeasible: "infeasible",
+            S.AlmostPrimalInfeasible: "infeasible",
+            S.MaxIterations: "max_iter",
+        }.get(sol.status, "error")
         z = np.asarray(sol.z, dtype=float)
         m, ku, kl = self.red.m, self.fin_up_e.size, self.fin_lo_e.size
         z_e = np.zeros(self.red.n_e)
-        z_e[self.fin_up_e] += z[m:m + ku]
-        z_e[self.fin_lo_e] -= z[m + ku:m + ku + kl]
+        z_e[self.fin_up_e] += z[m : m + ku]
+        z_e[self.fin_lo_e] -= z[m + ku : m + ku + kl]
         off, nu = m + ku + kl, self.fin_up_v.size
         z_v = np.zeros(self.n_v)
-        z_v[self.fin_up_v] += z[off:off + nu]
-        z_v[self.fin_lo_v] -= z[off + nu:]
+        z_v[self.fin_up_v] += z[off : off + nu]
+        z_v[self.fin_lo_v] -= z[off + nu :]
         return self.split(status, np.asarray(sol.x, float), z_v, np.concatenate([z[:m], z_e]), sol.iterations)
 
 
@@ -261,9 +277,19 @@ class OSQPBackend(QPBackend):
         up = np.concatenate([inst.d, inst.ue, self.uv])
         if not self._setup:
             # relaxed: fewer iterations, the elastic refinement finishes the job from the iterate
-            self.solver.setup(self.P, q, self.A, lo, up, verbose=False, eps_abs=1e-7, eps_rel=1e-7,
-                              polishing=True, polish_refine_iter=10,
-                              max_iter=4000 if self.relaxed else 20_000)
+            self.solver.setup(
+                self.P,
+                q,
+                self.A,
+                lo,
+                up,
+                verbose=False,
+                eps_abs=1e-7,
+                eps_rel=1e-7,
+                polishing=True,
+                polish_refine_iter=10,
+                max_iter=4000 if self.relaxed else 20_000,
+            )
             self._setup = True
         else:
             self.solver.update(q=q, l=lo, u=up)
@@ -271,8 +297,15 @@ class OSQPBackend(QPBackend):
             self.solver.warm_start(x=self.warm_v(inst, warm))
         res = self.solver.solve(raise_error=False)  # statuses are mapped below
         st = str(res.info.status).lower()
-        status = ("optimal" if st.startswith("solved") else "infeasible" if "primal infeasible" in st
-                  else "max_iter" if "maximum iterations" in st else "error")
+        status = (
+            "optimal"
+            if st.startswith("solved")
+            else "infeasible"
+            if "primal infeasible" in st
+            else "max_iter"
+            if "maximum iterations" in st
+            else "error"
+        )
         y = np.asarray(res.y, dtype=float)
         k = self.rows.shape[0]
         return self.split(status, np.asarray(res.x, float), y[k:], y[:k], res.info.iter)
@@ -296,8 +329,11 @@ class ProxSuiteBackend(QPBackend):
 
     def _status(self) -> str:
         S = self._px.QPSolverOutput
-        return {S.PROXQP_SOLVED: "optimal", S.PROXQP_PRIMAL_INFEASIBLE: "infeasible",
-                S.PROXQP_MAX_ITER_REACHED: "max_iter"}.get(self.qp.results.info.status, "error")
+        return {
+            S.PROXQP_SOLVED: "optimal",
+            S.PROXQP_PRIMAL_INFEASIBLE: "infeasible",
+            S.PROXQP_MAX_ITER_REACHED: "max_iter",
+        }.get(self.qp.results.info.status, "error")
 
     def _solve(self, inst: ReducedInstance, warm: Warm | None) -> BackendResult:
         g, m = self.cost(inst), self.red.m
@@ -332,7 +368,10 @@ class ProxSuiteBackend(QPBackend):
 
 
 BACKENDS: dict[str, type[QPBackend]] = {
-    "daqp": DAQPBackend, "clarabel": ClarabelBackend, "osqp": OSQPBackend, "proxsuite": ProxSuiteBackend,
+    "daqp": DAQPBackend,
+    "clarabel": ClarabelBackend,
+    "osqp": OSQPBackend,
+    "proxsuite": ProxSuiteBackend,
 }
 
 

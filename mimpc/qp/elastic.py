@@ -52,8 +52,9 @@ class ElasticOutcome:
     verified: bool
 
 
-def violated_rows(red: ReducedQP, inst: ReducedInstance, w: np.ndarray, mu: np.ndarray, rho: float,
-                  tol: float = 1e-6) -> np.ndarray:
+def violated_rows(
+    red: ReducedQP, inst: ReducedInstance, w: np.ndarray, mu: np.ndarray, rho: float, tol: float = 1e-6
+) -> np.ndarray:
     """Guess ``V`` from an approximate solution: rows clearly violated, or with multiplier at
     ``rho`` and not clearly satisfied."""
     r = red.C @ w - inst.d
@@ -74,8 +75,9 @@ class ElasticQP:
         self._last_V: np.ndarray | None = None
         self._n_con = red.n_w + self.rows.shape[0]
 
-    def _qp(self, inst: ReducedInstance, V: np.ndarray,
-            warm_w: np.ndarray | None) -> tuple[int, np.ndarray, np.ndarray, int]:
+    def _qp(
+        self, inst: ReducedInstance, V: np.ndarray, warm_w: np.ndarray | None
+    ) -> tuple[int, np.ndarray, np.ndarray, int]:
         """One QP for the violated rows ``V``: DAQP's exit flag, ``w``, multipliers, iterations."""
         red = self.red
         f = inst.c + (self.rho * (V.astype(float) @ red.C) if V.any() else 0.0)
@@ -100,8 +102,13 @@ class ElasticQP:
             self._ready = False  # do not seed the next solve with a failed working set
         return int(flag), np.asarray(x, float), np.asarray(info["lam"], float), int(info["iterations"])
 
-    def solve(self, inst: ReducedInstance, V0: np.ndarray | None = None, warm_w: np.ndarray | None = None,
-              max_rounds: int = 20) -> ElasticOutcome:
+    def solve(
+        self,
+        inst: ReducedInstance,
+        V0: np.ndarray | None = None,
+        warm_w: np.ndarray | None = None,
+        max_rounds: int = 20,
+    ) -> ElasticOutcome:
         """Iterate from ``V0`` (default: no violated rows) until the KKT conditions of eq. (10)
         hold (``verified``), a QP fails (its status), or ``max_rounds`` QPs were solved."""
         red, rho = self.red, self.rho
@@ -112,8 +119,8 @@ class ElasticQP:
             iters += it
             n_w = red.n_w
             status = {1: "optimal", -1: "infeasible", -4: "max_iter"}.get(flag, "error")
-            mu = np.maximum(lam[n_w:n_w + red.m], 0.0)
-            z_w, z_e = lam[:n_w].copy(), lam[n_w + red.m:].copy()
+            mu = np.maximum(lam[n_w : n_w + red.m], 0.0)
+            z_w, z_e = lam[:n_w].copy(), lam[n_w + red.m :].copy()
             if status != "optimal":
                 return ElasticOutcome(status, w, mu, z_w, z_e, iters, rounds, False)
             if rho is None:
@@ -149,7 +156,7 @@ class SoftSeed:
         self.model = daqp.Model()
         self.model.settings = {"primal_tol": 1e-9, "iter_limit": 10_000, "rho_soft": self.RHO_SOFT, "w_soft": rho}
         self.sense = np.zeros(red.n_w + self.rows.shape[0], dtype=np.int32)
-        self.sense[red.n_w:red.n_w + red.m] = 8  # soft
+        self.sense[red.n_w : red.n_w + red.m] = 8  # soft
         self._ready = False
 
     def solve(self, c: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -166,7 +173,7 @@ class SoftSeed:
         if int(flag) not in (1, 2) or not np.all(np.isfinite(w)):  # 2: optimal with soft rows violated
             self._ready = False
             return None
-        return w, np.maximum(np.asarray(info["lam"], float)[red.n_w:red.n_w + red.m], 0.0)
+        return w, np.maximum(np.asarray(info["lam"], float)[red.n_w : red.n_w + red.m], 0.0)
 
     @staticmethod
     def bounds(red: ReducedQP, inst: ReducedInstance) -> tuple[np.ndarray, np.ndarray]:

@@ -50,8 +50,15 @@ from mimpc.problems.validation import check_array, resolve_rho
 from mimpc.qp.backends import QPBackend, available_backends, make_backend
 from mimpc.qp.reduction import ReducedQP, reduce_problem
 
-__all__ = ["QPResult", "FixedQPSolver", "solve_fixed_qp", "SlackPenaltyReport", "check_slack_penalty",
-           "AUTO_BACKEND", "offered_backends"]
+__all__ = [
+    "QPResult",
+    "FixedQPSolver",
+    "solve_fixed_qp",
+    "SlackPenaltyReport",
+    "check_slack_penalty",
+    "AUTO_BACKEND",
+    "offered_backends",
+]
 
 #: Preference order of ``backend="auto"`` for the exact (False) and relaxed (True) QP; the first
 #: installed one is used. See the module docstring for the measurements behind it.
@@ -155,8 +162,9 @@ def resolve_backend(backend: str, relaxed: bool) -> str:
                 return name
         raise ValueError("no QP backend is installed; install daqp (and clarabel for the relaxed QP)")
     if relaxed and backend in _NOT_FOR_RELAXED:
-        raise ValueError(f"backend {backend!r} is not offered for the relaxed QP (eq. 10); use one of "
-                         f"{offered_backends(True)}")
+        raise ValueError(
+            f"backend {backend!r} is not offered for the relaxed QP (eq. 10); use one of {offered_backends(True)}"
+        )
     return backend
 
 
@@ -178,8 +186,9 @@ class FixedQPSolver:
         ``"auto"`` or one of ``"daqp"``, ``"clarabel"``, ``"osqp"``, ``"proxsuite"``.
     """
 
-    def __init__(self, problem: ParametricMIQP, relaxed: bool = False, rho: float | None = None,
-                 backend: str = "auto") -> None:
+    def __init__(
+        self, problem: ParametricMIQP, relaxed: bool = False, rho: float | None = None, backend: str = "auto"
+    ) -> None:
         if not isinstance(problem, ParametricMIQP):
             raise ValueError(f"problem must be a ParametricMIQP, got {type(problem).__name__}")
         self.problem = problem
@@ -231,11 +240,19 @@ class FixedQPSolver:
         z_box[red.free] = out.z_w
         z_box[red.dep[red.dep_bounded]] = out.z_e
         lam = red.equality_multipliers(x, out.mu, out.z_w, out.z_e, inst)
-        slack = (np.maximum(red.C @ out.w - inst.d, 0.0) if self.relaxed else np.zeros(red.m))
+        slack = np.maximum(red.C @ out.w - inst.d, 0.0) if self.relaxed else np.zeros(red.m)
         return QPResult(
-            status="optimal", x=x, slack=slack, objective=red.objective(x, inst),
-            multipliers_ineq=out.mu, multipliers_eq=lam, solve_time=time.perf_counter() - t0,
-            iterations=out.iterations, backend=self.backend, multipliers_box=z_box, route=out.route,
+            status="optimal",
+            x=x,
+            slack=slack,
+            objective=red.objective(x, inst),
+            multipliers_ineq=out.mu,
+            multipliers_eq=lam,
+            solve_time=time.perf_counter() - t0,
+            iterations=out.iterations,
+            backend=self.backend,
+            multipliers_box=z_box,
+            route=out.route,
         )
 
     def _warm(self, warm_start: Any) -> np.ndarray | None:
@@ -253,13 +270,31 @@ class FixedQPSolver:
     def _failed(self, status: str, iterations: int, elapsed: float, route: str) -> QPResult:
         red, p = self.reduced, self.problem
         nan = np.full
-        return QPResult(status, nan(red.n_x, np.nan), nan(red.m, np.nan), float("nan"), nan(red.m, np.nan),
-                        nan(p.n_eq, np.nan), elapsed, iterations, self.backend, nan(red.n_x, np.nan), route)
+        return QPResult(
+            status,
+            nan(red.n_x, np.nan),
+            nan(red.m, np.nan),
+            float("nan"),
+            nan(red.m, np.nan),
+            nan(p.n_eq, np.nan),
+            elapsed,
+            iterations,
+            self.backend,
+            nan(red.n_x, np.nan),
+            route,
+        )
 
 
-def solve_fixed_qp(problem: ParametricMIQP, theta: Any, delta: Any, *, relaxed: bool = False,
-                   rho: float | None = None, backend: str = "auto",
-                   warm_start: "QPResult | np.ndarray | None" = None) -> QPResult:
+def solve_fixed_qp(
+    problem: ParametricMIQP,
+    theta: Any,
+    delta: Any,
+    *,
+    relaxed: bool = False,
+    rho: float | None = None,
+    backend: str = "auto",
+    warm_start: "QPResult | np.ndarray | None" = None,
+) -> QPResult:
     """One-off solve of eq. (3) (or eq. (10) with ``relaxed=True``); see :class:`FixedQPSolver`.
 
     In a loop, build a :class:`FixedQPSolver` once instead: it reuses the backend workspace.
@@ -296,8 +331,9 @@ class SlackPenaltyReport:
     holds: bool
 
 
-def check_slack_penalty(problem: ParametricMIQP, thetas: Any, deltas: Any, rho: float | None = None,
-                        backend: str = "auto") -> SlackPenaltyReport:
+def check_slack_penalty(
+    problem: ParametricMIQP, thetas: Any, deltas: Any, rho: float | None = None, backend: str = "auto"
+) -> SlackPenaltyReport:
     """Check Theorem 2's condition ``rho > ||mu||_inf`` on instances ``(thetas[i], deltas[i])``.
 
     Solves the exact QP of every instance; warns (``UserWarning``) when ``rho`` is not above the
@@ -315,8 +351,9 @@ def check_slack_penalty(problem: ParametricMIQP, thetas: Any, deltas: Any, rho: 
     thetas = check_array(thetas, "thetas", (problem.n_theta,), allow_batch=True)
     deltas = check_array(deltas, "deltas", (problem.n_d,), allow_batch=True)
     if thetas.ndim == 1 or deltas.ndim == 1 or len(thetas) != len(deltas):
-        raise ValueError(f"thetas and deltas must be batches of the same length, got shapes "
-                         f"{thetas.shape} and {deltas.shape}")
+        raise ValueError(
+            f"thetas and deltas must be batches of the same length, got shapes {thetas.shape} and {deltas.shape}"
+        )
     solver = FixedQPSolver(problem, relaxed=False, backend=backend)
     norms = np.full(len(thetas), np.nan)
     counts = {"optimal": 0, "infeasible": 0}
@@ -329,13 +366,20 @@ def check_slack_penalty(problem: ParametricMIQP, thetas: Any, deltas: Any, rho: 
     best = float(np.nanmax(norms)) if n_ok else float("nan")
     arg = int(np.nanargmax(norms)) if n_ok else -1
     holds = bool(n_ok and rho > best)
-    report = SlackPenaltyReport(rho, best, arg, n_ok, counts["infeasible"],
-                                len(thetas) - n_ok - counts["infeasible"], norms, holds)
+    report = SlackPenaltyReport(
+        rho, best, arg, n_ok, counts["infeasible"], len(thetas) - n_ok - counts["infeasible"], norms, holds
+    )
     if not n_ok:
-        warnings.warn(f"check_slack_penalty: none of the {len(thetas)} exact QPs is feasible, so "
-                      f"rho={rho:g} cannot be checked against Theorem 2", stacklevel=2)
+        warnings.warn(
+            f"check_slack_penalty: none of the {len(thetas)} exact QPs is feasible, so "
+            f"rho={rho:g} cannot be checked against Theorem 2",
+            stacklevel=2,
+        )
     elif not holds:
-        warnings.warn(f"slack penalty rho={rho:g} is not above the largest exact-QP multiplier "
-                      f"{best:.4g} (instance {arg}): Theorem 2 does not hold on this data, the relaxed "
-                      "QP may violate constraints that could be satisfied; increase rho", stacklevel=2)
+        warnings.warn(
+            f"slack penalty rho={rho:g} is not above the largest exact-QP multiplier "
+            f"{best:.4g} (instance {arg}): Theorem 2 does not hold on this data, the relaxed "
+            "QP may violate constraints that could be satisfied; increase rho",
+            stacklevel=2,
+        )
     return report

@@ -57,5 +57,9 @@ def kkt_residuals(qp: QPData, result: "QPResult", rho: float | None = None) -> d
         dual.append(np.maximum(mu - rho, 0.0).max(initial=0.0))
         comp.append((mu * np.maximum(-r, 0.0)).max(initial=0.0))
         comp.append(((rho - mu) * np.maximum(r, 0.0)).max(initial=0.0))
-    return {"stationarity": float(np.abs(stat).max(initial=0.0)), "primal": float(max(primal)),
-            "dual": float(max(dual)), "complementarity": float(max(comp)) / mult_scale}
+    return {
+        "stationarity": float(np.abs(stat).max(initial=0.0)),
+        "primal": float(max(primal)),
+        "dual": float(max(dual)),
+        "complementarity": float(max(comp)) / mult_scale,
+    }

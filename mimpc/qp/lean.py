@@ -59,8 +59,15 @@ class LeanSolution:
 
     __slots__ = ("status", "w", "route", "_mu", "_lam", "_rows")
 
-    def __init__(self, status: str, w: np.ndarray, mu: np.ndarray | None, route: str,
-                 lam: np.ndarray | None = None, rows: slice | None = None) -> None:
+    def __init__(
+        self,
+        status: str,
+        w: np.ndarray,
+        mu: np.ndarray | None,
+        route: str,
+        lam: np.ndarray | None = None,
+        rows: slice | None = None,
+    ) -> None:
         self.status, self.w, self.route = status, w, route
         self._mu, self._lam, self._rows = mu, lam, rows
 
@@ -129,15 +136,15 @@ class LeanQP:
         """The reduced vectors of a validated ``theta`` and an integer ``delta`` within bounds."""
         red = self.red
         cd = self._cd(theta, delta)
-        c, d, x_p = cd[:red.n_w], cd[red.n_w:red.n_w + red.m], cd[red.n_w + red.m:]
+        c, d, x_p = cd[: red.n_w], cd[red.n_w : red.n_w + red.m], cd[red.n_w + red.m :]
         upper = self._upper.copy()
         np.minimum(d, _INF, out=upper[self._cont])  # rows without a bound (inf) become DAQP's infinity
         lower = self._lower
         if red.n_e:  # bounds of dependent entries move with x_p
             xd = x_p[red.dep[red.dep_bounded]]
-            upper[red.n_w + red.m:] = np.clip(red.ub_dep - xd, -_INF, _INF)
+            upper[red.n_w + red.m :] = np.clip(red.ub_dep - xd, -_INF, _INF)
             lower = lower.copy()
-            lower[red.n_w + red.m:] = np.clip(red.lb_dep - xd, -_INF, _INF)
+            lower[red.n_w + red.m :] = np.clip(red.lb_dep - xd, -_INF, _INF)
         return LeanInstance(theta, delta, c, d, upper, lower, x_p)
 
     def plan(self, inst: LeanInstance, w: np.ndarray) -> np.ndarray:
@@ -172,8 +179,15 @@ class LeanQP:
         seed = self._soft_seed(inst)
         if seed is not None:
             red = self.red
-            r_inst = ReducedInstance(inst.c, inst.d, inst.lower[red.n_w + red.m:], inst.upper[red.n_w + red.m:],
-                                     np.zeros(0), np.zeros(0), 0.0)
+            r_inst = ReducedInstance(
+                inst.c,
+                inst.d,
+                inst.lower[red.n_w + red.m :],
+                inst.upper[red.n_w + red.m :],
+                np.zeros(0),
+                np.zeros(0),
+                0.0,
+            )
             if self._elastic is None:
                 self._elastic = ElasticQP(red, self.rho)
             out = self._elastic.solve(r_inst, violated_rows(red, r_inst, seed[0], seed[1], self.rho))

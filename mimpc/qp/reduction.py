@@ -42,7 +42,6 @@ from mimpc.problems.canonical import ParametricMIQP
 __all__ = ["ReducedQP", "ReducedInstance", "reduce_problem"]
 
 
-
 @dataclass(frozen=True)
 class ReducedInstance:
     """The per-``(theta, delta)`` data of the reduced problem (see the module docstring).
@@ -116,13 +115,17 @@ class ReducedQP:
         """Vectors of the reduced problem for one validated ``theta`` and ``delta``."""
         x_p = self.M_xp(theta, delta)
         lin_x = self.M_lin(theta, delta)
-        lin_d = problem.q[self.n_x:] + problem.Q_t[self.n_x:] @ theta
+        lin_d = problem.q[self.n_x :] + problem.Q_t[self.n_x :] @ theta
         const = 0.5 * self.P_dd.quad(delta) + float(lin_d @ delta) + float(problem.cost_constant(theta))
         xd = x_p[self.dep[self.dep_bounded]]
         return ReducedInstance(
-            c=self.M_c(theta, delta), d=self.M_d(theta, delta),
-            le=self.lb_dep - xd, ue=self.ub_dep - xd,
-            x_p=x_p, lin_x=lin_x, const=const,
+            c=self.M_c(theta, delta),
+            d=self.M_d(theta, delta),
+            le=self.lb_dep - xd,
+            ue=self.ub_dep - xd,
+            x_p=x_p,
+            lin_x=lin_x,
+            const=const,
         )
 
     def full_x(self, w: np.ndarray, inst: ReducedInstance) -> np.ndarray:
@@ -133,8 +136,9 @@ class ReducedQP:
         """``1/2 x'Px + q'x + const`` of the fixed-integer QP, i.e. ``f(x, delta; theta)``."""
         return float(0.5 * x @ (self.P_x @ x) + inst.lin_x @ x + inst.const)
 
-    def equality_multipliers(self, x: np.ndarray, mu: np.ndarray, z_w: np.ndarray, z_e: np.ndarray,
-                             inst: ReducedInstance) -> np.ndarray:
+    def equality_multipliers(
+        self, x: np.ndarray, mu: np.ndarray, z_w: np.ndarray, z_e: np.ndarray, inst: ReducedInstance
+    ) -> np.ndarray:
         """Multipliers ``lam`` of ``Ax = b`` from stationarity ``Px + q + G'mu + A'lam + z = 0``.
 
         ``z`` are the (signed) multipliers of the bounds on ``x``: ``z_w`` on the free entries,
@@ -221,8 +225,10 @@ def _select_dependent(A: np.ndarray, unbounded: np.ndarray) -> np.ndarray:
         need = m - len(chosen)
         tol = max(A.shape) * np.finfo(float).eps * max(np.abs(A).max(initial=0.0), 1.0)
         if R.shape[0] < need or np.sum(np.abs(np.diag(R)) > tol) < need:
-            raise ValueError("the equality constraints of the fixed-integer QP (A[:, :n_x]) must have "
-                             "full row rank; redundant or integer-only equality rows are not supported")
+            raise ValueError(
+                "the equality constraints of the fixed-integer QP (A[:, :n_x]) must have "
+                "full row rank; redundant or integer-only equality rows are not supported"
+            )
         chosen += list(rest[piv[:need]])
     return np.sort(np.asarray(chosen, dtype=int))
 
@@ -261,9 +267,25 @@ def reduce_problem(problem: ParametricMIQP) -> ReducedQP:
     H = 0.5 * (H + H.T)
     bounded = np.flatnonzero(np.isfinite(lb[dep]) | np.isfinite(ub[dep]))
     return ReducedQP(
-        n_x=nx, H=H, C=G_x @ Z, E=Z[dep[bounded]], lw=lb[free].copy(), uw=ub[free].copy(), Z=Z,
-        free=free, dep=dep, dep_bounded=bounded, P_x=LinearMap(P_x), G_x=LinearMap(G_x),
-        lb_dep=lb[dep[bounded]].copy(), ub_dep=ub[dep[bounded]].copy(), AD_inv_T=AD_inv.T.copy(),
-        M_c=AffineMap(M_c, nt), M_d=AffineMap(M_d, nt), M_xp=AffineMap(M_xp, nt),
-        M_lin=AffineMap(M_lin, nt), P_dd=LinearMap(problem.P[nx:, nx:]), n_theta=nt,
+        n_x=nx,
+        H=H,
+        C=G_x @ Z,
+        E=Z[dep[bounded]],
+        lw=lb[free].copy(),
+        uw=ub[free].copy(),
+        Z=Z,
+        free=free,
+        dep=dep,
+        dep_bounded=bounded,
+        P_x=LinearMap(P_x),
+        G_x=LinearMap(G_x),
+        lb_dep=lb[dep[bounded]].copy(),
+        ub_dep=ub[dep[bounded]].copy(),
+        AD_inv_T=AD_inv.T.copy(),
+        M_c=AffineMap(M_c, nt),
+        M_d=AffineMap(M_d, nt),
+        M_xp=AffineMap(M_xp, nt),
+        M_lin=AffineMap(M_lin, nt),
+        P_dd=LinearMap(problem.P[nx:, nx:]),
+        n_theta=nt,
     )

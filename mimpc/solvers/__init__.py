@@ -7,13 +7,33 @@ license accepts the model size; a named backend whose license refuses the model 
 :class:`SolverLicenseError` naming the limit and the alternatives.
 """
 
-from mimpc.solvers.base import (STATUSES, LicenseLimits, MIQPSolution, MIQPSolver, SolverLicenseError,
-                                SolverOptions, SolverUnavailableError)
+from mimpc.solvers.base import (
+    STATUSES,
+    LicenseLimits,
+    MIQPSolution,
+    MIQPSolver,
+    SolverLicenseError,
+    SolverOptions,
+    SolverUnavailableError,
+)
 from mimpc.solvers.cplex_backend import CplexSolver
 from mimpc.solvers.gurobi_backend import GurobiSolver
 from mimpc.solvers.registry import AutoSolver, available_solvers, installed_solvers, make_solver
 from mimpc.solvers.scip_backend import ScipSolver
 
-__all__ = ["make_solver", "available_solvers", "installed_solvers", "MIQPSolver", "MIQPSolution", "SolverOptions",
-           "LicenseLimits", "SolverLicenseError", "SolverUnavailableError", "STATUSES",
-           "AutoSolver", "GurobiSolver", "CplexSolver", "ScipSolver"]
+__all__ = [
+    "make_solver",
+    "available_solvers",
+    "installed_solvers",
+    "MIQPSolver",
+    "MIQPSolution",
+    "SolverOptions",
+    "LicenseLimits",
+    "SolverLicenseError",
+    "SolverUnavailableError",
+    "STATUSES",
+    "AutoSolver",
+    "GurobiSolver",
+    "CplexSolver",
+    "ScipSolver",
+]

@@ -28,9 +28,21 @@ import numpy as np
 
 from mimpc.problems.canonical import ParametricMIQP
 
-__all__ = ["MIQPSolution", "MIQPSolver", "PersistentSolver", "SolverOptions", "LicenseLimits", "RawResult",
-           "DEFAULT_MIP_GAP", "STATUSES", "SolverUnavailableError", "SolverLicenseError", "check_single_theta",
-           "model_size", "solver_infinity"]
+__all__ = [
+    "MIQPSolution",
+    "MIQPSolver",
+    "PersistentSolver",
+    "SolverOptions",
+    "LicenseLimits",
+    "RawResult",
+    "DEFAULT_MIP_GAP",
+    "STATUSES",
+    "SolverUnavailableError",
+    "SolverLicenseError",
+    "check_single_theta",
+    "model_size",
+    "solver_infinity",
+]
 
 STATUSES = ("optimal", "time_limit", "infeasible", "no_solution", "error")
 #: Relative MIP gap used by every backend when ``mip_gap`` is None.
@@ -174,13 +186,19 @@ class LicenseLimits:
         """Why a model of this size is refused, or None when it fits."""
         code = f" (error {self.error_code})" if self.error_code is not None else ""
         if quadratic and self.max_quadratic_variables is not None and n_variables > self.max_quadratic_variables:
-            return (f"the {self.edition} allows at most {self.max_quadratic_variables} variables when the "
-                    f"objective is quadratic{code}; the model has {n_variables}")
+            return (
+                f"the {self.edition} allows at most {self.max_quadratic_variables} variables when the "
+                f"objective is quadratic{code}; the model has {n_variables}"
+            )
         if self.max_variables is not None and n_variables > self.max_variables:
-            return f"the {self.edition} allows at most {self.max_variables} variables{code}; the model has {n_variables}"
+            return (
+                f"the {self.edition} allows at most {self.max_variables} variables{code}; the model has {n_variables}"
+            )
         if self.max_constraints is not None and n_constraints > self.max_constraints:
-            return (f"the {self.edition} allows at most {self.max_constraints} constraints{code}; "
-                    f"the model has {n_constraints}")
+            return (
+                f"the {self.edition} allows at most {self.max_constraints} constraints{code}; "
+                f"the model has {n_constraints}"
+            )
         return None
 
 
@@ -204,8 +222,9 @@ def check_single_theta(problem: ParametricMIQP, theta: Any) -> np.ndarray:
     """Validate one parameter vector (shape ``(n_theta,)``, finite) with ``problem.check_theta``."""
     arr = problem.check_theta(theta, "theta")
     if arr.ndim != 1:
-        raise ValueError(f"theta must have shape ({problem.n_theta},) (one parameter vector per solve), "
-                         f"got {arr.shape}")
+        raise ValueError(
+            f"theta must have shape ({problem.n_theta},) (one parameter vector per solve), got {arr.shape}"
+        )
     return arr
 
 
@@ -403,7 +422,7 @@ class PersistentSolver(MIQPSolver):
             return MIQPSolution(raw.status, None, None, math.nan, raw.solve_time, math.inf, self.name, raw.message)
         z = np.asarray(raw.z, dtype=np.float64)
         x = z[: problem.n_x].copy()
-        delta = np.round(z[problem.n_x:]) + 0.0  # + 0.0 turns -0.0 into 0.0
+        delta = np.round(z[problem.n_x :]) + 0.0  # + 0.0 turns -0.0 into 0.0
         objective = float(raw.objective + problem.cost_constant(theta))
         return MIQPSolution(raw.status, x, delta, objective, raw.solve_time, float(raw.gap), self.name, raw.message)
 
@@ -422,8 +441,12 @@ class PersistentSolver(MIQPSolver):
         n_var, n_con, quad = model_size(problem)
         backends = sorted(PersistentSolver.__subclasses__(), key=lambda cls: cls.auto_rank)
         others = [cls.name for cls in backends if cls.name != self.name and cls.usable() and cls.licensed_for(problem)]
-        alt = (f"solvers installed and licensed for it: {', '.join(others)} (or use make_solver('auto'))"
-               if others else "no other installed solver is licensed for it")
-        return (f"{self.name} refuses the {problem.name} problem ({n_var} variables, {n_con} linear constraints"
-                f"{', quadratic objective' if quad else ''}): {reason}. {alt}.")
-
+        alt = (
+            f"solvers installed and licensed for it: {', '.join(others)} (or use make_solver('auto'))"
+            if others
+            else "no other installed solver is licensed for it"
+        )
+        return (
+            f"{self.name} refuses the {problem.name} problem ({n_var} variables, {n_con} linear constraints"
+            f"{', quadratic objective' if quad else ''}): {reason}. {alt}."
+        )

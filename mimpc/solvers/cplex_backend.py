@@ -62,8 +62,9 @@ def _probe_limits() -> LicenseLimits:
             c.solve()
         except CplexError as exc:
             if _error_code(exc) in _LICENSE_ERRORS:
-                return LicenseLimits("CPLEX Community Edition", max_variables=1000, max_constraints=1000,
-                                     error_code=1016)
+                return LicenseLimits(
+                    "CPLEX Community Edition", max_variables=1000, max_constraints=1000, error_code=1016
+                )
             raise SolverUnavailableError(f"CPLEX fails on a 1001-variable test LP: {exc}") from None
         return LicenseLimits("CPLEX license")
     finally:
@@ -83,8 +84,9 @@ class CplexSolver(PersistentSolver):
 
     name = "cplex"
     auto_rank = 1
-    install_hint = ("pip install 'mimpc[cplex]' (the cplex package; Community Edition: at most 1000 variables "
-                    "and 1000 constraints)")
+    install_hint = (
+        "pip install 'mimpc[cplex]' (the cplex package; Community Edition: at most 1000 variables and 1000 constraints)"
+    )
 
     @classmethod
     def installed(cls) -> bool:
@@ -115,8 +117,7 @@ class CplexSolver(PersistentSolver):
         rows = [_sparse_pair(r) for r in problem.A] + [_sparse_pair(r) for r in problem.G]
         if rows:
             rhs = solver_infinity(np.concatenate([problem.b, problem.h]), inf)
-            c.linear_constraints.add(lin_expr=rows, senses="E" * problem.n_eq + "L" * problem.n_ineq,
-                                     rhs=rhs.tolist())
+            c.linear_constraints.add(lin_expr=rows, senses="E" * problem.n_eq + "L" * problem.n_ineq, rhs=rhs.tolist())
         if np.any(problem.P != 0):
             c.objective.set_quadratic([_sparse_pair(col) for col in problem.P.T])
         c.parameters.threads.set(opts.threads)
@@ -124,8 +125,7 @@ class CplexSolver(PersistentSolver):
             c.parameters.timelimit.set(opts.time_limit)
         c.parameters.mip.tolerances.mipgap.set(opts.gap)
         n_eq = problem.n_eq
-        return _CplexModel(c, list(range(n_eq)), list(range(n_eq, n_eq + problem.n_ineq)),
-                           list(range(problem.n_z)))
+        return _CplexModel(c, list(range(n_eq)), list(range(n_eq, n_eq + problem.n_ineq)), list(range(problem.n_z)))
 
     def _update(self, m: _CplexModel, linear_cost: np.ndarray, eq_rhs: np.ndarray, ineq_rhs: np.ndarray) -> None:
         rhs = solver_infinity(np.concatenate([eq_rhs, ineq_rhs]), cplex.infinity).tolist()
@@ -155,15 +155,26 @@ class CplexSolver(PersistentSolver):
         has_sol = sol.get_solution_type() != sol.type.none
         mip = c.get_problem_type() not in (c.problem_type.LP, c.problem_type.QP)
         if status in _OPTIMAL and has_sol:
-            return RawResult("optimal", np.array(sol.get_values()), sol.get_objective_value(),
-                             self._gap(c, mip, optimal=True), elapsed)
+            return RawResult(
+                "optimal",
+                np.array(sol.get_values()),
+                sol.get_objective_value(),
+                self._gap(c, mip, optimal=True),
+                elapsed,
+            )
         if status in _INFEASIBLE:
             return RawResult("infeasible", None, math.nan, math.inf, elapsed, text)
         if status in (2, 118, 5, 115):  # unbounded, or optimal with unscaled infeasibilities
             return RawResult("error", None, math.nan, math.inf, elapsed, f"CPLEX status {status}: {text}")
         if has_sol:
-            return RawResult("time_limit", np.array(sol.get_values()), sol.get_objective_value(),
-                             self._gap(c, mip, optimal=False), elapsed, text)
+            return RawResult(
+                "time_limit",
+                np.array(sol.get_values()),
+                sol.get_objective_value(),
+                self._gap(c, mip, optimal=False),
+                elapsed,
+                text,
+            )
         return RawResult("no_solution", None, math.nan, math.inf, elapsed, text)
 
     @staticmethod

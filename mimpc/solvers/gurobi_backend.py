@@ -22,8 +22,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from mimpc.problems.canonical import ParametricMIQP
-from mimpc.solvers.base import (LicenseLimits, PersistentSolver, RawResult, SolverOptions,
-                                SolverUnavailableError, solver_infinity)
+from mimpc.solvers.base import (
+    LicenseLimits,
+    PersistentSolver,
+    RawResult,
+    SolverOptions,
+    SolverUnavailableError,
+    solver_infinity,
+)
 
 try:
     import gurobipy as gp
@@ -35,8 +41,14 @@ __all__ = ["GurobiSolver"]
 
 _LICENSE_ERRORS = (10010,)  # "Model too large for size-limited license"
 _LIMIT_STATUSES = {  # status code -> name, for searches stopped by a limit
-    7: "iteration limit", 8: "node limit", 9: "time limit", 10: "solution limit", 11: "interrupted",
-    13: "suboptimal", 16: "work limit", 17: "memory limit",
+    7: "iteration limit",
+    8: "node limit",
+    9: "time limit",
+    10: "solution limit",
+    11: "interrupted",
+    13: "suboptimal",
+    16: "work limit",
+    17: "memory limit",
 }
 
 
@@ -57,14 +69,20 @@ def _probe_limits() -> LicenseLimits:
     try:
         with gp.Model(env=env) as model:
             z = model.addMVar(201, lb=-1.0, ub=1.0)
-            model.setMObjective(sp.identity(201, format="csr"), np.ones(201), 0.0, xQ_L=z, xQ_R=z, xc=z,
-                                sense=GRB.MINIMIZE)
+            model.setMObjective(
+                sp.identity(201, format="csr"), np.ones(201), 0.0, xQ_L=z, xQ_R=z, xc=z, sense=GRB.MINIMIZE
+            )
             try:
                 model.optimize()
             except gp.GurobiError as exc:
                 if exc.errno in _LICENSE_ERRORS:
-                    return LicenseLimits("gurobipy pip size-limited license", max_variables=2000,
-                                         max_constraints=2000, max_quadratic_variables=200, error_code=10010)
+                    return LicenseLimits(
+                        "gurobipy pip size-limited license",
+                        max_variables=2000,
+                        max_constraints=2000,
+                        max_quadratic_variables=200,
+                        error_code=10010,
+                    )
                 raise SolverUnavailableError(f"Gurobi fails on a 201-variable test QP: {exc}") from None
         return LicenseLimits("Gurobi license")
     finally:
@@ -84,8 +102,10 @@ class GurobiSolver(PersistentSolver):
 
     name = "gurobi"
     auto_rank = 0
-    install_hint = ("pip install 'mimpc[gurobi]' (the gurobipy package; a size-limited license is included; "
-                    "larger models need a Gurobi license)")
+    install_hint = (
+        "pip install 'mimpc[gurobi]' (the gurobipy package; a size-limited license is included; "
+        "larger models need a Gurobi license)"
+    )
 
     def __init__(self, options: SolverOptions | None = None) -> None:
         super().__init__(options)
@@ -128,8 +148,7 @@ class GurobiSolver(PersistentSolver):
             eq = model.addMConstr(sp.csr_matrix(problem.A), z, "=", solver_infinity(problem.b, GRB.INFINITY))
         if problem.n_ineq:
             ineq = model.addMConstr(sp.csr_matrix(problem.G), z, "<", solver_infinity(problem.h, GRB.INFINITY))
-        model.setMObjective(sp.csr_matrix(0.5 * problem.P), problem.q, 0.0, xQ_L=z, xQ_R=z, xc=z,
-                            sense=GRB.MINIMIZE)
+        model.setMObjective(sp.csr_matrix(0.5 * problem.P), problem.q, 0.0, xQ_L=z, xQ_R=z, xc=z, sense=GRB.MINIMIZE)
         model.Params.Threads = opts.threads
         if opts.time_limit is not None:
             model.Params.TimeLimit = opts.time_limit
@@ -155,8 +174,9 @@ class GurobiSolver(PersistentSolver):
         except gp.GurobiError as exc:
             if exc.errno in _LICENSE_ERRORS:
                 raise
-            return RawResult("error", None, math.nan, math.inf, time.perf_counter() - start,
-                             f"Gurobi error {exc.errno}: {exc}")
+            return RawResult(
+                "error", None, math.nan, math.inf, time.perf_counter() - start, f"Gurobi error {exc.errno}: {exc}"
+            )
         elapsed = time.perf_counter() - start
         status, has_sol = model.Status, model.SolCount > 0
         if status == GRB.OPTIMAL:

@@ -13,8 +13,15 @@ from typing import Any
 import numpy as np
 
 from mimpc.problems.canonical import ParametricMIQP
-from mimpc.solvers.base import (MIQPSolution, MIQPSolver, PersistentSolver, SolverLicenseError, SolverOptions,
-                                SolverUnavailableError, model_size)
+from mimpc.solvers.base import (
+    MIQPSolution,
+    MIQPSolver,
+    PersistentSolver,
+    SolverLicenseError,
+    SolverOptions,
+    SolverUnavailableError,
+    model_size,
+)
 from mimpc.solvers.cplex_backend import CplexSolver
 from mimpc.solvers.gurobi_backend import GurobiSolver
 from mimpc.solvers.scip_backend import ScipSolver
@@ -23,7 +30,8 @@ __all__ = ["make_solver", "available_solvers", "installed_solvers", "AutoSolver"
 
 #: Backends in the order "auto" tries them (each backend's ``auto_rank``).
 BACKENDS: dict[str, type[PersistentSolver]] = {
-    cls.name: cls for cls in sorted((GurobiSolver, CplexSolver, ScipSolver), key=lambda cls: cls.auto_rank)}
+    cls.name: cls for cls in sorted((GurobiSolver, CplexSolver, ScipSolver), key=lambda cls: cls.auto_rank)
+}
 SOLVER_NAMES = ("auto",) + tuple(BACKENDS)
 
 
@@ -78,13 +86,15 @@ class AutoSolver(MIQPSolver):
                 installed = installed_solvers()
                 n_var, n_con, _ = model_size(problem)
                 if not installed:
-                    raise SolverUnavailableError("no MIQP solver is installed: pip install 'mimpc[cplex]' "
-                                                 "(or [gurobi], [scip], [all])")
+                    raise SolverUnavailableError(
+                        "no MIQP solver is installed: pip install 'mimpc[cplex]' (or [gurobi], [scip], [all])"
+                    )
                 raise SolverLicenseError(
                     f"none of the installed solvers ({', '.join(installed)}) is licensed for the {problem.name} "
                     f"problem ({n_var} variables, {n_con} constraints); install pyscipopt "
                     f"(pip install 'mimpc[scip]', no size limit) "
-                    f"or a full Gurobi/CPLEX license")
+                    f"or a full Gurobi/CPLEX license"
+                )
             self._choice[key] = candidates[0]
         return self._choice[key]
 
@@ -110,8 +120,14 @@ class AutoSolver(MIQPSolver):
             b.close()
 
 
-def make_solver(name: str = "auto", *, time_limit: float | None = None, mip_gap: float | None = None,
-                threads: int = 1, verbose: bool = False) -> MIQPSolver:
+def make_solver(
+    name: str = "auto",
+    *,
+    time_limit: float | None = None,
+    mip_gap: float | None = None,
+    threads: int = 1,
+    verbose: bool = False,
+) -> MIQPSolver:
     """Create an exact MIQP solver.
 
     Parameters

@@ -70,13 +70,19 @@ class ScipSolver(PersistentSolver):
         inf = m.infinity()
         lb = solver_infinity(np.concatenate([problem.lb_x, problem.lb_d]), inf)
         ub = solver_infinity(np.concatenate([problem.ub_x, problem.ub_d]), inf)
-        z = [m.addVar(name=f"z{j}", vtype="C" if j < problem.n_x else "I", lb=float(lb[j]), ub=float(ub[j]))
-             for j in range(problem.n_z)]
+        z = [
+            m.addVar(name=f"z{j}", vtype="C" if j < problem.n_x else "I", lb=float(lb[j]), ub=float(ub[j]))
+            for j in range(problem.n_z)
+        ]
         t = m.addVar(name="epigraph", vtype="C", lb=0.0, ub=inf)
-        eq = [m.addCons(_linear(row, z) == float(r), name=f"eq{i}")
-              for i, (row, r) in enumerate(zip(problem.A, solver_infinity(problem.b, inf)))]
-        ineq = [m.addCons(_linear(row, z) <= float(r), name=f"ineq{i}")
-                for i, (row, r) in enumerate(zip(problem.G, solver_infinity(problem.h, inf)))]
+        eq = [
+            m.addCons(_linear(row, z) == float(r), name=f"eq{i}")
+            for i, (row, r) in enumerate(zip(problem.A, solver_infinity(problem.b, inf)))
+        ]
+        ineq = [
+            m.addCons(_linear(row, z) <= float(r), name=f"ineq{i}")
+            for i, (row, r) in enumerate(zip(problem.G, solver_infinity(problem.h, inf)))
+        ]
         P = problem.P
         rows, cols = np.nonzero(np.triu(P))
         if rows.size:
@@ -126,8 +132,14 @@ class ScipSolver(PersistentSolver):
         z = np.array([model.getSolVal(sol, v) for v in m.z])
         objective = float(z @ (m.half_P @ z) + m.linear_cost @ z)
         if status in _OPTIMAL:
-            return RawResult("optimal", z, objective, 0.0 if status == "optimal" else model.getGap(), elapsed,
-                             "" if status == "optimal" else status)
+            return RawResult(
+                "optimal",
+                z,
+                objective,
+                0.0 if status == "optimal" else model.getGap(),
+                elapsed,
+                "" if status == "optimal" else status,
+            )
         return RawResult("time_limit", z, objective, model.getGap(), elapsed, f"SCIP stopped: {status}")
 
     def _dispose(self, m: _ScipModel) -> None:

@@ -44,27 +44,44 @@ class Checkpoint:
         """The :class:`~mimpc.training.support.TrainingSupport` fitted on the training theta, or
         None for checkpoints written before it was stored."""
         from mimpc.training.support import TrainingSupport
+
         stored = self.payload.get("support")
         return TrainingSupport.from_dict(stored) if stored else None
 
 
-def save_checkpoint(path: str | Path, *, method: str, problem: ParametricMIQP, policy: torch.nn.Module,
-                    model_kind: str, model_config: dict[str, Any], **extra: Any) -> Path:
+def save_checkpoint(
+    path: str | Path,
+    *,
+    method: str,
+    problem: ParametricMIQP,
+    policy: torch.nn.Module,
+    model_kind: str,
+    model_config: dict[str, Any],
+    **extra: Any,
+) -> Path:
     """Write a checkpoint atomically (temporary file, then rename). ``extra`` holds training config,
     loss config, metrics, history and optionally optimizer state for resuming."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"format": CHECKPOINT_FORMAT, "mimpc_version": mimpc.__version__, "method": method,
-               "problem": problem_spec(problem), "model_kind": model_kind, "model_config": _plain(model_config),
-               "model_state": {k: v.detach().cpu() for k, v in policy.state_dict().items()}, **_plain(extra)}
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "mimpc_version": mimpc.__version__,
+        "method": method,
+        "problem": problem_spec(problem),
+        "model_kind": model_kind,
+        "model_config": _plain(model_config),
+        "model_state": {k: v.detach().cpu() for k, v in policy.state_dict().items()},
+        **_plain(extra),
+    }
     tmp = path.with_name(path.name + ".tmp")
     torch.save(payload, tmp)
     os.replace(tmp, path)
     return path
 
 
-def load_checkpoint(path: str | Path, problem: ParametricMIQP | None = None,
-                    map_location: str | torch.device = "cpu") -> Checkpoint:
+def load_checkpoint(
+    path: str | Path, problem: ParametricMIQP | None = None, map_location: str | torch.device = "cpu"
+) -> Checkpoint:
     """Load and validate a checkpoint; rebuild its policy.
 
     Raises ``FileNotFoundError`` for a missing file and ``ValueError`` naming the file for a
@@ -81,7 +98,9 @@ def load_checkpoint(path: str | Path, problem: ParametricMIQP | None = None,
     except Exception as exc:  # truncated zip, bad pickle, ...
         raise ValueError(f"checkpoint {path} is truncated or corrupt ({type(exc).__name__}: {exc})") from exc
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not a mimpc checkpoint (format {payload.get('format') if isinstance(payload, dict) else None!r})")
+        raise ValueError(
+            f"{path} is not a mimpc checkpoint (format {payload.get('format') if isinstance(payload, dict) else None!r})"
+        )
     missing = [k for k in _REQUIRED if k not in payload]
     if missing:
         raise ValueError(f"checkpoint {path} is missing fields {missing}")
@@ -92,19 +111,23 @@ def load_checkpoint(path: str | Path, problem: ParametricMIQP | None = None,
         try:
             problem = problem_from_spec(trained_on)
         except (TypeError, ValueError, KeyError) as exc:
-            raise ValueError(f"checkpoint {path}: the stored problem spec is invalid ({type(exc).__name__}: {exc})"
-                             ) from exc
+            raise ValueError(
+                f"checkpoint {path}: the stored problem spec is invalid ({type(exc).__name__}: {exc})"
+            ) from exc
     elif problem.fingerprint() != trained_on["fingerprint"]:
-        raise ValueError(f"checkpoint {path} was trained on {trained_on['name']} with fingerprint "
-                         f"{trained_on['fingerprint']}, but the given problem {problem.name} has fingerprint "
-                         f"{problem.fingerprint()}: the problems differ (horizon, obstacles, weights, ...)")
+        raise ValueError(
+            f"checkpoint {path} was trained on {trained_on['name']} with fingerprint "
+            f"{trained_on['fingerprint']}, but the given problem {problem.name} has fingerprint "
+            f"{problem.fingerprint()}: the problems differ (horizon, obstacles, weights, ...)"
+        )
     _check_model_config(path, payload["model_kind"], payload["model_config"])
     _check_weights(path, payload["model_state"])
     try:
         policy = build_policy(payload["model_kind"], problem, payload["model_config"])
     except (TypeError, ValueError, KeyError) as exc:
-        raise ValueError(f"checkpoint {path}: cannot build its {payload['model_kind']!r} policy "
-                         f"({type(exc).__name__}: {exc})") from exc
+        raise ValueError(
+            f"checkpoint {path}: cannot build its {payload['model_kind']!r} policy ({type(exc).__name__}: {exc})"
+        ) from exc
     try:
         policy.load_state_dict(payload["model_state"])
     except RuntimeError as exc:
@@ -120,13 +143,15 @@ def _config_class(kind: Any) -> type:
 def _check_model_config(path: Path, kind: Any, config: Any) -> None:
     """Raise a ``ValueError`` naming the checkpoint and the field of a tampered model config."""
     from dataclasses import fields
+
     try:
         cls = _config_class(kind)
     except ValueError as exc:
         raise ValueError(f"checkpoint {path}: {exc}") from None
     if not isinstance(config, dict):
-        raise ValueError(f"checkpoint {path}: model_config must be a dict of {cls.__name__} fields, "
-                         f"got {type(config).__name__}")
+        raise ValueError(
+            f"checkpoint {path}: model_config must be a dict of {cls.__name__} fields, got {type(config).__name__}"
+        )
     known = sorted(f.name for f in fields(cls))
     unknown = sorted(str(k) for k in set(config) - set(known))
     if unknown:
@@ -135,19 +160,25 @@ def _check_model_config(path: Path, kind: Any, config: Any) -> None:
         try:
             cls(**{key: value})
         except (TypeError, ValueError) as exc:
-            raise ValueError(f"checkpoint {path}: model_config field {key!r} = {value!r} is invalid "
-                             f"({type(exc).__name__}: {exc})") from None
+            raise ValueError(
+                f"checkpoint {path}: model_config field {key!r} = {value!r} is invalid ({type(exc).__name__}: {exc})"
+            ) from None
 
 
 def _check_weights(path: Path, state: Any) -> None:
     """Raise a ``ValueError`` naming the checkpoint for weights that are not tensors or not finite."""
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"checkpoint {path}: model_state must map parameter names to tensors")
-    bad = {k: int((~torch.isfinite(v)).sum()) for k, v in state.items()
-           if v.is_floating_point() and not bool(torch.isfinite(v).all())}
+    bad = {
+        k: int((~torch.isfinite(v)).sum())
+        for k, v in state.items()
+        if v.is_floating_point() and not bool(torch.isfinite(v).all())
+    }
     if bad:
-        raise ValueError(f"checkpoint {path} holds non-finite weights (NaN or inf count per tensor: {bad}); "
-                         "the file is corrupt or its training diverged: retrain or use another checkpoint")
+        raise ValueError(
+            f"checkpoint {path} holds non-finite weights (NaN or inf count per tensor: {bad}); "
+            "the file is corrupt or its training diverged: retrain or use another checkpoint"
+        )
 
 
 def _plain(obj: Any) -> Any:
@@ -165,8 +196,12 @@ def _plain(obj: Any) -> Any:
 
 
 # scalars written by earlier versions that did not convert them
-_NUMPY_SCALARS = [np.dtype, getattr(np, "_core", None) and np._core.multiarray.scalar,
-                  type(np.dtype(np.float64)), type(np.dtype(np.int64))]
+_NUMPY_SCALARS = [
+    np.dtype,
+    getattr(np, "_core", None) and np._core.multiarray.scalar,
+    type(np.dtype(np.float64)),
+    type(np.dtype(np.int64)),
+]
 _NUMPY_SCALARS = [g for g in _NUMPY_SCALARS if g]
 
 
@@ -187,6 +222,7 @@ def register_model_kind(kind: str, policy_class: type, config_class: type, modul
 def _model_kind(kind: Any) -> tuple[type, type]:
     if kind not in _MODEL_KINDS and kind in _MODEL_MODULES:
         import importlib
+
         importlib.import_module(_MODEL_MODULES[kind])
     if kind not in _MODEL_KINDS:
         raise ValueError(f"unknown model kind {kind!r} in checkpoint; known kinds: {sorted(_MODEL_MODULES)}")

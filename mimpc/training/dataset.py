@@ -22,9 +22,19 @@ import numpy as np
 
 from mimpc.problems import ParametricMIQP, benchmark_of
 
-__all__ = ["DATASET_FORMAT", "SAMPLE_FIELDS", "ExpertDataset", "split_of_units", "load_dataset", "concat_datasets",
-           "KINDS", "KIND_STRIDE", "kind_of_episodes", "samples_by_kind",
-           "canonical_labels"]
+__all__ = [
+    "DATASET_FORMAT",
+    "SAMPLE_FIELDS",
+    "ExpertDataset",
+    "split_of_units",
+    "load_dataset",
+    "concat_datasets",
+    "KINDS",
+    "KIND_STRIDE",
+    "kind_of_episodes",
+    "samples_by_kind",
+    "canonical_labels",
+]
 
 DATASET_FORMAT = "mimpc-dataset/1"
 SAMPLE_FIELDS = ("theta", "delta", "x", "objective", "episode", "step", "solve_time", "solver")
@@ -83,9 +93,11 @@ class ExpertDataset:
     def check_problem(self, problem: ParametricMIQP) -> None:
         """Raise if the dataset was labelled for a different problem."""
         if self.meta["fingerprint"] != problem.fingerprint():
-            raise ValueError(f"dataset {self.path} was generated for problem {self.meta['problem']} with fingerprint "
-                             f"{self.meta['fingerprint']}, not {problem.name} {problem.fingerprint()}: "
-                             "regenerate it or build the matching problem")
+            raise ValueError(
+                f"dataset {self.path} was generated for problem {self.meta['problem']} with fingerprint "
+                f"{self.meta['fingerprint']}, not {problem.name} {problem.fingerprint()}: "
+                "regenerate it or build the matching problem"
+            )
 
     def counts(self) -> dict[str, int]:
         out = {name: int((self.split == i).sum()) for i, name in enumerate(SPLITS)}
@@ -124,8 +136,15 @@ def load_dataset(path: str | Path, problem: ParametricMIQP | None = None) -> Exp
     split = split_of_units(arrays["episode"], meta["seed"], tuple(meta["split_fractions"]))
     if problem is None:
         from mimpc.problems.spec import problem_from_spec
-        problem = problem_from_spec({"name": meta["problem"], "benchmark": meta.get("benchmark"),
-                                     "config": meta["config"], "fingerprint": meta["fingerprint"]})
+
+        problem = problem_from_spec(
+            {
+                "name": meta["problem"],
+                "benchmark": meta.get("benchmark"),
+                "config": meta["config"],
+                "fingerprint": meta["fingerprint"],
+            }
+        )
     ds = ExpertDataset(path, meta, arrays, split)
     ds.check_problem(problem)
     arrays["delta_raw"] = arrays["delta"]
@@ -160,8 +179,10 @@ def concat_datasets(datasets: list[ExpertDataset]) -> ExpertDataset:
     first = datasets[0]
     for ds in datasets[1:]:
         if ds.meta["fingerprint"] != first.meta["fingerprint"]:
-            raise ValueError(f"datasets {first.path} and {ds.path} were generated for different problems "
-                             f"(fingerprints {first.meta['fingerprint']} and {ds.meta['fingerprint']})")
+            raise ValueError(
+                f"datasets {first.path} and {ds.path} were generated for different problems "
+                f"(fingerprints {first.meta['fingerprint']} and {ds.meta['fingerprint']})"
+            )
     arrays = {}
     for k in first.arrays:
         parts = [ds.arrays[k] + i * SOURCE_STRIDE if k == "episode" else ds.arrays[k] for i, ds in enumerate(datasets)]
@@ -170,9 +191,14 @@ def concat_datasets(datasets: list[ExpertDataset]) -> ExpertDataset:
     for ds in datasets:
         for kind, n in (ds.meta.get("samples_by_kind") or {"expert": len(ds)}).items():
             by_kind[kind] = by_kind.get(kind, 0) + int(n)
-    meta = {**first.meta, "samples": int(sum(len(ds) for ds in datasets)), "samples_by_kind": by_kind,
-            "mix": " + ".join(str(ds.meta.get("mix", "expert=1")) for ds in datasets),
-            "sources": [{"path": str(ds.path), "mix": ds.meta.get("mix", "expert=1"), "samples": len(ds)}
-                        for ds in datasets]}
+    meta = {
+        **first.meta,
+        "samples": int(sum(len(ds) for ds in datasets)),
+        "samples_by_kind": by_kind,
+        "mix": " + ".join(str(ds.meta.get("mix", "expert=1")) for ds in datasets),
+        "sources": [
+            {"path": str(ds.path), "mix": ds.meta.get("mix", "expert=1"), "samples": len(ds)} for ds in datasets
+        ],
+    }
     path = Path("+".join(str(ds.path) for ds in datasets))
     return ExpertDataset(path, meta, arrays, np.concatenate([ds.split for ds in datasets]))

@@ -21,19 +21,22 @@ __all__ = ["evaluate_checkpoint", "evaluate_arrays", "labelled_sample", "predict
 
 
 @torch.no_grad()
-def predict_solutions(ckpt: Checkpoint, theta: np.ndarray, batch_size: int = 1024,
-                      qp_backend: str = "auto", repair: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def predict_solutions(
+    ckpt: Checkpoint, theta: np.ndarray, batch_size: int = 1024, qp_backend: str = "auto", repair: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Integers from the policy and ``(x, slack)`` of the relaxed QP (eq. 10) for a batch of theta,
-    optionally with ``repair`` passes of plan-consistent integer repair (see :mod:`controllers.repair`)."""
+    optionally with ``repair`` passes of plan-consistent integer repair (see :mod:`mimpc.controllers.repair`)."""
     from mimpc.qp.layer import make_qp_layer
 
     layer = make_qp_layer(ckpt.problem, backend=qp_backend)
     plan_integers = benchmark_of(ckpt.problem).plan_integers
     if repair and plan_integers is None:
-        raise ValueError(f"repair needs plan-consistent integers, which benchmark {ckpt.problem.name!r} does not define")
+        raise ValueError(
+            f"repair needs plan-consistent integers, which benchmark {ckpt.problem.name!r} does not define"
+        )
     xs, deltas, slacks = [], [], []
     for i in range(0, len(theta), batch_size):
-        t = torch.as_tensor(theta[i:i + batch_size], dtype=torch.float64)
+        t = torch.as_tensor(theta[i : i + batch_size], dtype=torch.float64)
         delta = ckpt.policy(t.float()).double()
         sol = layer(t, delta)
         for _ in range(repair):
@@ -49,9 +52,15 @@ def predict_solutions(ckpt: Checkpoint, theta: np.ndarray, batch_size: int = 102
     return np.concatenate(deltas), np.concatenate(xs), np.concatenate(slacks)
 
 
-def evaluate_checkpoint(checkpoint: str | Path | Checkpoint, data: str | Path | ExpertDataset, split: str = "test",
-                        max_samples: int | None = None, qp_backend: str = "auto", repair: int = 0,
-                        kind: str | None = None) -> dict[str, Any]:
+def evaluate_checkpoint(
+    checkpoint: str | Path | Checkpoint,
+    data: str | Path | ExpertDataset,
+    split: str = "test",
+    max_samples: int | None = None,
+    qp_backend: str = "auto",
+    repair: int = 0,
+    kind: str | None = None,
+) -> dict[str, Any]:
     """Open-loop metrics of ``checkpoint`` on a dataset split (only its samples of ``kind``, see
     :mod:`mimpc.generation.mix`, if given): optimality gap (mean, median, p95) against the stored
     proven-optimal objectives, integer-only and continuous violation magnitudes and rates,
@@ -74,8 +83,9 @@ def evaluate_checkpoint(checkpoint: str | Path | Checkpoint, data: str | Path | 
     return evaluate_arrays(ckpt, part, split, qp_backend=qp_backend, repair=repair)
 
 
-def evaluate_arrays(ckpt: Checkpoint, part: dict[str, np.ndarray], split: str, qp_backend: str = "auto",
-                    repair: int = 0) -> dict[str, Any]:
+def evaluate_arrays(
+    ckpt: Checkpoint, part: dict[str, np.ndarray], split: str, qp_backend: str = "auto", repair: int = 0
+) -> dict[str, Any]:
     """Open-loop metrics of ``ckpt`` on labelled arrays ``theta``, ``delta`` (canonical labels)
     and ``objective`` (see :func:`evaluate_checkpoint`); ``split`` names them in the summary."""
     start = time.perf_counter()
@@ -87,15 +97,20 @@ def evaluate_arrays(ckpt: Checkpoint, part: dict[str, np.ndarray], split: str, q
     per = metrics.open_loop_metrics(ckpt.problem, part["theta"], x, delta, part["objective"])
     per["slack"] = slack.sum(-1)
     summary = metrics.summarize_open_loop(per)
-    summary.update(method=ckpt.method + ("+repair" if repair else ""), split=split, problem=ckpt.problem.name,
-                   batched_seconds_per_instance=elapsed / len(part["theta"]),
-                   integer_accuracy=float(np.mean(np.all(np.abs(delta - part["delta"]) < 0.5, axis=1)) * 100),
-                   bit_accuracy=float(np.mean(np.abs(delta - part["delta"]) < 0.5) * 100))
+    summary.update(
+        method=ckpt.method + ("+repair" if repair else ""),
+        split=split,
+        problem=ckpt.problem.name,
+        batched_seconds_per_instance=elapsed / len(part["theta"]),
+        integer_accuracy=float(np.mean(np.all(np.abs(delta - part["delta"]) < 0.5, axis=1)) * 100),
+        bit_accuracy=float(np.mean(np.abs(delta - part["delta"]) < 0.5) * 100),
+    )
     return {"summary": summary, "per_instance": per}
 
 
-def labelled_sample(problem: Any, family: str, n: int, seed: int = 0, solver: str = "auto",
-                    time_limit: float | None = 5.0) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+def labelled_sample(
+    problem: Any, family: str, n: int, seed: int = 0, solver: str = "auto", time_limit: float | None = 5.0
+) -> tuple[dict[str, np.ndarray], dict[str, int]]:
     """``n`` parameters of sampler ``family`` labelled by the exact MIQP; returns the arrays of the
     proven-optimal (MIQP-feasible) ones, as a dataset split, and the count of each solve status."""
     from mimpc.problems.samplers import sample_thetas
@@ -116,8 +131,12 @@ def labelled_sample(problem: Any, family: str, n: int, seed: int = 0, solver: st
     if not keep:
         raise ValueError(f"none of the {n} {family!r} parameters has a proven-optimal MIQP solution: {statuses}")
     x, delta = np.array(xs), np.array(deltas)
-    part = {"theta": thetas[keep], "x": x, "delta": canonical_labels(problem, x, delta),
-            "objective": np.array(objectives)}
+    part = {
+        "theta": thetas[keep],
+        "x": x,
+        "delta": canonical_labels(problem, x, delta),
+        "objective": np.array(objectives),
+    }
     return part, statuses
 
 

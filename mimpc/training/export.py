@@ -16,9 +16,15 @@ from mimpc.training.checkpoint import load_checkpoint
 __all__ = ["export_checkpoint"]
 
 
-def export_checkpoint(src: str | Path, dst: str | Path, *, data_command: str, train_command: str,
-                      test_metrics: dict[str, Any] | None = None,
-                      sampler_metrics: dict[str, Any] | None = None) -> tuple[Path, Path]:
+def export_checkpoint(
+    src: str | Path,
+    dst: str | Path,
+    *,
+    data_command: str,
+    train_command: str,
+    test_metrics: dict[str, Any] | None = None,
+    sampler_metrics: dict[str, Any] | None = None,
+) -> tuple[Path, Path]:
     """Copy ``src`` to ``dst`` without its resume state and write ``dst`` with suffix ``.json``,
     the model card: how the data and the policy were made, seed, training duration, the
     validation metrics of the kept epoch and, if given, test-split metrics and metrics on sampler

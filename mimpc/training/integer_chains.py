@@ -43,7 +43,7 @@ def find_rate_chains(problem: ParametricMIQP) -> RateChains | None:
     rows = problem.integer_rows
     if len(rows) == 0 or np.any(problem.H_t[rows] != 0):
         return None
-    Gd = problem.G[rows, problem.n_x:]
+    Gd = problem.G[rows, problem.n_x :]
     rhs = problem.h[rows]
     m = rhs[0]
     if m < 1 or m != round(m) or np.any(rhs != m):

@@ -44,13 +44,14 @@ class IntegerGroups:
         return np.where(eq.any(-1), eq.argmax(-1), -1)
 
 
-def find_integer_groups(problem: ParametricMIQP, max_group_size: int = 8,
-                        max_patterns: int = 4096) -> IntegerGroups | None:
+def find_integer_groups(
+    problem: ParametricMIQP, max_group_size: int = 8, max_patterns: int = 4096
+) -> IntegerGroups | None:
     """Partition the integers by the integer-only rows that link them; None unless every group
     has the same size and the same valid patterns, small enough to enumerate, with
     theta-independent right-hand sides."""
     rows = problem.integer_rows
-    Gd = problem.G[rows, problem.n_x:]
+    Gd = problem.G[rows, problem.n_x :]
     if len(rows) == 0 or np.any(problem.H_t[rows] != 0):
         return None
     parent = list(range(problem.n_d))
@@ -77,8 +78,10 @@ def find_integer_groups(problem: ParametricMIQP, max_group_size: int = 8,
         return None
     reference = None
     for g in groups:
-        if any(problem.lb_d[i] != problem.lb_d[groups[0][k]] or problem.ub_d[i] != problem.ub_d[groups[0][k]]
-               for k, i in enumerate(g)):
+        if any(
+            problem.lb_d[i] != problem.lb_d[groups[0][k]] or problem.ub_d[i] != problem.ub_d[groups[0][k]]
+            for k, i in enumerate(g)
+        ):
             return None
         mine = np.flatnonzero(np.any(Gd[:, g] != 0, axis=1))
         cand = np.array(list(itertools.product(*ranges)), dtype=float)

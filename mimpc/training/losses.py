@@ -128,7 +128,7 @@ def anneal_multiplier(epoch: int, factor: float, cap: float) -> float:
     """Geometric schedule ``min(factor ** epoch, cap)`` (LP-AE Sec. 5.5), epoch counted from 0."""
     if epoch < 0:
         raise ValueError(f"epoch must be >= 0, got {epoch}")
-    return float(min(factor ** epoch, cap))
+    return float(min(factor**epoch, cap))
 
 
 class HybridLoss:
@@ -142,9 +142,16 @@ class HybridLoss:
         self.cross_entropy = cross_entropy
         self.w_obj, self.w_slack, self.w_con, self.w_sup = config.weights()
 
-    def __call__(self, theta: torch.Tensor, delta: torch.Tensor, x: torch.Tensor | None,
-                 slack: torch.Tensor | None, logits: torch.Tensor | None = None,
-                 delta_star: torch.Tensor | None = None, epoch: int = 0) -> tuple[torch.Tensor, dict[str, float]]:
+    def __call__(
+        self,
+        theta: torch.Tensor,
+        delta: torch.Tensor,
+        x: torch.Tensor | None,
+        slack: torch.Tensor | None,
+        logits: torch.Tensor | None = None,
+        delta_star: torch.Tensor | None = None,
+        epoch: int = 0,
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         """Return the scalar loss (mean over the batch) and a dict of its terms' batch means."""
         cfg = self.config
         terms: dict[str, torch.Tensor] = {}
@@ -157,8 +164,11 @@ class HybridLoss:
             viol = self.problem.violations(x, delta.to(x.dtype), theta_x)
             rows = torch.cat([viol.continuous, viol.integer_only], dim=-1)
         else:
-            rows = self.problem.violations(torch.zeros(len(delta), self.problem.n_x, dtype=delta.dtype,
-                                                       device=delta.device), delta, theta.to(delta.dtype)).integer_only
+            rows = self.problem.violations(
+                torch.zeros(len(delta), self.problem.n_x, dtype=delta.dtype, device=delta.device),
+                delta,
+                theta.to(delta.dtype),
+            ).integer_only
         terms["constraint"] = penalty(rows, cfg.penalty).mean()
         if cfg.needs_labels:
             if delta_star is None:

@@ -17,8 +17,12 @@ from typing import Any, Callable
 __all__ = ["TrainOptions", "register_method", "available_methods", "train_method"]
 
 #: Built-in methods and the module that registers each (imported on first use).
-_MODULES: dict[str, str] = {"sl": "mimpc.training.trainer", "ssl": "mimpc.training.trainer",
-                            "hybrid": "mimpc.training.trainer", "lpae": "mimpc.lpae.policy"}
+_MODULES: dict[str, str] = {
+    "sl": "mimpc.training.trainer",
+    "ssl": "mimpc.training.trainer",
+    "hybrid": "mimpc.training.trainer",
+    "lpae": "mimpc.lpae.policy",
+}
 _METHODS: dict[str, Callable[..., Any]] = {}
 
 
@@ -51,8 +55,15 @@ def available_methods() -> list[str]:
     return sorted(set(_METHODS) | set(_MODULES))
 
 
-def train_method(name: str, problem: Any, dataset: Any, out: str | Path, config: Any = None,
-                 loss_overrides: dict[str, Any] | None = None, options: TrainOptions | None = None) -> Any:
+def train_method(
+    name: str,
+    problem: Any,
+    dataset: Any,
+    out: str | Path,
+    config: Any = None,
+    loss_overrides: dict[str, Any] | None = None,
+    options: TrainOptions | None = None,
+) -> Any:
     """Train a policy with method ``name`` (see the module docstring)."""
     if name not in _METHODS and name in _MODULES:
         importlib.import_module(_MODULES[name])

@@ -93,13 +93,16 @@ class ModelConfig:
         if self.encoder not in ENCODERS:
             raise ValueError(f"encoder must be one of {ENCODERS}, got {self.encoder!r}")
         if self.encoder == "temporal" and self.head != "per_integer":
-            raise ValueError(f"encoder='temporal' scores every step's integers itself; it needs head='per_integer', "
-                             f"got head={self.head!r}")
+            raise ValueError(
+                f"encoder='temporal' scores every step's integers itself; it needs head='per_integer', "
+                f"got head={self.head!r}"
+            )
         if self.decode not in DECODES:
             raise ValueError(f"decode must be one of {DECODES}, got {self.decode!r}")
         if self.decode == "chain_map" and self.head != "per_integer":
-            raise ValueError(f"decode='chain_map' reads per-integer scores; it needs head='per_integer', "
-                             f"got head={self.head!r}")
+            raise ValueError(
+                f"decode='chain_map' reads per-integer scores; it needs head='per_integer', got head={self.head!r}"
+            )
         if self.encoder == "temporal" and self.dropout:
             raise ValueError("encoder='temporal' has no dropout (use dropout=0)")
 
@@ -117,8 +120,9 @@ def integer_head_kind(problem: ParametricMIQP) -> tuple[str, int]:
     return ("binary", 2) if n_values == 2 else ("categorical", n_values)
 
 
-def straight_through_integers(logits: torch.Tensor, kind: str, lower: float, n_values: int, training: bool,
-                              gumbel_tau: float) -> torch.Tensor:
+def straight_through_integers(
+    logits: torch.Tensor, kind: str, lower: float, n_values: int, training: bool, gumbel_tau: float
+) -> torch.Tensor:
     """Hard integers from logits with straight-through gradients.
 
     ``kind="binary"``: round(sigmoid(logits)) forward, sigmoid's gradient backward.
@@ -161,8 +165,13 @@ class IntegerPolicy(nn.Module):
     gradient flows to the logits through the straight-through estimator.
     """
 
-    def __init__(self, problem: ParametricMIQP, config: ModelConfig | None = None,
-                 theta_mean: np.ndarray | None = None, theta_std: np.ndarray | None = None) -> None:
+    def __init__(
+        self,
+        problem: ParametricMIQP,
+        config: ModelConfig | None = None,
+        theta_mean: np.ndarray | None = None,
+        theta_std: np.ndarray | None = None,
+    ) -> None:
         super().__init__()
         self.config = config or ModelConfig()
         self.kind, self.n_values = integer_head_kind(problem)
@@ -177,8 +186,10 @@ class IntegerPolicy(nn.Module):
         if self.config.head == "grouped":
             groups = find_integer_groups(problem)
             if groups is None:
-                raise ValueError(f"head='grouped' needs small identical groups of integers tied by integer-only rows; "
-                                 f"problem {problem.name!r} has none (use head='per_integer')")
+                raise ValueError(
+                    f"head='grouped' needs small identical groups of integers tied by integer-only rows; "
+                    f"problem {problem.name!r} has none (use head='per_integer')"
+                )
             self.kind, self.n_groups, self.n_values = "grouped", groups.n_groups, groups.n_patterns
             self.register_buffer("patterns", torch.as_tensor(groups.patterns, dtype=torch.float32))
             self.register_buffer("group_index", torch.as_tensor(groups.index))
@@ -189,8 +200,10 @@ class IntegerPolicy(nn.Module):
                 raise ValueError("head='increments' needs multi-valued integers (use head='per_integer')")
             chains = find_rate_chains(problem)
             if chains is None:
-                raise ValueError(f"head='increments' needs integers chained by rate limits |d_k - d_(k-1)| <= m; "
-                                 f"problem {problem.name!r} has none (use head='per_integer')")
+                raise ValueError(
+                    f"head='increments' needs integers chained by rate limits |d_k - d_(k-1)| <= m; "
+                    f"problem {problem.name!r} has none (use head='per_integer')"
+                )
             self.kind, self.n_chains, self.chain_length = "increments", chains.n_chains, chains.length
             self.max_step, self.upper = chains.max_step, float(problem.ub_d[0])
             self.register_buffer("chain_order", torch.as_tensor(chains.order))
@@ -202,12 +215,19 @@ class IntegerPolicy(nn.Module):
         if self.config.decode == "chain_map":
             self.chains = find_rate_chains(problem)
             if self.kind != "categorical" or self.chains is None:
-                raise ValueError(f"decode='chain_map' needs multi-valued integers chained by rate limits "
-                                 f"|d_k - d_(k-1)| <= m; problem {problem.name!r} has none (use decode='argmax')")
+                raise ValueError(
+                    f"decode='chain_map' needs multi-valued integers chained by rate limits "
+                    f"|d_k - d_(k-1)| <= m; problem {problem.name!r} has none (use decode='argmax')"
+                )
         if self.config.encoder == "temporal":
             from mimpc.training.temporal import TemporalNet
-            self.net = TemporalNet(problem, self.config.hidden, 1 if self.kind == "binary" else self.n_values,
-                                   _ACTIVATIONS[self.config.activation])
+
+            self.net = TemporalNet(
+                problem,
+                self.config.hidden,
+                1 if self.kind == "binary" else self.n_values,
+                _ACTIVATIONS[self.config.activation],
+            )
         else:
             self.net = mlp(problem.n_theta, self.config.hidden, n_out, self.config.activation, self.config.dropout)
 
@@ -234,8 +254,9 @@ class IntegerPolicy(nn.Module):
             idx = chain_map_indices(logits.detach().cpu().numpy(), self.chains)
             return torch.as_tensor(self.lower + idx, dtype=logits.dtype, device=logits.device)
         if self.kind != "grouped":
-            return straight_through_integers(logits, self.kind, self.lower, self.n_values, self.training,
-                                             self.config.gumbel_tau)
+            return straight_through_integers(
+                logits, self.kind, self.lower, self.n_values, self.training, self.config.gumbel_tau
+            )
         onehot = straight_through_onehot(logits, self.training, self.config.gumbel_tau)
         values = onehot @ self.patterns.to(logits.dtype)  # (B, groups, group size)
         return values.reshape(len(logits), -1)[:, self.group_order]
@@ -272,7 +293,9 @@ class IntegerPolicy(nn.Module):
             if bool((moves < 0).any() or (moves > 2 * self.max_step).any()):
                 raise ValueError("labels violate the rate limits: some step exceeds the chain's max_step")
             n_first, n_steps = first.shape[1], steps.shape[1] * steps.shape[2]
-            ce_first = F.cross_entropy(first.reshape(-1, first.shape[-1]), (chain[..., 0] - int(self.lower)).reshape(-1))
+            ce_first = F.cross_entropy(
+                first.reshape(-1, first.shape[-1]), (chain[..., 0] - int(self.lower)).reshape(-1)
+            )
             ce_steps = F.cross_entropy(steps.reshape(-1, steps.shape[-1]), moves.reshape(-1))
             return (n_first * ce_first + n_steps * ce_steps) / (n_first + n_steps)  # mean over integers
         if self.kind == "categorical":
@@ -318,6 +341,7 @@ _NUMPY_ACTIVATIONS = {
 
 def _erf(z: np.ndarray) -> np.ndarray:
     from scipy.special import erf
+
     return erf(z)
 
 
@@ -382,7 +406,6 @@ class _NumpyPolicy:
             current = np.clip(current + steps[:, k], self.lower, self.upper)
             chain.append(current)
         return np.stack(chain, axis=-1).reshape(-1)[self.inverse]
-
 
 
 register_model_kind("integer_policy", IntegerPolicy, ModelConfig)

@@ -29,8 +29,17 @@ try:
 except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
-__all__ = ["ShardError", "DatasetLockedError", "rebuild_hint", "read_meta", "read_shard", "shard_rows",
-           "DatasetLock", "holds_dataset_lock", "LOCK_NAME"]
+__all__ = [
+    "ShardError",
+    "DatasetLockedError",
+    "rebuild_hint",
+    "read_meta",
+    "read_shard",
+    "shard_rows",
+    "DatasetLock",
+    "holds_dataset_lock",
+    "LOCK_NAME",
+]
 
 LOCK_NAME = ".generate.lock"
 META_FIELDS = ("format", "problem", "fingerprint", "config", "n_theta", "n_d", "n_x", "seed", "split_fractions")
@@ -48,9 +57,11 @@ class DatasetLockedError(RuntimeError):
 
 def rebuild_hint(folder: str | Path) -> str:
     """How to repair a dataset folder, for error messages."""
-    return (f"rebuild it by running the `mimpc generate` command that wrote {folder} again (same --out and "
-            f"options, recorded under 'identity' in {Path(folder) / 'meta.json'}): it recomputes missing or "
-            "invalid shards")
+    return (
+        f"rebuild it by running the `mimpc generate` command that wrote {folder} again (same --out and "
+        f"options, recorded under 'identity' in {Path(folder) / 'meta.json'}): it recomputes missing or "
+        "invalid shards"
+    )
 
 
 def read_meta(folder: str | Path) -> dict[str, Any]:
@@ -59,16 +70,18 @@ def read_meta(folder: str | Path) -> dict[str, Any]:
     try:
         meta = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ShardError(f"dataset metadata {path} is unreadable ({type(exc).__name__}: {exc}); "
-                         f"{rebuild_hint(folder)}") from exc
+        raise ShardError(
+            f"dataset metadata {path} is unreadable ({type(exc).__name__}: {exc}); {rebuild_hint(folder)}"
+        ) from exc
     missing = [k for k in META_FIELDS if not isinstance(meta, dict) or k not in meta]
     if missing:
         raise ShardError(f"dataset metadata {path} lacks fields {missing}; {rebuild_hint(folder)}")
     return meta
 
 
-def read_shard(path: str | Path, meta: dict[str, Any], fields: Sequence[str], folder: str | Path | None = None
-               ) -> dict[str, np.ndarray]:
+def read_shard(
+    path: str | Path, meta: dict[str, Any], fields: Sequence[str], folder: str | Path | None = None
+) -> dict[str, np.ndarray]:
     """The arrays ``fields`` of one shard, checked: readable, present, one row per sample, the
     widths ``meta`` gives (``n_theta``, ``n_d``, ``n_x``) and finite numbers.
 
@@ -109,8 +122,9 @@ def read_shard(path: str | Path, meta: dict[str, Any], fields: Sequence[str], fo
                 raise fail(f"field {k!r} is not numeric (dtype {a.dtype})")
             bad = ~np.isfinite(a)
             if bad.any():
-                raise fail(f"field {k!r} holds {int(bad.sum())} non-finite values (first at row "
-                           f"{int(np.argwhere(bad)[0][0])})")
+                raise fail(
+                    f"field {k!r} holds {int(bad.sum())} non-finite values (first at row {int(np.argwhere(bad)[0][0])})"
+                )
     return arrays
 
 
@@ -143,7 +157,8 @@ class DatasetLock:
                 raise DatasetLockedError(
                     f"{self.folder} is being written by another `mimpc generate` ({holder}); wait for it to "
                     f"finish or write to another --out folder (the lock {self.path} is released when that "
-                    "process ends)") from None
+                    "process ends)"
+                ) from None
             try:  # a releasing holder may have unlinked the file between our open and flock: retry
                 same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
             except FileNotFoundError:
@@ -152,8 +167,9 @@ class DatasetLock:
                 break
             os.close(fd)
         os.ftruncate(fd, 0)
-        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}, since "
-                     f"{time.strftime('%Y-%m-%d %H:%M:%S')}".encode())
+        os.write(
+            fd, f"pid {os.getpid()} on {socket.gethostname()}, since {time.strftime('%Y-%m-%d %H:%M:%S')}".encode()
+        )
         self._fd = fd
         return self
 
@@ -179,6 +195,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 def holds_dataset_lock(argument: str) -> Callable[[F], F]:
     """Decorator: create the folder passed as ``argument`` and hold its :class:`DatasetLock` while
     the function runs."""
+
     def decorate(fn: F) -> F:
         signature = inspect.signature(fn)
 
@@ -188,5 +205,7 @@ def holds_dataset_lock(argument: str) -> Callable[[F], F]:
             folder.mkdir(parents=True, exist_ok=True)
             with DatasetLock(folder):
                 return fn(*args, **kwargs)
+
         return wrapper  # type: ignore[return-value]
+
     return decorate

@@ -46,8 +46,15 @@ class TrainingSupport:
     anchor_radius: float
 
     @classmethod
-    def fit(cls, theta: np.ndarray, margin: float = 0.02, quantile: float = 0.999, ridge: float = 1e-6,
-            n_anchors: int = 1000, seed: int = 0) -> "TrainingSupport":
+    def fit(
+        cls,
+        theta: np.ndarray,
+        margin: float = 0.02,
+        quantile: float = 0.999,
+        ridge: float = 1e-6,
+        n_anchors: int = 1000,
+        seed: int = 0,
+    ) -> "TrainingSupport":
         """Fit on training theta of shape ``(n, n_theta)`` (``n >= 2``)."""
         theta = np.asarray(theta, dtype=float)
         if theta.ndim != 2 or len(theta) < 2 or not np.all(np.isfinite(theta)):
@@ -70,9 +77,18 @@ class TrainingSupport:
             near = np.sort(_nearest(anchors, anchors, k=2), axis=1)[:, 1]
         else:
             near = _nearest(rest[:20_000], anchors)[:, 0]
-        return cls(low - margin * scale, high + margin * scale, mean, precision,
-                   float(np.quantile(d, quantile)), float(margin), float(quantile), std, anchors,
-                   float(np.quantile(near, quantile)))
+        return cls(
+            low - margin * scale,
+            high + margin * scale,
+            mean,
+            precision,
+            float(np.quantile(d, quantile)),
+            float(margin),
+            float(quantile),
+            std,
+            anchors,
+            float(np.quantile(near, quantile)),
+        )
 
     @property
     def n_theta(self) -> int:
@@ -97,19 +113,35 @@ class TrainingSupport:
         """Lists, floats and the anchors as a float32 tensor, for a checkpoint that loads with
         ``weights_only=True``."""
         import torch
-        return {"low": self.low.tolist(), "high": self.high.tolist(), "mean": self.mean.tolist(),
-                "precision": self.precision.tolist(), "radius": self.radius, "margin": self.margin,
-                "quantile": self.quantile, "scale": self.scale.tolist(),
-                "anchors": torch.from_numpy(np.ascontiguousarray(self.anchors, dtype=np.float32)),
-                "anchor_radius": self.anchor_radius}
+
+        return {
+            "low": self.low.tolist(),
+            "high": self.high.tolist(),
+            "mean": self.mean.tolist(),
+            "precision": self.precision.tolist(),
+            "radius": self.radius,
+            "margin": self.margin,
+            "quantile": self.quantile,
+            "scale": self.scale.tolist(),
+            "anchors": torch.from_numpy(np.ascontiguousarray(self.anchors, dtype=np.float32)),
+            "anchor_radius": self.anchor_radius,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrainingSupport":
         try:
-            return cls(np.asarray(d["low"], float), np.asarray(d["high"], float), np.asarray(d["mean"], float),
-                       np.asarray(d["precision"], float), float(d["radius"]), float(d["margin"]),
-                       float(d["quantile"]), np.asarray(d["scale"], float), np.asarray(d["anchors"], dtype=float),
-                       float(d["anchor_radius"]))
+            return cls(
+                np.asarray(d["low"], float),
+                np.asarray(d["high"], float),
+                np.asarray(d["mean"], float),
+                np.asarray(d["precision"], float),
+                float(d["radius"]),
+                float(d["margin"]),
+                float(d["quantile"]),
+                np.asarray(d["scale"], float),
+                np.asarray(d["anchors"], dtype=float),
+                float(d["anchor_radius"]),
+            )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"stored training support is malformed ({exc})") from exc
 
@@ -125,7 +157,7 @@ def _nearest(points: np.ndarray, anchors: np.ndarray, k: int = 1, chunk: int = 2
     out = []
     a2 = np.einsum("ij,ij->i", anchors, anchors)
     for i in range(0, len(points), chunk):
-        p = points[i:i + chunk]
+        p = points[i : i + chunk]
         d2 = np.einsum("ij,ij->i", p, p)[:, None] - 2 * p @ anchors.T + a2[None, :]
         part = np.partition(d2, k - 1, axis=1)[:, :k] if anchors.shape[0] > k else d2
         out.append(np.sqrt(np.maximum(part, 0.0)))

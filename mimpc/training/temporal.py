@@ -35,13 +35,16 @@ def forecast_layout(problem: ParametricMIQP) -> tuple[int, int, int]:
     forecast = getattr(benchmark_of(problem), "forecast", None)
     layout = problem.layout
     if forecast is None or layout is None:
-        raise ValueError(f"encoder='temporal' needs a forecast over the horizon in theta (Benchmark.forecast) and "
-                         f"an MPC layout; problem {problem.name!r} has none (use encoder='mlp')")
+        raise ValueError(
+            f"encoder='temporal' needs a forecast over the horizon in theta (Benchmark.forecast) and "
+            f"an MPC layout; problem {problem.name!r} has none (use encoder='mlp')"
+        )
     offset, channels = (int(v) for v in forecast)
     steps = int(layout.horizon)
     if offset < 0 or channels < 1 or offset + steps * channels > problem.n_theta:
-        raise ValueError(f"Benchmark.forecast {forecast} does not fit theta of size {problem.n_theta} "
-                         f"with horizon {steps}")
+        raise ValueError(
+            f"Benchmark.forecast {forecast} does not fit theta of size {problem.n_theta} with horizon {steps}"
+        )
     if layout.delta_index.shape[0] != steps or layout.delta_index.size != problem.n_d:
         raise ValueError("encoder='temporal' needs every integer to belong to one step of the horizon")
     return offset, steps, channels
@@ -51,8 +54,9 @@ class TemporalNet(nn.Module):
     """``z (B, n_theta) -> scores (B, n_d * n_values)`` through dilated convolutions over the
     horizon; the output is ordered like the per-integer head's (integer-major)."""
 
-    def __init__(self, problem: ParametricMIQP, hidden: tuple[int, ...], n_values: int, activation: type,
-                 kernel: int = 5) -> None:
+    def __init__(
+        self, problem: ParametricMIQP, hidden: tuple[int, ...], n_values: int, activation: type, kernel: int = 5
+    ) -> None:
         super().__init__()
         self.offset, self.steps, self.channels = forecast_layout(problem)
         n_theta = problem.n_theta
@@ -70,8 +74,9 @@ class TemporalNet(nn.Module):
         self.convs = nn.ModuleList()
         for i, width in enumerate(hidden):
             dilation = 2 ** (i % 3)
-            self.convs.append(nn.Conv1d(width_in, width, kernel, dilation=dilation,
-                                        padding=dilation * (kernel - 1) // 2))
+            self.convs.append(
+                nn.Conv1d(width_in, width, kernel, dilation=dilation, padding=dilation * (kernel - 1) // 2)
+            )
             width_in = width
         self.out = nn.Conv1d(width_in, per_step * n_values, 1)
         self.act = activation()
@@ -97,18 +102,19 @@ class TemporalNet(nn.Module):
         """A torch-free copy of :meth:`forward` for one normalised theta ``z (n_theta,)``: each
         convolution as one matrix product over the stacked shifted inputs (float32), so the
         closed-loop step pays for the filters, not for a dense matrix of the whole horizon."""
+
         def arr(t: torch.Tensor) -> np.ndarray:
             return t.detach().cpu().numpy().astype(np.float32, copy=True)
 
         seq, static = arr(self.seq_index).astype(np.int64), arr(self.static_index).astype(np.int64)
         steps, channels = self.steps, self.channels
         features = np.zeros((steps, channels + len(static) + 4), dtype=np.float32)
-        features[:, channels + len(static):] = arr(self.position)
+        features[:, channels + len(static) :] = arr(self.position)
         layers = []
         for conv in self.convs:
             W = arr(conv.weight)  # (out, in, kernel): matches columns ordered (in, kernel)
             pad, dilation, kernel = conv.padding[0], conv.dilation[0], W.shape[2]
-            gather = (np.arange(kernel)[:, None] * dilation + np.arange(steps)[None, :])  # (kernel, steps)
+            gather = np.arange(kernel)[:, None] * dilation + np.arange(steps)[None, :]  # (kernel, steps)
             buffer = np.zeros((W.shape[1], steps + 2 * pad), dtype=np.float32)
             layers.append((W.reshape(W.shape[0], -1).copy(), arr(conv.bias)[:, None], buffer, pad, gather))
         W_out, b_out = arr(self.out.weight)[:, :, 0], arr(self.out.bias)[:, None]
@@ -117,11 +123,12 @@ class TemporalNet(nn.Module):
 
         def scores(z: np.ndarray) -> np.ndarray:
             features[:, :channels] = z[seq].reshape(steps, channels)
-            features[:, channels:channels + len(static)] = z[static]
+            features[:, channels : channels + len(static)] = z[static]
             h = features.T
             for W, b, buffer, pad, gather in layers:
-                buffer[:, pad:pad + steps] = h
+                buffer[:, pad : pad + steps] = h
                 h = activation(W @ buffer[:, gather].reshape(len(buffer) * gather.shape[0], steps) + b)
             out = (W_out @ h + b_out).T.reshape(-1, n_values)  # (steps * per_step, values)
             return out[order].reshape(-1)
+
         return scores

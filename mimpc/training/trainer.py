@@ -126,10 +126,13 @@ class _Batches:
         raise TypeError("use iterate()")
 
     def iterate(self, batch_size: int, generator: torch.Generator | None) -> Any:
-        order = (torch.randperm(self.n, generator=generator).to(self.theta.device)
-                 if generator is not None else torch.arange(self.n, device=self.theta.device))
+        order = (
+            torch.randperm(self.n, generator=generator).to(self.theta.device)
+            if generator is not None
+            else torch.arange(self.n, device=self.theta.device)
+        )
         for i in range(0, self.n, batch_size):
-            idx = order[i:i + batch_size]
+            idx = order[i : i + batch_size]
             yield self.theta[idx], self.delta[idx], self.objective[idx]
 
 
@@ -138,8 +141,15 @@ class L2OMethod:
 
     model_kind = "integer_policy"
 
-    def __init__(self, name: str, problem: ParametricMIQP, policy: IntegerPolicy, layer: torch.nn.Module,
-                 loss_config: LossConfig, qp_dtype: torch.dtype) -> None:
+    def __init__(
+        self,
+        name: str,
+        problem: ParametricMIQP,
+        policy: IntegerPolicy,
+        layer: torch.nn.Module,
+        loss_config: LossConfig,
+        qp_dtype: torch.dtype,
+    ) -> None:
         self.name, self.problem, self.model, self.layer = name, problem, policy, layer
         self.loss_config = loss_config
         self.loss_fn = HybridLoss(problem, loss_config, cross_entropy=policy.cross_entropy)
@@ -150,8 +160,9 @@ class L2OMethod:
         """Training loss; the QP layer runs only when a loss term needs it (not for SL)."""
         return self._run(theta, delta_star, epoch, self.loss_config.needs_qp)[0]
 
-    def validate(self, theta: torch.Tensor, delta_star: torch.Tensor, epoch: int) -> tuple[torch.Tensor, torch.Tensor,
-                                                                                               torch.Tensor, torch.Tensor]:
+    def validate(
+        self, theta: torch.Tensor, delta_star: torch.Tensor, epoch: int
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(loss, x, delta, converged)`` with one QP solve per batch."""
         (loss, _), x, delta, converged = self._run(theta, delta_star, epoch, True)
         return loss, x, delta, converged
@@ -169,10 +180,18 @@ class L2OMethod:
         return out, x, delta, converged
 
 
-def train(problem: ParametricMIQP, dataset: ExpertDataset, method: str, out: str | Path,
-          config: TrainConfig | None = None, loss_config: LossConfig | None = None,
-          model_config: ModelConfig | None = None, resume: str | Path | None = None,
-          progress: bool = True, init: str | Path | None = None) -> TrainResult:
+def train(
+    problem: ParametricMIQP,
+    dataset: ExpertDataset,
+    method: str,
+    out: str | Path,
+    config: TrainConfig | None = None,
+    loss_config: LossConfig | None = None,
+    model_config: ModelConfig | None = None,
+    resume: str | Path | None = None,
+    progress: bool = True,
+    init: str | Path | None = None,
+) -> TrainResult:
     """Train a policy with ``method`` in ``("sl", "ssl", "hybrid")`` and write the best checkpoint to
     ``out`` (plus ``out`` with suffix ``.csv``, the per-epoch log).
 
@@ -190,8 +209,9 @@ def train(problem: ParametricMIQP, dataset: ExpertDataset, method: str, out: str
     loss_config = loss_config or loss_preset(method, problem.name)
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
-    policy = IntegerPolicy(problem, model_config or ModelConfig(), train_split["theta"].mean(0),
-                           train_split["theta"].std(0)).to(device)
+    policy = IntegerPolicy(
+        problem, model_config or ModelConfig(), train_split["theta"].mean(0), train_split["theta"].std(0)
+    ).to(device)
     if init is not None:
         if resume is not None:
             raise ValueError("pass either resume (continue a run) or init (start from weights), not both")
@@ -205,12 +225,34 @@ def train(problem: ParametricMIQP, dataset: ExpertDataset, method: str, out: str
 
 def _train_l2o(method: str) -> Any:
     """The registered training function of the paper's ``method`` (see :mod:`mimpc.training.methods`)."""
-    def run(problem: ParametricMIQP, dataset: ExpertDataset, out: str | Path, config: TrainConfig | None,
-            loss_overrides: dict[str, Any], options: TrainOptions) -> TrainResult:
-        model = ModelConfig(head=options.head, encoder=options.encoder, decode=options.decode,
-                            **({"hidden": tuple(options.hidden)} if options.hidden else {}))
-        return train(problem, dataset, method, out, config, loss_preset(method, problem.name, **loss_overrides),
-                     model, resume=options.resume, progress=options.progress, init=options.init)
+
+    def run(
+        problem: ParametricMIQP,
+        dataset: ExpertDataset,
+        out: str | Path,
+        config: TrainConfig | None,
+        loss_overrides: dict[str, Any],
+        options: TrainOptions,
+    ) -> TrainResult:
+        model = ModelConfig(
+            head=options.head,
+            encoder=options.encoder,
+            decode=options.decode,
+            **({"hidden": tuple(options.hidden)} if options.hidden else {}),
+        )
+        return train(
+            problem,
+            dataset,
+            method,
+            out,
+            config,
+            loss_preset(method, problem.name, **loss_overrides),
+            model,
+            resume=options.resume,
+            progress=options.progress,
+            init=options.init,
+        )
+
     return run
 
 
@@ -223,14 +265,17 @@ def _init_weights(policy: IntegerPolicy, path: str | Path, problem: ParametricMI
     ckpt = load_checkpoint(path, problem)  # raises on a fingerprint mismatch
     stored = {**ckpt.payload.get("model_config", {}), "decode": policy.config.decode}  # decoding is not a weight
     if ckpt.payload.get("model_kind") != "integer_policy" or ModelConfig(**stored) != policy.config:
-        raise ValueError(f"init checkpoint {path} has model {ckpt.payload.get('model_kind')} "
-                         f"{ckpt.payload.get('model_config')}, not integer_policy {policy.config.to_dict()}: "
-                         "pass the same --head, --encoder and --hidden")
+        raise ValueError(
+            f"init checkpoint {path} has model {ckpt.payload.get('model_kind')} "
+            f"{ckpt.payload.get('model_config')}, not integer_policy {policy.config.to_dict()}: "
+            "pass the same --head, --encoder and --hidden"
+        )
     policy.load_state_dict(ckpt.policy.state_dict())
 
 
-def slack_penalty_check(problem: ParametricMIQP, split: dict[str, np.ndarray], verbose: bool = True,
-                        n: int = SLACK_CHECK_SAMPLES) -> dict[str, Any]:
+def slack_penalty_check(
+    problem: ParametricMIQP, split: dict[str, np.ndarray], verbose: bool = True, n: int = SLACK_CHECK_SAMPLES
+) -> dict[str, Any]:
     """Theorem 2's condition ``rho > ||mu||_inf`` on the first ``n`` training samples at their
     labels (:func:`mimpc.qp.fixed.check_slack_penalty`, which warns when it fails).
 
@@ -240,12 +285,17 @@ def slack_penalty_check(problem: ParametricMIQP, split: dict[str, np.ndarray], v
     from mimpc.qp.fixed import check_slack_penalty
 
     report = check_slack_penalty(problem, split["theta"][:n], split["delta"][:n])
-    out = {"rho": report.rho, "max_multiplier": report.max_multiplier, "holds": report.holds,
-           "n_checked": report.n_feasible}
+    out = {
+        "rho": report.rho,
+        "max_multiplier": report.max_multiplier,
+        "holds": report.holds,
+        "n_checked": report.n_feasible,
+    }
     if verbose:
         (log.info if report.holds else log.warning)(
             f"slack penalty rho={report.rho:g} vs largest exact-QP multiplier {report.max_multiplier:.4g} "
-            f"on {report.n_feasible} training labels: Theorem 2 {'holds' if report.holds else 'DOES NOT hold'}")
+            f"on {report.n_feasible} training labels: Theorem 2 {'holds' if report.holds else 'DOES NOT hold'}"
+        )
     return out
 
 
@@ -253,14 +303,21 @@ def _train_split(dataset: ExpertDataset, problem: ParametricMIQP, config: TrainC
     dataset.check_problem(problem)
     train_split = dataset.subset("train")
     if config.max_train_samples:
-        train_split = {k: v[:config.max_train_samples] for k, v in train_split.items()}
+        train_split = {k: v[: config.max_train_samples] for k, v in train_split.items()}
     if len(train_split["theta"]) == 0 or (dataset.split == 1).sum() == 0:
         raise ValueError(f"dataset {dataset.path} needs samples in both train and val splits, has {dataset.counts()}")
     return train_split
 
 
-def fit(runner: Any, dataset: ExpertDataset, train_split: dict[str, np.ndarray], out: str | Path,
-        config: TrainConfig, resume: str | Path | None = None, progress: bool = True) -> TrainResult:
+def fit(
+    runner: Any,
+    dataset: ExpertDataset,
+    train_split: dict[str, np.ndarray],
+    out: str | Path,
+    config: TrainConfig,
+    resume: str | Path | None = None,
+    progress: bool = True,
+) -> TrainResult:
     """The training loop shared by every method.
 
     ``runner`` provides ``name``, ``problem``, ``model``, ``model_kind``, ``model_config``,
@@ -281,20 +338,37 @@ def fit(runner: Any, dataset: ExpertDataset, train_split: dict[str, np.ndarray],
     scheduler = _scheduler(optimizer, config)
     train_data = _Batches(train_split, device, torch.float32)
     val_data = _Batches(dataset.subset("val"), device, torch.float32)
-    state = {"epoch": 0, "history": [], "best_val": math.inf, "best_epoch": -1, "bad_epochs": 0,
-             "best_state": None, "best_metrics": {}}
+    state = {
+        "epoch": 0,
+        "history": [],
+        "best_val": math.inf,
+        "best_epoch": -1,
+        "bad_epochs": 0,
+        "best_state": None,
+        "best_metrics": {},
+    }
     if resume is not None:
         state = _restore(resume, problem, runner.name, policy, optimizer, scheduler, generator)
-    common = dict(method=runner.name, problem=problem, model_kind=runner.model_kind, model_config=runner.model_config,
-                  train_config=asdict(config), loss_config=runner.loss_config.to_dict(),
-                  dataset={"path": str(dataset.path), "fingerprint": dataset.meta["fingerprint"],
-                           "counts": dataset.counts(), "seed": dataset.meta["seed"],
-                           "mix": dataset.meta.get("mix", "expert=1"),
-                           "samples_by_kind": dataset.meta.get("samples_by_kind"),
-                           **({"sources": dataset.meta["sources"]} if "sources" in dataset.meta else {})},
-                  support=TrainingSupport.fit(train_split["theta"]).to_dict(),
-                  slack_penalty_check=getattr(runner, "slack_penalty_check", None),
-                  init_from=getattr(runner, "init_from", None))
+    common = dict(
+        method=runner.name,
+        problem=problem,
+        model_kind=runner.model_kind,
+        model_config=runner.model_config,
+        train_config=asdict(config),
+        loss_config=runner.loss_config.to_dict(),
+        dataset={
+            "path": str(dataset.path),
+            "fingerprint": dataset.meta["fingerprint"],
+            "counts": dataset.counts(),
+            "seed": dataset.meta["seed"],
+            "mix": dataset.meta.get("mix", "expert=1"),
+            "samples_by_kind": dataset.meta.get("samples_by_kind"),
+            **({"sources": dataset.meta["sources"]} if "sources" in dataset.meta else {}),
+        },
+        support=TrainingSupport.fit(train_split["theta"]).to_dict(),
+        slack_penalty_check=getattr(runner, "slack_penalty_check", None),
+        init_from=getattr(runner, "init_from", None),
+    )
     stopped_early = False
     log_path = out.with_suffix(".csv")
     for epoch in range(state["epoch"], config.epochs):
@@ -302,8 +376,13 @@ def fit(runner: Any, dataset: ExpertDataset, train_split: dict[str, np.ndarray],
         policy.train()
         sums: dict[str, float] = {}
         n_batches = 0
-        bar = tqdm(total=train_data.n, desc=f"{runner.name} epoch {epoch + 1}/{config.epochs}", unit="sample",
-                   disable=not progress, leave=False)
+        bar = tqdm(
+            total=train_data.n,
+            desc=f"{runner.name} epoch {epoch + 1}/{config.epochs}",
+            unit="sample",
+            disable=not progress,
+            leave=False,
+        )
         for theta, delta_star, _ in train_data.iterate(config.batch_size, generator):
             loss, terms = runner.loss(theta, delta_star, epoch)
             if not torch.isfinite(loss):
@@ -324,19 +403,32 @@ def fit(runner: Any, dataset: ExpertDataset, train_split: dict[str, np.ndarray],
         # stopping and the plateau schedule compare one and the same loss across epochs
         val = evaluate_split(runner, val_data, config.val_batch_size, config.epochs - 1)
         _step_scheduler(scheduler, config, val["val_loss"])
-        row = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"],
-               **{f"train_{k}": v / max(n_batches, 1) for k, v in sums.items()}, **val,
-               "epoch_seconds": time.perf_counter() - t0}
+        row = {
+            "epoch": epoch + 1,
+            "lr": optimizer.param_groups[0]["lr"],
+            **{f"train_{k}": v / max(n_batches, 1) for k, v in sums.items()},
+            **val,
+            "epoch_seconds": time.perf_counter() - t0,
+        }
         state["history"].append(row)
         if val["val_loss"] < state["best_val"] - 1e-12:
-            state.update(best_val=val["val_loss"], best_epoch=epoch + 1, bad_epochs=0, best_metrics=val,
-                         best_state={k: v.detach().cpu().clone() for k, v in policy.state_dict().items()})
+            state.update(
+                best_val=val["val_loss"],
+                best_epoch=epoch + 1,
+                bad_epochs=0,
+                best_metrics=val,
+                best_state={k: v.detach().cpu().clone() for k, v in policy.state_dict().items()},
+            )
         else:
             state["bad_epochs"] += 1
         state["epoch"] = epoch + 1
         write_csv(log_path, state["history"])
-        log.info(f"[{runner.name}] epoch {epoch + 1}: " + ", ".join(
-            f"{k}={_fmt(v)}" for k, v in row.items() if k.startswith("val_") or k in ("train_loss", "epoch_seconds")))
+        log.info(
+            f"[{runner.name}] epoch {epoch + 1}: "
+            + ", ".join(
+                f"{k}={_fmt(v)}" for k, v in row.items() if k.startswith("val_") or k in ("train_loss", "epoch_seconds")
+            )
+        )
         _save(out, policy, state, common, optimizer, scheduler, generator)
         if state["bad_epochs"] >= config.patience:
             stopped_early = True
@@ -362,18 +454,22 @@ def evaluate_split(runner: Any, data: _Batches, batch_size: int, epoch: int) -> 
     arr = {k: np.concatenate(v) for k, v in parts.items()}
     per = metrics.open_loop_metrics(runner.problem, arr["theta"], arr["x"], arr["delta"], arr["objective"])
     summary = metrics.summarize_open_loop(per)
-    return {"val_loss": sum(losses) / data.n, "val_gap_mean": summary["gap_mean"],
-            "val_gap_median": summary["gap_median"],
-            "val_continuous_violation_rate": summary["continuous_violation_rate"],
-            "val_integer_violation_rate": summary["integer_violation_rate"],
-            "val_lookahead_violation_rate": summary["lookahead_violation_rate"],
-            "val_qp_not_converged": float(non_converged)}
+    return {
+        "val_loss": sum(losses) / data.n,
+        "val_gap_mean": summary["gap_mean"],
+        "val_gap_median": summary["gap_median"],
+        "val_continuous_violation_rate": summary["continuous_violation_rate"],
+        "val_integer_violation_rate": summary["integer_violation_rate"],
+        "val_lookahead_violation_rate": summary["lookahead_violation_rate"],
+        "val_qp_not_converged": float(non_converged),
+    }
 
 
 def _scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig) -> Any:
     if config.lr_schedule == "plateau":
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=0.5,
-                                                          patience=max(1, config.patience // 3))
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="min", factor=0.5, patience=max(1, config.patience // 3)
+        )
     if config.lr_schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
     return None
@@ -388,22 +484,50 @@ def _step_scheduler(scheduler: Any, config: TrainConfig, val_loss: float) -> Non
         scheduler.step()
 
 
-def _save(out: Path, policy: torch.nn.Module, state: dict, common: dict, optimizer: Any, scheduler: Any,
-          generator: torch.Generator) -> None:
+def _save(
+    out: Path,
+    policy: torch.nn.Module,
+    state: dict,
+    common: dict,
+    optimizer: Any,
+    scheduler: Any,
+    generator: torch.Generator,
+) -> None:
     best = state["best_state"] or policy.state_dict()
-    resume = {"epoch": state["epoch"], "history": state["history"], "best_val": state["best_val"],
-              "best_epoch": state["best_epoch"], "bad_epochs": state["bad_epochs"],
-              "best_metrics": state["best_metrics"],
-              "last_state": {k: v.detach().cpu() for k, v in policy.state_dict().items()},
-              "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict() if scheduler else None,
-              "generator": generator.get_state(), "torch_rng": torch.get_rng_state()}
+    resume = {
+        "epoch": state["epoch"],
+        "history": state["history"],
+        "best_val": state["best_val"],
+        "best_epoch": state["best_epoch"],
+        "bad_epochs": state["bad_epochs"],
+        "best_metrics": state["best_metrics"],
+        "last_state": {k: v.detach().cpu() for k, v in policy.state_dict().items()},
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict() if scheduler else None,
+        "generator": generator.get_state(),
+        "torch_rng": torch.get_rng_state(),
+    }
     holder = _StateHolder(best)
-    save_checkpoint(out, policy=holder, metrics=state["best_metrics"], best_epoch=state["best_epoch"],
-                    history=state["history"], resume=resume, **common)
+    save_checkpoint(
+        out,
+        policy=holder,
+        metrics=state["best_metrics"],
+        best_epoch=state["best_epoch"],
+        history=state["history"],
+        resume=resume,
+        **common,
+    )
 
 
-def _restore(path: str | Path, problem: ParametricMIQP, method: str, policy: torch.nn.Module, optimizer: Any,
-             scheduler: Any, generator: torch.Generator) -> dict:
+def _restore(
+    path: str | Path,
+    problem: ParametricMIQP,
+    method: str,
+    policy: torch.nn.Module,
+    optimizer: Any,
+    scheduler: Any,
+    generator: torch.Generator,
+) -> dict:
     ckpt = load_checkpoint(path, problem)
     if ckpt.method != method:
         raise ValueError(f"cannot resume {method!r} training from a {ckpt.method!r} checkpoint ({path})")
@@ -417,9 +541,15 @@ def _restore(path: str | Path, problem: ParametricMIQP, method: str, policy: tor
     generator.set_state(r["generator"])
     if r.get("torch_rng") is not None:  # Gumbel noise and dropout draw from the global generator
         torch.set_rng_state(r["torch_rng"])
-    return {"epoch": r["epoch"], "history": list(r["history"]), "best_val": r["best_val"],
-            "best_epoch": r["best_epoch"], "bad_epochs": r["bad_epochs"], "best_metrics": r["best_metrics"],
-            "best_state": dict(ckpt.policy.state_dict())}
+    return {
+        "epoch": r["epoch"],
+        "history": list(r["history"]),
+        "best_val": r["best_val"],
+        "best_epoch": r["best_epoch"],
+        "bad_epochs": r["bad_epochs"],
+        "best_metrics": r["best_metrics"],
+        "best_state": dict(ckpt.policy.state_dict()),
+    }
 
 
 class _StateHolder(torch.nn.Module):
@@ -435,5 +565,3 @@ class _StateHolder(torch.nn.Module):
 
 def _fmt(v: Any) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
-
-

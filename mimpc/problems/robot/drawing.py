@@ -33,15 +33,39 @@ def draw_obstacles(ax: Axes, config: RobotNavConfig, inflated: bool = True) -> N
     """
     for i, obs in enumerate(config.obstacles):
         if inflated and config.d_min > 0:
-            ax.add_patch(Polygon(obstacle_corners(obs, config.d_min), closed=True, facecolor=INFLATED_COLOR,
-                                 alpha=0.15, edgecolor=INFLATED_COLOR, linestyle="--", linewidth=1.0,
-                                 label="obstacle + $d_{min}$" if i == 0 else None))
-        ax.add_patch(Polygon(obstacle_corners(obs), closed=True, facecolor=OBSTACLE_COLOR,
-                             edgecolor="black", linewidth=0.8, label="obstacle" if i == 0 else None))
+            ax.add_patch(
+                Polygon(
+                    obstacle_corners(obs, config.d_min),
+                    closed=True,
+                    facecolor=INFLATED_COLOR,
+                    alpha=0.15,
+                    edgecolor=INFLATED_COLOR,
+                    linestyle="--",
+                    linewidth=1.0,
+                    label="obstacle + $d_{min}$" if i == 0 else None,
+                )
+            )
+        ax.add_patch(
+            Polygon(
+                obstacle_corners(obs),
+                closed=True,
+                facecolor=OBSTACLE_COLOR,
+                edgecolor="black",
+                linewidth=0.8,
+                label="obstacle" if i == 0 else None,
+            )
+        )
 
 
-def draw_robot_scene(ax: Axes, config: RobotNavConfig, trajectory: Any, goal: Any,
-                     plan: Any = None, title: str | None = None, legend: bool = True) -> None:
+def draw_robot_scene(
+    ax: Axes,
+    config: RobotNavConfig,
+    trajectory: Any,
+    goal: Any,
+    plan: Any = None,
+    title: str | None = None,
+    legend: bool = True,
+) -> None:
     """Draw one robot navigation scene: workspace, obstacles, goal, executed path and plan.
 
     Parameters
@@ -64,8 +88,7 @@ def draw_robot_scene(ax: Axes, config: RobotNavConfig, trajectory: Any, goal: An
     """
     x0, x1, y0, y1 = config.workspace
     pad = 0.05 * max(x1 - x0, y1 - y0)
-    ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor="black", linewidth=1.2,
-                           label="workspace"))
+    ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor="black", linewidth=1.2, label="workspace"))
     draw_obstacles(ax, config, inflated=True)
     goal = np.asarray(goal, dtype=float)[:2]
     ax.add_patch(Circle(tuple(goal), config.goal_tolerance, fill=False, edgecolor=GOAL_COLOR, linestyle=":"))
@@ -113,8 +136,14 @@ def draw_rollouts(results: Sequence[Any], config: RobotNavConfig, max_episodes: 
             pos = ep.states[:, :2]
             ok = np.all(np.isfinite(pos), axis=1)
             pos = pos[ok]
-            (line,) = ax.plot(pos[:, 0], pos[:, 1], "-", color=controller_color(res.controller, i), linewidth=1.6,
-                              label=res.controller)
+            (line,) = ax.plot(
+                pos[:, 0],
+                pos[:, 1],
+                "-",
+                color=controller_color(res.controller, i),
+                linewidth=1.6,
+                label=res.controller,
+            )
             if e == 0:
                 handles.append(line)
             hit = inside_obstacles(config, pos).any(axis=-1)

@@ -9,8 +9,7 @@ import numpy as np
 
 from mimpc.problems.robot.problem import face_integers, inside_obstacles, side_integers
 
-__all__ = ["advance", "default_integers", "plan_integers", "lookahead_violation", "onpolicy_episode",
-           "COLLISION_TOL"]
+__all__ = ["advance", "default_integers", "plan_integers", "lookahead_violation", "onpolicy_episode", "COLLISION_TOL"]
 
 COLLISION_TOL = 1e-4
 """A planned or executed position counts as a collision when it lies deeper than this (metres)
@@ -45,8 +44,9 @@ def lookahead_violation(problem: Any, x: np.ndarray, delta: np.ndarray, theta: n
     return (depth > COLLISION_TOL).any(axis=(1, 2))
 
 
-def onpolicy_episode(problem: Any, expert: Any, policy: Any, theta: np.ndarray, rng: np.random.Generator,
-                     steps: int) -> Iterator[np.ndarray]:
+def onpolicy_episode(
+    problem: Any, expert: Any, policy: Any, theta: np.ndarray, rng: np.random.Generator, steps: int
+) -> Iterator[np.ndarray]:
     """States of one closed-loop episode of ``policy`` from ``theta``, each labelled by ``expert``
     first; the episode ends at the goal, inside an inflated obstacle or out of the workspace."""
     cfg = problem.config
@@ -60,7 +60,9 @@ def onpolicy_episode(problem: Any, expert: Any, policy: Any, theta: np.ndarray, 
         state = problem.next_state(theta, action, np.zeros(problem.layout.n_delta_step))
         theta = np.concatenate([state, goal])
         x0, x1, y0, y1 = cfg.workspace
-        if (np.linalg.norm(state[:2] - goal) < cfg.goal_tolerance
-                or inside_obstacles(cfg, state[:2], cfg.d_min, 1e-4).any()
-                or not (x0 <= state[0] <= x1 and y0 <= state[1] <= y1)):
+        if (
+            np.linalg.norm(state[:2] - goal) < cfg.goal_tolerance
+            or inside_obstacles(cfg, state[:2], cfg.d_min, 1e-4).any()
+            or not (x0 <= state[0] <= x1 and y0 <= state[1] <= y1)
+        ):
             return

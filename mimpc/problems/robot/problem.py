@@ -27,8 +27,16 @@ import numpy as np
 from mimpc.problems.canonical import MPCLayout, ParametricMIQP, RowGroup
 from mimpc.problems.validation import check_nonnegative, check_positive, check_positive_int
 
-__all__ = ["Obstacle", "RobotNavConfig", "robot_nav", "build_robot_nav",
-           "sample_start_goal", "inside_obstacles", "segment_hits_obstacles", "obstacle_corners"]
+__all__ = [
+    "Obstacle",
+    "RobotNavConfig",
+    "robot_nav",
+    "build_robot_nav",
+    "sample_start_goal",
+    "inside_obstacles",
+    "segment_hits_obstacles",
+    "obstacle_corners",
+]
 
 N_STATE, N_INPUT, N_FACES = 4, 2, 4
 
@@ -146,7 +154,9 @@ class RobotNavConfig:
             check_nonnegative(getattr(self, name), name)
         ws = tuple(float(v) for v in self.workspace)
         if len(ws) != 4 or not all(math.isfinite(v) for v in ws) or ws[0] >= ws[1] or ws[2] >= ws[3]:
-            raise ValueError(f"workspace must be (px_min, px_max, py_min, py_max) with min < max, got {self.workspace!r}")
+            raise ValueError(
+                f"workspace must be (px_min, px_max, py_min, py_max) with min < max, got {self.workspace!r}"
+            )
         object.__setattr__(self, "workspace", ws)
         obstacles = tuple(_as_obstacle(o) for o in self.obstacles)
         if not obstacles:
@@ -156,14 +166,18 @@ class RobotNavConfig:
                 raise ValueError(f"obstacles[{i}] must be an Obstacle, got {type(obs).__name__}")
             x, y = obs.center
             if not (ws[0] <= x <= ws[1] and ws[2] <= y <= ws[3]):
-                raise ValueError(f"obstacles[{i}] centre {obs.center} lies outside the workspace "
-                                 f"x in [{ws[0]}, {ws[1]}], y in [{ws[2]}, {ws[3]}]")
+                raise ValueError(
+                    f"obstacles[{i}] centre {obs.center} lies outside the workspace "
+                    f"x in [{ws[0]}, {ws[1]}], y in [{ws[2]}, {ws[3]}]"
+                )
         object.__setattr__(self, "obstacles", obstacles)
         if self.big_m is not None:
             tight = float(tight_big_m(self).max())
             if not (math.isfinite(self.big_m) and self.big_m >= tight):
-                raise ValueError(f"big_m={self.big_m!r} is not a valid big-M for this workspace: "
-                                 f"it must be at least {tight:.4g} (or None for the tight per-row value)")
+                raise ValueError(
+                    f"big_m={self.big_m!r} is not a valid big-M for this workspace: "
+                    f"it must be at least {tight:.4g} (or None for the tight per-row value)"
+                )
 
     @classmethod
     def paper(cls, **overrides: Any) -> "RobotNavConfig":
@@ -288,13 +302,15 @@ def build_robot_nav(config: RobotNavConfig) -> ParametricMIQP:
     Gf = np.zeros((H * n_obs, n_z))
     for k in range(H):
         for o in range(n_obs):
-            Gf[k * n_obs + o, n_x + delta_index[k, o * N_FACES:(o + 1) * N_FACES]] = 1.0
+            Gf[k * n_obs + o, n_x + delta_index[k, o * N_FACES : (o + 1) * N_FACES]] = 1.0
     add_group("faces", Gf, np.full(H * n_obs, N_FACES - 1.0))
 
     # state bounds (24) on steps 1..H
     x_lo, x_hi, y_lo, y_hi = config.workspace
-    for name, comps, lo, hi in (("position", (0, 1), (x_lo, y_lo), (x_hi, y_hi)),
-                                ("velocity", (2, 3), (-config.v_max,) * 2, (config.v_max,) * 2)):
+    for name, comps, lo, hi in (
+        ("position", (0, 1), (x_lo, y_lo), (x_hi, y_hi)),
+        ("velocity", (2, 3), (-config.v_max,) * 2, (config.v_max,) * 2),
+    ):
         Gb = np.zeros((4 * H, n_z))
         hb = np.zeros(4 * H)
         for k in range(H):
@@ -314,29 +330,44 @@ def build_robot_nav(config: RobotNavConfig) -> ParametricMIQP:
     ub_x[input_index.ravel()] = config.a_max
 
     dynamics_rows = 4 + np.arange(4 * H).reshape(H, 4)
-    layout = MPCLayout(H, state_index, input_index, delta_index,
-                       ("px", "py", "vx", "vy"), ("ax", "ay"),
-                       np.arange(4), dynamics_rows)
+    layout = MPCLayout(
+        H, state_index, input_index, delta_index, ("px", "py", "vx", "vy"), ("ax", "ay"), np.arange(4), dynamics_rows
+    )
     return ParametricMIQP(
-        name="robot_nav", P=P, q=q, Q_t=Q_t, C_tt=C_tt, c_t=np.zeros(n_t), c0=0.0,
-        A=A, b=b, B_t=B_t, G=G, h=h, H_t=np.zeros((G.shape[0], n_t)),
-        lb_x=lb_x, ub_x=ub_x, lb_d=np.zeros(n_d), ub_d=np.ones(n_d),
-        row_groups=tuple(groups), theta_names=("px", "py", "vx", "vy", "gx", "gy"),
-        layout=layout, config=config, slack_penalty=config.slack_penalty,
+        name="robot_nav",
+        P=P,
+        q=q,
+        Q_t=Q_t,
+        C_tt=C_tt,
+        c_t=np.zeros(n_t),
+        c0=0.0,
+        A=A,
+        b=b,
+        B_t=B_t,
+        G=G,
+        h=h,
+        H_t=np.zeros((G.shape[0], n_t)),
+        lb_x=lb_x,
+        ub_x=ub_x,
+        lb_d=np.zeros(n_d),
+        ub_d=np.ones(n_d),
+        row_groups=tuple(groups),
+        theta_names=("px", "py", "vx", "vy", "gx", "gy"),
+        layout=layout,
+        config=config,
+        slack_penalty=config.slack_penalty,
     )
 
 
 # ---------------------------------------------------------------------- geometry helpers
-def inside_obstacles(config: RobotNavConfig, points: np.ndarray, margin: float = 0.0,
-                     tol: float = 0.0) -> np.ndarray:
+def inside_obstacles(config: RobotNavConfig, points: np.ndarray, margin: float = 0.0, tol: float = 0.0) -> np.ndarray:
     """Boolean ``(..., n_obstacles)``: is each point deeper than ``tol`` inside each box inflated
     by ``margin``? (``tol > 0`` ignores solver round-off on a plan that touches the boundary.)"""
     pts = np.asarray(points, dtype=float)
     return np.stack([obs.signed_depth(pts, margin) > tol for obs in config.obstacles], axis=-1)
 
 
-def segment_hits_obstacles(config: RobotNavConfig, p0: np.ndarray, p1: np.ndarray,
-                           margin: float = 0.0) -> np.ndarray:
+def segment_hits_obstacles(config: RobotNavConfig, p0: np.ndarray, p1: np.ndarray, margin: float = 0.0) -> np.ndarray:
     """Boolean ``(n_obstacles,)``: does the straight segment ``p0 -> p1`` pass strictly through
     a box inflated by ``margin``? (Slab test in each box's own frame.)"""
     p0, p1 = np.asarray(p0, float)[:2], np.asarray(p1, float)[:2]
@@ -366,8 +397,9 @@ def obstacle_corners(obs: Obstacle, margin: float = 0.0) -> np.ndarray:
     return local @ R.T + np.asarray(obs.center)
 
 
-def sample_start_goal(config: RobotNavConfig, rng: np.random.Generator,
-                      max_tries: int = 10_000) -> tuple[np.ndarray, np.ndarray]:
+def sample_start_goal(
+    config: RobotNavConfig, rng: np.random.Generator, max_tries: int = 10_000
+) -> tuple[np.ndarray, np.ndarray]:
     """Start state and goal as in the authors' data: both uniform in the workspace, rejected
     inside obstacles inflated by ``start_goal_margin``, at least ``min_start_goal_distance`` apart,
     zero initial velocity. Returns ``(x0 (4,), goal (2,))``."""
@@ -378,15 +410,18 @@ def sample_start_goal(config: RobotNavConfig, rng: np.random.Generator,
             p = rng.uniform((x0, y0), (x1, y1))
             if not inside_obstacles(config, p, config.start_goal_margin).any():
                 return p
-        raise RuntimeError("could not sample a free point: the obstacles inflated by "
-                           f"start_goal_margin={config.start_goal_margin} cover the workspace")
+        raise RuntimeError(
+            "could not sample a free point: the obstacles inflated by "
+            f"start_goal_margin={config.start_goal_margin} cover the workspace"
+        )
 
     for _ in range(max_tries):
         start, goal = free_point(), free_point()
         if np.linalg.norm(start - goal) >= config.min_start_goal_distance:
             return np.concatenate([start, np.zeros(2)]), goal
-    raise RuntimeError("could not sample start and goal at least "
-                       f"min_start_goal_distance={config.min_start_goal_distance} apart")
+    raise RuntimeError(
+        f"could not sample start and goal at least min_start_goal_distance={config.min_start_goal_distance} apart"
+    )
 
 
 def with_overrides(config: RobotNavConfig, **overrides: Any) -> RobotNavConfig:

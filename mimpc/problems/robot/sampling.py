@@ -26,8 +26,9 @@ def sample_theta(problem, family: str, rng: np.random.Generator) -> np.ndarray:
     return {"domain": _robot_domain, "uniform": _robot_uniform, "starts": _robot_start}[family](problem.config, rng)
 
 
-def free_points(config: RobotNavConfig, rng: np.random.Generator, n: int, batch: int = 64,
-                max_batches: int = 10_000) -> np.ndarray:
+def free_points(
+    config: RobotNavConfig, rng: np.random.Generator, n: int, batch: int = 64, max_batches: int = 10_000
+) -> np.ndarray:
     """``n`` points uniform in the workspace outside the obstacles inflated by ``d_min``
     (batched rejection), shape ``(n, 2)``."""
     x0, x1, y0, y1 = config.workspace

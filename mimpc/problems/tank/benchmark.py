@@ -9,13 +9,23 @@ __all__ = ["BENCHMARK"]
 
 def _draw_rollouts(results, config, max_episodes=1):
     from mimpc.problems.tank import drawing  # matplotlib only when a figure is drawn
+
     return drawing.draw_rollouts(results, config, max_episodes)
 
 
 BENCHMARK = Benchmark(
-    name="thermal_tank", build=thermal_tank, config_class=ThermalTankConfig, build_from_config=build_thermal_tank,
-    sample_theta=sampling.sample_theta, advance=hooks.advance, unit="instances", episode_steps=200,
-    draw_rollouts=_draw_rollouts, onpolicy_episode=hooks.onpolicy_episode, forecast=(2, 2),
+    name="thermal_tank",
+    build=thermal_tank,
+    config_class=ThermalTankConfig,
+    build_from_config=build_thermal_tank,
+    sample_theta=sampling.sample_theta,
+    advance=hooks.advance,
+    unit="instances",
+    episode_steps=200,
+    draw_rollouts=_draw_rollouts,
+    onpolicy_episode=hooks.onpolicy_episode,
+    forecast=(2, 2),
     env_id="mimpc/ThermalTank-v0",
-    default_episodes=3, ref="mimpc.problems.tank:BENCHMARK",
+    default_episodes=3,
+    ref="mimpc.problems.tank:BENCHMARK",
 )

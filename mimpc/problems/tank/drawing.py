@@ -13,8 +13,15 @@ from mimpc.problems.tank.problem import ThermalTankConfig
 __all__ = ["draw_tank_history", "draw_rollouts"]
 
 
-def draw_tank_history(axes: Sequence[Axes], config: ThermalTankConfig, states: Any, inputs: Any = None,
-                      deltas: Any = None, disturbances: Any = None, title: str | None = None) -> None:
+def draw_tank_history(
+    axes: Sequence[Axes],
+    config: ThermalTankConfig,
+    states: Any,
+    inputs: Any = None,
+    deltas: Any = None,
+    disturbances: Any = None,
+    title: str | None = None,
+) -> None:
     """Draw a thermal tank run on three axes: states, continuous inputs, integer input.
 
     Parameters
@@ -60,8 +67,7 @@ def draw_tank_history(axes: Sequence[Axes], config: ThermalTankConfig, states: A
     if disturbances is not None:
         dist = np.asarray(disturbances, dtype=float).reshape(-1, 2)
         for j in range(2):
-            ax_u.plot(np.arange(len(dist)), dist[:, j], color=colors[j], linewidth=0.7, alpha=0.5,
-                      label=f"$d_{j + 1}$")
+            ax_u.plot(np.arange(len(dist)), dist[:, j], color=colors[j], linewidth=0.7, alpha=0.5, label=f"$d_{j + 1}$")
     ax_u.set_ylabel("input $u$, disturbance $d$\n[model units]")
     if inputs is not None or disturbances is not None:
         ax_u.legend(loc="upper right", fontsize="x-small", ncol=2)
@@ -84,6 +90,13 @@ def draw_rollouts(results: Sequence[Any], config: ThermalTankConfig, max_episode
     axes = np.asarray(axes).reshape(3, len(results))
     for i, res in enumerate(results):
         ep = res.episodes[0]
-        draw_tank_history(axes[:, i], config, ep.states, inputs=ep.inputs, deltas=ep.applied_integers,
-                          disturbances=ep.theta[:, 2:4], title=f"{res.controller} (seed {ep.seed})")
+        draw_tank_history(
+            axes[:, i],
+            config,
+            ep.states,
+            inputs=ep.inputs,
+            deltas=ep.applied_integers,
+            disturbances=ep.theta[:, 2:4],
+            title=f"{res.controller} (seed {ep.seed})",
+        )
     return fig

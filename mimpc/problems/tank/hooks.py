@@ -20,19 +20,22 @@ def advance(problem: Any, theta: np.ndarray, next_state: np.ndarray) -> np.ndarr
     return np.concatenate([next_state, np.vstack([d[1:], d[-1:]]).ravel()])
 
 
-def onpolicy_episode(problem: Any, expert: Any, policy: Any, theta: np.ndarray, rng: np.random.Generator,
-                     steps: int) -> Iterator[np.ndarray]:
+def onpolicy_episode(
+    problem: Any, expert: Any, policy: Any, theta: np.ndarray, rng: np.random.Generator, steps: int
+) -> Iterator[np.ndarray]:
     """States of one closed-loop episode of ``policy`` from the state of ``theta``, each labelled
     by ``expert`` first, under a disturbance record of random shapes drawn for the episode."""
     cfg = problem.config
     expert.reset()
     policy.reset()
     H = cfg.horizon
-    dist = np.stack([tank_profile(cfg, rng, TANK_SHAPES[int(rng.integers(len(TANK_SHAPES)))], c, steps + H)
-                     for c in range(2)], axis=1)
+    dist = np.stack(
+        [tank_profile(cfg, rng, TANK_SHAPES[int(rng.integers(len(TANK_SHAPES)))], c, steps + H) for c in range(2)],
+        axis=1,
+    )
     state = theta[:2]
     for t in range(steps):
-        theta = np.concatenate([state, dist[t:t + H].ravel()])
+        theta = np.concatenate([state, dist[t : t + H].ravel()])
         expert.act(theta)
         yield theta
         action = policy.act(theta)

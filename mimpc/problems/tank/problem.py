@@ -23,8 +23,7 @@ import numpy as np
 from mimpc.problems.canonical import MPCLayout, ParametricMIQP, RowGroup
 from mimpc.problems.validation import check_finite, check_nonnegative, check_positive, check_positive_int
 
-__all__ = ["ThermalTankConfig", "thermal_tank", "build_thermal_tank", "sample_disturbances",
-           "sample_initial_state"]
+__all__ = ["ThermalTankConfig", "thermal_tank", "build_thermal_tank", "sample_disturbances", "sample_initial_state"]
 
 N_STATE, N_INPUT = 2, 2
 
@@ -88,9 +87,17 @@ class ThermalTankConfig:
 
     def __post_init__(self) -> None:
         check_positive_int(self.horizon, "horizon")
-        for name, shape in (("A", (2, 2)), ("Bu", (2, 2)), ("Bd", (2,)), ("E", (2, 2)),
-                            ("x_min", (2,)), ("x_max", (2,)), ("reference", (2,)),
-                            ("d1_beta", (2,)), ("d2_amplitude", (2,))):
+        for name, shape in (
+            ("A", (2, 2)),
+            ("Bu", (2, 2)),
+            ("Bd", (2,)),
+            ("E", (2, 2)),
+            ("x_min", (2,)),
+            ("x_max", (2,)),
+            ("reference", (2,)),
+            ("d1_beta", (2,)),
+            ("d2_amplitude", (2,)),
+        ):
             object.__setattr__(self, name, _matrix(getattr(self, name), name, shape))
         if any(lo >= hi for lo, hi in zip(self.x_min, self.x_max)):
             raise ValueError(f"x_min must be below x_max, got {self.x_min} and {self.x_max}")
@@ -118,8 +125,11 @@ class ThermalTankConfig:
     def stage_cost(self, state: np.ndarray, u: np.ndarray, delta_step: np.ndarray, theta: np.ndarray) -> float:
         """Stage cost of eq. (34): ``||x - r||_Q^2 + ||u||_R^2 + rho delta^2``."""
         e = np.asarray(state) - np.asarray(self.reference)
-        return float(self.q_state * e @ e + self.r_input * np.sum(np.asarray(u) ** 2)
-                     + self.rho_delta * np.sum(np.asarray(delta_step) ** 2))
+        return float(
+            self.q_state * e @ e
+            + self.r_input * np.sum(np.asarray(u) ** 2)
+            + self.rho_delta * np.sum(np.asarray(delta_step) ** 2)
+        )
 
     def terminal_cost(self, state: np.ndarray, theta: np.ndarray) -> float:
         """Terminal cost of eq. (34): ``||x_H - r||_Qt^2``."""
@@ -199,14 +209,33 @@ def build_thermal_tank(config: ThermalTankConfig) -> ParametricMIQP:
 
     theta_names = ("x1", "x2") + tuple(f"d{j + 1}_{k}" for k in range(H) for j in range(2))
     dynamics_rows = 2 + np.arange(2 * H).reshape(H, 2)
-    layout = MPCLayout(H, state_index, input_index, delta_index, ("x1", "x2"), ("u1", "u2"),
-                       np.arange(2), dynamics_rows)
+    layout = MPCLayout(
+        H, state_index, input_index, delta_index, ("x1", "x2"), ("u1", "u2"), np.arange(2), dynamics_rows
+    )
     return ParametricMIQP(
-        name="thermal_tank", P=P, q=q, Q_t=np.zeros((n_z, n_t)), C_tt=np.zeros((n_t, n_t)),
-        c_t=np.zeros(n_t), c0=c0, A=A, b=b, B_t=B_t, G=G, h=h, H_t=np.zeros((G.shape[0], n_t)),
-        lb_x=lb_x, ub_x=ub_x, lb_d=np.zeros(n_d), ub_d=np.full(n_d, float(config.delta_max)),
-        row_groups=groups, theta_names=theta_names, layout=layout, config=config,
-        slack_penalty=config.slack_penalty, integer_inputs=True,
+        name="thermal_tank",
+        P=P,
+        q=q,
+        Q_t=np.zeros((n_z, n_t)),
+        C_tt=np.zeros((n_t, n_t)),
+        c_t=np.zeros(n_t),
+        c0=c0,
+        A=A,
+        b=b,
+        B_t=B_t,
+        G=G,
+        h=h,
+        H_t=np.zeros((G.shape[0], n_t)),
+        lb_x=lb_x,
+        ub_x=ub_x,
+        lb_d=np.zeros(n_d),
+        ub_d=np.full(n_d, float(config.delta_max)),
+        row_groups=groups,
+        theta_names=theta_names,
+        layout=layout,
+        config=config,
+        slack_penalty=config.slack_penalty,
+        integer_inputs=True,
     )
 
 
@@ -227,7 +256,7 @@ def sample_disturbances(config: ThermalTankConfig, rng: np.random.Generator, n_s
             amp = rng.uniform(*config.d2_amplitude)
             dur = int(rng.integers(config.d2_duration[0], config.d2_duration[1] + 1))
             t0 = start + int(rng.integers(0, max(1, window - dur + 1)))
-            d[t0:min(t0 + dur, start + window), 1] += amp
+            d[t0 : min(t0 + dur, start + window), 1] += amp
     return d
 
 

@@ -30,8 +30,9 @@ def _channel_max(cfg: ThermalTankConfig) -> tuple[float, float]:
     return float(cfg.d1_scale), float(cfg.d2_amplitude[1])
 
 
-def tank_profile(cfg: ThermalTankConfig, rng: np.random.Generator, shape: str, channel: int,
-                 n_steps: int) -> np.ndarray:
+def tank_profile(
+    cfg: ThermalTankConfig, rng: np.random.Generator, shape: str, channel: int, n_steps: int
+) -> np.ndarray:
     """One disturbance channel over ``n_steps`` of ``shape`` (one of :data:`TANK_SHAPES`), with
     values in ``[0, channel maximum]`` (bursts as the authors' generator, which may overlap)."""
     if shape not in TANK_SHAPES:
@@ -58,8 +59,10 @@ def tank_profile(cfg: ThermalTankConfig, rng: np.random.Generator, shape: str, c
 
 def _tank_domain(cfg: ThermalTankConfig, rng: np.random.Generator) -> np.ndarray:
     x = rng.uniform(cfg.x_min, cfg.x_max)
-    d = np.stack([tank_profile(cfg, rng, TANK_SHAPES[int(rng.integers(len(TANK_SHAPES)))], c, cfg.horizon)
-                  for c in range(2)], axis=1)
+    d = np.stack(
+        [tank_profile(cfg, rng, TANK_SHAPES[int(rng.integers(len(TANK_SHAPES)))], c, cfg.horizon) for c in range(2)],
+        axis=1,
+    )
     return np.concatenate([x, d.ravel()])
 
 

@@ -18,8 +18,16 @@ from mimpc.qp.layer.base import QPLayerError, QPLayerOutput, RelaxedQPLayer
 from mimpc.qp.layer.inference import SingleQPSolver, SingleSolution
 from mimpc.qp.layer.ipm_backend import IPMQPLayer
 
-__all__ = ["RelaxedQPLayer", "QPLayerOutput", "QPLayerError", "IPMQPLayer", "SingleQPSolver",
-           "SingleSolution", "make_qp_layer", "available_backends"]
+__all__ = [
+    "RelaxedQPLayer",
+    "QPLayerOutput",
+    "QPLayerError",
+    "IPMQPLayer",
+    "SingleQPSolver",
+    "SingleSolution",
+    "make_qp_layer",
+    "available_backends",
+]
 
 _DEFAULT = "ipm"
 
@@ -37,8 +45,9 @@ def available_backends() -> list[str]:
     return names
 
 
-def make_qp_layer(problem: ParametricMIQP, backend: str = "auto", rho: float | None = None,
-                  **opts: Any) -> RelaxedQPLayer:
+def make_qp_layer(
+    problem: ParametricMIQP, backend: str = "auto", rho: float | None = None, **opts: Any
+) -> RelaxedQPLayer:
     """Build the relaxed-QP layer of ``problem``.
 
     Parameters
@@ -61,5 +70,6 @@ def make_qp_layer(problem: ParametricMIQP, backend: str = "auto", rho: float | N
         if "cvxpylayers" not in available_backends():
             raise ImportError("backend 'cvxpylayers' needs the cvxpylayers and diffcp packages")
         from mimpc.qp.layer.cvxpylayers_backend import CvxpyQPLayer
+
         return CvxpyQPLayer(problem, rho, **opts)
     raise ValueError(f"backend must be one of {['auto'] + ['ipm', 'cvxpylayers']}, got {backend!r}")

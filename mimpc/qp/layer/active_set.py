@@ -31,12 +31,11 @@ import torch
 
 from mimpc.qp.layer.normal import factorize, newton_matrix
 
-__all__ = ["INACTIVE", "TIGHT", "VIOLATED", "classify", "polish", "adjoint", "PolishResult",
-           "penalty_weights"]
+__all__ = ["INACTIVE", "TIGHT", "VIOLATED", "classify", "polish", "adjoint", "PolishResult", "penalty_weights"]
 
 INACTIVE, TIGHT, VIOLATED = 0, 1, 2
-AL_SWEEPS, MAX_SWEEPS = 2, 8     # augmented-Lagrangian sweeps: at least, at most
-_EXACT = 1e-13                   # relative residual at which binding rows count as satisfied
+AL_SWEEPS, MAX_SWEEPS = 2, 8  # augmented-Lagrangian sweeps: at least, at most
+_EXACT = 1e-13  # relative residual at which binding rows count as satisfied
 
 
 class PolishResult(NamedTuple):
@@ -51,8 +50,9 @@ class PolishResult(NamedTuple):
     hard: torch.Tensor
 
 
-def classify(data: dict, rho: float, ns: int, Z: torch.Tensor,
-             prev: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def classify(
+    data: dict, rho: float, ns: int, Z: torch.Tensor, prev: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Row states from interior-point iterates: ``(soft (B, n_soft) int8, hard (B, n_hard) bool)``.
 
     ``Z`` (and ``prev``, the previous iterate, if given) hold the positive variables in the layout
@@ -80,8 +80,16 @@ def penalty_weights(data: dict, soft: torch.Tensor, hard: torch.Tensor) -> torch
     return act.to(data["kappa"].dtype) * data["kappa"]
 
 
-def _solve_states(data: dict, c: torch.Tensor, f: torch.Tensor, rho: float, soft: torch.Tensor,
-                  hard: torch.Tensor, lam0: torch.Tensor, tol: float) -> tuple[torch.Tensor, ...]:
+def _solve_states(
+    data: dict,
+    c: torch.Tensor,
+    f: torch.Tensor,
+    rho: float,
+    soft: torch.Tensor,
+    hard: torch.Tensor,
+    lam0: torch.Tensor,
+    tol: float,
+) -> tuple[torch.Tensor, ...]:
     """Equality-constrained QP of the row states by augmented-Lagrangian sweeps, and its check.
 
     Returns ``(w, r = F w - f, lam, ok)`` with ``lam`` the multipliers of every row (``rho`` on
@@ -109,24 +117,38 @@ def _solve_states(data: dict, c: torch.Tensor, f: torch.Tensor, rho: float, soft
             break
     lam = lam * act
     lam[:, :ns] += rho * viol
-    eps_p = tol * (1.0 + f.abs())                   # per row
-    eps_d = tol * max(1.0, data["H_scale"])         # multipliers: signs matter at every scale
+    eps_p = tol * (1.0 + f.abs())  # per row
+    eps_d = tol * max(1.0, data["H_scale"])  # multipliers: signs matter at every scale
     rs, rh = r[:, :ns], r[:, ns:]
     ep_s, ep_h = eps_p[:, :ns], eps_p[:, ns:]
     tight = soft == TIGHT
     lam_s, lam_h = lam[:, :ns], lam[:, ns:]
-    bad_rows = torch.cat([
-        ((soft == INACTIVE) & (rs > ep_s)) | (viol & (rs < -ep_s)) | (tight & (rs.abs() > ep_s))
-        | (tight & ((lam_s < -eps_d) | (lam_s > rho + eps_d))),
-        (rh > ep_h) | (hard & (lam_h < -eps_d)),
-    ], dim=1)
+    bad_rows = torch.cat(
+        [
+            ((soft == INACTIVE) & (rs > ep_s))
+            | (viol & (rs < -ep_s))
+            | (tight & (rs.abs() > ep_s))
+            | (tight & ((lam_s < -eps_d) | (lam_s > rho + eps_d))),
+            (rh > ep_h) | (hard & (lam_h < -eps_d)),
+        ],
+        dim=1,
+    )
     ok = ~bad & torch.isfinite(w).all(dim=1) & torch.isfinite(lam).all(dim=1) & ~bad_rows.any(dim=1)
     return w, r, lam, ok
 
 
-def polish(data: dict, c: torch.Tensor, d: torch.Tensor, e: torch.Tensor, rho: float,
-           soft: torch.Tensor, hard: torch.Tensor, lam0: torch.Tensor, tol: float,
-           pdas_steps: int = 1) -> PolishResult:
+def polish(
+    data: dict,
+    c: torch.Tensor,
+    d: torch.Tensor,
+    e: torch.Tensor,
+    rho: float,
+    soft: torch.Tensor,
+    hard: torch.Tensor,
+    lam0: torch.Tensor,
+    tol: float,
+    pdas_steps: int = 1,
+) -> PolishResult:
     """Solve the equality-constrained QP of the given row states and verify the KKT conditions.
 
     A guess that fails is corrected by up to ``pdas_steps`` primal-dual active-set updates (each
@@ -168,8 +190,9 @@ def polish(data: dict, c: torch.Tensor, d: torch.Tensor, e: torch.Tensor, rho: f
     return PolishResult(w, s, lam, ok, soft, hard)
 
 
-def adjoint(data: dict, soft: torch.Tensor, hard: torch.Tensor, v_w: torch.Tensor,
-            v_s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def adjoint(
+    data: dict, soft: torch.Tensor, hard: torch.Tensor, v_w: torch.Tensor, v_s: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Vector-Jacobian product of ``(w, s)`` with respect to ``(c, d, e)`` at fixed row states.
 
     With ``A`` the tight/active rows and ``V`` the violated ones, ``w`` solves
@@ -188,12 +211,13 @@ def adjoint(data: dict, soft: torch.Tensor, hard: torch.Tensor, v_w: torch.Tenso
     u = torch.zeros_like(v_w)
     Fu = torch.zeros_like(kap)
     for sweep in range(MAX_SWEEPS):
-        resid = torch.addmm(u @ data["H"] - rhs, eta, F) + (kap * Fu) @ F     # residual form
+        resid = torch.addmm(u @ data["H"] - rhs, eta, F) + (kap * Fu) @ F  # residual form
         u = u - torch.cholesky_solve(resid.unsqueeze(-1), L).squeeze(-1)
         Fu = u @ F_T
         eta = eta + kap * Fu
-        if sweep + 1 >= AL_SWEEPS and not bool(((Fu.abs() > _EXACT * (1.0 + u.abs().amax(dim=1, keepdim=True)))
-                                                 & act).any()):
+        if sweep + 1 >= AL_SWEEPS and not bool(
+            ((Fu.abs() > _EXACT * (1.0 + u.abs().amax(dim=1, keepdim=True))) & act).any()
+        ):
             break
     grad_c = -u
     grad_d = eta[:, :ns] - v_s * viol

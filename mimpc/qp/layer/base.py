@@ -76,8 +76,14 @@ class RelaxedQPLayer(nn.Module, ABC):
 
     backend: str = "base"
 
-    def __init__(self, problem: ParametricMIQP, rho: float | None = None, *,
-                 check_inputs: bool = True, raise_on_failure: bool = False) -> None:
+    def __init__(
+        self,
+        problem: ParametricMIQP,
+        rho: float | None = None,
+        *,
+        check_inputs: bool = True,
+        raise_on_failure: bool = False,
+    ) -> None:
         super().__init__()
         if not isinstance(problem, ParametricMIQP):
             raise TypeError(f"problem must be a ParametricMIQP, got {type(problem).__name__}")
@@ -105,8 +111,10 @@ class RelaxedQPLayer(nn.Module, ABC):
         out = self._solve(theta, delta)
         if self.raise_on_failure and out.x.shape[0] and not bool(out.converged.all()):
             bad = (~out.converged).nonzero().squeeze(1).tolist()
-            raise QPLayerError(f"{self.backend} backend: {len(bad)} of {out.x.shape[0]} samples did not "
-                               f"converge (first indices: {bad[:10]})")
+            raise QPLayerError(
+                f"{self.backend} backend: {len(bad)} of {out.x.shape[0]} samples did not "
+                f"converge (first indices: {bad[:10]})"
+            )
         if unbatched:
             out = QPLayerOutput(*(v[0] for v in out))
         return out
@@ -119,12 +127,15 @@ class RelaxedQPLayer(nn.Module, ABC):
         """
         if self._single is None:
             from mimpc.qp.layer.inference import SingleQPSolver
+
             self._single = SingleQPSolver(self.problem, rho=self.rho)
         return self._single.solve(theta, delta, warm_start=warm_start)
 
     def extra_repr(self) -> str:
-        return (f"backend={self.backend!r}, problem={self.problem.name!r}, n_theta={self.n_theta}, "
-                f"n_d={self.n_d}, n_x={self.n_x}, n_slack={self.n_slack}, rho={self.rho:g}")
+        return (
+            f"backend={self.backend!r}, problem={self.problem.name!r}, n_theta={self.n_theta}, "
+            f"n_d={self.n_d}, n_x={self.n_x}, n_slack={self.n_slack}, rho={self.rho:g}"
+        )
 
     # ------------------------------------------------------------------ for subclasses
     @abstractmethod
@@ -140,8 +151,9 @@ class RelaxedQPLayer(nn.Module, ABC):
             raise TypeError(f"theta must have dtype torch.float32 or torch.float64, got {theta.dtype}")
         if delta.is_floating_point():
             if delta.dtype != theta.dtype:
-                raise TypeError(f"delta has dtype {delta.dtype} but theta has {theta.dtype}; "
-                                "pass both in the same floating dtype")
+                raise TypeError(
+                    f"delta has dtype {delta.dtype} but theta has {theta.dtype}; pass both in the same floating dtype"
+                )
         elif delta.dtype.is_complex:
             raise TypeError(f"delta must be real, got {delta.dtype}")
         else:
@@ -149,19 +161,23 @@ class RelaxedQPLayer(nn.Module, ABC):
         if delta.device != theta.device:
             raise ValueError(f"theta is on {theta.device} but delta is on {delta.device}")
         if theta.ndim not in (1, 2) or theta.shape[-1] != self.n_theta:
-            raise ValueError(f"theta must have shape (B, {self.n_theta}) or ({self.n_theta},), "
-                             f"got {tuple(theta.shape)}")
+            raise ValueError(
+                f"theta must have shape (B, {self.n_theta}) or ({self.n_theta},), got {tuple(theta.shape)}"
+            )
         if delta.ndim not in (1, 2) or delta.shape[-1] != self.n_d:
             raise ValueError(f"delta must have shape (B, {self.n_d}) or ({self.n_d},), got {tuple(delta.shape)}")
         if theta.ndim != delta.ndim:
-            raise ValueError(f"theta and delta must both be batched or both unbatched, got shapes "
-                             f"{tuple(theta.shape)} and {tuple(delta.shape)}")
+            raise ValueError(
+                f"theta and delta must both be batched or both unbatched, got shapes "
+                f"{tuple(theta.shape)} and {tuple(delta.shape)}"
+            )
         unbatched = theta.ndim == 1
         if unbatched:
             theta, delta = theta.unsqueeze(0), delta.unsqueeze(0)
         if theta.shape[0] != delta.shape[0]:
-            raise ValueError(f"theta and delta must have the same batch size, got {theta.shape[0]} "
-                             f"and {delta.shape[0]}")
+            raise ValueError(
+                f"theta and delta must have the same batch size, got {theta.shape[0]} and {delta.shape[0]}"
+            )
         if self.check_inputs:
             for name, value in (("theta", theta), ("delta", delta)):
                 finite = torch.isfinite(value)

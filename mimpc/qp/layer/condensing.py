@@ -103,7 +103,7 @@ class ReducedQP:
 
     @property
     def E(self) -> np.ndarray:
-        return self.F[self.n_soft:]
+        return self.F[self.n_soft :]
 
     def split(self, out: Any) -> tuple[Any, Any, Any, Any]:
         """Split stacked ``[c, d, e, x_p]`` along the last axis."""
@@ -120,13 +120,21 @@ class ReducedQP:
 
         key = (dtype, str(device))
         if key not in self._cache:
+
             def t(a: np.ndarray) -> torch.Tensor:
                 return torch.tensor(np.array(a), dtype=dtype, device=device)
+
             tab = self.table
             self._cache[key] = {
-                "N_T": t(self.N.T), "H": t(self.H), "F": t(self.F), "F_T": t(self.F.T),
-                "J_theta_T": t(self.J_theta.T), "J_delta_T": t(self.J_delta.T), "j0": t(self.j0),
-                "T": None if tab.T is None else t(tab.T), "O": t(tab.O),
+                "N_T": t(self.N.T),
+                "H": t(self.H),
+                "F": t(self.F),
+                "F_T": t(self.F.T),
+                "J_theta_T": t(self.J_theta.T),
+                "J_delta_T": t(self.J_delta.T),
+                "j0": t(self.j0),
+                "T": None if tab.T is None else t(tab.T),
+                "O": t(tab.O),
                 "tril_rows": torch.as_tensor(tab.tril_rows, device=device),
                 "tril_cols": torch.as_tensor(tab.tril_cols, device=device),
                 "H_tril": t(self.H[tab.tril_rows, tab.tril_cols]),
@@ -208,9 +216,11 @@ def reduce_problem(problem: ParametricMIQP) -> ReducedQP:
         rhs = np.hstack([b0[:, None], b_t, b_d])
         resid = rhs - U_r @ (U_r.T @ rhs)
         if np.abs(resid).max(initial=0.0) > 1e-9 * max(1.0, np.abs(rhs).max()):
-            raise ValueError("the equalities A x = b of the fixed-integer QP are rank deficient and "
-                             "inconsistent for some theta or delta; the relaxed QP keeps them hard, so "
-                             "it would be infeasible")
+            raise ValueError(
+                "the equalities A x = b of the fixed-integer QP are rank deficient and "
+                "inconsistent for some theta or delta; the relaxed QP keeps them hard, so "
+                "it would be infeasible"
+            )
     n_w = N.shape[1]
     X0, X_t, X_d = pinv @ b0, pinv @ b_t, pinv @ b_d  # x_p = X0 + X_t theta + X_d delta
 
@@ -218,9 +228,11 @@ def reduce_problem(problem: ParametricMIQP) -> ReducedQP:
     H = 0.5 * (H + H.T)
     eig = np.linalg.eigvalsh(H) if n_w else np.ones(1)
     if eig.min() <= 1e-12 * max(1.0, eig.max()):
-        raise ValueError("the fixed-integer QP is not strictly convex on the null space of A "
-                         f"(smallest eigenvalue of N'PN is {eig.min():.3g}); Assumption 1 of the paper "
-                         "is required for a unique, differentiable solution")
+        raise ValueError(
+            "the fixed-integer QP is not strictly convex on the null space of A "
+            f"(smallest eigenvalue of N'PN is {eig.min():.3g}); Assumption 1 of the paper "
+            "is required for a unique, differentiable solution"
+        )
 
     # hard rows: finite upper bounds (+x_i <= ub_i), then finite lower bounds (-x_i <= -lb_i)
     ub_idx = np.flatnonzero(np.isfinite(problem.ub_x))
@@ -230,15 +242,21 @@ def reduce_problem(problem: ParametricMIQP) -> ReducedQP:
     fixed = np.linalg.norm(N[hard_index], axis=1) <= 1e-12 if hard_index.size else np.zeros(0, bool)
     if fixed.any():
         i = int(hard_index[np.flatnonzero(fixed)[0]])
-        raise ValueError(f"x[{i}] has a finite bound but is fixed by the equalities; a hard bound on "
-                         "it could make the relaxed QP infeasible, which is not supported")
+        raise ValueError(
+            f"x[{i}] has a finite bound but is fixed by the equalities; a hard bound on "
+            "it could make the relaxed QP infeasible, which is not supported"
+        )
     S_hard = np.zeros((hard_index.size, nx))
     S_hard[np.arange(hard_index.size), hard_index] = hard_sign
-    bound = np.where(hard_sign > 0, problem.ub_x[hard_index] if hard_index.size else 0.0,
-                     -problem.lb_x[hard_index] if hard_index.size else 0.0)
+    bound = np.where(
+        hard_sign > 0,
+        problem.ub_x[hard_index] if hard_index.size else 0.0,
+        -problem.lb_x[hard_index] if hard_index.size else 0.0,
+    )
 
     Gx = np.vstack([Gc, S_hard])
     F = Gx @ N
+
     # c = N'(P x_p + q);  d = h - G x_p;  e = bound - S x_p
     def stack(const_or_map: tuple) -> np.ndarray:
         xp_term, q_term, h_term, bnd = const_or_map
@@ -246,14 +264,27 @@ def reduce_problem(problem: ParametricMIQP) -> ReducedQP:
         d = h_term - Gc @ xp_term
         e = bnd - S_hard @ xp_term
         return np.concatenate([c, d, e, xp_term], axis=0)
+
     j0 = stack((X0, q0, h0, bound))
     J_theta = stack((X_t, q_t, h_t, np.zeros((hard_index.size, nt))))
     J_delta = stack((X_d, q_d, h_d, np.zeros((hard_index.size, nd))))
 
     red = ReducedQP(
-        n_x=nx, n_w=n_w, n_soft=rows.size, n_hard=hard_index.size, n_theta=nt, n_d=nd,
-        N=N, H=H, F=F, J_theta=J_theta, J_delta=J_delta, j0=j0,
-        hard_index=hard_index, hard_sign=hard_sign, table=_normal_table(Gx, N),
+        n_x=nx,
+        n_w=n_w,
+        n_soft=rows.size,
+        n_hard=hard_index.size,
+        n_theta=nt,
+        n_d=nd,
+        N=N,
+        H=H,
+        F=F,
+        J_theta=J_theta,
+        J_delta=J_delta,
+        j0=j0,
+        hard_index=hard_index,
+        hard_sign=hard_sign,
+        table=_normal_table(Gx, N),
         H_cond=float(eig.max() / eig.min()),
     )
     for arr in (red.N, red.H, red.F, red.J_theta, red.J_delta, red.j0):

@@ -27,7 +27,10 @@ __all__ = ["CvxpyQPLayer", "DEFAULT_SOLVER_ARGS"]
 
 DEFAULT_SOLVER_ARGS: dict[str, Any] = {
     "solve_method": "Clarabel",
-    "tol_gap_abs": 1e-12, "tol_gap_rel": 1e-12, "tol_feas": 1e-12, "tol_ktratio": 1e-10,
+    "tol_gap_abs": 1e-12,
+    "tol_gap_rel": 1e-12,
+    "tol_feas": 1e-12,
+    "tol_ktratio": 1e-10,
     "max_iter": 400,
     "mode": "dense",
 }
@@ -40,9 +43,15 @@ def _affine_maps(problem: ParametricMIQP) -> dict[str, np.ndarray]:
     """``q, b, h`` of :meth:`ParametricMIQP.fixed_integer_qp` as ``const + M_theta theta + M_delta delta``."""
     nx, rows = problem.n_x, problem.continuous_rows
     return {
-        "q0": problem.q[:nx], "q_t": problem.Q_t[:nx], "q_d": problem.P[:nx, nx:],
-        "b0": problem.b, "b_t": problem.B_t, "b_d": -problem.A[:, nx:],
-        "h0": problem.h[rows], "h_t": problem.H_t[rows], "h_d": -problem.G[rows, nx:],
+        "q0": problem.q[:nx],
+        "q_t": problem.Q_t[:nx],
+        "q_d": problem.P[:nx, nx:],
+        "b0": problem.b,
+        "b_t": problem.B_t,
+        "b_d": -problem.A[:, nx:],
+        "h0": problem.h[rows],
+        "h_t": problem.H_t[rows],
+        "h_d": -problem.G[rows, nx:],
     }
 
 
@@ -62,9 +71,15 @@ class CvxpyQPLayer(RelaxedQPLayer):
 
     backend = "cvxpylayers"
 
-    def __init__(self, problem: ParametricMIQP, rho: float | None = None, *,
-                 solver_args: dict[str, Any] | None = None, check_inputs: bool = True,
-                 raise_on_failure: bool = False) -> None:
+    def __init__(
+        self,
+        problem: ParametricMIQP,
+        rho: float | None = None,
+        *,
+        solver_args: dict[str, Any] | None = None,
+        check_inputs: bool = True,
+        raise_on_failure: bool = False,
+    ) -> None:
         super().__init__(problem, rho, check_inputs=check_inputs, raise_on_failure=raise_on_failure)
         import cvxpy as cp
         from cvxpylayers.torch import CvxpyLayer
@@ -93,17 +108,21 @@ class CvxpyQPLayer(RelaxedQPLayer):
     def _maps_on(self, device: torch.device) -> dict[str, torch.Tensor]:
         key = str(device)
         if key not in self._torch_maps:
-            self._torch_maps[key] = {k: torch.tensor(np.array(v), dtype=torch.float64, device=device)
-                                     for k, v in self._maps.items()}
+            self._torch_maps[key] = {
+                k: torch.tensor(np.array(v), dtype=torch.float64, device=device) for k, v in self._maps.items()
+            }
         return self._torch_maps[key]
 
     def _solve(self, theta: torch.Tensor, delta: torch.Tensor) -> QPLayerOutput:
         out_dtype, device = theta.dtype, theta.device
         B = theta.shape[0]
         if B == 0:
-            return QPLayerOutput(theta.new_zeros(0, self.n_x), theta.new_zeros(0, self.n_slack),
-                                 torch.zeros(0, dtype=torch.bool, device=device),
-                                 torch.zeros(0, dtype=torch.int64, device=device))
+            return QPLayerOutput(
+                theta.new_zeros(0, self.n_x),
+                theta.new_zeros(0, self.n_slack),
+                torch.zeros(0, dtype=torch.bool, device=device),
+                torch.zeros(0, dtype=torch.int64, device=device),
+            )
         M = self._maps_on(device)
         th, de = theta.to(torch.float64).cpu(), delta.to(torch.float64).cpu()
         Mc = {k: v.cpu() for k, v in M.items()}
@@ -126,5 +145,9 @@ class CvxpyQPLayer(RelaxedQPLayer):
         x = torch.where(finite[:, None], x, torch.zeros_like(x))
         s = torch.where(finite[:, None], s, torch.zeros_like(s))
         iterations = torch.full((B,), -1, dtype=torch.int64)
-        return QPLayerOutput(x.to(device=device, dtype=out_dtype), s.to(device=device, dtype=out_dtype),
-                             converged.to(device), iterations.to(device))
+        return QPLayerOutput(
+            x.to(device=device, dtype=out_dtype),
+            s.to(device=device, dtype=out_dtype),
+            converged.to(device),
+            iterations.to(device),
+        )

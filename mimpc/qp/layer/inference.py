@@ -66,9 +66,17 @@ class SingleQPSolver:
         the interior-point method (each costs about one interior-point iteration).
     """
 
-    def __init__(self, problem: ParametricMIQP, rho: float | None = None, *, tol: float = 1e-10,
-                 polish_tol: float = 1e-4, max_iter: int = 60, step_fraction: float = 0.99,
-                 pdas_steps: int = 3) -> None:
+    def __init__(
+        self,
+        problem: ParametricMIQP,
+        rho: float | None = None,
+        *,
+        tol: float = 1e-10,
+        polish_tol: float = 1e-4,
+        max_iter: int = 60,
+        step_fraction: float = 0.99,
+        pdas_steps: int = 3,
+    ) -> None:
         if not isinstance(problem, ParametricMIQP):
             raise TypeError(f"problem must be a ParametricMIQP, got {type(problem).__name__}")
         self.rho = resolve_rho(rho, problem)
@@ -93,10 +101,10 @@ class SingleQPSolver:
         self.j0 = red.j0.copy()
         tab = red.table
         self.T_T = None if tab.T is None else sp.csr_matrix(tab.T.T)
-        self.O_T = np.ascontiguousarray(tab.O.T)      # (n_tril, n_pairs or m)
+        self.O_T = np.ascontiguousarray(tab.O.T)  # (n_tril, n_pairs or m)
         self.H_tril = red.H[tab.tril_rows, tab.tril_cols]
         self._flat_upper = tab.tril_cols * red.n_w + tab.tril_rows
-        rn = (self.F ** 2).sum(axis=1)
+        rn = (self.F**2).sum(axis=1)
         self.H_scale = float(np.linalg.eigvalsh(red.H).max()) if red.n_w else 1.0
         with np.errstate(divide="ignore"):
             self.kappa = np.where(rn > 1e-12 * self.H_scale, KAPPA[torch.float64] * self.H_scale / rn, 0.0)
@@ -159,7 +167,7 @@ class SingleQPSolver:
         vals = self.O_T @ (self.T_T @ weights if self.T_T is not None else weights)
         n = self.H.shape[0]
         K = np.empty((n, n))
-        np.put(K, self._flat_upper, vals + self.H_tril)   # upper of C order == lower of K.T
+        np.put(K, self._flat_upper, vals + self.H_tril)  # upper of C order == lower of K.T
         return K.T
 
     @staticmethod
@@ -182,8 +190,9 @@ class SingleQPSolver:
         return lapack.dpotrs(L, b, lower=1)[0]
 
     # ------------------------------------------------------------------ active set
-    def _eqp(self, c: np.ndarray, f: np.ndarray, soft: np.ndarray, hard: np.ndarray,
-             lam0: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    def _eqp(
+        self, c: np.ndarray, f: np.ndarray, soft: np.ndarray, hard: np.ndarray, lam0: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """Equality-constrained QP of the row states (``active_set.polish`` without the checks):
         ``(w, r = F w - f, multipliers)`` with ``rho`` on violated rows, or ``None``."""
         ns, rho = self.ns, self.rho
@@ -208,22 +217,35 @@ class SingleQPSolver:
         lam[:ns][viol] = rho
         return w, r, lam
 
-    def _verified(self, soft: np.ndarray, hard: np.ndarray, f: np.ndarray, w: np.ndarray,
-                  r: np.ndarray, lam: np.ndarray) -> bool:
+    def _verified(
+        self, soft: np.ndarray, hard: np.ndarray, f: np.ndarray, w: np.ndarray, r: np.ndarray, lam: np.ndarray
+    ) -> bool:
         """All KKT conditions of the row states hold at ``(w, lam)`` (tolerances of ``active_set.polish``)."""
         ns, rho, tol = self.ns, self.rho, self.tol
         eps_p = tol * (1.0 + np.abs(f))
         eps_d = tol * max(1.0, self.H_scale)
         rs, ep = r[:ns], eps_p[:ns]
         tight = soft == TIGHT
-        return not (np.any((soft == INACTIVE) & (rs > ep)) or np.any((soft == VIOLATED) & (rs < -ep))
-                    or np.any(tight & (np.abs(rs) > ep))
-                    or np.any(tight & ((lam[:ns] < -eps_d) | (lam[:ns] > rho + eps_d)))
-                    or np.any(r[ns:] > eps_p[ns:]) or np.any(hard & (lam[ns:] < -eps_d))
-                    or not (np.isfinite(w).all() and np.isfinite(lam).all()))
+        return not (
+            np.any((soft == INACTIVE) & (rs > ep))
+            or np.any((soft == VIOLATED) & (rs < -ep))
+            or np.any(tight & (np.abs(rs) > ep))
+            or np.any(tight & ((lam[:ns] < -eps_d) | (lam[:ns] > rho + eps_d)))
+            or np.any(r[ns:] > eps_p[ns:])
+            or np.any(hard & (lam[ns:] < -eps_d))
+            or not (np.isfinite(w).all() and np.isfinite(lam).all())
+        )
 
-    def _polish(self, c: np.ndarray, d: np.ndarray, f: np.ndarray, soft: np.ndarray, hard: np.ndarray,
-                lam0: np.ndarray, pdas_steps: int = 0) -> tuple[np.ndarray, ...] | None:
+    def _polish(
+        self,
+        c: np.ndarray,
+        d: np.ndarray,
+        f: np.ndarray,
+        soft: np.ndarray,
+        hard: np.ndarray,
+        lam0: np.ndarray,
+        pdas_steps: int = 0,
+    ) -> tuple[np.ndarray, ...] | None:
         """Solve and verify the row states; with ``pdas_steps``, let a failed guess be corrected by
         up to that many primal-dual active-set updates (each row takes the state its multiplier
         estimate ``lam + c_j r_j`` points to) before giving up."""
@@ -249,7 +271,7 @@ class SingleQPSolver:
         """Row states from ``Z = [prim | dual]`` (see :meth:`_ipm`), as ``active_set.classify``."""
         m, ns = self.m, self.ns
         P = m + ns
-        if prev is not None:   # Tapia indicators
+        if prev is not None:  # Tapia indicators
             to_zero = Z[:P] * prev[P:] < Z[P:] * prev[:P]
         else:
             to_zero = Z[P:] > max(self.rho, self.H_scale) * Z[:P]
@@ -260,8 +282,9 @@ class SingleQPSolver:
         return soft, to_zero[ns:m].copy()
 
     # ------------------------------------------------------------------ interior point
-    def _ipm(self, c: np.ndarray, d: np.ndarray, e: np.ndarray,
-             f: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool, int]:
+    def _ipm(
+        self, c: np.ndarray, d: np.ndarray, e: np.ndarray, f: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, bool, int]:
         """Mehrotra predictor-corrector on one instance (the algorithm of ``ipm_core``).
 
         Complementary pairs are aligned: ``Z = [prim | dual]`` with ``prim = [t1, t3, s]`` and
@@ -299,10 +322,12 @@ class SingleQPSolver:
             pd = prim * dual
             comp = pd.sum()
             obj = 0.5 * (w @ Hw) + c @ w + rho * s.sum()
-            metric = max(np.abs(r_p).max(initial=0.0) / scale_p,
-                         np.abs(r_w).max(initial=0.0) / max(scale_d, np.abs(Hw).max(initial=0.0),
-                                                            np.abs(Fl).max(initial=0.0)),
-                         np.abs(r_s).max(initial=0.0) / (1.0 + rho), comp / (1.0 + abs(obj)))
+            metric = max(
+                np.abs(r_p).max(initial=0.0) / scale_p,
+                np.abs(r_w).max(initial=0.0) / max(scale_d, np.abs(Hw).max(initial=0.0), np.abs(Fl).max(initial=0.0)),
+                np.abs(r_s).max(initial=0.0) / (1.0 + rho),
+                comp / (1.0 + abs(obj)),
+            )
             if not np.isfinite(metric):
                 return self._finish(prev_w, prev_Z, None, False, it)
             if metric <= self.ptol:
@@ -325,7 +350,7 @@ class SingleQPSolver:
             L, ok = self._factor(self._assemble(weights))
             if not ok:
                 return self._finish(w, Z, prev, False, it)
-            lr = lam * r_p / t              # part of g that does not depend on rc
+            lr = lam * r_p / t  # part of g that does not depend on rc
             nrw, nrp = -r_w, -r_p
 
             def direction(rc: np.ndarray) -> np.ndarray:
@@ -365,13 +390,14 @@ class SingleQPSolver:
             return 1.0
         return min(1.0, float(np.min(v / np.maximum(-dv, _TINY))))
 
-    def _finish(self, w: np.ndarray, Z: np.ndarray, prev: np.ndarray | None, converged: bool,
-                it: int) -> tuple[np.ndarray, np.ndarray, bool, int]:
+    def _finish(
+        self, w: np.ndarray, Z: np.ndarray, prev: np.ndarray | None, converged: bool, it: int
+    ) -> tuple[np.ndarray, np.ndarray, bool, int]:
         m, ns = self.m, self.ns
         P = m + ns
         if converged:
             soft, hard = self._classify(Z, prev)
-            self._warm = (soft, hard, Z[P:P + m].copy())
+            self._warm = (soft, hard, Z[P : P + m].copy())
         else:
             self._warm = None
         return w, Z[m:P].copy(), converged, it

@@ -62,8 +62,7 @@ class _RelaxedQPFunction(torch.autograd.Function):
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx: Any, grad_w: torch.Tensor | None, grad_s: torch.Tensor | None,
-                 _gc: Any, _gi: Any) -> tuple:
+    def backward(ctx: Any, grad_w: torch.Tensor | None, grad_s: torch.Tensor | None, _gc: Any, _gi: Any) -> tuple:
         soft, hard, status = ctx.saved_tensors
         data = ctx.data
         B, n_w = soft.shape[0], data["H"].shape[0]
@@ -98,12 +97,20 @@ class IPMQPLayer(RelaxedQPLayer):
 
     backend = "ipm"
 
-    def __init__(self, problem: ParametricMIQP, rho: float | None = None, *, tol: float | None = None,
-                 polish_tol: float | None = None, max_iter: int = 60, step_fraction: float = 0.99,
-                 check_inputs: bool = True, raise_on_failure: bool = False) -> None:
+    def __init__(
+        self,
+        problem: ParametricMIQP,
+        rho: float | None = None,
+        *,
+        tol: float | None = None,
+        polish_tol: float | None = None,
+        max_iter: int = 60,
+        step_fraction: float = 0.99,
+        check_inputs: bool = True,
+        raise_on_failure: bool = False,
+    ) -> None:
         super().__init__(problem, rho, check_inputs=check_inputs, raise_on_failure=raise_on_failure)
-        self.options = IPMOptions(tol=tol, polish_tol=polish_tol, max_iter=max_iter,
-                                  step_fraction=step_fraction)
+        self.options = IPMOptions(tol=tol, polish_tol=polish_tol, max_iter=max_iter, step_fraction=step_fraction)
         self.reduced = reduce_problem(problem)
         self.last_status: torch.Tensor | None = None
         self.last_polished: torch.Tensor | None = None

@@ -112,8 +112,9 @@ def _max_step(Z: torch.Tensor, dZ: torch.Tensor, inv_Z: torch.Tensor) -> torch.T
     return (dZ * inv_Z).amin(dim=1, keepdim=True).neg_().clamp_min_(1.0).reciprocal_()
 
 
-def _initial_point(data: dict, c: torch.Tensor, f: torch.Tensor, rho: float,
-                   ns: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _initial_point(
+    data: dict, c: torch.Tensor, f: torch.Tensor, rho: float, ns: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """A strictly positive start ``(w, Z)``: ``w`` minimises ``1/2 w'Hw + c'w + 1/2 ||F w - f||^2``;
     soft rows start primal feasible with ``s, t1 >= 1`` and ``l1 + l2 = rho`` with balanced
     products; hard rows get ``t3 = max(e - E w, 1)`` and the mean soft product."""
@@ -122,7 +123,7 @@ def _initial_point(data: dict, c: torch.Tensor, f: torch.Tensor, rho: float,
     w = torch.cholesky_solve((f @ data["F"] - c).unsqueeze(-1), data["K0_chol"]).squeeze(-1)
     Fw = w @ data["F_T"]
     Z = c.new_empty(c.shape[0], 2 * P)
-    t, s, lam, l2 = Z[:, :m], Z[:, m:P], Z[:, P:P + m], Z[:, P + m:]
+    t, s, lam, l2 = Z[:, :m], Z[:, m:P], Z[:, P : P + m], Z[:, P + m :]
     gap = Fw[:, :ns] - f[:, :ns]
     s.copy_(gap.clamp_min(0.0) + 1.0)
     t[:, :ns] = (-gap).clamp_min(0.0) + 1.0
@@ -147,8 +148,17 @@ class _Outputs:
         self.iterations = torch.zeros(B, dtype=torch.int64, device=dev)
         self.polished = torch.zeros(B, dtype=torch.bool, device=dev)
 
-    def retire(self, gi: torch.Tensor, w: torch.Tensor, s: torch.Tensor, soft: torch.Tensor,
-               hard: torch.Tensor, status: torch.Tensor | int, it: int, polished: bool) -> None:
+    def retire(
+        self,
+        gi: torch.Tensor,
+        w: torch.Tensor,
+        s: torch.Tensor,
+        soft: torch.Tensor,
+        hard: torch.Tensor,
+        status: torch.Tensor | int,
+        it: int,
+        polished: bool,
+    ) -> None:
         self.w[gi], self.s[gi], self.soft[gi], self.hard[gi] = w, s, soft, hard
         self.status[gi] = status
         self.iterations[gi] = it
@@ -158,8 +168,9 @@ class _Outputs:
         return IPMResult(self.w, self.s, self.soft, self.hard, self.status, self.iterations, self.polished)
 
 
-def solve_batch(data: dict, c: torch.Tensor, d: torch.Tensor, e: torch.Tensor,
-                rho: float, options: IPMOptions) -> IPMResult:
+def solve_batch(
+    data: dict, c: torch.Tensor, d: torch.Tensor, e: torch.Tensor, rho: float, options: IPMOptions
+) -> IPMResult:
     """Run the interior-point method (with polishing) on a batch; see the module docstring.
 
     Parameters
@@ -192,7 +203,7 @@ def solve_batch(data: dict, c: torch.Tensor, d: torch.Tensor, e: torch.Tensor,
 
     for it in range(options.max_iter + 1):
         prim, dual = Z[:, :P], Z[:, P:]
-        t, s, lam, l2 = Z[:, :m], Z[:, m:P], Z[:, P:P + m], Z[:, P + m:]
+        t, s, lam, l2 = Z[:, :m], Z[:, m:P], Z[:, P : P + m], Z[:, P + m :]
         Fw = w @ F_T
         Hw = w @ H
         Fl = lam @ F
@@ -203,8 +214,9 @@ def solve_batch(data: dict, c: torch.Tensor, d: torch.Tensor, e: torch.Tensor,
         pd = prim * dual
         comp = pd.sum(1)
         pres = _amax(r_p) / scale_p
-        dres = torch.maximum(_amax(r_w) / torch.maximum(scale_d, torch.maximum(_amax(Hw), _amax(Fl))),
-                             _amax(r_s) / (1.0 + rho))
+        dres = torch.maximum(
+            _amax(r_w) / torch.maximum(scale_d, torch.maximum(_amax(Hw), _amax(Fl))), _amax(r_s) / (1.0 + rho)
+        )
         obj = (w * torch.add(c, Hw, alpha=0.5)).sum(1) + rho * s.sum(1)
         metric = torch.maximum(torch.maximum(pres, dres), comp / (1.0 + obj.abs()))
         finite = torch.isfinite(metric)
@@ -249,24 +261,24 @@ def solve_batch(data: dict, c: torch.Tensor, d: torch.Tensor, e: torch.Tensor,
             scale_p, scale_d = scale_p[keep], scale_d[keep]
             r_w, r_s, r_p, comp, pd = r_w[keep], r_s[keep], r_p[keep], comp[keep], pd[keep]
             prim, dual = Z[:, :P], Z[:, P:]
-            t, s, lam, l2 = Z[:, :m], Z[:, m:P], Z[:, P:P + m], Z[:, P + m:]
+            t, s, lam, l2 = Z[:, :m], Z[:, m:P], Z[:, P : P + m], Z[:, P + m :]
 
         # Newton matrix with the slack eliminated: soft rows weigh D = 1 / (t1/l1 + s/l2)
         inv_Z = Z.reciprocal()
-        ratio = prim * inv_Z[:, P:]              # prim / dual = [t1/l1, t3/l3, s/l2]
-        weights = lam * inv_Z[:, :m]             # l / t
+        ratio = prim * inv_Z[:, P:]  # prim / dual = [t1/l1, t3/l3, s/l2]
+        weights = lam * inv_Z[:, :m]  # l / t
         inv_sum = ratio[:, :ns] + ratio[:, m:]
         D = inv_sum.reciprocal()
         weights[:, :ns] = D
-        alpha = ratio[:, m:] * D                 # = W1 / (W1 + W2)
-        wsum_inv = ratio[:, :ns] * alpha         # = 1 / (W1 + W2)
+        alpha = ratio[:, m:] * D  # = W1 / (W1 + W2)
+        wsum_inv = ratio[:, :ns] * alpha  # = 1 / (W1 + W2)
         L, bad = factorize(newton_matrix(data, weights), data["reg"])
         lr = weights.new_empty(weights.shape)
-        torch.mul(lam * r_p, inv_Z[:, :m], out=lr)   # the part of g that does not depend on rc
+        torch.mul(lam * r_p, inv_Z[:, :m], out=lr)  # the part of g that does not depend on rc
         rs_minus, nrp = r_s.neg(), r_p.neg()
 
         def direction(rc: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            q = rc * inv_Z[:, :P]                # rc / prim
+            q = rc * inv_Z[:, :P]  # rc / prim
             g = lr - q[:, :m]
             g2 = q[:, m:]
             g1 = g[:, :ns].clone()
@@ -274,10 +286,10 @@ def solve_batch(data: dict, c: torch.Tensor, d: torch.Tensor, e: torch.Tensor,
             dw = torch.cholesky_solve(torch.addmm(r_w, g, F).neg_().unsqueeze(-1), L).squeeze(-1)
             dFw = dw @ F_T
             dZ = torch.empty_like(Z)
-            torch.addcmul(g, weights, dFw, out=dZ[:, P:P + m])                      # dl
-            torch.sub(r_s, dZ[:, P:P + ns], out=dZ[:, P + m:])                      # dl2
-            torch.addcmul(alpha * dFw[:, :ns], g1 - g2 + rs_minus, wsum_inv, out=dZ[:, m:P])   # ds
-            torch.sub(nrp, dFw, out=dZ[:, :m])                                      # dt
+            torch.addcmul(g, weights, dFw, out=dZ[:, P : P + m])  # dl
+            torch.sub(r_s, dZ[:, P : P + ns], out=dZ[:, P + m :])  # dl2
+            torch.addcmul(alpha * dFw[:, :ns], g1 - g2 + rs_minus, wsum_inv, out=dZ[:, m:P])  # ds
+            torch.sub(nrp, dFw, out=dZ[:, :m])  # dt
             dZ[:, :ns] += dZ[:, m:P]
             return dw, dZ
 

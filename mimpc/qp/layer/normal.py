@@ -40,8 +40,9 @@ def solver_data(red: ReducedQP, dtype: torch.dtype, device: torch.device | str) 
     kappa = KAPPA[dtype] * h_scale / rn.clamp_min(torch.finfo(dtype).tiny)
     data["kappa"] = torch.where(rn > 1e-12 * h_scale, kappa, torch.zeros_like(kappa))
     data["reg"] = 1e-12 if dtype == torch.float64 else 1e-6
-    data["pdas_scale"] = torch.where(rn > 1e-12 * h_scale, h_scale / rn.clamp_min(torch.finfo(dtype).tiny),
-                                     torch.zeros_like(rn))
+    data["pdas_scale"] = torch.where(
+        rn > 1e-12 * h_scale, h_scale / rn.clamp_min(torch.finfo(dtype).tiny), torch.zeros_like(rn)
+    )
     ones = torch.ones(1, red.m, dtype=dtype, device=F.device)
     data["K0_chol"] = torch.linalg.cholesky(newton_matrix(data, ones)[0])
     return data
