@@ -128,4 +128,6 @@ def test_cli_refuses_bad_input(tmp_path):
 
     env = f"{EXAMPLES / 'unit_commitment.py'}:benchmark"
     assert main(["fit", "--env", env, "--out", str(tmp_path / "f"), "--coverage", "1.5"]) == 2
-    assert main(["fit", "--env", env, "--out", str(tmp_path / "f"), "--budget-minutes", "0"]) == 2
+    with pytest.raises(SystemExit) as exc:  # argparse refuses it
+        main(["fit", "--env", env, "--out", str(tmp_path / "f"), "--budget-minutes", "0"])
+    assert exc.value.code == 2
