@@ -120,9 +120,12 @@ class CertifiedController(Controller):
     def _compute(self, theta: np.ndarray) -> tuple[Any, StepInfo]:
         t0 = time.perf_counter()
         scores = self._policy.scores(theta) if self._policy is not None else None
+        t_decode = time.perf_counter()
         delta0 = self._policy.decode(scores, theta) if scores is not None else self.base.predict_integers(theta)
         t1 = time.perf_counter()
         timings = {"network": t1 - t0}
+        if self._policy is not None and getattr(self._policy, "rows", None) is not None:
+            timings["decode"] = t1 - t_decode  # part of "network"
         inst0 = self.lean.instance(theta, delta0)
         exact0 = self.lean.exact(inst0)
         tried = 1
