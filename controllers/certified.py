@@ -120,7 +120,7 @@ class CertifiedController(Controller):
     def _compute(self, theta: np.ndarray) -> tuple[Any, StepInfo]:
         t0 = time.perf_counter()
         scores = self._policy.scores(theta) if self._policy is not None else None
-        delta0 = self._policy.decode(scores) if scores is not None else self.base.predict_integers(theta)
+        delta0 = self._policy.decode(scores, theta) if scores is not None else self.base.predict_integers(theta)
         t1 = time.perf_counter()
         timings = {"network": t1 - t0}
         inst0 = self.lean.instance(theta, delta0)
