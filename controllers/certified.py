@@ -22,8 +22,8 @@ stage whose plan passes the row-by-row certificate of :class:`~mimpc.problems.ce
     (Theorem 3); flagged ``fallback=True``, ``certified=False``.
 
 :class:`~mimpc.controllers.base.StepInfo` reports ``source``, ``certified`` and ``candidates_tried``
-every step. The default order and ``top_k`` are the measured choice in the README (section
-"Certified learned step"), made by ``python benchmarks/certified_cascade.py``.
+every step. The default order and ``top_k`` are the measured choice in docs/papers/results.md
+(the certified cascade), made by ``python benchmarks/certified_cascade.py``.
 """
 
 from __future__ import annotations
