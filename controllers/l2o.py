@@ -18,7 +18,7 @@ import torch
 
 from mimpc.controllers import register_controller
 from mimpc.controllers.base import Controller, StepInfo, solution_to_action
-from mimpc.controllers.fallback import coasting_plan
+from mimpc.controllers.fallback import coasting_step
 from mimpc.controllers.repair import plan_integers, supports_repair
 from mimpc.controllers.torch_threads import check_threads, torch_threads
 from mimpc.problems import ParametricMIQP
@@ -166,25 +166,7 @@ class L2OController(Controller):
     def _coast(
         self, theta: np.ndarray, delta: np.ndarray, status: str, timings: dict[str, float]
     ) -> tuple[Any, StepInfo]:
-        """No finite plan (numerical failure, e.g. an absurd but finite observation): apply the
-        smallest admissible input, flagged as a fallback, never a NaN action."""
-        x = coasting_plan(self.problem, theta, delta)
-        if not np.all(np.isfinite(x)):
-            lay = self.problem.layout
-            x = np.zeros(self.problem.n_x)
-            x[lay.input_index] = np.clip(0.0, self.problem.lb_x[lay.input_index], self.problem.ub_x[lay.input_index])
-        info = StepInfo(
-            0.0,
-            "fallback",
-            integers=delta,
-            x=x,
-            fallback=True,
-            timings=timings,
-            source="fallback",
-            slack=float("nan"),
-            message=f"relaxed QP {status}: smallest admissible input",
-        )
-        return solution_to_action(self.problem, x, delta), info
+        return coasting_step(self.problem, theta, delta, f"relaxed QP {status}", timings)
 
     def _annotate(self, theta: np.ndarray, info: StepInfo) -> None:
         info.plan = self.problem.layout.states(info.x)
