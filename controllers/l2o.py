@@ -150,15 +150,18 @@ class L2OController(Controller):
             delta = candidate
             x, slack, status = self.solve_qp(theta, delta)
         t2 = time.perf_counter()
+        timings = {"network": t1 - t0, "qp": t2 - t1}
+        if self._numpy_policy is not None and self._numpy_policy.rows is not None:
+            timings["decode"] = self._numpy_policy.last_decode_seconds  # part of "network"
         if status != "optimal" or not np.all(np.isfinite(x)):
-            return self._coast(theta, delta, status, {"network": t1 - t0, "qp": t2 - t1})
+            return self._coast(theta, delta, status, timings)
         info = StepInfo(
             0.0,
             "relaxed",
             integers=delta,
             x=x,
             slack=float(np.sum(slack)),
-            timings={"network": t1 - t0, "qp": t2 - t1},
+            timings=timings,
             source="policy",
         )
         return solution_to_action(self.problem, x, delta), info

@@ -32,6 +32,7 @@ COMMANDS = {
     "compare": ("compare", "compare the exact MIQP controller with learned policies in closed loop"),
     "generate": ("generate", "generate an expert dataset with the exact MIQP solver"),
     "train": ("train", "train an SL / SSL / hybrid / LP-AE policy"),
+    "fit": ("fit", "fit a policy to a benchmark in one command (data, structure, rounds, report)"),
     "evaluate": ("evaluate", "open-loop metrics of a checkpoint on a dataset's test split"),
     "plot": ("plot", "redraw figures from saved results"),
     "bench": ("bench", "benchmarks that print measured ratios"),

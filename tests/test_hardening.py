@@ -6,6 +6,8 @@ named in a bad-input error, and numbers that are not real (complex, strings, boo
 at the environments and controllers instead of being silently converted.
 """
 
+import json
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -151,3 +153,175 @@ def test_controllers_refuse_non_real_observations():
             ctrl.act(bad)
     ctrl.act(good.tolist())  # plain floats and numpy floats still pass
     ctrl.act([np.float32(v) for v in good])
+
+
+# -- 1: interrupted solves -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def interrupt_once(monkeypatch):
+    """Make the 3rd exact solve of every backend report an interrupt (what a solver does when it
+    catches SIGINT), deterministically; returns the list of interrupted calls."""
+    from mimpc.solvers import CplexSolver, GurobiSolver, ScipSolver
+    from mimpc.solvers.base import INTERRUPTED, RawResult
+
+    calls = []
+    for cls in (GurobiSolver, CplexSolver, ScipSolver):
+        real = cls._optimize
+
+        def fake(self, model, real=real):
+            calls.append(None)
+            if len(calls) == 3:
+                return RawResult(INTERRUPTED, None, float("nan"), float("inf"), 0.01, "interrupted")
+            return real(self, model)
+
+        monkeypatch.setattr(cls, "_optimize", fake)
+    return calls
+
+
+def test_interrupted_solve_raises_never_a_status(interrupt_once):
+    from mimpc.solvers import SolveInterrupted, make_solver
+
+    problem = thermal_tank(horizon=3)
+    solver = make_solver("auto")
+    theta = np.zeros(problem.n_theta)
+    theta[:2] = [3.0, 3.0]
+    ref = solver.solve(problem, theta)
+    solver.solve(problem, theta)
+    with pytest.raises(SolveInterrupted, match="interrupted"):
+        solver.solve(problem, theta)
+    again = solver.solve(problem, theta)
+    assert again.status == ref.status and np.array_equal(again.delta, ref.delta)
+
+
+def test_interrupt_while_sigint_is_ignored_solves_again(interrupt_once):
+    import signal
+
+    from mimpc.solvers import make_solver
+
+    problem = thermal_tank(horizon=3)
+    solver = make_solver("auto")
+    theta = np.zeros(problem.n_theta)
+    theta[:2] = [3.0, 3.0]
+    ref = [solver.solve(problem, theta) for _ in range(2)]
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        sol = solver.solve(problem, theta)  # interrupted once, solved again
+    finally:
+        signal.signal(signal.SIGINT, old)
+    assert len(interrupt_once) == 4
+    assert sol.status == ref[0].status and np.array_equal(sol.delta, ref[0].delta)
+
+
+def test_interrupted_generation_fails_then_resumes_to_the_same_arrays(interrupt_once, tmp_path):
+    from mimpc.generation.generate import GenerationConfig, generate
+    from mimpc.solvers import SolveInterrupted
+
+    problem = thermal_tank(horizon=3)
+    config = GenerationConfig(samples=12, seed=2, units_per_shard=4)
+    with pytest.raises(SolveInterrupted):
+        generate(problem, tmp_path / "a", config, progress=False)
+    assert not json.loads((tmp_path / "a" / "meta.json").read_text())["complete"]
+    resumed = generate(problem, tmp_path / "a", config, progress=False)
+    whole = generate(problem, tmp_path / "b", config, progress=False)
+    assert len(resumed) == len(whole) >= 12
+    for k in ("theta", "delta", "x", "objective", "episode", "step"):
+        np.testing.assert_array_equal(resumed.arrays[k], whole.arrays[k], err_msg=k)
+    assert resumed.meta["dropped"] == whole.meta["dropped"]
+
+
+_REAL_SIGINT = """
+import os, signal, sys, threading, numpy as np
+from mimpc.problems import thermal_tank
+from mimpc.problems.samplers import sample_theta
+from mimpc.solvers import installed_solvers, make_solver
+if sys.argv[1] == "ignore":
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+p = thermal_tank()
+t = sample_theta(p, "starts", np.random.default_rng([0, 0]))
+for name in installed_solvers():
+    s = make_solver(name, time_limit=60.0, threads=1)
+    ref = s.solve(p, t)
+    threading.Timer(0.3 * ref.solve_time, os.kill, (os.getpid(), signal.SIGINT)).start()
+    try:
+        sol = s.solve(p, t)
+        print(name, sol.status, bool(np.array_equal(sol.delta, ref.delta)))
+    except KeyboardInterrupt:
+        print(name, "interrupted")
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["ignore", "default"])
+def test_real_sigint_during_a_solve(mode):
+    """A real SIGINT in the middle of each installed solver's solve: ignored by the process, the
+    solve still gives the reference integers; otherwise it is an interrupt, never a status."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _REAL_SIGINT, mode], capture_output=True, text=True, timeout=300)
+    lines = [ln.split() for ln in out.stdout.splitlines() if ln and not ln.startswith("Interrupt")]
+    assert lines, out.stderr
+    for name, *rest in lines:
+        assert rest == (["optimal", "True"] if mode == "ignore" else ["interrupted"]), (name, rest)
+
+
+# -- 2: unreachable Ray cluster ------------------------------------------------------------------------
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_ray_address_is_checked_with_a_connect_timeout(capsys):
+    pytest.importorskip("ray")
+    import time
+
+    from mimpc.executors import check_reachable, ray_endpoint
+
+    try:
+        import grpc  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match=r"Ray Client .*mimpc\[ray\]"):
+            ray_endpoint("ray://head:10001")
+    else:
+        assert ray_endpoint("ray://head:10001") == ("head", 10001)
+    assert ray_endpoint("10.0.0.1:6379") == ("10.0.0.1", 6379)
+    assert ray_endpoint("auto") is None
+    for bad in ("nonsense", "head:", "head:99999", "http://head:1", ""):
+        with pytest.raises(ValueError, match="Ray address"):
+            ray_endpoint(bad)
+    start = time.perf_counter()
+    with pytest.raises(ConnectionError, match="cannot reach the cluster"):
+        check_reachable("127.0.0.1", _closed_port(), 2.0, "the cluster")
+    assert time.perf_counter() - start < 10
+    port = _closed_port()
+    code, err = _exit(
+        [
+            "rollout",
+            "--env",
+            "thermal_tank",
+            "--episodes",
+            "1",
+            "--executor",
+            "ray",
+            "--ray-address",
+            f"127.0.0.1:{port}",
+        ],
+        capsys,
+    )
+    assert code == 1 and f"cannot reach the Ray cluster at '127.0.0.1:{port}'" in err
+    code, err = _exit(["rollout", "--env", "thermal_tank", "--executor", "ray", "--ray-address", "nonsense"], capsys)
+    assert code == 2 and "a Ray address is" in err
+
+
+def test_ray_client_is_in_the_ray_extra():
+    import tomllib
+    from pathlib import Path
+
+    extras = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
+    assert any(req.startswith("ray[client]") for req in extras["optional-dependencies"]["ray"])
