@@ -155,6 +155,39 @@ def test_controllers_refuse_non_real_observations():
     ctrl.act([np.float32(v) for v in good])
 
 
+def test_robot_refuses_a_start_in_an_obstacle_and_an_unreachable_goal():
+    env = gym.make("mimpc/RobotNav-v0")
+    obstacle = env.unwrapped.config.obstacles[0]
+    center = np.asarray(obstacle.center, dtype=float)
+    with pytest.raises(ValueError, match="inside obstacle 0: the robot would start in a collision"):
+        env.reset(options={"start": center})
+    with pytest.raises(ValueError, match="within d_min=.* of obstacle 0: .* never reach the goal"):
+        env.reset(options={"goal": center})
+
+
+@pytest.mark.parametrize("env_id, family", [("mimpc/RobotNav-v0", "uniform"), ("mimpc/ThermalTank-v0", "uniform")])
+def test_reset_options_start_an_episode_at_theta(env_id, family):
+    from mimpc.problems.samplers import sample_thetas
+
+    env = gym.make(env_id)
+    problem = env.unwrapped.problem
+    for theta in sample_thetas(problem, family, 3, 5):
+        obs, _ = env.reset(seed=0, options=env.unwrapped.reset_options(theta))
+        n = 6 if problem.name == "robot_nav" else 2  # the tank's forecast comes from the episode's draw
+        np.testing.assert_array_equal(obs[:n], theta[:n])
+
+
+def test_soak_from_arbitrary_starts(capsys):
+    argv = ["bench", "soak", "--env", "robot_nav", "--controllers", "lpae", "--starts", "arbitrary"]
+    code = main([*argv, "--episodes", "2", "--max-steps", "3"])
+    out = capsys.readouterr().out
+    assert code == 0 and "arbitrary starts" in out, out
+    row = next(line.split() for line in out.splitlines() if line.startswith("lpae"))
+    assert row[1:3] == ["2", "6"] and row[7:9] == ["0", "0"], out  # no exceptions, nothing non-finite
+    code, err = _exit([*argv[:-1], "anywhere"], capsys)
+    assert code == 2 and "--starts" in err
+
+
 # -- 1: interrupted solves -----------------------------------------------------------------------------
 
 
@@ -264,3 +297,64 @@ def test_real_sigint_during_a_solve(mode):
     assert lines, out.stderr
     for name, *rest in lines:
         assert rest == (["optimal", "True"] if mode == "ignore" else ["interrupted"]), (name, rest)
+
+
+# -- 2: unreachable Ray cluster ------------------------------------------------------------------------
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_ray_address_is_checked_with_a_connect_timeout(capsys):
+    pytest.importorskip("ray")
+    import time
+
+    from mimpc.executors import check_reachable, ray_endpoint
+
+    try:
+        import grpc  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match=r"Ray Client .*mimpc\[ray\]"):
+            ray_endpoint("ray://head:10001")
+    else:
+        assert ray_endpoint("ray://head:10001") == ("head", 10001)
+    assert ray_endpoint("10.0.0.1:6379") == ("10.0.0.1", 6379)
+    assert ray_endpoint("auto") is None
+    for bad in ("nonsense", "head:", "head:99999", "http://head:1", ""):
+        with pytest.raises(ValueError, match="Ray address"):
+            ray_endpoint(bad)
+    start = time.perf_counter()
+    with pytest.raises(ConnectionError, match="cannot reach the cluster"):
+        check_reachable("127.0.0.1", _closed_port(), 2.0, "the cluster")
+    assert time.perf_counter() - start < 10
+    port = _closed_port()
+    code, err = _exit(
+        [
+            "rollout",
+            "--env",
+            "thermal_tank",
+            "--episodes",
+            "1",
+            "--executor",
+            "ray",
+            "--ray-address",
+            f"127.0.0.1:{port}",
+        ],
+        capsys,
+    )
+    assert code == 1 and f"cannot reach the Ray cluster at '127.0.0.1:{port}'" in err
+    code, err = _exit(["rollout", "--env", "thermal_tank", "--executor", "ray", "--ray-address", "nonsense"], capsys)
+    assert code == 2 and "a Ray address is" in err
+
+
+def test_ray_client_is_in_the_ray_extra():
+    import tomllib
+    from pathlib import Path
+
+    extras = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
+    assert any(req.startswith("ray[client]") for req in extras["optional-dependencies"]["ray"])
