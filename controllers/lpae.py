@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from mimpc.controllers import register_controller
-from mimpc.controllers.base import Controller, StepInfo, solution_to_action
+from mimpc.controllers.base import Controller, StepInfo, defer_diagnostics, solution_to_action
 from mimpc.controllers.torch_threads import check_threads, torch_threads
 from mimpc.problems import ParametricMIQP
 from mimpc.training.checkpoint import load_checkpoint
@@ -62,12 +62,15 @@ class LPAEController(Controller):
         return solution_to_action(self.problem, x, delta), info
 
     def _annotate(self, theta: np.ndarray, info: StepInfo) -> None:
-        viol = self.problem.violations(info.x, info.integers, theta)
-        info.plan = self.problem.layout.states(info.x)
-        info.slack = float(viol.continuous_total)
-        info.objective = float(self.problem.objective(info.x, info.integers, theta))
-        info.ood = None if self.support is None else not self.support.contains(theta)
-        info.message = f"plan violation: continuous {info.slack:.3g}, integer-only {float(viol.integer_only_total):.3g}"
+        defer_diagnostics(self.problem, theta, info, self.support)
+        violations = lambda: self.problem.violations(info.x, info.integers, theta)
+        info.defer(
+            slack=lambda: float(violations().continuous_total),
+            message=lambda: (
+                f"plan violation: continuous {info.slack:.3g}, "
+                f"integer-only {float(violations().integer_only_total):.3g}"
+            ),
+        )
 
 
 register_controller("lpae", lambda problem, **kw: LPAEController(problem, **kw))
