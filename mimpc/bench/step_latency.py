@@ -57,6 +57,7 @@ TABLE_COLUMNS = [
     ("p95_ms", "p95 ms"),
     ("mean_ms", "mean ms"),
     ("network_median_ms", "network ms"),
+    ("decode_median_ms", "of which decode ms"),
     ("qp_median_ms", "qp ms"),
     ("certificate_median_ms", "certificate ms"),
     ("overhead_median_ms", "overhead ms"),

@@ -7,7 +7,7 @@ multiplier, validated inputs). A controller step needs less, and needs it fast: 
 * :meth:`LeanQP.exact`: is the fixed-integer QP of eq. (3), all rows hard, feasible, and what is
   its solution? One ``update()`` + ``solve()`` of a DAQP model built once per problem; DAQP keeps
   its working set between steps, which is the warm start (a ``setup()`` per step would cost an
-  order of magnitude more, see the README's step-latency table);
+  order of magnitude more, see the step-latency table in docs/papers/results.md);
 * :meth:`LeanQP.relaxed`: the relaxed QP of eq. (10). If the exact QP was feasible with every
   multiplier below ``rho`` it is already the answer (Theorem 2). Otherwise a second persistent
   DAQP model with the continuous rows declared *soft* (DAQP's sense 8, linear weight ``rho``)

@@ -4,7 +4,7 @@ A double integrator ``x = [px, py, vx, vy]`` driven by accelerations ``u = [ax, 
 the goal while staying ``d_min`` away from rotated box obstacles, encoded with four binaries per
 obstacle and step (eq. 25) of which at most three may be relaxed (eq. 26).
 
-Documented choices (see README, "Paper versus authors' code"):
+Documented choices (see docs/papers/paper-vs-code.md):
 
 * Default geometry is the one the authors ran (obstacle half-sizes 0.2 x 0.25, workspace
   ``x in [-0.5, 2.0]``); ``RobotNavConfig.paper()`` has the paper's literal numbers.
