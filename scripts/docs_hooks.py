@@ -20,6 +20,7 @@ import argparse
 import contextlib
 import io
 import os
+import re
 import shutil
 import sys
 from collections.abc import Callable
@@ -146,6 +147,20 @@ def on_page_markdown(markdown: str, page: Any, **kwargs: Any) -> str:
         if marker in markdown:
             markdown = markdown.replace(marker, generate())
     return markdown
+
+
+# Sphinx roles in docstrings (:class:`~mimpc.qp.lean.LeanQP`), which mkdocstrings leaves as text
+_ROLE = re.compile(r":(?:class|func|meth|mod|attr|data|obj|exc):<code>(~?)([^<]+)</code>")
+
+
+def _role(match: re.Match) -> str:
+    short, target = match.groups()
+    return f"<code>{target.rsplit('.', 1)[-1] if short else target}</code>"
+
+
+def on_page_content(html: str, page: Any, **kwargs: Any) -> str:
+    """MkDocs hook: show the Sphinx roles of docstrings as plain code (``~`` keeps the last name)."""
+    return _ROLE.sub(_role, html)
 
 
 if __name__ == "__main__":

@@ -264,3 +264,64 @@ def test_real_sigint_during_a_solve(mode):
     assert lines, out.stderr
     for name, *rest in lines:
         assert rest == (["optimal", "True"] if mode == "ignore" else ["interrupted"]), (name, rest)
+
+
+# -- 2: unreachable Ray cluster ------------------------------------------------------------------------
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_ray_address_is_checked_with_a_connect_timeout(capsys):
+    pytest.importorskip("ray")
+    import time
+
+    from mimpc.executors import check_reachable, ray_endpoint
+
+    try:
+        import grpc  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match=r"Ray Client .*mimpc\[ray\]"):
+            ray_endpoint("ray://head:10001")
+    else:
+        assert ray_endpoint("ray://head:10001") == ("head", 10001)
+    assert ray_endpoint("10.0.0.1:6379") == ("10.0.0.1", 6379)
+    assert ray_endpoint("auto") is None
+    for bad in ("nonsense", "head:", "head:99999", "http://head:1", ""):
+        with pytest.raises(ValueError, match="Ray address"):
+            ray_endpoint(bad)
+    start = time.perf_counter()
+    with pytest.raises(ConnectionError, match="cannot reach the cluster"):
+        check_reachable("127.0.0.1", _closed_port(), 2.0, "the cluster")
+    assert time.perf_counter() - start < 10
+    port = _closed_port()
+    code, err = _exit(
+        [
+            "rollout",
+            "--env",
+            "thermal_tank",
+            "--episodes",
+            "1",
+            "--executor",
+            "ray",
+            "--ray-address",
+            f"127.0.0.1:{port}",
+        ],
+        capsys,
+    )
+    assert code == 1 and f"cannot reach the Ray cluster at '127.0.0.1:{port}'" in err
+    code, err = _exit(["rollout", "--env", "thermal_tank", "--executor", "ray", "--ray-address", "nonsense"], capsys)
+    assert code == 2 and "a Ray address is" in err
+
+
+def test_ray_client_is_in_the_ray_extra():
+    import tomllib
+    from pathlib import Path
+
+    extras = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
+    assert any(req.startswith("ray[client]") for req in extras["optional-dependencies"]["ray"])
