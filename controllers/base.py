@@ -190,7 +190,7 @@ class Controller(abc.ABC):
         theta = self.problem.check_theta(obs, name="obs")
         if theta.ndim != 1:
             raise ValueError(f"obs must be a single theta of shape ({self.problem.n_theta},), got {theta.shape}")
-        if theta is obs:  # deferred diagnostics read theta later: never the caller's buffer
+        if theta is obs or theta.base is not None:  # deferred diagnostics read theta later: never the caller's buffer
             theta = theta.copy()
         action, info = self._compute(theta)
         self._annotate(theta, info)
