@@ -21,6 +21,7 @@ Everything is in the reduced coordinates of :mod:`mimpc.qp.reduction` (the input
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -113,6 +114,15 @@ class LeanQP:
         self._soft: SoftSeed | None = None
         self._elastic: ElasticQP | None = None
         self._general = None
+
+    def fresh(self) -> "LeanQP":
+        """A LeanQP of the same problem and ``rho`` sharing this one's precomputed maps but none of its
+        solver models or working sets: one per episode of a batch (:mod:`mimpc.controllers.batch`),
+        without rebuilding the maps."""
+        new = copy.copy(self)
+        new._exact, new._exact_ready = new._model(), False
+        new._soft = new._elastic = new._general = None
+        return new
 
     def _model(self):
         model = self._daqp.Model()
