@@ -171,6 +171,11 @@ class MPCEnv(gym.Env):
         self._draw(self._axes)
         return figure_to_rgb(self._fig)
 
+    def reset_options(self, theta: Any) -> dict[str, Any]:
+        """The ``reset`` options that start an episode at parameter ``theta`` (as far as the
+        environment's options reach; e.g. an arbitrary start for a soak)."""
+        raise NotImplementedError
+
     def _draw(self, axes: list) -> None:
         raise NotImplementedError
 

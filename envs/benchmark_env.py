@@ -95,6 +95,10 @@ class BenchmarkEnv(MPCEnv):
         self._start_episode()
         return self._theta.copy(), {"state": self.problem.initial_state(self._theta)}
 
+    def reset_options(self, theta: Any) -> dict[str, Any]:
+        """The ``reset`` options that start an episode at parameter ``theta``."""
+        return {"theta": as_finite_vector(theta, "theta", (self.problem.n_theta,), "theta")}
+
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         self._check_can_step()
         p = self.problem

@@ -121,6 +121,12 @@ class ThermalTankEnv(MPCEnv):
         self._start_episode()
         return self._obs(), {"state": self._x.copy(), "state_violation": self._state_violation(self._x)}
 
+    def reset_options(self, theta: Any) -> dict[str, Any]:
+        """The ``reset`` options that start an episode at the state of parameter ``theta`` (its
+        forecast is not kept: the episode's disturbance is drawn for ``max_steps + H`` steps)."""
+        theta = as_finite_vector(theta, "theta", (self.problem.n_theta,), "[x1, x2, d_0 .. d_{H-1}]")
+        return {"state": theta[:2]}
+
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         self._check_can_step()
         u_raw, delta_raw = self._parse_action(action)

@@ -155,6 +155,39 @@ def test_controllers_refuse_non_real_observations():
     ctrl.act([np.float32(v) for v in good])
 
 
+def test_robot_refuses_a_start_in_an_obstacle_and_an_unreachable_goal():
+    env = gym.make("mimpc/RobotNav-v0")
+    obstacle = env.unwrapped.config.obstacles[0]
+    center = np.asarray(obstacle.center, dtype=float)
+    with pytest.raises(ValueError, match="inside obstacle 0: the robot would start in a collision"):
+        env.reset(options={"start": center})
+    with pytest.raises(ValueError, match="within d_min=.* of obstacle 0: .* never reach the goal"):
+        env.reset(options={"goal": center})
+
+
+@pytest.mark.parametrize("env_id, family", [("mimpc/RobotNav-v0", "uniform"), ("mimpc/ThermalTank-v0", "uniform")])
+def test_reset_options_start_an_episode_at_theta(env_id, family):
+    from mimpc.problems.samplers import sample_thetas
+
+    env = gym.make(env_id)
+    problem = env.unwrapped.problem
+    for theta in sample_thetas(problem, family, 3, 5):
+        obs, _ = env.reset(seed=0, options=env.unwrapped.reset_options(theta))
+        n = 6 if problem.name == "robot_nav" else 2  # the tank's forecast comes from the episode's draw
+        np.testing.assert_array_equal(obs[:n], theta[:n])
+
+
+def test_soak_from_arbitrary_starts(capsys):
+    argv = ["bench", "soak", "--env", "robot_nav", "--controllers", "lpae", "--starts", "arbitrary"]
+    code = main([*argv, "--episodes", "2", "--max-steps", "3"])
+    out = capsys.readouterr().out
+    assert code == 0 and "arbitrary starts" in out, out
+    row = next(line.split() for line in out.splitlines() if line.startswith("lpae"))
+    assert row[1:3] == ["2", "6"] and row[7:9] == ["0", "0"], out  # no exceptions, nothing non-finite
+    code, err = _exit([*argv[:-1], "anywhere"], capsys)
+    assert code == 2 and "--starts" in err
+
+
 # -- 1: interrupted solves -----------------------------------------------------------------------------
 
 
