@@ -8,8 +8,8 @@ Learned policies default to the pretrained ones shipped with mimpc."""
 from __future__ import annotations
 
 import argparse
-import logging
 import json
+import logging
 import time
 from pathlib import Path
 
@@ -101,11 +101,11 @@ def check_selection(names: list[str] | None, checkpoints: dict[str, str], regist
 
 
 def run(args: argparse.Namespace) -> int:
+    from mimpc import compare
     from mimpc.controllers import CERTIFIED_SUFFIX, available_controllers, make_controller
     from mimpc.controllers.repair import supports_repair
-    from mimpc.problems import benchmark_of
-    from mimpc import compare
     from mimpc.pretrained import available_pretrained
+    from mimpc.problems import benchmark_of
     from mimpc.solvers import make_solver
 
     problem = problem_from_args(args)
