@@ -126,6 +126,33 @@ class Controller(abc.ABC):
         self.last = info
         return action
 
+    def reset_batch(self, size: int, device: str | None = None) -> None:
+        """Start ``size`` independent episodes (lanes) for :meth:`act_batch`; ``device`` is the torch
+        device of the batched network (default: CUDA when available). See :mod:`mimpc.controllers.batch`."""
+        from mimpc.controllers.batch import ControllerLanes
+
+        self._lanes = ControllerLanes(self, size, device)
+
+    def reset_lane(self, lane: int, seed: int | None = None) -> None:
+        """Start a new episode in one lane of :meth:`reset_batch` (what :meth:`reset` is to :meth:`act`)."""
+        if getattr(self, "_lanes", None) is None:
+            raise RuntimeError(f"{self.name}: call reset_batch(size) before reset_lane")
+        self._lanes.reset(lane, seed)
+
+    def act_batch(self, obs: Any, lanes: Any = None) -> list[Any]:
+        """Actions for a batch ``obs`` of shape ``(B, n_theta)``, row ``i`` continuing the episode of
+        lane ``lanes[i]`` (default: lanes ``0..B-1``): one batched network call, then each lane's own
+        step, exactly as :meth:`act` would take it. Without :meth:`reset_batch`, the first call starts
+        ``B`` lanes. Each lane's :class:`StepInfo` is in :attr:`last_batch`."""
+        if getattr(self, "_lanes", None) is None:
+            self.reset_batch(len(np.atleast_2d(obs)) if lanes is None else int(np.max(lanes)) + 1)
+        return self._lanes.act(obs, lanes)
+
+    @property
+    def last_batch(self) -> list[StepInfo | None]:
+        """The :class:`StepInfo` of each lane's latest step (None before its first)."""
+        return [] if getattr(self, "_lanes", None) is None else list(self._lanes.last)
+
     def _annotate(self, theta: np.ndarray, info: StepInfo) -> None:
         """Add diagnostics to ``info`` outside the timed region (default: nothing)."""
 

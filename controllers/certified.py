@@ -22,8 +22,8 @@ stage whose plan passes the row-by-row certificate of :class:`~mimpc.problems.ce
     (Theorem 3); flagged ``fallback=True``, ``certified=False``.
 
 :class:`~mimpc.controllers.base.StepInfo` reports ``source``, ``certified`` and ``candidates_tried``
-every step. The default order and ``top_k`` are the measured choice in the README (section
-"Certified learned step"), made by ``python benchmarks/certified_cascade.py``.
+every step. The default order and ``top_k`` are the measured choice in docs/papers/results.md
+(the certified cascade), made by ``python benchmarks/certified_cascade.py``.
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ class CertifiedController(Controller):
     def _compute(self, theta: np.ndarray) -> tuple[Any, StepInfo]:
         t0 = time.perf_counter()
         scores = self._policy.scores(theta) if self._policy is not None else None
-        delta0 = self._policy.decode(scores) if scores is not None else self.base.predict_integers(theta)
+        delta0 = self._policy.decode(scores, theta) if scores is not None else self.base.predict_integers(theta)
         t1 = time.perf_counter()
         timings = {"network": t1 - t0}
         inst0 = self.lean.instance(theta, delta0)

@@ -23,6 +23,7 @@ from mimpc.envs.base import MPCEnv, as_finite_vector, check_options, clip_to_box
 from mimpc.problems import ParametricMIQP, benchmark_of, load_benchmark
 from mimpc.problems.benchmark import replace_state
 from mimpc.problems.samplers import sample_theta
+from mimpc.problems.validation import as_real_array
 
 __all__ = ["BenchmarkEnv"]
 
@@ -94,6 +95,10 @@ class BenchmarkEnv(MPCEnv):
         self._start_episode()
         return self._theta.copy(), {"state": self.problem.initial_state(self._theta)}
 
+    def reset_options(self, theta: Any) -> dict[str, Any]:
+        """The ``reset`` options that start an episode at parameter ``theta``."""
+        return {"theta": as_finite_vector(theta, "theta", (self.problem.n_theta,), "theta")}
+
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         self._check_can_step()
         p = self.problem
@@ -107,7 +112,9 @@ class BenchmarkEnv(MPCEnv):
             u_raw, d_raw = action, np.zeros_like(self._d_low)
         u_raw = as_finite_vector(u_raw, "action u", (len(self._u_low),), "the first input")
         u, removed = clip_to_box(u_raw, self._u_low, self._u_high)
-        d_raw = np.atleast_1d(np.asarray(d_raw, dtype=np.float64))
+        d_raw = np.atleast_1d(as_real_array(d_raw, "action delta", "the first integers (real numbers)"))
+        if p.integer_inputs and (d_raw.shape != self._d_low.shape or not np.all(np.isfinite(d_raw))):
+            raise ValueError(f"action delta must be a finite array of shape {self._d_low.shape}, got {d_raw}")
         delta = np.clip(np.rint(d_raw), self._d_low, self._d_high) if p.integer_inputs else d_raw
         theta = self._theta
         old = p.initial_state(theta)

@@ -1,4 +1,4 @@
-"""Every metric of mimpc, defined once (DESIGN.md, "Metrics").
+"""Every metric of mimpc, defined once (docs/design.md, "Metrics").
 
 Open loop, per MPC problem theta, against the exact optimum ``J*`` (proven-optimal solves only):
 

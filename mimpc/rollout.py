@@ -222,27 +222,8 @@ def _episode(env: Any, controller: Any, seed: int, options: dict | None, max_ste
         x = last.x if last.x is not None else np.full(problem.n_x, np.nan)
         delta = last.integers if last.integers is not None else np.full(problem.n_d, np.nan)
         obs, reward, terminated, truncated, info = env.step(action)
-        rec = {
-            "episode_seed": seed,
-            "step": t,
-            "reward": float(reward),
-            "stage_cost": float(info["stage_cost"]),
-            "solve_time": last.solve_time,
-            "status": last.status,
-            "fallback": last.fallback,
-            "slack": last.slack,
-            "objective": last.objective,
-            "message": last.message,
-            "source": last.source,
-            "certified": last.certified,
-            "candidates_tried": last.candidates_tried,
-            "ood": last.ood,
-        }
-        rec.update({f"time_{k}": v for k, v in last.timings.items()})
-        rec.update({k: _scalar(info[k]) for k in _INFO_KEYS if k in info})
-        rec["lookahead_violation"] = bool(
-            last.x is not None and metrics.lookahead_violation(problem, x, delta, theta)[0]
-        )
+        lookahead = bool(last.x is not None and metrics.lookahead_violation(problem, x, delta, theta)[0])
+        rec = step_record(seed, t, reward, info, last, lookahead)
         records.append(rec)
         thetas.append(theta)
         xs.append(x)
@@ -251,6 +232,23 @@ def _episode(env: Any, controller: Any, seed: int, options: dict | None, max_ste
         inputs.append(np.asarray(info.get("u", np.full(problem.layout.n_input, np.nan)), float))
         applied.append(np.atleast_1d(np.asarray(info.get("delta", np.nan), float)))
         t += 1
+    return episode_result(problem, seed, records, thetas, xs, deltas, states, inputs, applied, terminated, truncated)
+
+
+def episode_result(
+    problem: Any,
+    seed: int,
+    records: list[dict[str, Any]],
+    thetas: list,
+    xs: list,
+    deltas: list,
+    states: list,
+    inputs: list,
+    applied: list,
+    terminated: bool,
+    truncated: bool,
+) -> EpisodeResult:
+    """An :class:`EpisodeResult` from the per-step lists of an episode."""
     shape = lambda rows, width: np.array(rows).reshape(len(rows), width)  # noqa: E731
     return EpisodeResult(
         seed,
@@ -264,6 +262,31 @@ def _episode(env: Any, controller: Any, seed: int, options: dict | None, max_ste
         shape(inputs, problem.layout.n_input),
         np.concatenate(applied) if applied else np.zeros(0),
     )
+
+
+def step_record(seed: int, step: int, reward: float, info: dict, last: Any, lookahead: bool) -> dict[str, Any]:
+    """The recorded row of one step: the controller's :class:`StepInfo` ``last``, the environment's
+    ``info`` (the keys of ``_INFO_KEYS`` it has) and the plan's lookahead violation."""
+    rec = {
+        "episode_seed": seed,
+        "step": step,
+        "reward": float(reward),
+        "stage_cost": float(info["stage_cost"]),
+        "solve_time": last.solve_time,
+        "status": last.status,
+        "fallback": last.fallback,
+        "slack": last.slack,
+        "objective": last.objective,
+        "message": last.message,
+        "source": last.source,
+        "certified": last.certified,
+        "candidates_tried": last.candidates_tried,
+        "ood": last.ood,
+    }
+    rec.update({f"time_{k}": v for k, v in last.timings.items()})
+    rec.update({k: _scalar(info[k]) for k in _INFO_KEYS if k in info})
+    rec["lookahead_violation"] = lookahead
+    return rec
 
 
 def _spec(problem: Any) -> dict[str, Any] | None:

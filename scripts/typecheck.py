@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lint_imports import MAPPED, ROOT, layout  # noqa: E402  (a sibling script, not a package)
+from lint_imports import MAPPED, ROOT, layout
 
 
 def main() -> int:

@@ -1,7 +1,7 @@
 """Every shipped policy loads, matches its problem's fingerprint and meets a quality floor on a
 small held-out set (200 test-split theta per benchmark, stored in tests/data/).
 
-The floors sit well below the measured values in each model card (README, "Results"); they catch
+The floors sit well below the measured values in each model card (docs/papers/results.md); they catch
 a broken or mismatched checkpoint, not small regressions.
 """
 

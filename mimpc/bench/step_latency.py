@@ -52,6 +52,7 @@ TABLE_COLUMNS = [
     ("p95_ms", "p95 ms"),
     ("mean_ms", "mean ms"),
     ("network_median_ms", "network ms"),
+    ("decode_median_ms", "of which decode ms"),
     ("qp_median_ms", "qp ms"),
     ("solver_median_ms", "MIQP solver ms"),
     ("speedup", "speedup (median)"),

@@ -1,6 +1,6 @@
 """LP-AE for MI-MPC: a solver-free policy trained as an autoencoder with an annealed penalty.
 
-Following the LP-AE paper (``papers/lp-ae.txt``), the encoder maps theta to the whole decision and
+Following the LP-AE paper (docs/references.md), the encoder maps theta to the whole decision and
 that decision is the latent code of an autoencoder whose decoder reconstructs theta. Training is
 unsupervised (no labels, no QP layer)::
 

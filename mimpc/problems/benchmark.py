@@ -280,14 +280,31 @@ def _import_source(source: str, ref: str) -> Any:
         sys.modules[name] = module
         try:
             spec.loader.exec_module(module)
-        except BaseException:
+        except BaseException as exc:
             del sys.modules[name]
-            raise
+            _refuse_import(f"benchmark file {source!r}", ref, exc)
         return module
     try:
         return importlib.import_module(source)
     except ModuleNotFoundError as exc:
-        raise ValueError(f"cannot import module {source!r} of benchmark reference {ref!r} ({exc})") from None
+        if exc.name is not None and source.startswith(exc.name):
+            raise ValueError(f"cannot import module {source!r} of benchmark reference {ref!r} ({exc})") from None
+        _refuse_import(f"benchmark module {source!r}", ref, exc)
+    except BaseException as exc:
+        _refuse_import(f"benchmark module {source!r}", ref, exc)
+
+
+def _refuse_import(what: str, ref: str, exc: BaseException) -> None:
+    """Re-raise a failure while importing a user's benchmark as a ValueError naming the file (bad
+    input, exit 2): an exception, a missing package, or ``sys.exit()`` (which must not end mimpc
+    as if it had succeeded). Ctrl-C stays an interrupt."""
+    if isinstance(exc, KeyboardInterrupt):
+        raise exc
+    if isinstance(exc, SystemExit):
+        raise ValueError(f"{what} called sys.exit({exc.code!r}) while being imported (reference {ref!r})") from None
+    if isinstance(exc, ModuleNotFoundError):
+        raise ValueError(f"{what} imports {exc.name!r}, which is not installed (reference {ref!r})") from exc
+    raise ValueError(f"{what} failed while being imported: {type(exc).__name__}: {exc} (reference {ref!r})") from exc
 
 
 def benchmark_of(problem: ParametricMIQP) -> Benchmark:

@@ -303,22 +303,17 @@ class ParametricMIQP:
     def next_state(self, theta: Any, u: Any, delta_step: Any) -> np.ndarray:
         """``x_1`` reached from ``x_0(theta)`` under input ``u`` and integers ``delta_step``.
 
-        Read off the first dynamics rows of ``A``, so environments simulate exactly the model the
-        controllers optimise (including disturbances that enter through theta).
+        Read off the initial-state and first dynamics rows of ``A`` (:class:`mimpc.problems.plant.Plant`),
+        so environments simulate exactly the model the controllers optimise (including disturbances
+        that enter through theta); a batch of states steps bit for bit like each alone.
         """
+        from mimpc.problems.plant import plant_of
+
         lay = self._require_layout()
-        theta = self.check_theta(theta)
+        theta = check_array(theta, "theta", (self.n_theta,))
         u = check_array(u, "u", (lay.n_input,))
         delta_step = check_array(delta_step, "delta_step", (lay.n_delta_step,))
-        rows = lay.dynamics_rows[0]
-        A = self.A[rows]
-        rhs = (
-            self.eq_rhs(theta)[rows]
-            - A[:, lay.state_index[0]] @ self.initial_state(theta)
-            - A[:, lay.input_index[0]] @ u
-            - A[:, self.n_x + lay.delta_index[0]] @ delta_step
-        )
-        return np.linalg.solve(A[:, lay.state_index[1]], rhs)
+        return plant_of(self).step(theta[None], u[None], delta_step[None])[0]
 
     def plan_from_inputs(self, theta: Any, inputs: Any, delta: Any) -> np.ndarray:
         """The continuous decision ``x`` whose states follow the equalities from ``x_0(theta)``

@@ -17,7 +17,7 @@ Both QPs are solved after eliminating the equalities once per problem
 
 Backend choice: ``backend="auto"`` is ``daqp`` for both QPs, the fastest of the four on the
 benchmarks when measured side by side with ``python benchmarks/fixed_qp_backends.py`` (its output
-and the README give the figures):
+and docs/papers/results.md give the figures):
 
 * DAQP (dual active set, dense) is exact to working precision (KKT residuals near machine
   precision, where the interior-point and ADMM backends stop at their tolerances). The reduced

@@ -21,7 +21,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from mimpc.problems.canonical import ParametricMIQP
-from mimpc.solvers.base import LicenseLimits, PersistentSolver, RawResult, SolverUnavailableError, solver_infinity
+from mimpc.solvers.base import (
+    INTERRUPTED,
+    LicenseLimits,
+    PersistentSolver,
+    RawResult,
+    SolverUnavailableError,
+    solver_infinity,
+)
 
 try:
     import pyscipopt as ps
@@ -122,6 +129,8 @@ class ScipSolver(PersistentSolver):
         elapsed = time.perf_counter() - start
         status = model.getStatus()
         has_sol = model.getNSols() > 0
+        if status == "userinterrupt":
+            return RawResult(INTERRUPTED, None, math.nan, math.inf, elapsed, "SCIP: interrupted")
         if status in _INFEASIBLE:
             return RawResult("infeasible", None, math.nan, math.inf, elapsed, status)
         if status in _ERROR or (status == "unknown" and not has_sol):
@@ -141,6 +150,9 @@ class ScipSolver(PersistentSolver):
                 "" if status == "optimal" else status,
             )
         return RawResult("time_limit", z, objective, model.getGap(), elapsed, f"SCIP stopped: {status}")
+
+    def _restart(self, m: _ScipModel) -> None:
+        m.model.freeTransform()
 
     def _dispose(self, m: _ScipModel) -> None:
         m.model.freeProb()

@@ -169,7 +169,7 @@ class L2OMethod:
 
     def _run(self, theta: torch.Tensor, delta_star: torch.Tensor, epoch: int, with_qp: bool) -> tuple:
         logits = self.model.logits(theta)
-        delta = self.model.integers_from_logits(logits)
+        delta = self.model.integers_from_logits(logits, theta)
         x = slack = converged = None
         if with_qp:
             sol = self.layer(theta.to(self.qp_dtype), delta.to(self.qp_dtype))
