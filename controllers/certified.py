@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from mimpc.controllers.base import Controller, StepInfo, solution_to_action
+from mimpc.controllers.base import Controller, StepInfo, defer_diagnostics, solution_to_action
 from mimpc.controllers.fallback import coasting_plan, shift_integers
 from mimpc.controllers.repair import plan_integers, supports_repair
 from mimpc.problems.certify import CERTIFICATE_TOL, PlanCertifier
@@ -110,6 +110,7 @@ class CertifiedController(Controller):
         self.certifier = PlanCertifier(self.problem, tol)
         self._solver: Any = None
         self._previous: np.ndarray | None = None
+        self._timings: dict[str, float] = {}
 
     def reset(self, seed: int | None = None) -> None:
         super().reset(seed)
@@ -123,7 +124,7 @@ class CertifiedController(Controller):
         scores = self._policy.scores(theta) if self._policy is not None else None
         delta0 = self._policy.decode(scores, theta) if scores is not None else self.base.predict_integers(theta)
         t1 = time.perf_counter()
-        timings = {"network": t1 - t0}
+        timings = self._timings = {"network": t1 - t0, "certificate": 0.0}
         inst0 = self.lean.instance(theta, delta0)
         exact0 = self.lean.exact(inst0)
         tried = 1
@@ -177,7 +178,10 @@ class CertifiedController(Controller):
         if not sol.optimal:
             return None
         x = self.lean.plan(inst, sol.w)
-        return x if self.certifier.check(x, inst.delta, inst.theta).ok else None
+        t0 = time.perf_counter()
+        ok = self.certifier.check(x, inst.delta, inst.theta).ok
+        self._timings["certificate"] += time.perf_counter() - t0
+        return x if ok else None
 
     def _exact_or_fallback(
         self,
@@ -214,7 +218,7 @@ class CertifiedController(Controller):
         self._previous = delta0
         x = x_rel if x_rel is not None else coasting_plan(self.problem, theta, delta0)
         slack = float(np.sum(self.lean.slack(inst0, relaxed0.w))) if x_rel is not None else float("nan")
-        timings["qp"] = time.perf_counter() - t1 - timings["solver"]
+        timings["qp"] = time.perf_counter() - t1 - timings["solver"] - timings["certificate"]
         info = StepInfo(
             0.0,
             "fallback",
@@ -246,7 +250,7 @@ class CertifiedController(Controller):
         status: str = "certified",
         solver: str = "",
     ) -> tuple[Any, StepInfo]:
-        timings["qp"] = time.perf_counter() - t1 - timings.get("solver", 0.0)
+        timings["qp"] = time.perf_counter() - t1 - timings.get("solver", 0.0) - timings["certificate"]
         self._previous = delta
         info = StepInfo(
             0.0,
@@ -263,9 +267,6 @@ class CertifiedController(Controller):
         return solution_to_action(self.problem, x, delta), info
 
     def _annotate(self, theta: np.ndarray, info: StepInfo) -> None:
-        info.plan = self.problem.layout.states(info.x)
-        info.objective = float(self.problem.objective(info.x, info.integers, theta))
-        support = getattr(self.base, "support", None)
-        info.ood = None if support is None else not support.contains(theta)
+        defer_diagnostics(self.problem, theta, info, getattr(self.base, "support", None))
         if not info.fallback:
-            info.message = f"{info.source}: certified plan ({info.candidates_tried} fixed-integer QPs)"
+            info.defer(message=lambda: f"{info.source}: certified plan ({info.candidates_tried} fixed-integer QPs)")

@@ -119,4 +119,4 @@ class MIQPController(Controller):
         return solution_to_action(self.problem, x, delta), info
 
     def _annotate(self, theta: np.ndarray, info: StepInfo) -> None:
-        info.certified = self._certifier.check(info.x, info.integers, theta).ok
+        info.defer(certified=lambda: self._certifier.check(info.x, info.integers, theta).ok)
