@@ -1,4 +1,4 @@
-"""A user's own benchmark end to end (examples/custom_problem.py): references, the generic
+"""A user's own benchmark end to end (examples/custom_problem.py, written in cvxpy): references, the generic
 environment, the CLI path generate -> train -> evaluate -> compare, and mismatch refusals."""
 
 import json
@@ -35,7 +35,7 @@ def test_references_resolve_and_bad_ones_are_named(tmp_path):
     with pytest.raises(ValueError, match="defines no 'nothing'"):
         load_benchmark(f"{EXAMPLE}:nothing")
     with pytest.raises(ValueError, match=r"not a mimpc\.problems\.benchmark\.Benchmark"):
-        load_benchmark(f"{EXAMPLE}:build_cart")
+        load_benchmark(f"{EXAMPLE}:cart")
     other = tmp_path / "clash.py"
     other.write_text("from mimpc.problems import Benchmark\nbenchmark = Benchmark('cart')\n")
     with pytest.raises(ValueError, match="already registered"):

@@ -141,6 +141,16 @@ class Benchmark:
         if self.build is not None and not callable(self.build):
             raise ValueError(f"Benchmark {self.name!r}: build must be callable")
 
+    @classmethod
+    def from_cvxpy(cls, model: Callable[..., Any], *, name: str, **kwargs: Any) -> Benchmark:
+        """A benchmark whose problem is written in cvxpy: ``model(**config)`` returns the arguments of
+        :func:`~mimpc.problems.cvxpy_model.from_cvxpy`; see
+        :func:`~mimpc.problems.cvxpy_benchmark.cvxpy_benchmark` for the keywords (``theta_box`` or
+        ``sample_theta``, ``forecast``, and any :class:`Benchmark` field)."""
+        from mimpc.problems.cvxpy_benchmark import cvxpy_benchmark
+
+        return cvxpy_benchmark(model, name=name, **kwargs)
+
     def make_problem(self, **overrides: Any) -> ParametricMIQP:
         """The benchmark's problem with config ``overrides``, tagged with this benchmark's reference."""
         if self.build is None:
