@@ -29,7 +29,8 @@ every step. The default order and ``top_k`` are the measured choice in docs/pape
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 

@@ -19,7 +19,8 @@ per-step compute time (median, p95, max), fallback steps, and steps whose QP did
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
