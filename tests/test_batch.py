@@ -78,6 +78,20 @@ def test_plant_rows_step_alone_as_in_a_batch_and_meet_the_dynamics_rows(name):
         np.testing.assert_allclose(residual, 0.0, atol=1e-9)
 
 
+@pytest.mark.parametrize("name", ["robot_nav", "thermal_tank"])
+def test_one_plan_objective_by_nonzeros_equals_the_dense_batched_one(name):
+    p = make_problem(name)
+    rng = np.random.default_rng(3)
+    x, theta = rng.normal(size=(4, p.n_x)), rng.normal(size=(4, p.n_theta))
+    delta = rng.integers(0, 2, size=(4, p.n_d)).astype(float)
+    dense = p.objective(x, delta, theta)
+    for i in range(4):
+        z = np.concatenate([x[i], delta[i]])
+        by_hand = 0.5 * z @ p.P @ z + (p.q + p.Q_t @ theta[i]) @ z + p.cost_constant(theta[i])
+        assert p.objective(x[i], delta[i], theta[i]) == pytest.approx(by_hand, rel=1e-12, abs=1e-12)
+        assert p.objective(x[i], delta[i], theta[i]) == pytest.approx(dense[i], rel=1e-12, abs=1e-12)
+
+
 def test_batched_segment_test_matches_the_single_one():
     cfg = make_problem("robot_nav").config
     rng = np.random.default_rng(1)
