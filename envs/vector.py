@@ -16,7 +16,8 @@ steps, states, rewards and ``info`` values of ``env.reset(seed=seed)`` followed 
 from __future__ import annotations
 
 import copy
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -33,7 +34,7 @@ __all__ = ["VectorEnv", "make_vector_env"]
 StepOut = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[dict[str, Any]]]
 
 
-def make_vector_env(env: Any, size: int) -> "VectorEnv":
+def make_vector_env(env: Any, size: int) -> VectorEnv:
     """``size`` lanes of ``env`` (a mimpc environment, wrapped or not); ``env`` itself draws the
     lanes' episode starts, so it must not be stepped while the vector environment is in use."""
     size = check_positive_int(size, "size")

@@ -8,15 +8,16 @@ gap, integer-only and continuous violations, lookahead collisions).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from mimpc import metrics
-from mimpc.problems import ParametricMIQP, benchmark_of
 from mimpc.io import write_csv, write_json
+from mimpc.problems import ParametricMIQP, benchmark_of
 from mimpc.report import format_markdown
 from mimpc.rollout import RolloutResult, exact_optima, run
 

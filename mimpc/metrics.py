@@ -23,7 +23,8 @@ step; per row group, continuous and integer-only) by more than :data:`VIOLATION_
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 

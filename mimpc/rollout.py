@@ -7,14 +7,16 @@ safe-control-gym's experiment/metric separation).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from mimpc import metrics
 from mimpc.io import write_csv, write_json
+from mimpc.problems import ParametricMIQP
 
 __all__ = ["EpisodeResult", "RolloutResult", "run", "load_result", "write_csv", "exact_optima"]
 
@@ -74,7 +76,7 @@ class RolloutResult:
     def step_times(self) -> np.ndarray:
         return np.array([r["solve_time"] for ep in self.episodes for r in ep.records])
 
-    def summary(self, reference: "RolloutResult | None" = None) -> dict[str, Any]:
+    def summary(self, reference: RolloutResult | None = None) -> dict[str, Any]:
         """Closed-loop summary; with ``reference`` (exact controller, same seeds) the cost ratio."""
         ref = None
         if reference is not None:

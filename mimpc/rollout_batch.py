@@ -12,7 +12,8 @@ is that of the sequential run except the timing columns.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -16,12 +16,12 @@ import numpy as np
 import pytest
 
 from mimpc.cli import main as mimpc
-from mimpc.problems import Benchmark, CvxpyModelError, from_cvxpy, load_benchmark, robot_nav, thermal_tank
+from mimpc.problems import CvxpyModelError, from_cvxpy, load_benchmark, robot_nav, thermal_tank
 from mimpc.problems.robot import Obstacle
 from mimpc.solvers import make_solver
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cvxpy_benchmarks import robot_cvxpy, tank_cvxpy  # noqa: E402
+from cvxpy_benchmarks import robot_cvxpy, tank_cvxpy
 
 ROOT = Path(__file__).resolve().parents[1]
 LOT = f"{ROOT / 'tests' / 'data' / 'lot_sizing.py'}:benchmark"
@@ -132,7 +132,6 @@ def test_lot_sizing_objective_and_status_equal_cvxpys_own_solve():
         if status == "optimal":
             assert sol.objective == pytest.approx(value, rel=1e-6, abs=1e-7)
             # the plan is feasible for cvxpy's own constraints at this theta
-            pos = 0
             for var, vals in (
                 (model["states"], sol.x[problem.layout.state_index]),
                 (model["inputs"], sol.x[problem.layout.input_index]),
@@ -146,7 +145,7 @@ def test_lot_sizing_objective_and_status_equal_cvxpys_own_solve():
 
 def test_objective_and_rows_equal_cvxpy_at_random_points():
     """Every row group against cvxpy's own constraint values, at random (infeasible) points."""
-    bench = load_benchmark(LOT)
+    load_benchmark(LOT)
     lot = _module(ROOT / "tests" / "data" / "lot_sizing.py", "lot_sizing_model")
     model = lot.lot_sizing(horizon=4)
     problem = from_cvxpy(name="lot", **model)

@@ -22,9 +22,10 @@ import hashlib
 import importlib
 import importlib.util
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -141,7 +142,7 @@ class Benchmark:
             raise ValueError(f"Benchmark {self.name!r}: build must be callable")
 
     @classmethod
-    def from_cvxpy(cls, model: Callable[..., Any], *, name: str, **kwargs: Any) -> "Benchmark":
+    def from_cvxpy(cls, model: Callable[..., Any], *, name: str, **kwargs: Any) -> Benchmark:
         """A benchmark whose problem is written in cvxpy: ``model(**config)`` returns the arguments of
         :func:`~mimpc.problems.cvxpy_model.from_cvxpy`; see
         :func:`~mimpc.problems.cvxpy_benchmark.cvxpy_benchmark` for the keywords (``theta_box`` or

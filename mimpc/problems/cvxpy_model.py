@@ -157,9 +157,9 @@ def from_cvxpy(
     data, _, inverse = _problem_data(cp, problem)
     pp = data["param_prob"]
     n_w = pp.x.size
-    int_cols = set(int(np.ravel(i)[0]) for i in data.get("int_vars_idx", [])) | set(
+    int_cols = {int(np.ravel(i)[0]) for i in data.get("int_vars_idx", [])} | {
         int(np.ravel(i)[0]) for i in data.get("bool_vars_idx", [])
-    )
+    }
 
     # ---------------- the affine maps theta -> data, read at 0 and at each basis vector
     offsets, n_t = [], 0

@@ -115,7 +115,7 @@ class LeanQP:
         self._elastic: ElasticQP | None = None
         self._general = None
 
-    def fresh(self) -> "LeanQP":
+    def fresh(self) -> LeanQP:
         """A LeanQP of the same problem and ``rho`` sharing this one's precomputed maps but none of its
         solver models or working sets: one per episode of a batch (:mod:`mimpc.controllers.batch`),
         without rebuilding the maps."""

@@ -10,7 +10,6 @@ the horizon is part of theta. 8 periods x 2 products = 16 binaries. Used by
 from __future__ import annotations
 
 import cvxpy as cp
-import numpy as np
 
 from mimpc.problems import Benchmark
 

@@ -3,7 +3,8 @@ advance, safe and plan-consistent integers, the geometric lookahead check, on-po
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 

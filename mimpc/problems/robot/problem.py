@@ -180,7 +180,7 @@ class RobotNavConfig:
                 )
 
     @classmethod
-    def paper(cls, **overrides: Any) -> "RobotNavConfig":
+    def paper(cls, **overrides: Any) -> RobotNavConfig:
         """The paper's literal Appendix B.1 numbers: workspace x in [-0.5, 3], obstacle half-sizes
         0.8 x 1.0 (so large that the free space is a thin corridor), M = 1e3."""
         base = dict(workspace=(-0.5, 3.0, -3.0, 0.5), obstacles=PAPER_OBSTACLES, big_m=1e3)

@@ -35,7 +35,7 @@ from mimpc.problems.canonical import ParametricMIQP
 __all__ = ["ReducedQP", "NormalMatrixTable", "reduce_problem"]
 
 # one reduction per problem object, dropped with it (layers, solvers and tests share it)
-_REDUCED: "weakref.WeakKeyDictionary[ParametricMIQP, tuple[str, ReducedQP]]" = weakref.WeakKeyDictionary()
+_REDUCED: weakref.WeakKeyDictionary[ParametricMIQP, tuple[str, ReducedQP]] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True, eq=False)
