@@ -351,6 +351,8 @@ class ParametricMIQP:
             raise ValueError(f"problem {self.name!r} has no MPC layout, so it cannot be simulated")
         return self.layout
 
+    _require_layout = require_layout  # its former, private name
+
     # ------------------------------------------------------------------ fixed-integer QP
     def fixed_integer_qp(self, theta: Any, delta: Any) -> QPData:
         """The continuous QP (paper eq. 3) obtained by pinning the integers to ``delta``.
