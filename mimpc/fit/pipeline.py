@@ -7,7 +7,8 @@
 3. held-out set: the benchmark's ``uniform`` sampler family (never used for training) with its own
    seed stream, labelled by the exact MIQP;
 4. round 0: SL (cross-entropy), then the hybrid loss from the SL weights; both are evaluated on the
-   held-out set and the better is the round's policy;
+   held-out set and the better is the round's policy; every training runs until early stopping on
+   its validation split, its epoch cap, or its share of the budget (:func:`_train`);
 5. rounds 1..: states where the current policy's plan needs slack (``hard``) and states it visits in
    closed loop (``onpolicy``), labelled by the exact MIQP, added to the data; SL and hybrid
    fine-tuned again; stop when the held-out score has not improved for ``patience`` rounds, after
@@ -43,6 +44,8 @@ SLACK_TOL = 1e-6
 HELDOUT_SEED_OFFSET = 1_000_003
 """The held-out set's seed is the fit's seed plus this (training never draws from that stream)."""
 CE = {"supervised": "cross_entropy"}
+CHUNK_EPOCHS = 5
+"""Epochs between two checks of the training's time share (see :func:`_train`)."""
 HYBRID_LOSS = {"supervised": "cross_entropy", "w_constraint": 1.0, "w_supervised": 100.0}
 
 
@@ -66,9 +69,9 @@ class FitConfig:
     solver: str = "auto"
     time_limit: float | None = 5.0
     units_per_shard: int | None = None
-    sl_epochs: int = 30
-    hybrid_epochs: int = 4
-    round_epochs: int = 8
+    sl_epochs: int = 200
+    hybrid_epochs: int = 20
+    round_epochs: int = 40
     hidden: tuple[int, ...] | None = None
     workers: int = 1
     threads: int | None = 1
@@ -316,29 +319,33 @@ def _evaluate(problem: ParametricMIQP, path: Path, heldout: dict[str, np.ndarray
 
 
 def _train(run: _Run, method: str, folders: list[str], path: Path, structure: Structure, **kw: Any) -> None:
+    """Train ``method`` to ``path`` in chunks of :data:`CHUNK_EPOCHS` epochs (each resuming the
+    last), until early stopping, ``kw["epochs"]`` epochs, or ``kw["share"]`` of the budget is spent:
+    how long to train is measured on the validation split, not fixed in advance."""
     from mimpc.training.dataset import concat_datasets, load_dataset
     from mimpc.training.methods import TrainOptions, train_method
     from mimpc.training.trainer import TrainConfig
 
     dataset = concat_datasets([load_dataset(f, run.problem) for f in folders])
-    config = TrainConfig(
-        epochs=kw["epochs"],
-        lr=kw["lr"],
-        lr_schedule=kw.get("schedule", "plateau"),
-        seed=run.config.seed,
-        device="cpu",
-        threads=run.config.threads,
-    )
-    options = TrainOptions(
-        hidden=structure.hidden,
-        head=structure.head,
-        encoder=structure.encoder,
-        decode=structure.decode,
-        init=kw.get("init"),
-        progress=kw["progress"],
-    )
+    deadline = time.monotonic() + min(kw["share"] * run.config.budget_minutes * 60.0, max(run.left(), 0.0))
     path.parent.mkdir(parents=True, exist_ok=True)
-    train_method(method, run.problem, dataset, path, config, kw["loss"], options)
+    epochs, resume = 0, None
+    while True:
+        epochs = min(kw["epochs"], epochs + CHUNK_EPOCHS)
+        config = TrainConfig(epochs=epochs, lr=kw["lr"], seed=run.config.seed, device="cpu", threads=run.config.threads)
+        options = TrainOptions(
+            hidden=structure.hidden,
+            head=structure.head,
+            encoder=structure.encoder,
+            decode=structure.decode,
+            init=None if resume else kw.get("init"),
+            resume=resume,
+            progress=kw["progress"],
+        )
+        result = train_method(method, run.problem, dataset, path, config, kw["loss"], options)
+        if result.stopped_early or epochs >= kw["epochs"] or time.monotonic() >= deadline:
+            return
+        resume = str(path)
 
 
 def _round(
@@ -364,7 +371,7 @@ def _round(
     sl, hybrid = folder / "sl.pt", folder / "hybrid.pt"
     previous_sl = None if k == 0 else rounds[-1]["sl"]
     if previous_sl is None:
-        _train(run, "sl", folders, sl, structure, epochs=cfg.sl_epochs, lr=1e-3, loss=CE, progress=progress)
+        _train(run, "sl", folders, sl, structure, epochs=cfg.sl_epochs, lr=1e-3, loss=CE, share=0.25, progress=progress)
     else:
         _train(
             run,
@@ -374,8 +381,8 @@ def _round(
             structure,
             epochs=cfg.round_epochs,
             lr=3e-4,
-            schedule="cosine",
             init=previous_sl,
+            share=0.08,
             loss=CE,
             progress=progress,
         )
@@ -390,6 +397,7 @@ def _round(
         lr=2e-4,
         init=str(sl),
         loss=HYBRID_LOSS,
+        share=0.08 if k == 0 else 0.04,
         progress=progress,
     )
     candidates["hybrid"] = _evaluate(run.problem, hybrid, heldout)
@@ -452,7 +460,8 @@ def _finish(
     _, card = export_checkpoint(
         best["policy"],
         policy,
-        data_command=f"{command} (data: {data['mix']} grown to {data['samples']} samples; rounds: {run.config.round_mix})",
+        data_command=f"{command} (data: {data['mix']} grown to {data['samples']} samples; "
+        f"rounds: {run.config.round_mix})",
         train_command=f"{command} (round {best['round']}, {method})",
         sampler_metrics={"uniform": best["candidates"][method]},
     )
