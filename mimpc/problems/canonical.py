@@ -331,8 +331,14 @@ class ParametricMIQP:
 
     def stage_cost(self, state: Any, u: Any, delta_step: Any, theta: Any) -> float:
         """Running cost of one step, as defined by the benchmark's config (sums to :meth:`objective`
-        together with :meth:`terminal_cost` along a planned trajectory; a test checks this)."""
-        return self.config.stage_cost(state, u, delta_step, theta)
+        together with :meth:`terminal_cost` along a planned trajectory; a test checks this); without
+        one, read off the objective (:func:`mimpc.problems.first_step.derived_stage_cost`)."""
+        own = getattr(self.config, "stage_cost", None)
+        if callable(own):
+            return own(state, u, delta_step, theta)
+        from mimpc.problems.first_step import derived_stage_cost
+
+        return derived_stage_cost(self, state, u, delta_step, theta)
 
     def terminal_cost(self, state: Any, theta: Any) -> float:
         """Terminal cost of the benchmark's config."""
