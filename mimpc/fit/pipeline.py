@@ -1,9 +1,10 @@
 """``mimpc fit``: the recipe of ``scripts/train_pretrained.sh`` as one resumable run for any benchmark.
 
 1. structure: head, encoder and decoding read from the problem's rows (:mod:`mimpc.fit.structure`);
-2. data: expert and domain samples labelled by the exact MIQP, grown (doubling) until the
-   Good-Turing estimate of the chance that a new theta needs an unseen strategy falls below
-   ``coverage`` (:mod:`mimpc.fit.coverage`), or its share of the budget or ``max_samples`` is spent;
+2. data: expert and domain samples labelled by the exact MIQP, grown (doubling, or as much as its
+   share of the budget still allows) until the Good-Turing estimate of the chance that a new theta
+   needs an unseen strategy falls below ``coverage`` (:mod:`mimpc.fit.coverage`), or its share of
+   the budget or ``max_samples`` is spent;
 3. held-out set: the benchmark's ``uniform`` sampler family (never used for training) with its own
    seed stream, labelled by the exact MIQP;
 4. round 0: SL (cross-entropy), then the hybrid loss from the SL weights; both are evaluated on the
@@ -259,12 +260,13 @@ def _generate(run: _Run, folder: Path, samples: int, seed: int, mix: str, policy
 def _grow_data(run: _Run, progress: bool, executor: Any) -> dict[str, Any]:
     """The base data, doubled until the Good-Turing estimate is below ``coverage``."""
     cfg = run.config
-    n, history, stop = cfg.samples, [], None
+    n, history, stop, have = cfg.samples, [], None, 0
     folder = run.out / "data" / "base"
     while True:
         t0 = time.monotonic()
         ds = _generate(run, folder, n, cfg.seed, cfg.mix, None, progress, executor)
-        seconds = time.monotonic() - t0
+        per_sample = (time.monotonic() - t0) / max(len(ds) - have, 1)
+        have = len(ds)
         gt = good_turing(strategies(run.problem, ds.arrays["theta"], ds.arrays["x"], ds.arrays["delta"]))
         history.append(gt)
         run.echo(
@@ -277,10 +279,11 @@ def _grow_data(run: _Run, progress: bool, executor: Any) -> dict[str, Any]:
         if 2 * n > cfg.max_samples:
             stop = f"max_samples {cfg.max_samples} reached"
             break
-        if run.elapsed() + 2.0 * seconds > cfg.data_share * cfg.budget_minutes * 60.0:
+        affordable = (cfg.data_share * cfg.budget_minutes * 60.0 - run.elapsed()) / per_sample
+        if affordable < 0.25 * have:  # the next step would add too little to matter
             stop = f"the data share ({cfg.data_share:g}) of the budget spent"
             break
-        n *= 2
+        n = int(min(2 * n, have + affordable))
     return {"samples": len(ds), "good_turing": history, "stopped": stop, "mix": cfg.mix}
 
 
