@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from mimpc.controllers import register_controller
-from mimpc.controllers.base import Controller, StepInfo, solution_to_action
+from mimpc.controllers.base import Controller, StepInfo, defer_diagnostics, solution_to_action
 from mimpc.controllers.fallback import coasting_step
 from mimpc.controllers.repair import plan_integers, supports_repair
 from mimpc.controllers.torch_threads import check_threads, torch_threads
@@ -172,11 +172,9 @@ class L2OController(Controller):
         return coasting_step(self.problem, theta, delta, f"relaxed QP {status}", timings)
 
     def _annotate(self, theta: np.ndarray, info: StepInfo) -> None:
-        info.plan = self.problem.layout.states(info.x)
-        info.objective = float(self.problem.objective(info.x, info.integers, theta))
-        info.ood = None if self.support is None else not self.support.contains(theta)
+        defer_diagnostics(self.problem, theta, info, self.support)
         if not info.fallback:
-            info.message = f"qp {info.status}, slack {info.slack:.3g}"
+            info.defer(message=lambda: f"qp {info.status}, slack {info.slack:.3g}")
 
 
 def _factory(method: str):

@@ -69,16 +69,24 @@ class LPAEController(Controller):
         return solution_to_action(self.problem, x, delta), info
 
     def _annotate(self, theta: np.ndarray, info: StepInfo) -> None:
-        info.ood = None if self.support is None else not self.support.contains(theta)
+        support, problem = self.support, self.problem
+        if support is not None:
+            info.defer(ood=lambda: not support.contains(theta))
+        info.defer(plan=lambda: problem.layout.states(info.x))
         if info.fallback:
-            info.plan = self.problem.layout.states(info.x)
             return
-        viol = self.problem.violations(info.x, info.integers, theta)
-        info.plan = self.problem.layout.states(info.x)
-        info.slack = float(viol.continuous_total)
-        info.objective = float(self.problem.objective(info.x, info.integers, theta))
-        info.ood = None if self.support is None else not self.support.contains(theta)
-        info.message = f"plan violation: continuous {info.slack:.3g}, integer-only {float(viol.integer_only_total):.3g}"
+
+        def violations():
+            return problem.violations(info.x, info.integers, theta)
+
+        info.defer(
+            slack=lambda: float(violations().continuous_total),
+            objective=lambda: float(problem.objective(info.x, info.integers, theta)),
+            message=lambda: (
+                f"plan violation: continuous {info.slack:.3g}, "
+                f"integer-only {float(violations().integer_only_total):.3g}"
+            ),
+        )
 
 
 def _network_input(theta: np.ndarray) -> torch.Tensor:

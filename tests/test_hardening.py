@@ -161,7 +161,7 @@ def test_robot_refuses_a_start_in_an_obstacle_and_an_unreachable_goal():
     center = np.asarray(obstacle.center, dtype=float)
     with pytest.raises(ValueError, match="inside obstacle 0: the robot would start in a collision"):
         env.reset(options={"start": center})
-    with pytest.raises(ValueError, match="within d_min=.* of obstacle 0: .* never reach the goal"):
+    with pytest.raises(ValueError, match=r"within d_min=.* of obstacle 0: .* never reach the goal"):
         env.reset(options={"goal": center})
 
 
@@ -353,8 +353,9 @@ def test_ray_address_is_checked_with_a_connect_timeout(capsys):
 
 
 def test_ray_client_is_in_the_ray_extra():
-    import tomllib
     from pathlib import Path
+
+    import tomllib
 
     extras = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
     assert any(req.startswith("ray[client]") for req in extras["optional-dependencies"]["ray"])

@@ -29,9 +29,9 @@ from torch import nn
 from mimpc.problems import ParametricMIQP
 from mimpc.problems.validation import check_config_fields
 from mimpc.training.checkpoint import register_model_kind
-from mimpc.training.methods import TrainOptions, register_method
 from mimpc.training.dataset import ExpertDataset
 from mimpc.training.losses import anneal_multiplier, penalty
+from mimpc.training.methods import TrainOptions, register_method
 from mimpc.training.models import integer_head_kind, mlp, straight_through_integers
 
 __all__ = ["LPAEConfig", "LPAELossConfig", "LPAEPolicy", "StateMap", "train_lpae"]

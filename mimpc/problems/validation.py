@@ -7,7 +7,6 @@ message naming the argument and the expected shape, instead of deep inside a sol
 from __future__ import annotations
 
 import math
-
 from typing import Any
 
 import numpy as np

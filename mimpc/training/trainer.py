@@ -18,11 +18,11 @@ from mimpc import metrics
 from mimpc.io import write_csv
 from mimpc.problems import ParametricMIQP
 from mimpc.training.checkpoint import load_checkpoint, save_checkpoint
-from mimpc.training.support import TrainingSupport
 from mimpc.training.dataset import ExpertDataset
 from mimpc.training.losses import METHODS, HybridLoss, LossConfig, loss_preset
 from mimpc.training.methods import TrainOptions, register_method
 from mimpc.training.models import IntegerPolicy, ModelConfig
+from mimpc.training.support import TrainingSupport
 
 __all__ = ["TrainConfig", "TrainResult", "train", "resolve_device", "slack_penalty_check"]
 
@@ -429,12 +429,8 @@ def fit(
             state["bad_epochs"] += 1
         state["epoch"] = epoch + 1
         write_csv(log_path, state["history"])
-        log.info(
-            f"[{runner.name}] epoch {epoch + 1}: "
-            + ", ".join(
-                f"{k}={_fmt(v)}" for k, v in row.items() if k.startswith("val_") or k in ("train_loss", "epoch_seconds")
-            )
-        )
+        shown = (k for k in row if k.startswith("val_") or k in ("train_loss", "epoch_seconds"))
+        log.info("[%s] epoch %d: %s", runner.name, epoch + 1, ", ".join(f"{k}={_fmt(row[k])}" for k in shown))
         _save(out, policy, state, common, optimizer, scheduler, generator)
         if state["bad_epochs"] >= config.patience:
             stopped_early = True
