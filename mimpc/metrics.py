@@ -28,8 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from mimpc.problems import ParametricMIQP, benchmark_of
-from mimpc.problems import first_step
+from mimpc.problems import ParametricMIQP, benchmark_of, first_step
 
 __all__ = [
     "VIOLATION_TOL",

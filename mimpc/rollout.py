@@ -83,7 +83,7 @@ class RolloutResult:
             if [e.seed for e in reference.episodes] != [e.seed for e in self.episodes]:
                 raise ValueError("reference rollout must use the same seeds in the same order")
             ref = [e.metrics() for e in reference.episodes]
-        out = {"controller": self.controller, "env": self.env_id}
+        out: dict[str, Any] = {"controller": self.controller, "env": self.env_id}
         out.update(metrics.summarize_closed_loop([e.metrics() for e in self.episodes], ref))
         out.update(metrics.time_stats(self.step_times()))
         return out

@@ -298,7 +298,7 @@ class ParametricMIQP:
     # ------------------------------------------------------------------ closed-loop simulation
     def initial_state(self, theta: Any) -> np.ndarray:
         """The state ``x_0`` that ``theta`` pins through the initial-state equalities."""
-        lay = self._require_layout()
+        lay = self.require_layout()
         theta = self.check_theta(theta)
         rows = lay.initial_rows
         return np.linalg.solve(self.A[np.ix_(rows, lay.state_index[0])], self.eq_rhs(theta)[..., rows].T).T
@@ -312,7 +312,7 @@ class ParametricMIQP:
         """
         from mimpc.problems.plant import plant_of
 
-        lay = self._require_layout()
+        lay = self.require_layout()
         theta = check_array(theta, "theta", (self.n_theta,))
         u = check_array(u, "u", (lay.n_input,))
         delta_step = check_array(delta_step, "delta_step", (lay.n_delta_step,))
@@ -321,7 +321,7 @@ class ParametricMIQP:
     def plan_from_inputs(self, theta: Any, inputs: Any, delta: Any) -> np.ndarray:
         """The continuous decision ``x`` whose states follow the equalities from ``x_0(theta)``
         under ``inputs`` (shape ``(H, n_input)``) and integers ``delta`` (shape ``(n_d,)``)."""
-        lay = self._require_layout()
+        lay = self.require_layout()
         theta = self.check_theta(theta)
         inputs = check_array(inputs, "inputs", (lay.horizon, lay.n_input))
         delta = check_array(delta, "delta", (self.n_d,))
@@ -347,10 +347,14 @@ class ParametricMIQP:
         """Terminal cost of the benchmark's config."""
         return self.config.terminal_cost(state, theta)
 
-    def _require_layout(self) -> MPCLayout:
+    def require_layout(self) -> MPCLayout:
+        """The MPC layout (where each stage's states, inputs and integers sit in ``x``), or a clear
+        error for a problem built without one."""
         if self.layout is None:
             raise ValueError(f"problem {self.name!r} has no MPC layout, so it cannot be simulated")
         return self.layout
+
+    _require_layout = require_layout  # its former, private name
 
     # ------------------------------------------------------------------ fixed-integer QP
     def fixed_integer_qp(self, theta: Any, delta: Any) -> QPData:

@@ -32,7 +32,7 @@ def _stage_block(problem: ParametricMIQP) -> tuple[int, np.ndarray, np.ndarray]:
     delta_0]`` and the pseudo-inverse of the objective's block on them."""
 
     def compute() -> tuple[int, np.ndarray, np.ndarray]:
-        lay = problem._require_layout()
+        lay = problem.require_layout()
         s0 = lay.state_index[0]
         weighted = np.any(problem.P[s0] != 0) or np.any(problem.q[s0] != 0) or np.any(problem.Q_t[s0] != 0)
         s = 0 if weighted or lay.horizon == 0 else 1
@@ -60,7 +60,7 @@ def first_step_rows(problem: ParametricMIQP) -> np.ndarray:
     """Indices of the rows of ``G`` that involve only ``x_0``, ``x_1``, ``u_0`` and ``delta_0``."""
 
     def compute() -> np.ndarray:
-        lay = problem._require_layout()
+        lay = problem.require_layout()
         allowed = np.zeros(problem.n_z, dtype=bool)
         step = [lay.state_index[0], lay.state_index[1], lay.input_index[0], problem.n_x + lay.delta_index[0]]
         allowed[np.concatenate(step)] = True
@@ -76,7 +76,7 @@ def executed_violations(
     """Positive parts of the first-step rows at an executed step: ``(per group, continuous total,
     integer-only total)``, the groups being those that hold first-step rows. ``delta_step`` are the
     integers of the step (the applied ones where they drive the plant, else the plan's)."""
-    lay = problem._require_layout()
+    lay = problem.require_layout()
     theta = np.asarray(theta, dtype=float)
     rows = first_step_rows(problem)
     z = np.zeros(problem.n_z)
