@@ -83,7 +83,7 @@ class RolloutResult:
             if [e.seed for e in reference.episodes] != [e.seed for e in self.episodes]:
                 raise ValueError("reference rollout must use the same seeds in the same order")
             ref = [e.metrics() for e in reference.episodes]
-        out = {"controller": self.controller, "env": self.env_id}
+        out: dict[str, Any] = {"controller": self.controller, "env": self.env_id}
         out.update(metrics.summarize_closed_loop([e.metrics() for e in self.episodes], ref))
         out.update(metrics.time_stats(self.step_times()))
         return out
@@ -223,7 +223,7 @@ def _episode(env: Any, controller: Any, seed: int, options: dict | None, max_ste
         delta = last.integers if last.integers is not None else np.full(problem.n_d, np.nan)
         obs, reward, terminated, truncated, info = env.step(action)
         lookahead = bool(last.x is not None and metrics.lookahead_violation(problem, x, delta, theta)[0])
-        rec = step_record(seed, t, reward, info, last, lookahead)
+        rec = step_record(seed, t, reward, info, last, lookahead, problem, theta)
         records.append(rec)
         thetas.append(theta)
         xs.append(x)
@@ -264,9 +264,21 @@ def episode_result(
     )
 
 
-def step_record(seed: int, step: int, reward: float, info: dict, last: Any, lookahead: bool) -> dict[str, Any]:
+def step_record(
+    seed: int,
+    step: int,
+    reward: float,
+    info: dict,
+    last: Any,
+    lookahead: bool,
+    problem: Any = None,
+    theta: Any = None,
+) -> dict[str, Any]:
     """The recorded row of one step: the controller's :class:`StepInfo` ``last``, the environment's
-    ``info`` (the keys of ``_INFO_KEYS`` it has) and the plan's lookahead violation."""
+    ``info`` (the keys of ``_INFO_KEYS`` it has), the plan's lookahead violation and, with ``problem``
+    and ``theta``, the executed violations of the rows the applied step decides
+    (:func:`mimpc.metrics.executed_violations`: ``executed_<group>``, ``executed_continuous``,
+    ``executed_integer_only``)."""
     rec = {
         "episode_seed": seed,
         "step": step,
@@ -286,6 +298,8 @@ def step_record(seed: int, step: int, reward: float, info: dict, last: Any, look
     rec.update({f"time_{k}": v for k, v in last.timings.items()})
     rec.update({k: _scalar(info[k]) for k in _INFO_KEYS if k in info})
     rec["lookahead_violation"] = lookahead
+    if problem is not None and theta is not None:
+        rec.update(metrics.executed_violations(problem, theta, info, last))
     return rec
 
 

@@ -85,8 +85,8 @@ class Benchmark:
     plan_integers : callable, optional
         ``plan_integers(problem, x)``: integers consistent with a planned trajectory (repair).
     lookahead_violation : callable, optional
-        ``lookahead_violation(problem, x, delta, theta) -> (bool, depth)``: a plan that is
-        unsafe by the benchmark's own geometry (the robot's inflated obstacles).
+        ``lookahead_violation(problem, x, delta, theta) -> bool array``: per plan (rows of ``x``),
+        whether it is unsafe by the benchmark's own geometry (the robot's inflated obstacles).
     canonical_integers : callable, optional
         ``canonical_integers(problem, x, delta)``: one representative of equally optimal labels.
     draw_rollouts : callable, optional
@@ -122,7 +122,7 @@ class Benchmark:
     episode_steps: int = 100
     default_integers: Callable[[ParametricMIQP, np.ndarray], np.ndarray] | None = None
     plan_integers: Callable[[ParametricMIQP, np.ndarray], np.ndarray] | None = None
-    lookahead_violation: Callable[..., tuple[bool, float]] | None = None
+    lookahead_violation: Callable[..., np.ndarray] | None = None
     canonical_integers: Callable[[ParametricMIQP, np.ndarray, np.ndarray], np.ndarray] | None = None
     draw_rollouts: Callable[..., Any] | None = None
     onpolicy_episode: Callable[..., Any] | None = None
@@ -186,7 +186,7 @@ class Benchmark:
         if problem.integer_inputs and isinstance(action, dict):
             u, d = np.atleast_1d(action["u"]), np.atleast_1d(action["delta"]).astype(float)
         else:
-            u, d = np.atleast_1d(action), np.zeros(problem.layout.n_delta_step)
+            u, d = np.atleast_1d(action), np.zeros(problem.require_layout().n_delta_step)
         return self.next_theta(problem, theta, problem.next_state(theta, u, d))
 
     def _tag(self, problem: ParametricMIQP) -> ParametricMIQP:
@@ -286,6 +286,8 @@ def _import_source(source: str, ref: str) -> Any:
         if name in sys.modules:
             return sys.modules[name]
         spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise ValueError(f"benchmark file {source!r} cannot be imported as a Python module (reference {ref!r})")
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         try:

@@ -33,7 +33,7 @@ from mimpc.solvers.base import (
 try:
     import pyscipopt as ps
 except ImportError:  # pragma: no cover - depends on the environment
-    ps = None
+    ps = None  # type: ignore[assignment]
 
 __all__ = ["ScipSolver"]
 

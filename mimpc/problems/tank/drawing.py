@@ -15,7 +15,7 @@ __all__ = ["draw_tank_history", "draw_rollouts"]
 
 
 def draw_tank_history(
-    axes: Sequence[Axes],
+    axes: Sequence[Axes] | np.ndarray,
     config: ThermalTankConfig,
     states: Any,
     inputs: Any = None,

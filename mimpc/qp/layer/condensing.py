@@ -162,7 +162,7 @@ def _normal_table(Gx: np.ndarray, N: np.ndarray) -> NormalMatrixTable:
     pairs: dict[tuple[int, int], int] = {}
     entries = []
     for r in range(m):
-        supp = np.flatnonzero(Gx[r])
+        supp = np.flatnonzero(Gx[r]).tolist()
         for a in supp:
             for b in supp:
                 if a <= b:
