@@ -178,18 +178,33 @@ def test_rollout_cli_batch_writes_the_sequential_tables(tmp_path):
     assert mimpc(common + ["--out", str(tmp_path / "seq")]) == 0
     assert mimpc(common + ["--out", str(tmp_path / "bat"), "--batch", "3"]) == 0
     for table in ("steps.csv", "episodes.csv"):
-        rows = [
-            [
-                {k: v for k, v in r.items() if k not in TIMING and not k.startswith("time_")}
-                for r in csv.DictReader(open(tmp_path / run / "hybrid" / table))
-            ]
-            for run in ("seq", "bat")
-        ]
+        rows = []
+        for run in ("seq", "bat"):
+            with open(tmp_path / run / "hybrid" / table) as fh:
+                rows.append(
+                    [
+                        {k: v for k, v in r.items() if k not in TIMING and not k.startswith("time_")}
+                        for r in fh and csv.DictReader(fh)
+                    ]
+                )
         assert rows[0] == rows[1] and len(rows[0]) > 0
     assert mimpc(common + ["--out", str(tmp_path / "x"), "--batch", "2", "--workers", "2"]) == 2
     with pytest.raises(SystemExit) as exc:
         mimpc(common + ["--out", str(tmp_path / "x"), "--batch", "0"])
     assert exc.value.code == 2
+
+
+def test_compare_cli_batch_gives_the_sequential_table(tmp_path):
+    common = ["compare", "--env", "robot_nav", "--controllers", "hybrid,hybrid+cert", "--episodes", "3"]
+    common += ["--max-steps", "6", "--no-open-loop", "--no-plot", "--no-progress"]
+    assert mimpc(common + ["--out", str(tmp_path / "seq")]) == 0
+    assert mimpc(common + ["--out", str(tmp_path / "bat"), "--batch", "2"]) == 0
+    timing = ("time_median_ms", "time_p95_ms", "time_max_ms", "speedup")
+    tables = []
+    for run in ("seq", "bat"):
+        with open(tmp_path / run / "comparison.csv") as fh:
+            tables.append([{k: v for k, v in r.items() if k not in timing} for r in csv.DictReader(fh)])
+    assert tables[0] == tables[1] and [r["controller"] for r in tables[0]] == ["hybrid", "hybrid+cert"]
 
 
 def test_bad_batch_input_is_refused_clearly():
