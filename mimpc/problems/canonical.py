@@ -191,7 +191,10 @@ class ParametricMIQP:
             raise ValueError(f"theta_names has {len(self.theta_names)} names for {n_t} parameters")
         if not np.allclose(self.P, self.P.T, atol=1e-12):
             raise ValueError("P must be symmetric")
-        if np.linalg.eigvalsh(self.P).min(initial=0.0) < -1e-9 * max(1.0, np.abs(self.P).max(initial=0)):
+        nz = np.flatnonzero(np.any(self.P != 0, axis=1))  # zero rows add zero eigenvalues: check the rest only
+        if np.linalg.eigvalsh(self.P[np.ix_(nz, nz)]).min(initial=0.0) < -1e-9 * max(
+            1.0, np.abs(self.P).max(initial=0)
+        ):
             raise ValueError("P must be positive semidefinite (the MIQP must be convex)")
         if np.any(self.lb_x > self.ub_x) or np.any(self.lb_d > self.ub_d):
             raise ValueError("lower bounds must not exceed upper bounds (lb_x <= ub_x, lb_d <= ub_d)")
