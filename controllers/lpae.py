@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from mimpc.controllers import register_controller
 from mimpc.controllers.base import Controller, StepInfo, solution_to_action
 from mimpc.controllers.torch_threads import check_threads, torch_threads
 from mimpc.problems import ParametricMIQP
@@ -68,6 +67,3 @@ class LPAEController(Controller):
         info.objective = float(self.problem.objective(info.x, info.integers, theta))
         info.ood = None if self.support is None else not self.support.contains(theta)
         info.message = f"plan violation: continuous {info.slack:.3g}, integer-only {float(viol.integer_only_total):.3g}"
-
-
-register_controller("lpae", lambda problem, **kw: LPAEController(problem, **kw))
