@@ -7,7 +7,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from mimpc.controllers.base import Controller, StepInfo, solution_to_action
 from mimpc.controllers.methods import get_method, learned_methods

@@ -22,23 +22,25 @@ stage whose plan passes the row-by-row certificate of :class:`~mimpc.problems.ce
     (Theorem 3); flagged ``fallback=True``, ``certified=False``.
 
 :class:`~mimpc.controllers.base.StepInfo` reports ``source``, ``certified`` and ``candidates_tried``
-every step. The default order and ``top_k`` are the measured choice in the README (section
-"Certified learned step"), made by ``python benchmarks/certified_cascade.py``.
+every step. The default order and ``top_k`` are the measured choice in docs/papers/results.md
+(the certified cascade), made by ``python benchmarks/certified_cascade.py``.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 
-from mimpc.controllers.base import Controller, StepInfo, solution_to_action
+from mimpc.controllers.base import Controller, StepInfo, defer_diagnostics, solution_to_action
 from mimpc.controllers.fallback import coasting_plan, shift_integers
 from mimpc.controllers.repair import plan_integers, supports_repair
 from mimpc.problems.certify import CERTIFICATE_TOL, PlanCertifier
 from mimpc.qp.lean import LeanInstance, LeanQP, LeanSolution
 from mimpc.training.candidates import ranked_assignments, supports_ranking
+from mimpc.training.integer_map import rows_hold
 
 __all__ = ["CertifiedController", "CANDIDATE_STAGES", "DEFAULT_ORDER", "DEFAULT_TOP_K", "DEFAULT_EXACT_TIME_LIMIT"]
 
@@ -109,6 +111,7 @@ class CertifiedController(Controller):
         self.certifier = PlanCertifier(self.problem, tol)
         self._solver: Any = None
         self._previous: np.ndarray | None = None
+        self._timings: dict[str, float] = {}
 
     def reset(self, seed: int | None = None) -> None:
         super().reset(seed)
@@ -120,9 +123,12 @@ class CertifiedController(Controller):
     def _compute(self, theta: np.ndarray) -> tuple[Any, StepInfo]:
         t0 = time.perf_counter()
         scores = self._policy.scores(theta) if self._policy is not None else None
-        delta0 = self._policy.decode(scores) if scores is not None else self.base.predict_integers(theta)
+        t_decode = time.perf_counter()
+        delta0 = self._policy.decode(scores, theta) if scores is not None else self.base.predict_integers(theta)
         t1 = time.perf_counter()
-        timings = {"network": t1 - t0}
+        timings = self._timings = {"network": t1 - t0, "certificate": 0.0}
+        if self._policy is not None and getattr(self._policy, "rows", None) is not None:
+            timings["decode"] = t1 - t_decode  # part of "network"
         inst0 = self.lean.instance(theta, delta0)
         exact0 = self.lean.exact(inst0)
         tried = 1
@@ -166,17 +172,35 @@ class CertifiedController(Controller):
             if stage == "shifted" and self._previous is not None:
                 yield "candidate", shift_integers(self.problem, self._previous)
             elif stage == "topk" and self.top_k > 1:
-                for delta in ranked_assignments(self._policy, scores, self.top_k)[1:]:
+                for delta in self._ranked(delta0, scores, inst0.theta):
                     yield "candidate", delta
             elif stage == "repair" and relaxed0().optimal:
                 yield "repair", plan_integers(self.problem, self.lean.plan(inst0, relaxed0().w))
+
+    def _ranked(self, delta0: np.ndarray, scores: np.ndarray, theta: np.ndarray) -> list[np.ndarray]:
+        """The network's next most probable assignments; for a ``rows_map`` policy only those that
+        satisfy the integer-only rows (the others cannot be feasible), from the 4 x top_k best."""
+        rows = getattr(self._policy, "rows", None)
+        if rows is None:
+            return ranked_assignments(self._policy, scores, self.top_k)[1:]
+        out = []
+        for delta in ranked_assignments(self._policy, scores, 4 * self.top_k):
+            index = np.rint(delta - rows.lower).astype(np.int64)[None]
+            if not np.array_equal(delta, delta0) and rows_hold(rows, index, np.asarray(theta)[None])[0]:
+                out.append(delta)
+                if len(out) == self.top_k - 1:
+                    break
+        return out
 
     def _certified_plan(self, inst: LeanInstance, sol: LeanSolution) -> np.ndarray | None:
         """The plan of a solved fixed-integer QP if it passes the certificate, else None."""
         if not sol.optimal:
             return None
         x = self.lean.plan(inst, sol.w)
-        return x if self.certifier.check(x, inst.delta, inst.theta).ok else None
+        t0 = time.perf_counter()
+        ok = self.certifier.check(x, inst.delta, inst.theta).ok
+        self._timings["certificate"] += time.perf_counter() - t0
+        return x if ok else None
 
     def _exact_or_fallback(
         self,
@@ -213,7 +237,7 @@ class CertifiedController(Controller):
         self._previous = delta0
         x = x_rel if x_rel is not None else coasting_plan(self.problem, theta, delta0)
         slack = float(np.sum(self.lean.slack(inst0, relaxed0.w))) if x_rel is not None else float("nan")
-        timings["qp"] = time.perf_counter() - t1 - timings["solver"]
+        timings["qp"] = time.perf_counter() - t1 - timings["solver"] - timings["certificate"]
         info = StepInfo(
             0.0,
             "fallback",
@@ -245,7 +269,7 @@ class CertifiedController(Controller):
         status: str = "certified",
         solver: str = "",
     ) -> tuple[Any, StepInfo]:
-        timings["qp"] = time.perf_counter() - t1 - timings.get("solver", 0.0)
+        timings["qp"] = time.perf_counter() - t1 - timings.get("solver", 0.0) - timings["certificate"]
         self._previous = delta
         info = StepInfo(
             0.0,
@@ -262,9 +286,6 @@ class CertifiedController(Controller):
         return solution_to_action(self.problem, x, delta), info
 
     def _annotate(self, theta: np.ndarray, info: StepInfo) -> None:
-        info.plan = self.problem.layout.states(info.x)
-        info.objective = float(self.problem.objective(info.x, info.integers, theta))
-        support = getattr(self.base, "support", None)
-        info.ood = None if support is None else not support.contains(theta)
+        defer_diagnostics(self.problem, theta, info, getattr(self.base, "support", None))
         if not info.fallback:
-            info.message = f"{info.source}: certified plan ({info.candidates_tried} fixed-integer QPs)"
+            info.defer(message=lambda: f"{info.source}: certified plan ({info.candidates_tried} fixed-integer QPs)")

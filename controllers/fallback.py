@@ -8,11 +8,14 @@ before any feasible solve, with a problem-specific safe guess.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+from mimpc.controllers.base import StepInfo, solution_to_action
 from mimpc.problems import ParametricMIQP, benchmark_of
 
-__all__ = ["shift_integers", "default_integers", "coasting_plan"]
+__all__ = ["shift_integers", "default_integers", "coasting_plan", "coasting_step"]
 
 
 def shift_integers(problem: ParametricMIQP, delta: np.ndarray) -> np.ndarray:
@@ -38,3 +41,30 @@ def coasting_plan(problem: ParametricMIQP, theta: np.ndarray, delta: np.ndarray)
     lay = problem.layout
     u = np.clip(0.0, problem.lb_x[lay.input_index], problem.ub_x[lay.input_index])
     return problem.plan_from_inputs(theta, u, delta)
+
+
+def coasting_step(
+    problem: ParametricMIQP, theta: np.ndarray, delta: np.ndarray, why: str, timings: dict[str, float]
+) -> tuple[Any, StepInfo]:
+    """The action and StepInfo of a step with no finite plan (numerical failure, e.g. an absurd but
+    finite observation): the smallest admissible input, flagged as a fallback, never a NaN action.
+    Non-finite ``delta`` is replaced by the benchmark's safe default integers."""
+    if not np.all(np.isfinite(delta)):
+        delta = default_integers(problem, theta)
+    x = coasting_plan(problem, theta, delta)
+    if not np.all(np.isfinite(x)):
+        lay = problem.layout
+        x = np.zeros(problem.n_x)
+        x[lay.input_index] = np.clip(0.0, problem.lb_x[lay.input_index], problem.ub_x[lay.input_index])
+    info = StepInfo(
+        0.0,
+        "fallback",
+        integers=delta,
+        x=x,
+        fallback=True,
+        timings=timings,
+        source="fallback",
+        slack=float("nan"),
+        message=f"{why}: smallest admissible input",
+    )
+    return solution_to_action(problem, x, delta), info

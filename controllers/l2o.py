@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from mimpc.controllers.base import Controller, StepInfo, solution_to_action
-from mimpc.controllers.fallback import coasting_plan
+from mimpc.controllers.base import Controller, StepInfo, defer_diagnostics, solution_to_action
+from mimpc.controllers.fallback import coasting_step
 from mimpc.controllers.methods import relaxed_qp_methods
 from mimpc.controllers.repair import plan_integers, supports_repair
 from mimpc.controllers.torch_threads import check_threads, torch_threads
@@ -149,15 +149,18 @@ class L2OController(Controller):
             delta = candidate
             x, slack, status = self.solve_qp(theta, delta)
         t2 = time.perf_counter()
+        timings = {"network": t1 - t0, "qp": t2 - t1}
+        if self._numpy_policy is not None and self._numpy_policy.rows is not None:
+            timings["decode"] = self._numpy_policy.last_decode_seconds  # part of "network"
         if status != "optimal" or not np.all(np.isfinite(x)):
-            return self._coast(theta, delta, status, {"network": t1 - t0, "qp": t2 - t1})
+            return self._coast(theta, delta, status, timings)
         info = StepInfo(
             0.0,
             "relaxed",
             integers=delta,
             x=x,
             slack=float(np.sum(slack)),
-            timings={"network": t1 - t0, "qp": t2 - t1},
+            timings=timings,
             source="policy",
         )
         return solution_to_action(self.problem, x, delta), info
@@ -165,29 +168,9 @@ class L2OController(Controller):
     def _coast(
         self, theta: np.ndarray, delta: np.ndarray, status: str, timings: dict[str, float]
     ) -> tuple[Any, StepInfo]:
-        """No finite plan (numerical failure, e.g. an absurd but finite observation): apply the
-        smallest admissible input, flagged as a fallback, never a NaN action."""
-        x = coasting_plan(self.problem, theta, delta)
-        if not np.all(np.isfinite(x)):
-            lay = self.problem.layout
-            x = np.zeros(self.problem.n_x)
-            x[lay.input_index] = np.clip(0.0, self.problem.lb_x[lay.input_index], self.problem.ub_x[lay.input_index])
-        info = StepInfo(
-            0.0,
-            "fallback",
-            integers=delta,
-            x=x,
-            fallback=True,
-            timings=timings,
-            source="fallback",
-            slack=float("nan"),
-            message=f"relaxed QP {status}: smallest admissible input",
-        )
-        return solution_to_action(self.problem, x, delta), info
+        return coasting_step(self.problem, theta, delta, f"relaxed QP {status}", timings)
 
     def _annotate(self, theta: np.ndarray, info: StepInfo) -> None:
-        info.plan = self.problem.layout.states(info.x)
-        info.objective = float(self.problem.objective(info.x, info.integers, theta))
-        info.ood = None if self.support is None else not self.support.contains(theta)
+        defer_diagnostics(self.problem, theta, info, self.support)
         if not info.fallback:
-            info.message = f"qp {info.status}, slack {info.slack:.3g}"
+            info.defer(message=lambda: f"qp {info.status}, slack {info.slack:.3g}")

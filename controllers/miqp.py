@@ -10,8 +10,8 @@ from mimpc.controllers.base import Controller, StepInfo, solution_to_action
 from mimpc.controllers.fallback import coasting_plan, default_integers, shift_integers
 from mimpc.problems import ParametricMIQP
 from mimpc.problems.certify import PlanCertifier
-from mimpc.solvers import make_solver
 from mimpc.qp.fixed import FixedQPSolver
+from mimpc.solvers import make_solver
 
 __all__ = ["MIQPController"]
 
@@ -119,4 +119,4 @@ class MIQPController(Controller):
         return solution_to_action(self.problem, x, delta), info
 
     def _annotate(self, theta: np.ndarray, info: StepInfo) -> None:
-        info.certified = self._certifier.check(info.x, info.integers, theta).ok
+        info.defer(certified=lambda: self._certifier.check(info.x, info.integers, theta).ok)

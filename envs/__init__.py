@@ -8,6 +8,10 @@ Episode length is handled by the environments themselves (``max_steps``, default
 and 200 for the tank) and not by a ``TimeLimit`` wrapper, so the registered specs have
 ``max_episode_steps=None``; change the length with ``gym.make(id, max_steps=N)``. Keyword arguments
 of ``gym.make`` reach the constructors, e.g. ``gym.make("mimpc/RobotNav-v0", horizon=5)``.
+
+The specs disable Gymnasium's passive environment checker (the tests run the full ``check_env`` on every
+environment instead): after a first ``reset`` that the environment refused (bad options), that wrapper
+fails every later ``step`` with a ``TypeError`` of its own, even after a valid ``reset``.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ def register_envs() -> None:
     """Register the environments with Gymnasium (idempotent; runs on ``import envs``)."""
     for env_id, entry_point in _ENTRY_POINTS.items():
         if env_id not in registry:
-            register(id=env_id, entry_point=entry_point, max_episode_steps=None)
+            register(id=env_id, entry_point=entry_point, max_episode_steps=None, disable_env_checker=True)
 
 
 register_envs()

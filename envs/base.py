@@ -8,16 +8,20 @@ length must be known to the environment itself, and one mechanism for both keeps
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
 from mimpc.problems import ParametricMIQP
-from mimpc.problems.validation import check_positive_int
+from mimpc.problems.validation import as_real_array, check_positive_int
 
-__all__ = ["MPCEnv", "resolve_env_problem", "check_options", "as_finite_vector", "clip_to_box"]
+__all__ = ["MPCEnv", "resolve_env_problem", "check_options", "as_finite_vector", "clip_to_box", "CLIP_TOL"]
+
+CLIP_TOL = 1e-9
+"""An action outside its box by at most ``CLIP_TOL * max(1, |bound|)`` is round-off (a QP solution on
+its bound comes back 1e-15 outside): it is still clipped, but not reported as clipping."""
 
 
 def resolve_env_problem(
@@ -68,14 +72,7 @@ def as_finite_vector(value: Any, name: str, sizes: Sequence[int], meaning: str) 
     ``meaning`` describes the expected layout in the error message, e.g. ``"[ax, ay]"``.
     """
     wanted = " or ".join(f"({n},)" for n in sizes)
-    if type(value).__module__.startswith("torch"):
-        value = value.detach().cpu().numpy()
-    try:
-        arr = np.array(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(
-            f"{name} must be a numeric array of shape {wanted} {meaning}, got {type(value).__name__}"
-        ) from exc
+    arr = as_real_array(value, name, f"a real-valued array of shape {wanted} {meaning}")
     if arr.ndim != 1 or arr.shape[0] not in sizes:
         raise ValueError(f"{name} must have shape {wanted} {meaning}, got shape {arr.shape}")
     bad = np.flatnonzero(~np.isfinite(arr))
@@ -85,9 +82,12 @@ def as_finite_vector(value: Any, name: str, sizes: Sequence[int], meaning: str) 
 
 
 def clip_to_box(value: np.ndarray, low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(clipped, removed)`` with ``clipped = clip(value, low, high)`` and ``removed = value - clipped``."""
+    """``(clipped, removed)`` with ``clipped = clip(value, low, high)`` and ``removed = value - clipped``,
+    except that a removed part within :data:`CLIP_TOL` of the bound's scale counts as zero (round-off)."""
     clipped = np.clip(value, low, high)
-    return clipped, value - clipped
+    removed = value - clipped
+    scale = np.maximum(1.0, np.maximum(np.abs(np.nan_to_num(low)), np.abs(np.nan_to_num(high))))
+    return clipped, np.where(np.abs(removed) > CLIP_TOL * scale, removed, 0.0)
 
 
 class MPCEnv(gym.Env):
@@ -128,6 +128,13 @@ class MPCEnv(gym.Env):
         return self._t
 
     # ------------------------------------------------------------------ episode bookkeeping
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> Any:
+        """Seed the generator and close the current episode: a reset that the subclass then refuses
+        (bad options) leaves an environment that asks for a new ``reset``, not the old episode."""
+        self._active = False
+        self._t = 0
+        return super().reset(seed=seed, options=options)
+
     def _start_episode(self) -> None:
         self._t = 0
         self._active = True
@@ -170,6 +177,11 @@ class MPCEnv(gym.Env):
             ax.clear()
         self._draw(self._axes)
         return figure_to_rgb(self._fig)
+
+    def reset_options(self, theta: Any) -> dict[str, Any]:
+        """The ``reset`` options that start an episode at parameter ``theta`` (as far as the
+        environment's options reach; e.g. an arbitrary start for a soak)."""
+        raise NotImplementedError
 
     def _draw(self, axes: list) -> None:
         raise NotImplementedError

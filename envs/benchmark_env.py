@@ -4,8 +4,9 @@ Everything comes from the :class:`~mimpc.problems.benchmark.Benchmark` and its p
 start from the benchmark's ``starts`` sampler (or ``reset(options={"theta": ...})``), the plant
 is the problem's own equality rows (:meth:`~mimpc.problems.ParametricMIQP.next_state`), theta
 moves on by the benchmark's ``advance`` hook, which also ends an episode (returns None, reported
-as ``is_success``), and the reward is minus the config's ``stage_cost`` when the config defines
-one (0 otherwise, so returns are only comparable within such a benchmark).
+as ``is_success``), and the reward is minus the problem's stage cost: the config's ``stage_cost``
+when it defines one, else the one read off the problem's own objective
+(:func:`mimpc.problems.first_step.derived_stage_cost`).
 
 Actions are what the controllers return: the first input ``u``, or ``{"u": u, "delta": d}`` for a
 problem whose integers drive the plant (``integer_inputs``). ``u`` outside its box is clipped
@@ -23,6 +24,7 @@ from mimpc.envs.base import MPCEnv, as_finite_vector, check_options, clip_to_box
 from mimpc.problems import ParametricMIQP, benchmark_of, load_benchmark
 from mimpc.problems.benchmark import replace_state
 from mimpc.problems.samplers import sample_theta
+from mimpc.problems.validation import as_real_array
 
 __all__ = ["BenchmarkEnv"]
 
@@ -80,7 +82,7 @@ class BenchmarkEnv(MPCEnv):
         )
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(problem.n_theta,), dtype=np.float64)
         self._theta = np.zeros(problem.n_theta)
-        self._stage_cost = getattr(problem.config, "stage_cost", None)
+        self._stage_cost = problem.stage_cost
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -93,6 +95,10 @@ class BenchmarkEnv(MPCEnv):
         self._theta = np.asarray(theta, dtype=np.float64)
         self._start_episode()
         return self._theta.copy(), {"state": self.problem.initial_state(self._theta)}
+
+    def reset_options(self, theta: Any) -> dict[str, Any]:
+        """The ``reset`` options that start an episode at parameter ``theta``."""
+        return {"theta": as_finite_vector(theta, "theta", (self.problem.n_theta,), "theta")}
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         self._check_can_step()
@@ -107,7 +113,9 @@ class BenchmarkEnv(MPCEnv):
             u_raw, d_raw = action, np.zeros_like(self._d_low)
         u_raw = as_finite_vector(u_raw, "action u", (len(self._u_low),), "the first input")
         u, removed = clip_to_box(u_raw, self._u_low, self._u_high)
-        d_raw = np.atleast_1d(np.asarray(d_raw, dtype=np.float64))
+        d_raw = np.atleast_1d(as_real_array(d_raw, "action delta", "the first integers (real numbers)"))
+        if p.integer_inputs and (d_raw.shape != self._d_low.shape or not np.all(np.isfinite(d_raw))):
+            raise ValueError(f"action delta must be a finite array of shape {self._d_low.shape}, got {d_raw}")
         delta = np.clip(np.rint(d_raw), self._d_low, self._d_high) if p.integer_inputs else d_raw
         theta = self._theta
         old = p.initial_state(theta)
@@ -123,7 +131,7 @@ class BenchmarkEnv(MPCEnv):
             "delta": delta.copy() if p.integer_inputs else None,
             "stage_cost": cost,
             "is_success": terminated,
-            "action_clipped": bool(np.any(removed != 0)),
+            "action_clipped": bool(np.any(removed != 0)),  # clip_to_box ignores round-off (CLIP_TOL)
             "clip_amount": float(np.linalg.norm(removed)),
         }
         if not p.integer_inputs:

@@ -48,7 +48,8 @@ class RobotNavEnv(MPCEnv):
     * ``terminated`` when ``||p - g|| < goal_tolerance`` after the step; ``truncated`` at ``max_steps``.
       Stepping after the episode ended raises ``RuntimeError``.
     * ``reset(options={"start": [px, py] or [px, py, vx, vy], "goal": [gx, gy]})`` replaces the
-      sampled start (zero velocity if not given) or goal; the goal must lie in the workspace.
+      sampled start (zero velocity if not given) or goal; the start must lie outside every obstacle and
+      the goal in the workspace, outside every obstacle inflated by ``d_min`` (else ``ValueError``).
       Without options both are drawn by :func:`mimpc.problems.robot.sample_start_goal`.
 
     ``info`` after a step: ``state`` (new state, (4,)), ``goal`` (2,), ``u`` (applied acceleration),
@@ -102,6 +103,12 @@ class RobotNavEnv(MPCEnv):
             start = as_finite_vector(opts["start"], "options['start']", (2, 4), "[px, py] or [px, py, vx, vy]")
             if start.shape[0] == 2:
                 start = np.concatenate([start, np.zeros(2)])
+            hit = np.flatnonzero(inside_obstacles(self.config, start[:2]))
+            if hit.size:
+                raise ValueError(
+                    f"options['start'] {start[:2].tolist()} lies inside obstacle {int(hit[0])}: "
+                    "the robot would start in a collision"
+                )
         if "goal" in opts:
             goal = as_finite_vector(opts["goal"], "options['goal']", (2,), "[gx, gy]")
             x0, x1, y0, y1 = self.config.workspace
@@ -109,6 +116,12 @@ class RobotNavEnv(MPCEnv):
                 raise ValueError(
                     f"options['goal'] must lie in the workspace x in [{x0}, {x1}], y in [{y0}, {y1}], "
                     f"got {goal.tolist()}"
+                )
+            hit = np.flatnonzero(inside_obstacles(self.config, goal, self.config.d_min))
+            if hit.size:
+                raise ValueError(
+                    f"options['goal'] {goal.tolist()} lies within d_min={self.config.d_min} of obstacle "
+                    f"{int(hit[0])}: the MPC keeps the robot out of that margin, so it could never reach the goal"
                 )
         self._state, self._goal = start, goal
         self._trajectory = [start.copy()]
@@ -155,6 +168,11 @@ class RobotNavEnv(MPCEnv):
             "is_success": terminated,
         }
         return self._obs(), -cost, terminated, truncated, info
+
+    def reset_options(self, theta: Any) -> dict[str, Any]:
+        """The ``reset`` options that start an episode at parameter ``theta`` ([px, py, vx, vy, gx, gy])."""
+        theta = as_finite_vector(theta, "theta", (6,), "[px, py, vx, vy, gx, gy]")
+        return {"start": theta[:4], "goal": theta[4:]}
 
     # ------------------------------------------------------------------ controller hook
     def set_plan(self, positions: Any) -> None:

@@ -19,6 +19,7 @@ from gymnasium import spaces
 from mimpc.envs.base import MPCEnv, as_finite_vector, check_options, clip_to_box, resolve_env_problem
 from mimpc.problems import ParametricMIQP, ThermalTankConfig, thermal_tank
 from mimpc.problems.tank import sample_disturbances, sample_initial_state
+from mimpc.problems.validation import as_real_array
 
 __all__ = ["ThermalTankEnv"]
 
@@ -120,6 +121,12 @@ class ThermalTankEnv(MPCEnv):
         self._start_episode()
         return self._obs(), {"state": self._x.copy(), "state_violation": self._state_violation(self._x)}
 
+    def reset_options(self, theta: Any) -> dict[str, Any]:
+        """The ``reset`` options that start an episode at the state of parameter ``theta`` (its
+        forecast is not kept: the episode's disturbance is drawn for ``max_steps + H`` steps)."""
+        theta = as_finite_vector(theta, "theta", (self.problem.n_theta,), "[x1, x2, d_0 .. d_{H-1}]")
+        return {"state": theta[:2]}
+
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         self._check_can_step()
         u_raw, delta_raw = self._parse_action(action)
@@ -183,12 +190,7 @@ class ThermalTankEnv(MPCEnv):
             if set(action) != {"u", "delta"}:
                 raise ValueError(f"action must be {expected}; got a dict with keys {sorted(action)}")
             u = as_finite_vector(action["u"], "action['u']", (2,), "[u1, u2]")
-            try:
-                d = np.array(action["delta"], dtype=np.float64)
-            except (TypeError, ValueError) as exc:
-                raise ValueError(
-                    f"action['delta'] must be an integer in 0..{self.config.delta_max}, got {action['delta']!r}"
-                ) from exc
+            d = as_real_array(action["delta"], "action['delta']", f"an integer in 0..{self.config.delta_max}")
             if d.size != 1 or d.ndim > 1:
                 raise ValueError(f"action['delta'] must be a scalar (shape () or (1,)), got shape {d.shape}")
             if not np.isfinite(d).all():
@@ -208,10 +210,7 @@ class ThermalTankEnv(MPCEnv):
     @staticmethod
     def _check_disturbance(value: Any, n: int) -> np.ndarray:
         wanted = f"a finite array of shape (max_steps + H, 2) = ({n}, 2)"
-        try:
-            dist = np.array(value, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"options['disturbance'] must be {wanted}, got {type(value).__name__}") from exc
+        dist = as_real_array(value, "options['disturbance']", wanted)
         if dist.shape != (n, N_DIST):
             raise ValueError(f"options['disturbance'] must be {wanted}, got shape {dist.shape}")
         if not np.all(np.isfinite(dist)):

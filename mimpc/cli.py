@@ -10,12 +10,13 @@ from __future__ import annotations
 import argparse
 import sys
 import traceback
+from collections.abc import Sequence
+from pathlib import Path
 from types import ModuleType
-from typing import Sequence
 
 import mimpc
 from mimpc.bench import command as bench
-from mimpc.commands import compare, evaluate, generate, plot, rollout, sweep, train
+from mimpc.commands import compare, evaluate, fit, generate, plot, rollout, sweep, train
 from mimpc.commands.conventions import (
     HelpFormatter,
     add_common_arguments,
@@ -33,6 +34,7 @@ COMMANDS: dict[str, tuple[ModuleType, str]] = {
     "compare": (compare, "compare the exact MIQP controller with learned policies in closed loop"),
     "generate": (generate, "generate an expert dataset with the exact MIQP solver"),
     "train": (train, "train a policy with a learned method (SL / SSL / hybrid / LP-AE, ...)"),
+    "fit": (fit, "fit a policy to a benchmark in one command (data, structure, rounds, report)"),
     "evaluate": (evaluate, "open-loop metrics of a checkpoint on a dataset's test split"),
     "plot": (plot, "redraw figures from saved results"),
     "bench": (bench, "benchmarks that print measured ratios"),
@@ -92,6 +94,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except SystemExit as exc:  # a nested parser's usage error or --help, or user code (a benchmark's hook)
+        if _raised_by_argparse(exc):
+            raise
+        if args.debug:
+            traceback.print_exc()
+        print(f"mimpc {args.command}: error: sys.exit({exc.code!r}) was called during the run", file=sys.stderr)
+        return EXIT_FAILURE
     except Exception as exc:  # one line per error; the traceback only with --debug
         if args.debug:
             traceback.print_exc()
@@ -104,6 +113,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         hint = "" if terse or args.debug else " (run with --debug for the traceback)"
         print(f"mimpc {args.command}: error: {text}{hint}", file=sys.stderr)
         return code
+
+
+def _raised_by_argparse(exc: BaseException) -> bool:
+    """True when ``exc`` was raised inside :mod:`argparse` (a subcommand parsing its own options)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and Path(tb.tb_frame.f_code.co_filename).name == "argparse.py"
 
 
 if __name__ == "__main__":

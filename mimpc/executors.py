@@ -11,6 +11,12 @@ environment variable) or, without one, a local instance with ``num_cpus=workers`
 :meth:`Executor.close` shuts down again. A Ray instance already initialised by the caller is used
 as it is and left running.
 
+Before connecting to a cluster, its address is checked: ``host:port`` or ``ray://host:port`` (Ray
+Client, which needs ``grpcio``, part of the ``mimpc[ray]`` extra) must accept a TCP connection within
+``connect_timeout`` seconds (default :data:`RAY_CONNECT_TIMEOUT`, or ``$MIMPC_RAY_CONNECT_TIMEOUT``),
+else a :class:`ConnectionError` names the address; Ray itself would retry for minutes. ``auto`` and
+``local`` are left to Ray.
+
 A task that raises is retried up to ``max_retries`` times on a process pool or Ray, then its
 future raises :class:`TaskError`, which names the unit by its label. In this process a task fails
 at once with its own exception (noted with the label).
@@ -25,15 +31,18 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
-from typing import Any, Callable
+from typing import Any
 
-__all__ = ["Executor", "TaskError", "EXECUTORS", "make_executor", "RAY_INSTALL_HINT"]
+__all__ = ["Executor", "TaskError", "EXECUTORS", "make_executor", "RAY_INSTALL_HINT", "RAY_CONNECT_TIMEOUT"]
 
 log = logging.getLogger(__name__)
 
 EXECUTORS = ("local", "process", "ray")
 RAY_INSTALL_HINT = "pip install 'mimpc[ray]'"
+#: Seconds to wait for a Ray cluster's address to accept a connection.
+RAY_CONNECT_TIMEOUT = 10.0
 
 
 class TaskError(RuntimeError):
@@ -68,7 +77,7 @@ class Executor:
     def close(self) -> None:
         """Release workers (and a Ray instance this executor started)."""
 
-    def __enter__(self) -> "Executor":
+    def __enter__(self) -> Executor:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -129,10 +138,18 @@ class RayExecutor(Executor):
 
     kind = "ray"
 
-    def __init__(self, workers: int = 1, address: str | None = None, max_retries: int = 2) -> None:
+    def __init__(
+        self,
+        workers: int = 1,
+        address: str | None = None,
+        max_retries: int = 2,
+        connect_timeout: float | None = None,
+    ) -> None:
         super().__init__(workers, max_retries)
         self._ray = import_ray()
         self.address = address or os.environ.get("RAY_ADDRESS") or None
+        self._endpoint = None if self.address is None else ray_endpoint(self.address)
+        self.connect_timeout = _connect_timeout(connect_timeout)
         self._started = False
         self._remote: Any = None
 
@@ -145,6 +162,8 @@ class RayExecutor(Executor):
             "logging_level": logging.INFO if log.isEnabledFor(logging.DEBUG) else logging.WARNING,
         }
         if self.address:
+            if self._endpoint is not None:
+                check_reachable(*self._endpoint, self.connect_timeout, what=f"the Ray cluster at {self.address!r}")
             log.info("connecting to the Ray cluster at %s", self.address)
             ray.init(address=self.address, **quiet)
         else:
@@ -188,6 +207,56 @@ def import_ray() -> Any:
     except ImportError as exc:
         raise ImportError(f"the Ray executor needs the ray package: {RAY_INSTALL_HINT}") from exc
     return ray
+
+
+def ray_endpoint(address: str) -> tuple[str, int] | None:
+    """``(host, port)`` of a Ray address (``host:port`` or ``ray://host:port``), None for ``auto`` and
+    ``local``; a ValueError for anything else, and an ImportError when a ``ray://`` address finds Ray
+    Client missing."""
+    if not isinstance(address, str) or not address.strip():
+        raise ValueError(f"a Ray address is 'host:port', 'ray://host:port', 'auto' or 'local', got {address!r}")
+    address = address.strip()
+    if address in ("auto", "local"):
+        return None
+    rest = address
+    if address.startswith("ray://"):
+        try:
+            import grpc  # noqa: F401  (Ray Client's transport)
+        except ImportError as exc:
+            raise ImportError(f"the address {address!r} needs Ray Client (grpcio): {RAY_INSTALL_HINT}") from exc
+        rest = address[len("ray://") :]
+    elif "://" in address:
+        raise ValueError(f"a Ray address is 'host:port' or 'ray://host:port', got {address!r}")
+    host, sep, port = rest.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"a Ray address is 'host:port' or 'ray://host:port' (port 1..65535), got {address!r}")
+    return host.strip("[]"), int(port)
+
+
+def check_reachable(host: str, port: int, timeout: float, what: str) -> None:
+    """Raise a ConnectionError naming ``what`` unless ``host:port`` accepts a TCP connection within
+    ``timeout`` seconds."""
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise ConnectionError(
+            f"cannot reach {what} ({host}:{port}) within {timeout:g} s: {exc.strerror or exc}"
+        ) from None
+
+
+def _connect_timeout(value: float | None) -> float:
+    if value is None:
+        env = os.environ.get("MIMPC_RAY_CONNECT_TIMEOUT")
+        try:
+            value = float(env) if env else RAY_CONNECT_TIMEOUT
+        except ValueError:
+            raise ValueError(f"MIMPC_RAY_CONNECT_TIMEOUT must be a number of seconds, got {env!r}") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < value < float("inf")):
+        raise ValueError(f"connect_timeout must be a positive finite number of seconds, got {value!r}")
+    return float(value)
 
 
 def make_executor(kind: str = "local", workers: int = 1, address: str | None = None, max_retries: int = 2) -> Executor:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every figure of the README's "Results" section, from the shipped policies and the datasets of
+# Every number and figure of docs/papers/results.md, from the shipped policies and the datasets of
 # scripts/train_pretrained.sh (data/robot_nav, data/thermal_tank). Run on an otherwise idle
 # machine: the timing columns are medians measured side by side in one run, but a loaded CPU
 # still shifts them. Outputs go to results/ (about 30 minutes on 2 cores). WORKERS=2 runs the
@@ -49,7 +49,7 @@ done
 step $MIMPC bench lpae --no-progress
 step $MIMPC bench lpae --diagnose --seeds 3 --penalty-cap 3e4 --no-progress --out results/lpae_diagnose_cap3e4
 
-# the figures the README shows
+# the figures the docs show
 mkdir -p docs/figures
 cp results/compare_robot_nav/trajectories.png docs/figures/compare_robot_nav_trajectories.png
 cp results/compare_robot_nav/timing.png docs/figures/compare_robot_nav_timing.png

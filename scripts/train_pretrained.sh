@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Reproduce the shipped policies in mimpc/pretrained/ from scratch (several hours on 2 cores):
 # 1. the expert-only datasets (robot: closed-loop expert episodes; tank: independent instances),
-#    whose test splits are the README's "own test split" and tests/data/; the first generation of
+#    whose test splits are the research log's "own test split" (docs/papers/) and tests/data/; the first generation of
 #    policies (SL, SSL, hybrid = the SL policy fine-tuned with the hybrid loss, LP-AE) on them;
 # 2. robot: mixed data (mimpc generate --mix: expert episodes, states over the whole domain and
 #    states visited by a learned policy, all labelled by the exact MIQP) in two DAgger rounds:
 #    robot_nav_mix4 driven by the first-generation hybrid policy, robot_nav_mix5 by the second;
 #    the shipped robot SL (4 x 256) and hybrid policies are the third generation, fine-tuned again on
 #    three rounds of states where the SL policy failed (--mix hard=1);
-#    SSL and LP-AE stay the first generation (README, "Beyond the expert's paths");
+#    SSL and LP-AE stay the first generation (docs/papers/research-log.md);
 # 3. tank: the first generation on expert-only data (its hybrid policy drives the on-policy
 #    states of thermal_tank_mix); the shipped tank SL and hybrid policies use the temporal encoder
 #    on the mixed data, LP-AE is trained on the mixed data, SSL is the first generation;
@@ -38,7 +38,7 @@ fi
 CE='{"supervised": "cross_entropy"}'
 
 robot() {
-  # first generation, expert-only data (its test split is the README's own test split); SSL and
+  # first generation, expert-only data (its test split is the research log's own test split); SSL and
   # LP-AE are shipped from here (trained on the mixed data they measured worse), the hybrid policy drives the on-policy episodes of robot_nav_mix4
   $MIMPC generate --env robot_nav --samples "$(n 55000)" --out $D/robot_nav --seed 0 --mix expert=1 --no-progress
   G="--env robot_nav --data $D/robot_nav --head grouped --threads $T --no-progress"

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from mimpc.cli import main
 from mimpc.bench import BENCHMARKS
 from mimpc.bench.command import benchmark_parser
+from mimpc.bench.lpae import METHODS, SCHEDULES
+from mimpc.cli import main
 from mimpc.lpae import (
     EuclideanProjector,
     LPAEConfig,
@@ -21,7 +22,6 @@ from mimpc.lpae import (
     penalty_weight,
     train_lpae,
 )
-from mimpc.bench.lpae import METHODS, SCHEDULES
 from mimpc.problems.scheduling import SchedulingConfig, build_scheduling_lp, sample_features, solve_highs
 from mimpc.training.losses import penalty
 

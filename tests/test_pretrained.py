@@ -1,7 +1,7 @@
 """Every shipped policy loads, matches its problem's fingerprint and meets a quality floor on a
 small held-out set (200 test-split theta per benchmark, stored in tests/data/).
 
-The floors sit well below the measured values in each model card (README, "Results"); they catch
+The floors sit well below the measured values in each model card (docs/papers/results.md); they catch
 a broken or mismatched checkpoint, not small regressions.
 """
 
@@ -9,13 +9,13 @@ import json
 
 import numpy as np
 import pytest
+from tests_data import heldout
 
 from mimpc import metrics
+from mimpc.controllers.methods import get_method
 from mimpc.pretrained import PRETRAINED_DIR, available_pretrained
 from mimpc.problems import make_problem
-from mimpc.controllers.methods import get_method
 from mimpc.training.checkpoint import load_checkpoint
-from tests_data import heldout  # noqa: E402  (tiny helper module below)
 
 SHIPPED = {"robot_nav": ["hybrid", "lpae", "sl", "ssl"], "thermal_tank": ["hybrid", "lpae", "sl", "ssl"]}
 

@@ -162,7 +162,8 @@ def train_method(
 
 
 # the built-in methods, the paper's first (this order is the order of every list of learned methods)
-from mimpc.controllers.methods import lpae as _lpae, paper as _paper  # noqa: E402
+from mimpc.controllers.methods import lpae as _lpae  # noqa: E402
+from mimpc.controllers.methods import paper as _paper  # noqa: E402
 
 for _method in (_paper.SL, _paper.SSL, _paper.HYBRID, _lpae.LPAE):
     register_method(_method)

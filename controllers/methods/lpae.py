@@ -42,7 +42,7 @@ def model_kind() -> tuple[type, type]:
     return LPAEPolicy, LPAEConfig
 
 
-LPAE = LearnedMethod(
+LPAE: LearnedMethod = LearnedMethod(
     name="lpae",
     summary="solver-free: LP-AE autoencoder with an annealed penalty, no QP at run time",
     train=train,

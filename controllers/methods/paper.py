@@ -50,6 +50,8 @@ def _method(name: str, summary: str, color: str) -> LearnedMethod:
     )
 
 
-SL = _method("sl", "supervised: cross-entropy on the exact integers", "tab:orange")
-SSL = _method("ssl", "self-supervised: MPC objective and constraint penalty through the QP layer", "tab:green")
-HYBRID = _method("hybrid", "the paper's hybrid loss: QP-layer penalty plus supervision", "tab:blue")
+SL: LearnedMethod = _method("sl", "supervised: cross-entropy on the exact integers", "tab:orange")
+SSL: LearnedMethod = _method(
+    "ssl", "self-supervised: MPC objective and constraint penalty through the QP layer", "tab:green"
+)
+HYBRID: LearnedMethod = _method("hybrid", "the paper's hybrid loss: QP-layer penalty plus supervision", "tab:blue")

@@ -11,7 +11,7 @@ with ``problem.violations`` (an independent evaluation of the rows, not the cert
 
 Variants (``--variants``): ``order:top_k:select`` items, e.g. ``topk,repair:8:first`` or
 ``shifted,topk,repair:16:cheapest``; the default compares the candidate orders and k values the
-README's choice rests on.
+defaults rest on (docs/papers/results.md, the certified cascade).
 
     mimpc bench certified --env robot_nav --open-loop 1000 --episodes 100 --arbitrary-starts
     mimpc bench certified --env thermal_tank --open-loop 1000 --episodes 20
@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -62,7 +63,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", default="hybrid", help="learned controller to certify (default hybrid)")
     p.add_argument("--checkpoint", default=None, help="its checkpoint (default: the shipped policy)")
     p.add_argument(
-        "--variants", default=None, help="semicolon-separated ORDER:K:SELECT items (default: the README's comparison)"
+        "--variants", default=None, help="semicolon-separated ORDER:K:SELECT items (default: the measured comparison)"
     )
     p.add_argument("--open-loop", type=int, default=1000, help="theta over the whole domain (0: skip)")
     p.add_argument("--episodes", type=int, default=50, help="closed-loop episodes per variant from own resets")

@@ -1,15 +1,20 @@
 """Soak test: many closed-loop episodes per controller, checking that nothing raises, no action or
 observation is NaN or infinite, and the process's resident memory (RSS) does not keep growing.
 
-Each controller is built once and runs ``--episodes`` episodes on fresh seeds; only counters are
+Each controller is built once and runs ``--episodes`` episodes on fresh seeds, from the environment's
+own reset distribution (``--starts seeded``) or from arbitrary starts (``--starts arbitrary``: each
+episode starts at a parameter of the benchmark's ``uniform`` family, e.g. for the robot anywhere in the
+workspace outside the obstacles' d_min margin, moving, with a goal anywhere outside it); only counters are
 kept (no trajectories), so memory that grows between the first and the last episode is held by
 the controller, the environment or the libraries under them. Printed per controller: episodes,
-steps, steps per second, fallback steps, exceptions, non-finite actions or observations, RSS
+steps, steps per second, fallback steps, episodes that terminated (robot: goal reached), steps that
+ended in a collision (robot), exceptions, non-finite actions or observations, RSS
 after the first episode and at the end, and the growth in between. Exits with 1 when any episode
 raised or produced a non-finite value.
 
     mimpc bench soak --env robot_nav --episodes 200
     mimpc bench soak --env thermal_tank --controllers miqp,hybrid --episodes 50 --max-steps 50
+    mimpc bench soak --env robot_nav --starts arbitrary --episodes 100
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import argparse
 import gc
 import sys
 import time
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -26,7 +31,9 @@ from mimpc.commands.argtypes import nonnegative_int, positive_float, positive_in
 from mimpc.commands.common import env_id_of, env_name, parse_checkpoints
 from mimpc.report import format_table
 
-__all__ = ["add_arguments", "cli", "soak", "rss_mb", "TABLE_COLUMNS"]
+__all__ = ["add_arguments", "cli", "soak", "rss_mb", "TABLE_COLUMNS", "STARTS"]
+
+STARTS = ("seeded", "arbitrary")
 
 TABLE_COLUMNS = [
     ("controller", "controller"),
@@ -34,6 +41,8 @@ TABLE_COLUMNS = [
     ("steps", "steps"),
     ("steps_per_s", "steps/s"),
     ("fallback_steps", "fallback"),
+    ("terminated", "terminated"),
+    ("collision_steps", "collisions"),
     ("exceptions", "exceptions"),
     ("non_finite", "non-finite"),
     ("rss_start_mb", "RSS start MB"),
@@ -57,6 +66,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--episodes", type=positive_int, default=20, help="episodes per controller (default 20)")
     p.add_argument("--max-steps", type=positive_int, default=None, help="episode length (default: the environment's)")
     p.add_argument("--seed", type=nonnegative_int, default=20_000, help="first episode seed (default 20000)")
+    p.add_argument(
+        "--starts",
+        choices=STARTS,
+        default="seeded",
+        help="seeded: the environment's reset distribution; arbitrary: starts of the benchmark's uniform "
+        "parameter family (robot: anywhere outside the obstacle margins, moving)",
+    )
     p.add_argument("--solver", default="auto", help="exact MIQP backend")
     p.add_argument("--time-limit", type=positive_float, default=None, help="MIQP time limit per step, seconds")
 
@@ -76,20 +92,37 @@ def rss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
-def soak(env: Any, controller: Any, episodes: int, seed: int, max_steps: int | None = None) -> dict[str, Any]:
+def soak(
+    env: Any,
+    controller: Any,
+    episodes: int,
+    seed: int,
+    max_steps: int | None = None,
+    starts: np.ndarray | None = None,
+) -> dict[str, Any]:
     """Run ``episodes`` episodes (seeds ``seed, seed+1, ...``) and return one row of counters.
 
+    ``starts`` (shape ``(episodes, n_theta)``): episode ``i`` starts at ``starts[i]`` (through the
+    environment's ``reset_options``) instead of the environment's own draw.
     An exception ends its episode and is counted (the first message is kept in ``first_error``);
     a non-finite action or observation is counted and ends its episode.
     """
-    counts = {"steps": 0, "fallback_steps": 0, "exceptions": 0, "non_finite": 0}
+    counts = {
+        "steps": 0,
+        "fallback_steps": 0,
+        "terminated": 0,
+        "collision_steps": 0,
+        "exceptions": 0,
+        "non_finite": 0,
+    }
     first_error = None
     rss_start = None
     elapsed = 0.0
     for i in range(episodes):
         start = time.perf_counter()
         try:
-            obs, _ = env.reset(seed=seed + i)
+            options = None if starts is None else env.unwrapped.reset_options(starts[i])
+            obs, _ = env.reset(seed=seed + i, options=options)
             controller.reset(seed=seed + i)
             done, t = False, 0
             while not done and (max_steps is None or t < max_steps):
@@ -99,8 +132,10 @@ def soak(env: Any, controller: Any, episodes: int, seed: int, max_steps: int | N
                     counts["non_finite"] += 1
                     first_error = first_error or f"seed {seed + i} step {t}: non-finite action {action}"
                     break
-                obs, _, terminated, truncated, _ = env.step(action)
+                obs, _, terminated, truncated, info = env.step(action)
                 counts["steps"] += 1
+                counts["collision_steps"] += bool(info.get("collision", False))
+                counts["terminated"] += bool(terminated)
                 t += 1
                 if not _finite(obs):
                     counts["non_finite"] += 1
@@ -181,13 +216,20 @@ def cli(args: argparse.Namespace) -> int:
         if c in checkpoints:
             kw["checkpoint"] = checkpoints[c]
         controllers.append(make_controller(c, problem, **kw))
+    starts = None
+    if args.starts == "arbitrary":
+        from mimpc.problems.samplers import sample_thetas
+
+        starts = sample_thetas(problem, "uniform", args.seed, args.episodes)
     rows = []
     for controller in controllers:
         env = gym.make(env_id_of(problem), problem=problem)
-        rows.append(soak(env, controller, args.episodes, args.seed, args.max_steps))
+        rows.append(soak(env, controller, args.episodes, args.seed, args.max_steps, starts))
         env.close()
+    where = "the environment's own starts" if starts is None else "arbitrary starts (uniform family)"
     print(
-        f"{name}: {args.episodes} episodes per controller, seeds {args.seed}..{args.seed + args.episodes - 1}"
+        f"{name}: {args.episodes} episodes per controller, seeds {args.seed}..{args.seed + args.episodes - 1}, "
+        f"{where}"
         f"{'' if args.max_steps is None else f', at most {args.max_steps} steps each'}; RSS of this process "
         "after the first episode and at the end"
     )

@@ -7,6 +7,11 @@ episode boundaries, so warm starts carry over exactly as in closed loop. Printed
 mean per-step time of each controller, the learned controllers' split into network and QP, and
 the speedup (exact median / controller median), all measured side by side in one run.
 
+The step time is the wall clock around the whole ``act`` call (input validation, the network,
+the QPs, the certificate, building ``StepInfo``): what a control loop waits for. Next to it, the
+median of each component the controller reports in ``StepInfo.timings`` (network, QP,
+certificate, MIQP solver) and the overhead: the rest of the call (validation, bookkeeping).
+
 ``--method`` takes one learned method or a comma-separated list (``--method hybrid,lpae``). The
 QP-layer methods (``sl``, ``ssl``, ``hybrid``) are timed with both plan QP solvers (``qp=layer``:
 the QP layer's warm-started single-instance interior point; ``qp=daqp``); other methods (``lpae``,
@@ -22,7 +27,9 @@ solver-free) are timed once.
 from __future__ import annotations
 
 import argparse
-from typing import Any, Sequence
+import time
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -51,7 +58,10 @@ TABLE_COLUMNS = [
     ("p95_ms", "p95 ms"),
     ("mean_ms", "mean ms"),
     ("network_median_ms", "network ms"),
+    ("decode_median_ms", "of which decode ms"),
     ("qp_median_ms", "qp ms"),
+    ("certificate_median_ms", "certificate ms"),
+    ("overhead_median_ms", "overhead ms"),
     ("solver_median_ms", "MIQP solver ms"),
     ("speedup", "speedup (median)"),
 ]
@@ -137,26 +147,33 @@ def held_out_thetas(problem: Any, n: int, data: str | None, seed: int) -> tuple[
 
 
 def measure(controller: Any, thetas: np.ndarray, episodes: np.ndarray) -> dict[str, Any]:
-    """Per-step ``act`` times (ms) and their splits, resetting at each new episode.
+    """Per-step wall times (ms) of the whole ``act`` call and their splits, resetting at each new episode.
 
-    Returns a row: ``controller`` (its name), ``median_ms``, ``p95_ms``, ``mean_ms``, ``max_ms`` and
-    ``<split>_median_ms`` for each entry of ``StepInfo.timings`` (e.g. ``network``, ``qp``, ``solver``).
+    Returns a row: ``controller`` (its name), ``median_ms``, ``p95_ms``, ``mean_ms``, ``max_ms``,
+    ``<split>_median_ms`` for each entry of ``StepInfo.timings`` (e.g. ``network``, ``qp``,
+    ``certificate``, ``solver``) and ``overhead_median_ms``, the median of what the splits leave
+    out of the call.
     """
     if len(thetas) == 0 or len(thetas) != len(episodes):
         raise ValueError(
             f"measure needs at least one theta and one episode id per theta, got "
             f"{len(thetas)} theta and {len(episodes)} episode ids"
         )
-    times, splits = [], {}
+    times, splits, overhead = [], {}, []
     previous = None
+    clock = time.perf_counter
     for theta, ep in zip(thetas, episodes):
         if ep != previous:
             controller.reset()
             previous = ep
+        start = clock()
         controller.act(theta)
-        times.append(controller.last.solve_time * 1e3)
-        for k, v in controller.last.timings.items():
+        wall = clock() - start
+        times.append(wall * 1e3)
+        parts = controller.last.timings
+        for k, v in parts.items():
             splits.setdefault(k, []).append(v * 1e3)
+        overhead.append((wall - sum(parts.values())) * 1e3)
     t = np.array(times)
     row = {
         "controller": controller.name,
@@ -166,6 +183,7 @@ def measure(controller: Any, thetas: np.ndarray, episodes: np.ndarray) -> dict[s
         "max_ms": float(t.max()),
     }
     row.update({f"{k}_median_ms": float(np.median(v)) for k, v in splits.items()})
+    row["overhead_median_ms"] = float(np.median(overhead))
     return row
 
 

@@ -8,12 +8,13 @@ Learned policies default to the pretrained ones shipped with mimpc."""
 from __future__ import annotations
 
 import argparse
-import logging
 import json
+import logging
 import time
 from pathlib import Path
 
 from mimpc.commands.argtypes import nonnegative_int, output_dir, positive_float, positive_int
+from mimpc.commands.batch import add_batch_argument, check_batch
 from mimpc.commands.common import add_env_arguments, env_id_of, env_name, make_env, parse_checkpoints, problem_from_args
 from mimpc.commands.conventions import run_record
 from mimpc.commands.parallel import add_executor_arguments, executor_from_args
@@ -48,6 +49,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-open-loop", action="store_true", help="skip the exact solves at visited states")
     p.add_argument("--no-plot", action="store_true")
     p.add_argument("--no-progress", action="store_true")
+    add_batch_argument(p)
     add_executor_arguments(p)
 
 
@@ -104,11 +106,11 @@ def check_selection(names: list[str] | None, checkpoints: dict[str, str], regist
 
 
 def run(args: argparse.Namespace) -> int:
+    from mimpc import compare
     from mimpc.controllers import CERTIFIED_SUFFIX, available_controllers, make_controller
     from mimpc.controllers.repair import supports_repair
-    from mimpc.problems import benchmark_of
-    from mimpc import compare
     from mimpc.pretrained import available_pretrained
+    from mimpc.problems import benchmark_of
     from mimpc.solvers import make_solver
 
     problem = problem_from_args(args)
@@ -149,7 +151,19 @@ def run(args: argparse.Namespace) -> int:
     episodes = args.episodes or benchmark_of(problem).default_episodes
     start = time.perf_counter()
     executor = executor_from_args(args)
-    if executor.kind == "local" and executor.workers == 1:  # one process, episode after episode
+    check_batch(args, executor)
+    if args.batch is not None:  # each controller's episodes in lock-step: the same episodes
+        from mimpc.rollout_batch import run_batch
+
+        exact = None if args.no_open_loop else make_solver(args.solver, time_limit=args.time_limit)
+        rollouts = {
+            c.name: run_batch(env, c, episodes, args.seed, batch=args.batch, progress=not args.no_progress)
+            for c in controllers
+        }
+        result = compare.compare_controllers(
+            env, controllers, episodes, args.seed, exact_solver=exact, rollouts=rollouts, progress=not args.no_progress
+        )
+    elif executor.kind == "local" and executor.workers == 1:  # one process, episode after episode
         exact = None if args.no_open_loop else make_solver(args.solver, time_limit=args.time_limit)
         result = compare.compare_controllers(
             env, controllers, episodes, args.seed, exact_solver=exact, progress=not args.no_progress

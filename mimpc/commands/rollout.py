@@ -5,10 +5,11 @@ figure under --out/<controller>/."""
 from __future__ import annotations
 
 import argparse
-import logging
 import json
+import logging
 
 from mimpc.commands.argtypes import nonnegative_int, output_dir, positive_float, positive_int, require_file
+from mimpc.commands.batch import add_batch_argument, check_batch
 from mimpc.commands.common import add_env_arguments, env_id_of, make_env, problem_from_args
 from mimpc.commands.conventions import run_record
 from mimpc.commands.parallel import add_executor_arguments, executor_from_args
@@ -54,6 +55,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-steps", type=positive_int, default=None, help="episode length (default: the environment's)")
     p.add_argument("--no-plot", action="store_true", help="skip the trajectory figure")
     p.add_argument("--no-progress", action="store_true")
+    add_batch_argument(p)
     add_executor_arguments(p)
 
 
@@ -67,8 +69,8 @@ def controller_kwargs(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mimpc.controllers import make_controller
     from mimpc import rollout
+    from mimpc.controllers import make_controller
 
     require_file("--checkpoint", args.checkpoint)
     problem = problem_from_args(args)
@@ -76,7 +78,12 @@ def run(args: argparse.Namespace) -> int:
     env = make_env(args, problem, **env_kwargs)
     controller = make_controller(args.controller, problem, **controller_kwargs(args))
     executor = executor_from_args(args)
-    if executor.kind == "local" and executor.workers == 1:
+    check_batch(args, executor)
+    if args.batch is not None:  # episodes in lock-step: the same episodes, one network call per step
+        from mimpc.rollout_batch import run_batch
+
+        result = run_batch(env, controller, args.episodes, args.seed, batch=args.batch, progress=not args.no_progress)
+    elif executor.kind == "local" and executor.workers == 1:
         result = rollout.run(env, controller, args.episodes, seed=args.seed, progress=not args.no_progress)
     else:  # episodes as tasks: the same seeds, so the same episodes
         from mimpc.episodes import EpisodeTask, run_rollouts

@@ -5,8 +5,8 @@ or any registered one. Writes the best checkpoint to --out and a per-epoch CSV l
 from __future__ import annotations
 
 import argparse
-import logging
 import json
+import logging
 
 from mimpc.commands.argtypes import (
     nonnegative_float,
@@ -72,9 +72,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--decode",
         default="argmax",
-        choices=("argmax", "chain_map"),
+        choices=("argmax", "chain_map", "rows_map"),
         help="how evaluation reads the per-integer head: argmax per integer (the paper's), or chain_map: "
-        "the most probable integers under the rate limits (tank eq. 33), which then hold by construction",
+        "the most probable integers under the rate limits (tank eq. 33), which then hold by construction; "
+        "rows_map: the most probable integers under every integer-only row of any problem",
     )
     p.add_argument(
         "--loss",
@@ -127,8 +128,8 @@ def loss_overrides(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mimpc.training.dataset import concat_datasets, load_dataset
     from mimpc.controllers.methods import train_method
+    from mimpc.training.dataset import concat_datasets, load_dataset
     from mimpc.training.methods import TrainOptions
     from mimpc.training.trainer import TrainConfig
 

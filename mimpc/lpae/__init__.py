@@ -1,4 +1,4 @@
-"""LP-AE (``papers/lp-ae.txt``) for generic parametric LP families, its baselines and benchmark.
+"""LP-AE (the LP-AE paper, docs/references.md) for generic parametric LP families, its baselines and benchmark.
 
 * :mod:`mimpc.lpae.torch_lp`: an LP family as torch buffers (rows, objective, feature scaling);
 * :mod:`mimpc.lpae.autoencoder`: the LP-AE model, loss, annealed-penalty trainer;

@@ -21,7 +21,7 @@ two hidden layers of 128 for encoder and decoder, Adam (lr 1e-3, cosine decay to
 decay 1e-6), batch 64, 40 epochs, ``lambda_0 = 1``, factor 1.5, cap ``1e4`` (reached at epoch
 23), ``w_obj = 0.5``. Where they differ from the paper (40 epochs, not 100; a cosine learning
 rate, which the paper does not mention) and what each knob does to feasibility and gap is
-measured in the README ("The LP-AE paper's Table 1 on the scheduling LP", ``mimpc bench lpae
+measured in docs/papers/lpae.md (``mimpc bench lpae
 --diagnose``): every knob trades one for the other, and the training data size moves both.
 """
 

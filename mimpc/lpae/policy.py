@@ -1,6 +1,6 @@
 """LP-AE for MI-MPC: a solver-free policy trained as an autoencoder with an annealed penalty.
 
-Following the LP-AE paper (``papers/lp-ae.txt``), the encoder maps theta to the whole decision and
+Following the LP-AE paper (docs/references.md), the encoder maps theta to the whole decision and
 that decision is the latent code of an autoencoder whose decoder reconstructs theta. Training is
 unsupervised (no labels, no QP layer)::
 
@@ -28,10 +28,10 @@ from torch import nn
 
 from mimpc.problems import ParametricMIQP
 from mimpc.training.checkpoint import Checkpoint
-from mimpc.training.methods import TrainOptions
-from mimpc.training.model_kinds import register_model_kind
 from mimpc.training.dataset import ExpertDataset
 from mimpc.training.losses import anneal_multiplier, penalty
+from mimpc.training.methods import TrainOptions
+from mimpc.training.model_kinds import register_model_kind
 from mimpc.training.models import integer_head_kind, mlp, straight_through_integers
 
 __all__ = [

@@ -295,7 +295,7 @@ class ParametricMIQP:
     # ------------------------------------------------------------------ closed-loop simulation
     def initial_state(self, theta: Any) -> np.ndarray:
         """The state ``x_0`` that ``theta`` pins through the initial-state equalities."""
-        lay = self._require_layout()
+        lay = self.require_layout()
         theta = self.check_theta(theta)
         rows = lay.initial_rows
         return np.linalg.solve(self.A[np.ix_(rows, lay.state_index[0])], self.eq_rhs(theta)[..., rows].T).T
@@ -303,27 +303,22 @@ class ParametricMIQP:
     def next_state(self, theta: Any, u: Any, delta_step: Any) -> np.ndarray:
         """``x_1`` reached from ``x_0(theta)`` under input ``u`` and integers ``delta_step``.
 
-        Read off the first dynamics rows of ``A``, so environments simulate exactly the model the
-        controllers optimise (including disturbances that enter through theta).
+        Read off the initial-state and first dynamics rows of ``A`` (:class:`mimpc.problems.plant.Plant`),
+        so environments simulate exactly the model the controllers optimise (including disturbances
+        that enter through theta); a batch of states steps bit for bit like each alone.
         """
-        lay = self._require_layout()
-        theta = self.check_theta(theta)
+        from mimpc.problems.plant import plant_of
+
+        lay = self.require_layout()
+        theta = check_array(theta, "theta", (self.n_theta,))
         u = check_array(u, "u", (lay.n_input,))
         delta_step = check_array(delta_step, "delta_step", (lay.n_delta_step,))
-        rows = lay.dynamics_rows[0]
-        A = self.A[rows]
-        rhs = (
-            self.eq_rhs(theta)[rows]
-            - A[:, lay.state_index[0]] @ self.initial_state(theta)
-            - A[:, lay.input_index[0]] @ u
-            - A[:, self.n_x + lay.delta_index[0]] @ delta_step
-        )
-        return np.linalg.solve(A[:, lay.state_index[1]], rhs)
+        return plant_of(self).step(theta[None], u[None], delta_step[None])[0]
 
     def plan_from_inputs(self, theta: Any, inputs: Any, delta: Any) -> np.ndarray:
         """The continuous decision ``x`` whose states follow the equalities from ``x_0(theta)``
         under ``inputs`` (shape ``(H, n_input)``) and integers ``delta`` (shape ``(n_d,)``)."""
-        lay = self._require_layout()
+        lay = self.require_layout()
         theta = self.check_theta(theta)
         inputs = check_array(inputs, "inputs", (lay.horizon, lay.n_input))
         delta = check_array(delta, "delta", (self.n_d,))
@@ -336,17 +331,27 @@ class ParametricMIQP:
 
     def stage_cost(self, state: Any, u: Any, delta_step: Any, theta: Any) -> float:
         """Running cost of one step, as defined by the benchmark's config (sums to :meth:`objective`
-        together with :meth:`terminal_cost` along a planned trajectory; a test checks this)."""
-        return self.config.stage_cost(state, u, delta_step, theta)
+        together with :meth:`terminal_cost` along a planned trajectory; a test checks this); without
+        one, read off the objective (:func:`mimpc.problems.first_step.derived_stage_cost`)."""
+        own = getattr(self.config, "stage_cost", None)
+        if callable(own):
+            return own(state, u, delta_step, theta)
+        from mimpc.problems.first_step import derived_stage_cost
+
+        return derived_stage_cost(self, state, u, delta_step, theta)
 
     def terminal_cost(self, state: Any, theta: Any) -> float:
         """Terminal cost of the benchmark's config."""
         return self.config.terminal_cost(state, theta)
 
-    def _require_layout(self) -> MPCLayout:
+    def require_layout(self) -> MPCLayout:
+        """The MPC layout (where each stage's states, inputs and integers sit in ``x``), or a clear
+        error for a problem built without one."""
         if self.layout is None:
             raise ValueError(f"problem {self.name!r} has no MPC layout, so it cannot be simulated")
         return self.layout
+
+    _require_layout = require_layout  # its former, private name
 
     # ------------------------------------------------------------------ fixed-integer QP
     def fixed_integer_qp(self, theta: Any, delta: Any) -> QPData:

@@ -7,12 +7,51 @@ message naming the argument and the expected shape, instead of deep inside a sol
 from __future__ import annotations
 
 import math
-
 from typing import Any
 
 import numpy as np
 
-__all__ = ["check_array", "check_finite", "check_positive", "check_nonnegative", "check_positive_int", "resolve_rho"]
+__all__ = [
+    "as_real_array",
+    "check_array",
+    "check_finite",
+    "check_positive",
+    "check_nonnegative",
+    "check_positive_int",
+    "resolve_rho",
+]
+
+
+def as_real_array(value: Any, name: str, expected: str) -> np.ndarray:
+    """``value`` as a fresh float64 array, if every entry is a real number (int or float).
+
+    Refused with a ValueError naming ``name`` and ``expected``: complex numbers (numpy would drop the
+    imaginary part with only a warning), strings (numpy would parse ``"1.5"``), booleans, None and
+    other objects. Torch tensors are read as arrays.
+    """
+    if type(value).__module__.startswith("torch"):
+        value = value.detach().cpu().numpy()
+    if isinstance(value, (str, bytes)):
+        raise ValueError(f"{name} must be {expected}, got a string {value!r}")
+    try:
+        raw = np.array(value)
+    except (TypeError, ValueError) as exc:  # ragged nesting
+        raise ValueError(f"{name} must be {expected}, got {type(value).__name__} ({exc})") from exc
+    if raw.dtype.kind == "O":
+        bad = [v for v in raw.ravel() if not _is_real(v)]
+        if bad:
+            raise ValueError(f"{name} must be {expected}, found {bad[0]!r} ({type(bad[0]).__name__})")
+    elif raw.dtype.kind not in "iuf":
+        sample = raw.ravel()[0] if raw.size else raw
+        kind = {"c": "complex", "U": "string", "S": "bytes", "b": "boolean"}.get(raw.dtype.kind, str(raw.dtype))
+        raise ValueError(f"{name} must be {expected}, got {kind} entries (e.g. {sample!r})")
+    return raw.astype(np.float64)
+
+
+def _is_real(v: Any) -> bool:
+    if type(v).__module__.startswith("torch") and getattr(v, "ndim", 1) == 0:
+        v = v.item()
+    return not isinstance(v, (bool, np.bool_)) and isinstance(v, (int, float, np.integer, np.floating))
 
 
 def check_array(value: Any, name: str, shape: tuple[int, ...], allow_batch: bool = False) -> np.ndarray:
@@ -23,12 +62,7 @@ def check_array(value: Any, name: str, shape: tuple[int, ...], allow_batch: bool
     ValueError
         If the shape differs or an entry is NaN or infinite; the message names ``name``.
     """
-    if type(value).__module__.startswith("torch"):
-        value = value.detach().cpu().numpy()
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a numeric array of shape {shape}, got {type(value).__name__}") from exc
+    arr = as_real_array(value, name, f"a real-valued array of shape {shape}")
     ok = arr.shape == shape or (allow_batch and arr.ndim == len(shape) + 1 and arr.shape[1:] == shape)
     if not ok:
         wanted = f"{shape}" + (f" or (batch, {', '.join(map(str, shape))})" if allow_batch else "")

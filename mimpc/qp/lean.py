@@ -7,7 +7,7 @@ multiplier, validated inputs). A controller step needs less, and needs it fast: 
 * :meth:`LeanQP.exact`: is the fixed-integer QP of eq. (3), all rows hard, feasible, and what is
   its solution? One ``update()`` + ``solve()`` of a DAQP model built once per problem; DAQP keeps
   its working set between steps, which is the warm start (a ``setup()`` per step would cost an
-  order of magnitude more, see the README's step-latency table);
+  order of magnitude more, see the step-latency table in docs/papers/results.md);
 * :meth:`LeanQP.relaxed`: the relaxed QP of eq. (10). If the exact QP was feasible with every
   multiplier below ``rho`` it is already the answer (Theorem 2). Otherwise a second persistent
   DAQP model with the continuous rows declared *soft* (DAQP's sense 8, linear weight ``rho``)
@@ -21,7 +21,9 @@ Everything is in the reduced coordinates of :mod:`mimpc.qp.reduction` (the input
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -29,6 +31,9 @@ from mimpc.problems.canonical import ParametricMIQP
 from mimpc.problems.validation import resolve_rho
 from mimpc.qp.elastic import ElasticQP, SoftSeed, violated_rows
 from mimpc.qp.reduction import AffineMap, ReducedInstance
+
+if TYPE_CHECKING:
+    from mimpc.qp.fixed import FixedQPSolver
 
 __all__ = ["LeanQP", "LeanInstance", "LeanSolution"]
 
@@ -112,7 +117,16 @@ class LeanQP:
         self._exact_ready = False
         self._soft: SoftSeed | None = None
         self._elastic: ElasticQP | None = None
-        self._general = None
+        self._general: FixedQPSolver | None = None
+
+    def fresh(self) -> LeanQP:
+        """A LeanQP of the same problem and ``rho`` sharing this one's precomputed maps but none of its
+        solver models or working sets: one per episode of a batch (:mod:`mimpc.controllers.batch`),
+        without rebuilding the maps."""
+        new = copy.copy(self)
+        new._exact, new._exact_ready = new._model(), False
+        new._soft = new._elastic = new._general = None
+        return new
 
     def _model(self):
         model = self._daqp.Model()

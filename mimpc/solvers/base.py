@@ -14,11 +14,18 @@ Statuses (``MIQPSolution.status``):
 ``"infeasible"``   no (x, delta) satisfies the constraints for this theta;
 ``"no_solution"``  a limit stopped the search before any incumbent was found;
 ``"error"``        the solver failed (numerical trouble, unexpected status); ``message`` says why.
+
+A solve that the solver reports as interrupted by the user (it caught SIGINT, Ctrl-C) is never a
+status: it raises :class:`SolveInterrupted` (a ``KeyboardInterrupt``), so an interrupt cannot pass for a
+time limit and cost a label. Where this process ignores SIGINT (a background job: the interrupt was
+meant for someone else, yet the solver catches it anyway) the solve is repeated instead.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import signal
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -39,18 +46,29 @@ __all__ = [
     "STATUSES",
     "SolverUnavailableError",
     "SolverLicenseError",
+    "SolveInterrupted",
     "check_single_theta",
     "model_size",
     "solver_infinity",
 ]
 
 STATUSES = ("optimal", "time_limit", "infeasible", "no_solution", "error")
+#: RawResult status of a solve that the solver stopped on SIGINT (never an MIQPSolution status).
+INTERRUPTED = "interrupted"
+#: Repeats of a solve interrupted while this process ignores SIGINT, before giving up.
+MAX_IGNORED_INTERRUPTS = 20
+
+log = logging.getLogger(__name__)
 #: Relative MIP gap used by every backend when ``mip_gap`` is None.
 DEFAULT_MIP_GAP = 1e-4
 
 
 class SolverUnavailableError(ImportError):
     """A named solver backend is not installed (or cannot start); the message says how to install it."""
+
+
+class SolveInterrupted(KeyboardInterrupt):
+    """The solver stopped on an interrupt (SIGINT) before finishing: no result, not a time limit."""
 
 
 class SolverLicenseError(RuntimeError):
@@ -278,7 +296,7 @@ class MIQPSolver(ABC):
     def close(self) -> None:
         """Free the solver's models and environments."""
 
-    def __enter__(self) -> "MIQPSolver":
+    def __enter__(self) -> MIQPSolver:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -342,6 +360,9 @@ class PersistentSolver(MIQPSolver):
     def _set_start(self, model: Any, start: np.ndarray | None) -> None:
         """Install the MIP start ``start`` (``None``: clear any previous one); default: ignore it."""
 
+    def _restart(self, model: Any) -> None:
+        """Discard the search state of an interrupted solve, so the next one starts afresh."""
+
     def _is_license_error(self, exc: BaseException) -> bool:
         return False
 
@@ -378,14 +399,21 @@ class PersistentSolver(MIQPSolver):
         if start is not None or key in self._started:  # clear a previous start only when one was set
             self._set_start(model, start)
             (self._started.add if start is not None else self._started.discard)(key)
-        try:
-            raw = self._optimize(model)
-        except Exception as exc:  # noqa: BLE001 - solver-specific exception classes
-            if self._is_license_error(exc):
-                self._forget(problem)
-                raise SolverLicenseError(self._license_message(problem, self._license_error_text(exc))) from None
-            raise
-        return self._solution(problem, theta, raw)
+        for _ in range(MAX_IGNORED_INTERRUPTS + 1):
+            try:
+                raw = self._optimize(model)
+            except Exception as exc:
+                if self._is_license_error(exc):
+                    self._forget(problem)
+                    raise SolverLicenseError(self._license_message(problem, self._license_error_text(exc))) from None
+                raise
+            if raw.status != INTERRUPTED:
+                return self._solution(problem, theta, raw)
+            if signal.getsignal(signal.SIGINT) != signal.SIG_IGN:  # (gurobipy restores it as a plain int)
+                break
+            log.info("%s caught a SIGINT that this process ignores; solving again", self.name)
+            self._restart(model)
+        raise SolveInterrupted(f"the {self.name} solve was interrupted (SIGINT) after {raw.solve_time:.3g} s")
 
     def close(self) -> None:
         while self._models:
@@ -395,7 +423,7 @@ class PersistentSolver(MIQPSolver):
     def __del__(self) -> None:
         try:
             self.close()
-        except Exception:  # noqa: BLE001 - interpreter shutdown
+        except Exception:
             pass
 
     # ------------------------------------------------------------------ internals

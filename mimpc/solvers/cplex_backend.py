@@ -20,7 +20,14 @@ from typing import Any
 import numpy as np
 
 from mimpc.problems.canonical import ParametricMIQP
-from mimpc.solvers.base import LicenseLimits, PersistentSolver, RawResult, SolverUnavailableError, solver_infinity
+from mimpc.solvers.base import (
+    INTERRUPTED,
+    LicenseLimits,
+    PersistentSolver,
+    RawResult,
+    SolverUnavailableError,
+    solver_infinity,
+)
 
 try:
     import cplex
@@ -33,6 +40,7 @@ __all__ = ["CplexSolver"]
 _LICENSE_ERRORS = (1016,)  # "Community Edition. Problem size limits exceeded."
 _OPTIMAL = (1, 101, 102)  # optimal (QP), MIP optimal, MIP optimal within tolerance
 _INFEASIBLE = (3, 4, 103, 119)
+_ABORTED_BY_USER = (13, 113, 114)  # CPX_STAT_ABORT_USER, CPXMIP_ABORT_FEAS, CPXMIP_ABORT_INFEAS
 
 
 def _silence(c: Any, verbose: bool) -> None:
@@ -44,7 +52,7 @@ def _silence(c: Any, verbose: bool) -> None:
 
 
 def _error_code(exc: BaseException) -> int | None:
-    args = getattr(exc, "args", ())
+    args: tuple[Any, ...] = getattr(exc, "args", ())
     return args[2] if len(args) >= 3 and isinstance(args[2], int) else None
 
 
@@ -162,6 +170,8 @@ class CplexSolver(PersistentSolver):
                 self._gap(c, mip, optimal=True),
                 elapsed,
             )
+        if status in _ABORTED_BY_USER:
+            return RawResult(INTERRUPTED, None, math.nan, math.inf, elapsed, f"CPLEX: {text}")
         if status in _INFEASIBLE:
             return RawResult("infeasible", None, math.nan, math.inf, elapsed, text)
         if status in (2, 118, 5, 115):  # unbounded, or optimal with unscaled infeasibilities

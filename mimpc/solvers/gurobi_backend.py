@@ -23,6 +23,7 @@ import scipy.sparse as sp
 
 from mimpc.problems.canonical import ParametricMIQP
 from mimpc.solvers.base import (
+    INTERRUPTED,
     LicenseLimits,
     PersistentSolver,
     RawResult,
@@ -35,7 +36,7 @@ try:
     import gurobipy as gp
     from gurobipy import GRB
 except ImportError:  # pragma: no cover - depends on the environment
-    gp = None
+    gp = None  # type: ignore[assignment]
 
 __all__ = ["GurobiSolver"]
 
@@ -45,7 +46,6 @@ _LIMIT_STATUSES = {  # status code -> name, for searches stopped by a limit
     8: "node limit",
     9: "time limit",
     10: "solution limit",
-    11: "interrupted",
     13: "suboptimal",
     16: "work limit",
     17: "memory limit",
@@ -134,7 +134,7 @@ class GurobiSolver(PersistentSolver):
         return gp is not None and isinstance(exc, gp.GurobiError) and exc.errno in _LICENSE_ERRORS
 
     def _license_error_text(self, exc: BaseException) -> str:
-        return f"Gurobi error {exc.errno}: {exc}"
+        return f"Gurobi error {getattr(exc, 'errno', '?')}: {exc}"
 
     def _build(self, problem: ParametricMIQP) -> _GurobiModel:
         opts = self.options
@@ -181,6 +181,8 @@ class GurobiSolver(PersistentSolver):
         status, has_sol = model.Status, model.SolCount > 0
         if status == GRB.OPTIMAL:
             return RawResult("optimal", m.z.X.copy(), model.ObjVal, self._gap(model), elapsed)
+        if status == GRB.INTERRUPTED:
+            return RawResult(INTERRUPTED, None, math.nan, math.inf, elapsed, "Gurobi: interrupted")
         if status in (GRB.INFEASIBLE, GRB.INF_OR_UNBD):
             text = "infeasible" if status == GRB.INFEASIBLE else "infeasible or unbounded (INF_OR_UNBD)"
             return RawResult("infeasible", None, math.nan, math.inf, elapsed, text)
@@ -199,6 +201,9 @@ class GurobiSolver(PersistentSolver):
             return float(model.MIPGap)
         except (AttributeError, gp.GurobiError):
             return 0.0 if model.Status == GRB.OPTIMAL else math.inf
+
+    def _restart(self, m: _GurobiModel) -> None:
+        m.model.reset(0)
 
     def _dispose(self, m: _GurobiModel) -> None:
         m.model.dispose()

@@ -29,9 +29,8 @@ from mimpc.solvers.scip_backend import ScipSolver
 __all__ = ["make_solver", "available_solvers", "installed_solvers", "AutoSolver", "BACKENDS", "SOLVER_NAMES"]
 
 #: Backends in the order "auto" tries them (each backend's ``auto_rank``).
-BACKENDS: dict[str, type[PersistentSolver]] = {
-    cls.name: cls for cls in sorted((GurobiSolver, CplexSolver, ScipSolver), key=lambda cls: cls.auto_rank)
-}
+_CLASSES: tuple[type[PersistentSolver], ...] = (GurobiSolver, CplexSolver, ScipSolver)
+BACKENDS: dict[str, type[PersistentSolver]] = {cls.name: cls for cls in sorted(_CLASSES, key=lambda cls: cls.auto_rank)}
 SOLVER_NAMES = ("auto",) + tuple(BACKENDS)
 
 

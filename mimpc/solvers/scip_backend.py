@@ -21,12 +21,19 @@ import numpy as np
 import scipy.sparse as sp
 
 from mimpc.problems.canonical import ParametricMIQP
-from mimpc.solvers.base import LicenseLimits, PersistentSolver, RawResult, SolverUnavailableError, solver_infinity
+from mimpc.solvers.base import (
+    INTERRUPTED,
+    LicenseLimits,
+    PersistentSolver,
+    RawResult,
+    SolverUnavailableError,
+    solver_infinity,
+)
 
 try:
     import pyscipopt as ps
 except ImportError:  # pragma: no cover - depends on the environment
-    ps = None
+    ps = None  # type: ignore[assignment]
 
 __all__ = ["ScipSolver"]
 
@@ -117,11 +124,13 @@ class ScipSolver(PersistentSolver):
         start = time.perf_counter()
         try:
             model.optimize()
-        except Exception as exc:  # noqa: BLE001 - PySCIPOpt raises plain exceptions
+        except Exception as exc:
             return RawResult("error", None, math.nan, math.inf, time.perf_counter() - start, f"SCIP: {exc}")
         elapsed = time.perf_counter() - start
         status = model.getStatus()
         has_sol = model.getNSols() > 0
+        if status == "userinterrupt":
+            return RawResult(INTERRUPTED, None, math.nan, math.inf, elapsed, "SCIP: interrupted")
         if status in _INFEASIBLE:
             return RawResult("infeasible", None, math.nan, math.inf, elapsed, status)
         if status in _ERROR or (status == "unknown" and not has_sol):
@@ -141,6 +150,9 @@ class ScipSolver(PersistentSolver):
                 "" if status == "optimal" else status,
             )
         return RawResult("time_limit", z, objective, model.getGap(), elapsed, f"SCIP stopped: {status}")
+
+    def _restart(self, m: _ScipModel) -> None:
+        m.model.freeTransform()
 
     def _dispose(self, m: _ScipModel) -> None:
         m.model.freeProb()

@@ -197,9 +197,9 @@ def _plain(obj: Any) -> Any:
 
 
 # scalars written by earlier versions that did not convert them
-_NUMPY_SCALARS = [
+_NUMPY_SCALARS: list[Any] = [
     np.dtype,
-    getattr(np, "_core", None) and np._core.multiarray.scalar,
+    getattr(getattr(getattr(np, "_core", None), "multiarray", None), "scalar", None),
     type(np.dtype(np.float64)),
     type(np.dtype(np.int64)),
 ]

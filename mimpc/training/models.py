@@ -21,8 +21,10 @@ the model, so it travels with the weights in every checkpoint.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -31,13 +33,14 @@ from torch import nn
 from mimpc.problems import ParametricMIQP
 from mimpc.training.integer_chains import chain_map_indices, find_rate_chains
 from mimpc.training.integer_groups import find_integer_groups
+from mimpc.training.integer_map import integer_rows_of, log_probabilities, rows_map_indices
 
 __all__ = ["ModelConfig", "IntegerPolicy", "integer_head_kind", "straight_through_integers", "mlp"]
 
 _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "elu": nn.ELU}
 HEADS = ("per_integer", "grouped", "increments")
 ENCODERS = ("mlp", "temporal")
-DECODES = ("argmax", "chain_map")
+DECODES = ("argmax", "chain_map", "rows_map")
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,9 @@ class ModelConfig:
         How evaluation turns a per-integer categorical head's scores into integers: ``"argmax"``
         per integer (the paper's), or ``"chain_map"``: the most probable assignment under the
         rate limits of :mod:`mimpc.training.integer_chains` (Viterbi), so that they hold by
-        construction. Training samples are unaffected.
+        construction, or ``"rows_map"``: the most probable assignment under every integer-only row
+        of any problem (:mod:`mimpc.training.integer_map`; binary or categorical integers).
+        Training samples are unaffected.
     """
 
     hidden: tuple[int, ...] = (128, 128, 128, 128)
@@ -98,9 +103,9 @@ class ModelConfig:
             )
         if self.decode not in DECODES:
             raise ValueError(f"decode must be one of {DECODES}, got {self.decode!r}")
-        if self.decode == "chain_map" and self.head != "per_integer":
+        if self.decode != "argmax" and self.head != "per_integer":
             raise ValueError(
-                f"decode='chain_map' reads per-integer scores; it needs head='per_integer', got head={self.head!r}"
+                f"decode={self.decode!r} reads per-integer scores; it needs head='per_integer', got head={self.head!r}"
             )
         if self.encoder == "temporal" and self.dropout:
             raise ValueError("encoder='temporal' has no dropout (use dropout=0)")
@@ -218,6 +223,13 @@ class IntegerPolicy(nn.Module):
                     f"decode='chain_map' needs multi-valued integers chained by rate limits "
                     f"|d_k - d_(k-1)| <= m; problem {problem.name!r} has none (use decode='argmax')"
                 )
+        self.rows = None
+        if self.config.decode == "rows_map":
+            self.rows = integer_rows_of(problem)
+            if self.rows is None:
+                raise ValueError(
+                    f"decode='rows_map' needs integer-only rows; problem {problem.name!r} has none (use decode='argmax')"
+                )
         if self.config.encoder == "temporal":
             from mimpc.training.temporal import TemporalNet
 
@@ -243,12 +255,18 @@ class IntegerPolicy(nn.Module):
         return out.view(-1, self.n_groups if self.kind == "grouped" else self.n_d, self.n_values)
 
     def forward(self, theta: torch.Tensor) -> torch.Tensor:
-        return self.integers_from_logits(self.logits(theta))
+        return self.integers_from_logits(self.logits(theta), theta)
 
-    def integers_from_logits(self, logits: torch.Tensor) -> torch.Tensor:
-        """Hard integers with straight-through gradients (Gumbel noise only in training mode)."""
+    def integers_from_logits(self, logits: torch.Tensor, theta: torch.Tensor | None = None) -> torch.Tensor:
+        """Hard integers with straight-through gradients (Gumbel noise only in training mode);
+        ``theta`` is needed by ``decode="rows_map"`` when the integer-only rows depend on it."""
         if self.kind == "increments":
             return self._accumulate_increments(logits)
+        if self.rows is not None and not self.training:
+            logp = log_probabilities(logits.detach().cpu().numpy(), self.kind == "binary")
+            t = None if theta is None else theta.detach().cpu().numpy()
+            idx = rows_map_indices(logp, self.rows, t)
+            return torch.as_tensor(self.lower + idx, dtype=logits.dtype, device=logits.device)
         if self.chains is not None and not self.training:
             idx = chain_map_indices(logits.detach().cpu().numpy(), self.chains)
             return torch.as_tensor(self.lower + idx, dtype=logits.dtype, device=logits.device)
@@ -352,7 +370,8 @@ class _NumpyPolicy:
             return t.detach().cpu().numpy().astype(dtype, copy=True)
 
         self.kind, self.lower, self.n_values = policy.kind, policy.lower, policy.n_values
-        self.chains = policy.chains
+        self.chains, self.rows = policy.chains, policy.rows
+        self.last_decode_seconds = 0.0
         self.mean, self.std = arr(policy.theta_mean), arr(policy.theta_std)
         self.activation = _NUMPY_ACTIVATIONS[policy.config.activation]
         self.layers, self.scorer = [], None
@@ -371,7 +390,11 @@ class _NumpyPolicy:
             self.inverse = arr(policy.chain_inverse, np.int64)
 
     def __call__(self, theta: np.ndarray) -> np.ndarray:
-        return self.decode(self.scores(theta))
+        out = self.scores(theta)
+        t0 = time.perf_counter()
+        delta = self.decode(out, theta)
+        self.last_decode_seconds = time.perf_counter() - t0
+        return delta
 
     def scores(self, theta: np.ndarray) -> np.ndarray:
         """The head's raw output for one theta (the logits that :meth:`decode` turns into integers)."""
@@ -385,8 +408,14 @@ class _NumpyPolicy:
                 z = self.activation(z)
         return z
 
-    def decode(self, out: np.ndarray) -> np.ndarray:
-        """The head's integers (float64) from its raw output :meth:`scores`."""
+    def decode(self, out: np.ndarray, theta: np.ndarray | None = None) -> np.ndarray:
+        """The head's integers (float64) from its raw output :meth:`scores` (``theta``: for
+        ``decode="rows_map"`` on rows that depend on it)."""
+        if self.rows is not None:
+            scores = out if self.kind == "binary" else out.reshape(-1, self.n_values)
+            logp = log_probabilities(scores[None], self.kind == "binary")
+            t = None if theta is None else np.asarray(theta, dtype=np.float64)[None]
+            return self.lower + rows_map_indices(logp, self.rows, t)[0].astype(np.float64)
         if self.kind == "binary":  # round(sigmoid(out)): 1 exactly when out > 0 (round(0.5) = 0)
             return (out > 0).astype(np.float64)
         if self.kind == "categorical":

@@ -18,11 +18,11 @@ from mimpc import metrics
 from mimpc.io import write_csv
 from mimpc.problems import ParametricMIQP
 from mimpc.training.checkpoint import load_checkpoint, save_checkpoint
-from mimpc.training.support import TrainingSupport
 from mimpc.training.dataset import ExpertDataset
 from mimpc.training.losses import METHODS, HybridLoss, LossConfig, loss_preset
 from mimpc.training.methods import TrainOptions
 from mimpc.training.models import IntegerPolicy, ModelConfig
+from mimpc.training.support import TrainingSupport
 
 __all__ = ["TrainConfig", "TrainResult", "train", "train_with_options", "resolve_device", "slack_penalty_check"]
 
@@ -169,7 +169,7 @@ class L2OMethod:
 
     def _run(self, theta: torch.Tensor, delta_star: torch.Tensor, epoch: int, with_qp: bool) -> tuple:
         logits = self.model.logits(theta)
-        delta = self.model.integers_from_logits(logits)
+        delta = self.model.integers_from_logits(logits, theta)
         x = slack = converged = None
         if with_qp:
             sol = self.layer(theta.to(self.qp_dtype), delta.to(self.qp_dtype))
@@ -417,12 +417,8 @@ def fit(
             state["bad_epochs"] += 1
         state["epoch"] = epoch + 1
         write_csv(log_path, state["history"])
-        log.info(
-            f"[{runner.name}] epoch {epoch + 1}: "
-            + ", ".join(
-                f"{k}={_fmt(v)}" for k, v in row.items() if k.startswith("val_") or k in ("train_loss", "epoch_seconds")
-            )
-        )
+        shown = (k for k in row if k.startswith("val_") or k in ("train_loss", "epoch_seconds"))
+        log.info("[%s] epoch %d: %s", runner.name, epoch + 1, ", ".join(f"{k}={_fmt(row[k])}" for k in shown))
         _save(out, policy, state, common, optimizer, scheduler, generator)
         if state["bad_epochs"] >= config.patience:
             stopped_early = True

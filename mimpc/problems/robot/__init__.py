@@ -1,5 +1,7 @@
 """The robot benchmark (paper Appendix B): problem and config, samplers, hooks, drawing."""
 
+from mimpc.problems.robot.benchmark import BENCHMARK
+from mimpc.problems.robot.hooks import COLLISION_TOL
 from mimpc.problems.robot.problem import (
     N_FACES,
     N_INPUT,
@@ -13,12 +15,11 @@ from mimpc.problems.robot.problem import (
     robot_nav,
     sample_start_goal,
     segment_hits_obstacles,
+    segments_hit_obstacles,
     side_integers,
     tight_big_m,
     with_overrides,
 )
-from mimpc.problems.robot.hooks import COLLISION_TOL
-from mimpc.problems.robot.benchmark import BENCHMARK  # noqa: E402  (after the modules it uses)
 
 __all__ = [
     "Obstacle",
@@ -28,6 +29,7 @@ __all__ = [
     "sample_start_goal",
     "inside_obstacles",
     "segment_hits_obstacles",
+    "segments_hit_obstacles",
     "obstacle_corners",
     "side_integers",
     "face_integers",

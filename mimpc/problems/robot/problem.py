@@ -4,7 +4,7 @@ A double integrator ``x = [px, py, vx, vy]`` driven by accelerations ``u = [ax, 
 the goal while staying ``d_min`` away from rotated box obstacles, encoded with four binaries per
 obstacle and step (eq. 25) of which at most three may be relaxed (eq. 26).
 
-Documented choices (see README, "Paper versus authors' code"):
+Documented choices (see docs/papers/paper-vs-code.md):
 
 * Default geometry is the one the authors ran (obstacle half-sizes 0.2 x 0.25, workspace
   ``x in [-0.5, 2.0]``); ``RobotNavConfig.paper()`` has the paper's literal numbers.
@@ -19,6 +19,7 @@ Documented choices (see README, "Paper versus authors' code"):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -180,10 +181,10 @@ class RobotNavConfig:
                 )
 
     @classmethod
-    def paper(cls, **overrides: Any) -> "RobotNavConfig":
+    def paper(cls, **overrides: Any) -> RobotNavConfig:
         """The paper's literal Appendix B.1 numbers: workspace x in [-0.5, 3], obstacle half-sizes
         0.8 x 1.0 (so large that the free space is a thin corridor), M = 1e3."""
-        base = dict(workspace=(-0.5, 3.0, -3.0, 0.5), obstacles=PAPER_OBSTACLES, big_m=1e3)
+        base: dict[str, Any] = dict(workspace=(-0.5, 3.0, -3.0, 0.5), obstacles=PAPER_OBSTACLES, big_m=1e3)
         base.update(overrides)
         return cls(**base)
 
@@ -201,7 +202,7 @@ class RobotNavConfig:
         return float(self.w_terminal * np.sum((np.asarray(state)[:2] - np.asarray(theta)[4:6]) ** 2))
 
 
-PRESETS = {"authors": RobotNavConfig, "paper": RobotNavConfig.paper}
+PRESETS: dict[str, Callable[..., RobotNavConfig]] = {"authors": RobotNavConfig, "paper": RobotNavConfig.paper}
 
 
 def tight_big_m(config: RobotNavConfig) -> np.ndarray:
@@ -274,7 +275,9 @@ def build_robot_nav(config: RobotNavConfig) -> ParametricMIQP:
     b = np.zeros(A.shape[0])
 
     # ---------------- inequalities
-    G_rows, h_rows, groups = [], [], []
+    G_rows: list[np.ndarray] = []
+    h_rows: list[np.ndarray] = []
+    groups: list[RowGroup] = []
 
     def add_group(name: str, G_block: np.ndarray, h_block: np.ndarray) -> None:
         start = sum(len(r) for r in h_rows)
@@ -386,6 +389,28 @@ def segment_hits_obstacles(config: RobotNavConfig, p0: np.ndarray, p1: np.ndarra
             t_lo, t_hi = max(t_lo, min(ta, tb)), min(t_hi, max(ta, tb))
         hits.append(t_hi - t_lo > 1e-12)
     return np.array(hits, dtype=bool)
+
+
+def segments_hit_obstacles(config: RobotNavConfig, p0: np.ndarray, p1: np.ndarray, margin: float = 0.0) -> np.ndarray:
+    """:func:`segment_hits_obstacles` for a batch of segments ``p0[i] -> p1[i]`` (shapes ``(n, 2)``):
+    boolean ``(n, n_obstacles)``, the same slab test as arrays."""
+    p0, p1 = np.asarray(p0, float)[:, :2], np.asarray(p1, float)[:, :2]
+    out = np.empty((len(p0), config.n_obstacles), dtype=bool)
+    for o, obs in enumerate(config.obstacles):
+        normals, offsets = obs.face_normals()[:2], obs.face_offsets()[:2] + margin
+        a = (p0 - np.asarray(obs.center)) @ normals.T
+        d = (p1 - p0) @ normals.T
+        t_lo, t_hi = np.zeros(len(p0)), np.ones(len(p0))
+        for j in range(2):
+            parallel = np.abs(d[:, j]) < 1e-15
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ta, tb = (-offsets[j] - a[:, j]) / d[:, j], (offsets[j] - a[:, j]) / d[:, j]
+            lo = np.where(parallel, t_lo, np.maximum(t_lo, np.minimum(ta, tb)))
+            hi = np.where(parallel, t_hi, np.minimum(t_hi, np.maximum(ta, tb)))
+            outside = parallel & (np.abs(a[:, j]) >= offsets[j])
+            t_lo, t_hi = np.where(outside, 1.0, lo), np.where(outside, 0.0, hi)
+        out[:, o] = t_hi - t_lo > 1e-12
+    return out
 
 
 def obstacle_corners(obs: Obstacle, margin: float = 0.0) -> np.ndarray:

@@ -4,7 +4,7 @@
 an integer input ``delta`` in ``{0, 1, 2, 3}`` whose changes inside the horizon are at most 1
 (eq. 33), and known disturbances ``d`` forecast over the horizon. ``theta = [x0, d_0 .. d_{H-1}]``.
 
-Documented choices (see README, "Paper versus authors' code"):
+Documented choices (see docs/papers/paper-vs-code.md):
 
 * The paper's matrices (``A22 = 0.9966``, ``Bd = [0; 0.0825]``) and input box ``0 <= u_i <= 8``;
   the authors' code uses ``A22 = 0.9956`` and ``u1 + u2 <= 8``.
@@ -80,7 +80,7 @@ class ThermalTankConfig:
     rho_delta: float = 0.1
     slack_penalty: float = 1e4
     d1_scale: float = 7.0
-    d1_beta: tuple = (0.6, 1.4)
+    d1_beta: tuple[float, float] = (0.6, 1.4)
     d2_bursts: tuple = (1, 2)
     d2_amplitude: tuple = (1.0, 16.0)
     d2_duration: tuple = (2, 5)

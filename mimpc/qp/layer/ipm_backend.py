@@ -45,7 +45,7 @@ class _RelaxedQPFunction(torch.autograd.Function):
     """``(c, d, e) -> (w, s, converged, iterations)`` of the reduced relaxed QP, batched."""
 
     @staticmethod
-    def forward(ctx: Any, c: torch.Tensor, d: torch.Tensor, e: torch.Tensor, layer: "IPMQPLayer") -> tuple:
+    def forward(ctx: Any, c: torch.Tensor, d: torch.Tensor, e: torch.Tensor, layer: IPMQPLayer) -> tuple:
         data = layer._data(c.device)
         res = solve_batch(data, c, d, e, layer.rho, layer.options)
         # defensive: never hand out non-finite numbers (the solver freezes at finite iterates)
@@ -80,6 +80,9 @@ class _RelaxedQPFunction(torch.autograd.Function):
 class IPMQPLayer(RelaxedQPLayer):
     """Batched interior-point relaxed-QP layer (see the module docstring).
 
+    After each call ``last_status`` (0 converged, 1 iteration cap, 2 numerical failure) and
+    ``last_polished`` (active set verified exactly) hold per-sample diagnostics.
+
     Parameters
     ----------
     problem : ParametricMIQP
@@ -90,9 +93,6 @@ class IPMQPLayer(RelaxedQPLayer):
         ``polish_tol=1e-4``, ``max_iter=60``, ``step_fraction=0.99``).
     check_inputs, raise_on_failure
         See :class:`~mimpc.qp.layer.base.RelaxedQPLayer`.
-
-    After each call ``last_status`` (0 converged, 1 iteration cap, 2 numerical failure) and
-    ``last_polished`` (active set verified exactly) hold per-sample diagnostics.
     """
 
     backend = "ipm"

@@ -1,0 +1,192 @@
+"""Many episodes of one controller in lock-step: one batched network call, then per-episode QPs.
+
+:class:`ControllerLanes` keeps ``size`` *lanes* of a controller, one per running episode. A lane is
+the controller itself as far as the step is concerned: a shallow copy that shares the immutable
+parts (network weights, certifier, problem, the exact MIQP solver) and owns what an episode
+changes (its warm-started QP models, the previous step's integers). Each lane therefore runs the
+very code of :meth:`Controller.act`, and an episode in a lane makes the decisions it makes alone.
+
+What is batched is the network: :meth:`ControllerLanes.act` evaluates the learned policy once for
+the observations of every lane that acts (torch, on CUDA when it is available, else on the CPU),
+and each lane then decodes its own row of scores, solves its QPs and certifies its plan. The
+network's time is shared out equally among the lanes of the call (``StepInfo.timings["network"]``,
+included in ``solve_time``). The scores come from torch's float32 arithmetic rather than the
+single-theta numpy copy of the forward pass, so two integer assignments whose scores tie to
+float32 round-off could rank differently; the tests and ``docs/speed.md`` check the decisions.
+
+The exact controller (``miqp``) and the solver-free one (``lpae``) have no batched network: their
+lanes act one after the other. Other controllers have no lanes (``TypeError``).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from mimpc.controllers.base import Controller, StepInfo
+from mimpc.controllers.torch_threads import torch_threads
+
+__all__ = ["ControllerLanes", "batch_device"]
+
+
+def batch_device() -> str:
+    """Where the batched network runs: ``"cuda"`` when torch sees a GPU, else ``"cpu"``."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class _RowScores:
+    """A numpy policy whose ``scores`` are one precomputed row of a batched call (see the module)."""
+
+    def __init__(self, policy: Any) -> None:
+        self._policy = policy
+        self.row: np.ndarray | None = None
+
+    def scores(self, theta: np.ndarray) -> np.ndarray:
+        return self.row
+
+    def __call__(self, theta: np.ndarray) -> np.ndarray:
+        return self._policy.decode(self.row)
+
+    def __getattr__(self, name: str) -> Any:  # kind, decode, patterns, ...: the policy's own
+        return getattr(self._policy, name)
+
+
+class _SharedSolver:
+    """The exact MIQP solver of a certified controller, built on first use and shared by its lanes."""
+
+    def __init__(self, owner: Any) -> None:
+        self._owner = owner
+
+    def solve(self, *args: Any, **kwargs: Any) -> Any:
+        owner = self._owner
+        if owner._solver is None:
+            from mimpc.solvers import make_solver
+
+            owner._solver = make_solver(owner.solver_name, time_limit=owner.exact_time_limit)
+        return owner._solver.solve(*args, **kwargs)
+
+
+def _lane(controller: Controller) -> tuple[Controller, _RowScores | None]:
+    """A fresh lane of ``controller`` and the score slot its network reads (None: no batched network)."""
+    from mimpc.controllers.certified import CertifiedController
+    from mimpc.controllers.l2o import L2OController
+    from mimpc.controllers.lpae import LPAEController
+    from mimpc.controllers.miqp import MIQPController
+
+    lane = copy.copy(controller)
+    lane.last = None
+    lane.__dict__.pop("_lanes", None)
+    slot = None
+    if isinstance(controller, CertifiedController):
+        lane.lean = controller.lean.fresh()
+        lane._previous = None
+        lane._solver = _SharedSolver(controller)
+        if controller._policy is not None and getattr(controller.base, "network", "numpy") == "numpy":
+            lane._policy = slot = _RowScores(controller._policy)
+    elif isinstance(controller, L2OController):
+        if controller.qp == "layer":
+            from mimpc.qp.layer.inference import SingleQPSolver
+
+            lane._layer_qp = SingleQPSolver(controller.problem)
+        else:
+            lane.lean = controller.lean.fresh()
+        if controller._numpy_policy is not None:
+            lane._numpy_policy = slot = _RowScores(controller._numpy_policy)
+    elif isinstance(controller, MIQPController):
+        lane._previous, lane._relaxed = None, None
+    elif isinstance(controller, LPAEController):
+        pass  # no episode state
+    else:
+        raise TypeError(
+            f"controller {controller.name!r} ({type(controller).__name__}) cannot run batched episodes; "
+            "batched lanes exist for sl, ssl, hybrid (certified too), lpae and miqp"
+        )
+    return lane, slot
+
+
+def _torch_policy(controller: Controller) -> Any:
+    """The learned policy (an ``IntegerPolicy``) whose scores a lane's numpy policy reads, or None."""
+    base = getattr(controller, "base", controller)
+    return getattr(base, "policy", None)
+
+
+class ControllerLanes:
+    """``size`` independent lanes of ``controller`` (see the module docstring).
+
+    Parameters
+    ----------
+    controller : Controller
+        The controller whose lanes these are; it is not changed.
+    size : int
+        Number of lanes.
+    device : str, optional
+        Torch device of the batched network (default :func:`batch_device`).
+    """
+
+    def __init__(self, controller: Controller, size: int, device: str | None = None) -> None:
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+            raise ValueError(f"size must be a positive integer, got {size!r}")
+        self.controller = controller
+        self.size = int(size)
+        built = [_lane(controller) for _ in range(self.size)]
+        self.lanes = [lane for lane, _ in built]
+        self._slots = [slot for _, slot in built]
+        self.device = device or batch_device()
+        self._network = None
+        if self._slots[0] is not None:
+            import torch
+
+            policy = _torch_policy(controller)
+            self._network = copy.deepcopy(policy).to(self.device).eval()
+            self._threads = getattr(getattr(controller, "base", controller), "threads", 1)
+            self._torch = torch
+        self.last: list[StepInfo | None] = [None] * self.size
+
+    def reset(self, lane: int, seed: int | None = None) -> None:
+        """Start a new episode in ``lane`` (the controller's ``reset`` on that lane)."""
+        self.lanes[lane].reset(seed)
+        self.last[lane] = None
+
+    def scores(self, obs: np.ndarray) -> np.ndarray:
+        """The policy's raw scores for a batch of observations, ``(B, n_scores)`` float32 (numpy)."""
+        torch = self._torch
+        with torch.inference_mode(), torch_threads(self._threads if self.device == "cpu" else None):
+            t = torch.as_tensor(np.asarray(obs, dtype=np.float32), device=self.device)
+            out = self._network.logits(t).reshape(len(obs), -1)
+            return out.float().cpu().numpy()
+
+    def act(self, obs: Any, lanes: Sequence[int] | None = None) -> list[Any]:
+        """Actions for ``obs[i]`` in lane ``lanes[i]`` (default: every lane, in order); each lane's
+        :class:`StepInfo` is then in :attr:`last`."""
+        idx = np.arange(self.size) if lanes is None else np.asarray(lanes, dtype=np.int64).reshape(-1)
+        theta = self.controller.problem.check_theta(obs, name="obs")
+        if theta.ndim != 2 or len(theta) != len(idx):
+            raise ValueError(
+                f"obs must have shape ({len(idx)}, {self.controller.problem.n_theta}) (one theta per lane), "
+                f"got {theta.shape}"
+            )
+        if len(idx) and (idx.min() < 0 or idx.max() >= self.size or len(np.unique(idx)) != len(idx)):
+            raise ValueError(f"lanes must be distinct integers in 0..{self.size - 1}, got {idx.tolist()}")
+        share = 0.0
+        if self._network is not None and len(idx):
+            t0 = time.perf_counter()
+            rows = self.scores(theta)
+            share = (time.perf_counter() - t0) / len(idx)
+            for i, lane in enumerate(idx):
+                self._slots[lane].row = rows[i]
+        actions = []
+        for i, lane in enumerate(idx):
+            ctrl = self.lanes[lane]
+            actions.append(ctrl.act(theta[i]))
+            info = ctrl.last
+            if self._network is not None:
+                info.timings["network"] = share
+                info.solve_time += share
+            self.last[lane] = info
+        return actions

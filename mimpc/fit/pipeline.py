@@ -1,0 +1,480 @@
+"""``mimpc fit``: the recipe of ``scripts/train_pretrained.sh`` as one resumable run for any benchmark.
+
+1. structure: head, encoder and decoding read from the problem's rows (:mod:`mimpc.fit.structure`);
+2. data: expert and domain samples labelled by the exact MIQP, grown (doubling) until the
+   Good-Turing estimate of the chance that a new theta needs an unseen strategy falls below
+   ``coverage`` (:mod:`mimpc.fit.coverage`), or its share of the budget or ``max_samples`` is spent;
+3. held-out set: the benchmark's ``uniform`` sampler family (never used for training) with its own
+   seed stream, labelled by the exact MIQP;
+4. round 0: SL (cross-entropy), then the hybrid loss from the SL weights; both are evaluated on the
+   held-out set and the better is the round's policy;
+5. rounds 1..: states where the current policy's plan needs slack (``hard``) and states it visits in
+   closed loop (``onpolicy``), labelled by the exact MIQP, added to the data; SL and hybrid
+   fine-tuned again; stop when the held-out score has not improved for ``patience`` rounds, after
+   ``rounds`` rounds, or when the next round would not fit in the budget.
+
+The held-out score (lower is better) is the share of plans breaking an integer-only row plus the
+share needing slack plus the median optimality gap, all in percent. Every stage records its result
+in ``DIR/state.json``; a killed run started again with the same settings continues after the last
+finished stage (generation also resumes inside a stage, shard by shard).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mimpc.fit.coverage import good_turing, strategies
+from mimpc.fit.structure import Structure, choose_structure
+from mimpc.io import to_jsonable
+from mimpc.problems import ParametricMIQP
+
+__all__ = ["SLACK_TOL", "FitConfig", "FitResult", "fit", "heldout_score"]
+
+SLACK_TOL = 1e-6
+"""Total slack above which a held-out plan counts as needing slack."""
+HELDOUT_SEED_OFFSET = 1_000_003
+"""The held-out set's seed is the fit's seed plus this (training never draws from that stream)."""
+CE = {"supervised": "cross_entropy"}
+HYBRID_LOSS = {"supervised": "cross_entropy", "w_constraint": 1.0, "w_supervised": 100.0}
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """Settings of a fit (see the module docstring); ``budget_minutes``, ``rounds``, ``patience``,
+    ``workers`` and ``threads`` may change when a fit is resumed, the others may not."""
+
+    budget_minutes: float = 60.0
+    rounds: int = 6
+    patience: int = 1
+    seed: int = 0
+    samples: int = 1000
+    max_samples: int = 64000
+    coverage: float = 0.05
+    data_share: float = 0.35
+    round_samples: int = 1000
+    heldout: int = 300
+    mix: str = "expert=0.5,domain=0.5"
+    round_mix: str = "hard=0.5,onpolicy=0.5"
+    solver: str = "auto"
+    time_limit: float | None = 5.0
+    units_per_shard: int | None = None
+    sl_epochs: int = 30
+    hybrid_epochs: int = 4
+    round_epochs: int = 8
+    hidden: tuple[int, ...] | None = None
+    workers: int = 1
+    threads: int | None = 1
+
+    def __post_init__(self) -> None:
+        for name in ("rounds", "patience", "samples", "max_samples", "round_samples", "heldout", "workers"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < (0 if name == "rounds" else 1):
+                raise ValueError(
+                    f"{name} must be a {'non-negative' if name == 'rounds' else 'positive'} integer, got {v!r}"
+                )
+        for name in ("sl_epochs", "hybrid_epochs", "round_epochs"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        if not self.budget_minutes > 0:
+            raise ValueError(f"budget_minutes must be positive, got {self.budget_minutes!r}")
+        if not 0 < self.coverage < 1:
+            raise ValueError(f"coverage must be in (0, 1), got {self.coverage!r}")
+        if not 0 < self.data_share <= 1:
+            raise ValueError(f"data_share must be in (0, 1], got {self.data_share!r}")
+        if self.max_samples < self.samples:
+            raise ValueError(f"max_samples ({self.max_samples}) must be >= samples ({self.samples})")
+        from mimpc.generation.mix import parse_mix
+
+        parse_mix(self.mix), parse_mix(self.round_mix)  # clear errors now, not after an hour
+        if self.hidden is not None:
+            object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+
+    def identity(self) -> dict[str, Any]:
+        """The settings a resumed fit must share with the first run."""
+        d = asdict(self)
+        for k in ("budget_minutes", "rounds", "patience", "workers", "threads"):
+            d.pop(k)
+        return json.loads(json.dumps(d))
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit` wrote: the policy, its report and model card, and the report's content."""
+
+    policy: Path
+    report: Path
+    card: Path
+    figure: Path | None
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def heldout_score(summary: dict[str, Any]) -> float:
+    """Integer-only violation rate + slack rate + max(median gap, 0), percent (lower is better)."""
+    gap = summary.get("gap_median", float("nan"))
+    gap = 100.0 if not np.isfinite(gap) else max(gap, 0.0)
+    return float(summary["integer_violation_rate"] + summary["slack_rate"] + gap)
+
+
+class _Run:
+    """The state of one fit in ``out`` (``state.json``), its clock and its budget."""
+
+    def __init__(self, problem: ParametricMIQP, out: Path, config: FitConfig, echo: Callable[[str], None]) -> None:
+        self.problem, self.out, self.config, self.echo = problem, out, config, echo
+        self.path = out / "state.json"
+        ident = {"problem": problem.name, "fingerprint": problem.fingerprint(), **config.identity()}
+        if self.path.exists():
+            try:
+                self.state = json.loads(self.path.read_text())
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise ValueError(f"{self.path} is unreadable ({exc}); delete {out} or use another --out") from exc
+            if self.state.get("identity") != ident:
+                raise ValueError(
+                    f"{out} holds a fit with other settings or another problem ({self.state.get('identity')}); "
+                    "use another --out folder or delete it"
+                )
+            echo(f"resuming the fit in {out} after {self.state['elapsed']:.0f} s")
+        else:
+            out.mkdir(parents=True, exist_ok=True)
+            self.state = {"identity": ident, "elapsed": 0.0, "stages": {}}
+        self.start = time.monotonic()
+        self.before = float(self.state["elapsed"])
+
+    def elapsed(self) -> float:
+        return self.before + time.monotonic() - self.start
+
+    def left(self) -> float:
+        return self.config.budget_minutes * 60.0 - self.elapsed()
+
+    def stage(self, name: str) -> Any:
+        return self.state["stages"].get(name)
+
+    def done(self, name: str, value: Any) -> Any:
+        self.state["stages"][name] = to_jsonable(value)
+        self.state["elapsed"] = self.elapsed()
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.state, indent=2))
+        tmp.replace(self.path)
+        return self.state["stages"][name]
+
+
+def fit(
+    problem: ParametricMIQP,
+    out: str | Path,
+    config: FitConfig | None = None,
+    progress: bool = True,
+    executor: Any = None,
+    echo: Callable[[str], None] = print,
+    command: str = "mimpc fit",
+) -> FitResult:
+    """Fit a policy to ``problem`` in folder ``out`` (see the module docstring); resumable.
+
+    ``executor`` runs the generation's shards (:func:`mimpc.generation.generate.generate`);
+    ``echo`` receives one line per stage and round; ``command`` is recorded in the model card.
+    """
+    config = config or FitConfig()
+    run = _Run(problem, Path(out), config, echo)
+    quiet = [logging.getLogger(name) for name in ("mimpc.training", "mimpc.lpae")]
+    levels = [lg.level for lg in quiet]
+    if not progress:  # one line per stage and round, not one per epoch
+        for lg in quiet:
+            lg.setLevel(logging.WARNING)
+    try:
+        return _fit(run, config, progress, executor, echo, command)
+    finally:
+        for lg, level in zip(quiet, levels):
+            lg.setLevel(level)
+
+
+def _fit(run: _Run, config: FitConfig, progress: bool, executor: Any, echo: Callable, command: str) -> FitResult:
+    structure = choose_structure(run.problem)
+    if config.hidden is not None:
+        structure = Structure(structure.head, structure.encoder, structure.decode, config.hidden, structure.reasons)
+    for reason in structure.reasons:
+        echo(f"structure: {reason}")
+    data = run.stage("data") or run.done("data", _grow_data(run, progress, executor))
+    heldout = _heldout(run)
+    rounds = [run.stage(f"round_{k}") for k in range(config.rounds + 1) if run.stage(f"round_{k}")]
+    folders = [str(run.out / "data" / "base")] + [r["data"] for r in rounds if r.get("data")]
+    stopped = None
+    k = len(rounds)
+    while True:
+        if rounds:
+            best = min(range(len(rounds)), key=lambda i: rounds[i]["score"])
+            if len(rounds) - 1 - best >= config.patience:
+                stopped = f"held-out score did not improve for {config.patience} round(s)"
+                break
+        if k > config.rounds:
+            stopped = f"{config.rounds} round(s) done"
+            break
+        if rounds and run.left() < max(r["seconds"] for r in rounds[-1:]):
+            stopped = f"the next round would not fit in the {config.budget_minutes:g}-minute budget"
+            break
+        if run.left() <= 0:
+            stopped = "budget spent"
+            break
+        record = _round(run, k, structure, folders, rounds, heldout, progress, executor)
+        run.done(f"round_{k}", record)
+        rounds.append(record)
+        if record["data"]:
+            folders.append(record["data"])
+        m = record["candidates"][record["kept"]]
+        echo(
+            f"round {k}: {record['samples']} samples, kept {record['kept']}: integer-only violations "
+            f"{m['integer_violation_rate']:.1f} %, slack {m['slack_rate']:.1f} %, median gap "
+            f"{m['gap_median']:.2f} % (score {record['score']:.2f}; {record['seconds']:.0f} s, "
+            f"{run.elapsed() / 60:.1f} of {config.budget_minutes:g} min)"
+        )
+        k += 1
+    return _finish(run, structure, data, heldout, rounds, stopped, command)
+
+
+def _generate(run: _Run, folder: Path, samples: int, seed: int, mix: str, policy: str | None, progress, executor):
+    from mimpc.generation.generate import GenerationConfig, generate
+    from mimpc.generation.mix import parse_mix
+
+    config = GenerationConfig(
+        samples=samples,
+        seed=seed,
+        solver=run.config.solver,
+        time_limit=run.config.time_limit,
+        workers=run.config.workers,
+        units_per_shard=run.config.units_per_shard,
+        mix=parse_mix(mix),
+        policy=policy,
+    )
+    return generate(run.problem, folder, config, progress=progress, executor=executor)
+
+
+def _grow_data(run: _Run, progress: bool, executor: Any) -> dict[str, Any]:
+    """The base data, doubled until the Good-Turing estimate is below ``coverage``."""
+    cfg = run.config
+    n, history, stop = cfg.samples, [], None
+    folder = run.out / "data" / "base"
+    while True:
+        t0 = time.monotonic()
+        ds = _generate(run, folder, n, cfg.seed, cfg.mix, None, progress, executor)
+        seconds = time.monotonic() - t0
+        gt = good_turing(strategies(run.problem, ds.arrays["theta"], ds.arrays["x"], ds.arrays["delta"]))
+        history.append(gt)
+        run.echo(
+            f"data: {gt['samples']} samples, {gt['strategies']} strategies, Good-Turing unseen mass "
+            f"{gt['unseen_mass']:.3f} (bound {cfg.coverage:g})"
+        )
+        if gt["unseen_mass"] <= cfg.coverage:
+            stop = "Good-Turing estimate below the bound"
+            break
+        if 2 * n > cfg.max_samples:
+            stop = f"max_samples {cfg.max_samples} reached"
+            break
+        if run.elapsed() + 2.0 * seconds > cfg.data_share * cfg.budget_minutes * 60.0:
+            stop = f"the data share ({cfg.data_share:g}) of the budget spent"
+            break
+        n *= 2
+    return {"samples": len(ds), "good_turing": history, "stopped": stop, "mix": cfg.mix}
+
+
+def _heldout(run: _Run) -> dict[str, np.ndarray]:
+    """The held-out set (``uniform`` family, exact labels), computed once and kept in the folder."""
+    from mimpc.training.evaluate import labelled_sample
+
+    path = run.out / "heldout.npz"
+    if run.stage("heldout") and path.exists():
+        with np.load(path) as f:
+            return {k: f[k] for k in f.files}
+    seed = run.config.seed + HELDOUT_SEED_OFFSET
+    part, statuses = labelled_sample(
+        run.problem,
+        "uniform",
+        run.config.heldout,
+        seed=seed,
+        solver=run.config.solver,
+        time_limit=run.config.time_limit,
+    )
+    np.savez_compressed(path, **part)
+    run.done("heldout", {"family": "uniform", "seed": seed, "n": len(part["theta"]), "statuses": statuses})
+    run.echo(f"held-out: {len(part['theta'])} 'uniform' parameters with proven-optimal labels (seed {seed})")
+    return part
+
+
+def _evaluate(problem: ParametricMIQP, path: Path, heldout: dict[str, np.ndarray]) -> dict[str, Any]:
+    from mimpc.training.checkpoint import load_checkpoint
+    from mimpc.training.evaluate import evaluate_arrays
+
+    result = evaluate_arrays(load_checkpoint(path, problem), heldout, "heldout-uniform")
+    summary = dict(result["summary"])
+    summary["slack_rate"] = float(np.mean(result["per_instance"]["slack"] > SLACK_TOL) * 100)
+    summary["score"] = heldout_score(summary)
+    return summary
+
+
+def _train(run: _Run, method: str, folders: list[str], path: Path, structure: Structure, **kw: Any) -> None:
+    from mimpc.controllers.methods import train_method
+    from mimpc.training.dataset import concat_datasets, load_dataset
+    from mimpc.training.methods import TrainOptions
+    from mimpc.training.trainer import TrainConfig
+
+    dataset = concat_datasets([load_dataset(f, run.problem) for f in folders])
+    config = TrainConfig(
+        epochs=kw["epochs"],
+        lr=kw["lr"],
+        lr_schedule=kw.get("schedule", "plateau"),
+        seed=run.config.seed,
+        device="cpu",
+        threads=run.config.threads,
+    )
+    options = TrainOptions(
+        hidden=structure.hidden,
+        head=structure.head,
+        encoder=structure.encoder,
+        decode=structure.decode,
+        init=kw.get("init"),
+        progress=kw["progress"],
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    train_method(method, run.problem, dataset, path, config, kw["loss"], options)
+
+
+def _round(
+    run: _Run,
+    k: int,
+    structure: Structure,
+    folders: list[str],
+    rounds: list[dict],
+    heldout: dict,
+    progress: bool,
+    executor: Any,
+) -> dict[str, Any]:
+    """Round ``k``: (k > 0: new hard and on-policy data), SL, hybrid, held-out evaluation."""
+    cfg = run.config
+    t0 = time.monotonic()
+    folder = run.out / "rounds" / str(k)
+    folders = list(folders)
+    data = None
+    if k > 0:
+        data = _round_data(run, k, min(rounds, key=lambda r: r["score"]), progress, executor)
+        folders.append(data)
+    candidates: dict[str, Any] = {}
+    sl, hybrid = folder / "sl.pt", folder / "hybrid.pt"
+    previous_sl = None if k == 0 else rounds[-1]["sl"]
+    if previous_sl is None:
+        _train(run, "sl", folders, sl, structure, epochs=cfg.sl_epochs, lr=1e-3, loss=CE, progress=progress)
+    else:
+        _train(
+            run,
+            "sl",
+            folders,
+            sl,
+            structure,
+            epochs=cfg.round_epochs,
+            lr=3e-4,
+            schedule="cosine",
+            init=previous_sl,
+            loss=CE,
+            progress=progress,
+        )
+    candidates["sl"] = _evaluate(run.problem, sl, heldout)
+    _train(
+        run,
+        "hybrid",
+        folders,
+        hybrid,
+        structure,
+        epochs=cfg.hybrid_epochs,
+        lr=2e-4,
+        init=str(sl),
+        loss=HYBRID_LOSS,
+        progress=progress,
+    )
+    candidates["hybrid"] = _evaluate(run.problem, hybrid, heldout)
+    kept = min(candidates, key=lambda m: candidates[m]["score"])
+    samples = sum(_dataset_size(f) for f in folders)
+    return {
+        "round": k,
+        "samples": samples,
+        "candidates": candidates,
+        "kept": kept,
+        "score": candidates[kept]["score"],
+        "policy": str(folder / f"{kept}.pt"),
+        "sl": str(sl),
+        "data": data,
+        "seconds": time.monotonic() - t0,
+    }
+
+
+def _round_data(run: _Run, k: int, best: dict[str, Any], progress: bool, executor: Any) -> str:
+    """Round ``k``'s new data, driven by the best policy so far: ``round_mix``, without its ``hard``
+    share when that policy needed no slack on the held-out set (no failure to find) or when no
+    ``hard`` state could be found (:class:`~mimpc.generation.guard.GenerationStalled`)."""
+    from mimpc.generation.guard import GenerationStalled
+    from mimpc.generation.mix import format_mix, parse_mix
+
+    cfg = run.config
+    mix = parse_mix(cfg.round_mix)
+    easy = format_mix(tuple((n, f) for n, f in mix if n != "hard")) or "onpolicy=1"
+    chosen = easy if best["candidates"][best["kept"]]["slack_rate"] == 0 else cfg.round_mix
+    while True:
+        folder = (
+            run.out / "data" / (f"round_{k}" if chosen == cfg.round_mix else f"round_{k}_{chosen.replace('=', '')}")
+        )
+        try:
+            _generate(run, folder, cfg.round_samples, cfg.seed + k, chosen, best["policy"], progress, executor)
+            return str(folder)
+        except GenerationStalled:
+            if chosen == easy:
+                raise
+            run.echo(f"round {k}: no hard state found for the current policy; on-policy states only")
+            chosen = easy
+
+
+def _dataset_size(folder: str) -> int:
+    meta = json.loads((Path(folder) / "meta.json").read_text())
+    return int(meta.get("samples", 0))
+
+
+def _finish(
+    run: _Run, structure: Structure, data: dict, heldout: dict, rounds: list[dict], stopped: str | None, command: str
+) -> FitResult:
+    from mimpc.fit.card import draw_rounds
+    from mimpc.training.export import export_checkpoint
+
+    if not rounds:
+        raise RuntimeError(f"the budget of {run.config.budget_minutes:g} minutes ended before the first round")
+    best = min(rounds, key=lambda r: r["score"])
+    method = best["kept"]
+    policy = run.out / "policy.pt"
+    _, card = export_checkpoint(
+        best["policy"],
+        policy,
+        data_command=f"{command} (data: {data['mix']} grown to {data['samples']} samples; rounds: {run.config.round_mix})",
+        train_command=f"{command} (round {best['round']}, {method})",
+        sampler_metrics={"uniform": best["candidates"][method]},
+    )
+    figure = draw_rounds(rounds, run.out / "rounds.png")
+    report = {
+        "method": method,
+        "checkpoint": str(policy),
+        "model_card": str(card),
+        "problem": run.problem.name,
+        "fingerprint": run.problem.fingerprint(),
+        "structure": structure.to_dict(),
+        "data": data,
+        "heldout": run.stage("heldout"),
+        "rounds": rounds,
+        "best_round": best["round"],
+        "heldout_metrics": best["candidates"][method],
+        "stopped": stopped,
+        "elapsed_seconds": run.elapsed(),
+        "config": asdict(run.config),
+    }
+    path = run.out / "report.json"
+    path.write_text(json.dumps(to_jsonable(report), indent=2))
+    run.echo(f"stopped: {stopped}; kept round {best['round']} ({method}); policy {policy}, report {path}")
+    return FitResult(policy, path, card, figure, report)

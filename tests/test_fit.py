@@ -1,0 +1,144 @@
+"""``mimpc fit``: the structure read from the problem's rows, the Good-Turing estimate, and tiny fits
+of the two example problems end to end (report, policy loading with the certified cascade,
+integer-only rows held on the held-out set, resume, refused settings)."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mimpc.fit.coverage import good_turing, strategies
+from mimpc.fit.pipeline import FitConfig, fit, heldout_score
+from mimpc.fit.structure import choose_structure
+from mimpc.problems import thermal_tank
+from mimpc.problems.benchmark import load_benchmark
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def _problem(name: str, **overrides):
+    return load_benchmark(f"{EXAMPLES / name}.py:benchmark").make_problem(**overrides)
+
+
+def test_structure_follows_the_rows():
+    cart = choose_structure(_problem("custom_problem"))
+    assert (cart.head, cart.encoder, cart.decode) == ("per_integer", "mlp", "argmax")
+    uc = choose_structure(_problem("unit_commitment"))
+    assert (uc.head, uc.encoder, uc.decode) == ("per_integer", "temporal", "rows_map")
+    tank = choose_structure(thermal_tank(horizon=5))
+    assert (tank.head, tank.encoder, tank.decode) == ("per_integer", "temporal", "chain_map")
+    assert all(isinstance(r, str) and r for r in uc.reasons)
+
+
+def test_good_turing_counts_singletons():
+    keys = [b"a", b"a", b"b", b"c", b"c", b"c", b"d"]
+    gt = good_turing(keys)
+    assert gt == {"samples": 7, "strategies": 4, "singletons": 2, "unseen_mass": 2 / 7}
+    assert good_turing([])["unseen_mass"] == 1.0
+
+
+def test_strategies_tell_active_rows_and_integers_apart():
+    p = _problem("unit_commitment", horizon=3)
+    theta = np.zeros((2, p.n_theta))
+    x = np.zeros((2, p.n_x))
+    delta = np.zeros((2, p.n_d))
+    keys = strategies(p, theta, x, delta)
+    assert keys[0] == keys[1]
+    delta[1, 0] = 1
+    assert len(set(strategies(p, theta, x, delta))) == 2
+    x[0, 1] = 0.5  # battery s_1 strictly inside [0, capacity]: its lower row is no longer active
+    assert strategies(p, theta, x, delta)[0] != keys[0]
+
+
+def test_heldout_score_and_bad_config():
+    assert heldout_score({"integer_violation_rate": 1.0, "slack_rate": 2.0, "gap_median": -0.5}) == 3.0
+    assert heldout_score({"integer_violation_rate": 0.0, "slack_rate": 0.0, "gap_median": float("nan")}) == 100.0
+    with pytest.raises(ValueError, match="coverage"):
+        FitConfig(coverage=1.5)
+    with pytest.raises(ValueError, match="max_samples"):
+        FitConfig(samples=10, max_samples=5)
+    with pytest.raises(ValueError, match="mix"):
+        FitConfig(round_mix="hard=1,nonsense=2")
+
+
+TINY = dict(
+    budget_minutes=5.0,
+    samples=40,
+    max_samples=40,
+    heldout=30,
+    units_per_shard=20,
+    round_samples=20,
+    sl_epochs=2,
+    hybrid_epochs=1,
+    round_epochs=1,
+    hidden=(8, 8),
+)
+
+
+def test_tiny_fit_of_unit_commitment(tmp_path):
+    from mimpc.controllers import make_controller
+    from mimpc.training.checkpoint import load_checkpoint
+    from mimpc.training.integer_map import rows_hold
+
+    problem = _problem("unit_commitment", horizon=4)
+    lines = []
+    result = fit(problem, tmp_path, FitConfig(rounds=0, **TINY), progress=False, echo=lines.append)
+    report = json.loads(result.report.read_text())
+    assert report["method"] in ("sl", "hybrid") and report["structure"]["decode"] == "rows_map"
+    assert [r["round"] for r in report["rounds"]] == [0]
+    assert report["heldout"]["family"] == "uniform" and report["heldout"]["n"] > 0
+    assert report["heldout_metrics"]["integer_violation_rate"] == 0.0  # rows_map: by construction
+    assert result.policy.exists() and result.card.exists() and result.figure.exists()
+    assert any(line.startswith("round 0:") for line in lines)
+    # the policy's integers satisfy every integer-only row on the held-out parameters
+    ckpt = load_checkpoint(result.policy, problem)
+    with np.load(tmp_path / "heldout.npz") as f:
+        theta = f["theta"]
+    delta = ckpt.policy.predict(theta)
+    assert rows_hold(ckpt.policy.rows, np.rint(delta).astype(int), theta).all()
+    controller = make_controller(report["method"], problem, checkpoint=str(result.policy), certify=True)
+    controller.reset()
+    controller.act(theta[0])
+    assert controller.last.certified is not None
+    # the cascade's ranked candidates of a rows_map policy satisfy the rows too
+    policy, rows = controller._policy, ckpt.policy.rows
+    n_candidates = 0
+    for t in theta[:10]:
+        scores = policy.scores(t)
+        delta0 = policy.decode(scores, t)
+        for delta in controller._ranked(delta0, scores, t):
+            n_candidates += 1
+            assert not np.array_equal(delta, delta0)
+            assert rows_hold(rows, np.rint(delta).astype(int)[None], t[None])[0]
+    assert n_candidates > 0
+    # resume: nothing is trained again; other settings are refused
+    stamp = (tmp_path / "rounds" / "0" / "sl.pt").stat().st_mtime_ns
+    again = fit(problem, tmp_path, FitConfig(rounds=0, **TINY), progress=False, echo=lines.append)
+    assert (tmp_path / "rounds" / "0" / "sl.pt").stat().st_mtime_ns == stamp
+    assert again.summary["method"] == report["method"]
+    assert any(line.startswith("resuming") for line in lines)
+    with pytest.raises(ValueError, match="other settings"):
+        fit(problem, tmp_path, FitConfig(rounds=0, **{**TINY, "seed": 1}), progress=False, echo=lines.append)
+
+
+@pytest.mark.slow
+def test_tiny_fit_of_both_examples_with_a_round(tmp_path):
+    for name in ("custom_problem", "unit_commitment"):
+        problem = _problem(name)
+        result = fit(problem, tmp_path / name, FitConfig(rounds=1, patience=2, **TINY), progress=False, echo=print)
+        report = result.summary
+        assert [r["round"] for r in report["rounds"]] == [0, 1]
+        assert report["rounds"][1]["samples"] > report["rounds"][0]["samples"]
+        if len(problem.integer_rows):
+            assert report["heldout_metrics"]["integer_violation_rate"] == 0.0
+
+
+def test_cli_refuses_bad_input(tmp_path):
+    from mimpc.cli import main
+
+    env = f"{EXAMPLES / 'unit_commitment.py'}:benchmark"
+    assert main(["fit", "--env", env, "--out", str(tmp_path / "f"), "--coverage", "1.5"]) == 2
+    with pytest.raises(SystemExit) as exc:  # argparse refuses it
+        main(["fit", "--env", env, "--out", str(tmp_path / "f"), "--budget-minutes", "0"])
+    assert exc.value.code == 2

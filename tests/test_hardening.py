@@ -1,0 +1,361 @@
+"""Second hardening round (issue 22): every public boundary accepts only what it can honour.
+
+Absurd but finite observations never give a NaN action, an environment whose reset was refused asks
+for a new reset (and recovers after one), a user's benchmark file that exits or fails to import is
+named in a bad-input error, and numbers that are not real (complex, strings, booleans) are refused
+at the environments and controllers instead of being silently converted.
+"""
+
+import json
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import mimpc.envs  # noqa: F401  (registers the environments)
+from mimpc.cli import main
+from mimpc.controllers import make_controller
+from mimpc.problems import robot_nav, thermal_tank
+
+
+def _exit(argv, capsys):
+    try:
+        code = main(argv)
+    except SystemExit as exc:
+        code = exc.code
+    return code, capsys.readouterr().err
+
+
+# -- 3: absurd observations --------------------------------------------------------------------------
+
+
+def _absurd(problem):
+    theta = np.zeros(problem.n_theta)
+    if problem.name == "robot_nav":
+        theta[[2, 4, 5]] = [1e38, 1.0, -1.0]  # velocity 1e38, a goal in the workspace
+    else:
+        theta[0] = 1e39  # tank level beyond float32's range
+    return theta
+
+
+@pytest.mark.parametrize("build", [robot_nav, thermal_tank])
+@pytest.mark.parametrize("name", ["lpae", "lpae+cert"])
+def test_lpae_never_returns_nan_on_absurd_observations(build, name):
+    problem = build()
+    ctrl = make_controller(name, problem)
+    action = ctrl.act(_absurd(problem))
+    u = action["u"] if isinstance(action, dict) else action
+    assert np.all(np.isfinite(u))
+    assert ctrl.last.fallback and ctrl.last.source == "fallback"
+    assert "smallest admissible input" in ctrl.last.message
+
+
+# -- 4: environment after a refused reset ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "env_id, bad",
+    [("mimpc/RobotNav-v0", {"goal": [100.0, 100.0]}), ("mimpc/ThermalTank-v0", {"state": [1.0, "x"]})],
+)
+def test_env_after_refused_reset_asks_for_reset_then_recovers(env_id, bad):
+    env = gym.make(env_id)
+    env.reset(seed=0)
+    env.step(env.action_space.sample())  # an episode under way: a refused reset must end it too
+    with pytest.raises(ValueError, match="options"):
+        env.reset(options=bad)
+    for _ in range(2):
+        with pytest.raises(RuntimeError, match=r"call reset\(\) before step\(\)"):
+            env.step(env.action_space.sample())
+    env.reset(seed=1)
+    for _ in range(3):
+        obs, reward, *_ = env.step(env.action_space.sample())
+        assert np.all(np.isfinite(obs)) and np.isfinite(reward)
+
+
+def test_first_reset_refused_then_steps_work():
+    env = gym.make("mimpc/RobotNav-v0")
+    with pytest.raises(ValueError, match="workspace"):
+        env.reset(options={"goal": [100.0, 100.0]})
+    with pytest.raises(RuntimeError, match="call reset"):
+        env.step([0.0, 0.0])
+    env.reset(seed=0)
+    env.step([0.0, 0.0])
+    env.step([0.0, 0.0])
+
+
+# -- 5: a user's benchmark file ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ("import sys\nsys.exit(0)\n", "called sys.exit(0) while being imported"),
+        ("import nosuch_package_xyz\n", "imports 'nosuch_package_xyz', which is not installed"),
+        ("raise RuntimeError('boom')\n", "failed while being imported: RuntimeError: boom"),
+    ],
+)
+def test_user_benchmark_file_failures_name_the_file(tmp_path, capsys, body, message):
+    path = tmp_path / "mine.py"
+    path.write_text(body)
+    code, err = _exit(["rollout", "--env", f"{path}:B", "--controller", "miqp", "--episodes", "1"], capsys)
+    assert code == 2
+    assert message in err and "mine.py" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "runs").exists()
+
+
+def test_sys_exit_from_user_code_during_a_run_is_a_failure(monkeypatch, capsys):
+    import mimpc.commands.rollout as rollout_cmd
+
+    def exits(args):
+        raise SystemExit(0)
+
+    monkeypatch.setattr(rollout_cmd, "run", exits)
+    code, err = _exit(["rollout", "--env", "robot_nav", "--controller", "miqp", "--episodes", "1"], capsys)
+    assert code == 1 and "sys.exit(0) was called during the run" in err
+
+
+# -- 6: numbers that are not real ---------------------------------------------------------------------
+
+NOT_REAL = [np.array([1.0 + 2j, 0.0]), ["1.0", "0.0"], np.array(["1", "2"]), [True, False], [None, 1.0], "1.0"]
+
+
+@pytest.mark.parametrize("value", NOT_REAL, ids=["complex", "str-list", "str-array", "bool", "none", "str"])
+def test_robot_env_refuses_non_real_actions_and_options(value):
+    env = gym.make("mimpc/RobotNav-v0")
+    with pytest.raises(ValueError, match=r"options\['goal'\] must be"):
+        env.reset(seed=0, options={"goal": value})
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="action must be"):
+        env.step(value)
+
+
+@pytest.mark.parametrize("value", NOT_REAL[:4], ids=["complex", "str-list", "str-array", "bool"])
+def test_tank_env_refuses_non_real_actions_and_options(value):
+    env = gym.make("mimpc/ThermalTank-v0")
+    with pytest.raises(ValueError, match=r"options\['state'\] must be"):
+        env.reset(seed=0, options={"state": value})
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=r"action\['u'\] must be"):
+        env.step({"u": value, "delta": 0})
+    with pytest.raises(ValueError, match=r"action\['delta'\] must be"):
+        env.step({"u": [1.0, 1.0], "delta": 1 + 1j})
+    with pytest.raises(ValueError, match=r"action\['delta'\] must be"):
+        env.step({"u": [1.0, 1.0], "delta": "1"})
+
+
+def test_controllers_refuse_non_real_observations():
+    problem = robot_nav(horizon=4)
+    ctrl = make_controller("miqp", problem)
+    good = np.array([0.0, -1.0, 0.0, 0.0, 1.0, -1.0])
+    for bad in (good + 0j + np.array([0, 0, 0, 0, 0, 1j]), [str(v) for v in good], good.astype(bool)):
+        with pytest.raises(ValueError, match="obs must be a real-valued array"):
+            ctrl.act(bad)
+    ctrl.act(good.tolist())  # plain floats and numpy floats still pass
+    ctrl.act([np.float32(v) for v in good])
+
+
+def test_robot_refuses_a_start_in_an_obstacle_and_an_unreachable_goal():
+    env = gym.make("mimpc/RobotNav-v0")
+    obstacle = env.unwrapped.config.obstacles[0]
+    center = np.asarray(obstacle.center, dtype=float)
+    with pytest.raises(ValueError, match="inside obstacle 0: the robot would start in a collision"):
+        env.reset(options={"start": center})
+    with pytest.raises(ValueError, match=r"within d_min=.* of obstacle 0: .* never reach the goal"):
+        env.reset(options={"goal": center})
+
+
+@pytest.mark.parametrize("env_id, family", [("mimpc/RobotNav-v0", "uniform"), ("mimpc/ThermalTank-v0", "uniform")])
+def test_reset_options_start_an_episode_at_theta(env_id, family):
+    from mimpc.problems.samplers import sample_thetas
+
+    env = gym.make(env_id)
+    problem = env.unwrapped.problem
+    for theta in sample_thetas(problem, family, 3, 5):
+        obs, _ = env.reset(seed=0, options=env.unwrapped.reset_options(theta))
+        n = 6 if problem.name == "robot_nav" else 2  # the tank's forecast comes from the episode's draw
+        np.testing.assert_array_equal(obs[:n], theta[:n])
+
+
+def test_soak_from_arbitrary_starts(capsys):
+    argv = ["bench", "soak", "--env", "robot_nav", "--controllers", "lpae", "--starts", "arbitrary"]
+    code = main([*argv, "--episodes", "2", "--max-steps", "3"])
+    out = capsys.readouterr().out
+    assert code == 0 and "arbitrary starts" in out, out
+    row = next(line.split() for line in out.splitlines() if line.startswith("lpae"))
+    assert row[1:3] == ["2", "6"] and row[7:9] == ["0", "0"], out  # no exceptions, nothing non-finite
+    code, err = _exit([*argv[:-1], "anywhere"], capsys)
+    assert code == 2 and "--starts" in err
+
+
+# -- 1: interrupted solves -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def interrupt_once(monkeypatch):
+    """Make the 3rd exact solve of every backend report an interrupt (what a solver does when it
+    catches SIGINT), deterministically; returns the list of interrupted calls."""
+    from mimpc.solvers import CplexSolver, GurobiSolver, ScipSolver
+    from mimpc.solvers.base import INTERRUPTED, RawResult
+
+    calls = []
+    for cls in (GurobiSolver, CplexSolver, ScipSolver):
+        real = cls._optimize
+
+        def fake(self, model, real=real):
+            calls.append(None)
+            if len(calls) == 3:
+                return RawResult(INTERRUPTED, None, float("nan"), float("inf"), 0.01, "interrupted")
+            return real(self, model)
+
+        monkeypatch.setattr(cls, "_optimize", fake)
+    return calls
+
+
+def test_interrupted_solve_raises_never_a_status(interrupt_once):
+    from mimpc.solvers import SolveInterrupted, make_solver
+
+    problem = thermal_tank(horizon=3)
+    solver = make_solver("auto")
+    theta = np.zeros(problem.n_theta)
+    theta[:2] = [3.0, 3.0]
+    ref = solver.solve(problem, theta)
+    solver.solve(problem, theta)
+    with pytest.raises(SolveInterrupted, match="interrupted"):
+        solver.solve(problem, theta)
+    again = solver.solve(problem, theta)
+    assert again.status == ref.status and np.array_equal(again.delta, ref.delta)
+
+
+def test_interrupt_while_sigint_is_ignored_solves_again(interrupt_once):
+    import signal
+
+    from mimpc.solvers import make_solver
+
+    problem = thermal_tank(horizon=3)
+    solver = make_solver("auto")
+    theta = np.zeros(problem.n_theta)
+    theta[:2] = [3.0, 3.0]
+    ref = [solver.solve(problem, theta) for _ in range(2)]
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        sol = solver.solve(problem, theta)  # interrupted once, solved again
+    finally:
+        signal.signal(signal.SIGINT, old)
+    assert len(interrupt_once) == 4
+    assert sol.status == ref[0].status and np.array_equal(sol.delta, ref[0].delta)
+
+
+def test_interrupted_generation_fails_then_resumes_to_the_same_arrays(interrupt_once, tmp_path):
+    from mimpc.generation.generate import GenerationConfig, generate
+    from mimpc.solvers import SolveInterrupted
+
+    problem = thermal_tank(horizon=3)
+    config = GenerationConfig(samples=12, seed=2, units_per_shard=4)
+    with pytest.raises(SolveInterrupted):
+        generate(problem, tmp_path / "a", config, progress=False)
+    assert not json.loads((tmp_path / "a" / "meta.json").read_text())["complete"]
+    resumed = generate(problem, tmp_path / "a", config, progress=False)
+    whole = generate(problem, tmp_path / "b", config, progress=False)
+    assert len(resumed) == len(whole) >= 12
+    for k in ("theta", "delta", "x", "objective", "episode", "step"):
+        np.testing.assert_array_equal(resumed.arrays[k], whole.arrays[k], err_msg=k)
+    assert resumed.meta["dropped"] == whole.meta["dropped"]
+
+
+_REAL_SIGINT = """
+import os, signal, sys, threading, numpy as np
+from mimpc.problems import thermal_tank
+from mimpc.problems.samplers import sample_theta
+from mimpc.solvers import installed_solvers, make_solver
+if sys.argv[1] == "ignore":
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+p = thermal_tank()
+t = sample_theta(p, "starts", np.random.default_rng([0, 0]))
+for name in installed_solvers():
+    s = make_solver(name, time_limit=60.0, threads=1)
+    ref = s.solve(p, t)
+    threading.Timer(0.3 * ref.solve_time, os.kill, (os.getpid(), signal.SIGINT)).start()
+    try:
+        sol = s.solve(p, t)
+        print(name, sol.status, bool(np.array_equal(sol.delta, ref.delta)))
+    except KeyboardInterrupt:
+        print(name, "interrupted")
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["ignore", "default"])
+def test_real_sigint_during_a_solve(mode):
+    """A real SIGINT in the middle of each installed solver's solve: ignored by the process, the
+    solve still gives the reference integers; otherwise it is an interrupt, never a status."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _REAL_SIGINT, mode], capture_output=True, text=True, timeout=300)
+    lines = [ln.split() for ln in out.stdout.splitlines() if ln and not ln.startswith("Interrupt")]
+    assert lines, out.stderr
+    for name, *rest in lines:
+        assert rest == (["optimal", "True"] if mode == "ignore" else ["interrupted"]), (name, rest)
+
+
+# -- 2: unreachable Ray cluster ------------------------------------------------------------------------
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_ray_address_is_checked_with_a_connect_timeout(capsys):
+    pytest.importorskip("ray")
+    import time
+
+    from mimpc.executors import check_reachable, ray_endpoint
+
+    try:
+        import grpc  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match=r"Ray Client .*mimpc\[ray\]"):
+            ray_endpoint("ray://head:10001")
+    else:
+        assert ray_endpoint("ray://head:10001") == ("head", 10001)
+    assert ray_endpoint("10.0.0.1:6379") == ("10.0.0.1", 6379)
+    assert ray_endpoint("auto") is None
+    for bad in ("nonsense", "head:", "head:99999", "http://head:1", ""):
+        with pytest.raises(ValueError, match="Ray address"):
+            ray_endpoint(bad)
+    start = time.perf_counter()
+    with pytest.raises(ConnectionError, match="cannot reach the cluster"):
+        check_reachable("127.0.0.1", _closed_port(), 2.0, "the cluster")
+    assert time.perf_counter() - start < 10
+    port = _closed_port()
+    code, err = _exit(
+        [
+            "rollout",
+            "--env",
+            "thermal_tank",
+            "--episodes",
+            "1",
+            "--executor",
+            "ray",
+            "--ray-address",
+            f"127.0.0.1:{port}",
+        ],
+        capsys,
+    )
+    assert code == 1 and f"cannot reach the Ray cluster at '127.0.0.1:{port}'" in err
+    code, err = _exit(["rollout", "--env", "thermal_tank", "--executor", "ray", "--ray-address", "nonsense"], capsys)
+    assert code == 2 and "a Ray address is" in err
+
+
+def test_ray_client_is_in_the_ray_extra():
+    from pathlib import Path
+
+    import tomllib
+
+    extras = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
+    assert any(req.startswith("ray[client]") for req in extras["optional-dependencies"]["ray"])
