@@ -52,7 +52,12 @@ class EpisodeResult:
     applied_integers: np.ndarray | None = None
 
     def metrics(self) -> dict[str, Any]:
-        return metrics.episode_metrics(self.records, self.terminated)
+        """Closed-loop metrics of the episode (computed once; again if records are added)."""
+        key = (id(self.records), len(self.records), self.terminated)
+        cached = self.__dict__.get("_metrics")
+        if cached is None or cached[0] != key:
+            cached = self.__dict__["_metrics"] = (key, metrics.episode_metrics(self.records, self.terminated))
+        return dict(cached[1])
 
 
 @dataclass
@@ -110,7 +115,7 @@ class RolloutResult:
                 for e in self.episodes
             ],
         }
-        write_json(folder / "summary.json", meta)
+        write_json(folder / "summary.json", meta, one_per_line=("episodes",))
         arrays = {}
         for i, ep in enumerate(self.episodes):
             for name in _ARRAYS:
