@@ -161,7 +161,7 @@ def run(
     episodes: int,
     seed: int = 0,
     *,
-    progress: bool = True,
+    progress: bool | None = None,
     options: Sequence[dict | None] | Callable[[int], dict | None] | None = None,
     max_steps: int | None = None,
 ) -> RolloutResult:
@@ -181,6 +181,8 @@ def run(
         Per-episode ``reset`` options (e.g. fixed start and goal).
     max_steps : int, optional
         Stop an episode after this many steps even if the environment would go on.
+    progress : bool, optional
+        Show a progress bar; by default only when stderr is a terminal (never into pipes or log files).
     """
     import gymnasium as gym
 
@@ -327,10 +329,11 @@ def _scalar(v: Any) -> Any:
     return v
 
 
-def _progress(total: int, desc: str, enabled: bool) -> Any:
+def _progress(total: int, desc: str, enabled: bool | None) -> Any:
+    """A tqdm bar; ``enabled=None`` shows it only when stderr is a terminal (never into pipes or logs)."""
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, disable=not enabled, unit="ep", leave=False)
+    return tqdm(total=total, desc=desc, disable=None if enabled is None else not enabled, unit="ep", leave=False)
 
 
 def exact_optima(

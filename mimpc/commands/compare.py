@@ -13,7 +13,7 @@ import logging
 import time
 from pathlib import Path
 
-from mimpc.commands.argtypes import nonnegative_int, output_dir, positive_float, positive_int
+from mimpc.commands.argtypes import nonnegative_int, output_dir, positive_float, positive_int, require_output_dir
 from mimpc.commands.batch import add_batch_argument, check_batch
 from mimpc.commands.common import add_env_arguments, env_id_of, env_name, make_env, parse_checkpoints, problem_from_args
 from mimpc.commands.conventions import run_record
@@ -115,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
 
     problem = problem_from_args(args)
     name = env_name(args.env)
+    args.out = require_output_dir("--out", args.out or f"results/compare_{name}")
     checkpoints = parse_checkpoints(args.checkpoint)
     chosen = None if args.controllers is None else [c.strip() for c in args.controllers.split(",") if c.strip()]
     check_selection(chosen, checkpoints, available_controllers())

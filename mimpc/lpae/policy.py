@@ -253,7 +253,7 @@ def train_lpae(
     loss_overrides: dict[str, Any] | None = None,
     hidden: list[int] | None = None,
     resume: str | Path | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
 ) -> Any:
     """Train an LP-AE policy on the thetas of ``dataset`` (labels are not used; the stored optimal
     objectives only serve the validation metrics and the objective scale)."""

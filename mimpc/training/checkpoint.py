@@ -104,7 +104,8 @@ def load_checkpoint(
         with torch.serialization.safe_globals(_NUMPY_SCALARS):
             payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # truncated zip, bad pickle, ...
-        raise ValueError(f"checkpoint {path} is truncated or corrupt ({type(exc).__name__}: {exc})") from exc
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise ValueError(f"checkpoint {path} is truncated or corrupt ({type(exc).__name__}: {first})") from exc
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(
             f"{path} is not a mimpc checkpoint (format {payload.get('format') if isinstance(payload, dict) else None!r})"

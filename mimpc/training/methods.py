@@ -23,7 +23,7 @@ class TrainOptions:
     ``hidden``: hidden widths (None: the method's default); ``head``: integer head of the policy
     network; ``encoder``: its encoder (``"mlp"`` or ``"temporal"``); ``decode``: how evaluation
     reads a per-integer head (``"argmax"`` or ``"chain_map"``); ``init``: start from another checkpoint's weights; ``resume``: continue a run;
-    ``progress``: show a progress bar.
+    ``progress``: show a progress bar (None: only when stderr is a terminal).
     """
 
     hidden: tuple[int, ...] | None = None
@@ -32,4 +32,4 @@ class TrainOptions:
     decode: str = "argmax"
     init: str | Path | None = None
     resume: str | Path | None = None
-    progress: bool = True
+    progress: bool | None = None

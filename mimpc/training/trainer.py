@@ -191,7 +191,7 @@ def train(
     loss_config: LossConfig | None = None,
     model_config: ModelConfig | None = None,
     resume: str | Path | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
     init: str | Path | None = None,
 ) -> TrainResult:
     """Train a policy with ``method`` in ``("sl", "ssl", "hybrid")`` and write the best checkpoint to
@@ -312,7 +312,7 @@ def fit(
     out: str | Path,
     config: TrainConfig,
     resume: str | Path | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
 ) -> TrainResult:
     """The training loop shared by every method.
 
@@ -376,7 +376,7 @@ def fit(
             total=train_data.n,
             desc=f"{runner.name} epoch {epoch + 1}/{config.epochs}",
             unit="sample",
-            disable=not progress,
+            disable=None if progress is None else not progress,
             leave=False,
         )
         for theta, delta_star, _ in train_data.iterate(config.batch_size, generator):
