@@ -149,7 +149,7 @@ def test_cli_reference_covers_every_command():
         import docs_hooks
     finally:
         sys.path.remove(str(ROOT / "scripts"))
-    import mimpc.commands.bench as bench
+    import mimpc.bench as bench
     from mimpc.cli import COMMANDS
 
     argvs = docs_hooks.commands()
