@@ -24,12 +24,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from reference_formulations import RobotReference, TankReference  # noqa: E402
+from reference_formulations import RobotReference, TankReference
 
-from mimpc.problems import ParametricMIQP, robot_nav, thermal_tank  # noqa: E402
-from mimpc.problems.robot import sample_start_goal  # noqa: E402
-from mimpc.problems.tank import sample_disturbances, sample_initial_state  # noqa: E402
-from mimpc.solvers import available_solvers, installed_solvers, make_solver  # noqa: E402
+from mimpc.problems import ParametricMIQP, robot_nav, thermal_tank
+from mimpc.problems.robot import sample_start_goal
+from mimpc.problems.tank import sample_disturbances, sample_initial_state
+from mimpc.solvers import available_solvers, installed_solvers, make_solver
 
 
 def robot_thetas(p: ParametricMIQP, n: int, rng: np.random.Generator) -> list[np.ndarray]:

@@ -7,7 +7,8 @@ controllers register themselves under their method names (``"sl"``, ``"ssl"``, `
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from mimpc.controllers.base import Controller, StepInfo, solution_to_action
 from mimpc.problems import ParametricMIQP, make_problem

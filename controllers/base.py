@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import abc
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -127,7 +128,7 @@ class StepInfo:
                 raise ValueError(f"StepInfo.defer: {name} must be a function of no argument, got {compute!r}")
             self.__dict__["_" + name] = _Pending(compute)
 
-    def resolve(self) -> "StepInfo":
+    def resolve(self) -> StepInfo:
         """Compute every deferred field now (e.g. before the controller's state moves on); returns self."""
         for name in _DEFERRED:
             getattr(self, name)

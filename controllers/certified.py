@@ -29,7 +29,8 @@ every step. The default order and ``top_k`` are the measured choice in docs/pape
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +39,9 @@ from mimpc.controllers.fallback import coasting_plan, shift_integers
 from mimpc.controllers.repair import plan_integers, supports_repair
 from mimpc.problems.certify import CERTIFICATE_TOL, PlanCertifier
 from mimpc.qp.lean import LeanInstance, LeanQP, LeanSolution
+from mimpc.solvers.registry import check_solver_name
 from mimpc.training.candidates import ranked_assignments, supports_ranking
+from mimpc.training.integer_map import rows_hold
 
 __all__ = ["CertifiedController", "CANDIDATE_STAGES", "DEFAULT_ORDER", "DEFAULT_TOP_K", "DEFAULT_EXACT_TIME_LIMIT"]
 
@@ -104,7 +107,7 @@ class CertifiedController(Controller):
         if "topk" in self.order and not supports_ranking(self._policy):
             self.order = tuple(s for s in self.order if s != "topk")  # no factored scores to rank
         self.top_k, self.select = int(top_k), select
-        self.exact_time_limit, self.solver_name = limit, solver
+        self.exact_time_limit, self.solver_name = limit, check_solver_name(solver)  # built at the first exact step
         self.lean = LeanQP(self.problem)
         self.certifier = PlanCertifier(self.problem, tol)
         self._solver: Any = None
@@ -121,9 +124,12 @@ class CertifiedController(Controller):
     def _compute(self, theta: np.ndarray) -> tuple[Any, StepInfo]:
         t0 = time.perf_counter()
         scores = self._policy.scores(theta) if self._policy is not None else None
+        t_decode = time.perf_counter()
         delta0 = self._policy.decode(scores, theta) if scores is not None else self.base.predict_integers(theta)
         t1 = time.perf_counter()
         timings = self._timings = {"network": t1 - t0, "certificate": 0.0}
+        if self._policy is not None and getattr(self._policy, "rows", None) is not None:
+            timings["decode"] = t1 - t_decode  # part of "network"
         inst0 = self.lean.instance(theta, delta0)
         exact0 = self.lean.exact(inst0)
         tried = 1
@@ -167,10 +173,25 @@ class CertifiedController(Controller):
             if stage == "shifted" and self._previous is not None:
                 yield "candidate", shift_integers(self.problem, self._previous)
             elif stage == "topk" and self.top_k > 1:
-                for delta in ranked_assignments(self._policy, scores, self.top_k)[1:]:
+                for delta in self._ranked(delta0, scores, inst0.theta):
                     yield "candidate", delta
             elif stage == "repair" and relaxed0().optimal:
                 yield "repair", plan_integers(self.problem, self.lean.plan(inst0, relaxed0().w))
+
+    def _ranked(self, delta0: np.ndarray, scores: np.ndarray, theta: np.ndarray) -> list[np.ndarray]:
+        """The network's next most probable assignments; for a ``rows_map`` policy only those that
+        satisfy the integer-only rows (the others cannot be feasible), from the 4 x top_k best."""
+        rows = getattr(self._policy, "rows", None)
+        if rows is None:
+            return ranked_assignments(self._policy, scores, self.top_k)[1:]
+        out = []
+        for delta in ranked_assignments(self._policy, scores, 4 * self.top_k):
+            index = np.rint(delta - rows.lower).astype(np.int64)[None]
+            if not np.array_equal(delta, delta0) and rows_hold(rows, index, np.asarray(theta)[None])[0]:
+                out.append(delta)
+                if len(out) == self.top_k - 1:
+                    break
+        return out
 
     def _certified_plan(self, inst: LeanInstance, sol: LeanSolution) -> np.ndarray | None:
         """The plan of a solved fixed-integer QP if it passes the certificate, else None."""

@@ -10,8 +10,8 @@ from mimpc.controllers.base import Controller, StepInfo, solution_to_action
 from mimpc.controllers.fallback import coasting_plan, default_integers, shift_integers
 from mimpc.problems import ParametricMIQP
 from mimpc.problems.certify import PlanCertifier
-from mimpc.solvers import make_solver
 from mimpc.qp.fixed import FixedQPSolver
+from mimpc.solvers import make_solver
 
 __all__ = ["MIQPController"]
 

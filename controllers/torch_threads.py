@@ -3,8 +3,8 @@ process-wide setting that training loops or user code rely on."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import torch
 

@@ -8,8 +8,8 @@ length must be known to the environment itself, and one mechanism for both keeps
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -17,7 +17,11 @@ import numpy as np
 from mimpc.problems import ParametricMIQP
 from mimpc.problems.validation import as_real_array, check_positive_int
 
-__all__ = ["MPCEnv", "resolve_env_problem", "check_options", "as_finite_vector", "clip_to_box"]
+__all__ = ["MPCEnv", "resolve_env_problem", "check_options", "as_finite_vector", "clip_to_box", "CLIP_TOL"]
+
+CLIP_TOL = 1e-9
+"""An action outside its box by at most ``CLIP_TOL * max(1, |bound|)`` is round-off (a QP solution on
+its bound comes back 1e-15 outside): it is still clipped, but not reported as clipping."""
 
 
 def resolve_env_problem(
@@ -78,9 +82,12 @@ def as_finite_vector(value: Any, name: str, sizes: Sequence[int], meaning: str) 
 
 
 def clip_to_box(value: np.ndarray, low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(clipped, removed)`` with ``clipped = clip(value, low, high)`` and ``removed = value - clipped``."""
+    """``(clipped, removed)`` with ``clipped = clip(value, low, high)`` and ``removed = value - clipped``,
+    except that a removed part within :data:`CLIP_TOL` of the bound's scale counts as zero (round-off)."""
     clipped = np.clip(value, low, high)
-    return clipped, value - clipped
+    removed = value - clipped
+    scale = np.maximum(1.0, np.maximum(np.abs(np.nan_to_num(low)), np.abs(np.nan_to_num(high))))
+    return clipped, np.where(np.abs(removed) > CLIP_TOL * scale, removed, 0.0)
 
 
 class MPCEnv(gym.Env):

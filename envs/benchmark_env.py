@@ -4,8 +4,9 @@ Everything comes from the :class:`~mimpc.problems.benchmark.Benchmark` and its p
 start from the benchmark's ``starts`` sampler (or ``reset(options={"theta": ...})``), the plant
 is the problem's own equality rows (:meth:`~mimpc.problems.ParametricMIQP.next_state`), theta
 moves on by the benchmark's ``advance`` hook, which also ends an episode (returns None, reported
-as ``is_success``), and the reward is minus the config's ``stage_cost`` when the config defines
-one (0 otherwise, so returns are only comparable within such a benchmark).
+as ``is_success``), and the reward is minus the problem's stage cost: the config's ``stage_cost``
+when it defines one, else the one read off the problem's own objective
+(:func:`mimpc.problems.first_step.derived_stage_cost`).
 
 Actions are what the controllers return: the first input ``u``, or ``{"u": u, "delta": d}`` for a
 problem whose integers drive the plant (``integer_inputs``). ``u`` outside its box is clipped
@@ -81,7 +82,7 @@ class BenchmarkEnv(MPCEnv):
         )
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(problem.n_theta,), dtype=np.float64)
         self._theta = np.zeros(problem.n_theta)
-        self._stage_cost = getattr(problem.config, "stage_cost", None)
+        self._stage_cost = problem.stage_cost
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -130,7 +131,7 @@ class BenchmarkEnv(MPCEnv):
             "delta": delta.copy() if p.integer_inputs else None,
             "stage_cost": cost,
             "is_success": terminated,
-            "action_clipped": bool(np.any(removed != 0)),
+            "action_clipped": bool(np.any(removed != 0)),  # clip_to_box ignores round-off (CLIP_TOL)
             "clip_amount": float(np.linalg.norm(removed)),
         }
         if not p.integer_inputs:

@@ -16,10 +16,12 @@ steps, states, rewards and ``info`` values of ``env.reset(seed=seed)`` followed 
 from __future__ import annotations
 
 import copy
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
+from mimpc.envs.base import clip_to_box
 from mimpc.envs.benchmark_env import BenchmarkEnv
 from mimpc.envs.robot_nav import RobotNavEnv
 from mimpc.envs.thermal_tank import ThermalTankEnv
@@ -32,7 +34,7 @@ __all__ = ["VectorEnv", "make_vector_env"]
 StepOut = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[dict[str, Any]]]
 
 
-def make_vector_env(env: Any, size: int) -> "VectorEnv":
+def make_vector_env(env: Any, size: int) -> VectorEnv:
     """``size`` lanes of ``env`` (a mimpc environment, wrapped or not); ``env`` itself draws the
     lanes' episode starts, so it must not be stepped while the vector environment is in use."""
     size = check_positive_int(size, "size")
@@ -115,8 +117,7 @@ class _RobotLanes(VectorEnv):
     def _step(self, lanes: np.ndarray, actions: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
         env, cfg, n = self.env, self.config, len(lanes)
         raw = _stack_finite(actions, 2, "actions ([ax, ay])")
-        u = np.clip(raw, self._low, self._high)
-        removed = raw - u
+        u, removed = clip_to_box(raw, self._low, self._high)
         old, goal = self._state[lanes], self._goal[lanes]
         theta = np.concatenate([old, goal], axis=1)
         delta = np.broadcast_to(self._delta, (n, self._delta.shape[1]))
@@ -172,8 +173,7 @@ class _TankLanes(VectorEnv):
         parsed = [env._parse_action(a) for a in actions]  # the single environment's checks
         u_raw = np.array([p[0] for p in parsed]).reshape(n, 2)
         d_raw = np.array([p[1] for p in parsed], dtype=np.float64)
-        u = np.clip(u_raw, env._u_low, env._u_high)
-        removed_u = u_raw - u
+        u, removed_u = clip_to_box(u_raw, env._u_low, env._u_high)
         delta = np.clip(np.rint(d_raw), 0, cfg.delta_max).astype(np.int64)
         theta = self._obs(lanes)
         old = self._x[lanes]
@@ -226,8 +226,7 @@ class _BenchmarkLanes(VectorEnv):
             if integer
             else np.zeros((n, len(env._d_low)))
         )
-        u = np.clip(u_raw, env._u_low, env._u_high)
-        removed = u_raw - u
+        u, removed = clip_to_box(u_raw, env._u_low, env._u_high)
         delta = np.clip(np.rint(d_raw), env._d_low, env._d_high) if integer else d_raw
         theta = self._theta[lanes]
         new = plant_of(p).step(theta, u, delta)

@@ -1,112 +1,61 @@
-"""Your own MI-MPC problem, end to end: define it, generate data, train, evaluate, compare.
+"""Your own MI-MPC problem, end to end: write it in cvxpy, generate data, train, evaluate, compare.
 
     python examples/custom_problem.py [--out runs/cart] [--samples 600] [--epochs 3]
 
 A cart on a line (position, velocity) with a continuous force u in [-1, 1] and an on/off booster
 delta in {0, 1} that adds a fixed push but costs fuel; the cart must reach a target position
-given in theta = [position, velocity, target] without exceeding a speed limit. Everything a
-controller needs is the ParametricMIQP built below from the public API; the ``benchmark`` object
-adds what the toolkit needs to generate data and run closed loops (where theta comes from and how
-it moves on). The same works from the command line, naming the benchmark as ``FILE:NAME``:
+without exceeding a speed limit. The MPC is an ordinary cvxpy problem whose Parameters, in order,
+are theta = [position, velocity, target] (the environment's observation);
+``mimpc.problems.from_cvxpy`` turns it into mimpc's canonical MIQP. ``Benchmark.from_cvxpy`` adds
+what the toolkit needs: where theta comes from and (by default) how it moves on in closed loop.
+The function's keyword arguments are the config (``--set horizon=6``). The same from the command line:
 
     mimpc generate --env examples/custom_problem.py:benchmark --samples 600 --out data/cart
     mimpc train    --env examples/custom_problem.py:benchmark --method hybrid --data data/cart --out runs/cart.pt
     mimpc evaluate --checkpoint runs/cart.pt --data data/cart
     mimpc compare  --env examples/custom_problem.py:benchmark --controllers miqp,hybrid,hybrid+cert \\
                    --checkpoint hybrid=runs/cart.pt
+
+examples/custom_problem_canonical.py writes the same problem's matrices by hand (the advanced path).
 """
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
 from pathlib import Path
 
+import cvxpy as cp
 import numpy as np
 
-from mimpc.problems import Benchmark, MPCLayout, ParametricMIQP, RowGroup
+from mimpc.problems import Benchmark, ParametricMIQP
 
 
-@dataclass(frozen=True)
-class CartConfig:
-    """Every constant of the cart problem (``--set FIELD=VALUE`` on the command line)."""
-
-    horizon: int = 10
-    dt: float = 0.2
-    push: float = 0.6  # booster acceleration
-    fuel: float = 0.05  # booster cost per step
-    effort: float = 0.1  # weight of u^2
-    speed_limit: float = 1.0
-    target_range: tuple[float, float] = (-2.0, 2.0)
-
-    def stage_cost(self, state, u, delta_step, theta) -> float:
-        """Running cost of one step (the environment's reward is minus this)."""
-        return float((state[0] - theta[2]) ** 2 + self.effort * np.sum(np.square(u)) + self.fuel * np.sum(delta_step))
-
-
-def build_cart(config: CartConfig) -> ParametricMIQP:
-    """The cart's MIQP: minimize 1/2 z'Pz + (q + Q_t theta)'z s.t. A z = b + B_t theta, G z <= h, boxes."""
-    H, dt = config.horizon, config.dt
-    n_x = 2 * (H + 1) + H  # states x_0..x_H (2 each) then forces u_0..u_{H-1}
-    n_d, n_t = H, 3  # one booster bit per step; theta = [p, v, target]
-    state = np.arange(2 * (H + 1)).reshape(H + 1, 2)
-    force = 2 * (H + 1) + np.arange(H).reshape(H, 1)
-    n_z = n_x + n_d
-    P, q, Q_t, C_tt = np.zeros((n_z, n_z)), np.zeros(n_z), np.zeros((n_z, n_t)), np.zeros((n_t, n_t))
-    for k in range(H + 1):  # (p_k - target)^2
-        P[state[k, 0], state[k, 0]] += 2.0
-        Q_t[state[k, 0], 2] -= 2.0
-        C_tt[2, 2] += 2.0
+def cart(
+    horizon: int = 10,
+    dt: float = 0.2,
+    push: float = 0.6,
+    fuel: float = 0.05,
+    effort: float = 0.1,
+    speed_limit: float = 1.0,
+    target_range: tuple = (-2.0, 2.0),
+) -> dict:
+    """The cart's MPC in cvxpy (``target_range`` is read by the sampler only)."""
+    H = horizon
+    x0 = cp.Parameter(2, name="x0")  # position, velocity
+    target = cp.Parameter(name="target")
+    x = cp.Variable((H + 1, 2), name="x")  # states x_0 .. x_H
+    u = cp.Variable((H, 1), name="u")  # force
+    boost = cp.Variable((H, 1), boolean=True, name="boost")  # one booster bit per step
+    dynamics = [x[0] == x0]
     for k in range(H):
-        P[force[k, 0], force[k, 0]] += 2.0 * config.effort
-        q[n_x + k] = config.fuel
-    A = np.zeros((2 * (H + 1), n_z))
-    B_t = np.zeros((2 * (H + 1), n_t))
-    A[[0, 1], state[0]] = 1.0
-    B_t[[0, 1], [0, 1]] = 1.0  # x_0 = theta[:2]
-    for k in range(H):  # p+ = p + dt v, v+ = v + dt (u + push delta)
-        r = 2 * (k + 1)
-        A[r, [state[k + 1, 0], state[k, 0], state[k, 1]]] = [1.0, -1.0, -dt]
-        A[r + 1, [state[k + 1, 1], state[k, 1], force[k, 0], n_x + k]] = [1.0, -1.0, -dt, -dt * config.push]
-    G = np.zeros((2 * H, n_z))  # speed limit |v_k| <= limit on steps 1..H
-    for k in range(H):
-        G[2 * k, state[k + 1, 1]], G[2 * k + 1, state[k + 1, 1]] = 1.0, -1.0
-    lb_x, ub_x = np.full(n_x, -np.inf), np.full(n_x, np.inf)
-    lb_x[force.ravel()], ub_x[force.ravel()] = -1.0, 1.0
-    layout = MPCLayout(
-        H,
-        state,
-        force,
-        np.arange(H).reshape(H, 1),
-        ("p", "v"),
-        ("u",),
-        np.arange(2),
-        2 + np.arange(2 * H).reshape(H, 2),
-    )
-    return ParametricMIQP(
-        "cart",
-        P,
-        q,
-        Q_t,
-        C_tt,
-        np.zeros(n_t),
-        0.0,
-        A,
-        np.zeros(len(A)),
-        B_t,
-        G,
-        np.full(2 * H, config.speed_limit),
-        np.zeros((2 * H, n_t)),
-        lb_x,
-        ub_x,
-        np.zeros(n_d),
-        np.ones(n_d),
-        (RowGroup("speed", 0, 2 * H),),
-        ("p", "v", "target"),
-        layout,
-        config=config,
-        integer_inputs=True,
-    )
+        dynamics += [
+            x[k + 1, 0] == x[k, 0] + dt * x[k, 1],
+            x[k + 1, 1] == x[k, 1] + dt * (u[k, 0] + push * boost[k, 0]),
+        ]
+    speed = [x[1:, 1] <= speed_limit, x[1:, 1] >= -speed_limit]
+    cost = cp.sum_squares(x[:, 0] - target) + effort * cp.sum_squares(u) + fuel * cp.sum(boost)
+    problem = cp.Problem(cp.Minimize(cost), dynamics + speed + [u <= 1, u >= -1])
+    return dict(problem=problem, theta=[x0, target], states=x, inputs=u, integers=boost, groups={"speed": speed})
 
 
 def sample_theta(problem: ParametricMIQP, family: str, rng: np.random.Generator) -> np.ndarray:
@@ -130,16 +79,8 @@ def advance(problem: ParametricMIQP, theta: np.ndarray, next_state: np.ndarray) 
     return np.array([next_state[0], next_state[1], theta[2]])
 
 
-benchmark = Benchmark(
-    name="cart",
-    build=lambda **overrides: build_cart(CartConfig(**overrides)),
-    config_class=CartConfig,
-    build_from_config=build_cart,
-    sample_theta=sample_theta,
-    advance=advance,
-    unit="episodes",
-    episode_steps=40,
-    default_episodes=5,
+benchmark = Benchmark.from_cvxpy(
+    cart, name="cart", sample_theta=sample_theta, advance=advance, episode_steps=40, default_episodes=5
 )
 
 
@@ -157,26 +98,11 @@ def main(argv: list[str] | None = None) -> None:
     env = f"{Path(__file__).resolve()}:benchmark"
     steps = [
         ["generate", "--env", env, "--samples", str(args.samples), "--out", str(out / "data"), "--workers", "1"],
-        [
-            "train",
-            "--env",
-            env,
-            "--method",
-            "hybrid",
-            "--data",
-            str(out / "data"),
-            "--out",
-            str(out / "hybrid.pt"),
-            "--epochs",
-            str(args.epochs),
-        ],
+        ["train", "--env", env, "--method", "hybrid", "--data", str(out / "data"), "--out", str(out / "hybrid.pt")]
+        + ["--epochs", str(args.epochs)],
         ["evaluate", "--checkpoint", str(out / "hybrid.pt"), "--data", str(out / "data"), "--out", str(out / "eval")],
-        [
-            "compare",
-            "--env",
-            env,
-            "--controllers",
-            "miqp,hybrid,hybrid+cert",
+        ["compare", "--env", env, "--controllers", "miqp,hybrid,hybrid+cert"]
+        + [
             "--checkpoint",
             f"hybrid={out / 'hybrid.pt'}",
             "--episodes",

@@ -12,8 +12,8 @@ from pathlib import Path
 import gymnasium as gym
 
 import mimpc.envs  # noqa: F401  (registers mimpc/RobotNav-v0)
-from mimpc.controllers import make_controller
 from mimpc import plots, rollout
+from mimpc.controllers import make_controller
 from mimpc.pretrained import available_pretrained
 
 

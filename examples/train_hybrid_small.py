@@ -10,12 +10,12 @@ test split and runs it in closed loop.
 import argparse
 from pathlib import Path
 
+from mimpc import rollout
 from mimpc.controllers import make_controller
 from mimpc.envs.robot_nav import RobotNavEnv
-from mimpc import rollout
+from mimpc.generation.generate import GenerationConfig, generate
 from mimpc.problems import Obstacle, robot_nav
 from mimpc.training.evaluate import evaluate_checkpoint
-from mimpc.generation.generate import GenerationConfig, generate
 from mimpc.training.trainer import TrainConfig, train
 
 

@@ -11,8 +11,8 @@ import argparse
 import importlib
 import sys
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import mimpc
 from mimpc.commands.conventions import (

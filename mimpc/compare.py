@@ -8,15 +8,16 @@ gap, integer-only and continuous violations, lookahead collisions).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from mimpc import metrics
-from mimpc.problems import ParametricMIQP, benchmark_of
 from mimpc.io import write_csv, write_json
+from mimpc.problems import ParametricMIQP, benchmark_of
 from mimpc.report import format_markdown
 from mimpc.rollout import RolloutResult, exact_optima, run
 
@@ -28,6 +29,9 @@ TABLE_COLUMNS = [
     ("time_p95_ms", "p95 ms"),
     ("speedup", "speedup"),
     ("bound_violation_steps", "bound viol."),
+    ("executed_violation_steps", "exec. viol."),
+    ("executed_integer_violation_steps", "exec. int. viol."),
+    ("clipped_steps", "clipped"),
     ("lookahead_rate", "lookahead %"),
     ("gap_mean", "gap mean %"),
     ("gap_median", "gap med. %"),
@@ -141,6 +145,10 @@ def compare_controllers(
             "certified_steps": s["certified_steps"],
             "checked_steps": s["checked_steps"],
             "ood_steps": s["ood_steps"],
+            "clipped_steps": s["clipped_steps"],
+            "executed_violation_steps": s["executed_violation_steps"],
+            "executed_integer_violation_steps": s["executed_integer_violation_steps"],
+            **{k: v for k, v in s.items() if k.startswith("executed_row_")},
             **{k: v for k, v in s.items() if k.startswith("source_") or k == "certified_rate"},
         }
         if open_loop and (exact_solver is not None or optima is not None and name in optima):

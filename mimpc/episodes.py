@@ -12,9 +12,10 @@ worker also solves the MIQP at the episode's visited states (the open-loop refer
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -31,8 +31,9 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
-from typing import Any, Callable
+from typing import Any
 
 __all__ = ["Executor", "TaskError", "EXECUTORS", "make_executor", "RAY_INSTALL_HINT", "RAY_CONNECT_TIMEOUT"]
 
@@ -76,7 +77,7 @@ class Executor:
     def close(self) -> None:
         """Release workers (and a Ray instance this executor started)."""
 
-    def __enter__(self) -> "Executor":
+    def __enter__(self) -> Executor:
         return self
 
     def __exit__(self, *exc: Any) -> None:

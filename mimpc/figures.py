@@ -3,7 +3,7 @@ result figures never touch a display, a global figure registry or the user's bac
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -25,7 +25,7 @@ def new_figure(
     ncols: int = 1,
     figsize: tuple[float, float] = (5.0, 5.0),
     dpi: int = 80,
-    layout: str | None = None,
+    layout: Literal["constrained", "compressed", "tight"] | None = None,
     **subplot_kw: Any,
 ) -> tuple[Figure, np.ndarray]:
     """A figure on an Agg canvas (outside pyplot) and its axes as an array of shape ``(nrows, ncols)``.

@@ -13,17 +13,22 @@ Open loop, per MPC problem theta, against the exact optimum ``J*`` (proven-optim
   other problems a continuous violation above the tolerance.
 
 Closed loop, per episode: executed collisions and bound violations, goal reached and steps to
-goal, cumulative stage cost (and its ratio to the exact MIQP controller on the same seed),
-per-step compute time (median, p95, max), fallback steps, and steps whose QP did not converge.
+goal, cumulative stage cost (and its ratio to the exact MIQP controller on the same seed; the stage
+cost is the benchmark's, else read off the problem's objective), per-step compute time (median,
+p95, max), fallback steps, steps whose QP did not converge, clipped steps (beyond round-off:
+:data:`mimpc.envs.base.CLIP_TOL`), and steps whose executed step breaks a row it alone decides
+(:func:`executed_violations`: state bounds on the next state, input rows, integer-only rows of the
+step; per row group, continuous and integer-only) by more than :data:`VIOLATION_TOL`.
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
-from mimpc.problems import ParametricMIQP, benchmark_of
+from mimpc.problems import ParametricMIQP, benchmark_of, first_step
 
 __all__ = [
     "VIOLATION_TOL",
@@ -37,6 +42,7 @@ __all__ = [
     "episode_metrics",
     "summarize_closed_loop",
     "time_stats",
+    "executed_violations",
 ]
 
 VIOLATION_TOL = 1e-4
@@ -133,6 +139,29 @@ def time_stats(seconds: Iterable[float]) -> dict[str, float]:
     )
 
 
+def executed_violations(problem: ParametricMIQP, theta: Any, info: dict[str, Any], last: Any) -> dict[str, float]:
+    """Per-step record of the executed violations of the rows the applied step decides
+    (:func:`mimpc.problems.first_step.executed_violations`): ``executed_violation`` (continuous rows),
+    ``executed_integer_violation`` (integer-only rows) and ``executed_row_<group>`` per row group.
+    The step's integers are the applied ones where they drive the plant, else the plan's; empty when
+    the environment reports no state or input, or no integers are known."""
+    if problem.layout is None or "state" not in info or "u" not in info:
+        return {}
+    lay = problem.layout
+    if problem.integer_inputs and info.get("delta") is not None:
+        delta = np.atleast_1d(np.asarray(info["delta"], dtype=float))
+    elif getattr(last, "integers", None) is not None:
+        delta = np.asarray(last.integers, dtype=float)[lay.delta_index[0]]
+    else:
+        return {}
+    if not (np.all(np.isfinite(delta)) and np.all(np.isfinite(np.asarray(info["u"], float)))):
+        return {}
+    groups, cont, intg = first_step.executed_violations(problem, theta, info["u"], delta, info["state"])
+    out = {"executed_violation": cont, "executed_integer_violation": intg}
+    out.update({f"executed_row_{name}": v for name, v in groups.items()})
+    return out
+
+
 def episode_metrics(steps: Sequence[dict[str, Any]], terminated: bool) -> dict[str, Any]:
     """Closed-loop metrics of one episode from its per-step records (see :mod:`mimpc.rollout`)."""
 
@@ -156,11 +185,15 @@ def episode_metrics(steps: Sequence[dict[str, Any]], terminated: bool) -> dict[s
         "unsolved_steps": int(sum(1 for s in steps if s.get("status") in UNSOLVED_STATUSES)),
         "lookahead_violation_steps": int(sum(1 for s in steps if s.get("lookahead_violation"))),
         "clipped_steps": int(sum(1 for s in steps if s.get("action_clipped"))),
+        "executed_violation_steps": count("executed_violation"),
+        "executed_integer_violation_steps": count("executed_integer_violation"),
         "checked_steps": int(sum(1 for s in steps if s.get("certified") is not None)),
         "certified_steps": int(sum(1 for s in steps if s.get("certified") is True)),
         "ood_steps": int(sum(1 for s in steps if s.get("ood") is True)),
     }
     out.update({f"source_{name}": int(sum(1 for s in steps if s.get("source") == name)) for name in STEP_SOURCES})
+    groups = dict.fromkeys(k for s in steps for k in s if k.startswith("executed_row_"))
+    out.update({f"{k}_steps": count(k) for k in groups})
     out.update(time_stats(s["solve_time"] for s in steps))
     return out
 
@@ -189,7 +222,10 @@ def summarize_closed_loop(
         "checked_steps",
         "certified_steps",
         "ood_steps",
+        "executed_violation_steps",
+        "executed_integer_violation_steps",
         *(f"source_{name}" for name in STEP_SOURCES),
+        *dict.fromkeys(k for e in episodes for k in e if k.startswith("executed_row_")),
     ):
         out[key] = int(sum(e.get(key, 0) for e in episodes))
     out.update(certified_summary(out))

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -157,7 +158,7 @@ def plot_comparison(result: Any, out: str | Path) -> list[Path]:
     out = Path(out)
     results = list(result.rollouts.values())
     paths = plot_rollouts(results, out / "trajectories")
-    learned = {k: v for k, v in result.open_loop.items()}
+    learned = dict(result.open_loop)
     if learned:
         paths += plot_open_loop_panels(learned, out / "open_loop_panels", title=result.env_id)
     paths += plot_timing(result.rows, out / "timing", title=result.env_id)

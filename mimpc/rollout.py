@@ -7,14 +7,16 @@ safe-control-gym's experiment/metric separation).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from mimpc import metrics
 from mimpc.io import write_csv, write_json
+from mimpc.problems import ParametricMIQP
 
 __all__ = ["EpisodeResult", "RolloutResult", "run", "load_result", "write_csv", "exact_optima"]
 
@@ -74,14 +76,14 @@ class RolloutResult:
     def step_times(self) -> np.ndarray:
         return np.array([r["solve_time"] for ep in self.episodes for r in ep.records])
 
-    def summary(self, reference: "RolloutResult | None" = None) -> dict[str, Any]:
+    def summary(self, reference: RolloutResult | None = None) -> dict[str, Any]:
         """Closed-loop summary; with ``reference`` (exact controller, same seeds) the cost ratio."""
         ref = None
         if reference is not None:
             if [e.seed for e in reference.episodes] != [e.seed for e in self.episodes]:
                 raise ValueError("reference rollout must use the same seeds in the same order")
             ref = [e.metrics() for e in reference.episodes]
-        out = {"controller": self.controller, "env": self.env_id}
+        out: dict[str, Any] = {"controller": self.controller, "env": self.env_id}
         out.update(metrics.summarize_closed_loop([e.metrics() for e in self.episodes], ref))
         out.update(metrics.time_stats(self.step_times()))
         return out
@@ -221,7 +223,7 @@ def _episode(env: Any, controller: Any, seed: int, options: dict | None, max_ste
         delta = last.integers if last.integers is not None else np.full(problem.n_d, np.nan)
         obs, reward, terminated, truncated, info = env.step(action)
         lookahead = bool(last.x is not None and metrics.lookahead_violation(problem, x, delta, theta)[0])
-        rec = step_record(seed, t, reward, info, last, lookahead)
+        rec = step_record(seed, t, reward, info, last, lookahead, problem, theta)
         records.append(rec)
         thetas.append(theta)
         xs.append(x)
@@ -262,9 +264,21 @@ def episode_result(
     )
 
 
-def step_record(seed: int, step: int, reward: float, info: dict, last: Any, lookahead: bool) -> dict[str, Any]:
+def step_record(
+    seed: int,
+    step: int,
+    reward: float,
+    info: dict,
+    last: Any,
+    lookahead: bool,
+    problem: Any = None,
+    theta: Any = None,
+) -> dict[str, Any]:
     """The recorded row of one step: the controller's :class:`StepInfo` ``last``, the environment's
-    ``info`` (the keys of ``_INFO_KEYS`` it has) and the plan's lookahead violation."""
+    ``info`` (the keys of ``_INFO_KEYS`` it has), the plan's lookahead violation and, with ``problem``
+    and ``theta``, the executed violations of the rows the applied step decides
+    (:func:`mimpc.metrics.executed_violations`: ``executed_<group>``, ``executed_continuous``,
+    ``executed_integer_only``)."""
     rec = {
         "episode_seed": seed,
         "step": step,
@@ -284,6 +298,8 @@ def step_record(seed: int, step: int, reward: float, info: dict, last: Any, look
     rec.update({f"time_{k}": v for k, v in last.timings.items()})
     rec.update({k: _scalar(info[k]) for k in _INFO_KEYS if k in info})
     rec["lookahead_violation"] = lookahead
+    if problem is not None and theta is not None:
+        rec.update(metrics.executed_violations(problem, theta, info, last))
     return rec
 
 

@@ -12,7 +12,8 @@ is that of the sequential run except the timing columns.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -119,7 +120,9 @@ def run_batch(
         obs[active] = new_obs
         for k, lane in enumerate(active):
             ep, info = lanes[lane], infos[k]
-            ep.records.append(step_record(ep.seed, ep.t, rewards[k], info, lasts[k], bool(lookahead[k])))
+            ep.records.append(
+                step_record(ep.seed, ep.t, rewards[k], info, lasts[k], bool(lookahead[k]), problem, theta[k])
+            )
             ep.thetas.append(theta[k])
             ep.xs.append(x[k])
             ep.deltas.append(delta[k])

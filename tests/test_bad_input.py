@@ -15,11 +15,11 @@ import pytest
 import torch
 
 from mimpc.cli import main
+from mimpc.generation.generate import GenerationConfig, generate
+from mimpc.generation.guard import GenerationStalled, ProgressGuard
 from mimpc.problems import robot_nav, thermal_tank
 from mimpc.training.checkpoint import build_policy, load_checkpoint, save_checkpoint
 from mimpc.training.dataset import SAMPLE_FIELDS, load_dataset
-from mimpc.generation.generate import GenerationConfig, generate
-from mimpc.generation.guard import GenerationStalled, ProgressGuard
 from mimpc.training.shards import LOCK_NAME, DatasetLock, DatasetLockedError, ShardError
 
 TANK = dict(horizon=3)
@@ -322,9 +322,9 @@ def test_damaged_shard_is_named_and_generate_repairs_it(damage, message, tank_da
 
 def test_unreadable_metadata_is_named(dataset_copy):
     (dataset_copy / "meta.json").write_text('{"format": "mimpc-dataset/1", "probl')
-    with pytest.raises(ShardError, match="meta.json is unreadable"):
+    with pytest.raises(ShardError, match=r"meta\.json is unreadable"):
         load_dataset(dataset_copy)
-    with pytest.raises(ValueError, match="meta.json is unreadable"):
+    with pytest.raises(ValueError, match=r"meta\.json is unreadable"):
         generate(thermal_tank(**TANK), dataset_copy, CONFIG, progress=False)
 
 
@@ -349,7 +349,7 @@ def test_progress_guard_counts_consecutive_fruitless_units(tmp_path):
     guard.record(shard("a.npz", 5), 0)
     guard.record(shard("b.npz", 0), 3)  # a productive shard resets the count
     guard.record(shard("c.npz", 4), 0)
-    with pytest.raises(GenerationStalled, match="last 10 units .* 8 stopped by the time limit, 2 infeasible"):
+    with pytest.raises(GenerationStalled, match=r"last 10 units .* 8 stopped by the time limit, 2 infeasible"):
         guard.record(shard("d.npz", 4), 0)
 
 
@@ -515,8 +515,8 @@ def test_soak_counts_non_finite_actions_and_exceptions():
     import gymnasium as gym
 
     import mimpc.envs  # noqa: F401
-    from mimpc.controllers import make_controller
     from mimpc.bench.soak import soak
+    from mimpc.controllers import make_controller
 
     class Broken:
         """A controller that returns NaN at the second step of every episode, and raises at episode 3."""

@@ -1,15 +1,15 @@
 """Many episodes at once: the batched plant, the vectorised environments, controller lanes and
 ``run_batch`` reproduce the sequential episodes exactly (steps, states, costs, goals, sources)."""
 
-import csv
 import copy
+import csv
 from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 import pytest
 
-import mimpc.envs  # noqa: F401
+import mimpc.envs
 from mimpc import rollout
 from mimpc.cli import main as mimpc
 from mimpc.controllers import make_controller

@@ -15,9 +15,9 @@ import torch
 
 from mimpc.bench import qp_layer as bench_qp
 from mimpc.bench import step_latency as bench_step
-from mimpc.problems import thermal_tank
 from mimpc.generation.generate import GenerationConfig, generate
 from mimpc.lpae.policy import train_lpae
+from mimpc.problems import thermal_tank
 from mimpc.training.trainer import TrainConfig, train
 
 ONE_EPOCH = TrainConfig(epochs=1, batch_size=64, seed=0, threads=1)

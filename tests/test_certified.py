@@ -11,15 +11,15 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from mimpc.controllers import make_controller
 from mimpc import rollout
+from mimpc.controllers import make_controller
 from mimpc.metrics import STEP_SOURCES
 from mimpc.problems import make_problem
 from mimpc.problems.certify import CERTIFICATE_TOL, PlanCertifier
 from mimpc.problems.samplers import sample_thetas
-from mimpc.solvers import make_solver
 from mimpc.qp.fixed import FixedQPSolver
 from mimpc.qp.lean import LeanQP
+from mimpc.solvers import make_solver
 from mimpc.training.candidates import _factors, ranked_assignments
 
 

@@ -1,4 +1,4 @@
-"""A user's own benchmark end to end (examples/custom_problem.py): references, the generic
+"""A user's own benchmark end to end (examples/custom_problem.py, written in cvxpy): references, the generic
 environment, the CLI path generate -> train -> evaluate -> compare, and mismatch refusals."""
 
 import json
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-import mimpc.envs  # noqa: F401
+import mimpc.envs
 from mimpc.cli import main as mimpc
 from mimpc.problems import Benchmark, benchmark_of, load_benchmark, make_problem
 from mimpc.problems.spec import problem_from_spec, problem_spec
@@ -34,8 +34,8 @@ def test_references_resolve_and_bad_ones_are_named(tmp_path):
         load_benchmark(str(tmp_path / "missing.py") + ":benchmark")
     with pytest.raises(ValueError, match="defines no 'nothing'"):
         load_benchmark(f"{EXAMPLE}:nothing")
-    with pytest.raises(ValueError, match="not a mimpc.problems.benchmark.Benchmark"):
-        load_benchmark(f"{EXAMPLE}:build_cart")
+    with pytest.raises(ValueError, match=r"not a mimpc\.problems\.benchmark\.Benchmark"):
+        load_benchmark(f"{EXAMPLE}:cart")
     other = tmp_path / "clash.py"
     other.write_text("from mimpc.problems import Benchmark\nbenchmark = Benchmark('cart')\n")
     with pytest.raises(ValueError, match="already registered"):
@@ -49,7 +49,7 @@ def test_generic_environment_follows_the_benchmark():
     again, _ = env.reset(seed=3)
     np.testing.assert_array_equal(first, again)
     assert first[0] == 0.0 and first[1] == 0.0  # "starts": at rest at the origin
-    obs, reward, terminated, truncated, info = env.step({"u": np.array([0.5]), "delta": np.array([1.0])})
+    obs, reward, terminated, _truncated, info = env.step({"u": np.array([0.5]), "delta": np.array([1.0])})
     problem = env.unwrapped.problem
     expected = problem.next_state(first, np.array([0.5]), np.array([1.0]))
     np.testing.assert_allclose(obs[:2], expected)

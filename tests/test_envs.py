@@ -309,7 +309,7 @@ def test_robot_bad_actions():
 
 def test_robot_reset_options_validated():
     env = robot()
-    obs, info = env.reset(seed=0, options={"start": [0.1, -0.2]})
+    obs, _ = env.reset(seed=0, options={"start": [0.1, -0.2]})
     assert np.array_equal(obs[:4], [0.1, -0.2, 0.0, 0.0])
     obs, _ = env.reset(seed=0, options={"start": [0.1, -0.2, 0.3, -0.1], "goal": [1.0, -2.0]})
     assert np.array_equal(obs, [0.1, -0.2, 0.3, -0.1, 1.0, -2.0])
@@ -368,7 +368,7 @@ def test_tank_replayed_scenario_and_state_option():
     env = tank()
     n = env.max_steps + H
     scenario = np.column_stack([np.linspace(0, 1, n), np.linspace(2, 3, n)])
-    obs, info = env.reset(seed=0, options={"state": [8.0, 3.0], "disturbance": scenario})
+    obs, _ = env.reset(seed=0, options={"state": [8.0, 3.0], "disturbance": scenario})
     assert np.array_equal(obs, np.r_[8.0, 3.0, scenario[:H].ravel()])
     obs2, _ = env.reset(seed=99, options={"state": [8.0, 3.0], "disturbance": scenario})
     assert np.array_equal(obs, obs2)  # a replay does not depend on the seed

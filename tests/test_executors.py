@@ -31,7 +31,7 @@ def test_results_in_submission_order_and_failures_named(kind, workers, tmp_path)
                 bad.result()
             assert "(in unit 7)" in info.value.__notes__
         else:
-            with pytest.raises(TaskError, match="unit 7 failed after 3 attempts.*math domain error"):
+            with pytest.raises(TaskError, match=r"unit 7 failed after 3 attempts.*math domain error"):
                 bad.result()
 
 

@@ -4,8 +4,8 @@ import gymnasium as gym
 import pytest
 
 import mimpc.envs  # noqa: F401
-from mimpc.controllers import make_controller
 from mimpc import compare, plots
+from mimpc.controllers import make_controller
 from mimpc.problems import Obstacle, robot_nav, thermal_tank
 from mimpc.solvers import make_solver
 

@@ -101,6 +101,17 @@ def test_tiny_fit_of_unit_commitment(tmp_path):
     controller.reset()
     controller.act(theta[0])
     assert controller.last.certified is not None
+    # the cascade's ranked candidates of a rows_map policy satisfy the rows too
+    policy, rows = controller._policy, ckpt.policy.rows
+    n_candidates = 0
+    for t in theta[:10]:
+        scores = policy.scores(t)
+        delta0 = policy.decode(scores, t)
+        for delta in controller._ranked(delta0, scores, t):
+            n_candidates += 1
+            assert not np.array_equal(delta, delta0)
+            assert rows_hold(rows, np.rint(delta).astype(int)[None], t[None])[0]
+    assert n_candidates > 0
     # resume: nothing is trained again; other settings are refused
     stamp = (tmp_path / "rounds" / "0" / "sl.pt").stat().st_mtime_ns
     again = fit(problem, tmp_path, FitConfig(rounds=0, **TINY), progress=False, echo=lines.append)

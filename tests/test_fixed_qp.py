@@ -225,7 +225,7 @@ def test_elimination_through_bounded_variable(backend):
     for theta, delta in [([0.5, 0.2], [0.0]), ([1.5, -1.0], [1.0]), ([-1.8, 0.0], [0.0]), ([5.0, 0.0], [1.0])]:
         theta, delta = np.array(theta), np.array(delta)
         qp = problem.fixed_integer_qp(theta, delta)
-        status, x_ref, f_ref = cvxpy_solve(qp)
+        status, _, f_ref = cvxpy_solve(qp)
         res = solve_fixed_qp(problem, theta, delta, backend=backend)
         assert res.status == status
         if status == "optimal":
@@ -339,7 +339,7 @@ def test_bad_input_is_rejected(robot):
         solver.solve(np.stack([theta, theta]), delta)
     with pytest.raises(ValueError, match="delta"):
         solver.solve(theta, delta[:-1])
-    with pytest.raises(ValueError, match="delta.*integer"):
+    with pytest.raises(ValueError, match=r"delta.*integer"):
         solver.solve(theta, np.r_[0.5, delta[1:]])
     with pytest.raises(ValueError, match=r"delta\[0\].*bounds"):
         solver.solve(theta, np.r_[2.0, delta[1:]])

@@ -10,9 +10,9 @@ import time
 import numpy as np
 import pytest
 
+from mimpc.generation.generate import GenerationConfig, generate
 from mimpc.problems import Obstacle, robot_nav, thermal_tank
 from mimpc.training.dataset import SAMPLE_FIELDS, load_dataset, split_of_units
-from mimpc.generation.generate import GenerationConfig, generate
 
 TANK_ARGS = [
     "--env",
@@ -89,7 +89,7 @@ def test_split_is_stable_and_respects_fractions():
 
 def test_dataset_errors(tmp_path):
     p = thermal_tank(horizon=3)
-    with pytest.raises(FileNotFoundError, match="meta.json"):
+    with pytest.raises(FileNotFoundError, match=r"meta\.json"):
         load_dataset(tmp_path)
     ds = generate(p, tmp_path / "t", GenerationConfig(samples=10, units_per_shard=10), progress=False)
     with pytest.raises(ValueError, match="fingerprint"):

@@ -161,7 +161,7 @@ def test_robot_refuses_a_start_in_an_obstacle_and_an_unreachable_goal():
     center = np.asarray(obstacle.center, dtype=float)
     with pytest.raises(ValueError, match="inside obstacle 0: the robot would start in a collision"):
         env.reset(options={"start": center})
-    with pytest.raises(ValueError, match="within d_min=.* of obstacle 0: .* never reach the goal"):
+    with pytest.raises(ValueError, match=r"within d_min=.* of obstacle 0: .* never reach the goal"):
         env.reset(options={"goal": center})
 
 
@@ -353,8 +353,89 @@ def test_ray_address_is_checked_with_a_connect_timeout(capsys):
 
 
 def test_ray_client_is_in_the_ray_extra():
-    import tomllib
     from pathlib import Path
+
+    import tomllib
 
     extras = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
     assert any(req.startswith("ray[client]") for req in extras["optional-dependencies"]["ray"])
+
+
+# -- 7: late or wrong-coded refusals ---------------------------------------------------------------------
+
+TANK3 = ["--env", "thermal_tank", "--set", "horizon=3"]
+
+
+@pytest.fixture(scope="module")
+def tank3_data(tmp_path_factory):
+    from mimpc.generation.generate import GenerationConfig, generate
+
+    out = tmp_path_factory.mktemp("tank3") / "ds"
+    generate(thermal_tank(horizon=3), out, GenerationConfig(samples=40, seed=1, units_per_shard=20), progress=False)
+    return out
+
+
+def test_certify_with_an_unknown_solver_is_refused_when_built():
+    with pytest.raises(ValueError, match="solver name must be one of"):
+        make_controller("hybrid", "thermal_tank", certify={"solver": "nosuch"})
+
+
+@pytest.mark.parametrize("method", ["hybrid", "lpae"])
+@pytest.mark.parametrize(
+    "loss, message",
+    [
+        ('{"nosuch": 1}', "unknown field(s) ['nosuch']"),
+        ('{"anneal_factor": "2"}', "anneal_factor must be a finite number, got '2'"),
+        ('{"anneal_factor": NaN}', "anneal_factor must be a finite number"),
+    ],
+)
+def test_train_loss_overrides_are_checked(tank3_data, tmp_path, capsys, method, loss, message):
+    argv = ["train", *TANK3, "--method", method, "--data", str(tank3_data), "--out", str(tmp_path / "p.pt")]
+    code, err = _exit([*argv, "--epochs", "1", "--no-progress", "--loss", loss], capsys)
+    assert code == 2 and message in err, err
+    assert not (tmp_path / "p.pt").exists()
+
+
+@pytest.mark.slow
+def test_diverged_training_says_so(tank3_data, tmp_path, capsys):
+    argv = ["train", *TANK3, "--method", "hybrid", "--data", str(tank3_data), "--out", str(tmp_path / "p.pt")]
+    code, err = _exit([*argv, "--epochs", "1", "--no-progress", "--lr", "1e30", "--hidden", "8"], capsys)
+    assert code == 1 and "training diverged" in err and "--lr" in err, err
+
+
+@pytest.mark.slow
+def test_killed_training_leaves_a_checkpoint_marked_unfinished(tank3_data, tmp_path, monkeypatch, caplog):
+    import mimpc.training.trainer as trainer
+    from mimpc.training.checkpoint import load_checkpoint
+    from mimpc.training.dataset import load_dataset
+    from mimpc.training.methods import TrainOptions, train_method
+
+    problem = thermal_tank(horizon=3)
+    data = load_dataset(tank3_data, problem)
+    config = trainer.TrainConfig(epochs=2, patience=10)
+    options = TrainOptions(hidden=(8,), progress=False)
+    real, calls = trainer.evaluate_split, []
+
+    def killed_in_epoch_2(*args, **kwargs):
+        calls.append(None)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(trainer, "evaluate_split", killed_in_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        train_method("sl", problem, data, tmp_path / "p.pt", config, {}, options)
+    with caplog.at_level("WARNING"):
+        ckpt = load_checkpoint(tmp_path / "p.pt", problem)
+    assert not ckpt.finished and "did not finish (1 of 2 epochs)" in caplog.text and "--resume" in caplog.text
+    monkeypatch.setattr(trainer, "evaluate_split", real)
+    train_method(
+        "sl",
+        problem,
+        data,
+        tmp_path / "p.pt",
+        config,
+        {},
+        TrainOptions(hidden=(8,), progress=False, resume=tmp_path / "p.pt"),
+    )
+    assert load_checkpoint(tmp_path / "p.pt", problem).finished

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from mimpc.bench.lpae import METHODS, SCHEDULES
 from mimpc.cli import main
 from mimpc.commands.bench import BENCHMARKS, benchmark_parser
 from mimpc.lpae import (
@@ -20,7 +21,6 @@ from mimpc.lpae import (
     penalty_weight,
     train_lpae,
 )
-from mimpc.bench.lpae import METHODS, SCHEDULES
 from mimpc.problems.scheduling import SchedulingConfig, build_scheduling_lp, sample_features, solve_highs
 from mimpc.training.losses import penalty
 

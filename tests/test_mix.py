@@ -8,11 +8,11 @@ from dataclasses import asdict
 import numpy as np
 import pytest
 
+from mimpc.generation.generate import GenerationConfig, generate
+from mimpc.generation.mix import KIND_STRIDE, kind_of_episodes, parse_mix, shard_kind
 from mimpc.problems import Obstacle, robot_nav
 from mimpc.problems.robot import inside_obstacles
 from mimpc.training.checkpoint import load_checkpoint, save_checkpoint
-from mimpc.generation.generate import GenerationConfig, generate
-from mimpc.generation.mix import KIND_STRIDE, kind_of_episodes, parse_mix, shard_kind
 from mimpc.training.models import IntegerPolicy, ModelConfig
 from mimpc.training.support import TrainingSupport
 

@@ -9,13 +9,13 @@ import json
 
 import numpy as np
 import pytest
+from tests_data import heldout
 
 from mimpc import metrics
 from mimpc.pretrained import PRETRAINED_DIR, available_pretrained
 from mimpc.problems import make_problem
 from mimpc.training.checkpoint import load_checkpoint
 from mimpc.training.evaluate import _lpae_solutions, predict_solutions
-from tests_data import heldout  # noqa: E402  (tiny helper module below)
 
 SHIPPED = {"robot_nav": ["hybrid", "lpae", "sl", "ssl"], "thermal_tank": ["hybrid", "lpae", "sl", "ssl"]}
 

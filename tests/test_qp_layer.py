@@ -15,11 +15,11 @@ import pytest
 import torch
 
 from mimpc.problems import Obstacle, robot_nav, thermal_tank
+from mimpc.qp.fixed import FixedQPSolver
 from mimpc.qp.layer import QPLayerError, SingleQPSolver, available_backends, make_qp_layer
 from mimpc.qp.layer.active_set import TIGHT, VIOLATED
 from mimpc.qp.layer.condensing import reduce_problem
 from mimpc.qp.layer.shift import shift_map
-from mimpc.qp.fixed import FixedQPSolver
 
 RHO = 1e4
 
@@ -126,7 +126,7 @@ def nondegenerate(p, theta, delta, margin=1e-4):
     soft, hard, lam = solver.active_set()
     red = reduce_problem(p)
     ns = red.n_soft
-    c, d, e, xp = red.data(theta, delta)
+    _, d, e, xp = red.data(theta, delta)
     w = np.linalg.lstsq(red.N, sol.x - xp, rcond=None)[0]
     r = red.F @ w - np.concatenate([d, e])
     tight, viol = soft == TIGHT, soft == VIOLATED
@@ -167,7 +167,7 @@ def test_null_space_elimination_is_exact(name, robot, tank):
     rng = np.random.default_rng(0)
     th = rng.normal(size=(5, p.n_theta))
     de = rng.integers(0, 2, (5, p.n_d)).astype(float)
-    c, d, e, xp = red.data(th, de)
+    c, d, _, xp = red.data(th, de)
     w = rng.normal(size=(5, red.n_w))
     x = xp + w @ red.N.T
     for i in range(5):

@@ -6,14 +6,16 @@ import math
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # a local Ray instance costs seconds to start; the slow suite runs these
+
 ray = pytest.importorskip("ray")
 
 from mimpc.compare import compare_controllers  # noqa: E402
 from mimpc.episodes import EpisodeTask, run_rollouts  # noqa: E402
 from mimpc.executors import TaskError, make_executor  # noqa: E402
+from mimpc.generation.generate import GenerationConfig, generate  # noqa: E402
 from mimpc.problems import thermal_tank  # noqa: E402
 from mimpc.training.dataset import SAMPLE_FIELDS  # noqa: E402
-from mimpc.generation.generate import GenerationConfig, generate  # noqa: E402
 
 
 @pytest.fixture(scope="module")

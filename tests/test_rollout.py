@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 import mimpc.envs  # noqa: F401
+from mimpc import plots, rollout
 from mimpc.controllers.base import Controller, StepInfo
 from mimpc.envs.robot_nav import RobotNavEnv
 from mimpc.envs.thermal_tank import ThermalTankEnv
-from mimpc import plots, rollout
 from mimpc.problems import Obstacle, robot_nav, thermal_tank
 
 
@@ -40,7 +40,7 @@ def test_rollout_records_and_metrics(small_robot, tmp_path):
     assert [e.seed for e in res.episodes] == [5, 6, 7]
     ep = res.episodes[0]
     assert len(ep.records) == len(ep.theta) == len(ep.states) - 1 == len(ep.inputs)
-    np.testing.assert_allclose(ep.states[1:], np.array([r for r in ep.theta[1:, :4]] + [ep.states[-1]]))
+    np.testing.assert_allclose(ep.states[1:], np.array(list(ep.theta[1:, :4]) + [ep.states[-1]]))
     m = ep.metrics()
     assert m["steps"] == len(ep.records)
     assert m["cumulative_cost"] == pytest.approx(sum(r["stage_cost"] for r in ep.records))

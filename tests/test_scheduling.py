@@ -75,7 +75,7 @@ def test_config_rejects_inconsistent_data_naming_the_field(overrides, field):
 
 
 def test_unschedulable_procedure_message_names_procedure_and_resource():
-    with pytest.raises(ValueError, match="elective_long.*7 doctors"):
+    with pytest.raises(ValueError, match=r"elective_long.*7 doctors"):
         SchedulingConfig(requirements=((1, 1, 7, 1), (2, 2, 3, 2), (1, 1, 1, 1)))
 
 

@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 import pytest
+from reference_formulations import REFERENCE_SOLVERS, RobotReference, TankReference
 
 from mimpc.problems import Obstacle, robot_nav, thermal_tank
 from mimpc.problems.robot import sample_start_goal
@@ -23,7 +24,6 @@ from mimpc.solvers import (
     installed_solvers,
     make_solver,
 )
-from reference_formulations import REFERENCE_SOLVERS, RobotReference, TankReference
 
 BACKENDS = ("gurobi", "cplex", "scip")
 N_THETA = {"gurobi": 20, "cplex": 20, "scip": 8}  # SCIP is slow: fewer instances

@@ -5,15 +5,15 @@ import numpy as np
 import pytest
 import torch
 
+from mimpc import rollout
 from mimpc.controllers import make_controller
 from mimpc.envs.robot_nav import RobotNavEnv
 from mimpc.envs.thermal_tank import ThermalTankEnv
-from mimpc import rollout
+from mimpc.generation.generate import GenerationConfig, generate
+from mimpc.lpae.policy import train_lpae
 from mimpc.problems import Obstacle, robot_nav, thermal_tank
 from mimpc.training.checkpoint import load_checkpoint
 from mimpc.training.evaluate import evaluate_checkpoint
-from mimpc.generation.generate import GenerationConfig, generate
-from mimpc.lpae.policy import train_lpae
 from mimpc.training.losses import loss_preset
 from mimpc.training.models import ModelConfig
 from mimpc.training.trainer import TrainConfig, train

@@ -20,9 +20,10 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -113,7 +114,7 @@ class BenchSettings:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
 
     @classmethod
-    def quick(cls, **overrides: Any) -> "BenchSettings":
+    def quick(cls, **overrides: Any) -> BenchSettings:
         """A smoke-test size (seconds per seed; the numbers are not meaningful)."""
         base = cls(
             n_train=600,

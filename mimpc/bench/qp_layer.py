@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import time
 import warnings
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -180,9 +180,9 @@ def bench_problem(
         f"{len(p.continuous_rows)}; reduced: {fast.reduced.n_w} variables, {fast.reduced.m} rows ==="
     )
     print(
-        "seconds per batch, median of %d runs (cvxpylayers: 1 run; diffcp + Clarabel, tol 1e-12, dense "
+        f"seconds per batch, median of {reps} runs (cvxpylayers: 1 run; diffcp + Clarabel, tol 1e-12, dense "
         "derivative); cvxpylayers is measured at batch sizes 1 and 64 only (about 1 s per robot QP with "
-        "gradients: a batch of 1024 would take some 15 minutes)" % reps
+        "gradients: a batch of 1024 would take some 15 minutes)"
     )
     if args.quick:
         print("quick mode: cvxpylayers runs on the first 8 samples of the batch of 64, times scaled to 64 (*)")

@@ -23,7 +23,7 @@ import argparse
 import gc
 import sys
 import time
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import ast
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from mimpc.problems import ParametricMIQP
 from mimpc.problems.benchmark import BUILTIN_BENCHMARKS, Benchmark, benchmark_of, load_benchmark

@@ -8,15 +8,15 @@ Learned policies default to the pretrained ones shipped with mimpc."""
 from __future__ import annotations
 
 import argparse
-import logging
 import json
+import logging
 import time
 from pathlib import Path
 
 from mimpc.commands.argtypes import nonnegative_int, output_dir, positive_float, positive_int
+from mimpc.commands.batch import add_batch_argument, check_batch
 from mimpc.commands.common import add_env_arguments, env_id_of, env_name, make_env, parse_checkpoints, problem_from_args
 from mimpc.commands.conventions import run_record
-from mimpc.commands.batch import add_batch_argument, check_batch
 from mimpc.commands.parallel import add_executor_arguments, executor_from_args
 from mimpc.report import format_table
 
@@ -103,11 +103,11 @@ def check_selection(names: list[str] | None, checkpoints: dict[str, str], regist
 
 
 def run(args: argparse.Namespace) -> int:
+    from mimpc import compare
     from mimpc.controllers import CERTIFIED_SUFFIX, available_controllers, make_controller
     from mimpc.controllers.repair import supports_repair
-    from mimpc.problems import benchmark_of
-    from mimpc import compare
     from mimpc.pretrained import available_pretrained
+    from mimpc.problems import benchmark_of
     from mimpc.solvers import make_solver
 
     problem = problem_from_args(args)

@@ -42,9 +42,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--units-per-shard", type=positive_int, default=None, help="units per generated shard (default: generate's)"
     )
-    p.add_argument("--sl-epochs", type=positive_int, default=30)
-    p.add_argument("--hybrid-epochs", type=positive_int, default=4)
-    p.add_argument("--round-epochs", type=positive_int, default=8)
+    p.add_argument(
+        "--sl-epochs",
+        type=positive_int,
+        default=200,
+        help="most SL epochs of round 0 (early stopping and the budget usually end it sooner)",
+    )
+    p.add_argument("--hybrid-epochs", type=positive_int, default=20, help="most hybrid epochs per round")
+    p.add_argument("--round-epochs", type=positive_int, default=40, help="most SL epochs of rounds 1 ..")
     p.add_argument("--hidden", type=positive_int, nargs="+", default=None, help="hidden widths (default by structure)")
     p.add_argument("--threads", type=positive_int, default=1, help="torch threads of the training runs")
     p.add_argument("--no-progress", action="store_true")

@@ -5,13 +5,13 @@ figure under --out/<controller>/."""
 from __future__ import annotations
 
 import argparse
-import logging
 import json
+import logging
 
 from mimpc.commands.argtypes import nonnegative_int, output_dir, positive_float, positive_int, require_file
+from mimpc.commands.batch import add_batch_argument, check_batch
 from mimpc.commands.common import add_env_arguments, env_id_of, make_env, problem_from_args
 from mimpc.commands.conventions import run_record
-from mimpc.commands.batch import add_batch_argument, check_batch
 from mimpc.commands.parallel import add_executor_arguments, executor_from_args
 from mimpc.metrics import STEP_SOURCES
 from mimpc.report import format_table
@@ -69,8 +69,8 @@ def controller_kwargs(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mimpc.controllers import make_controller
     from mimpc import rollout
+    from mimpc.controllers import make_controller
 
     require_file("--checkpoint", args.checkpoint)
     problem = problem_from_args(args)

@@ -16,9 +16,10 @@ import io
 import itertools
 import json
 import logging
+from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, wait
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from mimpc.executors import Executor
 

@@ -5,8 +5,8 @@ and a per-epoch CSV log beside it."""
 from __future__ import annotations
 
 import argparse
-import logging
 import json
+import logging
 
 from mimpc.commands.argtypes import (
     nonnegative_float,

@@ -1,13 +1,15 @@
 """``mimpc fit``: the recipe of ``scripts/train_pretrained.sh`` as one resumable run for any benchmark.
 
 1. structure: head, encoder and decoding read from the problem's rows (:mod:`mimpc.fit.structure`);
-2. data: expert and domain samples labelled by the exact MIQP, grown (doubling) until the
-   Good-Turing estimate of the chance that a new theta needs an unseen strategy falls below
-   ``coverage`` (:mod:`mimpc.fit.coverage`), or its share of the budget or ``max_samples`` is spent;
+2. data: expert and domain samples labelled by the exact MIQP, grown (doubling, or as much as its
+   share of the budget still allows) until the Good-Turing estimate of the chance that a new theta
+   needs an unseen strategy falls below ``coverage`` (:mod:`mimpc.fit.coverage`), or its share of
+   the budget or ``max_samples`` is spent;
 3. held-out set: the benchmark's ``uniform`` sampler family (never used for training) with its own
    seed stream, labelled by the exact MIQP;
 4. round 0: SL (cross-entropy), then the hybrid loss from the SL weights; both are evaluated on the
-   held-out set and the better is the round's policy;
+   held-out set and the better is the round's policy; every training runs until early stopping on
+   its validation split, its epoch cap, or its share of the budget (:func:`_train`);
 5. rounds 1..: states where the current policy's plan needs slack (``hard``) and states it visits in
    closed loop (``onpolicy``), labelled by the exact MIQP, added to the data; SL and hybrid
    fine-tuned again; stop when the held-out score has not improved for ``patience`` rounds, after
@@ -43,6 +45,8 @@ SLACK_TOL = 1e-6
 HELDOUT_SEED_OFFSET = 1_000_003
 """The held-out set's seed is the fit's seed plus this (training never draws from that stream)."""
 CE = {"supervised": "cross_entropy"}
+CHUNK_EPOCHS = 5
+"""Epochs between two checks of the training's time share (see :func:`_train`)."""
 HYBRID_LOSS = {"supervised": "cross_entropy", "w_constraint": 1.0, "w_supervised": 100.0}
 
 
@@ -66,9 +70,9 @@ class FitConfig:
     solver: str = "auto"
     time_limit: float | None = 5.0
     units_per_shard: int | None = None
-    sl_epochs: int = 30
-    hybrid_epochs: int = 4
-    round_epochs: int = 8
+    sl_epochs: int = 200
+    hybrid_epochs: int = 20
+    round_epochs: int = 40
     hidden: tuple[int, ...] | None = None
     workers: int = 1
     threads: int | None = 1
@@ -256,12 +260,13 @@ def _generate(run: _Run, folder: Path, samples: int, seed: int, mix: str, policy
 def _grow_data(run: _Run, progress: bool, executor: Any) -> dict[str, Any]:
     """The base data, doubled until the Good-Turing estimate is below ``coverage``."""
     cfg = run.config
-    n, history, stop = cfg.samples, [], None
+    n, history, stop, have = cfg.samples, [], None, 0
     folder = run.out / "data" / "base"
     while True:
         t0 = time.monotonic()
         ds = _generate(run, folder, n, cfg.seed, cfg.mix, None, progress, executor)
-        seconds = time.monotonic() - t0
+        per_sample = (time.monotonic() - t0) / max(len(ds) - have, 1)
+        have = len(ds)
         gt = good_turing(strategies(run.problem, ds.arrays["theta"], ds.arrays["x"], ds.arrays["delta"]))
         history.append(gt)
         run.echo(
@@ -274,10 +279,11 @@ def _grow_data(run: _Run, progress: bool, executor: Any) -> dict[str, Any]:
         if 2 * n > cfg.max_samples:
             stop = f"max_samples {cfg.max_samples} reached"
             break
-        if run.elapsed() + 2.0 * seconds > cfg.data_share * cfg.budget_minutes * 60.0:
+        affordable = (cfg.data_share * cfg.budget_minutes * 60.0 - run.elapsed()) / per_sample
+        if affordable < 0.25 * have:  # the next step would add too little to matter
             stop = f"the data share ({cfg.data_share:g}) of the budget spent"
             break
-        n *= 2
+        n = int(min(2 * n, have + affordable))
     return {"samples": len(ds), "good_turing": history, "stopped": stop, "mix": cfg.mix}
 
 
@@ -316,29 +322,33 @@ def _evaluate(problem: ParametricMIQP, path: Path, heldout: dict[str, np.ndarray
 
 
 def _train(run: _Run, method: str, folders: list[str], path: Path, structure: Structure, **kw: Any) -> None:
+    """Train ``method`` to ``path`` in chunks of :data:`CHUNK_EPOCHS` epochs (each resuming the
+    last), until early stopping, ``kw["epochs"]`` epochs, or ``kw["share"]`` of the budget is spent:
+    how long to train is measured on the validation split, not fixed in advance."""
     from mimpc.training.dataset import concat_datasets, load_dataset
     from mimpc.training.methods import TrainOptions, train_method
     from mimpc.training.trainer import TrainConfig
 
     dataset = concat_datasets([load_dataset(f, run.problem) for f in folders])
-    config = TrainConfig(
-        epochs=kw["epochs"],
-        lr=kw["lr"],
-        lr_schedule=kw.get("schedule", "plateau"),
-        seed=run.config.seed,
-        device="cpu",
-        threads=run.config.threads,
-    )
-    options = TrainOptions(
-        hidden=structure.hidden,
-        head=structure.head,
-        encoder=structure.encoder,
-        decode=structure.decode,
-        init=kw.get("init"),
-        progress=kw["progress"],
-    )
+    deadline = time.monotonic() + min(kw["share"] * run.config.budget_minutes * 60.0, max(run.left(), 0.0))
     path.parent.mkdir(parents=True, exist_ok=True)
-    train_method(method, run.problem, dataset, path, config, kw["loss"], options)
+    epochs, resume = 0, None
+    while True:
+        epochs = min(kw["epochs"], epochs + CHUNK_EPOCHS)
+        config = TrainConfig(epochs=epochs, lr=kw["lr"], seed=run.config.seed, device="cpu", threads=run.config.threads)
+        options = TrainOptions(
+            hidden=structure.hidden,
+            head=structure.head,
+            encoder=structure.encoder,
+            decode=structure.decode,
+            init=None if resume else kw.get("init"),
+            resume=resume,
+            progress=kw["progress"],
+        )
+        result = train_method(method, run.problem, dataset, path, config, kw["loss"], options)
+        if result.stopped_early or epochs >= kw["epochs"] or time.monotonic() >= deadline:
+            return
+        resume = str(path)
 
 
 def _round(
@@ -364,7 +374,7 @@ def _round(
     sl, hybrid = folder / "sl.pt", folder / "hybrid.pt"
     previous_sl = None if k == 0 else rounds[-1]["sl"]
     if previous_sl is None:
-        _train(run, "sl", folders, sl, structure, epochs=cfg.sl_epochs, lr=1e-3, loss=CE, progress=progress)
+        _train(run, "sl", folders, sl, structure, epochs=cfg.sl_epochs, lr=1e-3, loss=CE, share=0.25, progress=progress)
     else:
         _train(
             run,
@@ -374,8 +384,8 @@ def _round(
             structure,
             epochs=cfg.round_epochs,
             lr=3e-4,
-            schedule="cosine",
             init=previous_sl,
+            share=0.08,
             loss=CE,
             progress=progress,
         )
@@ -390,6 +400,7 @@ def _round(
         lr=2e-4,
         init=str(sl),
         loss=HYBRID_LOSS,
+        share=0.08 if k == 0 else 0.04,
         progress=progress,
     )
     candidates["hybrid"] = _evaluate(run.problem, hybrid, heldout)
@@ -452,7 +463,8 @@ def _finish(
     _, card = export_checkpoint(
         best["policy"],
         policy,
-        data_command=f"{command} (data: {data['mix']} grown to {data['samples']} samples; rounds: {run.config.round_mix})",
+        data_command=f"{command} (data: {data['mix']} grown to {data['samples']} samples; "
+        f"rounds: {run.config.round_mix})",
         train_command=f"{command} (round {best['round']}, {method})",
         sampler_metrics={"uniform": best["candidates"][method]},
     )

@@ -18,8 +18,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from contextlib import nullcontext
 from concurrent.futures import FIRST_COMPLETED, wait
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -28,11 +28,11 @@ import numpy as np
 
 import mimpc
 from mimpc.executors import Executor, make_executor
+from mimpc.generation.guard import ProgressGuard
+from mimpc.generation.units import expert_unit
 from mimpc.problems import ParametricMIQP, benchmark_of
 from mimpc.problems.spec import problem_spec
 from mimpc.training.dataset import DATASET_FORMAT, SAMPLE_FIELDS, ExpertDataset, load_dataset, split_of_units
-from mimpc.generation.guard import ProgressGuard
-from mimpc.generation.units import expert_unit
 from mimpc.training.shards import holds_dataset_lock, shard_rows
 
 __all__ = ["GenerationConfig", "generate", "make_shard"]

@@ -5,7 +5,6 @@ instead of writing empty shards forever (worker processes end with their parent:
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np

@@ -27,12 +27,13 @@ with episode id ``kind index * KIND_STRIDE + j``, so splits stay per unit and ki
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
-from mimpc.problems import ParametricMIQP, benchmark_of
 from mimpc.generation.units import expert_unit
+from mimpc.problems import ParametricMIQP, benchmark_of
 from mimpc.problems.samplers import sample_theta
 from mimpc.training.dataset import KIND_STRIDE, KINDS, kind_of_episodes, samples_by_kind
 

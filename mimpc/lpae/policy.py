@@ -27,10 +27,11 @@ import torch
 from torch import nn
 
 from mimpc.problems import ParametricMIQP
+from mimpc.problems.validation import check_config_fields
 from mimpc.training.checkpoint import register_model_kind
-from mimpc.training.methods import TrainOptions, register_method
 from mimpc.training.dataset import ExpertDataset
 from mimpc.training.losses import anneal_multiplier, penalty
+from mimpc.training.methods import TrainOptions, register_method
 from mimpc.training.models import integer_head_kind, mlp, straight_through_integers
 
 __all__ = ["LPAEConfig", "LPAELossConfig", "LPAEPolicy", "StateMap", "train_lpae"]
@@ -70,6 +71,7 @@ class LPAELossConfig:
     objective_scale: float = 1.0
 
     def __post_init__(self) -> None:
+        check_config_fields(self, "LP-AE loss config")
         if min(self.w_reconstruction, self.w_objective) < 0 or not self.penalty_start > 0:
             raise ValueError("LP-AE weights must be non-negative and penalty_start positive")
         if self.anneal_factor < 1 or self.anneal_cap < 1 or not self.objective_scale > 0:
@@ -251,6 +253,7 @@ def train_lpae(
     config = config or TrainConfig()
     train_split = _train_split(dataset, problem, config)
     scale = float(np.median(np.abs(train_split["objective"]))) or 1.0
+    check_config_fields(LPAELossConfig(), "LP-AE loss config", loss_overrides or {})
     loss_config = LPAELossConfig(**{"objective_scale": scale, **(loss_overrides or {})})
     model_config = LPAEConfig(hidden=tuple(hidden)) if hidden else LPAEConfig()
     torch.manual_seed(config.seed)

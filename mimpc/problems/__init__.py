@@ -4,6 +4,7 @@ package per benchmark (:mod:`mimpc.problems.robot`, :mod:`mimpc.problems.tank`) 
 
 from mimpc.problems.benchmark import Benchmark, available_benchmarks, benchmark_of, load_benchmark, register_benchmark
 from mimpc.problems.canonical import MPCLayout, ParametricMIQP, RowGroup, Violations
+from mimpc.problems.cvxpy_model import CvxpyModelError, from_cvxpy
 from mimpc.problems.qp_data import QPData
 from mimpc.problems.robot import Obstacle, RobotNavConfig, build_robot_nav, robot_nav
 from mimpc.problems.tank import ThermalTankConfig, build_thermal_tank, thermal_tank
@@ -22,6 +23,8 @@ __all__ = [
     "thermal_tank",
     "build_thermal_tank",
     "make_problem",
+    "from_cvxpy",
+    "CvxpyModelError",
     "Benchmark",
     "available_benchmarks",
     "benchmark_of",

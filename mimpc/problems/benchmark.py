@@ -22,9 +22,10 @@ import hashlib
 import importlib
 import importlib.util
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -84,8 +85,8 @@ class Benchmark:
     plan_integers : callable, optional
         ``plan_integers(problem, x)``: integers consistent with a planned trajectory (repair).
     lookahead_violation : callable, optional
-        ``lookahead_violation(problem, x, delta, theta) -> (bool, depth)``: a plan that is
-        unsafe by the benchmark's own geometry (the robot's inflated obstacles).
+        ``lookahead_violation(problem, x, delta, theta) -> bool array``: per plan (rows of ``x``),
+        whether it is unsafe by the benchmark's own geometry (the robot's inflated obstacles).
     canonical_integers : callable, optional
         ``canonical_integers(problem, x, delta)``: one representative of equally optimal labels.
     draw_rollouts : callable, optional
@@ -121,7 +122,7 @@ class Benchmark:
     episode_steps: int = 100
     default_integers: Callable[[ParametricMIQP, np.ndarray], np.ndarray] | None = None
     plan_integers: Callable[[ParametricMIQP, np.ndarray], np.ndarray] | None = None
-    lookahead_violation: Callable[..., tuple[bool, float]] | None = None
+    lookahead_violation: Callable[..., np.ndarray] | None = None
     canonical_integers: Callable[[ParametricMIQP, np.ndarray, np.ndarray], np.ndarray] | None = None
     draw_rollouts: Callable[..., Any] | None = None
     onpolicy_episode: Callable[..., Any] | None = None
@@ -139,6 +140,16 @@ class Benchmark:
             raise ValueError(f"Benchmark.unit must be 'episodes' or 'instances', got {self.unit!r}")
         if self.build is not None and not callable(self.build):
             raise ValueError(f"Benchmark {self.name!r}: build must be callable")
+
+    @classmethod
+    def from_cvxpy(cls, model: Callable[..., Any], *, name: str, **kwargs: Any) -> Benchmark:
+        """A benchmark whose problem is written in cvxpy: ``model(**config)`` returns the arguments of
+        :func:`~mimpc.problems.cvxpy_model.from_cvxpy`; see
+        :func:`~mimpc.problems.cvxpy_benchmark.cvxpy_benchmark` for the keywords (``theta_box`` or
+        ``sample_theta``, ``forecast``, and any :class:`Benchmark` field)."""
+        from mimpc.problems.cvxpy_benchmark import cvxpy_benchmark
+
+        return cvxpy_benchmark(model, name=name, **kwargs)
 
     def make_problem(self, **overrides: Any) -> ParametricMIQP:
         """The benchmark's problem with config ``overrides``, tagged with this benchmark's reference."""
@@ -175,7 +186,7 @@ class Benchmark:
         if problem.integer_inputs and isinstance(action, dict):
             u, d = np.atleast_1d(action["u"]), np.atleast_1d(action["delta"]).astype(float)
         else:
-            u, d = np.atleast_1d(action), np.zeros(problem.layout.n_delta_step)
+            u, d = np.atleast_1d(action), np.zeros(problem.require_layout().n_delta_step)
         return self.next_theta(problem, theta, problem.next_state(theta, u, d))
 
     def _tag(self, problem: ParametricMIQP) -> ParametricMIQP:
@@ -275,6 +286,8 @@ def _import_source(source: str, ref: str) -> Any:
         if name in sys.modules:
             return sys.modules[name]
         spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise ValueError(f"benchmark file {source!r} cannot be imported as a Python module (reference {ref!r})")
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         try:

@@ -191,7 +191,10 @@ class ParametricMIQP:
             raise ValueError(f"theta_names has {len(self.theta_names)} names for {n_t} parameters")
         if not np.allclose(self.P, self.P.T, atol=1e-12):
             raise ValueError("P must be symmetric")
-        if np.linalg.eigvalsh(self.P).min(initial=0.0) < -1e-9 * max(1.0, np.abs(self.P).max(initial=0)):
+        nz = np.flatnonzero(np.any(self.P != 0, axis=1))  # zero rows add zero eigenvalues: check the rest only
+        if np.linalg.eigvalsh(self.P[np.ix_(nz, nz)]).min(initial=0.0) < -1e-9 * max(
+            1.0, np.abs(self.P).max(initial=0)
+        ):
             raise ValueError("P must be positive semidefinite (the MIQP must be convex)")
         if np.any(self.lb_x > self.ub_x) or np.any(self.lb_d > self.ub_d):
             raise ValueError("lower bounds must not exceed upper bounds (lb_x <= ub_x, lb_d <= ub_d)")
@@ -295,7 +298,7 @@ class ParametricMIQP:
     # ------------------------------------------------------------------ closed-loop simulation
     def initial_state(self, theta: Any) -> np.ndarray:
         """The state ``x_0`` that ``theta`` pins through the initial-state equalities."""
-        lay = self._require_layout()
+        lay = self.require_layout()
         theta = self.check_theta(theta)
         rows = lay.initial_rows
         return np.linalg.solve(self.A[np.ix_(rows, lay.state_index[0])], self.eq_rhs(theta)[..., rows].T).T
@@ -309,7 +312,7 @@ class ParametricMIQP:
         """
         from mimpc.problems.plant import plant_of
 
-        lay = self._require_layout()
+        lay = self.require_layout()
         theta = check_array(theta, "theta", (self.n_theta,))
         u = check_array(u, "u", (lay.n_input,))
         delta_step = check_array(delta_step, "delta_step", (lay.n_delta_step,))
@@ -318,7 +321,7 @@ class ParametricMIQP:
     def plan_from_inputs(self, theta: Any, inputs: Any, delta: Any) -> np.ndarray:
         """The continuous decision ``x`` whose states follow the equalities from ``x_0(theta)``
         under ``inputs`` (shape ``(H, n_input)``) and integers ``delta`` (shape ``(n_d,)``)."""
-        lay = self._require_layout()
+        lay = self.require_layout()
         theta = self.check_theta(theta)
         inputs = check_array(inputs, "inputs", (lay.horizon, lay.n_input))
         delta = check_array(delta, "delta", (self.n_d,))
@@ -331,17 +334,27 @@ class ParametricMIQP:
 
     def stage_cost(self, state: Any, u: Any, delta_step: Any, theta: Any) -> float:
         """Running cost of one step, as defined by the benchmark's config (sums to :meth:`objective`
-        together with :meth:`terminal_cost` along a planned trajectory; a test checks this)."""
-        return self.config.stage_cost(state, u, delta_step, theta)
+        together with :meth:`terminal_cost` along a planned trajectory; a test checks this); without
+        one, read off the objective (:func:`mimpc.problems.first_step.derived_stage_cost`)."""
+        own = getattr(self.config, "stage_cost", None)
+        if callable(own):
+            return own(state, u, delta_step, theta)
+        from mimpc.problems.first_step import derived_stage_cost
+
+        return derived_stage_cost(self, state, u, delta_step, theta)
 
     def terminal_cost(self, state: Any, theta: Any) -> float:
         """Terminal cost of the benchmark's config."""
         return self.config.terminal_cost(state, theta)
 
-    def _require_layout(self) -> MPCLayout:
+    def require_layout(self) -> MPCLayout:
+        """The MPC layout (where each stage's states, inputs and integers sit in ``x``), or a clear
+        error for a problem built without one."""
         if self.layout is None:
             raise ValueError(f"problem {self.name!r} has no MPC layout, so it cannot be simulated")
         return self.layout
+
+    _require_layout = require_layout  # its former, private name
 
     # ------------------------------------------------------------------ fixed-integer QP
     def fixed_integer_qp(self, theta: Any, delta: Any) -> QPData:

@@ -42,7 +42,9 @@ def sample_thetas(problem: ParametricMIQP, family: str, seed: int, n: int) -> np
 def sample_theta(problem: ParametricMIQP, family: str, rng: np.random.Generator) -> np.ndarray:
     """One parameter ``theta`` of ``family`` drawn from ``rng`` by the problem's benchmark."""
     _check_family(problem, family)
-    theta = np.asarray(benchmark_of(problem).sample_theta(problem, family, rng), dtype=float)
+    sampler = benchmark_of(problem).sample_theta
+    assert sampler is not None  # _check_family refused a benchmark without one
+    theta = np.asarray(sampler(problem, family, rng), dtype=float)
     if theta.shape != (problem.n_theta,):
         raise ValueError(
             f"benchmark {problem.name!r}: sample_theta({family!r}) returned shape {theta.shape}, "

@@ -26,7 +26,7 @@ def problem_spec(problem: ParametricMIQP) -> dict[str, Any]:
             "(define a mimpc.problems.benchmark.Benchmark for it)"
         )
     config = None
-    if bench.config_class is not None and is_dataclass(problem.config):
+    if bench.config_class is not None and is_dataclass(problem.config) and not isinstance(problem.config, type):
         config = _plain(asdict(problem.config))
     return {
         "name": problem.name,
@@ -41,6 +41,8 @@ def problem_from_spec(spec: dict[str, Any]) -> ParametricMIQP:
     if not isinstance(spec, dict):
         raise ValueError(f"a problem spec must be a dict, got {type(spec).__name__}")
     name = spec.get("name")
+    if not isinstance(name, str):
+        raise ValueError(f"a problem spec must name its problem with a string 'name', got {name!r}")
     bench = load_benchmark(spec.get("benchmark") or name)
     if bench.name != name:
         raise ValueError(

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -178,6 +179,7 @@ class DAQPBackend(QPBackend):
                     out.iterations + again.iterations,
                     "daqp seeded by soft constraints",
                 )
+        assert self.fallback is not None  # set whenever relaxed
         seed = self.fallback.solve(inst, warm)
         iters = out.iterations + seed.iterations
         if seed.status not in ("optimal", "max_iter") or not np.all(np.isfinite(seed.w)):
@@ -224,7 +226,7 @@ class ClarabelBackend(QPBackend):
         s.tol_gap_abs = s.tol_gap_rel = s.tol_feas = 1e-10
         s.tol_ktratio = 1e-8
         self.settings = s
-        self.solver = None
+        self.solver: Any = None  # a clarabel.DefaultSolver once the first instance is set up
 
     def _solve(self, inst: ReducedInstance, warm: Warm | None) -> BackendResult:
         q = self.cost(inst)

@@ -129,7 +129,7 @@ class QPResult:
         return float(self.objective + rho * self.slack.sum())
 
 
-_REDUCTIONS: "weakref.WeakKeyDictionary[ParametricMIQP, ReducedQP]" = weakref.WeakKeyDictionary()
+_REDUCTIONS: weakref.WeakKeyDictionary[ParametricMIQP, ReducedQP] = weakref.WeakKeyDictionary()
 
 
 def _reduction(problem: ParametricMIQP) -> ReducedQP:
@@ -219,7 +219,7 @@ class FixedQPSolver:
             raise ValueError(f"delta[{i}] = {delta[i]!r} is outside its bounds [{p.lb_d[i]:g}, {p.ub_d[i]:g}]")
         return theta, delta
 
-    def solve(self, theta: Any, delta: Any, warm_start: "QPResult | np.ndarray | None" = None) -> QPResult:
+    def solve(self, theta: Any, delta: Any, warm_start: QPResult | np.ndarray | None = None) -> QPResult:
         """Solve for one ``theta`` (shape ``(n_theta,)``) and integers ``delta`` (``(n_d,)``).
 
         ``warm_start`` is a previous :class:`QPResult` or a point ``x`` (shape ``(n_x,)``); without
@@ -293,7 +293,7 @@ def solve_fixed_qp(
     relaxed: bool = False,
     rho: float | None = None,
     backend: str = "auto",
-    warm_start: "QPResult | np.ndarray | None" = None,
+    warm_start: QPResult | np.ndarray | None = None,
 ) -> QPResult:
     """One-off solve of eq. (3) (or eq. (10) with ``relaxed=True``); see :class:`FixedQPSolver`.
 

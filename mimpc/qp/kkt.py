@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["kkt_residuals"]
 
 
-def kkt_residuals(qp: QPData, result: "QPResult", rho: float | None = None) -> dict[str, float]:
+def kkt_residuals(qp: QPData, result: QPResult, rho: float | None = None) -> dict[str, float]:
     """Largest violation of each KKT condition of eq. (3) (``rho=None``) or eq. (10) at ``result``.
 
     Conditions, with ``r = Gx - h``, ``s = max(0, r)`` and ``z`` the signed box multipliers:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -30,6 +31,9 @@ from mimpc.problems.canonical import ParametricMIQP
 from mimpc.problems.validation import resolve_rho
 from mimpc.qp.elastic import ElasticQP, SoftSeed, violated_rows
 from mimpc.qp.reduction import AffineMap, ReducedInstance
+
+if TYPE_CHECKING:
+    from mimpc.qp.fixed import FixedQPSolver
 
 __all__ = ["LeanQP", "LeanInstance", "LeanSolution"]
 
@@ -113,9 +117,9 @@ class LeanQP:
         self._exact_ready = False
         self._soft: SoftSeed | None = None
         self._elastic: ElasticQP | None = None
-        self._general = None
+        self._general: FixedQPSolver | None = None
 
-    def fresh(self) -> "LeanQP":
+    def fresh(self) -> LeanQP:
         """A LeanQP of the same problem and ``rho`` sharing this one's precomputed maps but none of its
         solver models or working sets: one per episode of a batch (:mod:`mimpc.controllers.batch`),
         without rebuilding the maps."""

@@ -87,16 +87,16 @@ class ReducedQP:
     free: np.ndarray
     dep: np.ndarray
     dep_bounded: np.ndarray
-    P_x: "LinearMap"
-    G_x: "LinearMap"
+    P_x: LinearMap
+    G_x: LinearMap
     lb_dep: np.ndarray
     ub_dep: np.ndarray
     AD_inv_T: np.ndarray
-    M_c: "AffineMap"
-    M_d: "AffineMap"
-    M_xp: "AffineMap"
-    M_lin: "AffineMap"
-    P_dd: "LinearMap"
+    M_c: AffineMap
+    M_d: AffineMap
+    M_xp: AffineMap
+    M_lin: AffineMap
+    P_dd: LinearMap
     n_theta: int
 
     @property

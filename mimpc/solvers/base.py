@@ -296,7 +296,7 @@ class MIQPSolver(ABC):
     def close(self) -> None:
         """Free the solver's models and environments."""
 
-    def __enter__(self) -> "MIQPSolver":
+    def __enter__(self) -> MIQPSolver:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -399,10 +399,10 @@ class PersistentSolver(MIQPSolver):
         if start is not None or key in self._started:  # clear a previous start only when one was set
             self._set_start(model, start)
             (self._started.add if start is not None else self._started.discard)(key)
-        for attempt in range(MAX_IGNORED_INTERRUPTS + 1):
+        for _ in range(MAX_IGNORED_INTERRUPTS + 1):
             try:
                 raw = self._optimize(model)
-            except Exception as exc:  # noqa: BLE001 - solver-specific exception classes
+            except Exception as exc:
                 if self._is_license_error(exc):
                     self._forget(problem)
                     raise SolverLicenseError(self._license_message(problem, self._license_error_text(exc))) from None
@@ -423,7 +423,7 @@ class PersistentSolver(MIQPSolver):
     def __del__(self) -> None:
         try:
             self.close()
-        except Exception:  # noqa: BLE001 - interpreter shutdown
+        except Exception:
             pass
 
     # ------------------------------------------------------------------ internals

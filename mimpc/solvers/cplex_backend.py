@@ -52,7 +52,7 @@ def _silence(c: Any, verbose: bool) -> None:
 
 
 def _error_code(exc: BaseException) -> int | None:
-    args = getattr(exc, "args", ())
+    args: tuple[Any, ...] = getattr(exc, "args", ())
     return args[2] if len(args) >= 3 and isinstance(args[2], int) else None
 
 

@@ -36,7 +36,7 @@ try:
     import gurobipy as gp
     from gurobipy import GRB
 except ImportError:  # pragma: no cover - depends on the environment
-    gp = None
+    gp = None  # type: ignore[assignment]
 
 __all__ = ["GurobiSolver"]
 
@@ -134,7 +134,7 @@ class GurobiSolver(PersistentSolver):
         return gp is not None and isinstance(exc, gp.GurobiError) and exc.errno in _LICENSE_ERRORS
 
     def _license_error_text(self, exc: BaseException) -> str:
-        return f"Gurobi error {exc.errno}: {exc}"
+        return f"Gurobi error {getattr(exc, 'errno', '?')}: {exc}"
 
     def _build(self, problem: ParametricMIQP) -> _GurobiModel:
         opts = self.options

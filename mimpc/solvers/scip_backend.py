@@ -33,7 +33,7 @@ from mimpc.solvers.base import (
 try:
     import pyscipopt as ps
 except ImportError:  # pragma: no cover - depends on the environment
-    ps = None
+    ps = None  # type: ignore[assignment]
 
 __all__ = ["ScipSolver"]
 
@@ -124,7 +124,7 @@ class ScipSolver(PersistentSolver):
         start = time.perf_counter()
         try:
             model.optimize()
-        except Exception as exc:  # noqa: BLE001 - PySCIPOpt raises plain exceptions
+        except Exception as exc:
             return RawResult("error", None, math.nan, math.inf, time.perf_counter() - start, f"SCIP: {exc}")
         elapsed = time.perf_counter() - start
         status = model.getStatus()

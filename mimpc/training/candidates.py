@@ -21,7 +21,8 @@ integers, so it has no candidates beyond its argmax.
 from __future__ import annotations
 
 import heapq
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

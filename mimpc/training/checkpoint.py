@@ -3,6 +3,7 @@ config + validation metrics, in one file loadable with ``torch.load(weights_only
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,12 @@ class Checkpoint:
     @property
     def metrics(self) -> dict[str, Any]:
         return self.payload.get("metrics", {})
+
+    @property
+    def finished(self) -> bool:
+        """False for a checkpoint written while training was still running (a killed or interrupted
+        run leaves one: its weights are the best of the epochs done; ``mimpc train --resume`` continues)."""
+        return bool(self.payload.get("training_finished", True))
 
     @property
     def train_config(self) -> dict[str, Any]:
@@ -133,7 +140,19 @@ def load_checkpoint(
     except RuntimeError as exc:
         raise ValueError(f"checkpoint {path}: weights do not fit the stored model config ({exc})") from exc
     policy.eval()
-    return Checkpoint(path, payload["method"], problem, policy, payload)
+    ckpt = Checkpoint(path, payload["method"], problem, policy, payload)
+    if not ckpt.finished:
+        done = len(payload.get("history") or [])
+        epochs = (payload.get("train_config") or {}).get("epochs", "?")
+        logging.getLogger(__name__).warning(
+            "checkpoint %s is from a training run that did not finish (%s of %s epochs): its weights are the "
+            "best so far; continue it with mimpc train --resume %s",
+            path,
+            done,
+            epochs,
+            path,
+        )
+    return ckpt
 
 
 def _config_class(kind: Any) -> type:
@@ -196,9 +215,9 @@ def _plain(obj: Any) -> Any:
 
 
 # scalars written by earlier versions that did not convert them
-_NUMPY_SCALARS = [
+_NUMPY_SCALARS: list[Any] = [
     np.dtype,
-    getattr(np, "_core", None) and np._core.multiarray.scalar,
+    getattr(getattr(getattr(np, "_core", None), "multiarray", None), "scalar", None),
     type(np.dtype(np.float64)),
     type(np.dtype(np.int64)),
 ]

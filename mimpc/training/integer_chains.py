@@ -93,7 +93,8 @@ def chain_map_indices(scores: np.ndarray, chains: RateChains) -> np.ndarray:
     (it is then a most probable assignment). Values are indices ``0 .. n_values - 1`` (add the integers' lower bound).
     """
     scores = np.asarray(scores, dtype=np.float64)
-    B, _, V = scores.shape
+    if scores.ndim != 3:
+        raise ValueError(f"scores must be (batch, n_d, n_values), got shape {scores.shape}")
     argmax = scores.argmax(-1)
     along = argmax[:, chains.order]  # (B, C, L)
     feasible = np.all(np.abs(np.diff(along, axis=-1)) <= chains.max_step, axis=(-1, -2))

@@ -97,8 +97,8 @@ def integer_rows_of(problem: ParametricMIQP) -> IntegerRows | None:
     for i in range(problem.n_d):
         members.setdefault(find(i), []).append(i)
     components, free = [], []
-    for idx in members.values():
-        idx = np.array(sorted(idx), dtype=np.int64)
+    for group in members.values():
+        idx = np.array(sorted(group), dtype=np.int64)
         mine = np.flatnonzero(np.any(Gd[:, idx] != 0, axis=1))
         if len(mine) == 0:
             free.extend(idx.tolist())

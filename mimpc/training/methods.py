@@ -10,9 +10,10 @@ registers its methods when imported, and is imported only when one of them is as
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 __all__ = ["TrainOptions", "register_method", "available_methods", "train_method"]
 

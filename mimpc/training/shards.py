@@ -19,8 +19,9 @@ import json
 import os
 import socket
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -144,7 +145,7 @@ class DatasetLock:
         self.path = self.folder / LOCK_NAME
         self._fd: int | None = None
 
-    def acquire(self) -> "DatasetLock":
+    def acquire(self) -> DatasetLock:
         if fcntl is None:
             return self
         while True:
@@ -182,7 +183,7 @@ class DatasetLock:
             os.close(self._fd)  # closing the descriptor releases the flock
             self._fd = None
 
-    def __enter__(self) -> "DatasetLock":
+    def __enter__(self) -> DatasetLock:
         return self.acquire()
 
     def __exit__(self, *exc: Any) -> None:

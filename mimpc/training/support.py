@@ -56,7 +56,7 @@ class TrainingSupport:
         ridge: float = 1e-6,
         n_anchors: int = 1000,
         seed: int = 0,
-    ) -> "TrainingSupport":
+    ) -> TrainingSupport:
         """Fit on training theta of shape ``(n, n_theta)`` (``n >= 2``)."""
         theta = np.asarray(theta, dtype=float)
         if theta.ndim != 2 or len(theta) < 2 or not np.all(np.isfinite(theta)):
@@ -148,7 +148,7 @@ class TrainingSupport:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TrainingSupport":
+    def from_dict(cls, d: dict[str, Any]) -> TrainingSupport:
         try:
             return cls(
                 np.asarray(d["low"], float),

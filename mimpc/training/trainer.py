@@ -18,11 +18,11 @@ from mimpc import metrics
 from mimpc.io import write_csv
 from mimpc.problems import ParametricMIQP
 from mimpc.training.checkpoint import load_checkpoint, save_checkpoint
-from mimpc.training.support import TrainingSupport
 from mimpc.training.dataset import ExpertDataset
 from mimpc.training.losses import METHODS, HybridLoss, LossConfig, loss_preset
 from mimpc.training.methods import TrainOptions, register_method
 from mimpc.training.models import IntegerPolicy, ModelConfig
+from mimpc.training.support import TrainingSupport
 
 __all__ = ["TrainConfig", "TrainResult", "train", "resolve_device", "slack_penalty_check"]
 
@@ -169,6 +169,8 @@ class L2OMethod:
 
     def _run(self, theta: torch.Tensor, delta_star: torch.Tensor, epoch: int, with_qp: bool) -> tuple:
         logits = self.model.logits(theta)
+        if isinstance(logits, torch.Tensor) and not bool(torch.isfinite(logits).all()):
+            raise TrainingDiverged("training diverged: the network's outputs are not finite; try a smaller --lr")
         delta = self.model.integers_from_logits(logits, theta)
         x = slack = converged = None
         if with_qp:
@@ -386,11 +388,15 @@ def fit(
         for theta, delta_star, _ in train_data.iterate(config.batch_size, generator):
             loss, terms = runner.loss(theta, delta_star, epoch)
             if not torch.isfinite(loss):
-                raise RuntimeError(f"non-finite training loss at epoch {epoch + 1}: {terms}")
+                raise TrainingDiverged(
+                    f"training diverged at epoch {epoch + 1}: non-finite loss {terms}{_hint(optimizer)}"
+                )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(policy.parameters(), config.grad_clip)
             optimizer.step()
+            if not all(bool(torch.isfinite(p).all()) for p in policy.parameters()):
+                raise TrainingDiverged(f"training diverged at epoch {epoch + 1}: non-finite weights{_hint(optimizer)}")
             terms["loss"] = float(loss.detach())
             for k, v in terms.items():
                 sums[k] = sums.get(k, 0.0) + v
@@ -423,17 +429,22 @@ def fit(
             state["bad_epochs"] += 1
         state["epoch"] = epoch + 1
         write_csv(log_path, state["history"])
-        log.info(
-            f"[{runner.name}] epoch {epoch + 1}: "
-            + ", ".join(
-                f"{k}={_fmt(v)}" for k, v in row.items() if k.startswith("val_") or k in ("train_loss", "epoch_seconds")
-            )
-        )
+        shown = (k for k in row if k.startswith("val_") or k in ("train_loss", "epoch_seconds"))
+        log.info("[%s] epoch %d: %s", runner.name, epoch + 1, ", ".join(f"{k}={_fmt(row[k])}" for k in shown))
         _save(out, policy, state, common, optimizer, scheduler, generator)
         if state["bad_epochs"] >= config.patience:
             stopped_early = True
             break
+    _save(out, policy, state, common, optimizer, scheduler, generator, finished=True)
     return TrainResult(out, state["best_epoch"], state["best_metrics"], state["history"], stopped_early)
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss or the weights became NaN or infinite (a runtime failure, exit 1)."""
+
+
+def _hint(optimizer: torch.optim.Optimizer) -> str:
+    return f"; try a smaller --lr (now {optimizer.param_groups[0]['lr']:g}) or resume from the last good checkpoint"
 
 
 @torch.no_grad()
@@ -492,7 +503,10 @@ def _save(
     optimizer: Any,
     scheduler: Any,
     generator: torch.Generator,
+    finished: bool = False,
 ) -> None:
+    """Write the checkpoint (best weights, plus the state to resume from); ``finished`` marks the last
+    write of a run, so a checkpoint left by a killed run loads with a warning (:attr:`Checkpoint.finished`)."""
     best = state["best_state"] or policy.state_dict()
     resume = {
         "epoch": state["epoch"],
@@ -515,6 +529,7 @@ def _save(
         best_epoch=state["best_epoch"],
         history=state["history"],
         resume=resume,
+        training_finished=finished,
         **common,
     )
 

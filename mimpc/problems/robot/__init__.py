@@ -1,5 +1,7 @@
 """The robot benchmark (paper Appendix B): problem and config, samplers, hooks, drawing."""
 
+from mimpc.problems.robot.benchmark import BENCHMARK
+from mimpc.problems.robot.hooks import COLLISION_TOL
 from mimpc.problems.robot.problem import (
     N_FACES,
     N_INPUT,
@@ -18,8 +20,6 @@ from mimpc.problems.robot.problem import (
     tight_big_m,
     with_overrides,
 )
-from mimpc.problems.robot.hooks import COLLISION_TOL
-from mimpc.problems.robot.benchmark import BENCHMARK  # noqa: E402  (after the modules it uses)
 
 __all__ = [
     "Obstacle",

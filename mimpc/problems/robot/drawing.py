@@ -6,7 +6,8 @@ frame and a result figure (:func:`draw_rollouts`, the benchmark's ``draw_rollout
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes

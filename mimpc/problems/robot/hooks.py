@@ -3,7 +3,8 @@ advance, safe and plan-consistent integers, the geometric lookahead check, on-po
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -39,9 +40,9 @@ def lookahead_violation(problem: Any, x: np.ndarray, delta: np.ndarray, theta: n
     """Boolean per instance: a planned position deeper than :data:`COLLISION_TOL` inside an
     obstacle inflated by ``d_min``, judged from geometry, not from the integers."""
     cfg = problem.config
-    pos = problem.layout.states(np.atleast_2d(x))[:, 1:, :2]  # (B, H, 2), planned p_1..p_H
+    pos = problem.require_layout().states(np.atleast_2d(x))[:, 1:, :2]  # (B, H, 2), planned p_1..p_H
     depth = np.stack([obs.signed_depth(pos, cfg.d_min) for obs in cfg.obstacles], axis=-1)
-    return (depth > COLLISION_TOL).any(axis=(1, 2))
+    return np.asarray((depth > COLLISION_TOL).any(axis=(1, 2)))
 
 
 def onpolicy_episode(

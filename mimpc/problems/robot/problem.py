@@ -19,6 +19,7 @@ Documented choices (see docs/papers/paper-vs-code.md):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -180,10 +181,10 @@ class RobotNavConfig:
                 )
 
     @classmethod
-    def paper(cls, **overrides: Any) -> "RobotNavConfig":
+    def paper(cls, **overrides: Any) -> RobotNavConfig:
         """The paper's literal Appendix B.1 numbers: workspace x in [-0.5, 3], obstacle half-sizes
         0.8 x 1.0 (so large that the free space is a thin corridor), M = 1e3."""
-        base = dict(workspace=(-0.5, 3.0, -3.0, 0.5), obstacles=PAPER_OBSTACLES, big_m=1e3)
+        base: dict[str, Any] = dict(workspace=(-0.5, 3.0, -3.0, 0.5), obstacles=PAPER_OBSTACLES, big_m=1e3)
         base.update(overrides)
         return cls(**base)
 
@@ -201,7 +202,7 @@ class RobotNavConfig:
         return float(self.w_terminal * np.sum((np.asarray(state)[:2] - np.asarray(theta)[4:6]) ** 2))
 
 
-PRESETS = {"authors": RobotNavConfig, "paper": RobotNavConfig.paper}
+PRESETS: dict[str, Callable[..., RobotNavConfig]] = {"authors": RobotNavConfig, "paper": RobotNavConfig.paper}
 
 
 def tight_big_m(config: RobotNavConfig) -> np.ndarray:
@@ -274,7 +275,9 @@ def build_robot_nav(config: RobotNavConfig) -> ParametricMIQP:
     b = np.zeros(A.shape[0])
 
     # ---------------- inequalities
-    G_rows, h_rows, groups = [], [], []
+    G_rows: list[np.ndarray] = []
+    h_rows: list[np.ndarray] = []
+    groups: list[RowGroup] = []
 
     def add_group(name: str, G_block: np.ndarray, h_block: np.ndarray) -> None:
         start = sum(len(r) for r in h_rows)

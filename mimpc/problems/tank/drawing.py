@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -14,7 +15,7 @@ __all__ = ["draw_tank_history", "draw_rollouts"]
 
 
 def draw_tank_history(
-    axes: Sequence[Axes],
+    axes: Sequence[Axes] | np.ndarray,
     config: ThermalTankConfig,
     states: Any,
     inputs: Any = None,

@@ -3,7 +3,8 @@ advance of the disturbance forecast and on-policy episodes."""
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 

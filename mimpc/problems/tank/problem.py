@@ -80,7 +80,7 @@ class ThermalTankConfig:
     rho_delta: float = 0.1
     slack_penalty: float = 1e4
     d1_scale: float = 7.0
-    d1_beta: tuple = (0.6, 1.4)
+    d1_beta: tuple[float, float] = (0.6, 1.4)
     d2_bursts: tuple = (1, 2)
     d2_amplitude: tuple = (1.0, 16.0)
     d2_duration: tuple = (2, 5)

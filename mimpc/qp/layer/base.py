@@ -18,11 +18,9 @@ inputs; validation, batching conventions and the single-instance inference path 
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from typing import Any, NamedTuple
 
-import numpy as np
 import torch
 from torch import nn
 

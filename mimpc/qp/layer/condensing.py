@@ -35,7 +35,7 @@ from mimpc.problems.canonical import ParametricMIQP
 __all__ = ["ReducedQP", "NormalMatrixTable", "reduce_problem"]
 
 # one reduction per problem object, dropped with it (layers, solvers and tests share it)
-_REDUCED: "weakref.WeakKeyDictionary[ParametricMIQP, tuple[str, ReducedQP]]" = weakref.WeakKeyDictionary()
+_REDUCED: weakref.WeakKeyDictionary[ParametricMIQP, tuple[str, ReducedQP]] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True, eq=False)
@@ -162,7 +162,7 @@ def _normal_table(Gx: np.ndarray, N: np.ndarray) -> NormalMatrixTable:
     pairs: dict[tuple[int, int], int] = {}
     entries = []
     for r in range(m):
-        supp = np.flatnonzero(Gx[r])
+        supp = np.flatnonzero(Gx[r]).tolist()
         for a in supp:
             for b in supp:
                 if a <= b:

@@ -151,6 +151,8 @@ class SingleQPSolver:
 
     def _guesses(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Active-set guesses for a warm start: the previous one, then its receding-horizon shift."""
+        if self._warm is None:
+            return []
         soft, hard, lam = self._warm
         out = [(soft, hard, lam)]
         if self._succ is not None:

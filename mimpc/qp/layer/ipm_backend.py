@@ -45,7 +45,7 @@ class _RelaxedQPFunction(torch.autograd.Function):
     """``(c, d, e) -> (w, s, converged, iterations)`` of the reduced relaxed QP, batched."""
 
     @staticmethod
-    def forward(ctx: Any, c: torch.Tensor, d: torch.Tensor, e: torch.Tensor, layer: "IPMQPLayer") -> tuple:
+    def forward(ctx: Any, c: torch.Tensor, d: torch.Tensor, e: torch.Tensor, layer: IPMQPLayer) -> tuple:
         data = layer._data(c.device)
         res = solve_batch(data, c, d, e, layer.rho, layer.options)
         # defensive: never hand out non-finite numbers (the solver freezes at finite iterates)

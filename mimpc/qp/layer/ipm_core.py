@@ -196,7 +196,9 @@ def solve_batch(
     f = torch.cat([d, e], dim=1)
     w, Z = _initial_point(data, c, f, rho, ns)
     P = m + ns
+    # the iterate before the last step: where a sample that turns non-finite retires (set once prev is)
     prev: torch.Tensor | None = None
+    w_prev = w
     idx = torch.arange(B, device=c.device)
     scale_p = 1.0 + _amax(f)
     scale_d = 1.0 + _amax(c)

@@ -19,7 +19,7 @@ __all__ = ["shift_map"]
 
 
 def _entry_tables(problem: ParametricMIQP) -> tuple[dict[int, tuple], dict[int, tuple]]:
-    lay = problem.layout
+    lay = problem.require_layout()
     x_of: dict[int, tuple] = {}
     for k, row in enumerate(lay.state_index):
         for comp, i in enumerate(row):

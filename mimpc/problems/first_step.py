@@ -1,0 +1,96 @@
+"""What the applied first step of an MPC plan means in the canonical problem: its stage cost and the
+inequality rows it alone decides.
+
+Closed-loop accounting needs both for any benchmark, including one whose config defines no
+``stage_cost`` (a problem written in cvxpy, or a hand-made one):
+
+* :func:`derived_stage_cost` is the part of the problem's own objective on the variables of the
+  applied step, ``w = [x_s, u_0, delta_0]``, with the constant that completes its square:
+  ``l(w) = 1/2 w'P_b w + l_b'w + 1/2 l_b' P_b^+ l_b`` where ``P_b`` and ``l_b = (q + Q_t theta)_b``
+  are the objective's block on ``w``. A tracking term ``w ||x - r||^2`` thus comes out exactly (the
+  constant ``w r'r`` that the canonical form keeps in ``c(theta)`` is recovered), and a linear cost
+  (``fuel * delta``) stays linear. ``s = 0`` (the state before the step) when the objective weights
+  ``x_0``, else ``s = 1`` (the state the step reaches; e.g. a cost written on ``states[1:]``).
+* :func:`first_step_rows` are the rows of ``G`` that involve only ``x_0``, ``x_1``, ``u_0`` and
+  ``delta_0``: state bounds on the next state, input rows, integer-only rows of step 0, and rows
+  linking them; :func:`executed_violations` evaluates them at an executed step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from mimpc.problems.canonical import ParametricMIQP
+
+__all__ = ["derived_stage_cost", "first_step_rows", "executed_violations"]
+
+
+def _stage_block(problem: ParametricMIQP) -> tuple[int, np.ndarray, np.ndarray]:
+    """``(s, idx, P_b^+)``: the state step the stage cost reads, the z-indices of ``[x_s, u_0,
+    delta_0]`` and the pseudo-inverse of the objective's block on them."""
+
+    def compute() -> tuple[int, np.ndarray, np.ndarray]:
+        lay = problem.require_layout()
+        s0 = lay.state_index[0]
+        weighted = np.any(problem.P[s0] != 0) or np.any(problem.q[s0] != 0) or np.any(problem.Q_t[s0] != 0)
+        s = 0 if weighted or lay.horizon == 0 else 1
+        idx = np.concatenate([lay.state_index[s], lay.input_index[0], problem.n_x + lay.delta_index[0]])
+        return s, idx, np.linalg.pinv(problem.P[np.ix_(idx, idx)], rcond=1e-12, hermitian=True)
+
+    return problem._cached("stage_block", compute)
+
+
+def derived_stage_cost(problem: ParametricMIQP, state: Any, u: Any, delta_step: Any, theta: Any) -> float:
+    """The stage cost of one closed-loop step read off the problem's objective (module docstring):
+    ``state`` is the state before the step (``x_0(theta)``), ``u`` and ``delta_step`` the applied
+    input and the step's integers."""
+    s, idx, pinv = _stage_block(problem)
+    theta = np.asarray(theta, dtype=float)
+    u, delta_step = np.atleast_1d(np.asarray(u, float)), np.atleast_1d(np.asarray(delta_step, float))
+    x = np.asarray(state, dtype=float) if s == 0 else problem.next_state(theta, u, delta_step)
+    w = np.concatenate([x, u, delta_step])
+    P = problem.P[np.ix_(idx, idx)]
+    lin = problem.linear_cost(theta)[idx]
+    return float(0.5 * w @ P @ w + lin @ w + 0.5 * lin @ pinv @ lin)
+
+
+def first_step_rows(problem: ParametricMIQP) -> np.ndarray:
+    """Indices of the rows of ``G`` that involve only ``x_0``, ``x_1``, ``u_0`` and ``delta_0``."""
+
+    def compute() -> np.ndarray:
+        lay = problem.require_layout()
+        allowed = np.zeros(problem.n_z, dtype=bool)
+        step = [lay.state_index[0], lay.state_index[1], lay.input_index[0], problem.n_x + lay.delta_index[0]]
+        allowed[np.concatenate(step)] = True
+        nz = problem.G != 0
+        return np.flatnonzero(nz.any(axis=1) & ~nz[:, ~allowed].any(axis=1))
+
+    return problem._cached("first_step_rows", compute)
+
+
+def executed_violations(
+    problem: ParametricMIQP, theta: Any, u: Any, delta_step: Any, next_state: Any
+) -> tuple[dict[str, float], float, float]:
+    """Positive parts of the first-step rows at an executed step: ``(per group, continuous total,
+    integer-only total)``, the groups being those that hold first-step rows. ``delta_step`` are the
+    integers of the step (the applied ones where they drive the plant, else the plan's)."""
+    lay = problem.require_layout()
+    theta = np.asarray(theta, dtype=float)
+    rows = first_step_rows(problem)
+    z = np.zeros(problem.n_z)
+    z[lay.state_index[0]] = problem.initial_state(theta)
+    z[lay.state_index[1]] = np.asarray(next_state, dtype=float)
+    z[lay.input_index[0]] = np.atleast_1d(np.asarray(u, dtype=float))
+    z[problem.n_x + lay.delta_index[0]] = np.atleast_1d(np.asarray(delta_step, dtype=float))
+    viol = np.zeros(problem.n_ineq)
+    viol[rows] = np.maximum(problem.G[rows] @ z - problem.ineq_rhs(theta)[rows], 0.0)
+    groups = {
+        g.name: float(viol[g.start : g.stop].sum())
+        for g in problem.row_groups
+        if np.any((rows >= g.start) & (rows < g.stop))
+    }
+    integer = np.zeros(problem.n_ineq, dtype=bool)
+    integer[problem.integer_rows] = True
+    return groups, float(viol[~integer].sum()), float(viol[integer].sum())
