@@ -39,6 +39,7 @@ from mimpc.controllers.fallback import coasting_plan, shift_integers
 from mimpc.controllers.repair import plan_integers, supports_repair
 from mimpc.problems.certify import CERTIFICATE_TOL, PlanCertifier
 from mimpc.qp.lean import LeanInstance, LeanQP, LeanSolution
+from mimpc.solvers.registry import check_solver_name
 from mimpc.training.candidates import ranked_assignments, supports_ranking
 from mimpc.training.integer_map import rows_hold
 
@@ -106,7 +107,7 @@ class CertifiedController(Controller):
         if "topk" in self.order and not supports_ranking(self._policy):
             self.order = tuple(s for s in self.order if s != "topk")  # no factored scores to rank
         self.top_k, self.select = int(top_k), select
-        self.exact_time_limit, self.solver_name = limit, solver
+        self.exact_time_limit, self.solver_name = limit, check_solver_name(solver)  # built at the first exact step
         self.lean = LeanQP(self.problem)
         self.certifier = PlanCertifier(self.problem, tol)
         self._solver: Any = None

@@ -172,6 +172,24 @@ def test_objective_and_rows_equal_cvxpy_at_random_points():
         np.testing.assert_allclose(np.sort(eq), np.sort(theirs), atol=1e-10)
 
 
+@pytest.mark.skipif(not CVXPY_SOLVERS, reason="no MIQP solver for cvxpy")
+def test_lp_representable_terms_keep_cvxpys_auxiliaries():
+    """An abs in the objective needs its epigraph variable: it stays an extra continuous variable with
+    its rows in the group cvxpy_aux, and the optimum still equals cvxpy's; abs of an integer difference
+    in a constraint becomes integer-only rows."""
+    x0, g, x, u, d, dyn = _small()
+    rate = [cp.abs(d[1:] - d[:-1]) <= 0]
+    model = cp.Problem(cp.Minimize(cp.sum_squares(x[:, 0] - g) + cp.sum(cp.abs(u)) - cp.sum(d)), dyn + rate)
+    p = from_cvxpy(model, name="t", theta=[x0, g], states=x, inputs=u, integers=d, groups={"rate": rate})
+    assert [grp.name for grp in p.row_groups] == ["rate", "cvxpy_aux"] and p.n_x == 8 + 3 + 3
+    assert set(p.integer_rows) == set(range(p.group("rate").start, p.group("rate").stop))
+    theta = np.array([0.3, -0.2, 1.0])
+    sol = make_solver("auto").solve(p, theta)
+    status, value = _cvxpy_solve({"problem": model, "theta": [x0, g]}, theta)
+    assert sol.status == status == "optimal" and sol.objective == pytest.approx(value, rel=1e-6, abs=1e-7)
+    assert len(set(sol.delta)) == 1  # the rate rows hold: all integers equal
+
+
 # ---------------------------------------------------------------------- refusals
 def _small(H=3):
     x0, g = cp.Parameter(2, name="x0"), cp.Parameter(name="g")
@@ -191,8 +209,10 @@ def test_bad_models_are_refused_naming_the_cause():
     cost = cp.sum_squares(x[:, 0] - g) + cp.sum_squares(u)
     ok = cp.Problem(cp.Minimize(cost), dyn + [cp.abs(u) <= 1])
     base = dict(theta=[x0, g], states=x, inputs=u, integers=d)
-    p = from_cvxpy(ok, name="t", **base)  # abs(u) <= 1 is fine (LP-representable): an auxiliary group
-    assert p.n_d == 3 and p.layout.n_state == 2
+    p = from_cvxpy(ok, name="t", **base)  # abs(u) <= 1: cvxpy's auxiliary projected out, the input box remains
+    assert p.n_d == 3 and p.layout.n_state == 2 and p.n_x == 8 + 3 and p.n_ineq == 0
+    np.testing.assert_array_equal(p.ub_x[p.layout.input_index.ravel()], 1.0)
+    np.testing.assert_array_equal(p.lb_x[p.layout.input_index.ravel()], -1.0)
     # non-DPP: a parameter times a parameter
     w = cp.Parameter(nonneg=True, name="w")
     _refused("not DPP", problem=cp.Problem(cp.Minimize(cost + w * g * cp.sum(u)), dyn), **{**base, "theta": [x0, g, w]})
@@ -305,3 +325,13 @@ def _lot_sizing_cli(tmp_path, capsys, horizon: int, samples: int, steps: int) ->
     changed = ["train", *common, "--set", "setup_cost=2.0", "--method", "sl", "--data", str(data)]
     assert mimpc([*changed, "--out", str(tmp_path / "x.pt"), "--epochs", "1"]) == 2
     assert "fingerprint" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_full_size_robot_and_tank_agree_with_the_builtins_on_50_theta():
+    """The issue's figure: H = 20, 50 random theta each (benchmarks/cvxpy_agreement.py prints it)."""
+    bench = _module(ROOT / "benchmarks" / "cvxpy_agreement.py", "cvxpy_agreement_bench")
+    for name, res in bench.main(["--n", "50", "--builds", "1"]).items():
+        assert res["matrices_equal"], name
+        assert res["same_status"] == res["n"] == 50, name
+        assert res["optimal"] > 0 and res["max_rel_diff"] <= 1e-6, name

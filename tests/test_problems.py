@@ -314,3 +314,16 @@ def test_face_integers_are_canonical_and_valid():
     # face order (eq. 25): +x (right), +y (top), -x (left), -y (bottom); b = 0 means enforced
     assert bits.tolist() == [[1, 1, 0, 1], [1, 0, 0, 1], [1, 1, 0, 1], [1, 1, 0, 1]]
     assert np.all(bits.sum(-1) <= 3)
+
+
+def test_nonconvex_objective_is_refused_also_among_zero_rows():
+    """The convexity check looks at the block of P that is not zero (zero rows add zero eigenvalues)."""
+    from dataclasses import replace
+
+    p = thermal_tank(horizon=3)
+    P = p.P.copy()
+    i, j = p.layout.input_index[0]
+    P[i, j] = P[j, i] = 2 * P[i, i]  # an indefinite 2x2 block on the inputs of step 0
+    with pytest.raises(ValueError, match="positive semidefinite"):
+        replace(p, P=P)
+    assert replace(p, P=p.P).fingerprint() == p.fingerprint()

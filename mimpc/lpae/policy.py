@@ -27,13 +27,23 @@ import torch
 from torch import nn
 
 from mimpc.problems import ParametricMIQP
-from mimpc.training.checkpoint import register_model_kind
+from mimpc.problems.validation import check_config_fields
+from mimpc.training.checkpoint import Checkpoint
 from mimpc.training.dataset import ExpertDataset
 from mimpc.training.losses import anneal_multiplier, penalty
-from mimpc.training.methods import TrainOptions, register_method
+from mimpc.training.methods import TrainOptions
+from mimpc.training.model_kinds import register_model_kind
 from mimpc.training.models import integer_head_kind, mlp, straight_through_integers
 
-__all__ = ["LPAEConfig", "LPAELossConfig", "LPAEPolicy", "StateMap", "train_lpae"]
+__all__ = [
+    "LPAEConfig",
+    "LPAELossConfig",
+    "LPAEPolicy",
+    "StateMap",
+    "train_lpae",
+    "train_with_options",
+    "plan_solutions",
+]
 
 
 @dataclass(frozen=True)
@@ -70,6 +80,7 @@ class LPAELossConfig:
     objective_scale: float = 1.0
 
     def __post_init__(self) -> None:
+        check_config_fields(self, "LP-AE loss config")
         if min(self.w_reconstruction, self.w_objective) < 0 or not self.penalty_start > 0:
             raise ValueError("LP-AE weights must be non-negative and penalty_start positive")
         if self.anneal_factor < 1 or self.anneal_cap < 1 or not self.objective_scale > 0:
@@ -207,7 +218,7 @@ class LPAEMethod:
         return loss, x, delta, torch.ones(len(theta), dtype=torch.bool, device=theta.device)
 
 
-def _train_method(
+def train_with_options(
     problem: ParametricMIQP,
     dataset: ExpertDataset,
     out: str | Path,
@@ -215,7 +226,7 @@ def _train_method(
     loss_overrides: dict[str, Any],
     options: TrainOptions,
 ) -> Any:
-    """``mimpc train --method lpae`` (see :mod:`mimpc.training.methods`)."""
+    """The training hook of ``mimpc train --method lpae`` (see :mod:`mimpc.training.methods`)."""
     if options.init is not None:
         raise ValueError("--init applies to sl, ssl and hybrid policies, not lpae")
     if options.head != "per_integer":
@@ -242,7 +253,7 @@ def train_lpae(
     loss_overrides: dict[str, Any] | None = None,
     hidden: list[int] | None = None,
     resume: str | Path | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
 ) -> Any:
     """Train an LP-AE policy on the thetas of ``dataset`` (labels are not used; the stored optimal
     objectives only serve the validation metrics and the objective scale)."""
@@ -251,6 +262,7 @@ def train_lpae(
     config = config or TrainConfig()
     train_split = _train_split(dataset, problem, config)
     scale = float(np.median(np.abs(train_split["objective"]))) or 1.0
+    check_config_fields(LPAELossConfig(), "LP-AE loss config", loss_overrides or {})
     loss_config = LPAELossConfig(**{"objective_scale": scale, **(loss_overrides or {})})
     model_config = LPAEConfig(hidden=tuple(hidden)) if hidden else LPAEConfig()
     torch.manual_seed(config.seed)
@@ -261,5 +273,13 @@ def train_lpae(
     )
 
 
+@torch.no_grad()
+def plan_solutions(ckpt: Checkpoint, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(delta, x, slack)`` of the LP-AE encoder's decisions for a batch of theta (no QP); 'slack'
+    is the plan's continuous violation per row (the open-loop evaluation hook of the method)."""
+    x, delta = ckpt.policy.encode(torch.as_tensor(theta, dtype=torch.float32))
+    x, delta = x.double().numpy(), delta.double().numpy()
+    return delta, x, ckpt.problem.violations(x, delta, theta).continuous
+
+
 register_model_kind("lpae", LPAEPolicy, LPAEConfig)
-register_method("lpae", _train_method)

@@ -261,6 +261,8 @@ def from_cvxpy(
             s_cols, u_cols, d_cols = remap[s_cols], remap[u_cols], remap[d_cols]
             extra_cols = [remap[c] for c in extra_cols]
             aux = remap[np.setdiff1d(aux, elim)]
+    # ---------------- project out auxiliaries that live in inequality rows only (abs(u) <= 1: t <= 1, |u| <= t)
+    G, g0, Gt, in_origin, aux = _project_out(aux, P, q, Qt, E, G, g0, Gt, in_origin)
     extra = np.concatenate(extra_cols + [aux]) if (extra_cols or len(aux)) else np.zeros(0, int)
 
     # ---------------- order z = [states; inputs; extras; integers]
@@ -350,6 +352,37 @@ def from_cvxpy(
     return out
 
 
+def _project_out(aux, P, q, Qt, E, G, g0, Gt, origin, max_pairs: int = 4) -> tuple:
+    """Fourier-Motzkin elimination of each auxiliary column that appears only in inequality rows (not
+    in the objective, not in an equality): every row where it has a positive coefficient is combined
+    with every row where it has a negative one, which is the exact projection of the feasible set.
+    Done only where it yields at most ``max_pairs`` rows per auxiliary (``abs``: two), else kept."""
+    kept = []
+    for a in aux:
+        free = not (np.any(P[a] != 0) or q[a] != 0 or np.any(Qt[a] != 0) or (E.shape[0] and np.any(E[:, a] != 0)))
+        pos, neg = np.flatnonzero(G[:, a] > 0), np.flatnonzero(G[:, a] < 0)
+        if not free or len(pos) * len(neg) > max_pairs:
+            kept.append(a)
+            continue
+        new_G, new_g, new_Gt, new_o = [], [], [], []
+        for i in pos:
+            for j in neg:
+                wi, wj = 1.0 / G[i, a], -1.0 / G[j, a]
+                row = wi * G[i] + wj * G[j]
+                row[a] = 0.0
+                new_G.append(row)
+                new_g.append(wi * g0[i] + wj * g0[j])
+                new_Gt.append(wi * Gt[i] + wj * Gt[j])
+                new_o.append(origin[i] if origin[i] >= 0 else origin[j])
+        drop = np.concatenate([pos, neg])
+        keep = np.setdiff1d(np.arange(len(G)), drop)
+        G = np.vstack([G[keep]] + [np.array(new_G).reshape(-1, G.shape[1])])
+        g0 = np.concatenate([g0[keep], np.array(new_g, dtype=float)])
+        Gt = np.vstack([Gt[keep]] + [np.array(new_Gt).reshape(-1, Gt.shape[1])])
+        origin = np.concatenate([origin[keep], np.array(new_o, dtype=int)])
+    return G, g0, Gt, origin, np.array(kept, dtype=int)
+
+
 # ---------------------------------------------------------------------- checks
 def _check_variables(cp: Any, problem: Any, states: Any, inputs: Any, integers: Any) -> tuple[int, int, int, int]:
     for var, what in ((states, "states"), (inputs, "inputs"), (integers, "integers")):
@@ -414,9 +447,11 @@ def _check_form(cp: Any, problem: Any) -> None:
             "the problem is not DPP: a parameter is multiplied by another parameter or used inside a nonlinear "
             "function; theta may enter only affinely (right-hand sides and the linear cost)"
         )
-    if not problem.objective.expr.is_quadratic():
+    expr = problem.objective.expr
+    if not (expr.is_qpwa() if hasattr(expr, "is_qpwa") else expr.is_quadratic()):
         raise CvxpyModelError(
-            "the objective is not quadratic (e.g. a norm or an exponential); mimpc needs a convex quadratic objective"
+            "the objective is not quadratic (e.g. a 2-norm or an exponential); mimpc needs a convex quadratic "
+            "(or piecewise-linear) objective"
         )
     for i, c in enumerate(problem.constraints):
         if not isinstance(c, (cp.constraints.Zero, cp.constraints.NonNeg, cp.constraints.NonPos)) and type(
@@ -477,7 +512,10 @@ def _grouped(cp: Any, problem: Any, groups: Mapping[str, Any] | None, G, g0, Gt,
                 names[pos[m.id]] = gname
     label = np.array([names[o] if o >= 0 else AUX_GROUP for o in origin], dtype=object)
     ordered, row_groups, start = [], [], 0
-    for gname in dict.fromkeys(label.tolist()):
+    first = {}  # groups in the order of their first constraint, cvxpy's auxiliary rows last
+    for lab, o in zip(label.tolist(), origin.tolist()):
+        first[lab] = min(first.get(lab, np.inf), o if o >= 0 else np.inf)
+    for gname in sorted(first, key=lambda n: (n == AUX_GROUP, first[n])):
         rows = np.flatnonzero(label == gname)
         ordered.append(rows)
         row_groups.append(RowGroup(gname, start, start + len(rows)))

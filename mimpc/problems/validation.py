@@ -120,3 +120,29 @@ def resolve_rho(rho: Any, problem: Any) -> float:
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"rho must be a positive finite number, got {value!r}")
     return float(value)
+
+
+def check_config_fields(config: Any, what: str, overrides: Any = None) -> None:
+    """Refuse unknown override keys and non-numbers in the numeric fields of a dataclass config.
+
+    ``overrides`` (optional, a mapping) are checked for keys that are not fields of ``config``'s class;
+    then every field annotated ``float``/``int`` (or ``float | None``) of ``config`` must hold a real
+    number (not a string, a boolean or a complex number). The ValueError names ``what`` and the field.
+    """
+    import dataclasses
+
+    names = [f.name for f in dataclasses.fields(config)]
+    if overrides is not None:
+        unknown = sorted(set(overrides) - set(names))
+        if unknown:
+            raise ValueError(f"{what}: unknown field(s) {unknown}; the fields are {names}")
+    for f in dataclasses.fields(config):
+        kind = str(f.type).replace(" ", "")
+        if kind not in ("float", "int", "float|None", "int|None"):
+            continue
+        value = getattr(config, f.name)
+        if value is None and kind.endswith("None"):
+            continue
+        v = _as_real(value, f"{what} {f.name}", "a finite number" + (" or None" if kind.endswith("None") else ""))
+        if not math.isfinite(v):
+            raise ValueError(f"{what} {f.name} must be a finite number, got {value!r}")

@@ -26,7 +26,15 @@ from mimpc.solvers.cplex_backend import CplexSolver
 from mimpc.solvers.gurobi_backend import GurobiSolver
 from mimpc.solvers.scip_backend import ScipSolver
 
-__all__ = ["make_solver", "available_solvers", "installed_solvers", "AutoSolver", "BACKENDS", "SOLVER_NAMES"]
+__all__ = [
+    "check_solver_name",
+    "make_solver",
+    "available_solvers",
+    "installed_solvers",
+    "AutoSolver",
+    "BACKENDS",
+    "SOLVER_NAMES",
+]
 
 #: Backends in the order "auto" tries them (each backend's ``auto_rank``).
 _CLASSES: tuple[type[PersistentSolver], ...] = (GurobiSolver, CplexSolver, ScipSolver)
@@ -119,6 +127,19 @@ class AutoSolver(MIQPSolver):
             b.close()
 
 
+def check_solver_name(name: Any) -> str:
+    """``name`` lower-cased, if it names a backend that is installed (or ``"auto"``): what code that
+    builds its solver later checks when it is configured.
+
+    Raises ValueError for an unknown name, SolverUnavailableError for a backend not installed."""
+    if not isinstance(name, str) or name.lower() not in SOLVER_NAMES:
+        raise ValueError(f"solver name must be one of {list(SOLVER_NAMES)}, got {name!r}")
+    name = name.lower()
+    if name != "auto" and not BACKENDS[name].installed():
+        raise SolverUnavailableError(f"solver {name!r} is not installed: {BACKENDS[name].install_hint}")
+    return name
+
+
 def make_solver(
     name: str = "auto",
     *,
@@ -156,10 +177,8 @@ def make_solver(
     SolverUnavailableError
         If the named solver is not installed (the message says how to install it).
     """
-    if not isinstance(name, str) or name.lower() not in SOLVER_NAMES:
-        raise ValueError(f"solver name must be one of {list(SOLVER_NAMES)}, got {name!r}")
+    name = check_solver_name(name)
     options = SolverOptions(time_limit=time_limit, mip_gap=mip_gap, threads=threads, verbose=verbose)
-    name = name.lower()
     if name == "auto":
         return AutoSolver(options)
     return BACKENDS[name](options)

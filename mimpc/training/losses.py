@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from mimpc.problems import ParametricMIQP
+from mimpc.problems.validation import check_config_fields
 
 __all__ = ["LossConfig", "HybridLoss", "loss_preset", "penalty", "anneal_multiplier", "METHODS"]
 
@@ -69,6 +70,7 @@ class LossConfig:
     huber_delta: float = 1.0
 
     def __post_init__(self) -> None:
+        check_config_fields(self, "loss config")
         weights = self.raw_weights()
         if any(w < 0 for w in weights) or sum(weights) <= 0:
             raise ValueError(f"loss weights must be non-negative and not all zero, got {weights}")
@@ -111,7 +113,9 @@ def loss_preset(method: str, problem_name: str, **overrides: Any) -> LossConfig:
     if method not in _GENERIC:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     w = _PRESET_WEIGHTS.get((problem_name, method), _GENERIC[method])
-    return replace(LossConfig(*w), **overrides)
+    base = LossConfig(*w)
+    check_config_fields(base, "loss config", overrides)
+    return replace(base, **overrides)
 
 
 def penalty(violation: torch.Tensor, shape: str) -> torch.Tensor:

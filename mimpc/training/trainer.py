@@ -20,11 +20,11 @@ from mimpc.problems import ParametricMIQP
 from mimpc.training.checkpoint import load_checkpoint, save_checkpoint
 from mimpc.training.dataset import ExpertDataset
 from mimpc.training.losses import METHODS, HybridLoss, LossConfig, loss_preset
-from mimpc.training.methods import TrainOptions, register_method
+from mimpc.training.methods import TrainOptions
 from mimpc.training.models import IntegerPolicy, ModelConfig
 from mimpc.training.support import TrainingSupport
 
-__all__ = ["TrainConfig", "TrainResult", "train", "resolve_device", "slack_penalty_check"]
+__all__ = ["TrainConfig", "TrainResult", "train", "train_with_options", "resolve_device", "slack_penalty_check"]
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +169,8 @@ class L2OMethod:
 
     def _run(self, theta: torch.Tensor, delta_star: torch.Tensor, epoch: int, with_qp: bool) -> tuple:
         logits = self.model.logits(theta)
+        if isinstance(logits, torch.Tensor) and not bool(torch.isfinite(logits).all()):
+            raise TrainingDiverged("training diverged: the network's outputs are not finite; try a smaller --lr")
         delta = self.model.integers_from_logits(logits, theta)
         x = slack = converged = None
         if with_qp:
@@ -189,7 +191,7 @@ def train(
     loss_config: LossConfig | None = None,
     model_config: ModelConfig | None = None,
     resume: str | Path | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
     init: str | Path | None = None,
 ) -> TrainResult:
     """Train a policy with ``method`` in ``("sl", "ssl", "hybrid")`` and write the best checkpoint to
@@ -223,41 +225,35 @@ def train(
     return fit(runner, dataset, train_split, out, config, resume=resume, progress=progress)
 
 
-def _train_l2o(method: str) -> Any:
-    """The registered training function of the paper's ``method`` (see :mod:`mimpc.training.methods`)."""
-
-    def run(
-        problem: ParametricMIQP,
-        dataset: ExpertDataset,
-        out: str | Path,
-        config: TrainConfig | None,
-        loss_overrides: dict[str, Any],
-        options: TrainOptions,
-    ) -> TrainResult:
-        model = ModelConfig(
-            head=options.head,
-            encoder=options.encoder,
-            decode=options.decode,
-            **({"hidden": tuple(options.hidden)} if options.hidden else {}),
-        )
-        return train(
-            problem,
-            dataset,
-            method,
-            out,
-            config,
-            loss_preset(method, problem.name, **loss_overrides),
-            model,
-            resume=options.resume,
-            progress=options.progress,
-            init=options.init,
-        )
-
-    return run
-
-
-for _method in METHODS:
-    register_method(_method, _train_l2o(_method))
+def train_with_options(
+    method: str,
+    problem: ParametricMIQP,
+    dataset: ExpertDataset,
+    out: str | Path,
+    config: TrainConfig | None,
+    loss_overrides: dict[str, Any],
+    options: TrainOptions,
+) -> TrainResult:
+    """The training hook of the paper's ``method`` (``mimpc train --method sl|ssl|hybrid``, see
+    :mod:`mimpc.training.methods`): :func:`train` with the loss preset and the model of ``options``."""
+    model = ModelConfig(
+        head=options.head,
+        encoder=options.encoder,
+        decode=options.decode,
+        **({"hidden": tuple(options.hidden)} if options.hidden else {}),
+    )
+    return train(
+        problem,
+        dataset,
+        method,
+        out,
+        config,
+        loss_preset(method, problem.name, **loss_overrides),
+        model,
+        resume=options.resume,
+        progress=options.progress,
+        init=options.init,
+    )
 
 
 def _init_weights(policy: IntegerPolicy, path: str | Path, problem: ParametricMIQP) -> None:
@@ -316,7 +312,7 @@ def fit(
     out: str | Path,
     config: TrainConfig,
     resume: str | Path | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
 ) -> TrainResult:
     """The training loop shared by every method.
 
@@ -380,17 +376,21 @@ def fit(
             total=train_data.n,
             desc=f"{runner.name} epoch {epoch + 1}/{config.epochs}",
             unit="sample",
-            disable=not progress,
+            disable=None if progress is None else not progress,
             leave=False,
         )
         for theta, delta_star, _ in train_data.iterate(config.batch_size, generator):
             loss, terms = runner.loss(theta, delta_star, epoch)
             if not torch.isfinite(loss):
-                raise RuntimeError(f"non-finite training loss at epoch {epoch + 1}: {terms}")
+                raise TrainingDiverged(
+                    f"training diverged at epoch {epoch + 1}: non-finite loss {terms}{_hint(optimizer)}"
+                )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(policy.parameters(), config.grad_clip)
             optimizer.step()
+            if not all(bool(torch.isfinite(p).all()) for p in policy.parameters()):
+                raise TrainingDiverged(f"training diverged at epoch {epoch + 1}: non-finite weights{_hint(optimizer)}")
             terms["loss"] = float(loss.detach())
             for k, v in terms.items():
                 sums[k] = sums.get(k, 0.0) + v
@@ -429,7 +429,16 @@ def fit(
         if state["bad_epochs"] >= config.patience:
             stopped_early = True
             break
+    _save(out, policy, state, common, optimizer, scheduler, generator, finished=True)
     return TrainResult(out, state["best_epoch"], state["best_metrics"], state["history"], stopped_early)
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss or the weights became NaN or infinite (a runtime failure, exit 1)."""
+
+
+def _hint(optimizer: torch.optim.Optimizer) -> str:
+    return f"; try a smaller --lr (now {optimizer.param_groups[0]['lr']:g}) or resume from the last good checkpoint"
 
 
 @torch.no_grad()
@@ -488,7 +497,10 @@ def _save(
     optimizer: Any,
     scheduler: Any,
     generator: torch.Generator,
+    finished: bool = False,
 ) -> None:
+    """Write the checkpoint (best weights, plus the state to resume from); ``finished`` marks the last
+    write of a run, so a checkpoint left by a killed run loads with a warning (:attr:`Checkpoint.finished`)."""
     best = state["best_state"] or policy.state_dict()
     resume = {
         "epoch": state["epoch"],
@@ -511,6 +523,7 @@ def _save(
         best_epoch=state["best_epoch"],
         history=state["history"],
         resume=resume,
+        training_finished=finished,
         **common,
     )
 
