@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from mimpc.controllers import register_controller
 from mimpc.controllers.base import Controller, StepInfo, solution_to_action
 from mimpc.controllers.fallback import coasting_step, default_integers
 from mimpc.controllers.torch_threads import check_threads, torch_threads
@@ -94,6 +93,3 @@ def _network_input(theta: np.ndarray) -> torch.Tensor:
     without a warning: the caller falls back when the plan is not finite)."""
     with np.errstate(over="ignore"):
         return torch.from_numpy(theta.astype(np.float32)).unsqueeze(0)
-
-
-register_controller("lpae", lambda problem, **kw: LPAEController(problem, **kw))

@@ -52,7 +52,12 @@ class EpisodeResult:
     applied_integers: np.ndarray | None = None
 
     def metrics(self) -> dict[str, Any]:
-        return metrics.episode_metrics(self.records, self.terminated)
+        """Closed-loop metrics of the episode (computed once; again if records are added)."""
+        key = (id(self.records), len(self.records), self.terminated)
+        cached = self.__dict__.get("_metrics")
+        if cached is None or cached[0] != key:
+            cached = self.__dict__["_metrics"] = (key, metrics.episode_metrics(self.records, self.terminated))
+        return dict(cached[1])
 
 
 @dataclass
@@ -110,7 +115,7 @@ class RolloutResult:
                 for e in self.episodes
             ],
         }
-        write_json(folder / "summary.json", meta)
+        write_json(folder / "summary.json", meta, one_per_line=("episodes",))
         arrays = {}
         for i, ep in enumerate(self.episodes):
             for name in _ARRAYS:
@@ -156,7 +161,7 @@ def run(
     episodes: int,
     seed: int = 0,
     *,
-    progress: bool = True,
+    progress: bool | None = None,
     options: Sequence[dict | None] | Callable[[int], dict | None] | None = None,
     max_steps: int | None = None,
 ) -> RolloutResult:
@@ -176,6 +181,8 @@ def run(
         Per-episode ``reset`` options (e.g. fixed start and goal).
     max_steps : int, optional
         Stop an episode after this many steps even if the environment would go on.
+    progress : bool, optional
+        Show a progress bar; by default only when stderr is a terminal (never into pipes or log files).
     """
     import gymnasium as gym
 
@@ -322,10 +329,11 @@ def _scalar(v: Any) -> Any:
     return v
 
 
-def _progress(total: int, desc: str, enabled: bool) -> Any:
+def _progress(total: int, desc: str, enabled: bool | None) -> Any:
+    """A tqdm bar; ``enabled=None`` shows it only when stderr is a terminal (never into pipes or logs)."""
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, disable=not enabled, unit="ep", leave=False)
+    return tqdm(total=total, desc=desc, disable=None if enabled is None else not enabled, unit="ep", leave=False)
 
 
 def exact_optima(

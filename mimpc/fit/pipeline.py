@@ -325,8 +325,9 @@ def _train(run: _Run, method: str, folders: list[str], path: Path, structure: St
     """Train ``method`` to ``path`` in chunks of :data:`CHUNK_EPOCHS` epochs (each resuming the
     last), until early stopping, ``kw["epochs"]`` epochs, or ``kw["share"]`` of the budget is spent:
     how long to train is measured on the validation split, not fixed in advance."""
+    from mimpc.controllers.methods import train_method
     from mimpc.training.dataset import concat_datasets, load_dataset
-    from mimpc.training.methods import TrainOptions, train_method
+    from mimpc.training.methods import TrainOptions
     from mimpc.training.trainer import TrainConfig
 
     dataset = concat_datasets([load_dataset(f, run.problem) for f in folders])

@@ -31,7 +31,6 @@ import torch
 from torch import nn
 
 from mimpc.problems import ParametricMIQP
-from mimpc.training.checkpoint import register_model_kind
 from mimpc.training.integer_chains import chain_map_indices, find_rate_chains
 from mimpc.training.integer_groups import find_integer_groups
 from mimpc.training.integer_map import integer_rows_of, log_probabilities, rows_map_indices
@@ -435,6 +434,3 @@ class _NumpyPolicy:
             current = np.clip(current + steps[:, k], self.lower, self.upper)
             chain.append(current)
         return np.stack(chain, axis=-1).reshape(-1)[self.inverse]
-
-
-register_model_kind("integer_policy", IntegerPolicy, ModelConfig)
