@@ -43,7 +43,7 @@ try:  # scipy's own CSR kernel, behind ``M @ v``
     from scipy.sparse._sparsetools import csr_matvec as _csr_matvec
 except ImportError:  # pragma: no cover - a scipy without it: the public product
 
-    def _matvec(M: sp.csr_matrix, v: np.ndarray) -> np.ndarray:  # noqa: F811
+    def _matvec(M: sp.csr_matrix, v: np.ndarray) -> np.ndarray:
         return M @ v
 
 
