@@ -99,9 +99,9 @@ class CertifiedController(Controller):
         if select not in ("first", "cheapest"):
             raise ValueError(f"select must be 'first' or 'cheapest', got {select!r}")
         limit = check_positive(exact_time_limit, "exact_time_limit")
-        self.base = base
+        self.base: Any = base  # a learned controller (predict_integers, support)
         self.name = f"{base.name}+cert"
-        self._policy = getattr(base, "_numpy_policy", None)
+        self._policy: Any = getattr(base, "_numpy_policy", None)
         self.order = tuple(s for s in order if s != "repair" or supports_repair(self.problem))
         if "topk" in self.order and not supports_ranking(self._policy):
             self.order = tuple(s for s in self.order if s != "topk")  # no factored scores to rank
@@ -171,7 +171,7 @@ class CertifiedController(Controller):
         for stage in self.order:
             if stage == "shifted" and self._previous is not None:
                 yield "candidate", shift_integers(self.problem, self._previous)
-            elif stage == "topk" and self.top_k > 1:
+            elif stage == "topk" and self.top_k > 1 and scores is not None:
                 for delta in self._ranked(delta0, scores, inst0.theta):
                     yield "candidate", delta
             elif stage == "repair" and relaxed0().optimal:

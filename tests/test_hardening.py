@@ -406,9 +406,10 @@ def test_diverged_training_says_so(tank3_data, tmp_path, capsys):
 @pytest.mark.slow
 def test_killed_training_leaves_a_checkpoint_marked_unfinished(tank3_data, tmp_path, monkeypatch, caplog):
     import mimpc.training.trainer as trainer
+    from mimpc.controllers.methods import train_method
     from mimpc.training.checkpoint import load_checkpoint
     from mimpc.training.dataset import load_dataset
-    from mimpc.training.methods import TrainOptions, train_method
+    from mimpc.training.methods import TrainOptions
 
     problem = thermal_tank(horizon=3)
     data = load_dataset(tank3_data, problem)

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
+from mimpc.bench import BENCHMARKS
+from mimpc.bench.command import benchmark_parser
 from mimpc.bench.lpae import METHODS, SCHEDULES
 from mimpc.cli import main
-from mimpc.commands.bench import BENCHMARKS, benchmark_parser
 from mimpc.lpae import (
     EuclideanProjector,
     LPAEConfig,
@@ -118,7 +119,7 @@ def test_metrics_and_corruptions(lp, theta):
 
 
 def test_bench_registry_and_parser():
-    assert BENCHMARKS["lpae"] == ("mimpc.bench.lpae_cli", "cli")
+    assert BENCHMARKS["lpae"]().__name__ == "mimpc.bench.lpae_cli"
     parser, entry = benchmark_parser("lpae")
     args = parser.parse_args(["--quick", "--seeds", "2"])
     assert args.quick and args.seeds == 2 and args.out == "results/lpae" and callable(entry)

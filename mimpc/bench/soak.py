@@ -174,6 +174,7 @@ def _finite(value: Any) -> bool:
 
 def _controller_names(text: str | None, problem_name: str, checkpoints: dict[str, str]) -> list[str]:
     from mimpc.controllers import CERTIFIED_SUFFIX, available_controllers
+    from mimpc.controllers.methods import learned_methods
     from mimpc.pretrained import available_pretrained
 
     registered = available_controllers()
@@ -185,7 +186,7 @@ def _controller_names(text: str | None, problem_name: str, checkpoints: dict[str
             )
     if text is None:
         have = set(available_pretrained().get(problem_name, [])) | set(checkpoints)
-        return ["miqp"] + [m for m in ("sl", "ssl", "hybrid", "lpae") if m in have and m in registered]
+        return ["miqp"] + [m for m in learned_methods() if m in have]
     names = [c.strip() for c in text.split(",") if c.strip()]
     if not names:
         raise ValueError("--controllers is empty; give e.g. miqp,hybrid")

@@ -94,6 +94,7 @@ def _check_sampler_options(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mimpc.controllers.methods import get_method
     from mimpc.io import write_json
     from mimpc.training.checkpoint import load_checkpoint
     from mimpc.training.evaluate import evaluate_arrays, evaluate_checkpoint, labelled_sample
@@ -119,9 +120,10 @@ def run(args: argparse.Namespace) -> int:
                     args.max_samples,
                     repair=args.repair,
                     kind=args.kind,
+                    solutions=get_method(ckpt.method).solutions,
                     label=f"checkpoint {c}",
                 )
-                for c in args.checkpoint
+                for c, ckpt in zip(args.checkpoint, checkpoints)
             ]
             results = [f.result() for f in futures]
         source = f"{args.split} split of {args.data}" + (f" ({args.kind} samples)" if args.kind else "")
@@ -129,7 +131,10 @@ def run(args: argparse.Namespace) -> int:
         if len({c.problem.fingerprint() for c in checkpoints}) != 1:
             raise ValueError("--sampler uniform/starts needs checkpoints of one problem (same fingerprint)")
         part, statuses = labelled_sample(checkpoints[0].problem, args.sampler, args.samples, args.seed, args.solver)
-        results = [evaluate_arrays(c, part, args.sampler, repair=args.repair) for c in checkpoints]
+        results = [
+            evaluate_arrays(c, part, args.sampler, repair=args.repair, solutions=get_method(c.method).solutions)
+            for c in checkpoints
+        ]
         source = (
             f"{args.sampler} sampler, seed {args.seed}: {len(part['theta'])} MIQP-feasible of {args.samples} "
             f"({', '.join(f'{k} {v}' for k, v in sorted(statuses.items()))})"

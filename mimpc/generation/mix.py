@@ -182,13 +182,14 @@ def _hard(problem: ParametricMIQP, expert: Any, policy: Any, rng: np.random.Gene
 
 def _load_policy(problem: ParametricMIQP, checkpoint: str | None, kind: str) -> Any:
     from mimpc.controllers import make_controller
+    from mimpc.controllers.methods import get_method, relaxed_qp_methods
     from mimpc.training.checkpoint import load_checkpoint
 
     method = "hybrid" if checkpoint is None else load_checkpoint(checkpoint, problem).method
-    if kind == "hard" and method == "lpae":
+    if kind == "hard" and not get_method(method).relaxed_qp:
         raise ValueError(
-            f"--mix hard needs a policy whose plan is a relaxed QP (sl, ssl or hybrid) to tell where it "
-            f"fails; --policy {checkpoint} is an lpae checkpoint"
+            f"--mix hard needs a policy whose plan is a relaxed QP ({', '.join(relaxed_qp_methods())}) to tell "
+            f"where it fails; --policy {checkpoint} is an {method} checkpoint"
         )
     return make_controller(method, problem, checkpoint=checkpoint)
 

@@ -21,11 +21,11 @@ from mimpc.problems.validation import check_config_fields
 from mimpc.training.checkpoint import load_checkpoint, save_checkpoint
 from mimpc.training.dataset import ExpertDataset
 from mimpc.training.losses import METHODS, HybridLoss, LossConfig, loss_preset
-from mimpc.training.methods import TrainOptions, register_method
+from mimpc.training.methods import TrainOptions
 from mimpc.training.models import IntegerPolicy, ModelConfig
 from mimpc.training.support import TrainingSupport
 
-__all__ = ["TrainConfig", "TrainResult", "train", "resolve_device", "slack_penalty_check"]
+__all__ = ["TrainConfig", "TrainResult", "train", "train_with_options", "resolve_device", "slack_penalty_check"]
 
 log = logging.getLogger(__name__)
 
@@ -227,41 +227,35 @@ def train(
     return fit(runner, dataset, train_split, out, config, resume=resume, progress=progress)
 
 
-def _train_l2o(method: str) -> Any:
-    """The registered training function of the paper's ``method`` (see :mod:`mimpc.training.methods`)."""
-
-    def run(
-        problem: ParametricMIQP,
-        dataset: ExpertDataset,
-        out: str | Path,
-        config: TrainConfig | None,
-        loss_overrides: dict[str, Any],
-        options: TrainOptions,
-    ) -> TrainResult:
-        model = ModelConfig(
-            head=options.head,
-            encoder=options.encoder,
-            decode=options.decode,
-            **({"hidden": tuple(options.hidden)} if options.hidden else {}),
-        )
-        return train(
-            problem,
-            dataset,
-            method,
-            out,
-            config,
-            loss_preset(method, problem.name, **loss_overrides),
-            model,
-            resume=options.resume,
-            progress=options.progress,
-            init=options.init,
-        )
-
-    return run
-
-
-for _method in METHODS:
-    register_method(_method, _train_l2o(_method))
+def train_with_options(
+    method: str,
+    problem: ParametricMIQP,
+    dataset: ExpertDataset,
+    out: str | Path,
+    config: TrainConfig | None,
+    loss_overrides: dict[str, Any],
+    options: TrainOptions,
+) -> TrainResult:
+    """The training hook of the paper's ``method`` (``mimpc train --method sl|ssl|hybrid``, see
+    :mod:`mimpc.training.methods`): :func:`train` with the loss preset and the model of ``options``."""
+    model = ModelConfig(
+        head=options.head,
+        encoder=options.encoder,
+        decode=options.decode,
+        **({"hidden": tuple(options.hidden)} if options.hidden else {}),
+    )
+    return train(
+        problem,
+        dataset,
+        method,
+        out,
+        config,
+        loss_preset(method, problem.name, **loss_overrides),
+        model,
+        resume=options.resume,
+        progress=options.progress,
+        init=options.init,
+    )
 
 
 def _init_weights(policy: IntegerPolicy, path: str | Path, problem: ParametricMIQP) -> None:
