@@ -48,7 +48,7 @@ class _RowScores:
         self._policy = policy
         self.row: np.ndarray | None = None
 
-    def scores(self, theta: np.ndarray) -> np.ndarray:
+    def scores(self, theta: np.ndarray) -> np.ndarray | None:
         return self.row
 
     def __call__(self, theta: np.ndarray) -> np.ndarray:
@@ -80,7 +80,7 @@ def _lane(controller: Controller) -> tuple[Controller, _RowScores | None]:
     from mimpc.controllers.lpae import LPAEController
     from mimpc.controllers.miqp import MIQPController
 
-    lane = copy.copy(controller)
+    lane: Any = copy.copy(controller)  # the same kind of controller, with its own episode state
     lane.last = None
     lane.__dict__.pop("_lanes", None)
     slot = None
@@ -151,9 +151,9 @@ class ControllerLanes:
         self.size = int(size)
         built = [_lane(controller) for _ in range(self.size)]
         self.lanes = [lane for lane, _ in built]
-        self._slots = [slot for _, slot in built]
+        self._slots: list[Any] = [slot for _, slot in built]
         self.device = device or batch_device()
-        self._network = None
+        self._network: Any = None
         if self._slots[0] is not None:
             import torch
 
@@ -203,6 +203,7 @@ class ControllerLanes:
             ctrl = self.lanes[lane]
             actions.append(ctrl.act(theta[i]))
             info = ctrl.last
+            assert info is not None  # act() sets it
             if self._network is not None:
                 info.timings["network"] = share
                 info.solve_time += share

@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 
 EXECUTORS = ("local", "process", "ray")
 RAY_INSTALL_HINT = "pip install 'mimpc[ray]'"
+#: Local worker processes allowed per CPU (each holds a solver and, for policies, torch: hundreds of MB).
+MAX_LOCAL_WORKERS_PER_CPU = 4
 #: Seconds to wait for a Ray cluster's address to accept a connection.
 RAY_CONNECT_TIMEOUT = 10.0
 
@@ -273,6 +275,12 @@ def make_executor(kind: str = "local", workers: int = 1, address: str | None = N
         raise ValueError(f"--ray-address applies to the ray executor only, got executor {kind!r}")
     if kind == "ray":
         return RayExecutor(workers, address, max_retries)
+    limit = MAX_LOCAL_WORKERS_PER_CPU * (os.cpu_count() or 1)
+    if isinstance(workers, int) and workers > limit:
+        raise ValueError(
+            f"workers={workers} local processes on {os.cpu_count() or 1} CPUs: at most {limit} "
+            f"({MAX_LOCAL_WORKERS_PER_CPU} per CPU); use the ray executor for more"
+        )
     if kind == "process" or workers > 1:
         return ProcessExecutor(workers, max_retries)
     return Executor(workers, 0)
