@@ -589,3 +589,17 @@ def test_tank_episode_length_is_bounded_and_local_ray_workers_too():
 
     with pytest.raises(ValueError, match="connect to a Ray cluster"):
         make_executor("ray", workers=100 * (os.cpu_count() or 1))
+
+
+def test_vector_env_and_set_plan_refuse_non_real_values():
+    from mimpc.envs.vector import make_vector_env
+
+    env = gym.make("mimpc/RobotNav-v0")
+    lanes = make_vector_env(env, 2)
+    lanes.reset_lane(0, seed=0)
+    for bad in ([1.0 + 1j, 0.0], ["0.1", "0.0"]):
+        with pytest.raises(ValueError, match="actions"):
+            lanes.step([0], [bad])
+    lanes.step([0], [[0.1, 0.0]])
+    with pytest.raises(ValueError, match="positions must be"):
+        env.unwrapped.set_plan([["0", "1"]])
