@@ -63,6 +63,8 @@ class RobotNavEnv(MPCEnv):
     ``bound_violation``.
     """
 
+    action_space: spaces.Box
+
     metadata: dict[str, Any] = {"render_modes": ["rgb_array"], "render_fps": 4}
     _figsize = (5.0, 6.0)
     _margins = {"left": 0.14, "right": 0.97, "bottom": 0.2, "top": 0.95}
@@ -85,7 +87,7 @@ class RobotNavEnv(MPCEnv):
         high = np.array([np.inf, np.inf, np.inf, np.inf, x1, y1])
         self.observation_space = spaces.Box(low, high, dtype=np.float64)
         # the robot's integers encode collision logic only; they do not enter the dynamics rows
-        self._delta_step = np.zeros(problem.layout.n_delta_step)
+        self._delta_step = np.zeros(problem.require_layout().n_delta_step)
         self._state = np.zeros(4)
         self._goal = np.zeros(2)
         self._trajectory: list[np.ndarray] = []

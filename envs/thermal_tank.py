@@ -79,8 +79,9 @@ class ThermalTankEnv(MPCEnv):
         super().__init__(problem, render_mode, max_steps)
         cfg: ThermalTankConfig = problem.config
         self.config = cfg
-        self.horizon = problem.layout.horizon
-        if problem.n_theta != problem.layout.n_state + N_DIST * self.horizon:
+        lay = problem.require_layout()
+        self.horizon = lay.horizon
+        if problem.n_theta != lay.n_state + N_DIST * self.horizon:
             raise ValueError(
                 f"ThermalTankEnv expects theta = [x (2), d (2 x H)], problem has n_theta={problem.n_theta}"
             )

@@ -107,6 +107,7 @@ def test_dataset_errors(tmp_path):
         GenerationConfig(samples=0)
 
 
+@pytest.mark.slow
 def test_dataset_does_not_depend_on_the_number_of_workers(tmp_path):
     p = thermal_tank(horizon=3)
     cfg = dict(samples=60, seed=2, units_per_shard=7)

@@ -536,3 +536,42 @@ def test_rollout_run_draws_no_progress_bar_into_a_pipe(capsys):
     assert capsys.readouterr().err == ""
     run(env, ctrl, 1, max_steps=2, progress=True)  # asked for: drawn anyway
     assert "miqp" in capsys.readouterr().err
+
+
+def _api_calls():
+    from mimpc.generation.generate import GenerationConfig
+    from mimpc.solvers import make_solver
+    from mimpc.training.trainer import TrainConfig
+
+    return {
+        "solver time_limit": lambda: make_solver("auto", time_limit="5"),
+        "miqp time_limit": lambda: make_controller("miqp", thermal_tank(horizon=3), time_limit="5"),
+        "certified exact_time_limit": lambda: make_controller(
+            "hybrid", "thermal_tank", certify={"exact_time_limit": "5"}
+        ),
+        "GenerationConfig workers": lambda: GenerationConfig(samples=10, workers="2"),
+        "GenerationConfig seed": lambda: GenerationConfig(samples=10, seed="5"),
+        "GenerationConfig units_per_shard": lambda: GenerationConfig(samples=10, units_per_shard=2.5),
+        "GenerationConfig split_fractions": lambda: GenerationConfig(samples=10, split_fractions=("0.8", "0.1", "0.1")),
+        "TrainConfig lr": lambda: TrainConfig(lr="1e-3"),
+        "TrainConfig epochs": lambda: TrainConfig(epochs=2.5),
+        "TrainConfig batch_size": lambda: TrainConfig(batch_size="3"),
+    }
+
+
+@pytest.mark.parametrize("name", list(_api_calls()))
+def test_python_api_refuses_strings_where_numbers_belong(name):
+    field = name.split()[-1]
+    with pytest.raises(ValueError, match=field):
+        _api_calls()[name]()
+
+
+@pytest.mark.parametrize(
+    "kw, message", [({"seed": "3"}, "seed"), ({"seed": 2.5}, "seed"), ({"max_steps": "1"}, "max_steps")]
+)
+def test_rollout_run_refuses_non_integer_seed_and_length(kw, message):
+    from mimpc.rollout import run
+
+    ctrl = make_controller("miqp", thermal_tank(horizon=3))
+    with pytest.raises(ValueError, match=message):
+        run(gym.make("mimpc/ThermalTank-v0", problem=ctrl.problem), ctrl, 1, **kw)
