@@ -461,7 +461,7 @@ def test_local_workers_are_bounded(tmp_path, capsys):
     code, err = _exit(
         ["generate", *TANK3, "--samples", "54", "--out", str(tmp_path / "w"), "--workers", "100000"], capsys
     )
-    assert code == 2 and f"on {os.cpu_count()} CPUs" in err and "ray executor" in err
+    assert code == 2 and f"on {os.cpu_count()} CPUs" in err and "connect to a Ray cluster" in err
     assert not (tmp_path / "w").exists()
 
 
@@ -575,3 +575,17 @@ def test_rollout_run_refuses_non_integer_seed_and_length(kw, message):
     ctrl = make_controller("miqp", thermal_tank(horizon=3))
     with pytest.raises(ValueError, match=message):
         run(gym.make("mimpc/ThermalTank-v0", problem=ctrl.problem), ctrl, 1, **kw)
+
+
+def test_tank_episode_length_is_bounded_and_local_ray_workers_too():
+    import os
+
+    from mimpc.envs.thermal_tank import MAX_EPISODE_STEPS
+
+    with pytest.raises(ValueError, match="max_steps must be at most"):
+        gym.make("mimpc/ThermalTank-v0", max_steps=MAX_EPISODE_STEPS + 1)
+    pytest.importorskip("ray")
+    from mimpc.executors import make_executor
+
+    with pytest.raises(ValueError, match="connect to a Ray cluster"):
+        make_executor("ray", workers=100 * (os.cpu_count() or 1))
