@@ -20,6 +20,7 @@ lanes act one after the other. Other controllers have no lanes (``TypeError``).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
 from collections.abc import Sequence
@@ -110,6 +111,20 @@ def _lane(controller: Controller) -> tuple[Controller, _RowScores | None]:
     return lane, slot
 
 
+@contextlib.contextmanager
+def _no_tf32(torch: Any, cpu: bool) -> Any:
+    """CUDA matrix products in full float32 inside the block (torch's setting restored after)."""
+    if cpu:
+        yield
+        return
+    previous = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = previous
+
+
 def _torch_policy(controller: Controller) -> Any:
     """The learned policy (an ``IntegerPolicy``) whose scores a lane's numpy policy reads, or None."""
     base = getattr(controller, "base", controller)
@@ -156,7 +171,10 @@ class ControllerLanes:
     def scores(self, obs: np.ndarray) -> np.ndarray:
         """The policy's raw scores for a batch of observations, ``(B, n_scores)`` float32 (numpy)."""
         torch = self._torch
-        with torch.inference_mode(), torch_threads(self._threads if self.device == "cpu" else None):
+        cpu = self.device == "cpu"
+        # on a GPU, full float32 (no TF32 in convolutions or products): decisions as on the CPU
+        precise = contextlib.nullcontext() if cpu else torch.backends.cudnn.flags(enabled=True, allow_tf32=False)
+        with torch.inference_mode(), torch_threads(self._threads if cpu else None), precise, _no_tf32(torch, cpu):
             t = torch.as_tensor(np.asarray(obs, dtype=np.float32), device=self.device)
             out = self._network.logits(t).reshape(len(obs), -1)
             return out.float().cpu().numpy()
