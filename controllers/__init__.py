@@ -54,9 +54,9 @@ def resolve_problem(problem_or_env: Any) -> ParametricMIQP:
     environment id such as ``"mimpc/RobotNav-v0"``, or a benchmark name such as ``"robot_nav"``."""
     if isinstance(problem_or_env, ParametricMIQP):
         return problem_or_env
-    unwrapped = getattr(problem_or_env, "unwrapped", None)
-    if isinstance(getattr(unwrapped, "problem", None), ParametricMIQP):
-        return unwrapped.problem
+    problem = getattr(getattr(problem_or_env, "unwrapped", None), "problem", None)
+    if isinstance(problem, ParametricMIQP):
+        return problem
     if isinstance(problem_or_env, str) and problem_or_env in _ENV_PROBLEMS:
         return make_problem(_ENV_PROBLEMS[problem_or_env])
     raise ValueError(

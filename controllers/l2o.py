@@ -11,14 +11,14 @@ from __future__ import annotations
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 
 from mimpc.controllers.base import Controller, StepInfo, defer_diagnostics, solution_to_action
 from mimpc.controllers.fallback import coasting_step
-from mimpc.controllers.methods import relaxed_qp_methods
+from mimpc.controllers.methods.registry import relaxed_qp_methods
 from mimpc.controllers.repair import plan_integers, supports_repair
 from mimpc.controllers.torch_threads import check_threads, torch_threads
 from mimpc.problems import ParametricMIQP
@@ -95,7 +95,8 @@ class L2OController(Controller):
         self.name = ckpt.method + ("+repair" if repair else "")  # report what the checkpoint was trained as
         self.checkpoint = ckpt
         self.support = ckpt.support  # training support of theta (None for older checkpoints)
-        self.policy = ckpt.policy.eval()
+        # the method's own nn.Module (encode, scores, numpy_predictor, ...): typed by duck, not by Module
+        self.policy: Any = cast(Any, ckpt.policy.eval())
         self.threads = check_threads(threads)
         if network not in ("numpy", "torch"):
             raise ValueError(f"network must be 'numpy' or 'torch', got {network!r}")

@@ -42,7 +42,7 @@ class LPAEController(Controller):
             raise ValueError(f"checkpoint {checkpoint} holds a {ckpt.method!r} policy, not an LP-AE one")
         self.checkpoint = ckpt
         self.support = ckpt.support  # training support of theta (None for older checkpoints)
-        self.policy = ckpt.policy.eval()
+        self.policy: Any = ckpt.policy.eval()  # the method's own nn.Module (encode, ...): typed by duck
         self.threads = check_threads(threads)
 
     def predict_integers(self, theta: np.ndarray) -> np.ndarray:
@@ -71,7 +71,7 @@ class LPAEController(Controller):
         support, problem = self.support, self.problem
         if support is not None:
             info.defer(ood=lambda: not support.contains(theta))
-        info.defer(plan=lambda: problem.layout.states(info.x))
+        info.defer(plan=lambda: problem.require_layout().states(info.x))
         if info.fallback:
             return
 

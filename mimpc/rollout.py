@@ -17,6 +17,7 @@ import numpy as np
 from mimpc import metrics
 from mimpc.io import write_csv, write_json
 from mimpc.problems import ParametricMIQP
+from mimpc.problems.validation import check_positive_int
 
 __all__ = ["EpisodeResult", "RolloutResult", "run", "load_result", "write_csv", "exact_optima"]
 
@@ -195,6 +196,10 @@ def run(
         raise TypeError(f"controller must be a Controller, got {type(controller).__name__}")
     if not isinstance(episodes, (int, np.integer)) or episodes < 1:
         raise ValueError(f"episodes must be a positive integer, got {episodes!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if max_steps is not None:
+        max_steps = check_positive_int(max_steps, "max_steps")
     problem = env.unwrapped.problem
     if problem.fingerprint() != controller.problem.fingerprint():
         raise ValueError(

@@ -9,5 +9,5 @@ PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet "torch==2.13.0"
-.venv/bin/python -m pip install --quiet -e ".[all,ray,dev]"
+.venv/bin/python -m pip install --quiet -e ".[all,ray,docs,dev]"
 echo "mimpc installed in $(pwd)/.venv"

@@ -64,7 +64,10 @@ def test_plant_rows_step_alone_as_in_a_batch_and_meet_the_dynamics_rows(name):
     u = rng.normal(size=(n, lay.n_input))
     d = rng.integers(0, 2, size=(n, lay.n_delta_step)).astype(float)
     batch = plant_of(p).step(theta, u, d)
+    starts = plant_of(p).initial(theta)
     for i in range(n):
+        np.testing.assert_array_equal(starts[i], plant_of(p).initial(theta[i : i + 1])[0])
+        np.testing.assert_allclose(starts[i], p.initial_state(theta[i]), rtol=1e-12, atol=1e-12)
         np.testing.assert_array_equal(batch[i], p.next_state(theta[i], u[i], d[i]))
         # independent check: x0 and x1 satisfy the initial-state and first dynamics rows of A
         x = np.zeros(p.n_x)

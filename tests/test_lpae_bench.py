@@ -129,6 +129,7 @@ def test_bench_registry_and_parser():
         main(["bench", "nope"])
 
 
+@pytest.mark.slow
 def test_bench_quick_run_produces_all_rows_and_ablations(tmp_path, capsys):
     out = tmp_path / "lpae"
     assert main(["bench", "lpae", "--quick", "--seeds", "1", "--out", str(out), "--no-progress"]) == 0
@@ -250,6 +251,7 @@ def test_bench_lpae_knob_options_reach_the_config():
         settings_from_args(parser.parse_args(["--penalty-cap", "0.5"]))
 
 
+@pytest.mark.slow
 def test_bench_diagnose_quick_run(tmp_path, capsys):
     from mimpc.lpae.diagnostics import violation_groups
 

@@ -146,6 +146,8 @@ def _check_writable(folder: Path, text: str) -> None:
     try:
         fd, name = tempfile.mkstemp(dir=folder, prefix=".mimpc-write-check-")
     except OSError as exc:
-        raise argparse.ArgumentTypeError(f"cannot write {text!r}: {str(folder)!r} is not writable ({exc.strerror})")
+        raise argparse.ArgumentTypeError(
+            f"cannot write {text!r}: {str(folder)!r} is not writable ({exc.strerror})"
+        ) from None
     os.close(fd)
     os.unlink(name)

@@ -86,15 +86,22 @@ class GenerationConfig:
     onpolicy_steps: int = 40
 
     def __post_init__(self) -> None:
-        if not isinstance(self.samples, (int, np.integer)) or self.samples < 1:
+        from mimpc.problems.validation import as_real_array, check_config_fields, check_positive
+        from mimpc.solvers.registry import check_solver_name
+
+        check_config_fields(self, "GenerationConfig")  # integers are integers, numbers are numbers
+        if self.samples < 1:
             raise ValueError(f"samples must be a positive integer, got {self.samples!r}")
+        if self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
         if self.workers < 1:
             raise ValueError(f"workers must be >= 1, got {self.workers}")
         if self.units_per_shard is not None and self.units_per_shard < 1:
             raise ValueError(f"units_per_shard must be >= 1, got {self.units_per_shard}")
-        from mimpc.problems.validation import check_positive
-        from mimpc.solvers.registry import check_solver_name
-
+        if self.max_episode_steps < 1:
+            raise ValueError(f"max_episode_steps must be >= 1, got {self.max_episode_steps}")
+        as_real_array(self.split_fractions, "split_fractions", "three real numbers (train, val, test)")
+        as_real_array([f for _, f in self.mix], "mix fractions", "real numbers")
         object.__setattr__(self, "solver", check_solver_name(self.solver))  # not in the first shard, after work
         if self.time_limit is not None:
             check_positive(self.time_limit, "time_limit")

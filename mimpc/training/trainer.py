@@ -17,6 +17,7 @@ import torch
 from mimpc import metrics
 from mimpc.io import write_csv
 from mimpc.problems import ParametricMIQP
+from mimpc.problems.validation import check_config_fields
 from mimpc.training.checkpoint import load_checkpoint, save_checkpoint
 from mimpc.training.dataset import ExpertDataset
 from mimpc.training.losses import METHODS, HybridLoss, LossConfig, loss_preset
@@ -83,6 +84,7 @@ class TrainConfig:
     threads: int | None = None
 
     def __post_init__(self) -> None:
+        check_config_fields(self, "train config")
         for name in ("epochs", "batch_size", "patience", "val_batch_size"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
