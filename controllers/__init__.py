@@ -1,16 +1,17 @@
 """Controllers: the exact MIQP controller and learned policies behind one interface.
 
-``make_controller(name, problem_or_env_id, **kw)`` builds any registered controller; learned
-controllers register themselves under their method names (``"sl"``, ``"ssl"``, ``"hybrid"``, ...).
+``make_controller(name, problem_or_env_id, **kw)`` builds any registered controller: the exact
+``"miqp"`` one (and any registered with :func:`register_controller`) and every learned method of
+:mod:`mimpc.controllers.methods` under its name (``"sl"``, ``"ssl"``, ``"hybrid"``, ``"lpae"``, ...).
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import Any
 
 from mimpc.controllers.base import Controller, StepInfo, solution_to_action
+from mimpc.controllers.methods import get_method, learned_methods
 from mimpc.problems import ParametricMIQP, make_problem
 
 __all__ = [
@@ -27,9 +28,7 @@ __all__ = [
 #: Suffix of a controller name that asks for the certified cascade (``"hybrid+cert"``).
 CERTIFIED_SUFFIX = "+cert"
 
-_FACTORIES: dict[str, Callable[..., Controller]] = {}
-# learned controllers live in modules that import torch; they are loaded on first use
-_LAZY: dict[str, str] = {}
+_FACTORIES: dict[str, Callable[..., Controller]] = {}  # controllers other than the learned methods
 
 _ENV_PROBLEMS = {
     "mimpc/RobotNav-v0": "robot_nav",
@@ -40,18 +39,14 @@ _ENV_PROBLEMS = {
 
 
 def register_controller(name: str, factory: Callable[..., Controller]) -> None:
-    """Make ``factory(problem, **kw)`` available as ``make_controller(name, ...)``."""
+    """Make ``factory(problem, **kw)`` available as ``make_controller(name, ...)`` (a learned method
+    registers with :func:`mimpc.controllers.methods.register_method` instead)."""
     _FACTORIES[name] = factory
-
-
-def register_lazy(name: str, module: str) -> None:
-    """Register ``name`` as provided by ``module`` (imported, and expected to register, on first use)."""
-    _LAZY[name] = module
 
 
 def available_controllers() -> list[str]:
     """Names accepted by :func:`make_controller`."""
-    return sorted(set(_FACTORIES) | set(_LAZY))
+    return sorted(set(_FACTORIES) | set(learned_methods()))
 
 
 def resolve_problem(problem_or_env: Any) -> ParametricMIQP:
@@ -59,9 +54,9 @@ def resolve_problem(problem_or_env: Any) -> ParametricMIQP:
     environment id such as ``"mimpc/RobotNav-v0"``, or a benchmark name such as ``"robot_nav"``."""
     if isinstance(problem_or_env, ParametricMIQP):
         return problem_or_env
-    unwrapped = getattr(problem_or_env, "unwrapped", None)
-    if isinstance(getattr(unwrapped, "problem", None), ParametricMIQP):
-        return unwrapped.problem
+    problem = getattr(getattr(problem_or_env, "unwrapped", None), "problem", None)
+    if isinstance(problem, ParametricMIQP):
+        return problem
     if isinstance(problem_or_env, str) and problem_or_env in _ENV_PROBLEMS:
         return make_problem(_ENV_PROBLEMS[problem_or_env])
     raise ValueError(
@@ -83,9 +78,7 @@ def make_controller(
         raise ValueError(f"controller name must be a string, got {name!r}")
     if name.endswith(CERTIFIED_SUFFIX):
         name, certify = name[: -len(CERTIFIED_SUFFIX)], certify or True
-    if name not in _FACTORIES and name in _LAZY:
-        importlib.import_module(_LAZY[name])
-    if name not in _FACTORIES:
+    if name not in _FACTORIES and name not in learned_methods():
         raise ValueError(
             f"unknown controller {name!r}; available: {available_controllers()} "
             f"(learned ones also as NAME{CERTIFIED_SUFFIX})"
@@ -97,7 +90,8 @@ def make_controller(
             "the exact controller 'miqp' needs no certification cascade: it applies MIQP "
             "solutions (StepInfo.certified reports the check)"
         )
-    controller = _FACTORIES[name](resolve_problem(problem_or_env_id), **kwargs)
+    factory = _FACTORIES[name] if name in _FACTORIES else get_method(name).controller
+    controller = factory(resolve_problem(problem_or_env_id), **kwargs)
     if not certify:
         return controller
     from mimpc.controllers.certified import CertifiedController
@@ -112,6 +106,3 @@ def _miqp_factory(problem: ParametricMIQP, **kwargs: Any) -> Controller:
 
 
 register_controller("miqp", _miqp_factory)
-for _name in ("sl", "ssl", "hybrid"):
-    register_lazy(_name, "mimpc.controllers.l2o")
-register_lazy("lpae", "mimpc.controllers.lpae")

@@ -145,10 +145,11 @@ _DEFERRED = tuple(name for name, v in vars(StepInfo).items() if isinstance(v, _D
 def solution_to_action(problem: ParametricMIQP, x: np.ndarray, delta: np.ndarray) -> Any:
     """The environment action of a planned ``(x, delta)``: the first input, plus the first
     integers when the problem applies them to the plant (``problem.integer_inputs``)."""
-    u0 = np.asarray(problem.layout.first_input(x), dtype=np.float64)
+    lay = problem.require_layout()
+    u0 = np.asarray(lay.first_input(x), dtype=np.float64)
     if not problem.integer_inputs:
         return u0
-    d0 = np.rint(problem.layout.deltas(delta)[0]).astype(np.int64)
+    d0 = np.rint(lay.deltas(delta)[0]).astype(np.int64)
     return {"u": u0, "delta": int(d0[0]) if d0.size == 1 else d0}
 
 
@@ -156,7 +157,7 @@ def defer_diagnostics(problem: ParametricMIQP, theta: np.ndarray, info: StepInfo
     """Defer the diagnostics of a learned step: the plan's states, its objective and, with a
     training ``support`` (:class:`mimpc.training.support.TrainingSupport`), the OOD check."""
     info.defer(
-        plan=lambda: problem.layout.states(info.x),
+        plan=lambda: problem.require_layout().states(info.x),
         objective=lambda: float(problem.objective(info.x, info.integers, theta)),
     )
     if support is not None:

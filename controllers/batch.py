@@ -20,6 +20,7 @@ lanes act one after the other. Other controllers have no lanes (``TypeError``).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
 from collections.abc import Sequence
@@ -47,7 +48,7 @@ class _RowScores:
         self._policy = policy
         self.row: np.ndarray | None = None
 
-    def scores(self, theta: np.ndarray) -> np.ndarray:
+    def scores(self, theta: np.ndarray) -> np.ndarray | None:
         return self.row
 
     def __call__(self, theta: np.ndarray) -> np.ndarray:
@@ -79,7 +80,7 @@ def _lane(controller: Controller) -> tuple[Controller, _RowScores | None]:
     from mimpc.controllers.lpae import LPAEController
     from mimpc.controllers.miqp import MIQPController
 
-    lane = copy.copy(controller)
+    lane: Any = copy.copy(controller)  # the same kind of controller, with its own episode state
     lane.last = None
     lane.__dict__.pop("_lanes", None)
     slot = None
@@ -110,6 +111,20 @@ def _lane(controller: Controller) -> tuple[Controller, _RowScores | None]:
     return lane, slot
 
 
+@contextlib.contextmanager
+def _no_tf32(torch: Any, cpu: bool) -> Any:
+    """CUDA matrix products in full float32 inside the block (torch's setting restored after)."""
+    if cpu:
+        yield
+        return
+    previous = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = previous
+
+
 def _torch_policy(controller: Controller) -> Any:
     """The learned policy (an ``IntegerPolicy``) whose scores a lane's numpy policy reads, or None."""
     base = getattr(controller, "base", controller)
@@ -136,9 +151,9 @@ class ControllerLanes:
         self.size = int(size)
         built = [_lane(controller) for _ in range(self.size)]
         self.lanes = [lane for lane, _ in built]
-        self._slots = [slot for _, slot in built]
+        self._slots: list[Any] = [slot for _, slot in built]
         self.device = device or batch_device()
-        self._network = None
+        self._network: Any = None
         if self._slots[0] is not None:
             import torch
 
@@ -156,7 +171,10 @@ class ControllerLanes:
     def scores(self, obs: np.ndarray) -> np.ndarray:
         """The policy's raw scores for a batch of observations, ``(B, n_scores)`` float32 (numpy)."""
         torch = self._torch
-        with torch.inference_mode(), torch_threads(self._threads if self.device == "cpu" else None):
+        cpu = self.device == "cpu"
+        # on a GPU, full float32 (no TF32 in convolutions or products): decisions as on the CPU
+        precise = contextlib.nullcontext() if cpu else torch.backends.cudnn.flags(enabled=True, allow_tf32=False)
+        with torch.inference_mode(), torch_threads(self._threads if cpu else None), precise, _no_tf32(torch, cpu):
             t = torch.as_tensor(np.asarray(obs, dtype=np.float32), device=self.device)
             out = self._network.logits(t).reshape(len(obs), -1)
             return out.float().cpu().numpy()
@@ -185,6 +203,7 @@ class ControllerLanes:
             ctrl = self.lanes[lane]
             actions.append(ctrl.act(theta[i]))
             info = ctrl.last
+            assert info is not None  # act() sets it
             if self._network is not None:
                 info.timings["network"] = share
                 info.solve_time += share

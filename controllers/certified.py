@@ -38,6 +38,7 @@ from mimpc.controllers.base import Controller, StepInfo, defer_diagnostics, solu
 from mimpc.controllers.fallback import coasting_plan, shift_integers
 from mimpc.controllers.repair import plan_integers, supports_repair
 from mimpc.problems.certify import CERTIFICATE_TOL, PlanCertifier
+from mimpc.problems.validation import check_positive
 from mimpc.qp.lean import LeanInstance, LeanQP, LeanSolution
 from mimpc.solvers.registry import check_solver_name
 from mimpc.training.candidates import ranked_assignments, supports_ranking
@@ -97,12 +98,10 @@ class CertifiedController(Controller):
             raise ValueError(f"top_k must be a positive integer, got {top_k!r}")
         if select not in ("first", "cheapest"):
             raise ValueError(f"select must be 'first' or 'cheapest', got {select!r}")
-        limit = float(exact_time_limit)
-        if not (np.isfinite(limit) and limit > 0):
-            raise ValueError(f"exact_time_limit must be a positive number of seconds, got {exact_time_limit!r}")
-        self.base = base
+        limit = check_positive(exact_time_limit, "exact_time_limit")
+        self.base: Any = base  # a learned controller (predict_integers, support)
         self.name = f"{base.name}+cert"
-        self._policy = getattr(base, "_numpy_policy", None)
+        self._policy: Any = getattr(base, "_numpy_policy", None)
         self.order = tuple(s for s in order if s != "repair" or supports_repair(self.problem))
         if "topk" in self.order and not supports_ranking(self._policy):
             self.order = tuple(s for s in self.order if s != "topk")  # no factored scores to rank
@@ -172,7 +171,7 @@ class CertifiedController(Controller):
         for stage in self.order:
             if stage == "shifted" and self._previous is not None:
                 yield "candidate", shift_integers(self.problem, self._previous)
-            elif stage == "topk" and self.top_k > 1:
+            elif stage == "topk" and self.top_k > 1 and scores is not None:
                 for delta in self._ranked(delta0, scores, inst0.theta):
                     yield "candidate", delta
             elif stage == "repair" and relaxed0().optimal:

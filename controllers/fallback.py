@@ -20,7 +20,7 @@ __all__ = ["shift_integers", "default_integers", "coasting_plan", "coasting_step
 
 def shift_integers(problem: ParametricMIQP, delta: np.ndarray) -> np.ndarray:
     """``delta`` advanced by one step: step ``k`` takes step ``k+1``'s integers, the last repeats."""
-    lay = problem.layout
+    lay = problem.require_layout()
     per_step = np.asarray(lay.deltas(np.asarray(delta, dtype=float)))
     shifted = np.concatenate([per_step[1:], per_step[-1:]], axis=0)
     out = np.empty(problem.n_d)
@@ -38,7 +38,7 @@ def default_integers(problem: ParametricMIQP, theta: np.ndarray) -> np.ndarray:
 def coasting_plan(problem: ParametricMIQP, theta: np.ndarray, delta: np.ndarray) -> np.ndarray:
     """The plan that applies, at every step, the input-box point closest to zero: the last resort
     when no QP gave a finite plan (numerical failure, e.g. on absurd but finite observations)."""
-    lay = problem.layout
+    lay = problem.require_layout()
     u = np.clip(0.0, problem.lb_x[lay.input_index], problem.ub_x[lay.input_index])
     return problem.plan_from_inputs(theta, u, delta)
 
@@ -53,7 +53,7 @@ def coasting_step(
         delta = default_integers(problem, theta)
     x = coasting_plan(problem, theta, delta)
     if not np.all(np.isfinite(x)):
-        lay = problem.layout
+        lay = problem.require_layout()
         x = np.zeros(problem.n_x)
         x[lay.input_index] = np.clip(0.0, problem.lb_x[lay.input_index], problem.ub_x[lay.input_index])
     info = StepInfo(

@@ -11,14 +11,14 @@ from __future__ import annotations
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 
-from mimpc.controllers import register_controller
 from mimpc.controllers.base import Controller, StepInfo, defer_diagnostics, solution_to_action
 from mimpc.controllers.fallback import coasting_step
+from mimpc.controllers.methods.registry import relaxed_qp_methods
 from mimpc.controllers.repair import plan_integers, supports_repair
 from mimpc.controllers.torch_threads import check_threads, torch_threads
 from mimpc.problems import ParametricMIQP
@@ -27,7 +27,6 @@ from mimpc.training.checkpoint import load_checkpoint
 
 __all__ = ["L2OController"]
 
-LEARNED_METHODS = ("sl", "ssl", "hybrid")
 REPAIR_TOL = 1e-6
 
 
@@ -77,7 +76,7 @@ class L2OController(Controller):
 
             checkpoint = pretrained_path(problem, method)
         ckpt = load_checkpoint(checkpoint, problem)
-        if ckpt.method not in LEARNED_METHODS:
+        if ckpt.method not in relaxed_qp_methods():
             raise ValueError(
                 f"checkpoint {checkpoint} holds a {ckpt.method!r} policy; "
                 f"use make_controller({ckpt.method!r}, ...) for it"
@@ -96,7 +95,8 @@ class L2OController(Controller):
         self.name = ckpt.method + ("+repair" if repair else "")  # report what the checkpoint was trained as
         self.checkpoint = ckpt
         self.support = ckpt.support  # training support of theta (None for older checkpoints)
-        self.policy = ckpt.policy.eval()
+        # the method's own nn.Module (encode, scores, numpy_predictor, ...): typed by duck, not by Module
+        self.policy: Any = cast(Any, ckpt.policy.eval())
         self.threads = check_threads(threads)
         if network not in ("numpy", "torch"):
             raise ValueError(f"network must be 'numpy' or 'torch', got {network!r}")
@@ -175,14 +175,3 @@ class L2OController(Controller):
         defer_diagnostics(self.problem, theta, info, self.support)
         if not info.fallback:
             info.defer(message=lambda: f"qp {info.status}, slack {info.slack:.3g}")
-
-
-def _factory(method: str):
-    def make(problem: ParametricMIQP, checkpoint: str | Path | None = None, **kwargs: Any) -> L2OController:
-        return L2OController(problem, checkpoint=checkpoint, method=method, **kwargs)
-
-    return make
-
-
-for _method in LEARNED_METHODS:
-    register_controller(_method, _factory(_method))

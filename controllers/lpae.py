@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from mimpc.controllers import register_controller
 from mimpc.controllers.base import Controller, StepInfo, solution_to_action
 from mimpc.controllers.fallback import coasting_step, default_integers
 from mimpc.controllers.torch_threads import check_threads, torch_threads
@@ -43,7 +42,7 @@ class LPAEController(Controller):
             raise ValueError(f"checkpoint {checkpoint} holds a {ckpt.method!r} policy, not an LP-AE one")
         self.checkpoint = ckpt
         self.support = ckpt.support  # training support of theta (None for older checkpoints)
-        self.policy = ckpt.policy.eval()
+        self.policy: Any = ckpt.policy.eval()  # the method's own nn.Module (encode, ...): typed by duck
         self.threads = check_threads(threads)
 
     def predict_integers(self, theta: np.ndarray) -> np.ndarray:
@@ -72,7 +71,7 @@ class LPAEController(Controller):
         support, problem = self.support, self.problem
         if support is not None:
             info.defer(ood=lambda: not support.contains(theta))
-        info.defer(plan=lambda: problem.layout.states(info.x))
+        info.defer(plan=lambda: problem.require_layout().states(info.x))
         if info.fallback:
             return
 
@@ -94,6 +93,3 @@ def _network_input(theta: np.ndarray) -> torch.Tensor:
     without a warning: the caller falls back when the plan is not finite)."""
     with np.errstate(over="ignore"):
         return torch.from_numpy(theta.astype(np.float32)).unsqueeze(0)
-
-
-register_controller("lpae", lambda problem, **kw: LPAEController(problem, **kw))

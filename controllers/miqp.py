@@ -63,14 +63,14 @@ class MIQPController(Controller):
 
     def _compute(self, theta: np.ndarray) -> tuple[Any, StepInfo]:
         sol = self.solver.solve(self.problem, theta)
-        if sol.status in _USABLE and sol.x is not None:
+        if sol.status in _USABLE and sol.x is not None and sol.delta is not None:
             self._previous = sol.delta
             info = StepInfo(
                 0.0,
                 sol.status,
                 integers=sol.delta,
                 x=sol.x,
-                plan=self.problem.layout.states(sol.x),
+                plan=self.problem.require_layout().states(sol.x),
                 objective=sol.objective,
                 timings={"solver": sol.solve_time},
                 message=f"{sol.solver}: {sol.message}".strip(": "),
@@ -106,7 +106,7 @@ class MIQPController(Controller):
             "fallback",
             integers=delta,
             x=x,
-            plan=self.problem.layout.states(x),
+            plan=self.problem.require_layout().states(x),
             slack=slack,
             objective=objective,
             fallback=True,
@@ -119,4 +119,10 @@ class MIQPController(Controller):
         return solution_to_action(self.problem, x, delta), info
 
     def _annotate(self, theta: np.ndarray, info: StepInfo) -> None:
-        info.defer(certified=lambda: self._certifier.check(info.x, info.integers, theta).ok)
+        info.defer(
+            certified=lambda: (
+                info.x is not None
+                and info.integers is not None
+                and self._certifier.check(info.x, info.integers, theta).ok
+            )
+        )

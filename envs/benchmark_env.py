@@ -123,7 +123,7 @@ class BenchmarkEnv(MPCEnv):
         cost = float(self._stage_cost(old, u, delta, theta)) if callable(self._stage_cost) else 0.0
         nxt = self.benchmark.next_theta(p, theta, new)
         terminated = nxt is None
-        self._theta = replace_state(theta, new) if terminated else nxt
+        self._theta = nxt if nxt is not None else replace_state(theta, new)
         truncated = self._advance(terminated)
         info = {
             "state": new.copy(),

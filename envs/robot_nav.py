@@ -18,6 +18,7 @@ from gymnasium import spaces
 from mimpc.envs.base import MPCEnv, as_finite_vector, check_options, clip_to_box, resolve_env_problem
 from mimpc.problems import ParametricMIQP, RobotNavConfig, robot_nav
 from mimpc.problems.robot import COLLISION_TOL, inside_obstacles, sample_start_goal, segment_hits_obstacles
+from mimpc.problems.validation import as_real_array
 
 __all__ = ["RobotNavEnv"]
 
@@ -63,6 +64,8 @@ class RobotNavEnv(MPCEnv):
     ``bound_violation``.
     """
 
+    action_space: spaces.Box
+
     metadata: dict[str, Any] = {"render_modes": ["rgb_array"], "render_fps": 4}
     _figsize = (5.0, 6.0)
     _margins = {"left": 0.14, "right": 0.97, "bottom": 0.2, "top": 0.95}
@@ -85,7 +88,7 @@ class RobotNavEnv(MPCEnv):
         high = np.array([np.inf, np.inf, np.inf, np.inf, x1, y1])
         self.observation_space = spaces.Box(low, high, dtype=np.float64)
         # the robot's integers encode collision logic only; they do not enter the dynamics rows
-        self._delta_step = np.zeros(problem.layout.n_delta_step)
+        self._delta_step = np.zeros(problem.require_layout().n_delta_step)
         self._state = np.zeros(4)
         self._goal = np.zeros(2)
         self._trajectory: list[np.ndarray] = []
@@ -187,7 +190,7 @@ class RobotNavEnv(MPCEnv):
         if positions is None:
             self._plan = None
             return
-        arr = np.array(positions, dtype=np.float64)
+        arr = as_real_array(positions, "positions", "a real array of shape (N, 2) or (N, 4)")
         if arr.ndim != 2 or arr.shape[1] < 2 or not np.all(np.isfinite(arr)):
             raise ValueError(f"positions must be a finite array of shape (N, 2) or (N, 4), got shape {arr.shape}")
         self._plan = arr[:, :2].copy()

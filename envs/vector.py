@@ -16,7 +16,7 @@ steps, states, rewards and ``info`` values of ``env.reset(seed=seed)`` followed 
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -27,7 +27,7 @@ from mimpc.envs.robot_nav import RobotNavEnv
 from mimpc.envs.thermal_tank import ThermalTankEnv
 from mimpc.problems.plant import plant_of
 from mimpc.problems.robot import COLLISION_TOL, inside_obstacles, segments_hit_obstacles
-from mimpc.problems.validation import check_positive_int
+from mimpc.problems.validation import as_real_array, check_positive_int
 
 __all__ = ["VectorEnv", "make_vector_env"]
 
@@ -39,10 +39,12 @@ def make_vector_env(env: Any, size: int) -> VectorEnv:
     lanes' episode starts, so it must not be stepped while the vector environment is in use."""
     size = check_positive_int(size, "size")
     base = getattr(env, "unwrapped", env)
-    for kind, cls in ((RobotNavEnv, _RobotLanes), (ThermalTankEnv, _TankLanes), (BenchmarkEnv, _BenchmarkLanes)):
-        if type(base) is kind:
-            return cls(base, size)
-    return _CopyLanes(base, size)
+    lanes: dict[type, Callable[[Any, int], VectorEnv]] = {
+        RobotNavEnv: _RobotLanes,
+        ThermalTankEnv: _TankLanes,
+        BenchmarkEnv: _BenchmarkLanes,
+    }
+    return lanes.get(type(base), _CopyLanes)(base, size)
 
 
 class VectorEnv:
@@ -72,7 +74,7 @@ class VectorEnv:
         self._active[lane] = True
         return obs, info
 
-    def step(self, lanes: Sequence[int], actions: Sequence[Any]) -> StepOut:
+    def step(self, lanes: Sequence[int] | np.ndarray, actions: Sequence[Any]) -> StepOut:
         lanes = np.asarray(lanes, dtype=np.int64)
         if len(actions) != len(lanes):
             raise ValueError(f"actions must hold one action per lane: {len(lanes)} lanes, {len(actions)} actions")
@@ -92,7 +94,7 @@ class VectorEnv:
 
 
 def _stack_finite(values: Sequence[Any], width: int, name: str) -> np.ndarray:
-    arr = np.array([np.asarray(v, dtype=np.float64).reshape(-1) for v in values])
+    arr = np.array([as_real_array(v, name, f"real vectors of length {width}").reshape(-1) for v in values])
     if arr.ndim != 2 or arr.shape[1] != width or not np.isfinite(arr).all():
         raise ValueError(f"{name} must be finite vectors of length {width}, one per lane")
     return arr
@@ -109,7 +111,7 @@ class _RobotLanes(VectorEnv):
         self._state = np.zeros((size, 4))
         self._goal = np.zeros((size, 2))
         self._low, self._high = env.action_space.low, env.action_space.high
-        self._delta = np.zeros((1, env.problem.layout.n_delta_step))
+        self._delta = np.zeros((1, env.problem.require_layout().n_delta_step))
 
     def _load(self, lane: int) -> None:
         self._state[lane], self._goal[lane] = self.env._state, self.env._goal
@@ -123,9 +125,9 @@ class _RobotLanes(VectorEnv):
         delta = np.broadcast_to(self._delta, (n, self._delta.shape[1]))
         new = plant_of(self.problem).step(theta, u, delta)
         self._state[lanes] = new
-        collision = inside_obstacles(cfg, new[:, :2]).any(-1)
-        inflated = inside_obstacles(cfg, new[:, :2], cfg.d_min, COLLISION_TOL).any(-1)
-        segment = segments_hit_obstacles(cfg, old[:, :2], new[:, :2]).any(-1)
+        collision = np.asarray(inside_obstacles(cfg, new[:, :2]).any(-1))
+        inflated = np.asarray(inside_obstacles(cfg, new[:, :2], cfg.d_min, COLLISION_TOL).any(-1))
+        segment = np.asarray(segments_hit_obstacles(cfg, old[:, :2], new[:, :2]).any(-1))
         rewards, terminated, infos = np.empty(n), np.empty(n, dtype=bool), []
         for i in range(n):
             cost = self.problem.stage_cost(old[i], u[i], self._delta[0], theta[i])
@@ -268,7 +270,7 @@ class _CopyLanes(VectorEnv):
         self._t[lane], self._active[lane] = 0, True
         return out
 
-    def step(self, lanes: Sequence[int], actions: Sequence[Any]) -> StepOut:
+    def step(self, lanes: Sequence[int] | np.ndarray, actions: Sequence[Any]) -> StepOut:
         lanes = np.asarray(lanes, dtype=np.int64)
         if len(actions) != len(lanes):
             raise ValueError(f"actions must hold one action per lane: {len(lanes)} lanes, {len(actions)} actions")

@@ -8,13 +8,15 @@ interrupted. Errors print one line naming the argument or file; ``--debug`` adds
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 
 import mimpc
+from mimpc.bench import command as bench
+from mimpc.commands import compare, evaluate, fit, generate, plot, rollout, sweep, train
 from mimpc.commands.conventions import (
     HelpFormatter,
     add_common_arguments,
@@ -26,17 +28,17 @@ from mimpc.commands.conventions import (
 
 __all__ = ["main", "build_parser", "exit_code"]
 
-# subcommand -> module in mimpc.commands exposing add_arguments(parser) and run(args) -> int
-COMMANDS = {
-    "rollout": ("rollout", "run a controller in closed loop and record metrics"),
-    "compare": ("compare", "compare the exact MIQP controller with learned policies in closed loop"),
-    "generate": ("generate", "generate an expert dataset with the exact MIQP solver"),
-    "train": ("train", "train an SL / SSL / hybrid / LP-AE policy"),
-    "fit": ("fit", "fit a policy to a benchmark in one command (data, structure, rounds, report)"),
-    "evaluate": ("evaluate", "open-loop metrics of a checkpoint on a dataset's test split"),
-    "plot": ("plot", "redraw figures from saved results"),
-    "bench": ("bench", "benchmarks that print measured ratios"),
-    "sweep": ("sweep", "run compare or train over seeds and config values; one summary table"),
+# subcommand -> module exposing add_arguments(parser) and run(args) -> int
+COMMANDS: dict[str, tuple[ModuleType, str]] = {
+    "rollout": (rollout, "run a controller in closed loop and record metrics"),
+    "compare": (compare, "compare the exact MIQP controller with learned policies in closed loop"),
+    "generate": (generate, "generate an expert dataset with the exact MIQP solver"),
+    "train": (train, "train a policy with a learned method (SL / SSL / hybrid / LP-AE, ...)"),
+    "fit": (fit, "fit a policy to a benchmark in one command (data, structure, rounds, report)"),
+    "evaluate": (evaluate, "open-loop metrics of a checkpoint on a dataset's test split"),
+    "plot": (plot, "redraw figures from saved results"),
+    "bench": (bench, "benchmarks that print measured ratios"),
+    "sweep": (sweep, "run compare or train over seeds and config values; one summary table"),
 }
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -57,13 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name, (module, help_text) in COMMANDS.items():
-        try:
-            mod = importlib.import_module(f"mimpc.commands.{module}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"mimpc.commands.{module}":
-                raise
-            continue
+    for name, (mod, help_text) in COMMANDS.items():
         p = sub.add_parser(
             name,
             help=help_text,

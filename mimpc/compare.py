@@ -98,7 +98,7 @@ def compare_controllers(
     *,
     exact_solver: Any = None,
     open_loop: bool = True,
-    progress: bool = True,
+    progress: bool | None = None,
     max_steps: int | None = None,
     rollouts: dict[str, RolloutResult] | None = None,
     optima: dict[str, np.ndarray] | None = None,

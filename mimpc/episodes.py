@@ -79,7 +79,7 @@ def run_episode(task: EpisodeTask, seed: int) -> tuple[RolloutResult, np.ndarray
 
 
 def run_rollouts(
-    tasks: Sequence[EpisodeTask], episodes: int, seed: int, executor: Executor, progress: bool = True
+    tasks: Sequence[EpisodeTask], episodes: int, seed: int, executor: Executor, progress: bool | None = None
 ) -> tuple[dict[str, RolloutResult], dict[str, np.ndarray]]:
     """Episodes ``seed .. seed + episodes - 1`` of every task on ``executor``, ``executor.workers``
     at a time. Returns ``{controller name: RolloutResult}`` in task order and, for tasks with an
@@ -90,7 +90,9 @@ def run_rollouts(
         raise ValueError(f"episodes must be a positive integer, got {episodes!r}")
     units = [(t, i) for t in range(len(tasks)) for i in range(episodes)]
     parts: dict[tuple[int, int], tuple[RolloutResult, np.ndarray | None]] = {}
-    bar = tqdm(total=len(units), desc="episodes", unit="ep", disable=not progress, leave=False)
+    bar = tqdm(
+        total=len(units), desc="episodes", unit="ep", disable=None if progress is None else not progress, leave=False
+    )
     running: dict[Any, tuple[int, int]] = {}
     pending = list(reversed(units))
     try:

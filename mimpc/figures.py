@@ -3,21 +3,18 @@ result figures never touch a display, a global figure registry or the user's bac
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
-__all__ = ["new_figure", "figure_to_rgb", "controller_color", "CONTROLLER_COLORS"]
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-CONTROLLER_COLORS = {
-    "miqp": "black",
-    "sl": "tab:orange",
-    "ssl": "tab:green",
-    "hybrid": "tab:blue",
-    "lpae": "tab:purple",
-}
+__all__ = ["new_figure", "figure_to_rgb", "controller_color", "register_controller_color", "CONTROLLER_COLORS"]
+
+#: Colour of each controller in every figure: the exact one here, each learned method's from its
+#: plugin object (:mod:`mimpc.controllers.methods` registers them).
+CONTROLLER_COLORS = {"miqp": "black"}
 
 
 def new_figure(
@@ -45,6 +42,9 @@ def new_figure(
     **subplot_kw
         Passed to :meth:`Figure.subplots` (e.g. ``sharex=True``).
     """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=figsize, dpi=dpi, layout=layout)
     FigureCanvasAgg(fig)
     axes = fig.subplots(nrows, ncols, squeeze=False, **subplot_kw)
@@ -53,6 +53,8 @@ def new_figure(
 
 def figure_to_rgb(fig: Figure) -> np.ndarray:
     """Draw ``fig`` and return its pixels as a fresh ``(height, width, 3)`` uint8 array."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     canvas = fig.canvas
     if not isinstance(canvas, FigureCanvasAgg):
         canvas = FigureCanvasAgg(fig)
@@ -63,3 +65,11 @@ def figure_to_rgb(fig: Figure) -> np.ndarray:
 def controller_color(name: str, i: int) -> str:
     """The colour of controller ``name`` in every figure (the ``i``-th default colour otherwise)."""
     return CONTROLLER_COLORS.get(name, f"C{i % 10}")
+
+
+def register_controller_color(name: str, color: str | None) -> None:
+    """Draw controller ``name`` in ``color`` in every figure (None: the default colour cycle)."""
+    if color is None:
+        CONTROLLER_COLORS.pop(name, None)
+    else:
+        CONTROLLER_COLORS[name] = color

@@ -26,6 +26,11 @@ def write_csv(path: str | Path, rows: list[dict[str, Any]]) -> None:
 
 def to_jsonable(obj: Any) -> Any:
     """Nested structure with numpy values converted and NaN/inf as None (strict JSON)."""
+    kind = type(obj)
+    if kind is str or kind is int or kind is bool or obj is None:  # most values: nothing to convert
+        return obj
+    if kind is float:
+        return obj if math.isfinite(obj) else None
     if isinstance(obj, dict):
         return {str(k): to_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -41,5 +46,16 @@ def to_jsonable(obj: Any) -> Any:
     return obj
 
 
-def write_json(path: str | Path, obj: Any) -> None:
-    Path(path).write_text(json.dumps(to_jsonable(obj), indent=2))
+def write_json(path: str | Path, obj: Any, one_per_line: tuple[str, ...] = ()) -> None:
+    """``obj`` as indented JSON; the top-level lists named in ``one_per_line`` (long per-step data)
+    with one compact item per line, which the C encoder writes many times faster than indented."""
+    data = to_jsonable(obj)
+    if not one_per_line or not isinstance(data, dict):
+        Path(path).write_text(json.dumps(data, indent=2))
+        return
+    lines = [json.dumps({k: v}, indent=2)[2:-2] for k, v in data.items() if k not in one_per_line]
+    for key in one_per_line:
+        if key in data:
+            items = ",\n    ".join(json.dumps(v) for v in data[key])
+            lines.append(f"  {json.dumps(key)}: [\n    {items}\n  ]" if items else f"  {json.dumps(key)}: []")
+    Path(path).write_text("{\n" + ",\n".join(lines) + "\n}")

@@ -17,6 +17,7 @@ import numpy as np
 from mimpc import metrics
 from mimpc.io import write_csv, write_json
 from mimpc.problems import ParametricMIQP
+from mimpc.problems.validation import check_positive_int
 
 __all__ = ["EpisodeResult", "RolloutResult", "run", "load_result", "write_csv", "exact_optima"]
 
@@ -52,7 +53,12 @@ class EpisodeResult:
     applied_integers: np.ndarray | None = None
 
     def metrics(self) -> dict[str, Any]:
-        return metrics.episode_metrics(self.records, self.terminated)
+        """Closed-loop metrics of the episode (computed once; again if records are added)."""
+        key = (id(self.records), len(self.records), self.terminated)
+        cached = self.__dict__.get("_metrics")
+        if cached is None or cached[0] != key:
+            cached = self.__dict__["_metrics"] = (key, metrics.episode_metrics(self.records, self.terminated))
+        return dict(cached[1])
 
 
 @dataclass
@@ -110,7 +116,7 @@ class RolloutResult:
                 for e in self.episodes
             ],
         }
-        write_json(folder / "summary.json", meta)
+        write_json(folder / "summary.json", meta, one_per_line=("episodes",))
         arrays = {}
         for i, ep in enumerate(self.episodes):
             for name in _ARRAYS:
@@ -156,7 +162,7 @@ def run(
     episodes: int,
     seed: int = 0,
     *,
-    progress: bool = True,
+    progress: bool | None = None,
     options: Sequence[dict | None] | Callable[[int], dict | None] | None = None,
     max_steps: int | None = None,
 ) -> RolloutResult:
@@ -176,6 +182,8 @@ def run(
         Per-episode ``reset`` options (e.g. fixed start and goal).
     max_steps : int, optional
         Stop an episode after this many steps even if the environment would go on.
+    progress : bool, optional
+        Show a progress bar; by default only when stderr is a terminal (never into pipes or log files).
     """
     import gymnasium as gym
 
@@ -188,6 +196,10 @@ def run(
         raise TypeError(f"controller must be a Controller, got {type(controller).__name__}")
     if not isinstance(episodes, (int, np.integer)) or episodes < 1:
         raise ValueError(f"episodes must be a positive integer, got {episodes!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if max_steps is not None:
+        max_steps = check_positive_int(max_steps, "max_steps")
     problem = env.unwrapped.problem
     if problem.fingerprint() != controller.problem.fingerprint():
         raise ValueError(
@@ -322,10 +334,11 @@ def _scalar(v: Any) -> Any:
     return v
 
 
-def _progress(total: int, desc: str, enabled: bool) -> Any:
+def _progress(total: int, desc: str, enabled: bool | None) -> Any:
+    """A tqdm bar; ``enabled=None`` shows it only when stderr is a terminal (never into pipes or logs)."""
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, disable=not enabled, unit="ep", leave=False)
+    return tqdm(total=total, desc=desc, disable=None if enabled is None else not enabled, unit="ep", leave=False)
 
 
 def exact_optima(

@@ -10,6 +10,7 @@ import json
 import shlex
 from pathlib import Path
 
+from mimpc.controllers.methods import get_method, learned_methods
 from mimpc.training.checkpoint import load_checkpoint
 from mimpc.training.dataset import load_dataset
 from mimpc.training.evaluate import evaluate_arrays, evaluate_checkpoint, labelled_sample
@@ -118,7 +119,7 @@ def main() -> None:
     )
     parser.add_argument("--out", default=str(ROOT / "mimpc" / "pretrained"), help="folder of the shipped policies")
     parser.add_argument("--problems", nargs="+", default=["robot_nav", "thermal_tank"])
-    parser.add_argument("--methods", nargs="+", default=["sl", "ssl", "hybrid", "lpae"])
+    parser.add_argument("--methods", nargs="+", default=learned_methods())
     parser.add_argument("--sampler-samples", type=int, default=1000, help="uniform-sampler parameters per problem")
     args = parser.parse_args()
     for problem in args.problems:
@@ -148,11 +149,12 @@ def main() -> None:
             own = own if own.exists() else Path(args.data) / folders[0]
             if own not in own_splits:  # one load per dataset, not per policy
                 own_splits[own] = load_dataset(own, ckpt.problem)
-            test = evaluate_checkpoint(ckpt, own_splits[own], "test", kind=kind)["summary"]
+            decode = get_method(ckpt.method).solutions
+            test = evaluate_checkpoint(ckpt, own_splits[own], "test", kind=kind, solutions=decode)["summary"]
             test["data"] = f"data/{own.name}" + (" (expert samples)" if kind else "")
             if uniform is None:
                 uniform = labelled_sample(ckpt.problem, "uniform", args.sampler_samples, seed=0)[0]
-            on_uniform = evaluate_arrays(ckpt, uniform, "uniform")["summary"]
+            on_uniform = evaluate_arrays(ckpt, uniform, "uniform", solutions=decode)["summary"]
             dst, card = export_checkpoint(
                 src,
                 Path(args.out) / problem / f"{method}.pt",

@@ -64,7 +64,10 @@ def test_plant_rows_step_alone_as_in_a_batch_and_meet_the_dynamics_rows(name):
     u = rng.normal(size=(n, lay.n_input))
     d = rng.integers(0, 2, size=(n, lay.n_delta_step)).astype(float)
     batch = plant_of(p).step(theta, u, d)
+    starts = plant_of(p).initial(theta)
     for i in range(n):
+        np.testing.assert_array_equal(starts[i], plant_of(p).initial(theta[i : i + 1])[0])
+        np.testing.assert_allclose(starts[i], p.initial_state(theta[i]), rtol=1e-12, atol=1e-12)
         np.testing.assert_array_equal(batch[i], p.next_state(theta[i], u[i], d[i]))
         # independent check: x0 and x1 satisfy the initial-state and first dynamics rows of A
         x = np.zeros(p.n_x)
@@ -76,6 +79,20 @@ def test_plant_rows_step_alone_as_in_a_batch_and_meet_the_dynamics_rows(name):
         rows = np.concatenate([lay.initial_rows, lay.dynamics_rows[0]])
         residual = (p.A[:, : p.n_x] @ x + p.A[:, p.n_x :] @ delta - p.eq_rhs(theta[i]))[rows]
         np.testing.assert_allclose(residual, 0.0, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", ["robot_nav", "thermal_tank"])
+def test_one_plan_objective_by_nonzeros_equals_the_dense_batched_one(name):
+    p = make_problem(name)
+    rng = np.random.default_rng(3)
+    x, theta = rng.normal(size=(4, p.n_x)), rng.normal(size=(4, p.n_theta))
+    delta = rng.integers(0, 2, size=(4, p.n_d)).astype(float)
+    dense = p.objective(x, delta, theta)
+    for i in range(4):
+        z = np.concatenate([x[i], delta[i]])
+        by_hand = 0.5 * z @ p.P @ z + (p.q + p.Q_t @ theta[i]) @ z + p.cost_constant(theta[i])
+        assert p.objective(x[i], delta[i], theta[i]) == pytest.approx(by_hand, rel=1e-12, abs=1e-12)
+        assert p.objective(x[i], delta[i], theta[i]) == pytest.approx(dense[i], rel=1e-12, abs=1e-12)
 
 
 def test_batched_segment_test_matches_the_single_one():
@@ -164,18 +181,33 @@ def test_rollout_cli_batch_writes_the_sequential_tables(tmp_path):
     assert mimpc(common + ["--out", str(tmp_path / "seq")]) == 0
     assert mimpc(common + ["--out", str(tmp_path / "bat"), "--batch", "3"]) == 0
     for table in ("steps.csv", "episodes.csv"):
-        rows = [
-            [
-                {k: v for k, v in r.items() if k not in TIMING and not k.startswith("time_")}
-                for r in csv.DictReader(open(tmp_path / run / "hybrid" / table))
-            ]
-            for run in ("seq", "bat")
-        ]
+        rows = []
+        for run in ("seq", "bat"):
+            with open(tmp_path / run / "hybrid" / table) as fh:
+                rows.append(
+                    [
+                        {k: v for k, v in r.items() if k not in TIMING and not k.startswith("time_")}
+                        for r in fh and csv.DictReader(fh)
+                    ]
+                )
         assert rows[0] == rows[1] and len(rows[0]) > 0
     assert mimpc(common + ["--out", str(tmp_path / "x"), "--batch", "2", "--workers", "2"]) == 2
     with pytest.raises(SystemExit) as exc:
         mimpc(common + ["--out", str(tmp_path / "x"), "--batch", "0"])
     assert exc.value.code == 2
+
+
+def test_compare_cli_batch_gives_the_sequential_table(tmp_path):
+    common = ["compare", "--env", "robot_nav", "--controllers", "hybrid,hybrid+cert", "--episodes", "3"]
+    common += ["--max-steps", "6", "--no-open-loop", "--no-plot", "--no-progress"]
+    assert mimpc(common + ["--out", str(tmp_path / "seq")]) == 0
+    assert mimpc(common + ["--out", str(tmp_path / "bat"), "--batch", "2"]) == 0
+    timing = ("time_median_ms", "time_p95_ms", "time_max_ms", "speedup")
+    tables = []
+    for run in ("seq", "bat"):
+        with open(tmp_path / run / "comparison.csv") as fh:
+            tables.append([{k: v for k, v in r.items() if k not in timing} for r in csv.DictReader(fh)])
+    assert tables[0] == tables[1] and [r["controller"] for r in tables[0]] == ["hybrid", "hybrid+cert"]
 
 
 def test_bad_batch_input_is_refused_clearly():

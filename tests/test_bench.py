@@ -48,6 +48,7 @@ def assert_positive_finite(value, what):
     assert isinstance(value, float) and math.isfinite(value) and value > 0, (what, value)
 
 
+@pytest.mark.slow
 def test_step_latency_exact_and_learned_on_the_same_theta(tiny):
     p, data, ckpts = tiny
     thetas, episodes = bench_step.held_out_thetas(p, 8, str(data), seed=0)
@@ -69,6 +70,7 @@ def test_step_latency_exact_and_learned_on_the_same_theta(tiny):
     assert "qp_median_ms" not in lpae
 
 
+@pytest.mark.slow
 def test_step_latency_lpae_alone_is_timed_once(tiny):
     """Regression: ``--method lpae`` passed ``qp=`` to the LP-AE controller and crashed."""
     p, data, ckpts = tiny
@@ -103,6 +105,7 @@ def test_step_latency_arguments():
         bench_step.parse_methods("hybrid,nope")
 
 
+@pytest.mark.slow
 def test_qp_layer_bench_core_on_a_tiny_problem(capsys):
     args = argparse.Namespace(quick=True, device="cpu", seed=0)
     with warnings.catch_warnings():

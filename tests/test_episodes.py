@@ -53,6 +53,7 @@ def test_run_rollouts_checks_its_arguments():
         executor_from_args(argparse.Namespace(executor="local", workers=1, ray_address="host:6379"))
 
 
+@pytest.mark.slow
 def test_evaluate_workers_give_the_sequential_rows(tmp_path):
     import json
 

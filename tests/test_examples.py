@@ -4,6 +4,8 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import pytest
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
@@ -15,6 +17,7 @@ def load(name):
     return module
 
 
+@pytest.mark.slow
 def test_custom_problem_example(tmp_path, capsys):
     load("custom_problem").main(["--out", str(tmp_path), "--samples", "200", "--epochs", "1", "--episodes", "1"])
     out = capsys.readouterr().out
@@ -29,6 +32,7 @@ def test_robot_closed_loop_example(tmp_path, capsys):
     assert (tmp_path / "trajectories.png").exists()
 
 
+@pytest.mark.slow
 def test_train_hybrid_small_example(tmp_path, capsys):
     load("train_hybrid_small").main(["--samples", "300", "--epochs", "2", "--out", str(tmp_path)])
     out = capsys.readouterr().out

@@ -38,5 +38,6 @@ def test_every_package_folder_is_installed():
 
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "mimpc").rglob("__init__.py")}
-    found |= {"mimpc.envs", "mimpc.controllers"}
+    for mapped in ("envs", "controllers"):  # installed as mimpc.<folder>, subpackages included
+        found |= {".".join(("mimpc",) + p.parent.relative_to(ROOT).parts) for p in (ROOT / mapped).rglob("__init__.py")}
     assert found == listed

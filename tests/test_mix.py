@@ -1,8 +1,6 @@
 """Mixed datasets (expert, domain, onpolicy), evaluation on sampler families, training support."""
 
 import json
-import subprocess
-import sys
 from dataclasses import asdict
 
 import numpy as np
@@ -112,34 +110,18 @@ def test_expert_shards_of_a_mix_are_those_of_an_expert_dataset(small, mixed, pol
     assert mixed.arrays["episode"].max() >= KIND_STRIDE
 
 
-def test_evaluate_on_a_sampler_labels_fresh_parameters(small, policy_path, tmp_path):
+def test_evaluate_on_a_sampler_labels_fresh_parameters(small, policy_path, tmp_path, cli):
     out = tmp_path / "ev"
-    cmd = [
-        sys.executable,
-        "-m",
-        "mimpc.cli",
-        "evaluate",
-        "--checkpoint",
-        str(policy_path),
-        "--sampler",
-        "uniform",
-        "--samples",
-        "12",
-        "--seed",
-        "4",
-        "--no-plot",
-        "--out",
-        str(out),
-    ]
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0, res.stderr
+    args = ["evaluate", "--checkpoint", policy_path, "--sampler", "uniform", "--samples", "12", "--seed", "4"]
+    code, _, err = cli([*args, "--no-plot", "--out", out])
+    assert code == 0, err
     rec = json.loads((out / "evaluation.json").read_text())
     assert rec["sampler"] == "uniform" and sum(rec["solve_statuses"].values()) == 12
     row = rec["rows"][0]
     assert row["n"] == rec["solve_statuses"].get("optimal", 0) and row["split"] == "uniform"
     assert 0 <= row["lookahead_violation_rate"] <= 100 and row["gap_median"] >= -1e-6
-    bad = subprocess.run(cmd[:4] + ["--sampler", "test"], capture_output=True, text=True, timeout=300)
-    assert bad.returncode != 0 and "--data" in bad.stderr
+    code, _, err = cli(["evaluate", "--sampler", "test"])
+    assert code != 0 and "--data" in err
 
 
 def test_training_support_accepts_training_theta_and_rejects_far_ones(mixed):

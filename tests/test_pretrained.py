@@ -12,10 +12,10 @@ import pytest
 from tests_data import heldout
 
 from mimpc import metrics
+from mimpc.controllers.methods import get_method
 from mimpc.pretrained import PRETRAINED_DIR, available_pretrained
 from mimpc.problems import make_problem
 from mimpc.training.checkpoint import load_checkpoint
-from mimpc.training.evaluate import _lpae_solutions, predict_solutions
 
 SHIPPED = {"robot_nav": ["hybrid", "lpae", "sl", "ssl"], "thermal_tank": ["hybrid", "lpae", "sl", "ssl"]}
 
@@ -51,10 +51,7 @@ def test_shipped_policy_quality(problem_name, method):
     data = heldout(problem_name)
     assert str(data["fingerprint"]) == problem.fingerprint()
     theta = data["theta"]
-    if method == "lpae":
-        delta, x, _ = _lpae_solutions(ckpt, theta)
-    else:
-        delta, x, _ = predict_solutions(ckpt, theta)
+    delta, x, _ = get_method(method).solutions(ckpt, theta)
     s = metrics.summarize_open_loop(metrics.open_loop_metrics(problem, theta, x, delta, data["objective"]))
     max_gap, max_int, max_cont = FLOORS[(problem_name, method)]
     assert s["gap_median"] <= max_gap, s

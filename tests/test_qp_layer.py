@@ -498,6 +498,7 @@ def test_cuda_matches_cpu(name, dtype, robot, tank, layers):
     check_devices_agree(p, layers[name], "cuda", dtype)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["robot", "tank"])
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 def test_batch_of_thousands(name, dtype):

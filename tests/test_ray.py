@@ -6,6 +6,8 @@ import math
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # a local Ray instance costs seconds to start; the slow suite runs these
+
 ray = pytest.importorskip("ray")
 
 from mimpc.compare import compare_controllers  # noqa: E402

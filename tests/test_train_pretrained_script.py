@@ -13,6 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     not (ROOT / ".venv" / "bin" / "mimpc").exists() and not os.environ.get("MIMPC"),
     reason="needs the mimpc command (scripts/install.sh)",

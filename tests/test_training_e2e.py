@@ -1,6 +1,8 @@
 """End to end on small instances: generate -> train (sl, ssl, hybrid, lpae) -> evaluate -> closed loop,
 plus checkpoint validation and resuming."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
@@ -43,7 +45,24 @@ def tank_data(tmp_path_factory):
     return p, ds
 
 
-@pytest.mark.parametrize("method", ["sl", "ssl", "hybrid"])
+ONE_EPOCH = TrainConfig(epochs=1, batch_size=64, threads=1)
+
+
+@pytest.fixture(scope="module")
+def tank_sl(tank_data, tmp_path_factory):
+    """A one-epoch SL checkpoint of the tank (read-only: tests copy it before changing it)."""
+    p, ds = tank_data
+    return train(p, ds, "sl", tmp_path_factory.mktemp("tank_sl") / "sl.pt", ONE_EPOCH, progress=False).checkpoint
+
+
+@pytest.fixture(scope="module")
+def robot_sl(robot_data, tmp_path_factory):
+    """A one-epoch SL checkpoint of the small robot problem (read-only)."""
+    p, ds = robot_data
+    return train(p, ds, "sl", tmp_path_factory.mktemp("robot_sl") / "sl.pt", ONE_EPOCH, progress=False).checkpoint
+
+
+@pytest.mark.parametrize("method", ["sl", pytest.param("ssl", marks=pytest.mark.slow), "hybrid"])
 def test_robot_methods_train_evaluate_and_control(robot_data, tmp_path, method):
     p, ds = robot_data
     assert ds.counts()["val"] > 0 and ds.counts()["test"] > 0
@@ -70,6 +89,7 @@ def test_robot_methods_train_evaluate_and_control(robot_data, tmp_path, method):
     assert out.episodes[0].records[0]["solve_time"] > 0
 
 
+@pytest.mark.slow
 def test_grouped_head_trains_and_keeps_integer_rows(robot_data, tmp_path):
     p, ds = robot_data
     res = train(
@@ -86,6 +106,7 @@ def test_grouped_head_trains_and_keeps_integer_rows(robot_data, tmp_path):
     assert summary["integer_violation_rate"] == 0.0
 
 
+@pytest.mark.slow
 def test_increments_head_trains_and_keeps_the_rate_limits(tank_data, tmp_path):
     p, ds = tank_data
     res = train(
@@ -154,9 +175,9 @@ def test_init_starts_a_new_run_from_another_policy(tank_data, tmp_path):
         )
 
 
-def test_checkpoint_errors(tank_data, tmp_path):
+def test_checkpoint_errors(tank_data, tank_sl, tmp_path):
     p, ds = tank_data
-    res = train(p, ds, "sl", tmp_path / "sl.pt", TrainConfig(epochs=1, batch_size=64, threads=1), progress=False)
+    res = SimpleNamespace(checkpoint=tank_sl)
     with pytest.raises(ValueError, match="fingerprint"):
         load_checkpoint(res.checkpoint, thermal_tank(horizon=6))
     with pytest.raises(ValueError, match="fingerprint"):
@@ -174,25 +195,23 @@ def test_checkpoint_errors(tank_data, tmp_path):
         assert make_controller("hybrid", p, checkpoint=res.checkpoint).name == "sl"
 
 
-def test_repair_needs_plan_consistent_integers(tank_data, robot_data, tmp_path):
-    p, ds = tank_data
-    res = train(p, ds, "sl", tmp_path / "t.pt", TrainConfig(epochs=1, batch_size=64, threads=1), progress=False)
+def test_repair_needs_plan_consistent_integers(tank_data, tank_sl, robot_data, robot_sl):
+    p, _ = tank_data
     with pytest.raises(ValueError, match="repair must be 0"):
-        make_controller("sl", p, checkpoint=res.checkpoint, repair=1)
-    rp, rds = robot_data
-    rres = train(rp, rds, "sl", tmp_path / "r.pt", TrainConfig(epochs=1, batch_size=64, threads=1), progress=False)
-    plain = evaluate_checkpoint(rres.checkpoint, rds, "test")["summary"]
-    fixed = evaluate_checkpoint(rres.checkpoint, rds, "test", repair=2)["summary"]
+        make_controller("sl", p, checkpoint=tank_sl, repair=1)
+    _, rds = robot_data
+    plain = evaluate_checkpoint(robot_sl, rds, "test")["summary"]
+    fixed = evaluate_checkpoint(robot_sl, rds, "test", repair=2)["summary"]
     assert fixed["method"] == "sl+repair"
     assert fixed["continuous_violation_rate"] <= plain["continuous_violation_rate"]
 
 
-def test_compare_cli_on_a_tiny_configuration(robot_data, tmp_path, capsys):
+def test_compare_cli_on_a_tiny_configuration(robot_data, robot_sl, tmp_path, capsys):
     from mimpc.cli import main
 
     p, ds = robot_data
-    ckpt = train(p, ds, "sl", tmp_path / "sl.pt", TrainConfig(epochs=1, batch_size=64, threads=1), progress=False)
-    lp = train_lpae(p, ds, tmp_path / "lpae.pt", TrainConfig(epochs=1, batch_size=64, threads=1), progress=False)
+    ckpt = SimpleNamespace(checkpoint=robot_sl)
+    lp = train_lpae(p, ds, tmp_path / "lpae.pt", ONE_EPOCH, progress=False)
     out = tmp_path / "cmp"
     sets = ["--set", "horizon=5", "--set", "obstacles=(((1.0, -1.0), 0.25, 0.25),)"]
     code = main(
@@ -261,14 +280,14 @@ def test_lpae_training_anneals_and_validates_at_one_weight(tank_data, tmp_path):
         assert last_weight > own_weight  # the weight that was used really is the last epoch's
 
 
-def test_evaluate_cli_writes_table_json_and_panels(tank_data, tmp_path, capsys):
+def test_evaluate_cli_writes_table_json_and_panels(tank_data, tank_sl, tmp_path, capsys):
     import json
 
     from mimpc.cli import main
 
     p, ds = tank_data
-    a = train(p, ds, "sl", tmp_path / "a.pt", TrainConfig(epochs=1, batch_size=64, threads=1), progress=False)
-    b = train_lpae(p, ds, tmp_path / "b.pt", TrainConfig(epochs=1, batch_size=64, threads=1), progress=False)
+    a = SimpleNamespace(checkpoint=tank_sl)
+    b = train_lpae(p, ds, tmp_path / "b.pt", ONE_EPOCH, progress=False)
     out = tmp_path / "eval"
     assert (
         main(

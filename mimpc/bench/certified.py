@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from mimpc.commands.argtypes import output_file
 from mimpc.report import format_table
 
 __all__ = ["add_arguments", "cli", "parse_variants", "open_loop", "closed_loop", "plan_violation", "DEFAULT_VARIANTS"]
@@ -80,7 +81,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--seed", type=int, default=20_000, help="seed of the samplers and first episode")
     p.add_argument("--solver", default="auto", help="exact MIQP backend")
-    p.add_argument("--out", default=None, help="write the rows as JSON here")
+    p.add_argument("--out", type=output_file, default=None, help="write the rows as JSON here")
 
 
 def parse_variants(text: str | None) -> list[dict[str, Any]]:

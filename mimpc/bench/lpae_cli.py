@@ -117,7 +117,7 @@ def settings_from_args(args: argparse.Namespace) -> BenchSettings:
 
 
 def cli(args: argparse.Namespace) -> int:
-    """Entry point registered in :mod:`mimpc.commands.bench`."""
+    """Entry point of ``mimpc bench`` (registered in :data:`mimpc.bench.BENCHMARKS`)."""
     settings = settings_from_args(args)
     if args.diagnose:
         run_diagnosis(args.seeds, settings, args.out, progress=not args.no_progress)

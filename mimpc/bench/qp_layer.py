@@ -450,7 +450,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cli(args: argparse.Namespace) -> int:
-    """Entry point registered in :mod:`mimpc.commands.bench`."""
+    """Entry point of ``mimpc bench`` (registered in :data:`mimpc.bench.BENCHMARKS`)."""
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     print(

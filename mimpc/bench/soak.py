@@ -173,7 +173,8 @@ def _finite(value: Any) -> bool:
 
 
 def _controller_names(text: str | None, problem_name: str, checkpoints: dict[str, str]) -> list[str]:
-    from mimpc.controllers import available_controllers
+    from mimpc.controllers import CERTIFIED_SUFFIX, available_controllers
+    from mimpc.controllers.methods import learned_methods
     from mimpc.pretrained import available_pretrained
 
     registered = available_controllers()
@@ -185,15 +186,19 @@ def _controller_names(text: str | None, problem_name: str, checkpoints: dict[str
             )
     if text is None:
         have = set(available_pretrained().get(problem_name, [])) | set(checkpoints)
-        return ["miqp"] + [m for m in ("sl", "ssl", "hybrid", "lpae") if m in have and m in registered]
+        return ["miqp"] + [m for m in learned_methods() if m in have]
     names = [c.strip() for c in text.split(",") if c.strip()]
     if not names:
         raise ValueError("--controllers is empty; give e.g. miqp,hybrid")
     for c in names:
-        if c not in registered:
-            raise ValueError(f"--controllers: unknown controller {c!r}; choose from {', '.join(registered)}")
+        base = c[: -len(CERTIFIED_SUFFIX)] if c.endswith(CERTIFIED_SUFFIX) else c
+        if base not in registered or (base != c and base not in learned):
+            raise ValueError(
+                f"--controllers: unknown controller {c!r}; choose from {', '.join(registered)} "
+                f"(learned ones also as NAME{CERTIFIED_SUFFIX})"
+            )
     for method in checkpoints:
-        if method not in names:
+        if method not in names and method + CERTIFIED_SUFFIX not in names:
             raise ValueError(f"--checkpoint {method}=...: {method} is not among --controllers {','.join(names)}")
     return names
 
@@ -202,7 +207,7 @@ def cli(args: argparse.Namespace) -> int:
     import gymnasium as gym
 
     import mimpc.envs  # noqa: F401
-    from mimpc.controllers import make_controller
+    from mimpc.controllers import CERTIFIED_SUFFIX, make_controller
     from mimpc.problems import make_problem
 
     name = env_name(args.env)
@@ -212,8 +217,9 @@ def cli(args: argparse.Namespace) -> int:
     controllers = []  # every controller is built (and its checkpoint checked) before the first episode
     for c in names:
         kw = {"solver": args.solver, "time_limit": args.time_limit} if c == "miqp" else {}
-        if c in checkpoints:
-            kw["checkpoint"] = checkpoints[c]
+        method = c.removesuffix(CERTIFIED_SUFFIX)
+        if method in checkpoints:
+            kw["checkpoint"] = checkpoints[method]
         controllers.append(make_controller(c, problem, **kw))
     starts = None
     if args.starts == "arbitrary":

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 from pathlib import Path
 
 __all__ = [
@@ -112,7 +113,17 @@ def output_dir(text: str) -> str:
     parent = _first_existing_parent(path)
     if not path.exists() and not parent.is_dir():
         raise argparse.ArgumentTypeError(f"cannot create folder {text!r}: {str(parent)!r} is not a folder")
+    _check_writable(path if path.exists() else parent, text)
     return text
+
+
+def require_output_dir(option: str, text: str) -> str:
+    """:func:`output_dir` for an output folder chosen after parsing (a default that depends on other
+    options): a ValueError naming ``option`` (bad input, exit 2), checked before the work."""
+    try:
+        return output_dir(text)
+    except argparse.ArgumentTypeError as exc:
+        raise ValueError(f"{option}: {exc}") from None
 
 
 def output_file(text: str) -> str:
@@ -123,4 +134,20 @@ def output_file(text: str) -> str:
     parent = _first_existing_parent(path)
     if not parent.is_dir():
         raise argparse.ArgumentTypeError(f"cannot write {text!r}: {str(parent)!r} is not a folder")
+    _check_writable(parent, text)
     return text
+
+
+def _check_writable(folder: Path, text: str) -> None:
+    """Create and remove a scratch file in ``folder``, so that an output that cannot be written is
+    refused before the work, not after it (permission bits alone say nothing for root or read-only mounts)."""
+    import tempfile
+
+    try:
+        fd, name = tempfile.mkstemp(dir=folder, prefix=".mimpc-write-check-")
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(
+            f"cannot write {text!r}: {str(folder)!r} is not writable ({exc.strerror})"
+        ) from None
+    os.close(fd)
+    os.unlink(name)

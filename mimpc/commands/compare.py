@@ -13,14 +13,13 @@ import logging
 import time
 from pathlib import Path
 
-from mimpc.commands.argtypes import nonnegative_int, output_dir, positive_float, positive_int
+from mimpc.commands.argtypes import nonnegative_int, output_dir, positive_float, positive_int, require_output_dir
 from mimpc.commands.batch import add_batch_argument, check_batch
 from mimpc.commands.common import add_env_arguments, env_id_of, env_name, make_env, parse_checkpoints, problem_from_args
 from mimpc.commands.conventions import run_record
 from mimpc.commands.parallel import add_executor_arguments, executor_from_args
 from mimpc.report import format_table
 
-PAPER_ORDER = ("sl", "ssl", "hybrid", "lpae")
 REPAIR_PASSES = 2  # passes of plan-consistent repair for controllers named "<method>+repair"
 
 log = logging.getLogger(__name__)
@@ -55,10 +54,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def default_learned(registered: list[str], have_policy: set[str]) -> list[str]:
-    """Registered learned controllers that have a policy (shipped or passed with --checkpoint):
-    the paper's order first (sl, ssl, hybrid, lpae), then any other registered name, sorted."""
-    first = [m for m in PAPER_ORDER if m in registered]
-    rest = sorted(m for m in registered if m not in PAPER_ORDER and m != "miqp")
+    """Registered learned controllers that have a policy (shipped or passed with --checkpoint): the
+    learned methods in registration order (the paper's first), then any other registered name, sorted."""
+    from mimpc.controllers.methods import learned_methods
+
+    order = learned_methods()
+    first = [m for m in order if m in registered]
+    rest = sorted(m for m in registered if m not in order and m != "miqp")
     return [m for m in first + rest if m in have_policy]
 
 
@@ -67,8 +69,9 @@ def check_selection(names: list[str] | None, checkpoints: dict[str, str], regist
     ``--checkpoint`` whose method is not a learned controller (or not among ``names`` when they are
     given), or a checkpoint file that does not exist."""
     from mimpc.controllers import CERTIFIED_SUFFIX
-    from mimpc.controllers.l2o import LEARNED_METHODS
+    from mimpc.controllers.methods import relaxed_qp_methods
 
+    repairable = relaxed_qp_methods()
     learned = [m for m in registered if m != "miqp"]
     if names is not None:
         if not names:
@@ -79,11 +82,11 @@ def check_selection(names: list[str] | None, checkpoints: dict[str, str], regist
             if base not in registered:
                 raise ValueError(
                     f"--controllers: unknown controller {c!r}; choose from {', '.join(registered)} "
-                    f"(and {', '.join(m + '+repair' for m in LEARNED_METHODS)}; any learned one "
+                    f"(and {', '.join(m + '+repair' for m in repairable)}; any learned one "
                     f"also as NAME{CERTIFIED_SUFFIX})"
                 )
-            if base != stem and base not in LEARNED_METHODS:
-                raise ValueError(f"--controllers: {c!r}: repair applies to {', '.join(LEARNED_METHODS)} only")
+            if base != stem and base not in repairable:
+                raise ValueError(f"--controllers: {c!r}: repair applies to {', '.join(repairable)} only")
             if stem != c and base == "miqp":
                 raise ValueError(f"--controllers: {c!r}: the exact controller needs no certification cascade")
         repeated = sorted({c for c in names if names.count(c) > 1})
@@ -112,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
 
     problem = problem_from_args(args)
     name = env_name(args.env)
+    args.out = require_output_dir("--out", args.out or f"results/compare_{name}")
     checkpoints = parse_checkpoints(args.checkpoint)
     chosen = None if args.controllers is None else [c.strip() for c in args.controllers.split(",") if c.strip()]
     check_selection(chosen, checkpoints, available_controllers())

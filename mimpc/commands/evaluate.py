@@ -11,7 +11,14 @@ import argparse
 import logging
 from pathlib import Path
 
-from mimpc.commands.argtypes import nonnegative_int, output_dir, positive_int, require_dir, require_file
+from mimpc.commands.argtypes import (
+    nonnegative_int,
+    output_dir,
+    positive_int,
+    require_dir,
+    require_file,
+    require_output_dir,
+)
 from mimpc.commands.parallel import add_executor_arguments, executor_from_args
 from mimpc.report import format_table
 
@@ -42,7 +49,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "whole domain; starts: the environment's reset distribution (both labelled now)",
     )
     p.add_argument("--data", default=None, help="dataset folder (required with --sampler test)")
-    p.add_argument("--split", default="test", choices=("train", "val", "test"))
+    p.add_argument("--split", default=None, choices=("train", "val", "test"), help="with --sampler test (default test)")
     p.add_argument(
         "--kind",
         default=None,
@@ -50,9 +57,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="only the samples of this kind of a mixed dataset's split (e.g. expert: the expert "
         "episodes' test split, which a mixed dataset shares with the expert-only one)",
     )
-    p.add_argument("--max-samples", type=positive_int, default=None)
-    p.add_argument("--samples", type=positive_int, default=1000, help="parameters drawn by --sampler uniform or starts")
-    p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of --sampler uniform or starts")
+    p.add_argument("--max-samples", type=positive_int, default=None, help="with --sampler test")
+    p.add_argument(
+        "--samples",
+        type=positive_int,
+        default=None,
+        help="parameters drawn by --sampler uniform or starts (default 1000)",
+    )
+    p.add_argument("--seed", type=nonnegative_int, default=None, help="seed of --sampler uniform or starts (default 0)")
     p.add_argument("--solver", default="auto", help="exact MIQP backend labelling sampled parameters")
     p.add_argument("--repair", type=nonnegative_int, default=0, help="passes of plan-consistent integer repair (robot)")
     p.add_argument(
@@ -65,17 +77,36 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_executor_arguments(p, unit="checkpoints")
 
 
+def _check_sampler_options(args: argparse.Namespace) -> None:
+    """Refuse options the chosen --sampler would ignore, then fill in the defaults."""
+    own = {"test": ("data", "split", "kind", "max_samples"), "sampled": ("samples", "seed")}
+    mine = "test" if args.sampler == "test" else "sampled"
+    for group, names in own.items():
+        if group == mine:
+            continue
+        given = [f"--{n.replace('_', '-')}" for n in names if getattr(args, n) is not None]
+        if given:
+            where = "--sampler test" if group == "test" else "--sampler uniform or starts"
+            raise ValueError(f"{', '.join(given)} applies to {where} only, not --sampler {args.sampler}")
+    args.split = args.split or "test"
+    args.samples = 1000 if args.samples is None else args.samples
+    args.seed = 0 if args.seed is None else args.seed
+
+
 def run(args: argparse.Namespace) -> int:
+    from mimpc.controllers.methods import get_method
     from mimpc.io import write_json
     from mimpc.training.checkpoint import load_checkpoint
     from mimpc.training.evaluate import evaluate_arrays, evaluate_checkpoint, labelled_sample
 
+    _check_sampler_options(args)
     for c in args.checkpoint:
         require_file("--checkpoint", c)
     if args.data is not None:
         require_dir("--data", args.data)
     statuses = None
     checkpoints = [load_checkpoint(c) for c in args.checkpoint]  # every file checked before any work
+    args.out = require_output_dir("--out", args.out or f"results/evaluate_{checkpoints[0].problem.name}")
     if args.sampler == "test":
         if args.data is None:
             raise ValueError("--data is required with --sampler test")
@@ -89,9 +120,10 @@ def run(args: argparse.Namespace) -> int:
                     args.max_samples,
                     repair=args.repair,
                     kind=args.kind,
+                    solutions=get_method(ckpt.method).solutions,
                     label=f"checkpoint {c}",
                 )
-                for c in args.checkpoint
+                for c, ckpt in zip(args.checkpoint, checkpoints)
             ]
             results = [f.result() for f in futures]
         source = f"{args.split} split of {args.data}" + (f" ({args.kind} samples)" if args.kind else "")
@@ -99,7 +131,10 @@ def run(args: argparse.Namespace) -> int:
         if len({c.problem.fingerprint() for c in checkpoints}) != 1:
             raise ValueError("--sampler uniform/starts needs checkpoints of one problem (same fingerprint)")
         part, statuses = labelled_sample(checkpoints[0].problem, args.sampler, args.samples, args.seed, args.solver)
-        results = [evaluate_arrays(c, part, args.sampler, repair=args.repair) for c in checkpoints]
+        results = [
+            evaluate_arrays(c, part, args.sampler, repair=args.repair, solutions=get_method(c.method).solutions)
+            for c in checkpoints
+        ]
         source = (
             f"{args.sampler} sampler, seed {args.seed}: {len(part['theta'])} MIQP-feasible of {args.samples} "
             f"({', '.join(f'{k} {v}' for k, v in sorted(statuses.items()))})"
@@ -111,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
             row["method"] = f"{row['method']} ({Path(path).stem})"
     print(source)
     print(format_table(rows, COLUMNS))
-    out = Path(args.out or f"results/evaluate_{rows[0]['problem']}")
+    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     write_json(
         out / "evaluation.json",

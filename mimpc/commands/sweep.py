@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 
+from mimpc.commands.argtypes import output_dir
 from mimpc.commands.parallel import add_executor_arguments, executor_from_args
 from mimpc.report import format_table
 
@@ -31,7 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="FIELD=V1,V2",
         help="problem config values to sweep, e.g. --set horizon=10,20 (repeatable: the grid is their product)",
     )
-    p.add_argument("--out", default="results/sweep", help="folder for the runs and sweep.json")
+    p.add_argument("--out", type=output_dir, default="results/sweep", help="folder for the runs and sweep.json")
     add_executor_arguments(p, unit="sweep points")
     p.allow_abbrev = False  # --seed is the swept command's, not an abbreviation of --seeds
     p.set_defaults(_pass_unknown=True)  # other options go to the swept command (args.options)

@@ -16,6 +16,7 @@ import io
 import itertools
 import json
 import logging
+import math
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, wait
 from pathlib import Path
@@ -61,15 +62,24 @@ SUMMARY_COLUMNS = {
 }
 
 
+MAX_POINTS = 10_000
+"""Most runs one sweep may ask for (each point is a whole compare or train run)."""
+
+
 def parse_seeds(text: str) -> list[int]:
     """``"0,1,2"`` or ``"0-4"`` (inclusive) -> list of distinct seeds, in order."""
     seeds: list[int] = []
     for part in text.split(","):
         lo, sep, hi = part.strip().partition("-")
         try:
-            seeds.extend(range(int(lo), int(hi) + 1) if sep else [int(lo)])
+            first, last = int(lo), int(hi) if sep else int(lo)
         except ValueError:
             raise ValueError(f"--seeds expects non-negative integers such as 0,1,2 or 0-4, got {text!r}") from None
+        if last < first:
+            raise ValueError(f"--seeds range {part.strip()!r} is empty (write it as LOW-HIGH)")
+        if len(seeds) + last - first + 1 > MAX_POINTS:
+            raise ValueError(f"--seeds {text!r} names more than {MAX_POINTS} seeds; a sweep runs one command per seed")
+        seeds.extend(range(first, last + 1))
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"--seeds must name distinct seeds, got {text!r}")
     return seeds
@@ -98,8 +108,12 @@ def parse_grid(items: Sequence[str]) -> dict[str, list[Any]]:
 
 
 def grid_points(seeds: Sequence[int], grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
-    """Every combination: ``[{"seed": s, field: value, ...}, ...]``, seeds varying fastest."""
+    """Every combination: ``[{"seed": s, field: value, ...}, ...]``, seeds varying fastest (at most
+    :data:`MAX_POINTS`)."""
     fields = list(grid)
+    n = len(seeds) * math.prod(len(v) for v in grid.values())
+    if n > MAX_POINTS:
+        raise ValueError(f"the sweep has {n} points (seeds x --set values), more than {MAX_POINTS}")
     return [
         {"seed": seed, **dict(zip(fields, values))}
         for values in itertools.product(*(grid[f] for f in fields))

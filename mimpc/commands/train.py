@@ -1,6 +1,6 @@
-"""Train a policy on an expert dataset: sl, ssl or hybrid (network + relaxed QP layer + hybrid
-loss of paper eq. 16) or lpae (solver-free autoencoder). Writes the best checkpoint to --out
-and a per-epoch CSV log beside it."""
+"""Train a policy on an expert dataset with a learned method (mimpc.controllers.methods): sl, ssl or
+hybrid (network + relaxed QP layer + hybrid loss of paper eq. 16), lpae (solver-free autoencoder),
+or any registered one. Writes the best checkpoint to --out and a per-epoch CSV log beside it."""
 
 from __future__ import annotations
 
@@ -23,12 +23,14 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from mimpc.controllers.methods import get_method, learned_methods
+
     add_env_arguments(p)
     p.add_argument(
         "--method",
         required=True,
-        choices=("sl", "ssl", "hybrid", "lpae"),
-        help="training method (mimpc.training.methods: sl, ssl, hybrid of the paper; lpae solver-free)",
+        choices=learned_methods(),
+        help="learned method: " + "; ".join(f"{m}: {get_method(m).summary}" for m in learned_methods()),
     )
     p.add_argument(
         "--data",
@@ -126,8 +128,9 @@ def loss_overrides(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mimpc.controllers.methods import train_method
     from mimpc.training.dataset import concat_datasets, load_dataset
-    from mimpc.training.methods import TrainOptions, train_method
+    from mimpc.training.methods import TrainOptions
     from mimpc.training.trainer import TrainConfig
 
     for folder in args.data:

@@ -47,7 +47,9 @@ HELDOUT_SEED_OFFSET = 1_000_003
 CE = {"supervised": "cross_entropy"}
 CHUNK_EPOCHS = 5
 """Epochs between two checks of the training's time share (see :func:`_train`)."""
-HYBRID_LOSS = {"supervised": "cross_entropy", "w_constraint": 1.0, "w_supervised": 100.0}
+SL_SHARE, HYBRID_SHARE, ROUND_SL_SHARE, ROUND_HYBRID_SHARE = 0.25, 0.08, 0.08, 0.04
+"""Most of the budget each training may take: round 0's SL and hybrid, a later round's SL and hybrid."""
+HYBRID_LOSS = {"supervised": "cross_entropy", "w_constraint": 10.0, "w_supervised": 100.0}
 
 
 @dataclass(frozen=True)
@@ -218,7 +220,7 @@ def _fit(run: _Run, config: FitConfig, progress: bool, executor: Any, echo: Call
         if k > config.rounds:
             stopped = f"{config.rounds} round(s) done"
             break
-        if rounds and run.left() < max(r["seconds"] for r in rounds[-1:]):
+        if rounds and run.left() < _round_estimate(run, rounds, data):
             stopped = f"the next round would not fit in the {config.budget_minutes:g}-minute budget"
             break
         if run.left() <= 0:
@@ -284,7 +286,23 @@ def _grow_data(run: _Run, progress: bool, executor: Any) -> dict[str, Any]:
             stop = f"the data share ({cfg.data_share:g}) of the budget spent"
             break
         n = int(min(2 * n, have + affordable))
-    return {"samples": len(ds), "good_turing": history, "stopped": stop, "mix": cfg.mix}
+    return {
+        "samples": len(ds),
+        "good_turing": history,
+        "stopped": stop,
+        "mix": cfg.mix,
+        "seconds_per_sample": per_sample,
+    }
+
+
+def _round_estimate(run: _Run, rounds: list[dict], data: dict) -> float:
+    """Seconds the next round is expected to take: the last round's, except after round 0 (which
+    trains from scratch): the fine-tuning shares of the budget plus the new data at the base data's
+    measured rate (twice it: a ``hard`` state costs policy evaluations besides its label)."""
+    if len(rounds) > 1 or "seconds_per_sample" not in data:
+        return float(rounds[-1]["seconds"])
+    fine_tune = (ROUND_SL_SHARE + ROUND_HYBRID_SHARE) * run.config.budget_minutes * 60.0
+    return min(float(rounds[-1]["seconds"]), fine_tune + 2.0 * run.config.round_samples * data["seconds_per_sample"])
 
 
 def _heldout(run: _Run) -> dict[str, np.ndarray]:
@@ -325,8 +343,9 @@ def _train(run: _Run, method: str, folders: list[str], path: Path, structure: St
     """Train ``method`` to ``path`` in chunks of :data:`CHUNK_EPOCHS` epochs (each resuming the
     last), until early stopping, ``kw["epochs"]`` epochs, or ``kw["share"]`` of the budget is spent:
     how long to train is measured on the validation split, not fixed in advance."""
+    from mimpc.controllers.methods import train_method
     from mimpc.training.dataset import concat_datasets, load_dataset
-    from mimpc.training.methods import TrainOptions, train_method
+    from mimpc.training.methods import TrainOptions
     from mimpc.training.trainer import TrainConfig
 
     dataset = concat_datasets([load_dataset(f, run.problem) for f in folders])
@@ -374,7 +393,9 @@ def _round(
     sl, hybrid = folder / "sl.pt", folder / "hybrid.pt"
     previous_sl = None if k == 0 else rounds[-1]["sl"]
     if previous_sl is None:
-        _train(run, "sl", folders, sl, structure, epochs=cfg.sl_epochs, lr=1e-3, loss=CE, share=0.25, progress=progress)
+        _train(
+            run, "sl", folders, sl, structure, epochs=cfg.sl_epochs, lr=1e-3, loss=CE, share=SL_SHARE, progress=progress
+        )
     else:
         _train(
             run,
@@ -385,7 +406,7 @@ def _round(
             epochs=cfg.round_epochs,
             lr=3e-4,
             init=previous_sl,
-            share=0.08,
+            share=ROUND_SL_SHARE,
             loss=CE,
             progress=progress,
         )
@@ -400,7 +421,7 @@ def _round(
         lr=2e-4,
         init=str(sl),
         loss=HYBRID_LOSS,
-        share=0.08 if k == 0 else 0.04,
+        share=HYBRID_SHARE if k == 0 else ROUND_HYBRID_SHARE,
         progress=progress,
     )
     candidates["hybrid"] = _evaluate(run.problem, hybrid, heldout)

@@ -16,6 +16,7 @@ holding at least the requested number of samples.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from concurrent.futures import FIRST_COMPLETED, wait
@@ -36,6 +37,8 @@ from mimpc.training.dataset import DATASET_FORMAT, SAMPLE_FIELDS, ExpertDataset,
 from mimpc.training.shards import holds_dataset_lock, shard_rows
 
 __all__ = ["GenerationConfig", "generate", "make_shard"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -83,12 +86,25 @@ class GenerationConfig:
     onpolicy_steps: int = 40
 
     def __post_init__(self) -> None:
-        if not isinstance(self.samples, (int, np.integer)) or self.samples < 1:
+        from mimpc.problems.validation import as_real_array, check_config_fields, check_positive
+        from mimpc.solvers.registry import check_solver_name
+
+        check_config_fields(self, "GenerationConfig")  # integers are integers, numbers are numbers
+        if self.samples < 1:
             raise ValueError(f"samples must be a positive integer, got {self.samples!r}")
+        if self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
         if self.workers < 1:
             raise ValueError(f"workers must be >= 1, got {self.workers}")
         if self.units_per_shard is not None and self.units_per_shard < 1:
             raise ValueError(f"units_per_shard must be >= 1, got {self.units_per_shard}")
+        if self.max_episode_steps < 1:
+            raise ValueError(f"max_episode_steps must be >= 1, got {self.max_episode_steps}")
+        as_real_array(self.split_fractions, "split_fractions", "three real numbers (train, val, test)")
+        as_real_array([f for _, f in self.mix], "mix fractions", "real numbers")
+        object.__setattr__(self, "solver", check_solver_name(self.solver))  # not in the first shard, after work
+        if self.time_limit is not None:
+            check_positive(self.time_limit, "time_limit")
         object.__setattr__(self, "split_fractions", tuple(float(f) for f in self.split_fractions))
         object.__setattr__(self, "mix", tuple((str(k), float(f)) for k, f in self.mix))
         split_of_units(np.zeros(0, np.int64), 0, self.split_fractions)  # checked now, not after the run
@@ -194,7 +210,7 @@ def generate(
     problem: ParametricMIQP,
     out_dir: str | Path,
     config: GenerationConfig,
-    progress: bool = True,
+    progress: bool | None = None,
     executor: Executor | None = None,
 ) -> ExpertDataset:
     """Generate (or resume) a dataset in ``out_dir`` and return it loaded.
@@ -210,6 +226,10 @@ def generate(
     """
     from tqdm.auto import tqdm
 
+    if config.mix:
+        from mimpc.generation.mix import check_policy
+
+        check_policy(problem, config)  # a bad --policy is refused before any work
     out = Path(out_dir)
     shards_dir = out / "shards"
     shards_dir.mkdir(parents=True, exist_ok=True)
@@ -278,7 +298,12 @@ def generate(
             k += 1
         return k, total
 
-    bar = tqdm(total=config.samples, desc=f"generate {problem.name}", unit="sample", disable=not progress)
+    bar = tqdm(
+        total=config.samples,
+        desc=f"generate {problem.name}",
+        unit="sample",
+        disable=None if progress is None else not progress,
+    )
     bar.update(min(prefix()[1], config.samples))
     start = time.perf_counter()
     next_shard = 0
@@ -295,7 +320,7 @@ def generate(
                 running[pool.submit(make_shard, problem, config, next_shard, label=f"shard {next_shard}")] = next_shard
                 next_shard += 1
                 # schedule only as many shards as the prefix still plausibly needs
-                if total + _expected(sizes) * len(running) >= config.samples:
+                if total + _expected(sizes, _units_per_shard(problem, config)) * len(running) >= config.samples:
                     break
             done, _ = wait(list(running), return_when=FIRST_COMPLETED)
             for fut in done:
@@ -322,7 +347,7 @@ def generate(
         complete=True,
     )
     if config.mix:
-        from mimpc.generation.mix import format_mix, samples_by_kind
+        from mimpc.generation.mix import format_mix, mix_shortfall, samples_by_kind
 
         episodes = np.concatenate([np.load(shards_dir / _shard_name(k))["episode"] for k in range(n_prefix)])
         meta.update(
@@ -330,12 +355,19 @@ def generate(
             samples_by_kind=samples_by_kind(episodes),
             policy=config.policy or "shipped hybrid",
         )
+        shortfall = mix_shortfall(config.mix, meta["samples_by_kind"])
+        if shortfall:
+            meta["mix_warning"] = shortfall
+            log.warning("%s", shortfall)
     meta_path.write_text(json.dumps(meta, indent=2))
     return load_dataset(out, problem)
 
 
-def _expected(sizes: dict[int, int]) -> float:
-    return float(np.mean(list(sizes.values()))) if sizes else 1.0
+def _expected(sizes: dict[int, int], prior: int) -> float:
+    """Samples a shard is expected to hold: the mean of the shards done, else ``prior`` (units per
+    shard: one sample per instance; episodes give more), so that many workers do not start more shards
+    than a small dataset needs."""
+    return float(np.mean(list(sizes.values()))) if sizes else float(prior)
 
 
 def _config_dict(config: Any) -> Any:

@@ -27,6 +27,7 @@ with episode id ``kind index * KIND_STRIDE + j``, so splits stay per unit and ki
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -37,8 +38,12 @@ from mimpc.problems import ParametricMIQP, benchmark_of
 from mimpc.problems.samplers import sample_theta
 from mimpc.training.dataset import KIND_STRIDE, KINDS, kind_of_episodes, samples_by_kind
 
+log = logging.getLogger(__name__)
+
 __all__ = [
     "KINDS",
+    "check_policy",
+    "mix_shortfall",
     "DEFAULT_MIX",
     "KIND_STRIDE",
     "HARD_TRIES",
@@ -80,7 +85,34 @@ def parse_mix(text: str) -> tuple[tuple[str, float], ...]:
     total = sum(f for _, f in pairs)
     if total <= 0:
         raise ValueError(f"--mix fractions must not all be zero, got {text!r}")
-    return tuple((n, f / total) for n, f in pairs if f > 0)
+    mix = tuple((n, f / total) for n, f in pairs if f > 0)
+    if abs(total - 1.0) > 1e-9:
+        log.warning("--mix fractions sum to %g, not 1: used as weights, %s", total, format_mix(mix))
+    return mix
+
+
+def check_policy(problem: ParametricMIQP, config: Any) -> None:
+    """Load the policy that ``onpolicy`` and ``hard`` shards need, so that a bad ``--policy`` is refused
+    before any work rather than in the first such shard."""
+    kinds = [k for k, _ in config.mix if k in ("onpolicy", "hard")]
+    if kinds:
+        _load_policy(problem, config.policy, "hard" if "hard" in kinds else kinds[0])
+
+
+def mix_shortfall(mix: tuple[tuple[str, float], ...], by_kind: dict[str, int], tol: float = 0.1) -> str | None:
+    """A sentence when the samples of some kind differ from its requested share by more than ``tol``
+    (small datasets: a shard holds one kind, about 200 samples), else None."""
+    total = sum(by_kind.values())
+    if not total:
+        return None
+    got = {k: by_kind.get(k, 0) / total for k, _ in mix}
+    if all(abs(got[k] - f) <= tol for k, f in mix):
+        return None
+    shares = ", ".join(f"{k} {got[k]:.2f}" for k, _ in mix)
+    return (
+        f"the dataset's mix is {shares} against the requested {format_mix(mix)}: each shard holds one kind, so a "
+        "small dataset cannot follow the mix; ask for more --samples or a smaller --units-per-shard"
+    )
 
 
 def format_mix(mix: tuple[tuple[str, float], ...]) -> str:
@@ -150,13 +182,14 @@ def _hard(problem: ParametricMIQP, expert: Any, policy: Any, rng: np.random.Gene
 
 def _load_policy(problem: ParametricMIQP, checkpoint: str | None, kind: str) -> Any:
     from mimpc.controllers import make_controller
+    from mimpc.controllers.methods import get_method, relaxed_qp_methods
     from mimpc.training.checkpoint import load_checkpoint
 
     method = "hybrid" if checkpoint is None else load_checkpoint(checkpoint, problem).method
-    if kind == "hard" and method == "lpae":
+    if kind == "hard" and not get_method(method).relaxed_qp:
         raise ValueError(
-            f"--mix hard needs a policy whose plan is a relaxed QP (sl, ssl or hybrid) to tell where it "
-            f"fails; --policy {checkpoint} is an lpae checkpoint"
+            f"--mix hard needs a policy whose plan is a relaxed QP ({', '.join(relaxed_qp_methods())}) to tell "
+            f"where it fails; --policy {checkpoint} is an {method} checkpoint"
         )
     return make_controller(method, problem, checkpoint=checkpoint)
 

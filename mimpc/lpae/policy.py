@@ -28,13 +28,22 @@ from torch import nn
 
 from mimpc.problems import ParametricMIQP
 from mimpc.problems.validation import check_config_fields
-from mimpc.training.checkpoint import register_model_kind
+from mimpc.training.checkpoint import Checkpoint
 from mimpc.training.dataset import ExpertDataset
 from mimpc.training.losses import anneal_multiplier, penalty
-from mimpc.training.methods import TrainOptions, register_method
+from mimpc.training.methods import TrainOptions
+from mimpc.training.model_kinds import register_model_kind
 from mimpc.training.models import integer_head_kind, mlp, straight_through_integers
 
-__all__ = ["LPAEConfig", "LPAELossConfig", "LPAEPolicy", "StateMap", "train_lpae"]
+__all__ = [
+    "LPAEConfig",
+    "LPAELossConfig",
+    "LPAEPolicy",
+    "StateMap",
+    "train_lpae",
+    "train_with_options",
+    "plan_solutions",
+]
 
 
 @dataclass(frozen=True)
@@ -209,7 +218,7 @@ class LPAEMethod:
         return loss, x, delta, torch.ones(len(theta), dtype=torch.bool, device=theta.device)
 
 
-def _train_method(
+def train_with_options(
     problem: ParametricMIQP,
     dataset: ExpertDataset,
     out: str | Path,
@@ -217,7 +226,7 @@ def _train_method(
     loss_overrides: dict[str, Any],
     options: TrainOptions,
 ) -> Any:
-    """``mimpc train --method lpae`` (see :mod:`mimpc.training.methods`)."""
+    """The training hook of ``mimpc train --method lpae`` (see :mod:`mimpc.training.methods`)."""
     if options.init is not None:
         raise ValueError("--init applies to sl, ssl and hybrid policies, not lpae")
     if options.head != "per_integer":
@@ -244,7 +253,7 @@ def train_lpae(
     loss_overrides: dict[str, Any] | None = None,
     hidden: list[int] | None = None,
     resume: str | Path | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
 ) -> Any:
     """Train an LP-AE policy on the thetas of ``dataset`` (labels are not used; the stored optimal
     objectives only serve the validation metrics and the objective scale)."""
@@ -264,5 +273,13 @@ def train_lpae(
     )
 
 
+@torch.no_grad()
+def plan_solutions(ckpt: Checkpoint, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(delta, x, slack)`` of the LP-AE encoder's decisions for a batch of theta (no QP); 'slack'
+    is the plan's continuous violation per row (the open-loop evaluation hook of the method)."""
+    x, delta = ckpt.policy.encode(torch.as_tensor(theta, dtype=torch.float32))
+    x, delta = x.double().numpy(), delta.double().numpy()
+    return delta, x, ckpt.problem.violations(x, delta, theta).continuous
+
+
 register_model_kind("lpae", LPAEPolicy, LPAEConfig)
-register_method("lpae", _train_method)

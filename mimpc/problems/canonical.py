@@ -279,6 +279,8 @@ class ParametricMIQP:
     def objective(self, x: Any, delta: Any, theta: Any) -> Any:
         """The MIQP objective ``f(x, delta; theta)`` (numpy or torch, single or batched)."""
         z = _cat(x, delta)
+        if z.ndim == 1 and not _is_torch(z) and np.ndim(theta) == 1:  # one plan (a closed-loop record): sparse products
+            return self._cached("sparse_objective", lambda: _SparseObjective(self))(z, np.asarray(theta, float))
         quad = 0.5 * ((z @ self._mat("P", z)) * z).sum(-1)
         return quad + (self.linear_cost(theta) * z).sum(-1) + self.cost_constant(theta)
 
@@ -483,6 +485,24 @@ def _unpickle_after_benchmark(ref: str, blob: bytes) -> ParametricMIQP:
 
 
 # ---------------------------------------------------------------------- array helpers
+class _SparseObjective:
+    """:meth:`ParametricMIQP.objective` of one ``(z, theta)`` through the non-zeros of ``P`` and
+    ``Q_t`` (MPC costs touch a few entries of each: the dense products cost far more)."""
+
+    def __init__(self, problem: ParametricMIQP) -> None:
+        self.p_rows, self.p_cols = np.nonzero(problem.P)
+        self.p_vals = problem.P[self.p_rows, self.p_cols]
+        self.q_rows, self.q_cols = np.nonzero(problem.Q_t)
+        self.q_vals = problem.Q_t[self.q_rows, self.q_cols]
+        self.q, self.C_tt, self.c_t, self.c0 = problem.q, problem.C_tt, problem.c_t, problem.c0
+
+    def __call__(self, z: np.ndarray, theta: np.ndarray) -> float:
+        quad = 0.5 * float(np.dot(self.p_vals, z[self.p_rows] * z[self.p_cols]))
+        linear = float(self.q @ z) + float(np.dot(self.q_vals, z[self.q_rows] * theta[self.q_cols]))
+        constant = 0.5 * float(theta @ self.C_tt @ theta) + float(self.c_t @ theta) + self.c0
+        return quad + linear + constant
+
+
 def _is_torch(a: Any) -> bool:
     return type(a).__module__.startswith("torch")
 

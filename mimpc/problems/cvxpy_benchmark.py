@@ -17,6 +17,7 @@ of theta that pin ``states[0]`` (read off the initial-state rows, wherever they 
 
 from __future__ import annotations
 
+import functools
 import inspect
 import sys
 from collections.abc import Callable, Mapping
@@ -39,7 +40,7 @@ def state_theta_index(problem: ParametricMIQP) -> np.ndarray:
     """
 
     def compute() -> np.ndarray:
-        lay = problem.layout
+        lay = problem.require_layout()
         rows = lay.initial_rows
         Bt, As = problem.B_t[rows], problem.A[np.ix_(rows, lay.state_index[0])]
         cols = np.flatnonzero(np.any(Bt != 0, axis=0))
@@ -59,7 +60,7 @@ def state_theta_index(problem: ParametricMIQP) -> np.ndarray:
 
 def advance_state(problem: ParametricMIQP, theta: np.ndarray, next_state: np.ndarray) -> np.ndarray:
     """``theta`` with the entries that pin ``x_0`` set so that ``x_0(theta) = next_state``; the rest kept."""
-    lay = problem.layout
+    lay = problem.require_layout()
     idx = state_theta_index(problem)
     rows = lay.initial_rows
     As = problem.A[np.ix_(rows, lay.state_index[0])]
@@ -120,7 +121,9 @@ def _config_class(model: Callable[..., Any], name: str) -> type:
             (
                 p.name,
                 Any,
-                field(default_factory=lambda d=default: d) if isinstance(default, list) else field(default=default),
+                field(default_factory=functools.partial(list, default))
+                if isinstance(default, list)
+                else field(default=default),
             )
         )
     cls_name = "".join(w.capitalize() for w in name.replace("-", "_").split("_")) + "Config"
@@ -187,7 +190,7 @@ def cvxpy_benchmark(
         out = advance_state(problem, theta, next_state)
         sl = forecast_slice(problem)
         if sl is not None:
-            f = out[sl].reshape(problem.layout.horizon, -1)
+            f = out[sl].reshape(problem.require_layout().horizon, -1)
             out[sl] = np.vstack([f[1:], f[-1:]]).ravel()
         return out
 
@@ -195,7 +198,8 @@ def cvxpy_benchmark(
     if forecast is not None:
         probe = build_from_config(config_class())
         sl = forecast_slice(probe)
-        H = probe.layout.horizon
+        assert sl is not None  # forecast is set
+        H = probe.require_layout().horizon
         if (sl.stop - sl.start) % H:
             raise ValueError(f"forecast {forecast!r} has {sl.stop - sl.start} entries, not a multiple of H = {H}")
         forecast_field = (sl.start, (sl.stop - sl.start) // H)

@@ -512,7 +512,7 @@ def _grouped(cp: Any, problem: Any, groups: Mapping[str, Any] | None, G, g0, Gt,
                 names[pos[m.id]] = gname
     label = np.array([names[o] if o >= 0 else AUX_GROUP for o in origin], dtype=object)
     ordered, row_groups, start = [], [], 0
-    first = {}  # groups in the order of their first constraint, cvxpy's auxiliary rows last
+    first: dict[str, float] = {}  # groups in the order of their first constraint, cvxpy's auxiliary rows last
     for lab, o in zip(label.tolist(), origin.tolist()):
         first[lab] = min(first.get(lab, np.inf), o if o >= 0 else np.inf)
     for gname in sorted(first, key=lambda n: (n == AUX_GROUP, first[n])):

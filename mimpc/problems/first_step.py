@@ -70,27 +70,41 @@ def first_step_rows(problem: ParametricMIQP) -> np.ndarray:
     return problem._cached("first_step_rows", compute)
 
 
+def _row_data(problem: ParametricMIQP) -> tuple:
+    """What :func:`executed_violations` reads every step, taken from the problem once: the
+    first-step rows of ``G``, ``h`` and ``H_t``, the groups holding such rows (name, positions)
+    and which of the rows are integer-only."""
+
+    def compute() -> tuple:
+        rows = first_step_rows(problem)
+        groups = [
+            (g.name, np.flatnonzero((rows >= g.start) & (rows < g.stop)))
+            for g in problem.row_groups
+            if np.any((rows >= g.start) & (rows < g.stop))
+        ]
+        integer = np.isin(rows, problem.integer_rows)
+        G, h, Ht = (np.ascontiguousarray(M[rows]) for M in (problem.G, problem.h, problem.H_t))
+        return G, h, Ht, groups, integer
+
+    return problem._cached("first_step_row_data", compute)
+
+
 def executed_violations(
     problem: ParametricMIQP, theta: Any, u: Any, delta_step: Any, next_state: Any
 ) -> tuple[dict[str, float], float, float]:
     """Positive parts of the first-step rows at an executed step: ``(per group, continuous total,
     integer-only total)``, the groups being those that hold first-step rows. ``delta_step`` are the
     integers of the step (the applied ones where they drive the plant, else the plan's)."""
+    from mimpc.problems.plant import plant_of
+
     lay = problem.require_layout()
     theta = np.asarray(theta, dtype=float)
-    rows = first_step_rows(problem)
+    G, h, Ht, groups, integer = _row_data(problem)
     z = np.zeros(problem.n_z)
-    z[lay.state_index[0]] = problem.initial_state(theta)
+    z[lay.state_index[0]] = plant_of(problem).initial(theta[None])[0]
     z[lay.state_index[1]] = np.asarray(next_state, dtype=float)
     z[lay.input_index[0]] = np.atleast_1d(np.asarray(u, dtype=float))
     z[problem.n_x + lay.delta_index[0]] = np.atleast_1d(np.asarray(delta_step, dtype=float))
-    viol = np.zeros(problem.n_ineq)
-    viol[rows] = np.maximum(problem.G[rows] @ z - problem.ineq_rhs(theta)[rows], 0.0)
-    groups = {
-        g.name: float(viol[g.start : g.stop].sum())
-        for g in problem.row_groups
-        if np.any((rows >= g.start) & (rows < g.stop))
-    }
-    integer = np.zeros(problem.n_ineq, dtype=bool)
-    integer[problem.integer_rows] = True
-    return groups, float(viol[~integer].sum()), float(viol[integer].sum())
+    viol = np.maximum(G @ z - (h + Ht @ theta), 0.0)
+    per_group = {name: float(viol[at].sum()) for name, at in groups}
+    return per_group, float(viol[~integer].sum()), float(viol[integer].sum())

@@ -44,6 +44,8 @@ class Plant:
         n_t, n_u = problem.n_theta, lay.n_input
         self.n_state, self.n_theta, self.n_input, self.n_delta = lay.n_state, n_t, n_u, lay.n_delta_step
         self.offset = full[:, 0].copy()
+        self._x0_offset = x0_map[:, 0].copy()
+        self._x0_terms = [(j, np.ascontiguousarray(x0_map[:, 1 + j])) for j in range(n_t) if np.any(x0_map[:, 1 + j])]
         # (block, column, coefficients) of every column that is not identically zero, in a fixed order
         blocks = (full[:, 1 : 1 + n_t], full[:, 1 + n_t : 1 + n_t + n_u], full[:, 1 + n_t + n_u :])
         self._terms = [(b, j, np.ascontiguousarray(M[:, j])) for b, M in enumerate(blocks) for j in range(M.shape[1])]
@@ -57,6 +59,15 @@ class Plant:
         out[:] = self.offset
         for block, j, coef in self._terms:
             out += parts[block][:, j : j + 1] * coef
+        return out
+
+    def initial(self, theta: np.ndarray) -> np.ndarray:
+        """The states ``x_0(theta)`` the initial-state rows pin, shape ``(B, n_state)``, of a trusted
+        ``theta (B, n_theta)`` (row by row as alone, like :meth:`step`)."""
+        out = np.empty((len(theta), self.n_state))
+        out[:] = self._x0_offset
+        for j, coef in self._x0_terms:
+            out += theta[:, j : j + 1] * coef
         return out
 
 

@@ -126,8 +126,8 @@ def check_config_fields(config: Any, what: str, overrides: Any = None) -> None:
     """Refuse unknown override keys and non-numbers in the numeric fields of a dataclass config.
 
     ``overrides`` (optional, a mapping) are checked for keys that are not fields of ``config``'s class;
-    then every field annotated ``float``/``int`` (or ``float | None``) of ``config`` must hold a real
-    number (not a string, a boolean or a complex number). The ValueError names ``what`` and the field.
+    then every field annotated ``float`` (or ``float | None``) of ``config`` must hold a finite real
+    number (not a string, a boolean or a complex number) and every ``int`` field an integer. The ValueError names ``what`` and the field.
     """
     import dataclasses
 
@@ -142,6 +142,14 @@ def check_config_fields(config: Any, what: str, overrides: Any = None) -> None:
             continue
         value = getattr(config, f.name)
         if value is None and kind.endswith("None"):
+            continue
+        if kind.startswith("int"):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise ValueError(
+                    f"{what} {f.name} must be an integer"
+                    + (" or None" if kind.endswith("None") else "")
+                    + f", got {value!r}"
+                )
             continue
         v = _as_real(value, f"{what} {f.name}", "a finite number" + (" or None" if kind.endswith("None") else ""))
         if not math.isfinite(v):

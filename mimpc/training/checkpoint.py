@@ -15,6 +15,7 @@ import torch
 import mimpc
 from mimpc.problems import ParametricMIQP
 from mimpc.problems.spec import problem_from_spec, problem_spec
+from mimpc.training.model_kinds import model_kind
 
 __all__ = ["CHECKPOINT_FORMAT", "Checkpoint", "save_checkpoint", "load_checkpoint"]
 
@@ -103,7 +104,8 @@ def load_checkpoint(
         with torch.serialization.safe_globals(_NUMPY_SCALARS):
             payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # truncated zip, bad pickle, ...
-        raise ValueError(f"checkpoint {path} is truncated or corrupt ({type(exc).__name__}: {exc})") from exc
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise ValueError(f"checkpoint {path} is truncated or corrupt ({type(exc).__name__}: {first})") from exc
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(
             f"{path} is not a mimpc checkpoint (format {payload.get('format') if isinstance(payload, dict) else None!r})"
@@ -156,7 +158,7 @@ def load_checkpoint(
 
 
 def _config_class(kind: Any) -> type:
-    return _model_kind(kind)[1]
+    return model_kind(kind)[1]
 
 
 def _check_model_config(path: Path, kind: Any, config: Any) -> None:
@@ -224,31 +226,7 @@ _NUMPY_SCALARS: list[Any] = [
 _NUMPY_SCALARS = [g for g in _NUMPY_SCALARS if g]
 
 
-#: Model kinds of checkpoints and the module that defines (and registers) each: a module is
-#: imported only when a checkpoint of its kind is loaded, so this module imports none of them.
-_MODEL_MODULES: dict[str, str] = {"integer_policy": "mimpc.training.models", "lpae": "mimpc.lpae.policy"}
-_MODEL_KINDS: dict[str, tuple[type, type]] = {}
-
-
-def register_model_kind(kind: str, policy_class: type, config_class: type, module: str | None = None) -> None:
-    """Make checkpoints of model ``kind`` load as ``policy_class(problem, config_class(**config))``
-    (called by the module defining the model; ``module`` lets it be found before it is imported)."""
-    _MODEL_KINDS[kind] = (policy_class, config_class)
-    if module is not None:
-        _MODEL_MODULES[kind] = module
-
-
-def _model_kind(kind: Any) -> tuple[type, type]:
-    if kind not in _MODEL_KINDS and kind in _MODEL_MODULES:
-        import importlib
-
-        importlib.import_module(_MODEL_MODULES[kind])
-    if kind not in _MODEL_KINDS:
-        raise ValueError(f"unknown model kind {kind!r} in checkpoint; known kinds: {sorted(_MODEL_MODULES)}")
-    return _MODEL_KINDS[kind]
-
-
 def build_policy(kind: str, problem: ParametricMIQP, config: dict[str, Any]) -> torch.nn.Module:
     """An untrained policy of ``kind`` for ``problem`` (its weights are then loaded)."""
-    policy_class, config_class = _model_kind(kind)
+    policy_class, config_class = model_kind(kind)
     return policy_class(problem, config_class(**config))

@@ -5,6 +5,7 @@ MIQP at evaluation time."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,11 @@ from mimpc.problems.validation import check_positive_int
 from mimpc.training.checkpoint import Checkpoint, load_checkpoint
 from mimpc.training.dataset import ExpertDataset, kind_of_episodes, load_dataset
 
-__all__ = ["evaluate_checkpoint", "evaluate_arrays", "labelled_sample", "predict_solutions"]
+__all__ = ["evaluate_checkpoint", "evaluate_arrays", "labelled_sample", "predict_solutions", "Solutions"]
+
+#: A method's open-loop decoding: ``solutions(ckpt, theta, qp_backend=..., repair=...) -> (delta, x, slack)``
+#: for a batch of theta (see :attr:`mimpc.controllers.methods.LearnedMethod.solutions`).
+Solutions = Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 
 @torch.no_grad()
@@ -60,11 +65,16 @@ def evaluate_checkpoint(
     qp_backend: str = "auto",
     repair: int = 0,
     kind: str | None = None,
+    solutions: Solutions | None = None,
 ) -> dict[str, Any]:
     """Open-loop metrics of ``checkpoint`` on a dataset split (only its samples of ``kind``, see
     :mod:`mimpc.generation.mix`, if given): optimality gap (mean, median, p95) against the stored
     proven-optimal objectives, integer-only and continuous violation magnitudes and rates,
-    lookahead collision rate. Returns ``{"summary", "per_instance"}``."""
+    lookahead collision rate. Returns ``{"summary", "per_instance"}``.
+
+    ``solutions`` is the method's decoding (its :attr:`~mimpc.controllers.methods.LearnedMethod.solutions`
+    hook, e.g. ``get_method(ckpt.method).solutions``); None: :func:`predict_solutions`, the policy's
+    integers and the relaxed QP at them (the paper's methods)."""
     if max_samples is not None:
         check_positive_int(max_samples, "max_samples")
     if isinstance(repair, bool) or not isinstance(repair, (int, np.integer)) or repair < 0:
@@ -80,19 +90,23 @@ def evaluate_checkpoint(
         part = {k: v[:max_samples] for k, v in part.items()}
     if len(part["theta"]) == 0:
         raise ValueError(f"split {split!r} of {ds.path} is empty" + (f" of {kind!r} samples" if kind else ""))
-    return evaluate_arrays(ckpt, part, split, qp_backend=qp_backend, repair=repair)
+    return evaluate_arrays(ckpt, part, split, qp_backend=qp_backend, repair=repair, solutions=solutions)
 
 
 def evaluate_arrays(
-    ckpt: Checkpoint, part: dict[str, np.ndarray], split: str, qp_backend: str = "auto", repair: int = 0
+    ckpt: Checkpoint,
+    part: dict[str, np.ndarray],
+    split: str,
+    qp_backend: str = "auto",
+    repair: int = 0,
+    solutions: Solutions | None = None,
 ) -> dict[str, Any]:
     """Open-loop metrics of ``ckpt`` on labelled arrays ``theta``, ``delta`` (canonical labels)
-    and ``objective`` (see :func:`evaluate_checkpoint`); ``split`` names them in the summary."""
+    and ``objective`` (see :func:`evaluate_checkpoint`, also for ``solutions``); ``split`` names
+    them in the summary."""
     start = time.perf_counter()
-    if ckpt.method == "lpae":
-        delta, x, slack = _lpae_solutions(ckpt, part["theta"])
-    else:
-        delta, x, slack = predict_solutions(ckpt, part["theta"], qp_backend=qp_backend, repair=repair)
+    decode = predict_solutions if solutions is None else solutions
+    delta, x, slack = decode(ckpt, part["theta"], qp_backend=qp_backend, repair=repair)
     elapsed = time.perf_counter() - start
     per = metrics.open_loop_metrics(ckpt.problem, part["theta"], x, delta, part["objective"])
     per["slack"] = slack.sum(-1)
@@ -138,11 +152,3 @@ def labelled_sample(
         "objective": np.array(objectives),
     }
     return part, statuses
-
-
-@torch.no_grad()
-def _lpae_solutions(ckpt: Checkpoint, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The LP-AE encoder's decisions (no QP); 'slack' is the plan's continuous violation per row."""
-    x, delta = ckpt.policy.encode(torch.as_tensor(theta, dtype=torch.float32))
-    x, delta = x.double().numpy(), delta.double().numpy()
-    return delta, x, ckpt.problem.violations(x, delta, theta).continuous

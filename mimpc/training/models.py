@@ -31,7 +31,6 @@ import torch
 from torch import nn
 
 from mimpc.problems import ParametricMIQP
-from mimpc.training.checkpoint import register_model_kind
 from mimpc.training.integer_chains import chain_map_indices, find_rate_chains
 from mimpc.training.integer_groups import find_integer_groups
 from mimpc.training.integer_map import integer_rows_of, log_probabilities, rows_map_indices
@@ -381,6 +380,7 @@ class _NumpyPolicy:
         else:
             linears = [m for m in policy.net if isinstance(m, nn.Linear)]
             self.layers = [(arr(m.weight).T.copy(), arr(m.bias)) for m in linears]
+            self._fuse(policy.config.activation == "relu")
         if self.kind == "grouped":
             self.n_groups = policy.n_groups
             self.patterns = arr(policy.patterns, np.float64)
@@ -397,11 +397,41 @@ class _NumpyPolicy:
         self.last_decode_seconds = time.perf_counter() - t0
         return delta
 
+    def _fuse(self, relu: bool) -> None:
+        """The MLP laid out for one theta per call: the normalisation folded into the first layer
+        (kept in float64, where it costs nothing: theta is small), every later layer's bias
+        appended to its weights as a last row (C-contiguous float32, read once per step) so that a
+        layer is one matrix-vector product into a buffer whose last entry is 1, and ReLU in place."""
+        (W0, b0), rest = self.layers[0], self.layers[1:]
+        W0 = W0.astype(np.float64) / self.std.astype(np.float64)[:, None]
+        self._first = (W0, b0.astype(np.float64) - self.mean.astype(np.float64) @ W0)
+        self._fused = [np.ascontiguousarray(np.vstack([W, b[None]]), dtype=np.float32) for W, b in rest]
+        self._widths = [len(b0)] + [len(b) for _, b in rest]
+        self._relu = relu
+
     def scores(self, theta: np.ndarray) -> np.ndarray:
         """The head's raw output for one theta (the logits that :meth:`decode` turns into integers)."""
-        z = (np.asarray(theta, dtype=np.float32) - self.mean) / self.std
         if self.scorer is not None:
-            return self.scorer(z)
+            return self.scorer((np.asarray(theta, dtype=np.float32) - self.mean) / self.std)
+        if not self._relu:
+            return self._scores_layered(theta)
+        W0, b0 = self._first
+        width = self._widths[0]
+        h = np.empty(width + 1, dtype=np.float32)
+        h[-1] = 1.0
+        np.maximum(np.asarray(theta, dtype=np.float64) @ W0 + b0, 0.0, out=h[:width], casting="same_kind")
+        if not self._fused:
+            return h[:width].copy()
+        for W, width in zip(self._fused[:-1], self._widths[1:]):
+            out = np.empty(width + 1, dtype=np.float32)
+            out[-1] = 1.0
+            np.dot(h, W, out=out[:width])
+            np.maximum(out[:width], 0.0, out=out[:width])
+            h = out
+        return np.dot(h, self._fused[-1])
+
+    def _scores_layered(self, theta: np.ndarray) -> np.ndarray:
+        z = (np.asarray(theta, dtype=np.float32) - self.mean) / self.std
         last = len(self.layers) - 1
         for i, (W, b) in enumerate(self.layers):
             z = z @ W + b
@@ -421,9 +451,12 @@ class _NumpyPolicy:
             return (out > 0).astype(np.float64)
         if self.kind == "categorical":
             scores = out.reshape(-1, self.n_values)
+            idx = scores.argmax(-1)
             if self.chains is not None:
-                return self.lower + chain_map_indices(scores[None], self.chains)[0].astype(np.float64)
-            return self.lower + scores.argmax(-1).astype(np.float64)
+                steps = np.diff(idx[self.chains.order], axis=-1)
+                if steps.size and np.abs(steps).max() > self.chains.max_step:  # else the argmax is the MAP
+                    idx = chain_map_indices(scores[None], self.chains)[0]
+            return self.lower + idx.astype(np.float64)
         if self.kind == "grouped":
             pick = out.reshape(self.n_groups, self.n_values).argmax(-1)
             return self.patterns[pick].reshape(-1)[self.order]
@@ -435,6 +468,3 @@ class _NumpyPolicy:
             current = np.clip(current + steps[:, k], self.lower, self.upper)
             chain.append(current)
         return np.stack(chain, axis=-1).reshape(-1)[self.inverse]
-
-
-register_model_kind("integer_policy", IntegerPolicy, ModelConfig)

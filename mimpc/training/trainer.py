@@ -17,14 +17,15 @@ import torch
 from mimpc import metrics
 from mimpc.io import write_csv
 from mimpc.problems import ParametricMIQP
+from mimpc.problems.validation import check_config_fields
 from mimpc.training.checkpoint import load_checkpoint, save_checkpoint
 from mimpc.training.dataset import ExpertDataset
 from mimpc.training.losses import METHODS, HybridLoss, LossConfig, loss_preset
-from mimpc.training.methods import TrainOptions, register_method
+from mimpc.training.methods import TrainOptions
 from mimpc.training.models import IntegerPolicy, ModelConfig
 from mimpc.training.support import TrainingSupport
 
-__all__ = ["TrainConfig", "TrainResult", "train", "resolve_device", "slack_penalty_check"]
+__all__ = ["TrainConfig", "TrainResult", "train", "train_with_options", "resolve_device", "slack_penalty_check"]
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ class TrainConfig:
     threads: int | None = None
 
     def __post_init__(self) -> None:
+        check_config_fields(self, "train config")
         for name in ("epochs", "batch_size", "patience", "val_batch_size"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -191,7 +193,7 @@ def train(
     loss_config: LossConfig | None = None,
     model_config: ModelConfig | None = None,
     resume: str | Path | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
     init: str | Path | None = None,
 ) -> TrainResult:
     """Train a policy with ``method`` in ``("sl", "ssl", "hybrid")`` and write the best checkpoint to
@@ -225,41 +227,35 @@ def train(
     return fit(runner, dataset, train_split, out, config, resume=resume, progress=progress)
 
 
-def _train_l2o(method: str) -> Any:
-    """The registered training function of the paper's ``method`` (see :mod:`mimpc.training.methods`)."""
-
-    def run(
-        problem: ParametricMIQP,
-        dataset: ExpertDataset,
-        out: str | Path,
-        config: TrainConfig | None,
-        loss_overrides: dict[str, Any],
-        options: TrainOptions,
-    ) -> TrainResult:
-        model = ModelConfig(
-            head=options.head,
-            encoder=options.encoder,
-            decode=options.decode,
-            **({"hidden": tuple(options.hidden)} if options.hidden else {}),
-        )
-        return train(
-            problem,
-            dataset,
-            method,
-            out,
-            config,
-            loss_preset(method, problem.name, **loss_overrides),
-            model,
-            resume=options.resume,
-            progress=options.progress,
-            init=options.init,
-        )
-
-    return run
-
-
-for _method in METHODS:
-    register_method(_method, _train_l2o(_method))
+def train_with_options(
+    method: str,
+    problem: ParametricMIQP,
+    dataset: ExpertDataset,
+    out: str | Path,
+    config: TrainConfig | None,
+    loss_overrides: dict[str, Any],
+    options: TrainOptions,
+) -> TrainResult:
+    """The training hook of the paper's ``method`` (``mimpc train --method sl|ssl|hybrid``, see
+    :mod:`mimpc.training.methods`): :func:`train` with the loss preset and the model of ``options``."""
+    model = ModelConfig(
+        head=options.head,
+        encoder=options.encoder,
+        decode=options.decode,
+        **({"hidden": tuple(options.hidden)} if options.hidden else {}),
+    )
+    return train(
+        problem,
+        dataset,
+        method,
+        out,
+        config,
+        loss_preset(method, problem.name, **loss_overrides),
+        model,
+        resume=options.resume,
+        progress=options.progress,
+        init=options.init,
+    )
 
 
 def _init_weights(policy: IntegerPolicy, path: str | Path, problem: ParametricMIQP) -> None:
@@ -318,7 +314,7 @@ def fit(
     out: str | Path,
     config: TrainConfig,
     resume: str | Path | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
 ) -> TrainResult:
     """The training loop shared by every method.
 
@@ -382,7 +378,7 @@ def fit(
             total=train_data.n,
             desc=f"{runner.name} epoch {epoch + 1}/{config.epochs}",
             unit="sample",
-            disable=not progress,
+            disable=None if progress is None else not progress,
             leave=False,
         )
         for theta, delta_star, _ in train_data.iterate(config.batch_size, generator):
