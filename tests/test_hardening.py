@@ -611,3 +611,21 @@ def test_vector_env_and_set_plan_refuse_non_real_values():
     lanes.step([0], [[0.1, 0.0]])
     with pytest.raises(ValueError, match="positions must be"):
         env.unwrapped.set_plan([["0", "1"]])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("build", [robot_nav, thermal_tank])
+@pytest.mark.parametrize("name", ["miqp", "sl", "ssl", "hybrid", "lpae", "hybrid+cert", "lpae+cert"])
+def test_no_controller_returns_nan_on_absurd_finite_observations(build, name):
+    problem = build()
+    ctrl = make_controller(name, problem)
+    for big in (1e15, 1e38, 1e300, -1e300):
+        for index in (0, 2):  # robot: position, velocity; tank: level, first forecast
+            theta = _absurd(problem) * 0.0
+            if problem.name == "robot_nav":
+                theta[[4, 5]] = [1.0, -1.0]
+            theta[index] = big
+            with np.errstate(all="ignore"):
+                action = ctrl.act(theta)
+            u = action["u"] if isinstance(action, dict) else action
+            assert np.all(np.isfinite(u)), (big, index, action)
