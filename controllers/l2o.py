@@ -18,7 +18,7 @@ import torch
 
 from mimpc.controllers.base import Controller, StepInfo, defer_diagnostics, solution_to_action
 from mimpc.controllers.fallback import coasting_step
-from mimpc.controllers.methods import relaxed_qp_methods
+from mimpc.controllers.methods.registry import relaxed_qp_methods
 from mimpc.controllers.repair import plan_integers, supports_repair
 from mimpc.controllers.torch_threads import check_threads, torch_threads
 from mimpc.problems import ParametricMIQP

@@ -21,7 +21,10 @@ from mimpc.problems import ParametricMIQP, ThermalTankConfig, thermal_tank
 from mimpc.problems.tank import sample_disturbances, sample_initial_state
 from mimpc.problems.validation import as_real_array
 
-__all__ = ["ThermalTankEnv"]
+__all__ = ["ThermalTankEnv", "MAX_EPISODE_STEPS"]
+
+MAX_EPISODE_STEPS = 1_000_000
+"""Longest tank episode: its disturbance, drawn at reset, takes 16 bytes a step."""
 
 N_DIST = 2
 
@@ -77,6 +80,11 @@ class ThermalTankEnv(MPCEnv):
     ) -> None:
         problem = resolve_env_problem(problem, problem_overrides, thermal_tank, ThermalTankConfig, "ThermalTankEnv")
         super().__init__(problem, render_mode, max_steps)
+        if self.max_steps > MAX_EPISODE_STEPS:
+            raise ValueError(
+                f"max_steps must be at most {MAX_EPISODE_STEPS:,} for the tank (its disturbance is drawn for the "
+                f"whole episode at reset), got {max_steps!r}"
+            )
         cfg: ThermalTankConfig = problem.config
         self.config = cfg
         lay = problem.require_layout()

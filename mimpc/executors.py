@@ -150,6 +150,8 @@ class RayExecutor(Executor):
         super().__init__(workers, max_retries)
         self._ray = import_ray()
         self.address = address or os.environ.get("RAY_ADDRESS") or None
+        if self.address is None:  # a local instance: as many worker processes as tasks in flight
+            check_local_workers(workers)
         self._endpoint = None if self.address is None else ray_endpoint(self.address)
         self.connect_timeout = _connect_timeout(connect_timeout)
         self._started = False
@@ -209,6 +211,16 @@ def import_ray() -> Any:
     except ImportError as exc:
         raise ImportError(f"the Ray executor needs the ray package: {RAY_INSTALL_HINT}") from exc
     return ray
+
+
+def check_local_workers(workers: Any) -> None:
+    """Refuse more local worker processes than :data:`MAX_LOCAL_WORKERS_PER_CPU` per CPU."""
+    limit = MAX_LOCAL_WORKERS_PER_CPU * (os.cpu_count() or 1)
+    if isinstance(workers, int) and workers > limit:
+        raise ValueError(
+            f"workers={workers} local processes on {os.cpu_count() or 1} CPUs: at most {limit} "
+            f"({MAX_LOCAL_WORKERS_PER_CPU} per CPU); connect to a Ray cluster (--ray-address) for more"
+        )
 
 
 def ray_endpoint(address: str) -> tuple[str, int] | None:
@@ -275,12 +287,7 @@ def make_executor(kind: str = "local", workers: int = 1, address: str | None = N
         raise ValueError(f"--ray-address applies to the ray executor only, got executor {kind!r}")
     if kind == "ray":
         return RayExecutor(workers, address, max_retries)
-    limit = MAX_LOCAL_WORKERS_PER_CPU * (os.cpu_count() or 1)
-    if isinstance(workers, int) and workers > limit:
-        raise ValueError(
-            f"workers={workers} local processes on {os.cpu_count() or 1} CPUs: at most {limit} "
-            f"({MAX_LOCAL_WORKERS_PER_CPU} per CPU); use the ray executor for more"
-        )
+    check_local_workers(workers)
     if kind == "process" or workers > 1:
         return ProcessExecutor(workers, max_retries)
     return Executor(workers, 0)

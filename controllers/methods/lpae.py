@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mimpc.controllers.methods import LearnedMethod
+from mimpc.controllers.methods.registry import LearnedMethod
 
 __all__ = ["LPAE"]
 

@@ -12,7 +12,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from mimpc.controllers.methods import LearnedMethod
+from mimpc.controllers.methods.registry import LearnedMethod
 
 __all__ = ["HYBRID", "SL", "SSL"]
 
