@@ -31,7 +31,7 @@ import numpy as np
 from mimpc.controllers.base import Controller, StepInfo
 from mimpc.controllers.torch_threads import torch_threads
 
-__all__ = ["ControllerLanes", "batch_device", "near_ties", "TIE_TOL"]
+__all__ = ["ControllerLanes", "batch_device", "near_ties", "TIE_TOL", "RANKS_CHECKED"]
 
 
 def batch_device() -> str:
@@ -128,34 +128,38 @@ def _no_tf32(torch: Any, cpu: bool) -> Any:
 #: Score differences (logits) below which a batched row is recomputed one theta at a time: far above
 #: the float32 round-off by which torch's batched scores and the single-theta numpy copy differ.
 TIE_TOL = 1e-3
+#: How many of the smallest leave-costs :func:`near_ties` compares for the candidate order.
+RANKS_CHECKED = 16
 
 
-def near_ties(policy: Any, rows: np.ndarray, tol: float = TIE_TOL) -> np.ndarray:
+def near_ties(policy: Any, rows: np.ndarray, tol: float = TIE_TOL, ranks: int = RANKS_CHECKED) -> np.ndarray:
     """Boolean per row of batched scores: could float32 round-off change what the row decides?
 
-    True when, within ``tol``, a factor's two best options tie (its decision), or two of the costs
-    of leaving a factor's best option for its second or third tie across factors (the order of the
-    next most probable assignments, :func:`~mimpc.training.candidates.ranked_assignments`). Such rows
-    are recomputed by the single-theta copy of the network, so that they decide exactly as one
-    step alone would.
+    True when, within ``tol``, a factor's two best options tie (its decision), or, among the
+    ``ranks`` smallest costs of leaving a factor's best option for its second or third, two tie (the
+    order of the next most probable assignments,
+    :func:`~mimpc.training.candidates.ranked_assignments`; ``ranks=0`` checks decisions only). Such
+    rows are recomputed by the single-theta copy of the network, so that they decide as one step
+    alone would. The candidate-order check is a screen, not a proof: a tie between sums of costs
+    of combined changes can pass it.
     """
     n = len(rows)
     if getattr(policy, "kind", None) == "binary":
         s = np.abs(rows.astype(np.float64))
-        costs = np.sort(s, axis=1)  # leaving a binary factor's choice costs |logit| (in logit units)
+        costs = np.sort(s, axis=1)[:, : max(ranks, 1)]  # leaving a binary choice costs |logit|
         return (costs[:, 0] < tol) | (np.diff(costs, axis=1) < tol).any(axis=1)
     if getattr(policy, "kind", None) == "increments":  # argmax decisions only, in two blocks
         head = policy.n_chains * policy.n_values
         first, steps = rows[:, :head], rows[:, head:]
-        return near_ties(_Factors(policy.n_values), first, tol) | near_ties(
-            _Factors(2 * policy.max_step + 1), steps, tol
+        return near_ties(_Factors(policy.n_values), first, tol, 0) | near_ties(
+            _Factors(2 * policy.max_step + 1), steps, tol, 0
         )
     width = getattr(policy, "n_values", None)
     if not width or rows.shape[1] % width:
         return np.ones(n, dtype=bool)  # an unknown head: every row the single way
     top = np.sort(rows.reshape(n, -1, width).astype(np.float64), axis=2)[:, :, ::-1]
     lost = top[:, :, :1] - top[:, :, 1:3]  # cost of the second and third option of each factor
-    pooled = np.sort(lost.reshape(n, -1), axis=1)
+    pooled = np.sort(lost.reshape(n, -1), axis=1)[:, :ranks]
     return (lost[:, :, 0] < tol).any(axis=1) | (np.diff(pooled, axis=1) < tol).any(axis=1)
 
 
@@ -203,6 +207,8 @@ class ControllerLanes:
             policy = _torch_policy(controller)
             self._network = copy.deepcopy(policy).to(self.device).eval()
             self._threads = getattr(getattr(controller, "base", controller), "threads", 1)
+            # the candidate order matters only to a certified cascade that ranks the network's scores
+            self._ranks = RANKS_CHECKED if "topk" in getattr(controller, "order", ()) else 0
             self._torch = torch
         self.last: list[StepInfo | None] = [None] * self.size
 
@@ -239,7 +245,7 @@ class ControllerLanes:
             t0 = time.perf_counter()
             rows = self.scores(theta)
             single = self._slots[idx[0]]._policy  # the numpy copy a single step uses
-            for i in np.flatnonzero(near_ties(single, rows)):
+            for i in np.flatnonzero(near_ties(single, rows, ranks=self._ranks)):
                 rows[i] = single.scores(theta[i])  # a near tie: the single step's own arithmetic decides
             share = (time.perf_counter() - t0) / len(idx)
             for i, lane in enumerate(idx):
