@@ -31,7 +31,7 @@ import numpy as np
 from mimpc.controllers.base import Controller, StepInfo
 from mimpc.controllers.torch_threads import torch_threads
 
-__all__ = ["ControllerLanes", "batch_device"]
+__all__ = ["ControllerLanes", "batch_device", "near_ties", "TIE_TOL"]
 
 
 def batch_device() -> str:
@@ -125,6 +125,49 @@ def _no_tf32(torch: Any, cpu: bool) -> Any:
         torch.backends.cuda.matmul.allow_tf32 = previous
 
 
+#: Score differences (logits) below which a batched row is recomputed one theta at a time: far above
+#: the float32 round-off by which torch's batched scores and the single-theta numpy copy differ.
+TIE_TOL = 1e-3
+
+
+def near_ties(policy: Any, rows: np.ndarray, tol: float = TIE_TOL) -> np.ndarray:
+    """Boolean per row of batched scores: could float32 round-off change what the row decides?
+
+    True when, within ``tol``, a factor's two best options tie (its decision), or two of the costs
+    of leaving a factor's best option for its second or third tie across factors (the order of the
+    next most probable assignments, :func:`~mimpc.training.candidates.ranked_assignments`). Such rows
+    are recomputed by the single-theta copy of the network, so that they decide exactly as one
+    step alone would.
+    """
+    n = len(rows)
+    if getattr(policy, "kind", None) == "binary":
+        s = np.abs(rows.astype(np.float64))
+        costs = np.sort(s, axis=1)  # leaving a binary factor's choice costs |logit| (in logit units)
+        return (costs[:, 0] < tol) | (np.diff(costs, axis=1) < tol).any(axis=1)
+    if getattr(policy, "kind", None) == "increments":  # argmax decisions only, in two blocks
+        head = policy.n_chains * policy.n_values
+        first, steps = rows[:, :head], rows[:, head:]
+        return near_ties(_Factors(policy.n_values), first, tol) | near_ties(
+            _Factors(2 * policy.max_step + 1), steps, tol
+        )
+    width = getattr(policy, "n_values", None)
+    if not width or rows.shape[1] % width:
+        return np.ones(n, dtype=bool)  # an unknown head: every row the single way
+    top = np.sort(rows.reshape(n, -1, width).astype(np.float64), axis=2)[:, :, ::-1]
+    lost = top[:, :, :1] - top[:, :, 1:3]  # cost of the second and third option of each factor
+    pooled = np.sort(lost.reshape(n, -1), axis=1)
+    return (lost[:, :, 0] < tol).any(axis=1) | (np.diff(pooled, axis=1) < tol).any(axis=1)
+
+
+class _Factors:
+    """A head of independent factors with ``n_values`` options each (for :func:`near_ties`)."""
+
+    kind = "categorical"
+
+    def __init__(self, n_values: int) -> None:
+        self.n_values = n_values
+
+
 def _torch_policy(controller: Controller) -> Any:
     """The learned policy (an ``IntegerPolicy``) whose scores a lane's numpy policy reads, or None."""
     base = getattr(controller, "base", controller)
@@ -195,6 +238,9 @@ class ControllerLanes:
         if self._network is not None and len(idx):
             t0 = time.perf_counter()
             rows = self.scores(theta)
+            single = self._slots[idx[0]]._policy  # the numpy copy a single step uses
+            for i in np.flatnonzero(near_ties(single, rows)):
+                rows[i] = single.scores(theta[i])  # a near tie: the single step's own arithmetic decides
             share = (time.perf_counter() - t0) / len(idx)
             for i, lane in enumerate(idx):
                 self._slots[lane].row = rows[i]

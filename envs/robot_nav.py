@@ -18,6 +18,7 @@ from gymnasium import spaces
 from mimpc.envs.base import MPCEnv, as_finite_vector, check_options, clip_to_box, resolve_env_problem
 from mimpc.problems import ParametricMIQP, RobotNavConfig, robot_nav
 from mimpc.problems.robot import COLLISION_TOL, inside_obstacles, sample_start_goal, segment_hits_obstacles
+from mimpc.problems.validation import as_real_array
 
 __all__ = ["RobotNavEnv"]
 
@@ -189,7 +190,7 @@ class RobotNavEnv(MPCEnv):
         if positions is None:
             self._plan = None
             return
-        arr = np.array(positions, dtype=np.float64)
+        arr = as_real_array(positions, "positions", "a real array of shape (N, 2) or (N, 4)")
         if arr.ndim != 2 or arr.shape[1] < 2 or not np.all(np.isfinite(arr)):
             raise ValueError(f"positions must be a finite array of shape (N, 2) or (N, 4), got shape {arr.shape}")
         self._plan = arr[:, :2].copy()

@@ -27,7 +27,7 @@ from mimpc.envs.robot_nav import RobotNavEnv
 from mimpc.envs.thermal_tank import ThermalTankEnv
 from mimpc.problems.plant import plant_of
 from mimpc.problems.robot import COLLISION_TOL, inside_obstacles, segments_hit_obstacles
-from mimpc.problems.validation import check_positive_int
+from mimpc.problems.validation import as_real_array, check_positive_int
 
 __all__ = ["VectorEnv", "make_vector_env"]
 
@@ -94,7 +94,7 @@ class VectorEnv:
 
 
 def _stack_finite(values: Sequence[Any], width: int, name: str) -> np.ndarray:
-    arr = np.array([np.asarray(v, dtype=np.float64).reshape(-1) for v in values])
+    arr = np.array([as_real_array(v, name, f"real vectors of length {width}").reshape(-1) for v in values])
     if arr.ndim != 2 or arr.shape[1] != width or not np.isfinite(arr).all():
         raise ValueError(f"{name} must be finite vectors of length {width}, one per lane")
     return arr

@@ -248,6 +248,24 @@ def test_act_batch_matches_act_row_by_row():
         np.testing.assert_array_equal(batched.last_batch[i].integers, single.last.integers)
 
 
+def test_near_ties_are_flagged_for_the_single_step_arithmetic():
+    from mimpc.controllers.batch import TIE_TOL, near_ties
+
+    p = make_problem("robot_nav")
+    policy = make_controller("hybrid", p)._numpy_policy
+    env = gym.make("mimpc/RobotNav-v0", problem=p)
+    rows = np.array([policy.scores(env.reset(seed=s)[0]) for s in range(6)])
+    clear = ~near_ties(policy, rows)
+    i = int(np.flatnonzero(clear)[0])
+    factors = rows[i].reshape(-1, policy.n_values)
+    best = factors[0].argmax()
+    other = int(np.argsort(factors[0])[-2])
+    factors[0, other] = factors[0, best] - TIE_TOL / 10  # the first factor's two best options now tie
+    rows[i] = factors.reshape(-1)
+    flagged = near_ties(policy, rows)
+    assert flagged[i] and (flagged == ~clear | (np.arange(6) == i)).all()
+
+
 @pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs CUDA")
 def test_network_runs_on_the_gpu_with_the_cpu_decisions():
     p = make_problem("robot_nav")

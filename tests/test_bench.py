@@ -70,6 +70,7 @@ def test_step_latency_exact_and_learned_on_the_same_theta(tiny):
     assert "qp_median_ms" not in lpae
 
 
+@pytest.mark.slow
 def test_step_latency_lpae_alone_is_timed_once(tiny):
     """Regression: ``--method lpae`` passed ``qp=`` to the LP-AE controller and crashed."""
     p, data, ckpts = tiny

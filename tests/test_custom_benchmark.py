@@ -150,3 +150,17 @@ def test_own_problem_through_the_cli(tmp_path, capsys):
         ]
     )
     assert code == 2 and "fingerprint" in capsys.readouterr().err
+
+
+def test_a_problem_of_a_benchmark_file_unpickles_in_a_fresh_process():
+    """Spawned workers (generate --workers, fit) receive problems whose config class lives in the user's
+    file (here made by Benchmark.from_cvxpy): unpickling imports the file first."""
+    import pickle
+    import subprocess
+    import sys
+
+    problem = make_problem(REF, horizon=4)
+    code = "import pickle, sys; p = pickle.loads(sys.stdin.buffer.read()); print(p.fingerprint(), p.config.horizon)"
+    out = subprocess.run([sys.executable, "-c", code], input=pickle.dumps(problem), capture_output=True, timeout=300)
+    assert out.returncode == 0, out.stderr.decode()[-500:]
+    assert out.stdout.decode().split() == [problem.fingerprint(), "4"]

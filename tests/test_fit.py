@@ -11,7 +11,7 @@ import pytest
 from mimpc.fit.coverage import good_turing, strategies
 from mimpc.fit.pipeline import FitConfig, fit, heldout_score
 from mimpc.fit.structure import choose_structure
-from mimpc.problems import thermal_tank
+from mimpc.problems import robot_nav, thermal_tank
 from mimpc.problems.benchmark import load_benchmark
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -29,6 +29,8 @@ def test_structure_follows_the_rows():
     tank = choose_structure(thermal_tank(horizon=5))
     assert (tank.head, tank.encoder, tank.decode) == ("per_integer", "temporal", "chain_map")
     assert all(isinstance(r, str) and r for r in uc.reasons)
+    robot = choose_structure(robot_nav())  # the hand-made recipe's choices (scripts/train_pretrained.sh)
+    assert (robot.head, robot.encoder, robot.decode) == ("grouped", "mlp", "argmax")
 
 
 def test_good_turing_counts_singletons():

@@ -34,9 +34,11 @@ def _generate_cli(out, samples, **popen):
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **popen)
 
 
-def test_killed_generation_resumes_to_the_same_dataset(tmp_path):
+def test_killed_generation_resumes_to_the_same_dataset(tmp_path, cli):
+    """A real process is killed (SIGKILL) mid-run; the reference and the resumed run go in-process."""
     full = tmp_path / "full"
-    assert _generate_cli(full, 150).wait(timeout=300) == 0
+    args = ["generate", *TANK_ARGS, "--samples", "150"]
+    assert cli([*args, "--out", full])[0] == 0
     cut = tmp_path / "cut"
     proc = _generate_cli(cut, 150)
     deadline = time.time() + 240
@@ -45,7 +47,7 @@ def test_killed_generation_resumes_to_the_same_dataset(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (json.loads((cut / "meta.json").read_text()))["complete"]
-    assert _generate_cli(cut, 150).wait(timeout=300) == 0
+    assert cli([*args, "--out", cut])[0] == 0
     a, b = load_dataset(full), load_dataset(cut)
     for k in SAMPLE_FIELDS:
         if k != "solve_time":

@@ -99,6 +99,14 @@ MODE = LearnedMethod(
 )
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _no_mode_registered_before():
+    """docs/methods.md registers a toy "mode" of its own when tests/test_docs.py runs its code in
+    this process: start these tests without it."""
+    if "mode" in learned_methods():
+        unregister_method("mode")
+
+
 @pytest.fixture
 def mode_method():
     register_method(MODE, replace=True)  # replace: another module (docs/methods.md's example) may use the name

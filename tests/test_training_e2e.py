@@ -62,7 +62,7 @@ def robot_sl(robot_data, tmp_path_factory):
     return train(p, ds, "sl", tmp_path_factory.mktemp("robot_sl") / "sl.pt", ONE_EPOCH, progress=False).checkpoint
 
 
-@pytest.mark.parametrize("method", ["sl", "ssl", "hybrid"])
+@pytest.mark.parametrize("method", ["sl", pytest.param("ssl", marks=pytest.mark.slow), "hybrid"])
 def test_robot_methods_train_evaluate_and_control(robot_data, tmp_path, method):
     p, ds = robot_data
     assert ds.counts()["val"] > 0 and ds.counts()["test"] > 0

@@ -49,7 +49,7 @@ CHUNK_EPOCHS = 5
 """Epochs between two checks of the training's time share (see :func:`_train`)."""
 SL_SHARE, HYBRID_SHARE, ROUND_SL_SHARE, ROUND_HYBRID_SHARE = 0.25, 0.08, 0.08, 0.04
 """Most of the budget each training may take: round 0's SL and hybrid, a later round's SL and hybrid."""
-HYBRID_LOSS = {"supervised": "cross_entropy", "w_constraint": 1.0, "w_supervised": 100.0}
+HYBRID_LOSS = {"supervised": "cross_entropy", "w_constraint": 10.0, "w_supervised": 100.0}
 
 
 @dataclass(frozen=True)

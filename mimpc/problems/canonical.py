@@ -419,6 +419,17 @@ class ParametricMIQP:
             object.__setattr__(self, k, v)
         object.__setattr__(self, "_cache", {})
 
+    def __reduce__(self) -> tuple:
+        """Pickle as usual, except for a problem of a benchmark defined in a file (``file.py:NAME``)
+        whose config class lives in that file: a fresh process (spawned workers) must import the
+        file before it can rebuild the config, so the state travels as bytes behind that import."""
+        module = type(self.config).__module__
+        if self.benchmark and ".py:" in self.benchmark and module.startswith("mimpc_user_"):
+            import pickle
+
+            return (_unpickle_after_benchmark, (self.benchmark, pickle.dumps(self.__getstate__())))
+        return (_new_problem, (), self.__getstate__())
+
     # ------------------------------------------------------------------ internals
     def _cached(self, key: Any, make: Any) -> Any:
         if key not in self._cache:
@@ -455,6 +466,22 @@ class ParametricMIQP:
 
         like = torch.empty(0, dtype=dtype or torch.float64, device=device)
         return self._mat(name, like)
+
+
+def _new_problem() -> ParametricMIQP:
+    return object.__new__(ParametricMIQP)
+
+
+def _unpickle_after_benchmark(ref: str, blob: bytes) -> ParametricMIQP:
+    """Import the benchmark file ``ref`` (which defines the config class), then restore the state."""
+    import pickle
+
+    from mimpc.problems.benchmark import load_benchmark
+
+    load_benchmark(ref)
+    problem = _new_problem()
+    problem.__setstate__(pickle.loads(blob))
+    return problem
 
 
 # ---------------------------------------------------------------------- array helpers
