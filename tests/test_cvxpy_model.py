@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from mimpc.cli import main as mimpc
-from mimpc.problems import CvxpyModelError, from_cvxpy, load_benchmark, robot_nav, thermal_tank
+from mimpc.problems import Benchmark, CvxpyModelError, from_cvxpy, load_benchmark, robot_nav, thermal_tank
 from mimpc.problems.robot import Obstacle
 from mimpc.solvers import make_solver
 
@@ -335,3 +335,34 @@ def test_full_size_robot_and_tank_agree_with_the_builtins_on_50_theta():
         assert res["matrices_equal"], name
         assert res["same_status"] == res["n"] == 50, name
         assert res["optimal"] > 0 and res["max_rel_diff"] <= 1e-6, name
+
+
+def test_default_advance_writes_the_state_and_shifts_the_forecast():
+    bench = load_benchmark(LOT)
+    p = bench.make_problem(horizon=3)
+    theta = bench.sample_theta(p, "starts", np.random.default_rng(4))
+    u, d = np.array([2.0, 0.0]), np.array([1.0, 0.0])
+    nxt = bench.step(p, theta, {"u": u, "delta": d})
+    np.testing.assert_allclose(nxt[:2], p.next_state(theta, u, d))
+    np.testing.assert_allclose(p.initial_state(nxt), p.next_state(theta, u, d))
+    demand = theta[2:].reshape(3, 2)
+    np.testing.assert_array_equal(nxt[2:].reshape(3, 2), np.vstack([demand[1:], demand[-1:]]))
+    assert bench.forecast == (2, 2)
+
+
+def _weights_first(horizon: int = 3):
+    w, x0, f = cp.Parameter(horizon, name="w"), cp.Parameter(name="x0"), cp.Parameter((horizon, 1), name="f")
+    x, u = cp.Variable((horizon + 1, 1), name="x"), cp.Variable((horizon, 1), name="u")
+    d = cp.Variable((horizon, 1), boolean=True, name="d")
+    rows = [x[0, 0] == x0, x[1:] == x[:-1] + u + d - f, u >= -1, u <= 1]
+    cost = cp.sum_squares(x) + w @ u[:, 0]
+    return dict(problem=cp.Problem(cp.Minimize(cost), rows), theta=[w, x0, f], states=x, inputs=u, integers=d)
+
+
+def test_a_forecast_that_moves_with_the_config_is_refused():
+    bench = Benchmark.from_cvxpy(
+        _weights_first, name="weights_first", theta_box={"w": (0, 1), "x0": (0, 1), "f": (0, 1)}, forecast="f"
+    )
+    assert bench.forecast == (4, 1) and bench.make_problem().n_theta == 7
+    with pytest.raises(ValueError, match="forecast 'f' sits at theta\\[5:9\\]"):
+        bench.make_problem(horizon=4)

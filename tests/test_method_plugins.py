@@ -109,7 +109,7 @@ def _no_mode_registered_before():
 
 @pytest.fixture
 def mode_method():
-    register_method(MODE)
+    register_method(MODE, replace=True)  # replace: another module (docs/methods.md's example) may use the name
     yield MODE
     unregister_method("mode")
 
@@ -188,7 +188,7 @@ def test_unregistering_removes_the_method_everywhere(tank, tmp_path):
     from mimpc.training.checkpoint import load_checkpoint
 
     problem, ds = tank
-    register_method(MODE)
+    register_method(MODE, replace=True)
     path = MODE.train(problem, ds, tmp_path / "m.pt", None, {}, None).checkpoint
     unregister_method("mode")
     assert "mode" not in learned_methods() and "mode" not in available_controllers()

@@ -203,11 +203,25 @@ def cvxpy_benchmark(
         if (sl.stop - sl.start) % H:
             raise ValueError(f"forecast {forecast!r} has {sl.stop - sl.start} entries, not a multiple of H = {H}")
         forecast_field = (sl.start, (sl.stop - sl.start) // H)
+
+    def checked(config: Any) -> ParametricMIQP:
+        problem = build_from_config(config)
+        sl = forecast_slice(problem)
+        if sl is None or forecast_field is None:
+            return problem
+        if (sl.start, (sl.stop - sl.start) // problem.require_layout().horizon) != forecast_field:
+            raise ValueError(
+                f"forecast {forecast!r} sits at theta[{sl.start}:{sl.stop}] in this config but at offset "
+                f"{forecast_field[0]} with {forecast_field[1]} channels in the default one; put the parameters "
+                "whose size changes with the config after the forecast"
+            )
+        return problem
+
     return Benchmark(
         name=name,
-        build=lambda **overrides: build_from_config(config_class(**overrides)),
+        build=lambda **overrides: checked(config_class(**overrides)),
         config_class=config_class,
-        build_from_config=build_from_config,
+        build_from_config=checked,
         sample_theta=sample_theta if theta_box is None else box_sampler(theta_box),
         advance=advance or default_advance,
         forecast=forecast_field,
