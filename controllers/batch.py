@@ -160,7 +160,7 @@ def near_ties(policy: Any, rows: np.ndarray, tol: float = TIE_TOL, ranks: int = 
     top = np.sort(rows.reshape(n, -1, width).astype(np.float64), axis=2)[:, :, ::-1]
     lost = top[:, :, :1] - top[:, :, 1:3]  # cost of the second and third option of each factor
     pooled = np.sort(lost.reshape(n, -1), axis=1)[:, :ranks]
-    return (lost[:, :, 0] < tol).any(axis=1) | (np.diff(pooled, axis=1) < tol).any(axis=1)
+    return np.asarray((lost[:, :, 0] < tol).any(axis=1) | (np.diff(pooled, axis=1) < tol).any(axis=1))
 
 
 class _Factors:
@@ -245,8 +245,8 @@ class ControllerLanes:
             t0 = time.perf_counter()
             rows = self.scores(theta)
             single = self._slots[idx[0]]._policy  # the numpy copy a single step uses
-            for i in np.flatnonzero(near_ties(single, rows, ranks=self._ranks)):
-                rows[i] = single.scores(theta[i])  # a near tie: the single step's own arithmetic decides
+            for j in np.flatnonzero(near_ties(single, rows, ranks=self._ranks)):
+                rows[j] = single.scores(theta[j])  # a near tie: the single step's own arithmetic decides
             share = (time.perf_counter() - t0) / len(idx)
             for i, lane in enumerate(idx):
                 self._slots[lane].row = rows[i]
