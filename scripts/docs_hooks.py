@@ -127,8 +127,8 @@ def api_source() -> Path:
             shutil.copyfile(child, package / child.name)
         elif child.name != "__pycache__":
             (package / child.name).symlink_to(child)
-    for name, folder in mapping.items():  # "mimpc.envs" -> "envs"
-        (package / name.split(".", 1)[1]).symlink_to(ROOT / folder)
+    for name, folder in mapping.items():  # "mimpc.envs" -> "envs": copied, griffe skips a linked folder from outside
+        shutil.copytree(ROOT / folder, package / name.split(".", 1)[1], ignore=shutil.ignore_patterns("__pycache__"))
     return top
 
 
