@@ -5,6 +5,9 @@
   about the process itself (exit status of the installed script, signals, killing and resuming).
 - Expensive objects that many tests read (problems, trained tiny checkpoints, tiny datasets) belong
   in session- or module-scoped fixtures; a test must not modify what such a fixture returns.
+- Torch runs on one thread in the test process: the tests' networks and QP batches are tiny, and
+  OpenMP's spin-waits on a second, busy core made them several times slower (a test that is about
+  threads sets its own count).
 """
 
 from __future__ import annotations
@@ -12,6 +15,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import pytest
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    import torch
+
+    torch.set_num_threads(1)
 
 
 @pytest.fixture

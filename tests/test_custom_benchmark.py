@@ -58,6 +58,7 @@ def test_generic_environment_follows_the_benchmark():
         env.step(np.array([0.1]))
 
 
+@pytest.mark.slow
 def test_own_problem_through_the_cli(tmp_path, capsys):
     data, ckpt = tmp_path / "data", tmp_path / "hybrid.pt"
     assert (

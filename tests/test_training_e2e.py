@@ -206,6 +206,7 @@ def test_repair_needs_plan_consistent_integers(tank_data, tank_sl, robot_data, r
     assert fixed["continuous_violation_rate"] <= plain["continuous_violation_rate"]
 
 
+@pytest.mark.slow
 def test_compare_cli_on_a_tiny_configuration(robot_data, robot_sl, tmp_path, capsys):
     from mimpc.cli import main
 

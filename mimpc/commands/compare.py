@@ -186,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(result.rows, result.columns))
     print(
         f"\n{episodes} episodes per controller, seeds {args.seed}..{args.seed + episodes - 1}; "
-        f"times are per control step (network + QP for learned policies), speedup = exact median / median; "
+        f"times are per control step (the wall time of the whole act() call), speedup = exact median / median; "
         f"gap and violation rates are open loop at the states each controller visited; wall time "
         f"{time.perf_counter() - start:.0f} s"
     )
