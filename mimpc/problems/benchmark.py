@@ -18,10 +18,6 @@ finds it again).
 
 from __future__ import annotations
 
-import hashlib
-import importlib
-import importlib.util
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -30,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from mimpc.problems.canonical import ParametricMIQP
+from mimpc.problems.sources import import_source
 
 __all__ = [
     "Benchmark",
@@ -149,7 +146,7 @@ class Benchmark:
         ``sample_theta``, ``forecast``, and any :class:`Benchmark` field)."""
         from mimpc.problems.cvxpy_benchmark import cvxpy_benchmark
 
-        return cvxpy_benchmark(model, name=name, **kwargs)
+        return cvxpy_benchmark(cls, model, name=name, **kwargs)
 
     def make_problem(self, **overrides: Any) -> ParametricMIQP:
         """The benchmark's problem with config ``overrides``, tagged with this benchmark's reference."""
@@ -259,7 +256,7 @@ def load_benchmark(ref: str) -> Benchmark:
     canonical = _canonical_ref(source, attr)
     if canonical in _BY_REF:
         return _BY_REF[canonical]
-    module = _import_source(source, ref)
+    module = import_source(source, ref)
     if not hasattr(module, attr):
         raise ValueError(f"{source} defines no {attr!r} (benchmark reference {ref!r})")
     obj = getattr(module, attr)
@@ -275,48 +272,6 @@ def _canonical_ref(source: str, attr: str) -> str:
     if source.endswith(".py"):
         return f"{Path(source).expanduser().resolve()}:{attr}"
     return f"{source}:{attr}"
-
-
-def _import_source(source: str, ref: str) -> Any:
-    if source.endswith(".py"):
-        path = Path(source).expanduser().resolve()
-        if not path.is_file():
-            raise FileNotFoundError(f"benchmark file {source!r} does not exist (reference {ref!r})")
-        name = "mimpc_user_" + path.stem + "_" + hashlib.sha1(str(path).encode()).hexdigest()[:8]
-        if name in sys.modules:
-            return sys.modules[name]
-        spec = importlib.util.spec_from_file_location(name, path)
-        if spec is None or spec.loader is None:
-            raise ValueError(f"benchmark file {source!r} cannot be imported as a Python module (reference {ref!r})")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        try:
-            spec.loader.exec_module(module)
-        except BaseException as exc:
-            del sys.modules[name]
-            _refuse_import(f"benchmark file {source!r}", ref, exc)
-        return module
-    try:
-        return importlib.import_module(source)
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and source.startswith(exc.name):
-            raise ValueError(f"cannot import module {source!r} of benchmark reference {ref!r} ({exc})") from None
-        _refuse_import(f"benchmark module {source!r}", ref, exc)
-    except BaseException as exc:
-        _refuse_import(f"benchmark module {source!r}", ref, exc)
-
-
-def _refuse_import(what: str, ref: str, exc: BaseException) -> None:
-    """Re-raise a failure while importing a user's benchmark as a ValueError naming the file (bad
-    input, exit 2): an exception, a missing package, or ``sys.exit()`` (which must not end mimpc
-    as if it had succeeded). Ctrl-C stays an interrupt."""
-    if isinstance(exc, KeyboardInterrupt):
-        raise exc
-    if isinstance(exc, SystemExit):
-        raise ValueError(f"{what} called sys.exit({exc.code!r}) while being imported (reference {ref!r})") from None
-    if isinstance(exc, ModuleNotFoundError):
-        raise ValueError(f"{what} imports {exc.name!r}, which is not installed (reference {ref!r})") from exc
-    raise ValueError(f"{what} failed while being imported: {type(exc).__name__}: {exc} (reference {ref!r})") from exc
 
 
 def benchmark_of(problem: ParametricMIQP) -> Benchmark:

@@ -476,9 +476,9 @@ def _unpickle_after_benchmark(ref: str, blob: bytes) -> ParametricMIQP:
     """Import the benchmark file ``ref`` (which defines the config class), then restore the state."""
     import pickle
 
-    from mimpc.problems.benchmark import load_benchmark
+    from mimpc.problems.sources import import_source
 
-    load_benchmark(ref)
+    import_source(ref.rpartition(":")[0], ref)
     problem = _new_problem()
     problem.__setstate__(pickle.loads(blob))
     return problem

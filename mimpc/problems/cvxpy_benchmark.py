@@ -22,12 +22,15 @@ import inspect
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, field, make_dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
-from mimpc.problems.benchmark import Benchmark
 from mimpc.problems.canonical import ParametricMIQP
+
+#: The benchmark class built; ``Benchmark.from_cvxpy`` passes its own (this module imports nothing from
+#: :mod:`mimpc.problems.benchmark`, which calls into it).
+BenchmarkT = TypeVar("BenchmarkT")
 
 __all__ = ["cvxpy_benchmark", "state_theta_index", "advance_state", "box_sampler"]
 
@@ -137,6 +140,7 @@ def _config_class(model: Callable[..., Any], name: str) -> type:
 
 
 def cvxpy_benchmark(
+    benchmark_class: Callable[..., BenchmarkT],
     model: Callable[..., Any],
     *,
     name: str,
@@ -145,8 +149,8 @@ def cvxpy_benchmark(
     forecast: str | None = None,
     advance: Callable[..., Any] | None = None,
     **fields_: Any,
-) -> Benchmark:
-    """A :class:`Benchmark` whose problem is ``model(**config)`` converted by :func:`from_cvxpy`.
+) -> BenchmarkT:
+    """A :class:`~mimpc.problems.benchmark.Benchmark` whose problem is ``model(**config)`` converted by :func:`from_cvxpy`.
 
     ``model`` returns the keyword arguments of :func:`~mimpc.problems.cvxpy_model.from_cvxpy`
     (``problem``, ``theta``, ``states``, ``inputs``, ``integers`` and optional ones) as a dict, or
@@ -154,6 +158,7 @@ def cvxpy_benchmark(
     ``theta_box`` (uniform boxes per parameter name) says where theta comes from. ``forecast``
     names a parameter of shape ``(H, channels)``: the temporal encoder reads it, and the default
     ``advance`` shifts it by one step. Other keywords are :class:`Benchmark` fields.
+    ``benchmark_class`` is the class built (``Benchmark.from_cvxpy`` passes its own).
     """
     from mimpc.problems.cvxpy_model import from_cvxpy
 
@@ -217,7 +222,7 @@ def cvxpy_benchmark(
             )
         return problem
 
-    return Benchmark(
+    return benchmark_class(
         name=name,
         build=lambda **overrides: checked(config_class(**overrides)),
         config_class=config_class,

@@ -22,12 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from mimpc.problems.canonical import ParametricMIQP
-
 __all__ = ["derived_stage_cost", "first_step_rows", "executed_violations"]
 
 
-def _stage_block(problem: ParametricMIQP) -> tuple[int, np.ndarray, np.ndarray]:
+def _stage_block(problem: Any) -> tuple[int, np.ndarray, np.ndarray]:
     """``(s, idx, P_b^+)``: the state step the stage cost reads, the z-indices of ``[x_s, u_0,
     delta_0]`` and the pseudo-inverse of the objective's block on them."""
 
@@ -42,7 +40,7 @@ def _stage_block(problem: ParametricMIQP) -> tuple[int, np.ndarray, np.ndarray]:
     return problem._cached("stage_block", compute)
 
 
-def derived_stage_cost(problem: ParametricMIQP, state: Any, u: Any, delta_step: Any, theta: Any) -> float:
+def derived_stage_cost(problem: Any, state: Any, u: Any, delta_step: Any, theta: Any) -> float:
     """The stage cost of one closed-loop step read off the problem's objective (module docstring):
     ``state`` is the state before the step (``x_0(theta)``), ``u`` and ``delta_step`` the applied
     input and the step's integers."""
@@ -56,7 +54,7 @@ def derived_stage_cost(problem: ParametricMIQP, state: Any, u: Any, delta_step: 
     return float(0.5 * w @ P @ w + lin @ w + 0.5 * lin @ pinv @ lin)
 
 
-def first_step_rows(problem: ParametricMIQP) -> np.ndarray:
+def first_step_rows(problem: Any) -> np.ndarray:
     """Indices of the rows of ``G`` that involve only ``x_0``, ``x_1``, ``u_0`` and ``delta_0``."""
 
     def compute() -> np.ndarray:
@@ -70,7 +68,7 @@ def first_step_rows(problem: ParametricMIQP) -> np.ndarray:
     return problem._cached("first_step_rows", compute)
 
 
-def _row_data(problem: ParametricMIQP) -> tuple:
+def _row_data(problem: Any) -> tuple:
     """What :func:`executed_violations` reads every step, taken from the problem once: the
     first-step rows of ``G``, ``h`` and ``H_t``, the groups holding such rows (name, positions)
     and which of the rows are integer-only."""
@@ -90,7 +88,7 @@ def _row_data(problem: ParametricMIQP) -> tuple:
 
 
 def executed_violations(
-    problem: ParametricMIQP, theta: Any, u: Any, delta_step: Any, next_state: Any
+    problem: Any, theta: Any, u: Any, delta_step: Any, next_state: Any
 ) -> tuple[dict[str, float], float, float]:
     """Positive parts of the first-step rows at an executed step: ``(per group, continuous total,
     integer-only total)``, the groups being those that hold first-step rows. ``delta_step`` are the
