@@ -295,16 +295,19 @@ def test_real_sigint_during_a_solve(mode):
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-c", _REAL_SIGINT, mode], capture_output=True, text=True, timeout=300)
-    lines = [ln.split() for ln in out.stdout.splitlines() if ln and not ln.startswith("Interrupt")]
-    assert lines, out.stderr
-    for name, *rest in lines:  # never a time limit or another status standing in for the interrupt
-        assert rest in ([["optimal", "True"]] if mode == "ignore" else [["interrupted"], ["optimal", "True"]]), (
-            name,
-            rest,
-        )
-    if mode == "default":
-        assert any(rest == ["interrupted"] for _, *rest in lines), lines
+    for _ in range(3):  # on a loaded machine the timer can fire after every solve: then run again
+        out = subprocess.run([sys.executable, "-c", _REAL_SIGINT, mode], capture_output=True, text=True, timeout=300)
+        lines = [ln.split() for ln in out.stdout.splitlines() if ln and not ln.startswith("Interrupt")]
+        assert lines, out.stderr
+        for name, *rest in lines:  # never a time limit or another status standing in for the interrupt
+            assert rest in ([["optimal", "True"]] if mode == "ignore" else [["interrupted"], ["optimal", "True"]]), (
+                name,
+                rest,
+            )
+        if mode == "ignore" or any(rest == ["interrupted"] for _, *rest in lines):
+            break
+    else:
+        pytest.fail(f"no solve was interrupted in 3 runs: {lines}")
 
 
 # -- 2: unreachable Ray cluster ------------------------------------------------------------------------
