@@ -27,6 +27,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mkdocs.plugins import event_priority
+
 ROOT = Path(__file__).resolve().parents[1]
 WIDTH = "100"  # help text wrapped at a fixed width, whatever the terminal
 
@@ -135,6 +137,7 @@ def api_source() -> Path:
 GENERATORS: dict[str, Callable[[], str]] = {"<!-- cli-reference -->": reference, "<!-- import-layers -->": layers}
 
 
+@event_priority(100)  # before mkdocstrings' own on_config, which drops search paths that do not exist yet
 def on_config(config: Any, **kwargs: Any) -> Any:
     """MkDocs hook: lay out the API source tree before mkdocstrings reads it."""
     api_source()
