@@ -17,7 +17,7 @@ import numpy as np
 
 from mimpc.problems import ParametricMIQP
 
-__all__ = ["IntegerGroups", "find_integer_groups"]
+__all__ = ["IntegerGroups", "find_integer_groups", "linked_components"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -44,6 +44,27 @@ class IntegerGroups:
         return np.where(eq.any(-1), eq.argmax(-1), -1)
 
 
+def linked_components(rows: np.ndarray) -> list[list[int]]:
+    """The integers (columns of ``rows``, one integer-only row each) split into the sets that rows
+    link, each in increasing order, the sets ordered by their smallest member (union-find)."""
+    parent = list(range(rows.shape[1]))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for row in rows:
+        cols = np.flatnonzero(row)
+        for c in cols[1:]:
+            parent[find(int(c))] = find(int(cols[0]))
+    components: dict[int, list[int]] = {}
+    for i in range(rows.shape[1]):
+        components.setdefault(find(i), []).append(i)
+    return list(components.values())
+
+
 def find_integer_groups(
     problem: ParametricMIQP, max_group_size: int = 8, max_patterns: int = 4096
 ) -> IntegerGroups | None:
@@ -54,22 +75,7 @@ def find_integer_groups(
     Gd = problem.G[rows, problem.n_x :]
     if len(rows) == 0 or np.any(problem.H_t[rows] != 0):
         return None
-    parent = list(range(problem.n_d))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for r in range(len(rows)):
-        cols = np.flatnonzero(Gd[r])
-        for c in cols[1:]:
-            parent[find(int(c))] = find(int(cols[0]))
-    comps: dict[int, list[int]] = {}
-    for i in range(problem.n_d):
-        comps.setdefault(find(i), []).append(i)
-    groups = list(comps.values())
+    groups = linked_components(Gd)
     size = len(groups[0])
     if any(len(g) != size for g in groups) or size > max_group_size:
         return None

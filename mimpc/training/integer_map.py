@@ -27,6 +27,7 @@ import numpy as np
 
 from mimpc.problems import ParametricMIQP
 from mimpc.training.integer_chains import RateChains, chain_map_indices, find_rate_chains
+from mimpc.training.integer_groups import linked_components
 
 __all__ = ["MAX_ENUMERATED", "IntegerRows", "integer_rows_of", "log_probabilities", "rows_hold", "rows_map_indices"]
 
@@ -81,23 +82,8 @@ def integer_rows_of(problem: ParametricMIQP) -> IntegerRows | None:
     Gd = np.array(problem.G[rows, problem.n_x :], dtype=np.float64)
     h, Ht = np.array(problem.h[rows], dtype=np.float64), np.array(problem.H_t[rows], dtype=np.float64)
     theta_dependent = bool(np.any(Ht != 0))
-    parent = list(range(problem.n_d))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for r in range(len(rows)):
-        cols = np.flatnonzero(Gd[r])
-        for c in cols[1:]:
-            parent[find(int(c))] = find(int(cols[0]))
-    members: dict[int, list[int]] = {}
-    for i in range(problem.n_d):
-        members.setdefault(find(i), []).append(i)
     components, free = [], []
-    for group in members.values():
+    for group in linked_components(Gd):
         idx = np.array(sorted(group), dtype=np.int64)
         mine = np.flatnonzero(np.any(Gd[:, idx] != 0, axis=1))
         if len(mine) == 0:
