@@ -161,6 +161,33 @@ class LeanQP:
             lower[red.n_w + red.m :] = np.clip(red.lb_dep - xd, -_INF, _INF)
         return LeanInstance(theta, delta, c, d, upper, lower, x_p)
 
+    def instances(self, theta: np.ndarray, delta: np.ndarray) -> list[LeanInstance]:
+        """:meth:`instance` for a batch: ``theta (B, n_theta)``, ``delta (B, n_d)``, validated.
+
+        The affine map is applied to the whole batch in one matrix product (the batched episodes of
+        :mod:`mimpc.controllers.batch`); each instance holds rows of the shared arrays. The vectors
+        equal :meth:`instance`'s to round-off (a matrix product may sum in another order)."""
+        red, cd_map = self.red, self._cd
+        theta, delta = np.asarray(theta, dtype=float), np.asarray(delta, dtype=float)
+        cd = theta @ cd_map.T.T + cd_map.D.batch(delta) + cd_map.k
+        n_w, m = red.n_w, red.m
+        c, d, x_p = cd[:, :n_w], cd[:, n_w : n_w + m], cd[:, n_w + m :]
+        upper = np.repeat(self._upper[None], len(theta), axis=0)
+        np.minimum(d, _INF, out=upper[:, self._cont])
+        lower = np.repeat(self._lower[None], len(theta), axis=0) if red.n_e else None
+        if red.n_e:
+            xd = x_p[:, red.dep[red.dep_bounded]]
+            upper[:, n_w + m :] = np.clip(red.ub_dep - xd, -_INF, _INF)
+            lower[:, n_w + m :] = np.clip(red.lb_dep - xd, -_INF, _INF)
+        return [
+            LeanInstance(theta[i], delta[i], c[i], d[i], upper[i], self._lower if lower is None else lower[i], x_p[i])
+            for i in range(len(theta))
+        ]
+
+    def plans(self, insts: list[LeanInstance], w: np.ndarray) -> np.ndarray:
+        """:meth:`plan` of each instance at the rows of ``w (B, n_w)``, as one matrix product ``(B, n_x)``."""
+        return w @ self.red.Z.T + np.array([inst.x_p for inst in insts])
+
     def plan(self, inst: LeanInstance, w: np.ndarray) -> np.ndarray:
         """The full continuous decision ``x = Z w + x_p(theta, delta)``."""
         return self.red.Z @ w + inst.x_p
