@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from mimpc import metrics
-from mimpc.io import write_csv, write_json
+from mimpc.io import write_csv, write_json, write_npz
 from mimpc.problems import ParametricMIQP
 from mimpc.problems.validation import check_positive_int
 
@@ -122,7 +122,7 @@ class RolloutResult:
             for name in _ARRAYS:
                 if getattr(ep, name) is not None:
                     arrays[f"{name}_{i}"] = getattr(ep, name)
-        np.savez_compressed(folder / "arrays.npz", **arrays)
+        write_npz(folder / "arrays.npz", arrays)
         return folder
 
 
