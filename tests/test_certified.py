@@ -135,6 +135,30 @@ def test_lean_qp_matches_the_general_fixed_integer_solver(name, request):
     assert n_infeasible > 0  # the elastic (soft-seeded) route was exercised
 
 
+def test_lean_qp_after_reset_depends_on_nothing_solved_before(robot):
+    """An episode start (``reset``) and a failed solve restart from an empty working set without
+    factoring the matrices again: the same instances then give the same answers bit for bit, after
+    any history (infeasible instances included) and on a model never used before."""
+    rng = np.random.default_rng(5)
+    policy = make_controller("hybrid", robot)
+    thetas = sample_thetas(robot, "uniform", 3, 12)
+    episode = [(theta, policy.predict_integers(theta)) for theta in thetas]
+    noise = [(theta, rng.integers(robot.lb_d, robot.ub_d + 1).astype(float)) for theta in thetas]
+
+    def run(lean):
+        lean.reset()
+        return [lean.exact(lean.instance(theta, delta)) for theta, delta in episode]
+
+    used = LeanQP(robot)
+    history = [used.exact(used.instance(theta, delta)).status for theta, delta in noise]
+    assert "infeasible" in history  # the history holds failed solves
+    first, again, new = run(used), run(used), run(LeanQP(robot))
+    for a, b, c in zip(first, again, new):
+        assert a.status == b.status == c.status
+        np.testing.assert_array_equal(a.w, b.w)
+        np.testing.assert_array_equal(a.w, c.w)
+
+
 # ------------------------------------------------------------------ the cascade
 def adversarial_robot_thetas(problem):
     """Starts hugging obstacle faces and corners, moving fast into the obstacle, with the goal

@@ -7,7 +7,9 @@ multiplier, validated inputs). A controller step needs less, and needs it fast: 
 * :meth:`LeanQP.exact`: is the fixed-integer QP of eq. (3), all rows hard, feasible, and what is
   its solution? One ``update()`` + ``solve()`` of a DAQP model built once per problem; DAQP keeps
   its working set between steps, which is the warm start (a ``setup()`` per step would cost an
-  order of magnitude more, see the step-latency table in docs/papers/results.md);
+  order of magnitude more, see the step-latency table in docs/papers/results.md). An episode start
+  (:meth:`LeanQP.reset`) or a failed solve empties the working set by clearing DAQP's constraint
+  flags, without factoring the matrices again: the next solve depends on its own data alone;
 * :meth:`LeanQP.relaxed`: the relaxed QP of eq. (10). If the exact QP was feasible with every
   multiplier below ``rho`` it is already the answer (Theorem 2). Otherwise a second persistent
   DAQP model with the continuous rows declared *soft* (DAQP's sense 8, linear weight ``rho``)
@@ -114,7 +116,9 @@ class LeanQP:
         maps = (red.M_c, red.M_d, red.M_xp)
         self._cd = AffineMap(np.vstack([np.hstack([M.T, M.D.M, M.k[:, None]]) for M in maps]), red.n_theta)
         self._exact = self._model()
-        self._exact_ready = False
+        self._exact_ready = False  # the model holds the problem's matrices (one setup)
+        self._cold = True  # the next solve starts from an empty working set
+        self._no_rows_active = np.zeros(len(self._upper), dtype=np.int32)
         self._soft: SoftSeed | None = None
         self._elastic: ElasticQP | None = None
         self._general: FixedQPSolver | None = None
@@ -124,7 +128,7 @@ class LeanQP:
         solver models or working sets: one per episode of a batch (:mod:`mimpc.controllers.batch`),
         without rebuilding the maps."""
         new = copy.copy(self)
-        new._exact, new._exact_ready = new._model(), False
+        new._exact, new._exact_ready, new._cold = new._model(), False, True
         new._soft = new._elastic = new._general = None
         return new
 
@@ -137,7 +141,7 @@ class LeanQP:
         """Forget the working sets kept from earlier solves, so that the next solve, and every one
         after it, depends only on its own data (call it at an episode start: the same episode
         then gives the same plans bit for bit, whatever was solved before)."""
-        self._exact_ready = False
+        self._cold = True
         if self._soft is not None:
             self._soft._ready = False
         if self._elastic is not None:
@@ -195,19 +199,23 @@ class LeanQP:
     # ------------------------------------------------------------------ solves
     def exact(self, inst: LeanInstance) -> LeanSolution:
         """The fixed-integer QP of eq. (3): every row hard."""
-        if not self._exact_ready:
+        if not self._exact_ready:  # factor the problem's fixed matrices once per model
             code = self._exact.setup(self.red.H, inst.c, self.rows, inst.upper, inst.lower)
             if (code[0] if isinstance(code, tuple) else code) < 0:
                 return self._failed("error", "exact")
-            self._exact_ready = True
-        else:
-            self._exact.update(f=inst.c, bupper=inst.upper, blower=inst.lower if self.red.n_e else None)
+            self._exact_ready = self._cold = True
+        blower = inst.lower if self.red.n_e else None
+        if self._cold:  # an empty working set: the solve depends on this instance alone
+            self._exact.update(f=inst.c, bupper=inst.upper, blower=blower, sense=self._no_rows_active)
+            self._cold = False
+        else:  # warm: the working set of the previous solve
+            self._exact.update(f=inst.c, bupper=inst.upper, blower=blower)
         w, _, flag, info = self._exact.solve()
         status = _EXACT_STATUS.get(int(flag), "error")
         w = np.asarray(w, dtype=float)
         if status != "optimal" or not np.all(np.isfinite(w)):
             status = "error" if status == "optimal" else status
-            self._exact_ready = False  # do not seed the next step with a failed working set
+            self._cold = True  # do not seed the next step with a failed working set
             return self._failed(status, "exact")
         return LeanSolution("optimal", w, None, "exact", lam=info["lam"], rows=self._cont)
 
