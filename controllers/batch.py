@@ -213,12 +213,19 @@ class ControllerLanes:
         from mimpc.controllers.certified import CertifiedController
 
         self._certified = isinstance(controller, CertifiedController)
+        if self._certified:
+            # the policy stage of every lane on one DAQP model, each lane warm-started from its own
+            # working set: one copy of the factored matrices in the cache instead of one per lane
+            self._shared_qp = controller.lean.fresh()
+            self._working_sets = np.zeros((self.size, len(controller.lean._upper)), dtype=np.int32)
         self.last: list[StepInfo | None] = [None] * self.size
 
     def reset(self, lane: int, seed: int | None = None) -> None:
         """Start a new episode in ``lane`` (the controller's ``reset`` on that lane)."""
         self.lanes[lane].reset(seed)
         self.last[lane] = None
+        if self._certified:
+            self._working_sets[lane] = 0
 
     def scores(self, obs: np.ndarray) -> np.ndarray:
         """The policy's raw scores for a batch of observations, ``(B, n_scores)`` float32 (numpy)."""
@@ -270,7 +277,7 @@ class ControllerLanes:
     def _act_certified(self, theta: np.ndarray, idx: np.ndarray, rows: np.ndarray, share: float) -> list[Any]:
         """The certified lanes' step with the policy stage batched: the decoding, the QP vectors, the
         plans and the certificate as array operations over the lanes; each lane's fixed-integer QP on
-        its own warm-started model; a lane whose policy plan fails the certificate goes on with the
+        one shared DAQP model, warm-started from the lane's own working set; a lane whose policy plan fails the certificate goes on with the
         rest of its cascade (:meth:`CertifiedController._cascade`) exactly as a single step would."""
         if np.shares_memory(theta, rows):  # pragma: no cover - check_theta returns a fresh array
             theta = theta.copy()
@@ -283,9 +290,11 @@ class ControllerLanes:
         t1 = time.perf_counter()
         shared = share + (t1 - t0) / n  # the network's and the batched arithmetic's share of each lane
         sols, qp = [], np.zeros(n)
+        qp_model, working = self._shared_qp, self._working_sets
         for i, lane in enumerate(idx):
             a = time.perf_counter()
-            sols.append(self.lanes[lane].lean.exact(insts[i]))
+            sol, working[lane] = qp_model.exact_from(insts[i], working[lane])
+            sols.append(sol)
             qp[i] = time.perf_counter() - a
         t2 = time.perf_counter()
         solved = np.array([s.optimal for s in sols], dtype=bool)
