@@ -277,10 +277,9 @@ class ControllerLanes:
     def _act_certified(self, theta: np.ndarray, idx: np.ndarray, rows: np.ndarray, share: float) -> list[Any]:
         """The certified lanes' step with the policy stage batched: the decoding, the QP vectors, the
         plans and the certificate as array operations over the lanes; each lane's fixed-integer QP on
-        one shared DAQP model, warm-started from the lane's own working set; a lane whose policy plan fails the certificate goes on with the
-        rest of its cascade (:meth:`CertifiedController._cascade`) exactly as a single step would."""
-        if np.shares_memory(theta, rows):  # pragma: no cover - check_theta returns a fresh array
-            theta = theta.copy()
+        one shared DAQP model, warm-started from the lane's own working set; a lane whose policy plan
+        fails the certificate goes on with the rest of its cascade
+        (:meth:`CertifiedController._cascade`) exactly as a single step would."""
         theta = np.array(theta, dtype=float)  # the lanes' diagnostics read it later: never the caller's buffer
         n = len(idx)
         head = self.controller
