@@ -35,12 +35,28 @@ def plain(result: rollout.RolloutResult) -> list:
     ]
 
 
-def same_episodes(a: rollout.RolloutResult, b: rollout.RolloutResult) -> int:
-    """Number of episodes that differ in a recorded value or a per-step array."""
+def _close(a: object, b: object, rtol: float) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return bool(np.isclose(a, b, rtol=rtol, atol=rtol, equal_nan=True))
+    return a == b
+
+
+def _arrays_close(a: np.ndarray | None, b: np.ndarray | None, rtol: float) -> bool:
+    if a is None or b is None:
+        return a is b
+    return a.shape == b.shape and bool(np.allclose(a, b, rtol=rtol, atol=rtol, equal_nan=True))
+
+
+def same_episodes(a: rollout.RolloutResult, b: rollout.RolloutResult, rtol: float = 0.0) -> int:
+    """Number of episodes that differ in a recorded value or a per-step array: bit for bit with
+    ``rtol=0``, else floats to ``rtol`` (every other value, e.g. steps, sources, goals, exactly)."""
     differ = 0
     for ea, eb, ra, rb in zip(a.episodes, b.episodes, plain(a), plain(b)):
-        arrays = all(np.array_equal(getattr(ea, n), getattr(eb, n), equal_nan=True) for n in ARRAYS)
-        differ += not (ra == rb and arrays and ea.terminated == eb.terminated)
+        arrays = all(_arrays_close(getattr(ea, n), getattr(eb, n), rtol) for n in ARRAYS)
+        records = len(ra) == len(rb) and all(
+            r.keys() == q.keys() and all(_close(r[k], q[k], rtol) for k in r if k != "message") for r, q in zip(ra, rb)
+        )
+        differ += not (records and arrays and ea.terminated == eb.terminated)
     return differ + abs(len(a.episodes) - len(b.episodes))
 
 
@@ -71,10 +87,11 @@ def main() -> None:
             print(f"repeat {rep} {mode:10s}: cpu {runs[mode][0]:7.2f} s  wall {runs[mode][1]:7.2f} s  ({steps} steps)")
         ratios_cpu.append(runs["sequential"][0] / runs["batched"][0])
         ratios_wall.append(runs["sequential"][1] / runs["batched"][1])
-        differ = same_episodes(runs["sequential"][2], runs["batched"][2])
+        exact = same_episodes(runs["sequential"][2], runs["batched"][2])
+        close = same_episodes(runs["sequential"][2], runs["batched"][2], rtol=1e-9)
         print(
             f"repeat {rep}: sequential / batched  cpu {ratios_cpu[-1]:.2f}x  wall {ratios_wall[-1]:.2f}x; "
-            f"episodes differing: {differ} of {args.episodes}"
+            f"episodes differing: {close} of {args.episodes} beyond 1e-9 ({exact} in some last bit)"
         )
     print(
         f"median over {args.repeats} repeat(s): cpu {np.median(ratios_cpu):.2f}x, wall {np.median(ratios_wall):.2f}x "

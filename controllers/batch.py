@@ -28,10 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from mimpc.controllers.base import Controller, StepInfo
+from mimpc.controllers.base import Controller, StepInfo, solution_to_action
 from mimpc.controllers.torch_threads import torch_threads
 
-__all__ = ["ControllerLanes", "batch_device", "near_ties", "TIE_TOL", "RANKS_CHECKED"]
+__all__ = ["ControllerLanes", "batch_device", "decode_rows", "near_ties", "TIE_TOL", "RANKS_CHECKED"]
 
 
 def batch_device() -> str:
@@ -210,12 +210,22 @@ class ControllerLanes:
             # the candidate order matters only to a certified cascade that ranks the network's scores
             self._ranks = RANKS_CHECKED if "topk" in getattr(controller, "order", ()) else 0
             self._torch = torch
+        from mimpc.controllers.certified import CertifiedController
+
+        self._certified = isinstance(controller, CertifiedController)
+        if self._certified:
+            # the policy stage of every lane on one DAQP model, each lane warm-started from its own
+            # working set: one copy of the factored matrices in the cache instead of one per lane
+            self._shared_qp = controller.lean.fresh()
+            self._working_sets = np.zeros((self.size, len(controller.lean._upper)), dtype=np.int32)
         self.last: list[StepInfo | None] = [None] * self.size
 
     def reset(self, lane: int, seed: int | None = None) -> None:
         """Start a new episode in ``lane`` (the controller's ``reset`` on that lane)."""
         self.lanes[lane].reset(seed)
         self.last[lane] = None
+        if self._certified:
+            self._working_sets[lane] = 0
 
     def scores(self, obs: np.ndarray) -> np.ndarray:
         """The policy's raw scores for a batch of observations, ``(B, n_scores)`` float32 (numpy)."""
@@ -250,6 +260,8 @@ class ControllerLanes:
             share = (time.perf_counter() - t0) / len(idx)
             for i, lane in enumerate(idx):
                 self._slots[lane].row = rows[i]
+        if self._certified and self._network is not None and len(idx):
+            return self._act_certified(theta, idx, rows, share)
         actions = []
         for i, lane in enumerate(idx):
             ctrl = self.lanes[lane]
@@ -261,3 +273,107 @@ class ControllerLanes:
                 info.solve_time += share
             self.last[lane] = info
         return actions
+
+    def _act_certified(self, theta: np.ndarray, idx: np.ndarray, rows: np.ndarray, share: float) -> list[Any]:
+        """The certified lanes' step with the policy stage batched: the decoding, the QP vectors, the
+        plans and the certificate as array operations over the lanes; each lane's fixed-integer QP on
+        one shared DAQP model, warm-started from the lane's own working set; a lane whose policy plan
+        fails the certificate goes on with the rest of its cascade
+        (:meth:`CertifiedController._cascade`) exactly as a single step would."""
+        theta = np.array(theta, dtype=float)  # the lanes' diagnostics read it later: never the caller's buffer
+        n = len(idx)
+        head = self.controller
+        t0 = time.perf_counter()
+        deltas = decode_rows(self._slots[idx[0]]._policy, rows, theta)
+        insts = head.lean.instances(theta, deltas)
+        t1 = time.perf_counter()
+        shared = share + (t1 - t0) / n  # the network's and the batched arithmetic's share of each lane
+        sols, qp = [], np.zeros(n)
+        qp_model, working = self._shared_qp, self._working_sets
+        for i, lane in enumerate(idx):
+            a = time.perf_counter()
+            sol, working[lane] = qp_model.exact_from(insts[i], working[lane])
+            sols.append(sol)
+            qp[i] = time.perf_counter() - a
+        t2 = time.perf_counter()
+        solved = np.array([s.optimal for s in sols], dtype=bool)
+        plans = np.full((n, head.problem.n_x), np.nan)
+        ok = np.zeros(n, dtype=bool)
+        if solved.any():
+            at = np.flatnonzero(solved)
+            plans[at] = head.lean.plans([insts[i] for i in at], np.array([sols[i].w for i in at]))
+            ok[at] = head.certifier.passes(plans[at], deltas[at], theta[at])
+        certificate = (time.perf_counter() - t2) / n
+        actions: list[Any] = []
+        fast = []
+        for i, lane in enumerate(idx):
+            ctrl = self.lanes[lane]
+            timings = {"network": share, "certificate": certificate}
+            start = time.perf_counter()
+            if ok[i]:
+                timings["qp"] = qp[i] + (t1 - t0) / n
+                ctrl._previous = deltas[i]
+                info = StepInfo(
+                    0.0,
+                    "certified",
+                    integers=deltas[i],
+                    x=plans[i],
+                    source="policy",
+                    certified=True,
+                    candidates_tried=1,
+                    timings=timings,
+                )
+                action = solution_to_action(head.problem, plans[i], deltas[i])
+                fast.append(i)
+            else:
+                action, info = ctrl._cascade(
+                    theta[i], deltas[i], rows[i], insts[i], sols[i], timings, start - qp[i] - (t1 - t0) / n
+                )
+                ctrl._annotate(theta[i], info)
+            info.solve_time = shared + qp[i] + certificate + (time.perf_counter() - start)
+            ctrl.last = self.last[lane] = info
+            actions.append(action)
+        if fast:
+            self._diagnose([self.last[idx[i]] for i in fast], theta[fast])
+        return actions
+
+    def _diagnose(self, infos: list[StepInfo], theta: np.ndarray) -> None:
+        """The diagnostics a single step defers (objective, OOD check, plan states, message), for the
+        batch-certified lanes ``infos`` at once; not part of the step's time, as in a single step."""
+        problem, controller = self.controller.problem, self.controller
+        x = np.array([info.x for info in infos])
+        delta = np.array([info.integers for info in infos])
+        objective = problem.objective(x, delta, theta)
+        support = getattr(getattr(controller, "base", None), "support", None)
+        ood = ~support.contains_batch(theta) if support is not None else None
+        states = problem.require_layout().states(x)
+        for k, info in enumerate(infos):
+            info.objective = float(objective[k])
+            if ood is not None:
+                info.ood = bool(ood[k])
+            info.message = "policy: certified plan (1 fixed-integer QPs)"
+            info.plan = states[k]
+
+
+def decode_rows(policy: Any, rows: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    """``policy.decode(rows[i], theta[i])`` for each row of a batch of scores (a numpy policy,
+    :meth:`~mimpc.training.models.IntegerPolicy.numpy_predictor`): one array operation for the argmax
+    heads, row by row for a decoding that solves a small problem per row."""
+    n = len(rows)
+    kind = getattr(policy, "kind", None)
+    if getattr(policy, "rows", None) is None:
+        if kind == "binary":
+            return (rows > 0).astype(np.float64)
+        if kind == "grouped":
+            pick = rows.reshape(n, policy.n_groups, policy.n_values).argmax(-1)
+            return policy.patterns[pick].reshape(n, -1)[:, policy.order]
+        if kind == "categorical":
+            idx = rows.reshape(n, -1, policy.n_values).argmax(-1)
+            out = policy.lower + idx.astype(np.float64)
+            if policy.chains is not None:  # the MAP where the argmax breaks a rate limit, as decode does
+                steps = np.diff(idx[:, policy.chains.order], axis=-1)
+                broken = np.abs(steps).reshape(n, -1).max(axis=1, initial=0) > policy.chains.max_step
+                for i in np.flatnonzero(broken):
+                    out[i] = policy.decode(rows[i], theta[i])
+            return out
+    return np.array([policy.decode(rows[i], theta[i]) for i in range(n)]).reshape(n, -1)

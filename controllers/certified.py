@@ -131,10 +131,25 @@ class CertifiedController(Controller):
             timings["decode"] = t1 - t_decode  # part of "network"
         inst0 = self.lean.instance(theta, delta0)
         exact0 = self.lean.exact(inst0)
-        tried = 1
         x = self._certified_plan(inst0, exact0)
         if x is not None:
-            return self._apply(theta, x, delta0, "policy", tried, timings, t1)
+            return self._apply(theta, x, delta0, "policy", 1, timings, t1)
+        return self._cascade(theta, delta0, scores, inst0, exact0, timings, t1)
+
+    def _cascade(
+        self,
+        theta: np.ndarray,
+        delta0: np.ndarray,
+        scores: np.ndarray | None,
+        inst0: LeanInstance,
+        exact0: LeanSolution,
+        timings: dict[str, float],
+        t1: float,
+    ) -> tuple[Any, StepInfo]:
+        """Stages (b) to (d), after the policy's own integers ``delta0`` (fixed-integer QP ``exact0``
+        of ``inst0``) gave no certified plan; ``t1`` is when the network's part of the step ended."""
+        self._timings = timings
+        tried = 1
         solved: list[LeanSolution] = []
 
         def relaxed0() -> LeanSolution:

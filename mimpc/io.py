@@ -10,14 +10,16 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["write_csv", "to_jsonable", "write_json"]
+__all__ = ["write_csv", "to_jsonable", "write_json", "write_npz"]
 
 
 def write_csv(path: str | Path, rows: list[dict[str, Any]]) -> None:
     """Write dict rows with the union of their keys (in first-seen order) as header."""
-    keys: list[str] = []
+    seen: dict[str, None] = {}
     for r in rows:
-        keys.extend(k for k in r if k not in keys)
+        if r.keys() - seen.keys():
+            seen.update(dict.fromkeys(r))
+    keys = list(seen)
     with open(path, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=keys)
         writer.writeheader()
@@ -59,3 +61,15 @@ def write_json(path: str | Path, obj: Any, one_per_line: tuple[str, ...] = ()) -
             items = ",\n    ".join(json.dumps(v) for v in data[key])
             lines.append(f"  {json.dumps(key)}: [\n    {items}\n  ]" if items else f"  {json.dumps(key)}: []")
     Path(path).write_text("{\n" + ",\n".join(lines) + "\n}")
+
+
+def write_npz(path: str | Path, arrays: dict[str, np.ndarray], compresslevel: int = 1) -> None:
+    """``np.savez_compressed(path, **arrays)`` at a chosen zlib level: the same file format (read by
+    ``np.load``), level 1 compresses float data nearly as well as numpy's default level in a fraction
+    of the time (a rollout of thousands of episodes writes thousands of arrays)."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=compresslevel) as zf:
+        for name, value in arrays.items():
+            with zf.open(f"{name}.npy", "w", force_zip64=True) as fh:
+                np.lib.format.write_array(fh, np.asanyarray(value), allow_pickle=False)

@@ -162,6 +162,44 @@ def executed_violations(problem: ParametricMIQP, theta: Any, info: dict[str, Any
     return out
 
 
+def executed_violations_batch(
+    problem: ParametricMIQP, theta: np.ndarray, infos: Sequence[dict[str, Any]], lasts: Sequence[Any]
+) -> list[dict[str, float]]:
+    """:func:`executed_violations` of a batch of steps (row ``i`` of ``theta`` with ``infos[i]`` and
+    ``lasts[i]``), the rows that have everything computed in one array operation."""
+    out: list[dict[str, float]] = [{} for _ in infos]
+    if problem.layout is None:
+        return out
+    lay = problem.layout
+    picked, deltas = [], []
+    for i, (info, last) in enumerate(zip(infos, lasts)):
+        if "state" not in info or "u" not in info:
+            continue
+        if problem.integer_inputs and info.get("delta") is not None:
+            delta = np.atleast_1d(np.asarray(info["delta"], dtype=float))
+        elif getattr(last, "integers", None) is not None:
+            delta = np.asarray(last.integers, dtype=float)[lay.delta_index[0]]
+        else:
+            continue
+        if np.all(np.isfinite(delta)) and np.all(np.isfinite(np.asarray(info["u"], float))):
+            picked.append(i)
+            deltas.append(delta)
+    if not picked:
+        return out
+    groups, cont, intg = first_step.executed_violations_batch(
+        problem,
+        np.asarray(theta, dtype=float)[picked],
+        np.array([np.atleast_1d(np.asarray(infos[i]["u"], dtype=float)) for i in picked]),
+        np.array(deltas),
+        np.array([np.asarray(infos[i]["state"], dtype=float) for i in picked]),
+    )
+    for k, i in enumerate(picked):
+        row = {"executed_violation": float(cont[k]), "executed_integer_violation": float(intg[k])}
+        row.update({f"executed_row_{name}": float(v[k]) for name, v in groups.items()})
+        out[i] = row
+    return out
+
+
 def episode_metrics(steps: Sequence[dict[str, Any]], terminated: bool) -> dict[str, Any]:
     """Closed-loop metrics of one episode from its per-step records (see :mod:`mimpc.rollout`)."""
 

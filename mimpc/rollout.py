@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from mimpc import metrics
-from mimpc.io import write_csv, write_json
+from mimpc.io import write_csv, write_json, write_npz
 from mimpc.problems import ParametricMIQP
 from mimpc.problems.validation import check_positive_int
 
@@ -122,7 +122,7 @@ class RolloutResult:
             for name in _ARRAYS:
                 if getattr(ep, name) is not None:
                     arrays[f"{name}_{i}"] = getattr(ep, name)
-        np.savez_compressed(folder / "arrays.npz", **arrays)
+        write_npz(folder / "arrays.npz", arrays)
         return folder
 
 
@@ -285,12 +285,13 @@ def step_record(
     lookahead: bool,
     problem: Any = None,
     theta: Any = None,
+    executed: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """The recorded row of one step: the controller's :class:`StepInfo` ``last``, the environment's
     ``info`` (the keys of ``_INFO_KEYS`` it has), the plan's lookahead violation and, with ``problem``
     and ``theta``, the executed violations of the rows the applied step decides
     (:func:`mimpc.metrics.executed_violations`: ``executed_<group>``, ``executed_continuous``,
-    ``executed_integer_only``)."""
+    ``executed_integer_only``); ``executed`` gives those already computed (batched episodes)."""
     rec = {
         "episode_seed": seed,
         "step": step,
@@ -310,7 +311,9 @@ def step_record(
     rec.update({f"time_{k}": v for k, v in last.timings.items()})
     rec.update({k: _scalar(info[k]) for k in _INFO_KEYS if k in info})
     rec["lookahead_violation"] = lookahead
-    if problem is not None and theta is not None:
+    if executed is not None:
+        rec.update(executed)
+    elif problem is not None and theta is not None:
         rec.update(metrics.executed_violations(problem, theta, info, last))
     return rec
 

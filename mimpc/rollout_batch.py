@@ -118,10 +118,11 @@ def run_batch(
         if has_plan.any():
             lookahead[has_plan] = metrics.lookahead_violation(problem, x[has_plan], delta[has_plan], theta[has_plan])
         obs[active] = new_obs
+        executed = metrics.executed_violations_batch(problem, theta, infos, lasts)
         for k, lane in enumerate(active):
             ep, info = lanes[lane], infos[k]
             ep.records.append(
-                step_record(ep.seed, ep.t, rewards[k], info, lasts[k], bool(lookahead[k]), problem, theta[k])
+                step_record(ep.seed, ep.t, rewards[k], info, lasts[k], bool(lookahead[k]), executed=executed[k])
             )
             ep.thetas.append(theta[k])
             ep.xs.append(x[k])

@@ -135,6 +135,59 @@ def test_lean_qp_matches_the_general_fixed_integer_solver(name, request):
     assert n_infeasible > 0  # the elastic (soft-seeded) route was exercised
 
 
+def test_lean_qp_after_reset_depends_on_nothing_solved_before(robot):
+    """An episode start (``reset``) and a failed solve restart from an empty working set without
+    factoring the matrices again: the same instances then give the same answers bit for bit, after
+    any history (infeasible instances included) and on a model never used before."""
+    rng = np.random.default_rng(5)
+    policy = make_controller("hybrid", robot)
+    thetas = sample_thetas(robot, "uniform", 3, 12)
+    episode = [(theta, policy.predict_integers(theta)) for theta in thetas]
+    noise = [(theta, rng.integers(robot.lb_d, robot.ub_d + 1).astype(float)) for theta in thetas]
+
+    def run(lean):
+        lean.reset()
+        return [lean.exact(lean.instance(theta, delta)) for theta, delta in episode]
+
+    used = LeanQP(robot)
+    history = [used.exact(used.instance(theta, delta)).status for theta, delta in noise]
+    assert "infeasible" in history  # the history holds failed solves
+    first, again, new = run(used), run(used), run(LeanQP(robot))
+    for a, b, c in zip(first, again, new):
+        assert a.status == b.status == c.status
+        np.testing.assert_array_equal(a.w, b.w)
+        np.testing.assert_array_equal(a.w, c.w)
+
+
+def test_one_model_serves_many_episodes_from_their_own_working_sets(robot):
+    """``exact_from``: episodes interleaved on one model, each resumed from the working set its
+    previous solve ended with, give their own models' answers (to round-off), statuses exactly."""
+    policy = make_controller("hybrid", robot)
+    rng = np.random.default_rng(8)
+    episodes = [sample_thetas(robot, "uniform", seed, 6) for seed in (11, 12, 13)]
+    own = [LeanQP(robot) for _ in episodes]
+    shared = LeanQP(robot)
+    working = [np.zeros(len(shared._upper), dtype=np.int32) for _ in episodes]
+    statuses = []
+    for step in range(6):
+        for e, thetas in enumerate(episodes):
+            theta = thetas[step]
+            delta = (
+                policy.predict_integers(theta) if step % 3 else rng.integers(robot.lb_d, robot.ub_d + 1).astype(float)
+            )
+            inst = shared.instance(theta, delta)
+            mine, working[e] = shared.exact_from(inst, working[e])
+            alone = own[e].exact(inst)
+            assert mine.status == alone.status
+            statuses.append(mine.status)
+            if alone.optimal:
+                np.testing.assert_allclose(mine.w, alone.w, rtol=1e-9, atol=1e-9)
+                assert working[e].any()  # an optimal solve leaves its active rows
+            else:
+                assert not working[e].any()  # a failed one: an empty working set
+    assert {"optimal", "infeasible"} <= set(statuses)
+
+
 # ------------------------------------------------------------------ the cascade
 def adversarial_robot_thetas(problem):
     """Starts hugging obstacle faces and corners, moving fast into the obstacle, with the goal

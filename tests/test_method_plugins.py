@@ -211,3 +211,51 @@ def test_bad_methods_are_refused():
         get_method("nope")
     with pytest.raises(ValueError, match="must be a LearnedMethod"):
         register_method("hybrid")
+
+
+# -- a method from an installed package's entry point ----------------------------------------------------------
+PLUGIN_MODULE = """
+from mimpc.controllers.methods import LearnedMethod
+
+
+def _unused(*args, **kwargs):
+    raise NotImplementedError
+
+
+def make():
+    return LearnedMethod(name="plugged", summary="from an entry point", train=_unused, controller=_unused,
+                         solutions=_unused, relaxed_qp=False)
+"""
+
+
+def _fake_distribution(site, name, entry_points):
+    info = site / f"{name}-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[mimpc.methods]\n" + "".join(f"{k} = {v}\n" for k, v in entry_points))
+
+
+def test_installed_packages_add_methods_through_entry_points(tmp_path, monkeypatch, capsys):
+    """A package that declares a ``mimpc.methods`` entry point is registered on the first lookup,
+    without any import by the user; a broken plugin is skipped with a warning naming it."""
+    from mimpc.controllers.methods import registry
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "toy_mimpc_plugin.py").write_text(PLUGIN_MODULE)
+    _fake_distribution(site, "toy_mimpc_plugin", [("plugged", "toy_mimpc_plugin:make")])
+    _fake_distribution(site, "broken_mimpc_plugin", [("broken", "no_such_module_anywhere:METHOD")])
+    monkeypatch.syspath_prepend(str(site))
+    try:
+        with pytest.warns(RuntimeWarning, match="broken.*no_such_module_anywhere"):
+            added = registry.discover_methods(force=True)
+        assert added == ["plugged"]
+        assert "plugged" in learned_methods() and "plugged" not in registry.relaxed_qp_methods()
+        assert get_method("plugged").summary == "from an entry point"
+        assert registry.discover_methods(force=False) == []  # once per process
+        with pytest.raises(SystemExit):
+            main(["train", "--help"])
+        assert "plugged" in capsys.readouterr().out  # the CLI's --method knows it
+    finally:
+        if "plugged" in learned_methods():
+            unregister_method("plugged")

@@ -49,6 +49,31 @@ def test_numpy_predictor_makes_the_modules_decisions(tank):
     np.testing.assert_array_equal(np.stack([fast(t) for t in thetas]), expected)
 
 
+@pytest.mark.parametrize(
+    ("hidden", "activation", "permute"), [((8,), "relu", False), ((16, 16), "tanh", False), ((12, 16), "relu", True)]
+)
+def test_numpy_scores_match_the_module_for_every_layout(tank, hidden, activation, permute):
+    """One layer (no stacked convolution), a non-ReLU activation, integers in another order than
+    the steps: the torch-free scores are the module's logits up to float32 round-off, on raw theta
+    far from the normalisation's mean, and a call's result is not overwritten by the next call."""
+    torch.manual_seed(3)
+    rng = np.random.default_rng(4)
+    thetas = rng.normal(size=(100, tank.n_theta)) * 3 + 1
+    cfg = ModelConfig(hidden=hidden, activation=activation, encoder="temporal")
+    policy = IntegerPolicy(tank, cfg, thetas.mean(0) + 0.5, thetas.std(0) * 2).eval()
+    with torch.no_grad():
+        policy.net.position.normal_()
+        if permute:
+            policy.net.integer_order.copy_(torch.as_tensor(rng.permutation(tank.n_d)))
+        expected = policy.logits(torch.as_tensor(thetas, dtype=torch.float32)).reshape(len(thetas), -1).numpy()
+    fast = policy.numpy_predictor()
+    got = [fast.scores(t) for t in thetas]  # kept while later calls run
+    np.testing.assert_allclose(np.stack(got), expected, rtol=1e-5, atol=1e-5)
+    assert np.array_equal(
+        np.stack([fast(t) for t in thetas]), policy(torch.as_tensor(thetas, dtype=torch.float32)).double().numpy()
+    )
+
+
 def test_it_learns_timing_from_labels(tank):
     """Labels that switch on two steps before a burst wherever it is: learned by cross-entropy."""
     torch.manual_seed(0)

@@ -22,7 +22,9 @@ imports its implementation (torch, the QP layer) when called, so listing the nam
 """
 
 from mimpc.controllers.methods.registry import (
+    ENTRY_POINT_GROUP,
     LearnedMethod,
+    discover_methods,
     get_method,
     learned_methods,
     register_method,
@@ -32,7 +34,9 @@ from mimpc.controllers.methods.registry import (
 )
 
 __all__ = [
+    "ENTRY_POINT_GROUP",
     "LearnedMethod",
+    "discover_methods",
     "get_method",
     "learned_methods",
     "register_method",

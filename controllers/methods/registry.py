@@ -14,7 +14,9 @@ if TYPE_CHECKING:
     from mimpc.controllers.base import Controller
 
 __all__ = [
+    "ENTRY_POINT_GROUP",
     "LearnedMethod",
+    "discover_methods",
     "get_method",
     "learned_methods",
     "register_method",
@@ -76,6 +78,44 @@ class LearnedMethod:
 
 _METHODS: dict[str, LearnedMethod] = {}
 
+#: The entry-point group through which an installed package adds learned methods (see discover_methods).
+ENTRY_POINT_GROUP = "mimpc.methods"
+_discovered = False
+
+
+def discover_methods(force: bool = False) -> list[str]:
+    """Register the learned methods that installed packages declare as entry points of the group
+    ``mimpc.methods`` (in their ``pyproject.toml``: ``[project.entry-points."mimpc.methods"]``,
+    ``NAME = "package.module:OBJECT"``, the object a :class:`LearnedMethod` or a function of no
+    argument returning one). Runs once, on the first lookup of a method name (so the CLI's
+    ``--method`` and ``make_controller`` know them without any import by the user); ``force`` runs
+    it again. A plugin that fails to load, or whose name is taken, is skipped with a warning naming
+    it: one broken package does not break mimpc. Returns the names it registered."""
+    global _discovered
+    if _discovered and not force:
+        return []
+    _discovered = True
+    import warnings
+    from importlib.metadata import entry_points
+
+    added = []
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        where = f"learned-method plugin {ep.name!r} ({ep.value})"
+        try:
+            obj = ep.load()
+            method = obj if isinstance(obj, LearnedMethod) else obj() if callable(obj) else obj
+            if not isinstance(method, LearnedMethod):
+                raise TypeError(f"it gives a {type(method).__name__}, not a LearnedMethod")
+            if method.name in _METHODS:
+                if _METHODS[method.name] is method:
+                    continue
+                raise ValueError(f"the name {method.name!r} is already registered")
+            register_method(method)
+            added.append(method.name)
+        except Exception as exc:  # a plugin's own error: reported and skipped
+            warnings.warn(f"mimpc: skipped the {where}: {exc}", RuntimeWarning, stacklevel=2)
+    return added
+
 
 def register_method(method: LearnedMethod, replace: bool = False) -> LearnedMethod:
     """Make ``method`` known under ``method.name`` (everywhere: see the module docstring); returns it.
@@ -113,18 +153,22 @@ def unregister_method(name: str) -> None:
 
 def get_method(name: str) -> LearnedMethod:
     """The learned method registered as ``name``; ``ValueError`` naming the registered ones otherwise."""
+    discover_methods()
     if not isinstance(name, str) or name not in _METHODS:
         raise ValueError(f"unknown learned method {name!r}; registered: {', '.join(learned_methods())}")
     return _METHODS[name]
 
 
 def learned_methods() -> list[str]:
-    """Names of the registered learned methods, in registration order (the paper's first)."""
+    """Names of the registered learned methods, in registration order (the paper's first, then
+    those of installed plugins, :func:`discover_methods`)."""
+    discover_methods()
     return list(_METHODS)
 
 
 def relaxed_qp_methods() -> list[str]:
     """Learned methods whose plan is the relaxed QP at the policy's integers (see :class:`LearnedMethod`)."""
+    discover_methods()
     return [name for name, m in _METHODS.items() if m.relaxed_qp]
 
 

@@ -279,8 +279,12 @@ class ParametricMIQP:
     def objective(self, x: Any, delta: Any, theta: Any) -> Any:
         """The MIQP objective ``f(x, delta; theta)`` (numpy or torch, single or batched)."""
         z = _cat(x, delta)
-        if z.ndim == 1 and not _is_torch(z) and np.ndim(theta) == 1:  # one plan (a closed-loop record): sparse products
-            return self._cached("sparse_objective", lambda: _SparseObjective(self))(z, np.asarray(theta, float))
+        if not _is_torch(z) and z.ndim == np.ndim(theta) and z.ndim in (1, 2):
+            sparse = self._cached("sparse_objective", lambda: _SparseObjective(self))
+            if z.ndim == 1:  # one plan (a closed-loop record): sparse products
+                return sparse(z, np.asarray(theta, float))
+            if sparse.sparse:  # a batch of plans (batched episodes): the same, row by row
+                return sparse.batch(z, np.asarray(theta, float))
         quad = 0.5 * ((z @ self._mat("P", z)) * z).sum(-1)
         return quad + (self.linear_cost(theta) * z).sum(-1) + self.cost_constant(theta)
 
@@ -495,6 +499,16 @@ class _SparseObjective:
         self.q_rows, self.q_cols = np.nonzero(problem.Q_t)
         self.q_vals = problem.Q_t[self.q_rows, self.q_cols]
         self.q, self.C_tt, self.c_t, self.c0 = problem.q, problem.C_tt, problem.c_t, problem.c0
+
+        n_z, n_theta = problem.P.shape[0], problem.Q_t.shape[1]
+        self.sparse = len(self.p_vals) <= 0.1 * n_z * n_z and len(self.q_vals) <= 0.1 * n_z * max(n_theta, 1)
+
+    def batch(self, z: np.ndarray, theta: np.ndarray) -> np.ndarray:
+        """The objective of each row of ``z (B, n_z)`` at the row of ``theta (B, n_theta)``."""
+        quad = 0.5 * ((z[:, self.p_rows] * z[:, self.p_cols]) @ self.p_vals)
+        linear = z @ self.q + (z[:, self.q_rows] * theta[:, self.q_cols]) @ self.q_vals
+        constant = 0.5 * np.einsum("bi,ij,bj->b", theta, self.C_tt, theta) + theta @ self.c_t + self.c0
+        return quad + linear + constant
 
     def __call__(self, z: np.ndarray, theta: np.ndarray) -> float:
         quad = 0.5 * float(np.dot(self.p_vals, z[self.p_rows] * z[self.p_cols]))

@@ -106,3 +106,25 @@ def executed_violations(
     viol = np.maximum(G @ z - (h + Ht @ theta), 0.0)
     per_group = {name: float(viol[at].sum()) for name, at in groups}
     return per_group, float(viol[~integer].sum()), float(viol[integer].sum())
+
+
+def executed_violations_batch(
+    problem: Any, theta: np.ndarray, u: np.ndarray, delta_step: np.ndarray, next_state: np.ndarray
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """:func:`executed_violations` of a batch of executed steps (rows of ``theta``, ``u``,
+    ``delta_step``, ``next_state``) in array operations: ``(per group, continuous, integer-only)``,
+    each an array over the batch, equal row by row to the single step's values up to the order in
+    which a matrix product sums."""
+    from mimpc.problems.plant import plant_of
+
+    lay = problem.require_layout()
+    theta = np.asarray(theta, dtype=float)
+    G, h, Ht, groups, integer = _row_data(problem)
+    z = np.zeros((len(theta), problem.n_z))
+    z[:, lay.state_index[0]] = plant_of(problem).initial(theta)
+    z[:, lay.state_index[1]] = np.asarray(next_state, dtype=float).reshape(len(theta), -1)
+    z[:, lay.input_index[0]] = np.asarray(u, dtype=float).reshape(len(theta), -1)
+    z[:, problem.n_x + lay.delta_index[0]] = np.asarray(delta_step, dtype=float).reshape(len(theta), -1)
+    viol = np.maximum(z @ G.T - (h + theta @ Ht.T), 0.0)
+    per_group = {name: viol[:, at].sum(axis=1) for name, at in groups}
+    return per_group, viol[:, ~integer].sum(axis=1), viol[:, integer].sum(axis=1)

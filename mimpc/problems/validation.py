@@ -62,6 +62,10 @@ def check_array(value: Any, name: str, shape: tuple[int, ...], allow_batch: bool
     ValueError
         If the shape differs or an entry is NaN or infinite; the message names ``name``.
     """
+    if type(value) is np.ndarray and value.dtype == np.float64 and value.shape == shape:
+        arr = value.copy()  # the common case (one theta per control step): a copy, as below
+        if np.isfinite(arr).all():
+            return arr
     arr = as_real_array(value, name, f"a real-valued array of shape {shape}")
     ok = arr.shape == shape or (allow_batch and arr.ndim == len(shape) + 1 and arr.shape[1:] == shape)
     if not ok:

@@ -7,7 +7,9 @@ multiplier, validated inputs). A controller step needs less, and needs it fast: 
 * :meth:`LeanQP.exact`: is the fixed-integer QP of eq. (3), all rows hard, feasible, and what is
   its solution? One ``update()`` + ``solve()`` of a DAQP model built once per problem; DAQP keeps
   its working set between steps, which is the warm start (a ``setup()`` per step would cost an
-  order of magnitude more, see the step-latency table in docs/papers/results.md);
+  order of magnitude more, see the step-latency table in docs/papers/results.md). An episode start
+  (:meth:`LeanQP.reset`) or a failed solve empties the working set by clearing DAQP's constraint
+  flags, without factoring the matrices again: the next solve depends on its own data alone;
 * :meth:`LeanQP.relaxed`: the relaxed QP of eq. (10). If the exact QP was feasible with every
   multiplier below ``rho`` it is already the answer (Theorem 2). Otherwise a second persistent
   DAQP model with the continuous rows declared *soft* (DAQP's sense 8, linear weight ``rho``)
@@ -39,6 +41,7 @@ __all__ = ["LeanQP", "LeanInstance", "LeanSolution"]
 
 _INF = 1e30
 _EXACT_STATUS = {1: "optimal", -1: "infeasible", -4: "max_iter"}
+_ACTIVE, _LOWER = 1, 2  # DAQP's constraint flags: in the working set, at its lower bound
 
 
 @dataclass
@@ -114,7 +117,9 @@ class LeanQP:
         maps = (red.M_c, red.M_d, red.M_xp)
         self._cd = AffineMap(np.vstack([np.hstack([M.T, M.D.M, M.k[:, None]]) for M in maps]), red.n_theta)
         self._exact = self._model()
-        self._exact_ready = False
+        self._exact_ready = False  # the model holds the problem's matrices (one setup)
+        self._cold = True  # the next solve starts from an empty working set
+        self._no_rows_active = np.zeros(len(self._upper), dtype=np.int32)
         self._soft: SoftSeed | None = None
         self._elastic: ElasticQP | None = None
         self._general: FixedQPSolver | None = None
@@ -124,7 +129,7 @@ class LeanQP:
         solver models or working sets: one per episode of a batch (:mod:`mimpc.controllers.batch`),
         without rebuilding the maps."""
         new = copy.copy(self)
-        new._exact, new._exact_ready = new._model(), False
+        new._exact, new._exact_ready, new._cold = new._model(), False, True
         new._soft = new._elastic = new._general = None
         return new
 
@@ -137,7 +142,7 @@ class LeanQP:
         """Forget the working sets kept from earlier solves, so that the next solve, and every one
         after it, depends only on its own data (call it at an episode start: the same episode
         then gives the same plans bit for bit, whatever was solved before)."""
-        self._exact_ready = False
+        self._cold = True
         if self._soft is not None:
             self._soft._ready = False
         if self._elastic is not None:
@@ -161,6 +166,33 @@ class LeanQP:
             lower[red.n_w + red.m :] = np.clip(red.lb_dep - xd, -_INF, _INF)
         return LeanInstance(theta, delta, c, d, upper, lower, x_p)
 
+    def instances(self, theta: np.ndarray, delta: np.ndarray) -> list[LeanInstance]:
+        """:meth:`instance` for a batch: ``theta (B, n_theta)``, ``delta (B, n_d)``, validated.
+
+        The affine map is applied to the whole batch in one matrix product (the batched episodes of
+        :mod:`mimpc.controllers.batch`); each instance holds rows of the shared arrays. The vectors
+        equal :meth:`instance`'s to round-off (a matrix product may sum in another order)."""
+        red, cd_map = self.red, self._cd
+        theta, delta = np.asarray(theta, dtype=float), np.asarray(delta, dtype=float)
+        cd = theta @ cd_map.T.T + cd_map.D.batch(delta) + cd_map.k
+        n_w, m = red.n_w, red.m
+        c, d, x_p = cd[:, :n_w], cd[:, n_w : n_w + m], cd[:, n_w + m :]
+        upper = np.repeat(self._upper[None], len(theta), axis=0)
+        np.minimum(d, _INF, out=upper[:, self._cont])
+        lower = np.repeat(self._lower[None], len(theta), axis=0) if red.n_e else None
+        if red.n_e:
+            xd = x_p[:, red.dep[red.dep_bounded]]
+            upper[:, n_w + m :] = np.clip(red.ub_dep - xd, -_INF, _INF)
+            lower[:, n_w + m :] = np.clip(red.lb_dep - xd, -_INF, _INF)
+        return [
+            LeanInstance(theta[i], delta[i], c[i], d[i], upper[i], self._lower if lower is None else lower[i], x_p[i])
+            for i in range(len(theta))
+        ]
+
+    def plans(self, insts: list[LeanInstance], w: np.ndarray) -> np.ndarray:
+        """:meth:`plan` of each instance at the rows of ``w (B, n_w)``, as one matrix product ``(B, n_x)``."""
+        return w @ self.red.Z.T + np.array([inst.x_p for inst in insts])
+
     def plan(self, inst: LeanInstance, w: np.ndarray) -> np.ndarray:
         """The full continuous decision ``x = Z w + x_p(theta, delta)``."""
         return self.red.Z @ w + inst.x_p
@@ -168,21 +200,48 @@ class LeanQP:
     # ------------------------------------------------------------------ solves
     def exact(self, inst: LeanInstance) -> LeanSolution:
         """The fixed-integer QP of eq. (3): every row hard."""
-        if not self._exact_ready:
+        if not self._exact_ready:  # factor the problem's fixed matrices once per model
             code = self._exact.setup(self.red.H, inst.c, self.rows, inst.upper, inst.lower)
             if (code[0] if isinstance(code, tuple) else code) < 0:
                 return self._failed("error", "exact")
-            self._exact_ready = True
-        else:
-            self._exact.update(f=inst.c, bupper=inst.upper, blower=inst.lower if self.red.n_e else None)
+            self._exact_ready = self._cold = True
+        blower = inst.lower if self.red.n_e else None
+        if self._cold:  # an empty working set: the solve depends on this instance alone
+            self._exact.update(f=inst.c, bupper=inst.upper, blower=blower, sense=self._no_rows_active)
+            self._cold = False
+        else:  # warm: the working set of the previous solve
+            self._exact.update(f=inst.c, bupper=inst.upper, blower=blower)
         w, _, flag, info = self._exact.solve()
         status = _EXACT_STATUS.get(int(flag), "error")
         w = np.asarray(w, dtype=float)
         if status != "optimal" or not np.all(np.isfinite(w)):
             status = "error" if status == "optimal" else status
-            self._exact_ready = False  # do not seed the next step with a failed working set
+            self._cold = True  # do not seed the next step with a failed working set
             return self._failed(status, "exact")
         return LeanSolution("optimal", w, None, "exact", lam=info["lam"], rows=self._cont)
+
+    def exact_from(self, inst: LeanInstance, working_set: np.ndarray) -> tuple[LeanSolution, np.ndarray]:
+        """:meth:`exact` started from a given working set (DAQP's constraint flags, one int32 per
+        row, zeros: empty), and the working set it ended with (empty after a failed solve). One model
+        can so serve many episodes, each warm-started from its own previous solve, with one copy of
+        the factored matrices in the cache instead of one per episode (:mod:`mimpc.controllers.batch`).
+        The answers equal :meth:`exact`'s to round-off."""
+        if not self._exact_ready:
+            code = self._exact.setup(self.red.H, inst.c, self.rows, inst.upper, inst.lower)
+            if (code[0] if isinstance(code, tuple) else code) < 0:
+                return self._failed("error", "exact"), np.zeros_like(working_set)
+            self._exact_ready = True
+        blower = inst.lower if self.red.n_e else None
+        self._exact.update(f=inst.c, bupper=inst.upper, blower=blower, sense=working_set)
+        self._cold = True  # the model's own working set is no longer this object's episode's
+        w, _, flag, info = self._exact.solve()
+        w = np.asarray(w, dtype=float)
+        if int(flag) != 1 or not np.all(np.isfinite(w)):
+            status = _EXACT_STATUS.get(int(flag), "error")
+            return self._failed("error" if status == "optimal" else status, "exact"), np.zeros_like(working_set)
+        lam = np.asarray(info["lam"])
+        ended = np.where(lam != 0.0, _ACTIVE, 0) | np.where(lam < 0.0, _LOWER, 0)
+        return LeanSolution("optimal", w, None, "exact", lam=lam, rows=self._cont), ended.astype(np.int32)
 
     def relaxed(self, inst: LeanInstance, exact: LeanSolution | None = None) -> LeanSolution:
         """The relaxed QP of eq. (10); pass the :meth:`exact` result of the same instance if known."""

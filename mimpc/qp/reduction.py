@@ -176,6 +176,16 @@ class LinearMap:
             return np.bincount(self.rows, self.vals * v[self.cols], minlength=self.shape[0])
         return self.M @ v
 
+    def batch(self, V: np.ndarray) -> np.ndarray:
+        """``V M'`` for a batch ``V (B, n_cols)``: each row's product (``M`` applied to every row)."""
+        if self.sparse:
+            if getattr(self, "_csr", None) is None:
+                import scipy.sparse as sp
+
+                self._csr = sp.csr_matrix((self.vals, (self.rows, self.cols)), shape=self.shape)
+            return np.asarray((self._csr @ V.T).T)
+        return V @ self.M.T
+
     def rmatvec(self, u: np.ndarray) -> np.ndarray:
         """``M' u``."""
         if self.sparse:

@@ -390,7 +390,7 @@ class _NumpyPolicy:
         self.activation = _NUMPY_ACTIVATIONS[policy.config.activation]
         self.layers, self.scorer = [], None
         if hasattr(policy.net, "numpy_scorer"):  # a structured encoder has its own torch-free copy
-            self.scorer = policy.net.numpy_scorer(self.activation)
+            self.scorer = policy.net.numpy_scorer(self.activation, self.mean, self.std)  # takes raw theta
         else:
             linears = [m for m in policy.net if isinstance(m, nn.Linear)]
             self.layers = [(arr(m.weight).T.copy(), arr(m.bias)) for m in linears]
@@ -426,7 +426,7 @@ class _NumpyPolicy:
     def scores(self, theta: np.ndarray) -> np.ndarray:
         """The head's raw output for one theta (the logits that :meth:`decode` turns into integers)."""
         if self.scorer is not None:
-            return self.scorer((np.asarray(theta, dtype=np.float32) - self.mean) / self.std)
+            return self.scorer(theta)
         if not self._relu:
             return self._scores_layered(theta)
         W0, b0 = self._first
@@ -471,9 +471,10 @@ class _NumpyPolicy:
             scores = out.reshape(-1, self.n_values)
             idx = scores.argmax(-1)
             if self.chains is not None:
-                steps = np.diff(idx[self.chains.order], axis=-1)
-                if steps.size and np.abs(steps).max() > self.chains.max_step:  # else the argmax is the MAP
-                    idx = chain_map_indices(scores[None], self.chains)[0]
+                chain = idx[self.chains.order]
+                steps = chain[:, 1:] - chain[:, :-1]
+                if steps.size and (steps.max() > self.chains.max_step or -steps.min() > self.chains.max_step):
+                    idx = chain_map_indices(scores[None], self.chains)[0]  # else the argmax is the MAP
             return self.lower + idx.astype(np.float64)
         if self.kind == "grouped":
             pick = out.reshape(self.n_groups, self.n_values).argmax(-1)

@@ -103,9 +103,15 @@ class TrainingSupport:
     def contains_batch(self, theta: np.ndarray) -> np.ndarray:
         """Boolean per theta of a batch ``(n, n_theta)``: inside the training support?"""
         t = np.atleast_2d(self._check(theta))
-        in_box = np.all((t >= self.low) & (t <= self.high), axis=-1)
-        near = _nearest(t / self.scale, self.anchors)[:, 0] <= self.anchor_radius
-        return in_box & (self.distance(t) <= self.radius) & near
+        inside = np.all((t >= self.low) & (t <= self.high), axis=-1)
+        inside &= self.distance(t) <= self.radius
+        if inside.any():  # the anchors only for the rows that pass the cheaper tests, as in contains
+            q = t[inside] / self.scale
+            nearest = np.min(self._anchor_norms[None] - 2.0 * (q @ self.anchors.T), axis=1) + np.einsum(
+                "ij,ij->i", q, q
+            )
+            inside[inside] = np.sqrt(np.maximum(nearest, 0.0)) <= self.anchor_radius
+        return inside
 
     def contains(self, theta: np.ndarray) -> bool:
         """Is one theta (shape ``(n_theta,)``) inside the training support? The tests of

@@ -98,37 +98,85 @@ class TemporalNet(nn.Module):
         return out[:, self.integer_order].reshape(len(z), -1)
 
     @torch.no_grad()
-    def numpy_scorer(self, activation: Any) -> Any:
-        """A torch-free copy of :meth:`forward` for one normalised theta ``z (n_theta,)``: each
-        convolution as one matrix product over the stacked shifted inputs (float32), so the
-        closed-loop step pays for the filters, not for a dense matrix of the whole horizon."""
+    def numpy_scorer(self, activation: Any, mean: np.ndarray | None = None, std: np.ndarray | None = None) -> Any:
+        """A torch-free copy of :meth:`forward` for one theta (float32), laid out for one call per
+        closed-loop step: see :class:`_NumpyTemporal`. With ``mean`` and ``std`` (the policy's
+        input normalisation) it takes the raw theta and folds the normalisation into the first
+        layer; without them it takes the normalised ``z (n_theta,)``."""
+        return _NumpyTemporal(self, activation, mean, std)
 
-        def arr(t: torch.Tensor) -> np.ndarray:
-            return t.detach().cpu().numpy().astype(np.float32, copy=True)
 
-        seq, static = arr(self.seq_index).astype(np.int64), arr(self.static_index).astype(np.int64)
-        steps, channels = self.steps, self.channels
-        features = np.zeros((steps, channels + len(static) + 4), dtype=np.float32)
-        features[:, channels + len(static) :] = arr(self.position)
-        layers = []
-        for conv in self.convs:
-            W = arr(conv.weight)  # (out, in, kernel): matches columns ordered (in, kernel)
+class _NumpyTemporal:
+    """:meth:`TemporalNet.forward` for one theta, time-major (a row per step of the horizon): the
+    features (forecast step, static part, step embedding) are written into the zero-padded input
+    buffer of the first convolution, and every convolution is one matrix product of its input's
+    stacked shifted rows (``(steps, kernel * width + 1)``, the last column 1 for the bias) with its
+    filters, written straight into the zero-padded input buffer of the next layer. The buffers are
+    allocated here, so a call allocates only its result; the weights read per call are the
+    filters themselves (no dense matrix over the horizon).
+    """
+
+    def __init__(self, net: TemporalNet, activation: Any, mean: np.ndarray | None, std: np.ndarray | None) -> None:
+        def arr(t: torch.Tensor, dtype: Any = np.float32) -> np.ndarray:
+            return t.detach().cpu().numpy().astype(dtype, copy=True)
+
+        steps, channels = net.steps, net.channels
+        self.relu, self.activation, self.steps = isinstance(net.act, nn.ReLU), activation, steps
+        seq, static = arr(net.seq_index, np.int64), arr(net.static_index, np.int64)
+        self.seq = slice(int(seq[0]), int(seq[0]) + len(seq))  # step-major and contiguous (forecast_layout)
+        self.static = static
+        n_theta = len(seq) + len(static)
+        self.mean = np.zeros(n_theta, np.float32) if mean is None else np.asarray(mean, dtype=np.float32)
+        self.std = np.ones(n_theta, np.float32) if std is None else np.asarray(std, dtype=np.float32)
+        self.z = np.empty(n_theta, dtype=np.float32)
+        # every convolution: its input buffer (zero-padded), the im2col matrix and a view of the
+        # buffer's stacked shifted rows to copy into it, the filters with the bias as last row
+        width = channels + len(static) + net.position.shape[1]
+        self.inputs: list[np.ndarray] = []  # the unpadded rows of each convolution's input buffer
+        self.layers: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        for conv in net.convs:
+            W = arr(conv.weight)  # (out, in, kernel)
             pad, dilation, kernel = conv.padding[0], conv.dilation[0], W.shape[2]
-            gather = np.arange(kernel)[:, None] * dilation + np.arange(steps)[None, :]  # (kernel, steps)
-            buffer = np.zeros((W.shape[1], steps + 2 * pad), dtype=np.float32)
-            layers.append((W.reshape(W.shape[0], -1).copy(), arr(conv.bias)[:, None], buffer, pad, gather))
-        W_out, b_out = arr(self.out.weight)[:, :, 0], arr(self.out.bias)[:, None]
-        order = arr(self.integer_order).astype(np.int64)
-        n_values = self.n_values
+            if steps + 2 * pad - dilation * (kernel - 1) != steps:
+                raise ValueError(f"the temporal encoder's convolutions must keep the horizon (kernel {kernel})")
+            buffer = np.zeros((steps + 2 * pad, width), dtype=np.float32)
+            row, item = buffer.strides
+            taps = np.lib.stride_tricks.as_strided(buffer, (steps, kernel, width), (row, dilation * row, item))
+            im2col = np.ones((steps, kernel * width + 1), dtype=np.float32)
+            stacked = im2col[:, :-1].reshape(steps, kernel, width)
+            assert np.shares_memory(stacked, im2col)
+            filters = np.vstack([W.transpose(2, 1, 0).reshape(kernel * width, -1), arr(conv.bias)[None]])
+            self.inputs.append(buffer[pad : pad + steps])
+            self.layers.append((taps, stacked, im2col, np.ascontiguousarray(filters)))
+            width = conv.out_channels
+        self.inputs.append(np.zeros((steps, width), dtype=np.float32))  # the output layer's input
+        self.features = self.inputs[0]
+        self.features[:, channels + len(static) :] = arr(net.position)  # constant: written once
+        self.channels = channels
+        self.zeros = [np.zeros_like(h) for h in self.inputs]  # ReLU against an array: no scalar to convert
+        self.W_out = np.ascontiguousarray(arr(net.out.weight)[:, :, 0].T)  # (width, per_step * n_values)
+        self.b_out = arr(net.out.bias)
+        order = arr(net.integer_order, np.int64)
+        self.order = None if np.array_equal(order, np.arange(len(order))) else order
+        self.shape = (steps * net.per_step, net.n_values)
 
-        def scores(z: np.ndarray) -> np.ndarray:
-            features[:, :channels] = z[seq].reshape(steps, channels)
-            features[:, channels : channels + len(static)] = z[static]
-            h = features.T
-            for W, b, buffer, pad, gather in layers:
-                buffer[:, pad : pad + steps] = h
-                h = activation(W @ buffer[:, gather].reshape(len(buffer) * gather.shape[0], steps) + b)
-            out = (W_out @ h + b_out).T.reshape(-1, n_values)  # (steps * per_step, values)
-            return out[order].reshape(-1)
-
-        return scores
+    def __call__(self, theta: np.ndarray) -> np.ndarray:
+        z, features, channels = self.z, self.features, self.channels
+        z[:] = theta  # in float32, then normalised as the module does
+        z -= self.mean
+        z /= self.std
+        features[:, :channels] = z[self.seq].reshape(self.steps, channels)
+        features[:, channels : channels + len(self.static)] = z[self.static]
+        relu = self.relu
+        for (taps, stacked, im2col, filters), h, zeros in zip(self.layers, self.inputs[1:], self.zeros[1:]):
+            np.copyto(stacked, taps)
+            np.dot(im2col, filters, out=h)
+            if relu:
+                np.maximum(h, zeros, out=h)
+            else:
+                h[...] = self.activation(h)
+        out = h @ self.W_out
+        out += self.b_out
+        if self.order is not None:
+            out = out.reshape(self.shape)[self.order]
+        return out.reshape(-1)
