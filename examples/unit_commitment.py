@@ -8,7 +8,8 @@ Two generators serve a demand forecast over the horizon, with a battery in betwe
 quadratic fuel cost. A generator switched on must stay on for the next step too (minimum up
 time): ``u[g, k] - u[g, k - 1] <= u[g, k + 1]`` are integer-only rows that tie the integers of
 three steps, so a policy scoring each integer on its own can break them; ``mimpc fit`` reads them
-from the problem and decodes the most probable integers that satisfy them (``decode="rows_map"``).
+from the problem and decodes the most probable integers that satisfy them, the cheapest of the
+first few whose plan exists (``decode="rows_qp"``).
 The battery ``s`` follows ``s_{k+1} = s_k + dt (p_1 + p_2 - d_k)`` within ``[0, capacity]`` and is
 steered towards half full. theta = ``[s_0, d_0 .. d_{H-1}]``: the state, then the demand forecast
 (``Benchmark.forecast``: read by the temporal encoder).

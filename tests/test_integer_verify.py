@@ -76,3 +76,23 @@ def test_policy_and_numpy_copy_agree_and_bad_input_is_refused(lot):
         VerifiedDecode(problem, rows, 0)
     with pytest.raises(ValueError, match="pass theta"):
         policy.integers_from_logits(policy.logits(torch.as_tensor(thetas[:2], dtype=torch.float32)))
+
+
+def test_candidates_of_one_large_component_hold_the_rows():
+    """examples/lot_sizing_lines.py: the rows link all 18 set-ups (2^18 assignments), so the MAP is
+    the integer program's and the further candidates come from the filtered per-integer ranking."""
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    problem = load_benchmark(f"{examples / 'lot_sizing_lines.py'}:benchmark").make_problem()
+    rows = integer_rows_of(problem)
+    assert len(rows.components) == 1 and rows.components[0].patterns is None
+    rng = np.random.default_rng(0)
+    theta = sample_thetas(problem, "uniform", 0, 1)[0]
+    valid = np.zeros(problem.n_d, dtype=int)  # no set-up anywhere satisfies the rows
+    for _ in range(5):  # a confident network around a valid assignment, as after training
+        p1 = np.clip(np.where(valid == 1, 0.9, 0.1) + rng.normal(0, 0.2, problem.n_d), 0.02, 0.98)
+        logp = np.log(np.stack([1 - p1, p1], axis=-1))
+        got = row_candidates(logp, rows, theta, 8)
+        assert 1 < len(got) <= 8 and len({c.tobytes() for c in got}) == len(got)
+        assert rows_hold(rows, np.array(got), np.repeat(theta[None], len(got), 0)).all()
+        score = [logp[np.arange(problem.n_d), c].sum() for c in got]
+        assert score[0] >= max(score) - 1e-12  # the MAP first

@@ -35,7 +35,9 @@ def row_candidates(logp: np.ndarray, rows: IntegerRows, theta: np.ndarray | None
     probable first under per-integer log-probabilities ``logp (n_d, n_values)``: the rows_map MAP,
     then the next ones. Where every component of linked integers has few assignments (see
     :mod:`mimpc.training.integer_map`) they are ranked exactly, as independent factors over each
-    component's assignments that satisfy its rows; otherwise the per-integer ranking is filtered."""
+    component's assignments that satisfy its rows; otherwise the first ``4 k`` of the per-integer
+    ranking are filtered, which finds fewer than ``k`` where most of them break the rows (a network
+    far from any valid assignment)."""
     t = None if theta is None else np.asarray(theta, dtype=np.float64)[None]
     first = rows_map_indices(logp[None], rows, t)[0]
     out, seen = [first], {first.tobytes()}
