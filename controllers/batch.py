@@ -52,7 +52,7 @@ class _RowScores:
         return self.row
 
     def __call__(self, theta: np.ndarray) -> np.ndarray:
-        return self._policy.decode(self.row)
+        return self._policy.decode(self.row, theta)
 
     def __getattr__(self, name: str) -> Any:  # kind, decode, patterns, ...: the policy's own
         return getattr(self._policy, name)

@@ -19,7 +19,6 @@ The integers of step ``k`` are ``problem.layout.delta_index[k]``.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import numpy as np
@@ -108,44 +107,34 @@ class TemporalNet(nn.Module):
 
 
 class _NumpyTemporal:
-    """:meth:`TemporalNet.forward` for one theta, time-major (a row per step of the horizon):
-
-    * the first convolution is affine in theta (its features are theta's entries, the zero
-      padding and the constant step embedding), so it and the normalisation are one dense map
-      ``theta -> (steps, width)``, computed here in float64 and stored in float32;
-    * every later convolution is one matrix product of the stacked shifted rows of its input
-      (``(steps, kernel * width + 1)``, the last column 1 for the bias) with its filters, written
-      straight into the zero-padded input buffer of the next layer; the buffers are allocated
-      here, so a call allocates only its result.
+    """:meth:`TemporalNet.forward` for one theta, time-major (a row per step of the horizon): the
+    features (forecast step, static part, step embedding) are written into the zero-padded input
+    buffer of the first convolution, and every convolution is one matrix product of its input's
+    stacked shifted rows (``(steps, kernel * width + 1)``, the last column 1 for the bias) with its
+    filters, written straight into the zero-padded input buffer of the next layer. The buffers are
+    allocated here, so a call allocates only its result; the weights read per call are the
+    filters themselves (no dense matrix over the horizon).
     """
 
     def __init__(self, net: TemporalNet, activation: Any, mean: np.ndarray | None, std: np.ndarray | None) -> None:
         def arr(t: torch.Tensor, dtype: Any = np.float32) -> np.ndarray:
             return t.detach().cpu().numpy().astype(dtype, copy=True)
 
-        steps, n_theta = net.steps, len(net.seq_index) + len(net.static_index)
+        steps, channels = net.steps, net.channels
         self.relu, self.activation, self.steps = isinstance(net.act, nn.ReLU), activation, steps
-        # the first convolution as an affine map of z, from its response to each unit vector (float64)
-        first = copy.deepcopy(net.convs[0]).double()
-        basis = torch.cat([torch.zeros(1, n_theta), torch.eye(n_theta)]).double()
-        response = first(net.features(basis)).transpose(1, 2).reshape(1 + n_theta, -1).numpy()
-        offset, linear = response[0], response[1:] - response[0]  # (steps * width,), (n_theta, steps * width)
-        probe = torch.linspace(-2.0, 3.0, n_theta, dtype=torch.float64)[None]
-        if not np.allclose(
-            first(net.features(probe)).transpose(1, 2).reshape(-1).numpy(), probe.numpy()[0] @ linear + offset
-        ):
-            raise ValueError("the temporal encoder's first layer is not affine in theta")
-        if mean is not None and std is not None:  # z = (theta - mean) / std folded in
-            linear = linear / np.asarray(std, dtype=np.float64)[:, None]
-            offset = offset - np.asarray(mean, dtype=np.float64) @ linear
-        self.W0 = np.vstack([linear, offset[None]]).astype(np.float32)  # the offset as a last row
-        self.theta = np.ones(n_theta + 1, dtype=np.float32)  # theta, then 1
-        # every later convolution: its input buffer (zero-padded), the im2col matrix and a view of
-        # the buffer's stacked shifted rows to copy into it, the filters with the bias as last row
-        width = first.out_channels
-        self.inputs: list[np.ndarray] = []  # the unpadded rows of each later layer's input buffer
+        seq, static = arr(net.seq_index, np.int64), arr(net.static_index, np.int64)
+        self.seq = slice(int(seq[0]), int(seq[0]) + len(seq))  # step-major and contiguous (forecast_layout)
+        self.static = static
+        n_theta = len(seq) + len(static)
+        self.mean = np.zeros(n_theta, np.float32) if mean is None else np.asarray(mean, dtype=np.float32)
+        self.std = np.ones(n_theta, np.float32) if std is None else np.asarray(std, dtype=np.float32)
+        self.z = np.empty(n_theta, dtype=np.float32)
+        # every convolution: its input buffer (zero-padded), the im2col matrix and a view of the
+        # buffer's stacked shifted rows to copy into it, the filters with the bias as last row
+        width = channels + len(static) + net.position.shape[1]
+        self.inputs: list[np.ndarray] = []  # the unpadded rows of each convolution's input buffer
         self.layers: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
-        for conv in net.convs[1:]:
+        for conv in net.convs:
             W = arr(conv.weight)  # (out, in, kernel)
             pad, dilation, kernel = conv.padding[0], conv.dilation[0], W.shape[2]
             if steps + 2 * pad - dilation * (kernel - 1) != steps:
@@ -161,6 +150,9 @@ class _NumpyTemporal:
             self.layers.append((taps, stacked, im2col, np.ascontiguousarray(filters)))
             width = conv.out_channels
         self.inputs.append(np.zeros((steps, width), dtype=np.float32))  # the output layer's input
+        self.features = self.inputs[0]
+        self.features[:, channels + len(static) :] = arr(net.position)  # constant: written once
+        self.channels = channels
         self.zeros = [np.zeros_like(h) for h in self.inputs]  # ReLU against an array: no scalar to convert
         self.W_out = np.ascontiguousarray(arr(net.out.weight)[:, :, 0].T)  # (width, per_step * n_values)
         self.b_out = arr(net.out.bias)
@@ -169,15 +161,16 @@ class _NumpyTemporal:
         self.shape = (steps * net.per_step, net.n_values)
 
     def __call__(self, theta: np.ndarray) -> np.ndarray:
+        z, features, channels = self.z, self.features, self.channels
+        z[:] = theta  # in float32, then normalised as the module does
+        z -= self.mean
+        z /= self.std
+        features[:, :channels] = z[self.seq].reshape(self.steps, channels)
+        features[:, channels : channels + len(self.static)] = z[self.static]
         relu = self.relu
-        self.theta[:-1] = theta
-        h = self.inputs[0]
-        np.dot(self.theta, self.W0, out=h.reshape(-1))
-        layers = [(None, None, None, None), *self.layers]
-        for (taps, stacked, im2col, filters), h, zeros in zip(layers, self.inputs, self.zeros):
-            if taps is not None:
-                np.copyto(stacked, taps)
-                np.dot(im2col, filters, out=h)
+        for (taps, stacked, im2col, filters), h, zeros in zip(self.layers, self.inputs[1:], self.zeros[1:]):
+            np.copyto(stacked, taps)
+            np.dot(im2col, filters, out=h)
             if relu:
                 np.maximum(h, zeros, out=h)
             else:
