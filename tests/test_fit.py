@@ -25,7 +25,7 @@ def test_structure_follows_the_rows():
     cart = choose_structure(_problem("custom_problem"))
     assert (cart.head, cart.encoder, cart.decode) == ("per_integer", "mlp", "argmax")
     uc = choose_structure(_problem("unit_commitment"))
-    assert (uc.head, uc.encoder, uc.decode) == ("per_integer", "temporal", "rows_map")
+    assert (uc.head, uc.encoder, uc.decode) == ("per_integer", "temporal", "rows_qp")
     tank = choose_structure(thermal_tank(horizon=5))
     assert (tank.head, tank.encoder, tank.decode) == ("per_integer", "temporal", "chain_map")
     assert all(isinstance(r, str) and r for r in uc.reasons)
@@ -54,8 +54,9 @@ def test_strategies_tell_active_rows_and_integers_apart():
 
 
 def test_heldout_score_and_bad_config():
-    assert heldout_score({"integer_violation_rate": 1.0, "slack_rate": 2.0, "gap_median": -0.5}) == 3.0
-    assert heldout_score({"integer_violation_rate": 0.0, "slack_rate": 0.0, "gap_median": float("nan")}) == 100.0
+    m = {"integer_violation_rate": 1.0, "slack_rate": 2.0, "gap_median": -0.5, "gap_mean": 0.25}
+    assert heldout_score(m) == 3.25  # negative gaps (round-off) count 0
+    assert heldout_score({**m, "gap_median": float("nan"), "gap_mean": 1.0}) == 104.0
     with pytest.raises(ValueError, match="coverage"):
         FitConfig(coverage=1.5)
     with pytest.raises(ValueError, match="max_samples"):
@@ -87,10 +88,10 @@ def test_tiny_fit_of_unit_commitment(tmp_path):
     lines = []
     result = fit(problem, tmp_path, FitConfig(rounds=0, **TINY), progress=False, echo=lines.append)
     report = json.loads(result.report.read_text())
-    assert report["method"] in ("sl", "hybrid") and report["structure"]["decode"] == "rows_map"
+    assert report["method"] in ("sl", "hybrid") and report["structure"]["decode"] == "rows_qp"
     assert [r["round"] for r in report["rounds"]] == [0]
     assert report["heldout"]["family"] == "uniform" and report["heldout"]["n"] > 0
-    assert report["heldout_metrics"]["integer_violation_rate"] == 0.0  # rows_map: by construction
+    assert report["heldout_metrics"]["integer_violation_rate"] == 0.0  # rows_qp: by construction
     assert result.policy.exists() and result.card.exists() and result.figure.exists()
     assert any(line.startswith("round 0:") for line in lines)
     # the policy's integers satisfy every integer-only row on the held-out parameters
@@ -103,7 +104,7 @@ def test_tiny_fit_of_unit_commitment(tmp_path):
     controller.reset()
     controller.act(theta[0])
     assert controller.last.certified is not None
-    # the cascade's ranked candidates of a rows_map policy satisfy the rows too
+    # the cascade's ranked candidates of a rows_qp policy satisfy the rows too
     policy, rows = controller._policy, ckpt.policy.rows
     n_candidates = 0
     for t in theta[:10]:
@@ -144,3 +145,27 @@ def test_cli_refuses_bad_input(tmp_path):
     with pytest.raises(SystemExit) as exc:  # argparse refuses it
         main(["fit", "--env", env, "--out", str(tmp_path / "f"), "--budget-minutes", "0"])
     assert exc.value.code == 2
+
+
+def test_closed_loop_heldout_follows_the_plant():
+    from mimpc.fit.closed_loop import exact_episode_states
+    from mimpc.problems.samplers import sample_theta
+
+    problem = load_benchmark(f"{Path(__file__).parent / 'data' / 'lot_sizing.py'}:benchmark").make_problem(horizon=3)
+    part, statuses = exact_episode_states(problem, 6, seed=5)
+    assert statuses == {"optimal": 6} and len(part["theta"]) == 6
+    theta = part["theta"]
+    np.testing.assert_array_equal(theta[0], sample_theta(problem, "starts", np.random.default_rng([5, 0])))
+    # theta = [stock0 (2), demand (3 x 2)]: the next state's forecast is this one's, shifted (last row held)
+    demand = theta[:, 2:].reshape(-1, 3, 2)
+    np.testing.assert_allclose(demand[1:, :2], demand[:-1, 1:])
+    np.testing.assert_allclose(demand[1:, 2], demand[:-1, 2])
+    # the next stock is this one's plus the applied production minus the first period's demand
+    lay = problem.require_layout()
+    make = np.array([lay.inputs(x)[0] for x in part["x"]])
+    np.testing.assert_allclose(theta[1:, :2], theta[:-1, :2] + make[:-1] - demand[:-1, 0], atol=1e-6)
+    for t, x, d, obj in zip(theta, part["x"], part["delta"], part["objective"]):
+        assert problem.violations(x, d, t).continuous_total <= 1e-6
+        assert obj == pytest.approx(problem.objective(x, d, t))
+    with pytest.raises(ValueError, match="n must be a positive integer"):
+        exact_episode_states(problem, 0, seed=5)

@@ -72,10 +72,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--decode",
         default="argmax",
-        choices=("argmax", "chain_map", "rows_map"),
+        choices=("argmax", "chain_map", "rows_map", "rows_qp"),
         help="how evaluation reads the per-integer head: argmax per integer (the paper's), or chain_map: "
         "the most probable integers under the rate limits (tank eq. 33), which then hold by construction; "
-        "rows_map: the most probable integers under every integer-only row of any problem",
+        "rows_map: the most probable integers under every integer-only row of any problem; rows_qp: among the "
+        "most probable of those, the one whose fixed-integer QP is feasible and cheapest",
     )
     p.add_argument(
         "--loss",

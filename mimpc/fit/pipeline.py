@@ -5,8 +5,9 @@
    share of the budget still allows) until the Good-Turing estimate of the chance that a new theta
    needs an unseen strategy falls below ``coverage`` (:mod:`mimpc.fit.coverage`), or its share of
    the budget or ``max_samples`` is spent;
-3. held-out set: the benchmark's ``uniform`` sampler family (never used for training) with its own
-   seed stream, labelled by the exact MIQP;
+3. held-out sets, labelled by the exact MIQP, never used for training: the benchmark's ``uniform``
+   sampler family with its own seed stream, and the states of closed-loop episodes of the exact
+   controller from ``starts`` parameters (its own seed stream): where the fitted controller will run;
 4. round 0: SL (cross-entropy), then the hybrid loss from the SL weights; both are evaluated on the
    held-out set and the better is the round's policy; every training runs until early stopping on
    its validation split, its epoch cap, or its share of the budget (:func:`_train`);
@@ -15,8 +16,10 @@
    fine-tuned again; stop when the held-out score has not improved for ``patience`` rounds, after
    ``rounds`` rounds, or when the next round would not fit in the budget.
 
-The held-out score (lower is better) is the share of plans breaking an integer-only row plus the
-share needing slack plus the median optimality gap, all in percent. Every stage records its result
+The held-out score (lower is better) is, on each held-out set, the share of plans breaking an
+integer-only row plus the share needing slack plus the median and the mean optimality gap, all in
+percent, summed over the two sets (the mean gap is what a closed loop accumulates; it also keeps
+rounds comparable once the median gap reaches 0). Every stage records its result
 in ``DIR/state.json``; a killed run started again with the same settings continues after the last
 finished stage (generation also resumes inside a stage, shard by shard).
 """
@@ -44,11 +47,16 @@ SLACK_TOL = 1e-6
 """Total slack above which a held-out plan counts as needing slack."""
 HELDOUT_SEED_OFFSET = 1_000_003
 """The held-out set's seed is the fit's seed plus this (training never draws from that stream)."""
+CLOSED_LOOP_SEED_OFFSET = 2_000_003
+"""The closed-loop held-out episodes' seed is the fit's seed plus this."""
 CE = {"supervised": "cross_entropy"}
 CHUNK_EPOCHS = 5
 """Epochs between two checks of the training's time share (see :func:`_train`)."""
 SL_SHARE, HYBRID_SHARE, ROUND_SL_SHARE, ROUND_HYBRID_SHARE = 0.25, 0.08, 0.08, 0.04
 """Most of the budget each training may take: round 0's SL and hybrid, a later round's SL and hybrid."""
+HARD_MIN_SLACK_RATE = 5.0
+"""Held-out slack rate (%) below which rounds draw no ``hard`` states: each one costs about
+100 / rate policy evaluations to find, more than its label once failures are rare."""
 HYBRID_LOSS = {"supervised": "cross_entropy", "w_constraint": 10.0, "w_supervised": 100.0}
 
 
@@ -123,10 +131,13 @@ class FitResult:
 
 
 def heldout_score(summary: dict[str, Any]) -> float:
-    """Integer-only violation rate + slack rate + max(median gap, 0), percent (lower is better)."""
-    gap = summary.get("gap_median", float("nan"))
-    gap = 100.0 if not np.isfinite(gap) else max(gap, 0.0)
-    return float(summary["integer_violation_rate"] + summary["slack_rate"] + gap)
+    """Integer-only violation rate + slack rate + max(median gap, 0) + max(mean gap, 0), percent
+    (lower is better; a gap that is not finite counts 100)."""
+    score = float(summary["integer_violation_rate"] + summary["slack_rate"])
+    for key in ("gap_median", "gap_mean"):
+        gap = summary.get(key, float("nan"))
+        score += 100.0 if not np.isfinite(gap) else max(gap, 0.0)
+    return score
 
 
 class _Run:
@@ -232,10 +243,12 @@ def _fit(run: _Run, config: FitConfig, progress: bool, executor: Any, echo: Call
         if record["data"]:
             folders.append(record["data"])
         m = record["candidates"][record["kept"]]
+        c = m["closed_loop"]
         echo(
             f"round {k}: {record['samples']} samples, kept {record['kept']}: integer-only violations "
             f"{m['integer_violation_rate']:.1f} %, slack {m['slack_rate']:.1f} %, median gap "
-            f"{m['gap_median']:.2f} % (score {record['score']:.2f}; {record['seconds']:.0f} s, "
+            f"{m['gap_median']:.2f} % (closed-loop states: slack {c['slack_rate']:.1f} %, mean gap "
+            f"{c['gap_mean']:.2f} %; score {record['score']:.2f}; {record['seconds']:.0f} s, "
             f"{run.elapsed() / 60:.1f} of {config.budget_minutes:g} min)"
         )
         k += 1
@@ -305,8 +318,12 @@ def _round_estimate(run: _Run, rounds: list[dict], data: dict) -> float:
     return min(float(rounds[-1]["seconds"]), fine_tune + 2.0 * run.config.round_samples * data["seconds_per_sample"])
 
 
-def _heldout(run: _Run) -> dict[str, np.ndarray]:
-    """The held-out set (``uniform`` family, exact labels), computed once and kept in the folder."""
+def _heldout(run: _Run) -> dict[str, dict[str, np.ndarray]]:
+    """The held-out sets, ``uniform`` and ``closed_loop`` (exact labels), computed once and kept in the folder."""
+    return {"uniform": _uniform_heldout(run), "closed_loop": _closed_loop_heldout(run)}
+
+
+def _uniform_heldout(run: _Run) -> dict[str, np.ndarray]:
     from mimpc.training.evaluate import labelled_sample
 
     path = run.out / "heldout.npz"
@@ -328,14 +345,43 @@ def _heldout(run: _Run) -> dict[str, np.ndarray]:
     return part
 
 
-def _evaluate(problem: ParametricMIQP, path: Path, heldout: dict[str, np.ndarray]) -> dict[str, Any]:
+def _closed_loop_heldout(run: _Run) -> dict[str, np.ndarray]:
+    from mimpc.fit.closed_loop import exact_episode_states
+
+    path = run.out / "heldout_closed_loop.npz"
+    if run.stage("heldout_closed_loop") and path.exists():
+        with np.load(path) as f:
+            return {k: f[k] for k in f.files}
+    seed = run.config.seed + CLOSED_LOOP_SEED_OFFSET
+    part, statuses = exact_episode_states(
+        run.problem, run.config.heldout, seed, solver=run.config.solver, time_limit=run.config.time_limit
+    )
+    np.savez_compressed(path, **part)
+    run.done(
+        "heldout_closed_loop",
+        {"family": "exact closed loop from 'starts'", "seed": seed, "n": len(part["theta"]), "statuses": statuses},
+    )
+    run.echo(f"held-out: {len(part['theta'])} closed-loop states of the exact controller (seed {seed})")
+    return part
+
+
+def _evaluate(problem: ParametricMIQP, path: Path, heldout: dict[str, dict[str, np.ndarray]]) -> dict[str, Any]:
+    """The ``uniform`` held-out metrics, those on the closed-loop states under ``"closed_loop"``,
+    and ``"score"``: the sum of both sets' :func:`heldout_score`."""
     from mimpc.training.checkpoint import load_checkpoint
     from mimpc.training.evaluate import evaluate_arrays
 
-    result = evaluate_arrays(load_checkpoint(path, problem), heldout, "heldout-uniform")
-    summary = dict(result["summary"])
-    summary["slack_rate"] = float(np.mean(result["per_instance"]["slack"] > SLACK_TOL) * 100)
-    summary["score"] = heldout_score(summary)
+    ckpt = load_checkpoint(path, problem)
+    out = {}
+    for name, part in heldout.items():
+        result = evaluate_arrays(ckpt, part, f"heldout-{name}")
+        summary = dict(result["summary"])
+        summary["slack_rate"] = float(np.mean(result["per_instance"]["slack"] > SLACK_TOL) * 100)
+        summary["score"] = heldout_score(summary)
+        out[name] = summary
+    summary = out["uniform"]
+    summary["closed_loop"] = {k: v for k, v in out["closed_loop"].items() if isinstance(v, (int, float))}
+    summary["score"] = out["uniform"]["score"] + out["closed_loop"]["score"]
     return summary
 
 
@@ -442,15 +488,15 @@ def _round(
 
 def _round_data(run: _Run, k: int, best: dict[str, Any], progress: bool, executor: Any) -> str:
     """Round ``k``'s new data, driven by the best policy so far: ``round_mix``, without its ``hard``
-    share when that policy needed no slack on the held-out set (no failure to find) or when no
-    ``hard`` state could be found (:class:`~mimpc.generation.guard.GenerationStalled`)."""
+    share when that policy needed slack on fewer than :data:`HARD_MIN_SLACK_RATE` percent of the
+    held-out set or when no ``hard`` state could be found (:class:`~mimpc.generation.guard.GenerationStalled`)."""
     from mimpc.generation.guard import GenerationStalled
     from mimpc.generation.mix import format_mix, parse_mix
 
     cfg = run.config
     mix = parse_mix(cfg.round_mix)
     easy = format_mix(tuple((n, f) for n, f in mix if n != "hard")) or "onpolicy=1"
-    chosen = easy if best["candidates"][best["kept"]]["slack_rate"] == 0 else cfg.round_mix
+    chosen = easy if best["candidates"][best["kept"]]["slack_rate"] < HARD_MIN_SLACK_RATE else cfg.round_mix
     while True:
         folder = (
             run.out / "data" / (f"round_{k}" if chosen == cfg.round_mix else f"round_{k}_{chosen.replace('=', '')}")
@@ -487,7 +533,10 @@ def _finish(
         data_command=f"{command} (data: {data['mix']} grown to {data['samples']} samples; "
         f"rounds: {run.config.round_mix})",
         train_command=f"{command} (round {best['round']}, {method})",
-        sampler_metrics={"uniform": best["candidates"][method]},
+        sampler_metrics={
+            "uniform": {k: v for k, v in best["candidates"][method].items() if k != "closed_loop"},
+            "exact closed loop": best["candidates"][method]["closed_loop"],
+        },
     )
     figure = draw_rounds(rounds, run.out / "rounds.png")
     report = {
@@ -499,6 +548,7 @@ def _finish(
         "structure": structure.to_dict(),
         "data": data,
         "heldout": run.stage("heldout"),
+        "heldout_closed_loop": run.stage("heldout_closed_loop"),
         "rounds": rounds,
         "best_round": best["round"],
         "heldout_metrics": best["candidates"][method],

@@ -5,10 +5,11 @@ integer-only rows hold by construction and read a forecast as a sequence.
   (Viterbi, :mod:`mimpc.training.integer_chains`);
 * small identical groups of integers tied by integer-only rows, without a forecast:
   ``head="grouped"`` (one categorical over each group's valid patterns);
-* any other integer-only rows: ``decode="rows_map"`` (the most probable integers under every row,
-  :mod:`mimpc.training.integer_map`);
+* any other integer-only rows: ``decode="rows_qp"``: the most probable integers under every row
+  (:mod:`mimpc.training.integer_map`), the first few of them checked by their fixed-integer QP and
+  the cheapest feasible one kept (:mod:`mimpc.training.integer_verify`);
 * a forecast over the horizon in theta (``Benchmark.forecast``): ``encoder="temporal"`` (which
-  scores integers one by one, so tied integers are then decoded by ``chain_map`` or ``rows_map``);
+  scores integers one by one, so tied integers are then decoded by ``chain_map`` or ``rows_qp``);
 * otherwise the paper's per-integer head with argmax decoding.
 """
 
@@ -20,6 +21,7 @@ from typing import Any
 from mimpc.problems import ParametricMIQP, benchmark_of
 from mimpc.training.integer_chains import find_rate_chains
 from mimpc.training.integer_groups import find_integer_groups
+from mimpc.training.integer_verify import CANDIDATES
 from mimpc.training.models import integer_head_kind
 
 __all__ = ["Structure", "choose_structure"]
@@ -80,10 +82,11 @@ def choose_structure(problem: ParametricMIQP) -> Structure:
             f"{groups.index.shape[1]} with {groups.n_patterns} valid patterns: grouped head"
         )
     else:
-        decode = "rows_map"
+        decode = "rows_qp"
         reasons.append(
-            f"{len(rows)} integer-only rows tie the integers: rows_map decoding (most probable integers "
-            "satisfying every integer-only row)"
+            f"{len(rows)} integer-only rows tie the integers: rows_qp decoding (among the {CANDIDATES} most "
+            "probable integers satisfying every integer-only row, the one whose fixed-integer QP is feasible "
+            "and cheapest)"
         )
     hidden = TEMPORAL_HIDDEN if temporal else MLP_HIDDEN
     return Structure(head, "temporal" if temporal else "mlp", decode, hidden, tuple(reasons))

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ranked_assignments", "supports_ranking"]
+__all__ = ["ranked_assignments", "ranked_choices", "supports_ranking"]
 
 
 def supports_ranking(numpy_policy: Any) -> bool:
@@ -72,11 +72,21 @@ def ranked_assignments(numpy_policy: Any, scores: np.ndarray, k: int) -> list[np
     if not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
     logp, decode = _factors(numpy_policy, scores)
+    return [decode(choice) for choice in ranked_choices(logp, k)]
+
+
+def ranked_choices(logp: np.ndarray, k: int) -> list[np.ndarray]:
+    """The ``k`` most probable choices (one option index per factor, ``(n_factors,)`` int arrays)
+    of independent factors with log-probabilities ``logp (n_factors, n_options)``, best first
+    (the search of the module docstring). Options of log-probability ``-inf`` (padding of
+    factors with fewer options) are never chosen."""
+    if not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
     order = np.argsort(-logp, axis=1, kind="stable")  # options of each factor, best first
     lost = logp[np.arange(len(logp))[:, None], order[:, :1]] - np.take_along_axis(logp, order, axis=1)
     n_f, n_o = lost.shape
     best = order[:, 0]
-    out = [decode(best)]
+    out = [best.copy()]
     if n_o < 2 or n_f == 0:
         return out
     f_sorted = np.argsort(lost[:, 1], kind="stable")  # factors by the cost of their first change
@@ -89,11 +99,13 @@ def ranked_assignments(numpy_policy: Any, scores: np.ndarray, k: int) -> list[np
     child(((0, 1),), 0, 1, float(cost[0, 1]), heap)
     while heap and len(out) < k:
         c, _, ranks, i = heapq.heappop(heap)
+        if not np.isfinite(c):  # only options of probability 0 (padding) are left
+            break
         choice = best.copy()
         for pos, r in ranks:
             f = f_sorted[pos]
             choice[f] = order[f, r]
-        out.append(decode(choice))
+        out.append(choice)
         last_r = ranks[-1][1]
         if last_r + 1 < n_o:  # next option of factor i
             child(ranks[:-1] + ((i, last_r + 1),), i, last_r + 1, c - cost[i, last_r] + cost[i, last_r + 1], heap)

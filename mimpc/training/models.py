@@ -34,13 +34,14 @@ from mimpc.problems import ParametricMIQP
 from mimpc.training.integer_chains import chain_map_indices, find_rate_chains
 from mimpc.training.integer_groups import find_integer_groups
 from mimpc.training.integer_map import integer_rows_of, log_probabilities, rows_map_indices
+from mimpc.training.integer_verify import VerifiedDecode
 
 __all__ = ["ModelConfig", "IntegerPolicy", "integer_head_kind", "straight_through_integers", "mlp"]
 
 _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "elu": nn.ELU}
 HEADS = ("per_integer", "grouped", "increments")
 ENCODERS = ("mlp", "temporal")
-DECODES = ("argmax", "chain_map", "rows_map")
+DECODES = ("argmax", "chain_map", "rows_map", "rows_qp")
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,9 @@ class ModelConfig:
         per integer (the paper's), or ``"chain_map"``: the most probable assignment under the
         rate limits of :mod:`mimpc.training.integer_chains` (Viterbi), so that they hold by
         construction, or ``"rows_map"``: the most probable assignment under every integer-only row
-        of any problem (:mod:`mimpc.training.integer_map`; binary or categorical integers).
+        of any problem (:mod:`mimpc.training.integer_map`; binary or categorical integers), or
+        ``"rows_qp"``: among the most probable assignments under those rows, the one whose
+        fixed-integer QP is feasible and cheapest (:mod:`mimpc.training.integer_verify`).
         Training samples are unaffected.
     """
 
@@ -223,13 +226,16 @@ class IntegerPolicy(nn.Module):
                     f"decode='chain_map' needs multi-valued integers chained by rate limits "
                     f"|d_k - d_(k-1)| <= m; problem {problem.name!r} has none (use decode='argmax')"
                 )
-        self.rows = None
-        if self.config.decode == "rows_map":
+        self.rows, self.verify = None, None
+        if self.config.decode in ("rows_map", "rows_qp"):
             self.rows = integer_rows_of(problem)
             if self.rows is None:
                 raise ValueError(
-                    f"decode='rows_map' needs integer-only rows; problem {problem.name!r} has none (use decode='argmax')"
+                    f"decode={self.config.decode!r} needs integer-only rows; problem {problem.name!r} has none "
+                    "(use decode='argmax')"
                 )
+            if self.config.decode == "rows_qp":
+                self.verify = VerifiedDecode(problem, self.rows)
         if self.config.encoder == "temporal":
             from mimpc.training.temporal import TemporalNet
 
@@ -265,7 +271,12 @@ class IntegerPolicy(nn.Module):
         if self.rows is not None and not self.training:
             logp = log_probabilities(logits.detach().cpu().numpy(), self.kind == "binary")
             t = None if theta is None else theta.detach().cpu().numpy()
-            idx = rows_map_indices(logp, self.rows, t)
+            if self.verify is not None:
+                if t is None:
+                    raise ValueError("decode='rows_qp' solves fixed-integer QPs at theta; pass theta")
+                idx = self.verify.batch(logp, t)
+            else:
+                idx = rows_map_indices(logp, self.rows, t)
             return torch.as_tensor(self.lower + idx, dtype=logits.dtype, device=logits.device)
         if self.chains is not None and not self.training:
             idx = chain_map_indices(logits.detach().cpu().numpy(), self.chains)
@@ -371,6 +382,9 @@ class _NumpyPolicy:
 
         self.kind, self.lower, self.n_values = policy.kind, policy.lower, policy.n_values
         self.chains, self.rows = policy.chains, policy.rows
+        self.verify = (
+            None if policy.verify is None else VerifiedDecode(policy.verify.problem, policy.rows, policy.verify.k)
+        )
         self.last_decode_seconds = 0.0
         self.mean, self.std = arr(policy.theta_mean), arr(policy.theta_std)
         self.activation = _NUMPY_ACTIVATIONS[policy.config.activation]
@@ -445,6 +459,10 @@ class _NumpyPolicy:
         if self.rows is not None:
             scores = out if self.kind == "binary" else out.reshape(-1, self.n_values)
             logp = log_probabilities(scores[None], self.kind == "binary")
+            if self.verify is not None:
+                if theta is None:
+                    raise ValueError("decode='rows_qp' solves fixed-integer QPs at theta; pass theta")
+                return self.lower + self.verify.indices(logp[0], theta).astype(np.float64)
             t = None if theta is None else np.asarray(theta, dtype=np.float64)[None]
             return self.lower + rows_map_indices(logp, self.rows, t)[0].astype(np.float64)
         if self.kind == "binary":  # round(sigmoid(out)): 1 exactly when out > 0 (round(0.5) = 0)
