@@ -213,7 +213,7 @@ class ControllerLanes:
         from mimpc.controllers.certified import CertifiedController
 
         self._certified = isinstance(controller, CertifiedController)
-        if self._certified:
+        if isinstance(controller, CertifiedController):
             # the policy stage of every lane on one DAQP model, each lane warm-started from its own
             # working set: one copy of the factored matrices in the cache instead of one per lane
             self._shared_qp = controller.lean.fresh()
@@ -282,7 +282,7 @@ class ControllerLanes:
         (:meth:`CertifiedController._cascade`) exactly as a single step would."""
         theta = np.array(theta, dtype=float)  # the lanes' diagnostics read it later: never the caller's buffer
         n = len(idx)
-        head = self.controller
+        head: Any = self.controller  # a CertifiedController (lean, certifier, problem)
         t0 = time.perf_counter()
         deltas = decode_rows(self._slots[idx[0]]._policy, rows, theta)
         insts = head.lean.instances(theta, deltas)

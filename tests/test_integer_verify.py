@@ -96,3 +96,29 @@ def test_candidates_of_one_large_component_hold_the_rows():
         assert rows_hold(rows, np.array(got), np.repeat(theta[None], len(got), 0)).all()
         score = [logp[np.arange(problem.n_d), c].sum() for c in got]
         assert score[0] >= max(score) - 1e-12  # the MAP first
+
+
+def test_rows_qp_choice_depends_on_nothing_decoded_before(lot, monkeypatch):
+    """The persistent QP model starts empty for every theta: decoding the same theta after any
+    other ones, in any order, gives the same integers (batched lanes share one decoder)."""
+    problem, rows = lot
+    rng = np.random.default_rng(3)
+    thetas = sample_thetas(problem, "uniform", 5, 12)
+    logps = [np.log(rng.dirichlet(np.ones(rows.n_values), size=problem.n_d)) for _ in thetas]
+    costs = []  # every candidate's plan cost, as the decoder computes it
+
+    def run(order):
+        decoder, seen = VerifiedDecode(problem, rows), {}
+        for i in order:
+            costs.clear()
+            choice = decoder.indices(logps[i], thetas[i])
+            seen[i] = (choice, list(costs))
+        return seen
+
+    objective = type(problem).objective
+    monkeypatch.setattr(type(problem), "objective", lambda self, *a: costs.append(objective(self, *a)) or costs[-1])
+    forward, backward = run(range(len(thetas))), run(reversed(range(len(thetas))))
+    for i in range(len(thetas)):
+        np.testing.assert_array_equal(forward[i][0], backward[i][0])
+        assert forward[i][1] == backward[i][1]  # bit for bit: the same solves from the same (empty) start
+    assert sum(len(c) for _, c in forward.values()) > len(thetas)  # several feasible candidates were costed

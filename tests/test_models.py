@@ -188,3 +188,6 @@ def test_numpy_predictor_makes_the_modules_decisions(case):
     got = np.stack([fast(t) for t in thetas])
     assert got.shape == expected.shape and got.dtype == np.float64
     np.testing.assert_array_equal(got, expected)
+    kept = [fast.scores(t) for t in thetas[:20]]  # each call's scores are its own (buffers are reused inside)
+    copies = [fast.scores(t).copy() for t in thetas[:20]]
+    assert all(np.array_equal(a, b) for a, b in zip(kept, copies))

@@ -179,13 +179,13 @@ class LeanQP:
         c, d, x_p = cd[:, :n_w], cd[:, n_w : n_w + m], cd[:, n_w + m :]
         upper = np.repeat(self._upper[None], len(theta), axis=0)
         np.minimum(d, _INF, out=upper[:, self._cont])
-        lower = np.repeat(self._lower[None], len(theta), axis=0) if red.n_e else None
+        lower = np.repeat(self._lower[None], len(theta), axis=0) if red.n_e else np.zeros((0, 0))
         if red.n_e:
             xd = x_p[:, red.dep[red.dep_bounded]]
             upper[:, n_w + m :] = np.clip(red.ub_dep - xd, -_INF, _INF)
             lower[:, n_w + m :] = np.clip(red.lb_dep - xd, -_INF, _INF)
         return [
-            LeanInstance(theta[i], delta[i], c[i], d[i], upper[i], self._lower if lower is None else lower[i], x_p[i])
+            LeanInstance(theta[i], delta[i], c[i], d[i], upper[i], lower[i] if red.n_e else self._lower, x_p[i])
             for i in range(len(theta))
         ]
 

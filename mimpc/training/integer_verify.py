@@ -111,6 +111,7 @@ class VerifiedDecode:
 
             self._lean = LeanQP(self.problem)
         theta = np.asarray(theta, dtype=np.float64)
+        self._lean.reset()  # start empty: the choice is a function of (logp, theta) alone, whatever came before
         candidates = row_candidates(logp, self.rows, theta, self.k)
         best, best_cost = candidates[0], np.inf
         for idx in candidates:

@@ -422,6 +422,11 @@ class _NumpyPolicy:
         self._fused = [np.ascontiguousarray(np.vstack([W, b[None]]), dtype=np.float32) for W, b in rest]
         self._widths = [len(b0)] + [len(b) for _, b in rest]
         self._relu = relu
+        # the hidden activations, each with a last entry 1 (the next layer's bias), allocated once;
+        # ReLU against arrays of zeros (no scalar to convert per call)
+        self._hidden = [np.ones(width + 1, dtype=np.float32) for width in self._widths]
+        self._zeros = [np.zeros(width, dtype=np.float32) for width in self._widths]
+        self._zeros64 = np.zeros(self._widths[0])
 
     def scores(self, theta: np.ndarray) -> np.ndarray:
         """The head's raw output for one theta (the logits that :meth:`decode` turns into integers)."""
@@ -430,17 +435,14 @@ class _NumpyPolicy:
         if not self._relu:
             return self._scores_layered(theta)
         W0, b0 = self._first
-        width = self._widths[0]
-        h = np.empty(width + 1, dtype=np.float32)
-        h[-1] = 1.0
-        np.maximum(np.asarray(theta, dtype=np.float64) @ W0 + b0, 0.0, out=h[:width], casting="same_kind")
+        h, zeros = self._hidden[0], self._zeros
+        np.maximum(np.asarray(theta, dtype=np.float64) @ W0 + b0, self._zeros64, out=h[:-1], casting="same_kind")
         if not self._fused:
-            return h[:width].copy()
-        for W, width in zip(self._fused[:-1], self._widths[1:]):
-            out = np.empty(width + 1, dtype=np.float32)
-            out[-1] = 1.0
-            np.dot(h, W, out=out[:width])
-            np.maximum(out[:width], 0.0, out=out[:width])
+            return h[:-1].copy()
+        for W, out, zero in zip(self._fused[:-1], self._hidden[1:], zeros[1:]):
+            row = out[:-1]
+            np.dot(h, W, out=row)
+            np.maximum(row, zero, out=row)
             h = out
         return np.dot(h, self._fused[-1])
 
