@@ -139,3 +139,19 @@ def test_qp_layer_bench_core_on_a_tiny_problem(capsys):
     line_1 = next(line for line in table.splitlines() if line.startswith("    1 |"))
     assert "*" not in line_1
     assert "* cvxpylayers not measured at batch sizes above 64: extrapolated" in table
+
+
+def test_step_latency_theta_of_a_file_benchmark_come_from_its_exact_closed_loop():
+    """Without --data the held-out theta are the exact controller's closed-loop states, for any
+    benchmark (the generic environment), not only the built-ins; consecutive ones follow the plant."""
+    from pathlib import Path
+
+    from mimpc.problems import make_problem
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "custom_problem_canonical.py"
+    p = make_problem(f"{example}:benchmark")
+    thetas, episodes = bench_step.held_out_thetas(p, 5, None, seed=0)
+    assert thetas.shape == (5, p.n_theta) and np.all(np.isfinite(thetas))
+    assert episodes[0] == 0 and np.all(np.diff(episodes) >= 0)
+    x0 = p.initial_state(thetas[0])
+    assert np.all(np.isfinite(x0)) and not np.allclose(p.initial_state(thetas[1]), x0)  # the state moved

@@ -144,6 +144,7 @@ def test_install_script_brings_the_docs_tools():
 
 
 def test_cli_reference_covers_every_command():
+    pytest.importorskip("mkdocs", reason="the docs extra (pip install -e '.[docs]') builds the CLI reference")
     sys.path.insert(0, str(ROOT / "scripts"))
     try:
         import docs_hooks

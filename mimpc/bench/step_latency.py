@@ -129,10 +129,10 @@ def held_out_thetas(problem: Any, n: int, data: str | None, seed: int) -> tuple[
     import gymnasium as gym
 
     import mimpc.envs  # noqa: F401
+    from mimpc.commands.common import env_id_of
     from mimpc.controllers import make_controller
 
-    env_id = {"robot_nav": "mimpc/RobotNav-v0", "thermal_tank": "mimpc/ThermalTank-v0"}[problem.name]
-    env = gym.make(env_id, problem=problem)
+    env = gym.make(env_id_of(problem), problem=problem)  # the benchmark's own environment, or the generic one
     expert = make_controller("miqp", problem)
     thetas, episodes = [], []
     ep = 0
