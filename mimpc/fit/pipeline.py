@@ -323,46 +323,56 @@ def _heldout(run: _Run) -> dict[str, dict[str, np.ndarray]]:
     return {"uniform": _uniform_heldout(run), "closed_loop": _closed_loop_heldout(run)}
 
 
+def _stored_heldout(
+    run: _Run,
+    stage: str,
+    filename: str,
+    label: Callable[[int], tuple[dict[str, np.ndarray], Any]],
+    what: str,
+    seed: int,
+) -> dict[str, np.ndarray]:
+    """A held-out set kept in the fit's folder: read back when its stage is done (a resumed fit), else
+    labelled by ``label(seed) -> (arrays, statuses)``, saved, recorded and announced as ``what``."""
+    path = run.out / filename
+    if run.stage(stage) and path.exists():
+        with np.load(path) as f:
+            return {k: f[k] for k in f.files}
+    part, statuses = label(seed)
+    np.savez_compressed(path, **part)
+    run.done(stage, {"family": what, "seed": seed, "n": len(part["theta"]), "statuses": statuses})
+    return part
+
+
 def _uniform_heldout(run: _Run) -> dict[str, np.ndarray]:
     from mimpc.training.evaluate import labelled_sample
 
-    path = run.out / "heldout.npz"
-    if run.stage("heldout") and path.exists():
-        with np.load(path) as f:
-            return {k: f[k] for k in f.files}
-    seed = run.config.seed + HELDOUT_SEED_OFFSET
-    part, statuses = labelled_sample(
-        run.problem,
-        "uniform",
-        run.config.heldout,
-        seed=seed,
-        solver=run.config.solver,
-        time_limit=run.config.time_limit,
-    )
-    np.savez_compressed(path, **part)
-    run.done("heldout", {"family": "uniform", "seed": seed, "n": len(part["theta"]), "statuses": statuses})
-    run.echo(f"held-out: {len(part['theta'])} 'uniform' parameters with proven-optimal labels (seed {seed})")
-    return part
+    cfg = run.config
+
+    def label(seed: int) -> tuple[dict[str, np.ndarray], Any]:
+        part, statuses = labelled_sample(
+            run.problem, "uniform", cfg.heldout, seed=seed, solver=cfg.solver, time_limit=cfg.time_limit
+        )
+        run.echo(f"held-out: {len(part['theta'])} 'uniform' parameters with proven-optimal labels (seed {seed})")
+        return part, statuses
+
+    return _stored_heldout(run, "heldout", "heldout.npz", label, "uniform", cfg.seed + HELDOUT_SEED_OFFSET)
 
 
 def _closed_loop_heldout(run: _Run) -> dict[str, np.ndarray]:
     from mimpc.fit.closed_loop import exact_episode_states
 
-    path = run.out / "heldout_closed_loop.npz"
-    if run.stage("heldout_closed_loop") and path.exists():
-        with np.load(path) as f:
-            return {k: f[k] for k in f.files}
-    seed = run.config.seed + CLOSED_LOOP_SEED_OFFSET
-    part, statuses = exact_episode_states(
-        run.problem, run.config.heldout, seed, solver=run.config.solver, time_limit=run.config.time_limit
-    )
-    np.savez_compressed(path, **part)
-    run.done(
-        "heldout_closed_loop",
-        {"family": "exact closed loop from 'starts'", "seed": seed, "n": len(part["theta"]), "statuses": statuses},
-    )
-    run.echo(f"held-out: {len(part['theta'])} closed-loop states of the exact controller (seed {seed})")
-    return part
+    cfg = run.config
+
+    def label(seed: int) -> tuple[dict[str, np.ndarray], Any]:
+        part, statuses = exact_episode_states(
+            run.problem, cfg.heldout, seed, solver=cfg.solver, time_limit=cfg.time_limit
+        )
+        run.echo(f"held-out: {len(part['theta'])} closed-loop states of the exact controller (seed {seed})")
+        return part, statuses
+
+    seed = cfg.seed + CLOSED_LOOP_SEED_OFFSET
+    what = "exact closed loop from 'starts'"
+    return _stored_heldout(run, "heldout_closed_loop", "heldout_closed_loop.npz", label, what, seed)
 
 
 def _evaluate(problem: ParametricMIQP, path: Path, heldout: dict[str, dict[str, np.ndarray]]) -> dict[str, Any]:
