@@ -28,10 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from mimpc.controllers.base import Controller, StepInfo, solution_to_action
+from mimpc.controllers.base import Controller, StepInfo
 from mimpc.controllers.torch_threads import torch_threads
 
-__all__ = ["ControllerLanes", "batch_device", "decode_rows", "near_ties", "TIE_TOL", "RANKS_CHECKED"]
+__all__ = ["ControllerLanes", "batch_device", "near_ties", "TIE_TOL", "RANKS_CHECKED"]
 
 
 def batch_device() -> str:
@@ -280,11 +280,10 @@ class ControllerLanes:
         one shared DAQP model, warm-started from the lane's own working set; a lane whose policy plan
         fails the certificate goes on with the rest of its cascade
         (:meth:`CertifiedController._cascade`) exactly as a single step would."""
-        theta = np.array(theta, dtype=float)  # the lanes' diagnostics read it later: never the caller's buffer
-        n = len(idx)
+        n = len(idx)  # theta: act's validated copy, which the lanes' deferred diagnostics may keep
         head: Any = self.controller  # a CertifiedController (lean, certifier, problem)
         t0 = time.perf_counter()
-        deltas = decode_rows(self._slots[idx[0]]._policy, rows, theta)
+        deltas = self._slots[idx[0]]._policy.decode_batch(rows, theta)
         insts = head.lean.instances(theta, deltas)
         t1 = time.perf_counter()
         shared = share + (t1 - t0) / n  # the network's and the batched arithmetic's share of each lane
@@ -310,25 +309,14 @@ class ControllerLanes:
             ctrl = self.lanes[lane]
             timings = {"network": share, "certificate": certificate}
             start = time.perf_counter()
+            # when the lane's QP part began, as the single step's clock would have it: its share of the
+            # batched QP vectors and certificate, then its own solve, then what follows from here
+            began = start - qp[i] - (t1 - t0) / n - certificate
             if ok[i]:
-                timings["qp"] = qp[i] + (t1 - t0) / n
-                ctrl._previous = deltas[i]
-                info = StepInfo(
-                    0.0,
-                    "certified",
-                    integers=deltas[i],
-                    x=plans[i],
-                    source="policy",
-                    certified=True,
-                    candidates_tried=1,
-                    timings=timings,
-                )
-                action = solution_to_action(head.problem, plans[i], deltas[i])
+                action, info = ctrl._apply(theta[i], plans[i], deltas[i], "policy", 1, timings, began)
                 fast.append(i)
             else:
-                action, info = ctrl._cascade(
-                    theta[i], deltas[i], rows[i], insts[i], sols[i], timings, start - qp[i] - (t1 - t0) / n
-                )
+                action, info = ctrl._cascade(theta[i], deltas[i], rows[i], insts[i], sols[i], timings, began)
                 ctrl._annotate(theta[i], info)
             info.solve_time = shared + qp[i] + certificate + (time.perf_counter() - start)
             ctrl.last = self.last[lane] = info
@@ -340,6 +328,8 @@ class ControllerLanes:
     def _diagnose(self, infos: list[StepInfo], theta: np.ndarray) -> None:
         """The diagnostics a single step defers (objective, OOD check, plan states, message), for the
         batch-certified lanes ``infos`` at once; not part of the step's time, as in a single step."""
+        from mimpc.controllers.certified import certified_message
+
         problem, controller = self.controller.problem, self.controller
         x = np.array([info.x for info in infos])
         delta = np.array([info.integers for info in infos])
@@ -351,29 +341,5 @@ class ControllerLanes:
             info.objective = float(objective[k])
             if ood is not None:
                 info.ood = bool(ood[k])
-            info.message = "policy: certified plan (1 fixed-integer QPs)"
+            info.message = certified_message(info)
             info.plan = states[k]
-
-
-def decode_rows(policy: Any, rows: np.ndarray, theta: np.ndarray) -> np.ndarray:
-    """``policy.decode(rows[i], theta[i])`` for each row of a batch of scores (a numpy policy,
-    :meth:`~mimpc.training.models.IntegerPolicy.numpy_predictor`): one array operation for the argmax
-    heads, row by row for a decoding that solves a small problem per row."""
-    n = len(rows)
-    kind = getattr(policy, "kind", None)
-    if getattr(policy, "rows", None) is None:
-        if kind == "binary":
-            return (rows > 0).astype(np.float64)
-        if kind == "grouped":
-            pick = rows.reshape(n, policy.n_groups, policy.n_values).argmax(-1)
-            return policy.patterns[pick].reshape(n, -1)[:, policy.order]
-        if kind == "categorical":
-            idx = rows.reshape(n, -1, policy.n_values).argmax(-1)
-            out = policy.lower + idx.astype(np.float64)
-            if policy.chains is not None:  # the MAP where the argmax breaks a rate limit, as decode does
-                steps = np.diff(idx[:, policy.chains.order], axis=-1)
-                broken = np.abs(steps).reshape(n, -1).max(axis=1, initial=0) > policy.chains.max_step
-                for i in np.flatnonzero(broken):
-                    out[i] = policy.decode(rows[i], theta[i])
-            return out
-    return np.array([policy.decode(rows[i], theta[i]) for i in range(n)]).reshape(n, -1)

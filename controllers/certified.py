@@ -303,4 +303,9 @@ class CertifiedController(Controller):
     def _annotate(self, theta: np.ndarray, info: StepInfo) -> None:
         defer_diagnostics(self.problem, theta, info, getattr(self.base, "support", None))
         if not info.fallback:
-            info.defer(message=lambda: f"{info.source}: certified plan ({info.candidates_tried} fixed-integer QPs)")
+            info.defer(message=lambda: certified_message(info))
+
+
+def certified_message(info: StepInfo) -> str:
+    """The message of a step whose applied plan was certified (its stage and the QPs it took)."""
+    return f"{info.source}: certified plan ({info.candidates_tried} fixed-integer QPs)"

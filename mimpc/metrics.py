@@ -145,21 +145,30 @@ def executed_violations(problem: ParametricMIQP, theta: Any, info: dict[str, Any
     ``executed_integer_violation`` (integer-only rows) and ``executed_row_<group>`` per row group.
     The step's integers are the applied ones where they drive the plant, else the plan's; empty when
     the environment reports no state or input, or no integers are known."""
-    if problem.layout is None or "state" not in info or "u" not in info:
-        return {}
-    lay = problem.layout
-    if problem.integer_inputs and info.get("delta") is not None:
-        delta = np.atleast_1d(np.asarray(info["delta"], dtype=float))
-    elif getattr(last, "integers", None) is not None:
-        delta = np.asarray(last.integers, dtype=float)[lay.delta_index[0]]
-    else:
-        return {}
-    if not (np.all(np.isfinite(delta)) and np.all(np.isfinite(np.asarray(info["u"], float)))):
+    delta = _executed_integers(problem, info, last)
+    if delta is None:
         return {}
     groups, cont, intg = first_step.executed_violations(problem, theta, info["u"], delta, info["state"])
     out = {"executed_violation": cont, "executed_integer_violation": intg}
     out.update({f"executed_row_{name}": v for name, v in groups.items()})
     return out
+
+
+def _executed_integers(problem: ParametricMIQP, info: dict[str, Any], last: Any) -> np.ndarray | None:
+    """The integers of an executed step (the applied ones where they drive the plant, else the
+    plan's first), or None when the step's executed violations cannot be computed: no layout, no
+    state or input in ``info``, no integers known, or a non-finite input or integer."""
+    if problem.layout is None or "state" not in info or "u" not in info:
+        return None
+    if problem.integer_inputs and info.get("delta") is not None:
+        delta = np.atleast_1d(np.asarray(info["delta"], dtype=float))
+    elif getattr(last, "integers", None) is not None:
+        delta = np.asarray(last.integers, dtype=float)[problem.layout.delta_index[0]]
+    else:
+        return None
+    if not (np.all(np.isfinite(delta)) and np.all(np.isfinite(np.asarray(info["u"], float)))):
+        return None
+    return delta
 
 
 def executed_violations_batch(
@@ -168,20 +177,10 @@ def executed_violations_batch(
     """:func:`executed_violations` of a batch of steps (row ``i`` of ``theta`` with ``infos[i]`` and
     ``lasts[i]``), the rows that have everything computed in one array operation."""
     out: list[dict[str, float]] = [{} for _ in infos]
-    if problem.layout is None:
-        return out
-    lay = problem.layout
     picked, deltas = [], []
     for i, (info, last) in enumerate(zip(infos, lasts)):
-        if "state" not in info or "u" not in info:
-            continue
-        if problem.integer_inputs and info.get("delta") is not None:
-            delta = np.atleast_1d(np.asarray(info["delta"], dtype=float))
-        elif getattr(last, "integers", None) is not None:
-            delta = np.asarray(last.integers, dtype=float)[lay.delta_index[0]]
-        else:
-            continue
-        if np.all(np.isfinite(delta)) and np.all(np.isfinite(np.asarray(info["u"], float))):
+        delta = _executed_integers(problem, info, last)
+        if delta is not None:
             picked.append(i)
             deltas.append(delta)
     if not picked:

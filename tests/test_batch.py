@@ -316,7 +316,6 @@ def test_batched_policy_stage_equals_the_single_step_pieces(name):
     decoding, QP vectors, plans, certificate verdicts (passing and failing plans) and the executed
     violations of the recorded steps."""
     from mimpc import metrics
-    from mimpc.controllers.batch import decode_rows
 
     p = make_problem(name)
     ctrl = make_controller("hybrid+cert", p)
@@ -327,7 +326,7 @@ def test_batched_policy_stage_equals_the_single_step_pieces(name):
     rng = np.random.default_rng(0)
     rows = np.array([policy.scores(t) for t in theta])
     rows[3] = rng.normal(scale=5.0, size=rows.shape[1])  # random scores: a tank row then breaks its rate limits
-    deltas = decode_rows(policy, rows, theta)
+    deltas = policy.decode_batch(rows, theta)
     for i in range(len(theta)):
         np.testing.assert_array_equal(deltas[i], policy.decode(rows[i], theta[i]))
     insts = lean.instances(theta, deltas)

@@ -200,25 +200,10 @@ class LeanQP:
     # ------------------------------------------------------------------ solves
     def exact(self, inst: LeanInstance) -> LeanSolution:
         """The fixed-integer QP of eq. (3): every row hard."""
-        if not self._exact_ready:  # factor the problem's fixed matrices once per model
-            code = self._exact.setup(self.red.H, inst.c, self.rows, inst.upper, inst.lower)
-            if (code[0] if isinstance(code, tuple) else code) < 0:
-                return self._failed("error", "exact")
-            self._exact_ready = self._cold = True
-        blower = inst.lower if self.red.n_e else None
-        if self._cold:  # an empty working set: the solve depends on this instance alone
-            self._exact.update(f=inst.c, bupper=inst.upper, blower=blower, sense=self._no_rows_active)
-            self._cold = False
-        else:  # warm: the working set of the previous solve
-            self._exact.update(f=inst.c, bupper=inst.upper, blower=blower)
-        w, _, flag, info = self._exact.solve()
-        status = _EXACT_STATUS.get(int(flag), "error")
-        w = np.asarray(w, dtype=float)
-        if status != "optimal" or not np.all(np.isfinite(w)):
-            status = "error" if status == "optimal" else status
-            self._cold = True  # do not seed the next step with a failed working set
-            return self._failed(status, "exact")
-        return LeanSolution("optimal", w, None, "exact", lam=info["lam"], rows=self._cont)
+        # cold: an empty working set, the solve depends on this instance alone; warm: the previous solve's
+        sol = self._solve_exact(inst, self._no_rows_active if self._cold else None)
+        self._cold = not sol.optimal  # do not seed the next step with a failed working set
+        return sol
 
     def exact_from(self, inst: LeanInstance, working_set: np.ndarray) -> tuple[LeanSolution, np.ndarray]:
         """:meth:`exact` started from a given working set (DAQP's constraint flags, one int32 per
@@ -226,22 +211,36 @@ class LeanQP:
         can so serve many episodes, each warm-started from its own previous solve, with one copy of
         the factored matrices in the cache instead of one per episode (:mod:`mimpc.controllers.batch`).
         The answers equal :meth:`exact`'s to round-off."""
-        if not self._exact_ready:
+        sol = self._solve_exact(inst, working_set)
+        self._cold = True  # the model's own working set is no longer this object's episode's
+        if not sol.optimal:
+            return sol, np.zeros_like(working_set)
+        lam = np.asarray(sol._lam)
+        ended = np.where(lam != 0.0, _ACTIVE, 0) | np.where(lam < 0.0, _LOWER, 0)
+        return sol, ended.astype(np.int32)
+
+    def _solve_exact(self, inst: LeanInstance, working_set: np.ndarray | None) -> LeanSolution:
+        """One solve of the exact model: its fixed matrices factored once (the first call), this
+        instance's vectors, from ``working_set`` (DAQP's constraint flags) or, with None, from the
+        working set the model kept."""
+        if not self._exact_ready:  # factor the problem's fixed matrices once per model
             code = self._exact.setup(self.red.H, inst.c, self.rows, inst.upper, inst.lower)
             if (code[0] if isinstance(code, tuple) else code) < 0:
-                return self._failed("error", "exact"), np.zeros_like(working_set)
+                return self._failed("error", "exact")
             self._exact_ready = True
+            if working_set is None:
+                working_set = self._no_rows_active
         blower = inst.lower if self.red.n_e else None
-        self._exact.update(f=inst.c, bupper=inst.upper, blower=blower, sense=working_set)
-        self._cold = True  # the model's own working set is no longer this object's episode's
+        if working_set is None:
+            self._exact.update(f=inst.c, bupper=inst.upper, blower=blower)
+        else:
+            self._exact.update(f=inst.c, bupper=inst.upper, blower=blower, sense=working_set)
         w, _, flag, info = self._exact.solve()
+        status = _EXACT_STATUS.get(int(flag), "error")
         w = np.asarray(w, dtype=float)
-        if int(flag) != 1 or not np.all(np.isfinite(w)):
-            status = _EXACT_STATUS.get(int(flag), "error")
-            return self._failed("error" if status == "optimal" else status, "exact"), np.zeros_like(working_set)
-        lam = np.asarray(info["lam"])
-        ended = np.where(lam != 0.0, _ACTIVE, 0) | np.where(lam < 0.0, _LOWER, 0)
-        return LeanSolution("optimal", w, None, "exact", lam=lam, rows=self._cont), ended.astype(np.int32)
+        if status != "optimal" or not np.all(np.isfinite(w)):
+            return self._failed("error" if status == "optimal" else status, "exact")
+        return LeanSolution("optimal", w, None, "exact", lam=info["lam"], rows=self._cont)
 
     def relaxed(self, inst: LeanInstance, exact: LeanSolution | None = None) -> LeanSolution:
         """The relaxed QP of eq. (10); pass the :meth:`exact` result of the same instance if known."""
