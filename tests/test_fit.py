@@ -123,6 +123,27 @@ def test_tiny_fit_of_unit_commitment(tmp_path):
     assert any(line.startswith("resuming") for line in lines)
     with pytest.raises(ValueError, match="other settings"):
         fit(problem, tmp_path, FitConfig(rounds=0, **{**TINY, "seed": 1}), progress=False, echo=lines.append)
+    # --init: round 0 is the given policy as it is, round 1 fine-tunes it in its own structure
+    tiny = {k: v for k, v in TINY.items() if k != "hidden"}
+    goon = fit(
+        problem,
+        tmp_path / "goon",
+        FitConfig(rounds=1, patience=2, init=str(result.policy), **tiny),
+        progress=False,
+        echo=lines.append,
+    ).summary
+    first, second = goon["rounds"]
+    assert first["init"] == str(result.policy.resolve()) and list(first["candidates"]) == [report["method"]]
+    assert first["candidates"][report["method"]]["score"] == pytest.approx(report["rounds"][0]["score"])
+    assert not (tmp_path / "goon" / "rounds" / "0" / "sl.pt").exists() or report["method"] == "sl"
+    assert second["data"] and second["samples"] > first["samples"]
+    assert tuple(goon["structure"]["hidden"]) == (8, 8) and goon["structure"]["decode"] == "rows_qp"
+    assert goon["structure"]["reasons"][0].startswith("from the initial checkpoint")
+    assert tuple(load_checkpoint(goon["checkpoint"], problem).payload["model_config"]["hidden"]) == (8, 8)
+    with pytest.raises(ValueError, match="exclude"):
+        FitConfig(init=str(result.policy), hidden=(4,))
+    with pytest.raises(ValueError, match="does not exist"):
+        FitConfig(init=str(tmp_path / "missing.pt"))
 
 
 @pytest.mark.slow

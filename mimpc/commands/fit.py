@@ -3,7 +3,9 @@ estimate of unseen strategies is below --coverage), the policy's structure read 
 rows, SL then hybrid, held-out evaluation on the benchmark's 'uniform' sampler, then rounds of hard
 and on-policy states until the held-out score stops improving or the budget is spent. Writes
 OUT/policy.pt, OUT/report.json (its "method" loads with make_controller), the model card
-OUT/policy.json and OUT/rounds.png; a killed fit run again with the same options resumes."""
+OUT/policy.json and OUT/rounds.png; a killed fit run again with the same options resumes. With
+--init CHECKPOINT the fit goes on from a trained SL or hybrid policy (a shipped one, say) instead of
+training from scratch."""
 
 from __future__ import annotations
 
@@ -51,6 +53,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hybrid-epochs", type=positive_int, default=20, help="most hybrid epochs per round")
     p.add_argument("--round-epochs", type=positive_int, default=40, help="most SL epochs of rounds 1 ..")
     p.add_argument("--hidden", type=positive_int, nargs="+", default=None, help="hidden widths (default by structure)")
+    p.add_argument(
+        "--init",
+        default=None,
+        metavar="CHECKPOINT",
+        help="go on from this SL or hybrid policy (e.g. a shipped one): round 0 evaluates it as it is, its "
+        "structure is kept, the rounds fine-tune it; the fit keeps whichever round scores best",
+    )
+    p.add_argument(
+        "--data-share",
+        type=positive_float,
+        default=0.35,
+        help="most of the budget the base data may take (its growth also stops at --coverage or --max-samples)",
+    )
     p.add_argument("--threads", type=positive_int, default=1, help="torch threads of the training runs")
     p.add_argument("--no-progress", action="store_true")
     add_executor_arguments(p, workers_default=1, unit="shards")
@@ -79,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
         hybrid_epochs=args.hybrid_epochs,
         round_epochs=args.round_epochs,
         hidden=tuple(args.hidden) if args.hidden else None,
+        init=args.init,
+        data_share=args.data_share,
         workers=args.workers,
         threads=args.threads,
     )

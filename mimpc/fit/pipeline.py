@@ -11,6 +11,9 @@
 4. round 0: SL (cross-entropy), then the hybrid loss from the SL weights; both are evaluated on the
    held-out set and the better is the round's policy; every training runs until early stopping on
    its validation split, its epoch cap, or its share of the budget (:func:`_train`);
+   with ``init`` (``mimpc fit --init CHECKPOINT``), round 0 trains nothing: the given SL or
+   hybrid policy, whose structure the fit keeps, is evaluated as it is and the rounds go on from it
+   (a shipped policy measured against its own fine-tuning: the fit keeps whichever scores better);
 5. rounds 1..: states where the current policy's plan needs slack (``hard``) and states it visits in
    closed loop (``onpolicy``), labelled by the exact MIQP, added to the data; SL and hybrid
    fine-tuned again; stop when the held-out score has not improved for ``patience`` rounds, after
@@ -37,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from mimpc.fit.coverage import good_turing, strategies
-from mimpc.fit.structure import Structure, choose_structure
+from mimpc.fit.structure import Structure, checkpoint_structure, choose_structure
 from mimpc.io import to_jsonable
 from mimpc.problems import ParametricMIQP
 
@@ -84,6 +87,7 @@ class FitConfig:
     hybrid_epochs: int = 20
     round_epochs: int = 40
     hidden: tuple[int, ...] | None = None
+    init: str | None = None
     workers: int = 1
     threads: int | None = 1
 
@@ -110,6 +114,13 @@ class FitConfig:
         parse_mix(self.mix), parse_mix(self.round_mix)  # clear errors now, not after an hour
         if self.hidden is not None:
             object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+            if self.init is not None:
+                raise ValueError("hidden and init exclude each other: a fit from a checkpoint keeps its widths")
+        if self.init is not None:
+            path = Path(self.init)
+            if not path.is_file():
+                raise ValueError(f"init: checkpoint {self.init} does not exist")
+            object.__setattr__(self, "init", str(path.resolve()))
 
     def identity(self) -> dict[str, Any]:
         """The settings a resumed fit must share with the first run."""
@@ -211,7 +222,12 @@ def fit(
 
 
 def _fit(run: _Run, config: FitConfig, progress: bool, executor: Any, echo: Callable, command: str) -> FitResult:
-    structure = choose_structure(run.problem)
+    if config.init is not None:
+        from mimpc.training.checkpoint import load_checkpoint
+
+        structure = checkpoint_structure(load_checkpoint(config.init, run.problem))
+    else:
+        structure = choose_structure(run.problem)
     if config.hidden is not None:
         structure = Structure(structure.head, structure.encoder, structure.decode, config.hidden, structure.reasons)
     for reason in structure.reasons:
@@ -310,12 +326,14 @@ def _grow_data(run: _Run, progress: bool, executor: Any) -> dict[str, Any]:
 
 def _round_estimate(run: _Run, rounds: list[dict], data: dict) -> float:
     """Seconds the next round is expected to take: the last round's, except after round 0 (which
-    trains from scratch): the fine-tuning shares of the budget plus the new data at the base data's
-    measured rate (twice it: a ``hard`` state costs policy evaluations besides its label)."""
+    trains from scratch, or nothing with ``init``): the fine-tuning shares of the budget plus the new
+    data at the base data's measured rate (twice it: a ``hard`` state costs policy evaluations besides
+    its label), at most round 0's time when round 0 trained."""
     if len(rounds) > 1 or "seconds_per_sample" not in data:
         return float(rounds[-1]["seconds"])
     fine_tune = (ROUND_SL_SHARE + ROUND_HYBRID_SHARE) * run.config.budget_minutes * 60.0
-    return min(float(rounds[-1]["seconds"]), fine_tune + 2.0 * run.config.round_samples * data["seconds_per_sample"])
+    estimate = fine_tune + 2.0 * run.config.round_samples * data["seconds_per_sample"]
+    return estimate if rounds[0].get("init") else min(float(rounds[0]["seconds"]), estimate)
 
 
 def _heldout(run: _Run) -> dict[str, dict[str, np.ndarray]]:
@@ -436,10 +454,13 @@ def _round(
     progress: bool,
     executor: Any,
 ) -> dict[str, Any]:
-    """Round ``k``: (k > 0: new hard and on-policy data), SL, hybrid, held-out evaluation."""
+    """Round ``k``: (k > 0: new hard and on-policy data), SL, hybrid, held-out evaluation; round 0
+    of a fit from ``init``: that checkpoint evaluated as it is (:func:`_init_round`)."""
     cfg = run.config
     t0 = time.monotonic()
     folder = run.out / "rounds" / str(k)
+    if k == 0 and cfg.init is not None:
+        return _init_round(run, folder, folders, heldout, t0)
     folders = list(folders)
     data = None
     if k > 0:
@@ -496,6 +517,32 @@ def _round(
     }
 
 
+def _init_round(run: _Run, folder: Path, folders: list[str], heldout: dict, t0: float) -> dict[str, Any]:
+    """Round 0 of a fit from ``init``: the checkpoint, copied into the fit's folder (the fit stays
+    self-contained), evaluated on the held-out sets; the next round's SL fine-tunes its weights."""
+    import shutil
+
+    from mimpc.training.checkpoint import load_checkpoint
+
+    method = load_checkpoint(run.config.init, run.problem).method
+    folder.mkdir(parents=True, exist_ok=True)
+    policy = folder / f"{method}.pt"
+    shutil.copyfile(run.config.init, policy)
+    metrics = _evaluate(run.problem, policy, heldout)
+    return {
+        "round": 0,
+        "init": run.config.init,
+        "samples": sum(_dataset_size(f) for f in folders),
+        "candidates": {method: metrics},
+        "kept": method,
+        "score": metrics["score"],
+        "policy": str(policy),
+        "sl": str(policy),
+        "data": None,
+        "seconds": time.monotonic() - t0,
+    }
+
+
 def _round_data(run: _Run, k: int, best: dict[str, Any], progress: bool, executor: Any) -> str:
     """Round ``k``'s new data, driven by the best policy so far: ``round_mix``, without its ``hard``
     share when that policy needed slack on fewer than :data:`HARD_MIN_SLACK_RATE` percent of the
@@ -505,7 +552,9 @@ def _round_data(run: _Run, k: int, best: dict[str, Any], progress: bool, executo
 
     cfg = run.config
     mix = parse_mix(cfg.round_mix)
-    easy = format_mix(tuple((n, f) for n, f in mix if n != "hard")) or "onpolicy=1"
+    rest = tuple((n, f) for n, f in mix if n != "hard")
+    total = sum(f for _, f in rest)
+    easy = format_mix(tuple((n, f / total) for n, f in rest)) if rest else "onpolicy=1"
     chosen = easy if best["candidates"][best["kept"]]["slack_rate"] < HARD_MIN_SLACK_RATE else cfg.round_mix
     while True:
         folder = (
@@ -542,7 +591,8 @@ def _finish(
         policy,
         data_command=f"{command} (data: {data['mix']} grown to {data['samples']} samples; "
         f"rounds: {run.config.round_mix})",
-        train_command=f"{command} (round {best['round']}, {method})",
+        train_command=f"{command} (round {best['round']}, {method})"
+        + (f"; initial checkpoint {run.config.init}" if run.config.init else ""),
         sampler_metrics={
             "uniform": {k: v for k, v in best["candidates"][method].items() if k != "closed_loop"},
             "exact closed loop": best["candidates"][method]["closed_loop"],

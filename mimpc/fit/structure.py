@@ -24,7 +24,7 @@ from mimpc.training.integer_groups import find_integer_groups
 from mimpc.training.integer_verify import CANDIDATES
 from mimpc.training.models import integer_head_kind
 
-__all__ = ["Structure", "choose_structure"]
+__all__ = ["Structure", "checkpoint_structure", "choose_structure"]
 
 MLP_HIDDEN = (128, 128, 128, 128)
 TEMPORAL_HIDDEN = (64, 64, 64, 64)
@@ -90,3 +90,29 @@ def choose_structure(problem: ParametricMIQP) -> Structure:
         )
     hidden = TEMPORAL_HIDDEN if temporal else MLP_HIDDEN
     return Structure(head, "temporal" if temporal else "mlp", decode, hidden, tuple(reasons))
+
+
+def checkpoint_structure(ckpt: Any) -> Structure:
+    """The structure of a trained :class:`~mimpc.training.checkpoint.Checkpoint` that a fit goes on
+    from (``mimpc fit --init``): its own head, encoder, decoding and widths, whatever the rules would pick.
+    Only the integer policies that SL and the hybrid loss train (``model_kind`` ``integer_policy``)
+    can be fine-tuned by a fit's rounds."""
+    kind = ckpt.payload.get("model_kind")
+    if kind != "integer_policy" or ckpt.method not in ("sl", "hybrid"):
+        raise ValueError(
+            f"--init {ckpt.path}: a fit goes on from an 'sl' or 'hybrid' integer policy, not a {ckpt.method!r} "
+            f"checkpoint of model kind {kind!r}"
+        )
+    cfg = ckpt.payload["model_config"]
+    structure = Structure(
+        head=str(cfg.get("head", "per_integer")),
+        encoder=str(cfg.get("encoder", "mlp")),
+        decode=str(cfg.get("decode", "argmax")),
+        hidden=tuple(int(h) for h in cfg["hidden"]),
+        reasons=(),
+    )
+    why = (
+        f"from the initial checkpoint {ckpt.path} ({ckpt.method}): head {structure.head}, encoder "
+        f"{structure.encoder}, decoding {structure.decode}, hidden {list(structure.hidden)}"
+    )
+    return Structure(structure.head, structure.encoder, structure.decode, structure.hidden, (why,))
