@@ -21,6 +21,14 @@ stage whose plan passes the row-by-row certificate of :class:`~mimpc.problems.ce
     relaxed QP of eq. (10) at the policy's integers, which minimises the total violation
     (Theorem 3); flagged ``fallback=True``, ``certified=False``.
 
+Before (b), with ``screen`` on, one feasibility QP asks whether the MIQP's continuous relaxation is
+infeasible at theta (:class:`~mimpc.qp.relaxation.IntegerRelaxation`); if it is, no candidate and
+no exact solve can succeed, and the step goes straight to (d) with ``solver="relaxation"``: the
+same applied plan as the whole cascade would reach, without its slowest steps. ``screen="auto"``
+turns it on where the relaxation is small (at most :data:`SCREEN_MAX_SIZE` times the fixed-integer
+QP's variables, e.g. the tank's integer input, not the robot's 240 collision binaries, whose
+relaxation costs more than the cascade it would save).
+
 :class:`~mimpc.controllers.base.StepInfo` reports ``source``, ``certified`` and ``candidates_tried``
 every step. The default order and ``top_k`` are the measured choice in docs/papers/results.md
 (the certified cascade), made by ``python benchmarks/certified_cascade.py``.
@@ -40,11 +48,19 @@ from mimpc.controllers.repair import plan_integers, supports_repair
 from mimpc.problems.certify import CERTIFICATE_TOL, PlanCertifier
 from mimpc.problems.validation import check_positive
 from mimpc.qp.lean import LeanInstance, LeanQP, LeanSolution
+from mimpc.qp.relaxation import IntegerRelaxation
 from mimpc.solvers.registry import check_solver_name
 from mimpc.training.candidates import ranked_assignments, supports_ranking
 from mimpc.training.integer_map import rows_hold
 
-__all__ = ["CertifiedController", "CANDIDATE_STAGES", "DEFAULT_ORDER", "DEFAULT_TOP_K", "DEFAULT_EXACT_TIME_LIMIT"]
+__all__ = [
+    "CertifiedController",
+    "CANDIDATE_STAGES",
+    "DEFAULT_ORDER",
+    "DEFAULT_TOP_K",
+    "DEFAULT_EXACT_TIME_LIMIT",
+    "SCREEN_MAX_SIZE",
+]
 
 CANDIDATE_STAGES = ("shifted", "topk", "repair")
 #: Default candidate order and count (see the module docstring for where they were measured).
@@ -52,6 +68,9 @@ DEFAULT_ORDER = ("shifted", "topk", "repair")
 DEFAULT_TOP_K = 32
 #: Seconds the exact stage may take before its incumbent (if any) is used.
 DEFAULT_EXACT_TIME_LIMIT = 1.0
+#: ``screen="auto"`` screens when the relaxation has at most this many times the variables of the
+#: fixed-integer QP (the inputs left after eliminating the dynamics).
+SCREEN_MAX_SIZE = 2.0
 
 
 class CertifiedController(Controller):
@@ -75,6 +94,9 @@ class CertifiedController(Controller):
         Exact MIQP backend of the exact stage (``"auto"``: the first licensed one).
     tol : float
         Absolute row tolerance of the certificate.
+    screen : bool or "auto"
+        Test the MIQP's continuous relaxation for infeasibility before the candidates (see the
+        module docstring); ``"auto"``: where the relaxation is small.
     """
 
     def __init__(
@@ -86,6 +108,7 @@ class CertifiedController(Controller):
         exact_time_limit: float = DEFAULT_EXACT_TIME_LIMIT,
         solver: str = "auto",
         tol: float = CERTIFICATE_TOL,
+        screen: bool | str = "auto",
     ) -> None:
         super().__init__(base.problem)
         if not callable(getattr(base, "predict_integers", None)):
@@ -109,6 +132,11 @@ class CertifiedController(Controller):
         self.exact_time_limit, self.solver_name = limit, check_solver_name(solver)  # built at the first exact step
         self.lean = LeanQP(self.problem)
         self.certifier = PlanCertifier(self.problem, tol)
+        if screen not in (True, False, "auto"):
+            raise ValueError(f"screen must be True, False or 'auto', got {screen!r}")
+        if screen == "auto":
+            screen = self.problem.n_d + self.lean.red.n_w <= SCREEN_MAX_SIZE * max(self.lean.red.n_w, 1)
+        self._screen = IntegerRelaxation(self.problem) if screen else None
         self._solver: Any = None
         self._previous: np.ndarray | None = None
         self._timings: dict[str, float] = {}
@@ -158,6 +186,8 @@ class CertifiedController(Controller):
                 solved.append(self.lean.relaxed(inst0, exact0))
             return solved[0]
 
+        if self._screen is not None and self._screen.infeasible(theta):
+            return self._fallback(theta, delta0, inst0, relaxed0(), tried, timings, t1, "infeasible", "relaxation")
         best: tuple[float, np.ndarray, np.ndarray, str] | None = None
         seen = {delta0.tobytes()}
         for source, delta in self._candidates(delta0, scores, inst0, relaxed0):
@@ -248,11 +278,28 @@ class CertifiedController(Controller):
                 return self._apply(
                     theta, x, sol.delta, "exact", tried, timings, t1, status=sol.status, solver=sol.solver
                 )
-        # (d) no certified plan exists or was found in time: the relaxed QP, flagged
+        return self._fallback(theta, delta0, inst0, relaxed0, tried, timings, t1, sol.status, sol.solver)
+
+    def _fallback(
+        self,
+        theta: np.ndarray,
+        delta0: np.ndarray,
+        inst0: LeanInstance,
+        relaxed0: LeanSolution,
+        tried: int,
+        timings: dict[str, float],
+        t1: float,
+        status: str,
+        solver: str,
+    ) -> tuple[Any, StepInfo]:
+        """(d): no certified plan exists or was found in time (``status`` of the exact MIQP, or of
+        the relaxation screen with ``solver="relaxation"``): the relaxed QP, flagged."""
         self._previous = delta0
+        x_rel = self.lean.plan(inst0, relaxed0.w) if relaxed0.optimal else None
         x = x_rel if x_rel is not None else coasting_plan(self.problem, theta, delta0)
         slack = float(np.sum(self.lean.slack(inst0, relaxed0.w))) if x_rel is not None else float("nan")
-        timings["qp"] = time.perf_counter() - t1 - timings["solver"] - timings["certificate"]
+        timings["qp"] = time.perf_counter() - t1 - timings.get("solver", 0.0) - timings["certificate"]
+        why = "its continuous relaxation is infeasible" if solver == "relaxation" else f"MIQP {status}"
         info = StepInfo(
             0.0,
             "fallback",
@@ -261,14 +308,14 @@ class CertifiedController(Controller):
             slack=slack,
             fallback=True,
             timings=timings,
-            solver_status=sol.status,
-            solver=sol.solver,
+            solver_status=status,
+            solver=solver,
             source="fallback",
             certified=self.certifier.check(x, delta0, theta).ok,
             candidates_tried=tried,
-            message=f"no certified plan (MIQP {sol.status}): relaxed QP (eq. 10) at the policy's integers"
+            message=f"no certified plan ({why}): relaxed QP (eq. 10) at the policy's integers"
             if x_rel is not None
-            else f"no certified plan (MIQP {sol.status}), relaxed QP {relaxed0.status}: smallest admissible input",
+            else f"no certified plan ({why}), relaxed QP {relaxed0.status}: smallest admissible input",
         )
         return solution_to_action(self.problem, x, delta0), info
 
