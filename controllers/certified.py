@@ -22,7 +22,8 @@ stage whose plan passes the row-by-row certificate of :class:`~mimpc.problems.ce
     (Theorem 3); flagged ``fallback=True``, ``certified=False``.
 
 Before (b), with ``screen`` on, one feasibility QP asks whether the MIQP's continuous relaxation is
-infeasible at theta (:class:`~mimpc.qp.relaxation.IntegerRelaxation`); if it is, no candidate and
+infeasible at theta (:class:`~mimpc.qp.relaxation.IntegerRelaxation`, loosened beyond the
+certificate's tolerance); if it is, no candidate and
 no exact solve can succeed, and the step goes straight to (d) with ``solver="relaxation"``: the
 same applied plan as the whole cascade would reach, without its slowest steps. ``screen="auto"``
 turns it on where the relaxation is small (at most :data:`SCREEN_MAX_SIZE` times the fixed-integer
@@ -136,7 +137,7 @@ class CertifiedController(Controller):
             raise ValueError(f"screen must be True, False or 'auto', got {screen!r}")
         if screen == "auto":
             screen = self.problem.n_d + self.lean.red.n_w <= SCREEN_MAX_SIZE * max(self.lean.red.n_w, 1)
-        self._screen = IntegerRelaxation(self.problem) if screen else None
+        self._screen = IntegerRelaxation(self.problem, tol=self.certifier.tol) if screen else None
         self._solver: Any = None
         self._previous: np.ndarray | None = None
         self._timings: dict[str, float] = {}

@@ -33,6 +33,27 @@ def test_structure_follows_the_rows():
     assert (robot.head, robot.encoder, robot.decode) == ("grouped", "mlp", "argmax")
 
 
+def test_checkpoint_structure_refuses_what_a_fit_cannot_go_on_from():
+    from types import SimpleNamespace
+
+    from mimpc.fit.structure import checkpoint_structure
+
+    config = {"hidden": (8,), "head": "grouped", "encoder": "mlp", "decode": "argmax"}
+    ok = SimpleNamespace(path="p.pt", method="hybrid", payload={"model_kind": "integer_policy", "model_config": config})
+    s = checkpoint_structure(ok)
+    assert (s.head, s.encoder, s.decode, s.hidden) == ("grouped", "mlp", "argmax", (8,))
+    for method, kind, extra, match in (
+        ("ssl", "integer_policy", {}, "'sl' or 'hybrid'"),
+        ("lpae", "lpae", {}, "'sl' or 'hybrid'"),
+        ("sl", "integer_policy", {"activation": "tanh"}, "activation"),
+    ):
+        bad = SimpleNamespace(
+            path="p.pt", method=method, payload={"model_kind": kind, "model_config": {**config, **extra}}
+        )
+        with pytest.raises(ValueError, match=match):
+            checkpoint_structure(bad)
+
+
 def test_good_turing_counts_singletons():
     keys = [b"a", b"a", b"b", b"c", b"c", b"c", b"d"]
     gt = good_turing(keys)
@@ -135,11 +156,22 @@ def test_tiny_fit_of_unit_commitment(tmp_path):
     first, second = goon["rounds"]
     assert first["init"] == str(result.policy.resolve()) and list(first["candidates"]) == [report["method"]]
     assert first["candidates"][report["method"]]["score"] == pytest.approx(report["rounds"][0]["score"])
-    assert not (tmp_path / "goon" / "rounds" / "0" / "sl.pt").exists() or report["method"] == "sl"
+    copied = tmp_path / "goon" / "rounds" / "0" / f"{report['method']}.pt"
+    assert copied.read_bytes() == result.policy.read_bytes()  # round 0 trained nothing
+    assert load_checkpoint(second["sl"], problem).payload["init_from"] == str(copied)  # round 1 went on from it
     assert second["data"] and second["samples"] > first["samples"]
     assert tuple(goon["structure"]["hidden"]) == (8, 8) and goon["structure"]["decode"] == "rows_qp"
     assert goon["structure"]["reasons"][0].startswith("from the initial checkpoint")
     assert tuple(load_checkpoint(goon["checkpoint"], problem).payload["model_config"]["hidden"]) == (8, 8)
+    # resumed with the same settings: nothing is done again; other weights at the same path are another fit
+    again = fit(
+        problem,
+        tmp_path / "goon",
+        FitConfig(rounds=1, patience=2, init=str(result.policy), **tiny),
+        progress=False,
+        echo=lines.append,
+    )
+    assert again.summary["rounds"] == goon["rounds"]
     with pytest.raises(ValueError, match="exclude"):
         FitConfig(init=str(result.policy), hidden=(4,))
     with pytest.raises(ValueError, match="does not exist"):

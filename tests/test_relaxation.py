@@ -15,17 +15,20 @@ from mimpc.problems.samplers import sample_thetas
 from mimpc.qp.relaxation import IntegerRelaxation
 
 
-def _relaxation_feasible(problem, theta: np.ndarray) -> bool:
-    """Feasibility of the canonical rows with the integers relaxed to their box, by cvxpy."""
+def _relaxation_feasible(problem, theta: np.ndarray, tol: float = 0.0) -> bool:
+    """Feasibility of the canonical rows with the integers relaxed to their box, by cvxpy; with
+    ``tol``, every row, bound and equality loosened by it (what the certificate accepts)."""
     z = cp.Variable(problem.n_z)
     lb = np.concatenate([problem.lb_x, problem.lb_d])
     ub = np.concatenate([problem.ub_x, problem.ub_d])
     lo, up = np.isfinite(lb), np.isfinite(ub)
+    residual = problem.A @ z - problem.b - problem.B_t @ theta
     cons = [
-        problem.G @ z <= problem.h + problem.H_t @ theta,
-        problem.A @ z == problem.b + problem.B_t @ theta,
-        z[lo] >= lb[lo],
-        z[up] <= ub[up],
+        problem.G @ z <= problem.h + problem.H_t @ theta + tol,
+        residual <= tol,
+        residual >= -tol,
+        z[lo] >= lb[lo] - tol,
+        z[up] <= ub[up] + tol,
     ]
     prob = cp.Problem(cp.Minimize(0), cons)
     prob.solve(solver=cp.CLARABEL)
@@ -45,10 +48,40 @@ def test_infeasible_verdicts_match_an_independent_relaxation():
     assert [screen.infeasible(theta) for theta in thetas[::-1]] == verdicts[::-1]
 
 
+def test_eliminated_entries_with_bounds_and_integer_rows():
+    """A problem whose dynamics are eliminated through a bounded entry (its bounds become rows)
+    and with an integer-only row: every verdict against the independent relaxation."""
+    from test_fixed_qp import tiny_problem
+
+    problem = tiny_problem()
+    screen = IntegerRelaxation(problem)
+    rng = np.random.default_rng(0)
+    thetas = rng.uniform(-4.0, 4.0, size=(200, problem.n_theta))
+    verdicts = [screen.infeasible(theta) for theta in thetas]
+    assert verdicts == [not _relaxation_feasible(problem, theta) for theta in thetas]
+    assert 0 < sum(verdicts) < len(verdicts)
+
+
+def test_never_infeasible_where_a_plan_could_pass_a_loose_certificate():
+    """With a large certificate tolerance, "infeasible" only where the relaxation loosened by that
+    tolerance (rows, bounds and the dynamics' equalities alike) is infeasible too."""
+    problem = thermal_tank(horizon=10)
+    tol = 0.05
+    screen = IntegerRelaxation(problem, tol=tol, margin=0.0)
+    thetas = np.concatenate([sample_thetas(problem, family, 11, 30) for family in ("domain", "starts")])
+    for theta in thetas:
+        if screen.infeasible(theta):
+            assert not _relaxation_feasible(problem, theta, tol=tol)
+
+
 def test_margin_and_bad_input():
     problem = thermal_tank(horizon=10)
     with pytest.raises(ValueError, match="margin"):
         IntegerRelaxation(problem, margin=-1.0)
+    with pytest.raises(ValueError, match="tol"):
+        IntegerRelaxation(problem, tol=float("nan"))
+    with pytest.raises(ValueError, match="theta"):
+        IntegerRelaxation(problem).infeasible(np.zeros(3))
     # a looser margin never turns a feasible relaxation infeasible
     thetas = sample_thetas(problem, "starts", 5, 20)
     tight, loose = IntegerRelaxation(problem, margin=0.0), IntegerRelaxation(problem, margin=1.0)
@@ -89,3 +122,18 @@ def test_auto_screens_only_small_relaxations():
     assert tank._screen is not None and robot._screen is None
     with pytest.raises(ValueError, match="screen"):
         make_controller("hybrid", thermal_tank(), certify={"screen": "sometimes"})
+
+
+def test_batched_lanes_screen_like_the_single_step():
+    from test_batch import _assert_same
+
+    from mimpc import rollout
+    from mimpc.rollout_batch import run_batch
+
+    problem = thermal_tank()
+    env = gym.make("mimpc/ThermalTank-v0", problem=problem, max_steps=200)
+    seq = rollout.run(env, make_controller("hybrid+cert", problem), 2, seed=0, progress=False)
+    bat = run_batch(env, make_controller("hybrid+cert", problem), 2, seed=0, batch=2, progress=False)
+    _assert_same(seq, bat, rtol=1e-9)
+    screened = [r for ep in bat.episodes for r in ep.records if "relaxation is infeasible" in r["message"]]
+    assert screened and all(r["source"] == "fallback" and r["candidates_tried"] == 1 for r in screened)

@@ -63,8 +63,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--data-share",
         type=positive_float,
-        default=0.35,
-        help="most of the budget the base data may take (its growth also stops at --coverage or --max-samples)",
+        default=None,
+        help="most of the budget the base data may take (default: FitConfig.data_share; its growth also stops at --coverage or "
+        "--max-samples)",
     )
     p.add_argument("--threads", type=positive_int, default=1, help="torch threads of the training runs")
     p.add_argument("--no-progress", action="store_true")
@@ -95,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         round_epochs=args.round_epochs,
         hidden=tuple(args.hidden) if args.hidden else None,
         init=args.init,
-        data_share=args.data_share,
+        **({} if args.data_share is None else {"data_share": args.data_share}),
         workers=args.workers,
         threads=args.threads,
     )

@@ -29,6 +29,7 @@ finished stage (generation also resumes inside a stage, shard by shard).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -158,6 +159,8 @@ class _Run:
         self.problem, self.out, self.config, self.echo = problem, out, config, echo
         self.path = out / "state.json"
         ident = {"problem": problem.name, "fingerprint": problem.fingerprint(), **config.identity()}
+        if config.init is not None:  # the same path with other weights is another fit
+            ident["init_sha256"] = hashlib.sha256(Path(config.init).read_bytes()).hexdigest()
         if self.path.exists():
             try:
                 self.state = json.loads(self.path.read_text())
@@ -586,13 +589,21 @@ def _finish(
     best = min(rounds, key=lambda r: r["score"])
     method = best["kept"]
     policy = run.out / "policy.pt"
+    if best.get("init"):  # the given policy as it was: its own data and training, not the fit's
+        data_command = f"the initial checkpoint's own data ({best['init']}, see its model card)"
+        train_command = f"{command}: round 0 kept, the initial checkpoint {best['init']} evaluated, not retrained"
+    else:
+        data_command = (
+            f"{command} (data: {data['mix']} grown to {data['samples']} samples; rounds: {run.config.round_mix})"
+        )
+        train_command = f"{command} (round {best['round']}, {method})" + (
+            f"; initial checkpoint {run.config.init}" if run.config.init else ""
+        )
     _, card = export_checkpoint(
         best["policy"],
         policy,
-        data_command=f"{command} (data: {data['mix']} grown to {data['samples']} samples; "
-        f"rounds: {run.config.round_mix})",
-        train_command=f"{command} (round {best['round']}, {method})"
-        + (f"; initial checkpoint {run.config.init}" if run.config.init else ""),
+        data_command=data_command,
+        train_command=train_command,
         sampler_metrics={
             "uniform": {k: v for k, v in best["candidates"][method].items() if k != "closed_loop"},
             "exact closed loop": best["candidates"][method]["closed_loop"],

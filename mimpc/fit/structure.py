@@ -104,6 +104,16 @@ def checkpoint_structure(ckpt: Any) -> Structure:
             f"checkpoint of model kind {kind!r}"
         )
     cfg = ckpt.payload["model_config"]
+    from mimpc.training.models import ModelConfig
+
+    default = ModelConfig()
+    carried = ("activation", "gumbel_tau", "dropout")  # a fit's trainings use the defaults of these
+    other = {k: cfg[k] for k in carried if k in cfg and cfg[k] != getattr(default, k)}
+    if other:
+        raise ValueError(
+            f"--init {ckpt.path}: a fit trains with activation {default.activation!r}, gumbel_tau "
+            f"{default.gumbel_tau} and dropout {default.dropout}; this checkpoint has {other}"
+        )
     structure = Structure(
         head=str(cfg.get("head", "per_integer")),
         encoder=str(cfg.get("encoder", "mlp")),

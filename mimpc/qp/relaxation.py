@@ -9,9 +9,12 @@ The certified controller asks this first when the policy's own integers fail
 fallback instead of trying candidates and an exact solve that cannot succeed: at states where the
 plant has left the feasible set, the slowest steps of a certified loop.
 
-Every row and bound is loosened by ``margin`` (well above the certificate's tolerance, see
-:data:`RELAXATION_MARGIN`), so "infeasible" is only answered where no plan could pass the
-certificate either; the answer is one solve of a persistent DAQP model started from an empty
+Every row and bound is loosened beyond what the certificate accepts: a plan passes the certificate
+with each row, bound and equality within its tolerance ``tol``, and an equality residual moves the
+eliminated entries (by ``A_D^{-1} r``) and through them the rows; each row is loosened by ``tol``
+times one plus that amplification (its row sum of ``|G_x[:, dep] A_D^{-1}|``) plus
+:data:`RELAXATION_MARGIN`. So "infeasible" is only answered where no plan could pass the
+certificate either. The answer is one solve of a persistent DAQP model started from an empty
 working set, so it depends on theta alone.
 """
 
@@ -20,12 +23,12 @@ from __future__ import annotations
 import numpy as np
 
 from mimpc.problems.canonical import ParametricMIQP
+from mimpc.problems.certify import CERTIFICATE_TOL
 
 __all__ = ["IntegerRelaxation", "RELAXATION_MARGIN"]
 
-#: Loosening of every row and bound of the relaxation (absolute, in each row's units): a hundred
-#: times the certificate's default tolerance, so that plans passing the certificate (rows and
-#: equalities each within its tolerance) are never declared impossible by round-off.
+#: Loosening of every row and bound of the relaxation beyond the certificate's own tolerances
+#: (absolute, in each row's units): room for the round-off of the solve itself.
 RELAXATION_MARGIN = 1e-4
 _INF = 1e30
 _INFEASIBLE = -1  # DAQP's exit flag for a primally infeasible problem (a Farkas certificate)
@@ -39,15 +42,19 @@ class IntegerRelaxation:
     and ``delta``. The objective ``|v|^2 / 2`` only makes the QP strictly convex.
     """
 
-    def __init__(self, problem: ParametricMIQP, margin: float = RELAXATION_MARGIN) -> None:
+    def __init__(
+        self, problem: ParametricMIQP, tol: float = CERTIFICATE_TOL, margin: float = RELAXATION_MARGIN
+    ) -> None:
         import daqp
 
         from mimpc.qp.fixed import _reduction
 
-        margin = float(margin)
+        margin, tol = float(margin), float(tol)
         if not (np.isfinite(margin) and margin >= 0):
             raise ValueError(f"margin must be a non-negative finite number, got {margin!r}")
-        self.problem, self.margin = problem, margin
+        if not (np.isfinite(tol) and tol >= 0):
+            raise ValueError(f"tol must be a non-negative finite number, got {tol!r}")
+        self.problem, self.margin, self.tol = problem, margin, tol
         red = _reduction(problem)
         n_w, n_d = red.n_w, problem.n_d
         dep = red.dep[red.dep_bounded]
@@ -67,30 +74,48 @@ class IntegerRelaxation:
         self._k_lo = np.concatenate(
             [np.full(red.m, -np.inf), red.lb_dep - red.M_xp.k[dep], np.full(len(rows_int), -np.inf)]
         )
-        self._box_up = np.concatenate([red.uw, problem.ub_d]) + margin
-        self._box_lo = np.concatenate([red.lw, problem.lb_d]) - margin
+        # how far the certificate's tolerances let each row move (module docstring)
+        AD_inv = red.AD_inv_T.T
+        G_dep = problem.G[problem.continuous_rows, : problem.n_x][:, red.dep]
+        self._loose = margin + tol * np.concatenate(
+            [
+                1.0 + np.abs(G_dep @ AD_inv).sum(axis=1),
+                1.0 + np.abs(AD_inv[red.dep_bounded]).sum(axis=1),
+                np.ones(len(rows_int)),
+            ]
+        )
+        self._box_up = np.concatenate([red.uw, problem.ub_d]) + margin + tol
+        self._box_lo = np.concatenate([red.lw, problem.lb_d]) - margin - tol
+        self._failed = False
         self._n = n_w + n_d
         self._daqp = daqp
         self._model = None
         self._empty = np.zeros(self._n + len(self._A), dtype=np.int32)
 
     def bounds(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """DAQP's ``(bupper, blower)`` at ``theta``: the boxes of ``v``, then the rows, loosened by the margin."""
-        up = np.concatenate([self._box_up, self._T_up @ theta + self._k_up + self.margin])
-        lo = np.concatenate([self._box_lo, self._T_lo @ theta + self._k_lo - self.margin])
+        """DAQP's ``(bupper, blower)`` at ``theta``: the boxes of ``v``, then the rows, each loosened (module docstring)."""
+        up = np.concatenate([self._box_up, self._T_up @ theta + self._k_up + self._loose])
+        lo = np.concatenate([self._box_lo, self._T_lo @ theta + self._k_lo - self._loose])
         return np.clip(up, -_INF, _INF), np.clip(lo, -_INF, _INF)
 
     def infeasible(self, theta: np.ndarray) -> bool:
         """True when no ``(x, delta)`` with ``delta`` anywhere in its box (integer or not) meets
-        every row of the MIQP at ``theta`` within the margin: then no integer assignment can."""
-        up, lo = self.bounds(np.asarray(theta, dtype=float))
+        every row of the MIQP at ``theta`` within the loosening: then no integer assignment can.
+        False also when the solver could not set the problem up (no verdict: the caller goes on as
+        without the test)."""
+        theta = self.problem.check_theta(theta)
+        if theta.ndim != 1:
+            raise ValueError(f"theta must have shape ({self.problem.n_theta},), got {theta.shape}")
+        if self._failed:
+            return False
+        up, lo = self.bounds(theta)
         if self._model is None:
             self._model = self._daqp.Model()
             self._model.settings = {"primal_tol": 1e-9, "iter_limit": 10_000}
             code = self._model.setup(np.eye(self._n), np.zeros(self._n), self._A, up, lo)
             if (code[0] if isinstance(code, tuple) else code) < 0:
-                self._model = None
-                return False  # no verdict: the caller goes on as without the test
+                self._model, self._failed = None, True
+                return False
         else:
             self._model.update(bupper=up, blower=lo, sense=self._empty)
         _, _, flag, _ = self._model.solve()
