@@ -135,11 +135,14 @@ class CplexSolver(PersistentSolver):
         n_eq = problem.n_eq
         return _CplexModel(c, list(range(n_eq)), list(range(n_eq, n_eq + problem.n_ineq)), list(range(problem.n_z)))
 
-    def _update(self, m: _CplexModel, linear_cost: np.ndarray, eq_rhs: np.ndarray, ineq_rhs: np.ndarray) -> None:
+    def _update(
+        self, m: _CplexModel, linear_cost: np.ndarray, eq_rhs: np.ndarray, ineq_rhs: np.ndarray, constant: float
+    ) -> None:
         rhs = solver_infinity(np.concatenate([eq_rhs, ineq_rhs]), cplex.infinity).tolist()
         if rhs:
             m.cplex.linear_constraints.set_rhs(list(zip(m.eq_index + m.ineq_index, rhs)))
         m.cplex.objective.set_linear(list(zip(m.var_index, linear_cost.tolist())))
+        m.cplex.objective.set_offset(constant)
 
     def _set_start(self, m: _CplexModel, start: np.ndarray | None) -> None:
         starts = m.cplex.MIP_starts

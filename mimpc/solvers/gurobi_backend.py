@@ -156,8 +156,11 @@ class GurobiSolver(PersistentSolver):
         model.update()
         return _GurobiModel(model, z, eq, ineq)
 
-    def _update(self, m: _GurobiModel, linear_cost: np.ndarray, eq_rhs: np.ndarray, ineq_rhs: np.ndarray) -> None:
+    def _update(
+        self, m: _GurobiModel, linear_cost: np.ndarray, eq_rhs: np.ndarray, ineq_rhs: np.ndarray, constant: float
+    ) -> None:
         m.z.Obj = linear_cost
+        m.model.ObjCon = constant
         if m.eq is not None:
             m.eq.RHS = solver_infinity(eq_rhs, GRB.INFINITY)
         if m.ineq is not None:

@@ -4,8 +4,9 @@ SCIP takes linear objectives only, so the quadratic part goes to an epigraph var
 ``min t + lin'z  s.t.  1/2 z'Pz <= t`` (``t >= 0`` because ``P`` is positive semidefinite), which
 SCIP detects as a convex quadratic constraint. Linear rows are added once; before a re-solve the
 transformed problem is freed (``freeTransform``), then ``chgLhs``/``chgRhs`` and the linear objective
-are rewritten. The reported objective is ``1/2 z'Pz + lin'z`` at SCIP's solution ``z``, i.e. SCIP's
-``t + lin'z`` with ``t`` replaced by its definition (``t`` itself may sit below ``1/2 z'Pz`` by the
+are rewritten, with the objective's constant ``c(theta)`` as SCIP's offset. The reported objective
+is ``1/2 z'Pz + lin'z + c(theta)`` at SCIP's solution ``z``, i.e. SCIP's ``t + lin'z + c`` with ``t``
+replaced by its definition (``t`` itself may sit below ``1/2 z'Pz`` by the
 feasibility tolerance of the epigraph row). SCIP is single-threaded (``threads`` is ignored)
 and has no license size limit. Status ``gaplimit`` means optimal within ``mip_gap``.
 """
@@ -51,6 +52,7 @@ class _ScipModel:
     ineq: list
     half_P: Any
     linear_cost: np.ndarray
+    constant: float = 0.0
 
 
 class ScipSolver(PersistentSolver):
@@ -103,11 +105,13 @@ class ScipSolver(PersistentSolver):
         return model
 
     @staticmethod
-    def _set_objective(m: _ScipModel, linear_cost: np.ndarray) -> None:
-        expr = m.t + ps.quicksum(float(c) * v for c, v in zip(linear_cost, m.z) if c != 0)
-        m.model.setObjective(expr, sense="minimize", clear=True)
+    def _set_objective(m: _ScipModel, linear_cost: np.ndarray, constant: float = 0.0) -> None:
+        expr = m.t + ps.quicksum(float(c) * v for c, v in zip(linear_cost, m.z) if c != 0) + constant
+        m.model.setObjective(expr, sense="minimize", clear=True)  # clear: the previous offset too
 
-    def _update(self, m: _ScipModel, linear_cost: np.ndarray, eq_rhs: np.ndarray, ineq_rhs: np.ndarray) -> None:
+    def _update(
+        self, m: _ScipModel, linear_cost: np.ndarray, eq_rhs: np.ndarray, ineq_rhs: np.ndarray, constant: float
+    ) -> None:
         model = m.model
         model.freeTransform()  # SCIP only accepts changes on the original (untransformed) problem
         inf = model.infinity()
@@ -116,8 +120,9 @@ class ScipSolver(PersistentSolver):
             model.chgRhs(cons, float(r))
         for cons, r in zip(m.ineq, solver_infinity(ineq_rhs, inf)):
             model.chgRhs(cons, float(r))
-        self._set_objective(m, linear_cost)
+        self._set_objective(m, linear_cost, constant)
         m.linear_cost = np.array(linear_cost, dtype=np.float64)
+        m.constant = constant
 
     def _optimize(self, m: _ScipModel) -> RawResult:
         model = m.model
@@ -139,7 +144,7 @@ class ScipSolver(PersistentSolver):
             return RawResult("no_solution", None, math.nan, math.inf, elapsed, f"SCIP stopped: {status}")
         sol = model.getBestSol()
         z = np.array([model.getSolVal(sol, v) for v in m.z])
-        objective = float(z @ (m.half_P @ z) + m.linear_cost @ z)
+        objective = float(z @ (m.half_P @ z) + m.linear_cost @ z + m.constant)
         if status in _OPTIMAL:
             return RawResult(
                 "optimal",
