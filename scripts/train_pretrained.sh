@@ -14,7 +14,7 @@
 #    on the mixed data, LP-AE is trained on the mixed data, SSL is the first generation;
 # then export with model cards (scripts/export_pretrained.py) and the held-out sets of tests/data/.
 #
-#   bash scripts/train_pretrained.sh [robot|tank|export|all]
+#   bash scripts/train_pretrained.sh [robot|tank|fit|export|all]
 #   SMOKE=1 OUT=/tmp/smoke bash scripts/train_pretrained.sh all
 #
 # SMOKE=1 runs every command of the recipe at a hundredth of the samples and one epoch, writing
@@ -30,10 +30,14 @@ if [ -n "${SMOKE:-}" ]; then
   D=$OUT/data R=$OUT/runs PRETRAINED=$OUT/pretrained HELDOUT=$OUT/heldout SAMPLER_SAMPLES=20
   n() { echo $(( ($1 + 99) / 100 )); }
   e() { echo 1; }
+  m() { echo 3; }
+  r() { echo 1; }
 else
   D=data R=runs PRETRAINED=mimpc/pretrained HELDOUT=tests/data SAMPLER_SAMPLES=1000
   n() { echo "$1"; }
   e() { echo "$1"; }
+  m() { echo "$1"; }
+  r() { echo "$1"; }
 fi
 CE='{"supervised": "cross_entropy"}'
 
@@ -106,6 +110,17 @@ tank() {
   $MIMPC train --env thermal_tank --data $D/thermal_tank_mix --method lpae --epochs "$(e 20)" --threads $T --no-progress \
     --out $R/thermal_tank/lpae.pt
 }
+fit_rounds() {
+  # mimpc fit --init (docs/fit.md) from the policies above: rounds of states where the policy's plan
+  # needs slack (--mix hard) and states it visits (onpolicy), labelled by the exact MIQP, SL and hybrid
+  # fine-tuned; round 0 is the policy as it is, and the fit keeps the round that scores best on its own
+  # held-out sets (writes runs/<env>/fit/policy.pt, report.json, rounds.png)
+  F="--data-share 0.3 --samples $(n 4000) --max-samples $(n 64000) --heldout $(n 1000) --workers 1 --threads $T --no-progress"
+  $MIMPC fit --env robot_nav --init $R/robot_nav/hybrid.pt --out $R/robot_nav/fit $F --budget-minutes "$(m 110)" \
+    --rounds "$(r 6)" --patience 3 --round-samples "$(n 4000)" --hybrid-epochs 1 --round-epochs "$(e 30)" --solver cplex
+  $MIMPC fit --env thermal_tank --init $R/thermal_tank/hybrid.pt --out $R/thermal_tank/fit $F --budget-minutes "$(m 60)" \
+    --rounds "$(r 5)" --patience 2 --round-samples "$(n 3000)"
+}
 export_all() {
   $PY scripts/export_pretrained.py --runs $R --data $D --out $PRETRAINED --sampler-samples $SAMPLER_SAMPLES
   mkdir -p $HELDOUT && $PY scripts/make_heldout.py --data $D --out $HELDOUT
@@ -113,8 +128,9 @@ export_all() {
 case "${1:-all}" in
   robot) robot ;;
   tank) tank ;;
+  fit) fit_rounds ;;
   export) export_all ;;
   all) robot; tank; export_all ;;
-  *) echo "usage: $0 [robot|tank|export|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [robot|tank|fit|export|all]" >&2; exit 2 ;;
 esac
 if [ -n "${SMOKE:-}" ]; then echo "smoke run complete: $OUT"; fi
