@@ -146,13 +146,15 @@ def test_tiny_fit_of_unit_commitment(tmp_path):
         fit(problem, tmp_path, FitConfig(rounds=0, **{**TINY, "seed": 1}), progress=False, echo=lines.append)
     # --init: round 0 is the given policy as it is, round 1 fine-tunes it in its own structure
     tiny = {k: v for k, v in TINY.items() if k != "hidden"}
-    goon = fit(
-        problem,
-        tmp_path / "goon",
-        FitConfig(rounds=1, patience=2, init=str(result.policy), **tiny),
-        progress=False,
-        echo=lines.append,
-    ).summary
+    # ... on the first fit's data, with its own learning rates and hybrid loss
+    given = dict(base_data=(str(tmp_path / "data" / "base"),), round_lr=1e-4, hybrid_lr=5e-5)
+    goon_config = FitConfig(
+        rounds=1, patience=2, init=str(result.policy), hybrid_loss={"w_constraint": 1.0}, **given, **tiny
+    )
+    goon = fit(problem, tmp_path / "goon", goon_config, progress=False, echo=lines.append).summary
+    assert goon["data"]["mix"] == "given" and goon["data"]["samples"] == report["data"]["samples"]
+    assert not (tmp_path / "goon" / "data" / "base").exists()  # nothing generated for the base
+    assert load_checkpoint(goon["rounds"][1]["sl"], problem).train_config["lr"] == 1e-4
     first, second = goon["rounds"]
     assert first["init"] == str(result.policy.resolve()) and list(first["candidates"]) == [report["method"]]
     assert first["candidates"][report["method"]]["score"] == pytest.approx(report["rounds"][0]["score"])
@@ -164,18 +166,18 @@ def test_tiny_fit_of_unit_commitment(tmp_path):
     assert goon["structure"]["reasons"][0].startswith("from the initial checkpoint")
     assert tuple(load_checkpoint(goon["checkpoint"], problem).payload["model_config"]["hidden"]) == (8, 8)
     # resumed with the same settings: nothing is done again; other weights at the same path are another fit
-    again = fit(
-        problem,
-        tmp_path / "goon",
-        FitConfig(rounds=1, patience=2, init=str(result.policy), **tiny),
-        progress=False,
-        echo=lines.append,
-    )
+    again = fit(problem, tmp_path / "goon", goon_config, progress=False, echo=lines.append)
     assert again.summary["rounds"] == goon["rounds"]
     with pytest.raises(ValueError, match="exclude"):
         FitConfig(init=str(result.policy), hidden=(4,))
     with pytest.raises(ValueError, match="does not exist"):
         FitConfig(init=str(tmp_path / "missing.pt"))
+    with pytest.raises(ValueError, match="base_data"):
+        FitConfig(base_data=(str(tmp_path),))
+    with pytest.raises(ValueError, match="round_lr"):
+        FitConfig(round_lr=0.0)
+    with pytest.raises((ValueError, TypeError), match="nonsense"):
+        FitConfig(hybrid_loss={"nonsense": 1.0})
 
 
 @pytest.mark.slow
@@ -195,6 +197,9 @@ def test_cli_refuses_bad_input(tmp_path):
 
     env = f"{EXAMPLES / 'unit_commitment.py'}:benchmark"
     assert main(["fit", "--env", env, "--out", str(tmp_path / "f"), "--coverage", "1.5"]) == 2
+    assert main(["fit", "--env", env, "--out", str(tmp_path / "f"), "--hybrid-loss", "[1, 2]"]) == 2
+    assert main(["fit", "--env", env, "--out", str(tmp_path / "f"), "--base-data", str(tmp_path)]) == 2
+    assert main(["fit", "--env", env, "--out", str(tmp_path / "f"), "--init", str(tmp_path / "no.pt")]) == 2
     with pytest.raises(SystemExit) as exc:  # argparse refuses it
         main(["fit", "--env", env, "--out", str(tmp_path / "f"), "--budget-minutes", "0"])
     assert exc.value.code == 2

@@ -10,6 +10,7 @@ training from scratch."""
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 
 from mimpc.commands.argtypes import nonnegative_int, output_dir, positive_float, positive_int
@@ -61,6 +62,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "structure is kept, the rounds fine-tune it; the fit keeps whichever round scores best",
     )
     p.add_argument(
+        "--base-data",
+        nargs="+",
+        default=None,
+        metavar="FOLDER",
+        help="use these datasets (e.g. an earlier fit's data/base, or mimpc generate's output) as the base data "
+        "instead of generating it",
+    )
+    p.add_argument("--mix", default=None, help="mix of the base data (default: FitConfig.mix)")
+    p.add_argument("--round-mix", default=None, help="mix of each round's new data (default: FitConfig.round_mix)")
+    p.add_argument("--round-lr", type=positive_float, default=None, help="learning rate of the rounds' SL fine-tuning")
+    p.add_argument("--hybrid-lr", type=positive_float, default=None, help="learning rate of the hybrid fine-tuning")
+    p.add_argument(
+        "--hybrid-loss",
+        default=None,
+        metavar="JSON",
+        help="loss config fields of the hybrid fine-tuning over the fit's, e.g. '{\"w_constraint\": 0.1}'",
+    )
+    p.add_argument(
         "--data-share",
         type=positive_float,
         default=None,
@@ -70,6 +89,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=positive_int, default=1, help="torch threads of the training runs")
     p.add_argument("--no-progress", action="store_true")
     add_executor_arguments(p, workers_default=1, unit="shards")
+
+
+def _json_object(text: str | None, flag: str) -> dict | None:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{flag} must be a JSON object of loss config fields: {exc}") from exc
+    if not isinstance(value, dict):
+        raise ValueError(f"{flag} must be a JSON object of loss config fields, got {text!r}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -96,7 +127,19 @@ def run(args: argparse.Namespace) -> int:
         round_epochs=args.round_epochs,
         hidden=tuple(args.hidden) if args.hidden else None,
         init=args.init,
-        **({} if args.data_share is None else {"data_share": args.data_share}),
+        **{
+            name: value
+            for name, value in (
+                ("data_share", args.data_share),
+                ("base_data", tuple(args.base_data) if args.base_data else None),
+                ("mix", args.mix),
+                ("round_mix", args.round_mix),
+                ("round_lr", args.round_lr),
+                ("hybrid_lr", args.hybrid_lr),
+                ("hybrid_loss", _json_object(args.hybrid_loss, "--hybrid-loss")),
+            )
+            if value is not None
+        },
         workers=args.workers,
         threads=args.threads,
     )
