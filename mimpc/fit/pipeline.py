@@ -129,7 +129,11 @@ class FitConfig:
         if self.hybrid_loss is not None:
             from mimpc.training.losses import LossConfig
 
-            LossConfig(**{**HYBRID_LOSS, **self.hybrid_loss})  # unknown fields refused now, not after an hour
+            try:  # unknown fields refused now, not after an hour
+                LossConfig(**{**HYBRID_LOSS, **self.hybrid_loss})
+            except TypeError as exc:
+                raise ValueError(f"hybrid_loss: {exc}") from exc
+            object.__setattr__(self, "hybrid_loss", dict(self.hybrid_loss))  # a copy, not the caller's dict
         if self.base_data is not None:
             folders = tuple(str(Path(f).resolve()) for f in self.base_data)
             missing = [f for f in folders if not (Path(f) / "meta.json").is_file()]
@@ -364,10 +368,11 @@ def _round_estimate(run: _Run, rounds: list[dict], data: dict) -> float:
     trains from scratch, or nothing with ``init``): the fine-tuning shares of the budget plus the new
     data at the base data's measured rate (twice it: a ``hard`` state costs policy evaluations besides
     its label), at most round 0's time when round 0 trained."""
-    if len(rounds) > 1 or "seconds_per_sample" not in data:
+    rate = data.get("seconds_per_sample") or (run.stage("heldout") or {}).get("seconds_per_sample")
+    if len(rounds) > 1 or rate is None:
         return float(rounds[-1]["seconds"])
     fine_tune = (ROUND_SL_SHARE + ROUND_HYBRID_SHARE) * run.config.budget_minutes * 60.0
-    estimate = fine_tune + 2.0 * run.config.round_samples * data["seconds_per_sample"]
+    estimate = fine_tune + 2.0 * run.config.round_samples * rate
     return estimate if rounds[0].get("init") else min(float(rounds[0]["seconds"]), estimate)
 
 
@@ -390,9 +395,12 @@ def _stored_heldout(
     if run.stage(stage) and path.exists():
         with np.load(path) as f:
             return {k: f[k] for k in f.files}
+    t0 = time.monotonic()
     part, statuses = label(seed)
+    rate = (time.monotonic() - t0) / max(sum(statuses.values()), 1)  # exact solves per second, for estimates
     np.savez_compressed(path, **part)
-    run.done(stage, {"family": what, "seed": seed, "n": len(part["theta"]), "statuses": statuses})
+    record = {"family": what, "seed": seed, "n": len(part["theta"]), "statuses": statuses}
+    run.done(stage, {**record, "seconds_per_sample": rate})
     return part
 
 
