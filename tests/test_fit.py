@@ -54,6 +54,20 @@ def test_checkpoint_structure_refuses_what_a_fit_cannot_go_on_from():
             checkpoint_structure(bad)
 
 
+def test_next_round_estimate_is_the_longest_later_round(tmp_path):
+    from types import SimpleNamespace
+
+    from mimpc.fit.pipeline import _round_estimate
+
+    run = SimpleNamespace(config=FitConfig(budget_minutes=60.0, round_samples=100), stage=lambda name: None)
+    rounds = [{"seconds": 900.0}, {"seconds": 746.0}, {"seconds": 538.0}, {"seconds": 588.0}]
+    assert _round_estimate(run, rounds, {}) == 746.0  # not the last (588): rounds vary and grow
+    # after round 0 alone: the fine-tuning shares plus the new data at the measured rate, at most round 0's
+    fresh = _round_estimate(run, rounds[:1], {"seconds_per_sample": 0.5})
+    assert fresh == min(900.0, (0.08 + 0.04) * 3600.0 + 2 * 100 * 0.5)
+    assert _round_estimate(run, [{"seconds": 5.0, "init": "p.pt"}], {"seconds_per_sample": 0.5}) > 5.0
+
+
 def test_good_turing_counts_singletons():
     keys = [b"a", b"a", b"b", b"c", b"c", b"c", b"d"]
     gt = good_turing(keys)

@@ -364,12 +364,15 @@ def _grow_data(run: _Run, progress: bool, executor: Any) -> dict[str, Any]:
 
 
 def _round_estimate(run: _Run, rounds: list[dict], data: dict) -> float:
-    """Seconds the next round is expected to take: the last round's, except after round 0 (which
+    """Seconds the next round is expected to take: the longest of the rounds after round 0 (each adds
+    data, so rounds tend to grow, and their generation varies), except after round 0 alone (which
     trains from scratch, or nothing with ``init``): the fine-tuning shares of the budget plus the new
     data at the base data's measured rate (twice it: a ``hard`` state costs policy evaluations besides
     its label), at most round 0's time when round 0 trained."""
     rate = data.get("seconds_per_sample") or (run.stage("heldout") or {}).get("seconds_per_sample")
-    if len(rounds) > 1 or rate is None:
+    if len(rounds) > 1:
+        return max(float(r["seconds"]) for r in rounds[1:])
+    if rate is None:
         return float(rounds[-1]["seconds"])
     fine_tune = (ROUND_SL_SHARE + ROUND_HYBRID_SHARE) * run.config.budget_minutes * 60.0
     estimate = fine_tune + 2.0 * run.config.round_samples * rate
