@@ -20,6 +20,8 @@ working set, so it depends on theta alone.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from mimpc.problems.canonical import ParametricMIQP
@@ -89,7 +91,7 @@ class IntegerRelaxation:
         self._failed = False
         self._n = n_w + n_d
         self._daqp = daqp
-        self._model = None
+        self._model: Any = None
         self._empty = np.zeros(self._n + len(self._A), dtype=np.int32)
 
     def bounds(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
