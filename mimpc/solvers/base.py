@@ -61,6 +61,10 @@ MAX_IGNORED_INTERRUPTS = 20
 log = logging.getLogger(__name__)
 #: Relative MIP gap used by every backend when ``mip_gap`` is None.
 DEFAULT_MIP_GAP = 1e-4
+#: Absolute MIP gap of every backend (CPLEX's own default; Gurobi's is 1e-10 and SCIP's 0): a solve also
+#: stops once its bound is this close to its incumbent, so an optimum near 0 (a relative gap on a tiny
+#: objective) does not keep it searching until the time limit.
+ABSOLUTE_MIP_GAP = 1e-6
 
 
 class SolverUnavailableError(ImportError):

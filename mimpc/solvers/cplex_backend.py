@@ -21,6 +21,7 @@ import numpy as np
 
 from mimpc.problems.canonical import ParametricMIQP
 from mimpc.solvers.base import (
+    ABSOLUTE_MIP_GAP,
     INTERRUPTED,
     LicenseLimits,
     PersistentSolver,
@@ -132,6 +133,7 @@ class CplexSolver(PersistentSolver):
         if opts.time_limit is not None:
             c.parameters.timelimit.set(opts.time_limit)
         c.parameters.mip.tolerances.mipgap.set(opts.gap)
+        c.parameters.mip.tolerances.absmipgap.set(min(ABSOLUTE_MIP_GAP, opts.gap))
         n_eq = problem.n_eq
         return _CplexModel(c, list(range(n_eq)), list(range(n_eq, n_eq + problem.n_ineq)), list(range(problem.n_z)))
 

@@ -23,6 +23,7 @@ import scipy.sparse as sp
 
 from mimpc.problems.canonical import ParametricMIQP
 from mimpc.solvers.base import (
+    ABSOLUTE_MIP_GAP,
     INTERRUPTED,
     LicenseLimits,
     PersistentSolver,
@@ -153,6 +154,7 @@ class GurobiSolver(PersistentSolver):
         if opts.time_limit is not None:
             model.Params.TimeLimit = opts.time_limit
         model.Params.MIPGap = opts.gap
+        model.Params.MIPGapAbs = min(ABSOLUTE_MIP_GAP, opts.gap)
         model.update()
         return _GurobiModel(model, z, eq, ineq)
 

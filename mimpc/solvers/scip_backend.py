@@ -23,6 +23,7 @@ import scipy.sparse as sp
 
 from mimpc.problems.canonical import ParametricMIQP
 from mimpc.solvers.base import (
+    ABSOLUTE_MIP_GAP,
     INTERRUPTED,
     LicenseLimits,
     PersistentSolver,
@@ -100,6 +101,7 @@ class ScipSolver(PersistentSolver):
         if opts.time_limit is not None:
             m.setParam("limits/time", opts.time_limit)
         m.setParam("limits/gap", opts.gap)
+        m.setParam("limits/absgap", min(ABSOLUTE_MIP_GAP, opts.gap))
         model = _ScipModel(m, z, t, eq, ineq, sp.csr_matrix(0.5 * P), problem.q.copy())
         self._set_objective(model, problem.q)
         return model
