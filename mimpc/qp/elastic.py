@@ -30,11 +30,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mimpc.qp.daqp_models import DAQP_INF, new_model, setup_failed
 from mimpc.qp.reduction import ReducedInstance, ReducedQP
 
 __all__ = ["ElasticQP", "ElasticOutcome", "SoftSeed", "violated_rows"]
 
-_INF = 1e30
+_INF = DAQP_INF
 _TOL = 1e-9
 
 
@@ -65,12 +66,9 @@ class ElasticQP:
     """A persistent DAQP workspace for the QP above; ``rho = None`` gives the exact QP (eq. 3)."""
 
     def __init__(self, red: ReducedQP, rho: float | None) -> None:
-        import daqp
-
         self.red, self.rho = red, rho
         self.rows = np.vstack([red.C, red.E])
-        self.model = daqp.Model()
-        self.model.settings = {"primal_tol": 1e-9, "iter_limit": 10_000}
+        self.model = new_model()
         self._ready = False
         self._last_V: np.ndarray | None = None
         self._n_con = red.n_w + self.rows.shape[0]
@@ -88,7 +86,7 @@ class ElasticQP:
         if not self._ready or warm_w is not None:
             kw = {"primal_start": warm_w} if warm_w is not None else {}
             code = self.model.setup(red.H, f, self.rows, up, lo, **kw)
-            if (code[0] if isinstance(code, tuple) else code) < 0:
+            if setup_failed(code):
                 return -1000, np.full(red.n_w, np.nan), np.zeros(self._n_con), 0
             self._ready = True
         elif same_rows:
@@ -149,12 +147,9 @@ class SoftSeed:
     RHO_SOFT = 1e-6
 
     def __init__(self, red: ReducedQP, rho: float) -> None:
-        import daqp
-
         self.red = red
         self.rows = np.vstack([red.C, red.E])
-        self.model = daqp.Model()
-        self.model.settings = {"primal_tol": 1e-9, "iter_limit": 10_000, "rho_soft": self.RHO_SOFT, "w_soft": rho}
+        self.model = new_model(rho_soft=self.RHO_SOFT, w_soft=rho)
         self.sense = np.zeros(red.n_w + self.rows.shape[0], dtype=np.int32)
         self.sense[red.n_w : red.n_w + red.m] = 8  # soft
         self._ready = False
@@ -163,7 +158,7 @@ class SoftSeed:
         red = self.red
         if not self._ready:
             code = self.model.setup(red.H, c, self.rows, upper, lower, sense=self.sense)
-            if (code[0] if isinstance(code, tuple) else code) < 0:
+            if setup_failed(code):
                 return None
             self._ready = True
         else:  # the working set of the previous solve is kept: a warm start

@@ -31,6 +31,7 @@ import numpy as np
 
 from mimpc.problems.canonical import ParametricMIQP
 from mimpc.problems.validation import resolve_rho
+from mimpc.qp.daqp_models import DAQP_INF, EXIT_INFEASIBLE, EXIT_ITERLIMIT, EXIT_OPTIMAL, new_model, setup_failed
 from mimpc.qp.elastic import ElasticQP, SoftSeed, violated_rows
 from mimpc.qp.reduction import AffineMap, ReducedInstance
 
@@ -39,8 +40,8 @@ if TYPE_CHECKING:
 
 __all__ = ["LeanQP", "LeanInstance", "LeanSolution"]
 
-_INF = 1e30
-_EXACT_STATUS = {1: "optimal", -1: "infeasible", -4: "max_iter"}
+_INF = DAQP_INF
+_EXACT_STATUS = {EXIT_OPTIMAL: "optimal", EXIT_INFEASIBLE: "infeasible", EXIT_ITERLIMIT: "max_iter"}
 _ACTIVE, _LOWER = 1, 2  # DAQP's constraint flags: in the working set, at its lower bound
 
 
@@ -101,14 +102,11 @@ class LeanQP:
     """
 
     def __init__(self, problem: ParametricMIQP, rho: float | None = None) -> None:
-        import daqp
-
         from mimpc.qp.fixed import _reduction
 
         self.problem = problem
         self.rho = resolve_rho(rho, problem)
         self.red = red = _reduction(problem)
-        self._daqp = daqp
         self.rows = np.vstack([red.C, red.E])
         self._upper = np.clip(np.concatenate([red.uw, np.zeros(red.m), red.ub_dep]), -_INF, _INF)
         self._lower = np.clip(np.concatenate([red.lw, np.full(red.m, -_INF), red.lb_dep]), -_INF, _INF)
@@ -116,7 +114,7 @@ class LeanQP:
         # c, d and x_p of one (theta, delta) in a single affine map: one product per step, not three
         maps = (red.M_c, red.M_d, red.M_xp)
         self._cd = AffineMap(np.vstack([np.hstack([M.T, M.D.M, M.k[:, None]]) for M in maps]), red.n_theta)
-        self._exact = self._model()
+        self._exact = new_model()
         self._exact_ready = False  # the model holds the problem's matrices (one setup)
         self._cold = True  # the next solve starts from an empty working set
         self._no_rows_active = np.zeros(len(self._upper), dtype=np.int32)
@@ -129,14 +127,9 @@ class LeanQP:
         solver models or working sets: one per episode of a batch (:mod:`mimpc.controllers.batch`),
         without rebuilding the maps."""
         new = copy.copy(self)
-        new._exact, new._exact_ready, new._cold = new._model(), False, True
+        new._exact, new._exact_ready, new._cold = new_model(), False, True
         new._soft = new._elastic = new._general = None
         return new
-
-    def _model(self):
-        model = self._daqp.Model()
-        model.settings = {"primal_tol": 1e-9, "iter_limit": 10_000}
-        return model
 
     def reset(self) -> None:
         """Forget the working sets kept from earlier solves, so that the next solve, and every one
@@ -225,7 +218,7 @@ class LeanQP:
         working set the model kept."""
         if not self._exact_ready:  # factor the problem's fixed matrices once per model
             code = self._exact.setup(self.red.H, inst.c, self.rows, inst.upper, inst.lower)
-            if (code[0] if isinstance(code, tuple) else code) < 0:
+            if setup_failed(code):
                 return self._failed("error", "exact")
             self._exact_ready = True
             if working_set is None:

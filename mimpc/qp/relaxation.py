@@ -26,14 +26,14 @@ import numpy as np
 
 from mimpc.problems.canonical import ParametricMIQP
 from mimpc.problems.certify import CERTIFICATE_TOL
+from mimpc.qp.daqp_models import DAQP_INF, EXIT_INFEASIBLE, new_model, setup_failed
 
 __all__ = ["IntegerRelaxation", "RELAXATION_MARGIN"]
 
 #: Loosening of every row and bound of the relaxation beyond the certificate's own tolerances
 #: (absolute, in each row's units): room for the round-off of the solve itself.
 RELAXATION_MARGIN = 1e-4
-_INF = 1e30
-_INFEASIBLE = -1  # DAQP's exit flag for a primally infeasible problem (a Farkas certificate)
+_INF = DAQP_INF
 
 
 class IntegerRelaxation:
@@ -47,8 +47,6 @@ class IntegerRelaxation:
     def __init__(
         self, problem: ParametricMIQP, tol: float = CERTIFICATE_TOL, margin: float = RELAXATION_MARGIN
     ) -> None:
-        import daqp
-
         from mimpc.qp.fixed import _reduction
 
         margin, tol = float(margin), float(tol)
@@ -90,7 +88,6 @@ class IntegerRelaxation:
         self._box_lo = np.concatenate([red.lw, problem.lb_d]) - margin - tol
         self._failed = False
         self._n = n_w + n_d
-        self._daqp = daqp
         self._model: Any = None
         self._empty = np.zeros(self._n + len(self._A), dtype=np.int32)
 
@@ -112,13 +109,12 @@ class IntegerRelaxation:
             return False
         up, lo = self.bounds(theta)
         if self._model is None:
-            self._model = self._daqp.Model()
-            self._model.settings = {"primal_tol": 1e-9, "iter_limit": 10_000}
+            self._model = new_model()
             code = self._model.setup(np.eye(self._n), np.zeros(self._n), self._A, up, lo)
-            if (code[0] if isinstance(code, tuple) else code) < 0:
+            if setup_failed(code):
                 self._model, self._failed = None, True
                 return False
         else:
             self._model.update(bupper=up, blower=lo, sense=self._empty)
         _, _, flag, _ = self._model.solve()
-        return int(flag) == _INFEASIBLE
+        return int(flag) == EXIT_INFEASIBLE
