@@ -124,10 +124,11 @@ class FitConfig:
         for name in ("round_lr", "hybrid_lr"):
             if not float(getattr(self, name)) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
-        if self.hybrid_loss is not None and not isinstance(self.hybrid_loss, dict):
-            raise ValueError(f"hybrid_loss must be a dict of loss config fields, got {self.hybrid_loss!r}")
         if self.hybrid_loss is not None:
             from mimpc.training.losses import LossConfig
+
+            if not isinstance(self.hybrid_loss, dict):
+                raise ValueError(f"hybrid_loss must be a dict of loss config fields, got {self.hybrid_loss!r}")
 
             try:  # unknown fields refused now, not after an hour
                 LossConfig(**{**HYBRID_LOSS, **self.hybrid_loss})
@@ -369,9 +370,9 @@ def _round_estimate(run: _Run, rounds: list[dict], data: dict) -> float:
     trains from scratch, or nothing with ``init``): the fine-tuning shares of the budget plus the new
     data at the base data's measured rate (twice it: a ``hard`` state costs policy evaluations besides
     its label), at most round 0's time when round 0 trained."""
-    rate = data.get("seconds_per_sample") or (run.stage("heldout") or {}).get("seconds_per_sample")
     if len(rounds) > 1:
         return max(float(r["seconds"]) for r in rounds[1:])
+    rate = data.get("seconds_per_sample") or (run.stage("heldout") or {}).get("seconds_per_sample")
     if rate is None:
         return float(rounds[-1]["seconds"])
     fine_tune = (ROUND_SL_SHARE + ROUND_HYBRID_SHARE) * run.config.budget_minutes * 60.0
@@ -400,7 +401,7 @@ def _stored_heldout(
             return {k: f[k] for k in f.files}
     t0 = time.monotonic()
     part, statuses = label(seed)
-    rate = (time.monotonic() - t0) / max(sum(statuses.values()), 1)  # exact solves per second, for estimates
+    rate = (time.monotonic() - t0) / max(sum(statuses.values()), 1)  # seconds per exact solve, for estimates
     np.savez_compressed(path, **part)
     record = {"family": what, "seed": seed, "n": len(part["theta"]), "statuses": statuses}
     run.done(stage, {**record, "seconds_per_sample": rate})
