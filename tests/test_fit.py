@@ -159,7 +159,8 @@ def test_tiny_fit_of_unit_commitment(tmp_path):
     with pytest.raises(ValueError, match="other settings"):
         fit(problem, tmp_path, FitConfig(rounds=0, **{**TINY, "seed": 1}), progress=False, echo=lines.append)
     # --init: round 0 is the given policy as it is, round 1 fine-tunes it in its own structure
-    tiny = {k: v for k, v in TINY.items() if k != "hidden"}
+    # (one on-policy episode per shard: round 1's data is one shard, not 20 episodes of labelled states)
+    tiny = {k: v for k, v in TINY.items() if k != "hidden"} | {"units_per_shard": 1}
     # ... on the first fit's data, with its own learning rates and hybrid loss
     given = dict(base_data=(str(tmp_path / "data" / "base"),), round_lr=1e-4, hybrid_lr=5e-5)
     goon_config = FitConfig(
