@@ -117,8 +117,9 @@ tank() {
 # mimpc fit --init (docs/fit.md) from the policies above: rounds of states where the policy's plan
 # needs slack (--mix hard) and states it visits (onpolicy), labelled by the exact MIQP, SL and hybrid
 # fine-tuned; round 0 is the policy as it is, and the fit keeps the round that scores best on its own
-# held-out sets (writes runs/<env>/fit/policy.pt, policy.json, report.json, rounds.png)
-F="--data-share 0.3 --samples $(n 4000) --max-samples $(n 64000) --heldout $(n 1000) --workers 1 --threads $T --no-progress"
+# held-out sets (writes runs/<env>/fit/policy.pt, policy.json, report.json, rounds.png); each round
+# fine-tunes the last round (--round-start last), as when the shipped tank SL policy was made
+F="--round-start last --data-share 0.3 --samples $(n 4000) --max-samples $(n 64000) --heldout $(n 1000) --workers 1 --threads $T --no-progress"
 fit_tank() {
   # the shipped tank SL policy: the fit's best round (its SL, fine-tuned from the hybrid policy)
   $MIMPC fit --env thermal_tank --init $R/thermal_tank/hybrid.pt --out $R/thermal_tank/fit $F --budget-minutes "$(m 60)" \
@@ -133,7 +134,7 @@ fit_robot() {
   $MIMPC fit --env robot_nav --init $R/robot_nav/sl.pt --base-data $R/robot_nav/fit/data/base --out $R/robot_nav/fit2 \
     --budget-minutes "$(m 60)" --heldout "$(n 1000)" --round-samples "$(n 8000)" --round-mix hard=1 --round-epochs "$(e 6)" \
     --round-lr 2e-4 --hybrid-epochs 1 --hybrid-lr 5e-5 --hybrid-loss '{"w_constraint": 0.1, "w_supervised": 100.0}' \
-    --patience 2 --rounds "$(r 3)" --solver cplex --workers 1 --threads $T --no-progress
+    --patience 2 --rounds "$(r 3)" --solver cplex --round-start last --workers 1 --threads $T --no-progress
 }
 export_all() {
   $PY scripts/export_pretrained.py --runs $R --data $D --out $PRETRAINED --sampler-samples $SAMPLER_SAMPLES

@@ -114,14 +114,24 @@ TINY = dict(
 )
 
 
-def test_tiny_fit_of_unit_commitment(tmp_path):
+@pytest.fixture(scope="module")
+def uc_fit(tmp_path_factory):
+    """A tiny fit of the unit commitment example (round 0 only), shared by the tests below."""
+    out = tmp_path_factory.mktemp("uc_fit")
+    lines: list[str] = []
+    result = fit(
+        _problem("unit_commitment", horizon=4), out, FitConfig(rounds=0, **TINY), progress=False, echo=lines.append
+    )
+    return out, result, lines
+
+
+def test_tiny_fit_of_unit_commitment(tmp_path, uc_fit):
     from mimpc.controllers import make_controller
     from mimpc.training.checkpoint import load_checkpoint
     from mimpc.training.integer_map import rows_hold
 
     problem = _problem("unit_commitment", horizon=4)
-    lines = []
-    result = fit(problem, tmp_path, FitConfig(rounds=0, **TINY), progress=False, echo=lines.append)
+    first_dir, result, lines = uc_fit
     report = json.loads(result.report.read_text())
     assert report["method"] in ("sl", "hybrid") and report["structure"]["decode"] == "rows_qp"
     assert [r["round"] for r in report["rounds"]] == [0]
@@ -131,7 +141,7 @@ def test_tiny_fit_of_unit_commitment(tmp_path):
     assert any(line.startswith("round 0:") for line in lines)
     # the policy's integers satisfy every integer-only row on the held-out parameters
     ckpt = load_checkpoint(result.policy, problem)
-    with np.load(tmp_path / "heldout.npz") as f:
+    with np.load(first_dir / "heldout.npz") as f:
         theta = f["theta"]
     delta = ckpt.policy.predict(theta)
     assert rows_hold(ckpt.policy.rows, np.rint(delta).astype(int), theta).all()
@@ -151,18 +161,18 @@ def test_tiny_fit_of_unit_commitment(tmp_path):
             assert rows_hold(rows, np.rint(delta).astype(int)[None], t[None])[0]
     assert n_candidates > 0
     # resume: nothing is trained again; other settings are refused
-    stamp = (tmp_path / "rounds" / "0" / "sl.pt").stat().st_mtime_ns
-    again = fit(problem, tmp_path, FitConfig(rounds=0, **TINY), progress=False, echo=lines.append)
-    assert (tmp_path / "rounds" / "0" / "sl.pt").stat().st_mtime_ns == stamp
+    stamp = (first_dir / "rounds" / "0" / "sl.pt").stat().st_mtime_ns
+    again = fit(problem, first_dir, FitConfig(rounds=0, **TINY), progress=False, echo=lines.append)
+    assert (first_dir / "rounds" / "0" / "sl.pt").stat().st_mtime_ns == stamp
     assert again.summary["method"] == report["method"]
     assert any(line.startswith("resuming") for line in lines)
     with pytest.raises(ValueError, match="other settings"):
-        fit(problem, tmp_path, FitConfig(rounds=0, **{**TINY, "seed": 1}), progress=False, echo=lines.append)
+        fit(problem, first_dir, FitConfig(rounds=0, **{**TINY, "seed": 1}), progress=False, echo=lines.append)
     # --init: round 0 is the given policy as it is, round 1 fine-tunes it in its own structure
     # (one on-policy episode per shard: round 1's data is one shard, not 20 episodes of labelled states)
     tiny = {k: v for k, v in TINY.items() if k != "hidden"} | {"units_per_shard": 1}
     # ... on the first fit's data, with its own learning rates and hybrid loss
-    given = dict(base_data=(str(tmp_path / "data" / "base"),), round_lr=1e-4, hybrid_lr=5e-5)
+    given = dict(base_data=(str(first_dir / "data" / "base"),), round_lr=1e-4, hybrid_lr=5e-5)
     goon_config = FitConfig(
         rounds=1, patience=2, init=str(result.policy), hybrid_loss={"w_constraint": 1.0}, **given, **tiny
     )
@@ -197,6 +207,135 @@ def test_tiny_fit_of_unit_commitment(tmp_path):
         FitConfig(hybrid_loss={"nonsense": 1.0})
 
 
+def _change_a_label(folder: Path) -> tuple[Path, bytes]:
+    """Rewrite the first shard of dataset ``folder`` with one objective changed (same shapes, same
+    metadata); returns the shard and its bytes before."""
+    shard = folder / "shards" / json.loads((folder / "meta.json").read_text())["shards"][0]
+    before = shard.read_bytes()
+    with np.load(shard) as f:
+        arrays = {k: f[k] for k in f.files}
+    arrays["objective"][0] += 1.0
+    np.savez_compressed(shard, **arrays)
+    return shard, before
+
+
+def test_dataset_digest_follows_the_content_not_the_path(tmp_path, uc_fit):
+    import shutil
+
+    from mimpc.training.dataset_digest import dataset_digest
+    from mimpc.training.shards import ShardError
+
+    first_dir, _, _ = uc_fit
+    a, b = tmp_path / "a", tmp_path / "b"
+    shutil.copytree(first_dir / "data" / "base", a)
+    shutil.copytree(first_dir / "data" / "base", b)
+    assert dataset_digest(a) == dataset_digest(b) == dataset_digest(first_dir / "data" / "base")
+    shard, before = _change_a_label(b)
+    assert dataset_digest(b) != dataset_digest(a)  # one label of one sample
+    shard.write_bytes(before)
+    assert dataset_digest(b) == dataset_digest(a)
+    meta = json.loads((b / "meta.json").read_text())
+    (b / "meta.json").write_text(json.dumps({**meta, "seed": meta["seed"] + 1}))  # another split of the same samples
+    assert dataset_digest(b) != dataset_digest(a)
+    (b / "meta.json").write_text(json.dumps({**meta, "mimpc_version": "0.0.0"}))  # the writer's version does not count
+    assert dataset_digest(b) == dataset_digest(a)
+    shard.unlink()
+    with pytest.raises(ShardError, match=shard.name):
+        dataset_digest(b)
+
+
+def test_resume_checks_the_base_data_and_round_start(tmp_path, uc_fit):
+    import shutil
+    from dataclasses import replace
+
+    from mimpc.training.dataset_digest import dataset_digest
+
+    first_dir, result, _ = uc_fit
+    problem = _problem("unit_commitment", horizon=4)
+    base = tmp_path / "base"
+    shutil.copytree(first_dir / "data" / "base", base)
+    tiny = {k: v for k, v in TINY.items() if k != "hidden"}
+    config = FitConfig(rounds=0, init=str(result.policy), base_data=(str(base),), **tiny)
+    out, lines = tmp_path / "fit", []
+    done = fit(problem, out, config, progress=False, echo=lines.append).summary
+    state_path = out / "state.json"
+    identity = json.loads(state_path.read_text())["identity"]
+    assert identity["base_data_digest"] == [dataset_digest(base)]
+    assert identity["round_start"] == done["config"]["round_start"] == "best"  # the default of a new fit
+    # the same data: resumes, nothing done again
+    n = len(lines)
+    assert fit(problem, out, config, progress=False, echo=lines.append).summary["rounds"] == done["rounds"]
+    assert any(line.startswith("resuming") for line in lines[n:])
+    # other data in the same folder: refused, naming the folder
+    shard, before = _change_a_label(base)
+    with pytest.raises(ValueError, match=f"the base data in {base.resolve()} is not the data the fit started with"):
+        fit(problem, out, config, progress=False, echo=lines.append)
+    shard.write_bytes(before)
+    assert fit(problem, out, config, progress=False, echo=lines.append).summary["rounds"] == done["rounds"]
+    # another round start: refused, naming it
+    with pytest.raises(ValueError, match="round_start: 'best' when the fit started, 'last' now"):
+        fit(problem, out, replace(config, round_start="last"), progress=False, echo=lines.append)
+    # a state from before the base data's digest and the round start: it resumes as it ran ('last')
+    state = json.loads(state_path.read_text())
+    for key in ("base_data_digest", "round_start"):
+        del state["identity"][key]
+    state_path.write_text(json.dumps(state))
+    with pytest.raises(ValueError, match="round_start: 'last' when the fit started, 'best' now"):
+        fit(problem, out, replace(config, round_start="best"), progress=False, echo=lines.append)
+    legacy = fit(problem, out, config, progress=False, echo=lines.append).summary
+    assert legacy["config"]["round_start"] == "last" and legacy["rounds"] == done["rounds"]
+    identity = json.loads(state_path.read_text())["identity"]  # completed, checked from now on
+    assert identity["round_start"] == "last" and identity["base_data_digest"] == [dataset_digest(base)]
+
+
+def test_round_start_best_goes_on_from_the_best_round(tmp_path, uc_fit, monkeypatch):
+    import hashlib
+
+    from mimpc.fit import pipeline
+    from mimpc.training.checkpoint import load_checkpoint
+
+    first_dir, result, _ = uc_fit
+    problem = _problem("unit_commitment", horizon=4)
+    evaluate = pipeline._evaluate
+
+    def round_1_worse(problem, path, heldout):
+        metrics = evaluate(problem, path, heldout)
+        if Path(path).parent.name == "1":
+            metrics["score"] += 1000.0
+        return metrics
+
+    monkeypatch.setattr(pipeline, "_evaluate", round_1_worse)
+    tiny = {k: v for k, v in TINY.items() if k not in ("hidden", "units_per_shard")}
+    given = dict(init=str(result.policy), base_data=(str(first_dir / "data" / "base"),), units_per_shard=1)
+    config = FitConfig(rounds=2, patience=3, **given, **tiny)
+    report = fit(problem, tmp_path, config, progress=False, echo=lambda line: None).summary
+    zero, one, two = report["rounds"]
+    assert one["score"] > zero["score"]
+    # round 0 of a fit from init is the initial checkpoint's copy: both later rounds start from its weights
+    start = {"round": 0, "sl": zero["sl"], "sha256": hashlib.sha256(result.policy.read_bytes()).hexdigest()}
+    for later in (one, two):
+        assert later["start"] == start
+        assert load_checkpoint(later["sl"], problem).payload["init_from"] == zero["sl"]  # the trainer's own record
+    assert report["config"]["round_start"] == "best"
+
+
+def test_start_round_picks_the_best_or_the_last():
+    from mimpc.fit.round_start import start_round
+
+    rounds = [
+        {"round": 0, "score": 3.0},
+        {"round": 1, "score": 1.0},
+        {"round": 2, "score": 1.0},
+        {"round": 3, "score": 5.0},
+    ]
+    assert start_round(rounds, "best")["round"] == 1  # the earliest of equal scores
+    assert start_round(rounds, "last")["round"] == 3
+    with pytest.raises(ValueError, match="round_start must be one of"):
+        start_round(rounds, "first")
+    with pytest.raises(ValueError, match="round_start must be one of"):
+        FitConfig(round_start="first")
+
+
 @pytest.mark.slow
 def test_tiny_fit_of_both_examples_with_a_round(tmp_path):
     for name in ("custom_problem", "unit_commitment"):
@@ -219,6 +358,9 @@ def test_cli_refuses_bad_input(tmp_path):
     assert main(["fit", "--env", env, "--out", str(tmp_path / "f"), "--init", str(tmp_path / "no.pt")]) == 2
     with pytest.raises(SystemExit) as exc:  # argparse refuses it
         main(["fit", "--env", env, "--out", str(tmp_path / "f"), "--budget-minutes", "0"])
+    assert exc.value.code == 2
+    with pytest.raises(SystemExit) as exc:
+        main(["fit", "--env", env, "--out", str(tmp_path / "f"), "--round-start", "first"])
     assert exc.value.code == 2
 
 

@@ -71,6 +71,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--mix", default=None, help="mix of the base data (default: FitConfig.mix)")
     p.add_argument("--round-mix", default=None, help="mix of each round's new data (default: FitConfig.round_mix)")
+    p.add_argument(
+        "--round-start",
+        choices=("best", "last"),
+        default=None,
+        help="which round each round fine-tunes from: the best scored so far (default for a new fit) or the last "
+        "(the behaviour before this option); a resumed fit goes on with the one it started with",
+    )
     p.add_argument("--round-lr", type=positive_float, default=None, help="learning rate of the rounds' SL fine-tuning")
     p.add_argument("--hybrid-lr", type=positive_float, default=None, help="learning rate of the hybrid fine-tuning")
     p.add_argument(
@@ -134,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
                 ("base_data", tuple(args.base_data) if args.base_data else None),
                 ("mix", args.mix),
                 ("round_mix", args.round_mix),
+                ("round_start", args.round_start),
                 ("round_lr", args.round_lr),
                 ("hybrid_lr", args.hybrid_lr),
                 ("hybrid_loss", _json_object(args.hybrid_loss, "--hybrid-loss")),

@@ -16,31 +16,34 @@
    (a shipped policy measured against its own fine-tuning: the fit keeps whichever scores better);
 5. rounds 1..: states where the current policy's plan needs slack (``hard``) and states it visits in
    closed loop (``onpolicy``), labelled by the exact MIQP, added to the data; SL and hybrid
-   fine-tuned again; stop when the held-out score has not improved for ``patience`` rounds, after
-   ``rounds`` rounds, or when the next round would not fit in the budget.
+   fine-tuned again, from the best round so far (``round_start="best"``) or the last one
+   (``"last"``, :mod:`mimpc.fit.round_start`); stop when the held-out score has not improved for
+   ``patience`` rounds, after ``rounds`` rounds, or when the next round would not fit in the budget.
 
 The held-out score (lower is better) is, on each held-out set, the share of plans breaking an
 integer-only row plus the share needing slack plus the median and the mean optimality gap, all in
 percent, summed over the two sets (the mean gap is what a closed loop accumulates; it also keeps
 rounds comparable once the median gap reaches 0). Every stage records its result
-in ``DIR/state.json``; a killed run started again with the same settings continues after the last
-finished stage (generation also resumes inside a stage, shard by shard).
+in ``DIR/state.json``; a killed run started again with the same settings (its identity,
+:mod:`mimpc.fit.identity`: the problem, the settings, the initial checkpoint's and the base data's
+content) continues after the last finished stage (generation also resumes inside a stage, shard by shard).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from mimpc.fit.coverage import good_turing, strategies
+from mimpc.fit.identity import fit_identity, resumed_identity
+from mimpc.fit.round_start import ROUND_STARTS, round_start_record, start_round
 from mimpc.fit.structure import Structure, checkpoint_structure, choose_structure
 from mimpc.io import to_jsonable
 from mimpc.problems import ParametricMIQP
@@ -67,7 +70,8 @@ HYBRID_LOSS = {"supervised": "cross_entropy", "w_constraint": 10.0, "w_supervise
 @dataclass(frozen=True)
 class FitConfig:
     """Settings of a fit (see the module docstring); ``budget_minutes``, ``rounds``, ``patience``,
-    ``workers`` and ``threads`` may change when a fit is resumed, the others may not."""
+    ``workers`` and ``threads`` may change when a fit is resumed, the others may not.
+    ``round_start`` None: ``"best"`` for a new fit, and a resumed fit goes on with the one it started with."""
 
     budget_minutes: float = 60.0
     rounds: int = 6
@@ -93,6 +97,7 @@ class FitConfig:
     round_lr: float = 3e-4
     hybrid_lr: float = 2e-4
     hybrid_loss: dict[str, Any] | None = None
+    round_start: str | None = None
     workers: int = 1
     threads: int | None = 1
 
@@ -135,6 +140,8 @@ class FitConfig:
             except TypeError as exc:
                 raise ValueError(f"hybrid_loss: {exc}") from exc
             object.__setattr__(self, "hybrid_loss", dict(self.hybrid_loss))  # a copy, not the caller's dict
+        if self.round_start is not None and self.round_start not in ROUND_STARTS:
+            raise ValueError(f"round_start must be one of {ROUND_STARTS}, got {self.round_start!r}")
         if self.base_data is not None:
             folders = tuple(str(Path(f).resolve()) for f in self.base_data)
             missing = [f for f in folders if not (Path(f) / "meta.json").is_file()]
@@ -182,25 +189,22 @@ class _Run:
     def __init__(self, problem: ParametricMIQP, out: Path, config: FitConfig, echo: Callable[[str], None]) -> None:
         self.problem, self.out, self.config, self.echo = problem, out, config, echo
         self.path = out / "state.json"
-        ident = {"problem": problem.name, "fingerprint": problem.fingerprint(), **config.identity()}
-        if config.init is not None:  # the same path with other weights is another fit
-            ident["init_sha256"] = hashlib.sha256(Path(config.init).read_bytes()).hexdigest()
+        ident = fit_identity(problem, config)
         if self.path.exists():
             try:
                 self.state = json.loads(self.path.read_text())
             except (UnicodeDecodeError, json.JSONDecodeError) as exc:
                 raise ValueError(f"{self.path} is unreadable ({exc}); delete {out} or use another --out") from exc
-            if self.state.get("identity") != ident:
-                raise ValueError(
-                    f"{out} holds a fit with other settings or another problem ({self.state.get('identity')}); "
-                    "use another --out folder or delete it"
-                )
+            self.state["identity"] = resumed_identity(self.state.get("identity") or {}, ident, out)
             echo(f"resuming the fit in {out} after {self.state['elapsed']:.0f} s")
         else:
             out.mkdir(parents=True, exist_ok=True)
-            self.state = {"identity": ident, "elapsed": 0.0, "stages": {}}
+            self.state = {"identity": resumed_identity(None, ident, out), "elapsed": 0.0, "stages": {}}
+        self.config = replace(config, round_start=self.state["identity"]["round_start"])
         self.start = time.monotonic()
         self.before = float(self.state["elapsed"])
+        if self.path.exists():  # an older state's identity, completed (see mimpc.fit.identity), from now on
+            self._save()
 
     def elapsed(self) -> float:
         return self.before + time.monotonic() - self.start
@@ -213,11 +217,14 @@ class _Run:
 
     def done(self, name: str, value: Any) -> Any:
         self.state["stages"][name] = to_jsonable(value)
+        self._save()
+        return self.state["stages"][name]
+
+    def _save(self) -> None:
         self.state["elapsed"] = self.elapsed()
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.state, indent=2))
         tmp.replace(self.path)
-        return self.state["stages"][name]
 
 
 def fit(
@@ -234,15 +241,14 @@ def fit(
     ``executor`` runs the generation's shards (:func:`mimpc.generation.generate.generate`);
     ``echo`` receives one line per stage and round; ``command`` is recorded in the model card.
     """
-    config = config or FitConfig()
-    run = _Run(problem, Path(out), config, echo)
+    run = _Run(problem, Path(out), config or FitConfig(), echo)
     quiet = [logging.getLogger(name) for name in ("mimpc.training", "mimpc.lpae")]
     levels = [lg.level for lg in quiet]
     if not progress:  # one line per stage and round, not one per epoch
         for lg in quiet:
             lg.setLevel(logging.WARNING)
     try:
-        return _fit(run, config, progress, executor, echo, command)
+        return _fit(run, run.config, progress, executor, echo, command)
     finally:
         for lg, level in zip(quiet, levels):
             lg.setLevel(level)
@@ -515,8 +521,8 @@ def _round(
         folders.append(data)
     candidates: dict[str, Any] = {}
     sl, hybrid = folder / "sl.pt", folder / "hybrid.pt"
-    previous_sl = None if k == 0 else rounds[-1]["sl"]
-    if previous_sl is None:
+    start = None if k == 0 else round_start_record(start_round(rounds, cfg.round_start))
+    if start is None:
         _train(
             run, "sl", folders, sl, structure, epochs=cfg.sl_epochs, lr=1e-3, loss=CE, share=SL_SHARE, progress=progress
         )
@@ -529,7 +535,7 @@ def _round(
             structure,
             epochs=cfg.round_epochs,
             lr=cfg.round_lr,
-            init=previous_sl,
+            init=start["sl"],
             share=ROUND_SL_SHARE,
             loss=CE,
             progress=progress,
@@ -559,6 +565,7 @@ def _round(
         "score": candidates[kept]["score"],
         "policy": str(folder / f"{kept}.pt"),
         "sl": str(sl),
+        "start": start,
         "data": data,
         "seconds": time.monotonic() - t0,
     }
