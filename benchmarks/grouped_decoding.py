@@ -156,6 +156,8 @@ def main() -> None:
             print(
                 f"{path} {name:>16}: n {len(s)}, needs slack {rate(s)} %, lookahead {rate(look)} %, {label} {rate(extra)} %"
             )
+        before, after = (np.concatenate(pooled[(path, name, "lookahead")]) for name in ("argmax", "seen transitions"))
+        print(f"{path} seen transitions - argmax, lookahead: {paired(before, after)}")
 
 
 if __name__ == "__main__":
