@@ -13,6 +13,7 @@ against a cvxpy model solved by a *different* MIQP solver.
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from dataclasses import dataclass
@@ -46,6 +47,12 @@ class ReferenceResult:
     solver: str
 
 
+@functools.cache
+def _installed_solvers() -> frozenset[str]:
+    """cvxpy's installed solvers, asked once (cvxpy probes every solver on each call)."""
+    return frozenset(cp.installed_solvers())
+
+
 class _Reference:
     """A parametric cvxpy problem solved by the first usable solver other than the excluded one."""
 
@@ -59,7 +66,7 @@ class _Reference:
         self.theta.value = np.asarray(theta, dtype=float)
         failures = []
         for backend, solver in REFERENCE_SOLVERS.items():
-            if backend == exclude or solver not in cp.installed_solvers():
+            if backend == exclude or solver not in _installed_solvers():
                 continue
             try:
                 with warnings.catch_warnings():  # "infeasible or unbounded": the objectives are bounded below

@@ -366,3 +366,31 @@ def test_a_forecast_that_moves_with_the_config_is_refused():
     assert bench.forecast == (4, 1) and bench.make_problem().n_theta == 7
     with pytest.raises(ValueError, match="forecast 'f' sits at theta\\[5:9\\]"):
         bench.make_problem(horizon=4)
+
+
+def _two_channel_forecast(horizon: int = 4):
+    x0, f = cp.Parameter(name="x0"), cp.Parameter((horizon, 2), name="f")
+    x, u = cp.Variable((horizon + 1, 1), name="x"), cp.Variable((horizon, 1), name="u")
+    d = cp.Variable((horizon, 1), boolean=True, name="d")
+    rows = [x[0, 0] == x0, x[1:] == x[:-1] + u + d - f[:, :1] + f[:, 1:], u >= -1, u <= 1]
+    return dict(problem=cp.Problem(cp.Minimize(cp.sum_squares(x)), rows), theta=[x0, f], states=x, inputs=u, integers=d)
+
+
+def test_theta_box_bounds_broadcast_to_the_parameters_shape():
+    """A bound per column of an (H, channels) parameter is broadcast over its rows (not over its flat entries)."""
+    low, high = np.array([0.0, 10.0]), np.array([1.0, 11.0])
+    bench = Benchmark.from_cvxpy(_two_channel_forecast, name="two_channel", theta_box={"x0": (-1, 1), "f": (low, high)})
+    p = bench.make_problem()
+    thetas = np.array([bench.sample_theta(p, "uniform", np.random.default_rng(s)) for s in range(20)])
+    f = thetas[:, 1:].reshape(20, 4, 2)
+    assert np.all((f[..., 0] >= 0) & (f[..., 0] <= 1)) and np.all((f[..., 1] >= 10) & (f[..., 1] <= 11))
+    assert np.all(np.abs(thetas[:, 0]) <= 1)
+    full = Benchmark.from_cvxpy(
+        _two_channel_forecast, name="two_channel", theta_box={"x0": (-1, 1), "f": (np.zeros(8), np.arange(1, 9.0))}
+    )
+    assert np.all(full.sample_theta(p, "uniform", np.random.default_rng(0))[1:] <= np.arange(1, 9.0))
+    bad = Benchmark.from_cvxpy(
+        _two_channel_forecast, name="two_channel", theta_box={"x0": (-1, 1), "f": ([0, 0, 0], 1)}
+    )
+    with pytest.raises(ValueError, match=r"theta_box\['f'\].*shape \(4, 2\)"):
+        bad.sample_theta(p, "uniform", np.random.default_rng(0))

@@ -169,7 +169,8 @@ def test_tiny_fit_of_unit_commitment(tmp_path, uc_fit):
     with pytest.raises(ValueError, match="other settings"):
         fit(problem, first_dir, FitConfig(rounds=0, **{**TINY, "seed": 1}), progress=False, echo=lines.append)
     # --init: round 0 is the given policy as it is, round 1 fine-tunes it in its own structure
-    tiny = {k: v for k, v in TINY.items() if k != "hidden"}
+    # (one on-policy episode per shard: round 1's data is one shard, not 20 episodes of labelled states)
+    tiny = {k: v for k, v in TINY.items() if k != "hidden"} | {"units_per_shard": 1}
     # ... on the first fit's data, with its own learning rates and hybrid loss
     given = dict(base_data=(str(first_dir / "data" / "base"),), round_lr=1e-4, hybrid_lr=5e-5)
     goon_config = FitConfig(
@@ -243,7 +244,24 @@ def test_dataset_digest_follows_the_content_not_the_path(tmp_path, uc_fit):
         dataset_digest(b)
 
 
-def test_resume_checks_the_base_data_and_round_start(tmp_path, uc_fit):
+@pytest.fixture
+def rounds_drawn(monkeypatch):
+    """The rounds each fit's report would draw (``mimpc.fit.card.draw_rounds``), recorded instead of
+    rendered: the figure itself is drawn and checked by test_tiny_fit_of_unit_commitment, and
+    rendering it took about half of each tiny fit below."""
+    from mimpc.fit import card
+
+    drawn: list[list[dict]] = []
+
+    def record(rounds, path):
+        drawn.append(list(rounds))
+        return Path(path)
+
+    monkeypatch.setattr(card, "draw_rounds", record)
+    return drawn
+
+
+def test_resume_checks_the_base_data_and_round_start(tmp_path, uc_fit, rounds_drawn):
     import shutil
     from dataclasses import replace
 
@@ -285,9 +303,10 @@ def test_resume_checks_the_base_data_and_round_start(tmp_path, uc_fit):
     assert legacy["config"]["round_start"] == "last" and legacy["rounds"] == done["rounds"]
     identity = json.loads(state_path.read_text())["identity"]  # completed, checked from now on
     assert identity["round_start"] == "last" and identity["base_data_digest"] == [dataset_digest(base)]
+    assert [[r["round"] for r in rounds] for rounds in rounds_drawn] == [[0]] * 4  # every finished fit, no refused one
 
 
-def test_round_start_best_goes_on_from_the_best_round(tmp_path, uc_fit, monkeypatch):
+def test_round_start_best_goes_on_from_the_best_round(tmp_path, uc_fit, monkeypatch, rounds_drawn):
     import hashlib
 
     from mimpc.fit import pipeline
@@ -316,6 +335,7 @@ def test_round_start_best_goes_on_from_the_best_round(tmp_path, uc_fit, monkeypa
         assert later["start"] == start
         assert load_checkpoint(later["sl"], problem).payload["init_from"] == zero["sl"]  # the trainer's own record
     assert report["config"]["round_start"] == "best"
+    assert [[r["round"] for r in rounds] for rounds in rounds_drawn] == [[0, 1, 2]]
 
 
 def test_start_round_picks_the_best_or_the_last():

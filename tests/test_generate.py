@@ -123,3 +123,38 @@ def test_dataset_does_not_depend_on_the_number_of_workers(tmp_path):
     generate(p, tmp_path / "more", GenerationConfig(workers=1, **{**cfg, "samples": 100}), progress=False)
     again = generate(p, tmp_path / "more", GenerationConfig(workers=1, **cfg), progress=False)
     np.testing.assert_array_equal(again.arrays["theta"], one.arrays["theta"])
+
+
+def _stock(horizon: int = 3):
+    import cvxpy as cp
+
+    s0, demand = cp.Parameter(name="s0"), cp.Parameter((horizon, 1), name="demand")
+    s, make = cp.Variable((horizon + 1, 1), name="s"), cp.Variable((horizon, 1), name="make")
+    on = cp.Variable((horizon, 1), boolean=True, name="on")
+    rows = [s[0, 0] == s0, s[1:] == s[:-1] + make - demand, make <= 3 * on, make >= 0, s[1:] >= 0]
+    cost = cp.sum(on) + 0.1 * cp.sum_squares(s[1:] - 2)
+    return dict(problem=cp.Problem(cp.Minimize(cost), rows), theta=[s0, demand], states=s, inputs=make, integers=on)
+
+
+def test_expert_episodes_last_the_benchmarks_episode_steps(tmp_path):
+    """An expert episode of a benchmark that never ends one itself runs the benchmark's ``episode_steps`` (as its
+    closed loop does), not a fixed 100; ``max_episode_steps`` still caps it when given."""
+    from mimpc.problems import Benchmark, register_benchmark
+
+    bench = register_benchmark(
+        Benchmark.from_cvxpy(
+            _stock,
+            name="stock_episodes",
+            theta_box={"s0": (1, 4), "demand": (0, 2)},
+            forecast="demand",
+            episode_steps=7,
+        )
+    )
+    p = bench.make_problem()
+    assert bench.unit == "episodes"
+    ds = generate(p, tmp_path / "stock", GenerationConfig(samples=14, seed=0, units_per_shard=2), progress=False)
+    _, steps = np.unique(ds.arrays["episode"], return_counts=True)
+    assert steps.max() == 7 and ds.meta["identity"]["max_episode_steps"] == 7
+    capped = GenerationConfig(samples=10, seed=0, units_per_shard=2, max_episode_steps=5)
+    _, steps = np.unique(generate(p, tmp_path / "capped", capped, progress=False).arrays["episode"], return_counts=True)
+    assert steps.max() == 5

@@ -44,15 +44,16 @@ def _problem(Gd, h, Ht, n_values=2):
 
 
 def _brute(logp, rows, theta):
+    """The best log-probability over every assignment that satisfies the rows, and that assignment
+    (``-inf, None`` where none does): all ``V ** n_d`` assignments checked at once."""
     n_d, V = logp.shape
-    best, arg = -np.inf, None
-    for cand in itertools.product(range(V), repeat=n_d):
-        c = np.array(cand)
-        if rows_hold(rows, c[None], None if theta is None else theta[None])[0]:
-            s = logp[np.arange(n_d), c].sum()
-            if s > best + 1e-12:
-                best, arg = s, c
-    return best, arg
+    cands = np.array(list(itertools.product(range(V), repeat=n_d)))
+    ok = rows_hold(rows, cands, None if theta is None else np.repeat(theta[None], len(cands), axis=0))
+    if not ok.any():
+        return -np.inf, None
+    scores = logp[np.arange(n_d), cands].sum(axis=1)
+    i = np.flatnonzero(ok)[np.argmax(scores[ok])]
+    return scores[i], cands[i]
 
 
 def _random_rows(rng, n_d, n_rows, n_t):

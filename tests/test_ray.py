@@ -6,26 +6,27 @@ import math
 import numpy as np
 import pytest
 
+from mimpc.compare import compare_controllers
+from mimpc.episodes import EpisodeTask, run_rollouts
+from mimpc.executors import TaskError, make_executor
+from mimpc.generation.generate import GenerationConfig, generate
+from mimpc.problems import thermal_tank
+from mimpc.training.dataset import SAMPLE_FIELDS
+
 pytestmark = pytest.mark.slow  # a local Ray instance costs seconds to start; the slow suite runs these
-
-ray = pytest.importorskip("ray")
-
-from mimpc.compare import compare_controllers  # noqa: E402
-from mimpc.episodes import EpisodeTask, run_rollouts  # noqa: E402
-from mimpc.executors import TaskError, make_executor  # noqa: E402
-from mimpc.generation.generate import GenerationConfig, generate  # noqa: E402
-from mimpc.problems import thermal_tank  # noqa: E402
-from mimpc.training.dataset import SAMPLE_FIELDS  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def ray_instance():
+def ray():
+    """The ray module with one local instance for this module; imported here, not when the file is
+    collected, so that the default suite (which deselects this file) does not import Ray."""
+    ray = pytest.importorskip("ray")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
+    yield ray
     ray.shutdown()
 
 
-def test_ray_dataset_equals_local(ray_instance, tmp_path):
+def test_ray_dataset_equals_local(ray, tmp_path):
     problem = thermal_tank(horizon=4)
     config = GenerationConfig(samples=60, seed=5, units_per_shard=15, workers=2)
     local = generate(problem, tmp_path / "local", config, progress=False, executor=make_executor("local", 1))
@@ -39,7 +40,7 @@ def test_ray_dataset_equals_local(ray_instance, tmp_path):
     np.testing.assert_array_equal(local.split, remote.split)
 
 
-def test_ray_compare_episodes_equal_sequential(ray_instance):
+def test_ray_compare_episodes_equal_sequential(ray):
     import gymnasium as gym
 
     import mimpc.envs  # noqa: F401
@@ -72,7 +73,7 @@ def test_ray_compare_episodes_equal_sequential(ray_instance):
         assert ra["cost_mean"] == pytest.approx(rb["cost_mean"], rel=1e-12)
 
 
-def test_ray_failed_task_is_retried_then_named(ray_instance):
+def test_ray_failed_task_is_retried_then_named(ray):
     with make_executor("ray", workers=1, max_retries=1) as ex:
         assert ex.submit(math.factorial, 5, label="unit 0").result() == 120
         with pytest.raises(TaskError, match="unit 3 failed after 2 attempts: ValueError: math domain error"):

@@ -30,7 +30,7 @@ import numpy as np
 import mimpc
 from mimpc.executors import Executor, make_executor
 from mimpc.generation.guard import ProgressGuard
-from mimpc.generation.units import expert_unit
+from mimpc.generation.units import expert_steps, expert_unit
 from mimpc.problems import ParametricMIQP, benchmark_of
 from mimpc.problems.spec import problem_spec
 from mimpc.training.dataset import DATASET_FORMAT, SAMPLE_FIELDS, ExpertDataset, load_dataset, split_of_units
@@ -59,8 +59,8 @@ class GenerationConfig:
         Episodes or instances per shard (default: 10 episodes or 250 instances).
     workers : int
         Shards computed at a time (processes or Ray tasks; each solves with one thread).
-    max_episode_steps : int
-        Length cap of an expert episode.
+    max_episode_steps : int or None
+        Length cap of an expert episode (default: the benchmark's ``episode_steps``).
     split_fractions : tuple
         Train, validation and test shares, drawn per unit.
     mix : tuple
@@ -79,7 +79,7 @@ class GenerationConfig:
     time_limit: float | None = 5.0
     units_per_shard: int | None = None
     workers: int = 1
-    max_episode_steps: int = 100
+    max_episode_steps: int | None = None
     split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
     mix: tuple = ()
     policy: str | None = None
@@ -98,7 +98,7 @@ class GenerationConfig:
             raise ValueError(f"workers must be >= 1, got {self.workers}")
         if self.units_per_shard is not None and self.units_per_shard < 1:
             raise ValueError(f"units_per_shard must be >= 1, got {self.units_per_shard}")
-        if self.max_episode_steps < 1:
+        if self.max_episode_steps is not None and self.max_episode_steps < 1:
             raise ValueError(f"max_episode_steps must be >= 1, got {self.max_episode_steps}")
         as_real_array(self.split_fractions, "split_fractions", "three real numbers (train, val, test)")
         as_real_array([f for _, f in self.mix], "mix fractions", "real numbers")
@@ -241,6 +241,7 @@ def generate(
                 "fingerprint": problem.fingerprint(),
                 **config.identity(),
                 "units_per_shard": _units_per_shard(problem, config),
+                "max_episode_steps": expert_steps(problem, config.max_episode_steps),
             }
         )
     )

@@ -82,6 +82,23 @@ def _param_slices(problem: ParametricMIQP) -> dict[str, slice]:
     return {n: slice(ix[0], ix[-1] + 1) for n, ix in out.items()}
 
 
+def _param_shapes(problem: ParametricMIQP) -> dict[str, tuple[int, ...]]:
+    """Theta's parameters' shapes, read off ``theta_names`` (``d[3,1]`` is the last entry of a ``(4, 2)``
+    parameter; a name without brackets is a scalar)."""
+    out: dict[str, tuple[int, ...]] = {}
+    for n in problem.theta_names:
+        base, _, index = n.partition("[")
+        out[base] = tuple(int(i) + 1 for i in index.rstrip("]").split(",")) if index else ()
+    return out
+
+
+def _box_bound(value: Any, shape: tuple[int, ...], size: int) -> np.ndarray:
+    """One bound of ``theta_box`` as the parameter's flat entries: a value of the parameter's size as it is
+    (C order), anything else broadcast to the parameter's shape (a scalar, or one value per column)."""
+    a = np.asarray(value, dtype=float)
+    return a.ravel() if a.size == size else np.broadcast_to(a, shape).ravel()
+
+
 def box_sampler(theta_box: Mapping[str, Any]) -> Callable[[ParametricMIQP, str, np.random.Generator], np.ndarray]:
     """A ``sample_theta`` hook drawing every parameter uniformly in ``theta_box[name] = (low, high)``
     (broadcast to the parameter's shape, C order) for every family."""
@@ -96,11 +113,16 @@ def box_sampler(theta_box: Mapping[str, Any]) -> Callable[[ParametricMIQP, str, 
             raise ValueError(
                 f"theta_box must name every parameter of theta {sorted(slices)}; missing {missing}, unknown {unknown}"
             )
+        shapes = _param_shapes(problem)
         theta = np.zeros(problem.n_theta)
         for name, sl in slices.items():
-            low, high = (
-                np.broadcast_to(np.asarray(v, dtype=float).ravel(), (sl.stop - sl.start,)) for v in theta_box[name]
-            )
+            try:
+                low, high = (_box_bound(v, shapes[name], sl.stop - sl.start) for v in theta_box[name])
+            except ValueError as err:
+                raise ValueError(
+                    f"theta_box[{name!r}]: low and high must broadcast to the parameter's shape {shapes[name]} "
+                    f"(a scalar, a row of {shapes[name][-1:] or '()'} per column, or the full shape): {err}"
+                ) from None
             if np.any(low > high):
                 raise ValueError(f"theta_box[{name!r}]: low must not exceed high")
             theta[sl] = rng.uniform(low, high)
