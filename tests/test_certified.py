@@ -396,3 +396,34 @@ def test_bench_certified_reports_every_stage_and_no_violation(tmp_path, capsys):
     assert "viol. where feasible" in capsys.readouterr().out
     assert main(["bench", "certified", "--variants", "topk:eight:first"]) == 2
     assert "K must be an integer" in capsys.readouterr().err
+
+
+def test_bench_certified_runs_the_closed_loop_of_a_users_benchmark(tmp_path, capsys):
+    """The closed loop of ``bench certified`` runs on the benchmark's own (generic) environment, not only on the
+    robot's and the tank's (a user's benchmark failed with KeyError after its open-loop table)."""
+    import json
+    from dataclasses import asdict
+
+    import torch
+
+    from mimpc.cli import main
+    from mimpc.problems import load_benchmark
+    from mimpc.training.checkpoint import save_checkpoint
+    from mimpc.training.models import IntegerPolicy, ModelConfig
+
+    ref = "tests/data/lot_sizing.py:benchmark"
+    problem = load_benchmark(ref).make_problem()
+    torch.manual_seed(0)
+    cfg = ModelConfig(hidden=(8,))
+    ckpt = tmp_path / "sl.pt"  # untrained: the cascade's later stages act, which is what is checked
+    policy = IntegerPolicy(problem, cfg)
+    save_checkpoint(
+        ckpt, method="sl", problem=problem, policy=policy, model_kind="integer_policy", model_config=asdict(cfg)
+    )
+    out = tmp_path / "cert.json"
+    args = ["bench", "certified", "--env", ref, "--method", "sl", "--checkpoint", str(ckpt), "--open-loop", "0"]
+    assert main(args + ["--episodes", "1", "--variants", "shifted,topk:2:first", "--out", str(out)]) == 0
+    (row,) = json.loads(out.read_text())["closed_loop"]
+    assert row["n"] == load_benchmark(ref).episode_steps and row["violating_feasible"] == 0
+    assert sum(row[s] for s in ("policy", "candidate", "repair", "exact", "fallback")) == pytest.approx(100.0)
+    assert "lot_sizing, closed loop: 1 episodes" in capsys.readouterr().out

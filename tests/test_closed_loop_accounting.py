@@ -143,3 +143,33 @@ def test_compare_counts_costs_executed_violations_and_clipping(tmp_path):
     assert {"executed_violation_steps", "executed_integer_violation_steps", "clipped_steps"} <= set(header)
     table = (out / "comparison.md").read_text()
     assert "exec. int. viol." in table and "clipped" in table
+
+
+def _grid_bill(horizon: int = 3):
+    """A battery-like model whose main cost is on an auxiliary variable: the grid power, billed at a price."""
+    import cvxpy as cp
+
+    soc0, fc = cp.Parameter(name="soc0"), cp.Parameter((horizon, 2), name="fc")  # fc columns: load, price
+    soc, p = cp.Variable((horizon + 1, 1), name="soc"), cp.Variable((horizon, 2), name="p")
+    mode = cp.Variable((horizon, 2), boolean=True, name="mode")
+    grid = cp.Variable(horizon, name="grid")
+    rows = [soc[0, 0] == soc0, soc[1:, 0] == soc[:-1, 0] + p[:, 0] - p[:, 1], grid == fc[:, 0] + p[:, 0] - p[:, 1]]
+    rows += [p >= 0, p <= 3 * mode, mode[:, 0] + mode[:, 1] <= 1, soc[1:] >= 0, soc[1:] <= 10, grid <= 6]
+    cost = cp.sum(cp.multiply(fc[:, 1], grid)) + 0.01 * cp.sum_squares(p) + 0.02 * cp.sum(mode)
+    return dict(problem=cp.Problem(cp.Minimize(cost), rows), theta=[soc0, fc], states=soc, inputs=p, integers=mode)
+
+
+def test_derived_stage_cost_bills_auxiliaries_pinned_by_the_step():
+    """The grid power of step 0 is an auxiliary variable fixed by the step's inputs and theta; the bill on it is
+    the main part of the stage cost (it was left out: the cost was the wear and mode terms only)."""
+    from mimpc.problems import Benchmark
+
+    bench = Benchmark.from_cvxpy(_grid_bill, name="grid_bill", theta_box={"soc0": (0, 10), "fc": (0.1, 4)})
+    p = bench.make_problem()
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        theta = bench.sample_theta(p, "uniform", rng)
+        u, d = rng.uniform(0, 3, 2), rng.integers(0, 2, 2).astype(float)
+        load, price = theta[1], theta[2]
+        expected = price * (load + u[0] - u[1]) + 0.01 * u @ u + 0.02 * d.sum()
+        assert p.stage_cost(p.initial_state(theta), u, d, theta) == pytest.approx(expected, rel=1e-9)

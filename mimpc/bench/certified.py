@@ -60,7 +60,9 @@ COLUMNS = [
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--env", default="robot_nav", help="robot_nav or thermal_tank")
+    p.add_argument(
+        "--env", default="robot_nav", help="robot_nav, thermal_tank or your own benchmark as path/to/file.py:NAME"
+    )
     p.add_argument("--method", default="hybrid", help="learned controller to certify (default hybrid)")
     p.add_argument("--checkpoint", default=None, help="its checkpoint (default: the shipped policy)")
     p.add_argument(
@@ -196,6 +198,7 @@ def cli(args: argparse.Namespace) -> int:
     import gymnasium as gym
 
     import mimpc.envs  # noqa: F401
+    from mimpc.commands.common import env_id_of
     from mimpc.controllers import make_controller
     from mimpc.problems import make_problem
     from mimpc.problems.samplers import sample_thetas
@@ -226,8 +229,7 @@ def cli(args: argparse.Namespace) -> int:
         print(format_table(rows, COLUMNS))
         print()
     if args.episodes:
-        env_id = {"robot_nav": "mimpc/RobotNav-v0", "thermal_tank": "mimpc/ThermalTank-v0"}[problem.name]
-        env = gym.make(env_id)
+        env = gym.make(env_id_of(problem), problem=problem)  # the benchmark's own environment, or the generic one
         seeds = list(range(args.seed, args.seed + args.episodes))
         options: list[dict | None] = [None] * len(seeds)
         if args.arbitrary_starts:

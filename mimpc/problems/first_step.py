@@ -11,6 +11,9 @@ Closed-loop accounting needs both for any benchmark, including one whose config 
   constant ``w r'r`` that the canonical form keeps in ``c(theta)`` is recovered), and a linear cost
   (``fuel * delta``) stays linear. ``s = 0`` (the state before the step) when the objective weights
   ``x_0``, else ``s = 1`` (the state the step reaches; e.g. a cost written on ``states[1:]``).
+  Auxiliary variables of the plan (neither state, input nor integer) that equality rows pin to the
+  step's variables and theta (a grid power ``g_0 = load_0 + charge_0 - discharge_0``, billed at
+  ``price_0 g_0``) are part of ``w`` too, at the values those rows give them.
 * :func:`first_step_rows` are the rows of ``G`` that involve only ``x_0``, ``x_1``, ``u_0`` and
   ``delta_0``: state bounds on the next state, input rows, integer-only rows of step 0, and rows
   linking them; :func:`executed_violations` evaluates them at an executed step.
@@ -25,19 +28,57 @@ import numpy as np
 __all__ = ["derived_stage_cost", "first_step_rows", "executed_violations"]
 
 
+def _step_variables(problem: Any) -> np.ndarray:
+    """z-indices of ``x_0``, ``x_1``, ``u_0`` and ``delta_0``: what an executed step fixes."""
+    lay = problem.require_layout()
+    step = [lay.state_index[0], lay.input_index[0], problem.n_x + lay.delta_index[0]]
+    return np.concatenate(step + ([lay.state_index[1]] if lay.horizon else []))
+
+
+def _pinned_auxiliaries(problem: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(aux, rows)``: auxiliary variables (in ``x`` but neither a state nor an input) that the
+    equality rows ``rows`` determine uniquely from the step's variables and theta (rows involving only
+    those and auxiliaries, of full column rank on the auxiliaries); empty when there are none."""
+    lay = problem.require_layout()
+    none = np.zeros(0, dtype=int), np.zeros(0, dtype=int)
+    if lay.horizon == 0:
+        return none
+    core = np.zeros(problem.n_z, dtype=bool)
+    core[lay.state_index.ravel()] = core[lay.input_index.ravel()] = core[problem.n_x :] = True
+    aux_mask = ~core
+    known = np.zeros(problem.n_z, dtype=bool)
+    known[_step_variables(problem)] = True
+    nz = problem.A != 0
+    rows = np.flatnonzero(nz[:, aux_mask].any(axis=1) & ~nz[:, ~(known | aux_mask)].any(axis=1))
+    for chosen in (rows, rows[nz[rows][:, aux_mask].sum(axis=1) == 1]):  # all such rows, else one-auxiliary rows
+        aux = np.flatnonzero(nz[chosen].any(axis=0) & aux_mask)
+        if len(aux) and np.linalg.matrix_rank(problem.A[np.ix_(chosen, aux)]) == len(aux):
+            return aux, chosen
+    return none
+
+
 def _stage_block(problem: Any) -> tuple[int, np.ndarray, np.ndarray]:
     """``(s, idx, P_b^+)``: the state step the stage cost reads, the z-indices of ``[x_s, u_0,
-    delta_0]`` and the pseudo-inverse of the objective's block on them."""
+    delta_0, pinned auxiliaries]`` and the pseudo-inverse of the objective's block on them."""
 
     def compute() -> tuple[int, np.ndarray, np.ndarray]:
         lay = problem.require_layout()
         s0 = lay.state_index[0]
         weighted = np.any(problem.P[s0] != 0) or np.any(problem.q[s0] != 0) or np.any(problem.Q_t[s0] != 0)
         s = 0 if weighted or lay.horizon == 0 else 1
-        idx = np.concatenate([lay.state_index[s], lay.input_index[0], problem.n_x + lay.delta_index[0]])
+        aux, _ = problem._cached("pinned_auxiliaries", lambda: _pinned_auxiliaries(problem))
+        idx = np.concatenate([lay.state_index[s], lay.input_index[0], problem.n_x + lay.delta_index[0], aux])
         return s, idx, np.linalg.pinv(problem.P[np.ix_(idx, idx)], rcond=1e-12, hermitian=True)
 
     return problem._cached("stage_block", compute)
+
+
+def _auxiliary_values(problem: Any, theta: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """The pinned auxiliaries' values given the step's variables in ``z`` (zero at the auxiliaries):
+    least squares on their rows, exact where the rows are consistent."""
+    aux, rows = problem._cached("pinned_auxiliaries", lambda: _pinned_auxiliaries(problem))
+    A = problem.A[rows]
+    return np.linalg.lstsq(A[:, aux], problem.eq_rhs(theta)[rows] - A @ z, rcond=None)[0]
 
 
 def derived_stage_cost(problem: Any, state: Any, u: Any, delta_step: Any, theta: Any) -> float:
@@ -45,10 +86,18 @@ def derived_stage_cost(problem: Any, state: Any, u: Any, delta_step: Any, theta:
     ``state`` is the state before the step (``x_0(theta)``), ``u`` and ``delta_step`` the applied
     input and the step's integers."""
     s, idx, pinv = _stage_block(problem)
+    lay = problem.require_layout()
     theta = np.asarray(theta, dtype=float)
     u, delta_step = np.atleast_1d(np.asarray(u, float)), np.atleast_1d(np.asarray(delta_step, float))
-    x = np.asarray(state, dtype=float) if s == 0 else problem.next_state(theta, u, delta_step)
-    w = np.concatenate([x, u, delta_step])
+    state = np.asarray(state, dtype=float)
+    n_aux = len(idx) - lay.n_state - len(u) - len(delta_step)
+    nxt = problem.next_state(theta, u, delta_step) if s == 1 or n_aux else None
+    w = np.concatenate([state if s == 0 else nxt, u, delta_step])
+    if n_aux:
+        z = np.zeros(problem.n_z)
+        z[lay.state_index[0]], z[lay.state_index[1]], z[lay.input_index[0]] = state, nxt, u
+        z[problem.n_x + lay.delta_index[0]] = delta_step
+        w = np.concatenate([w, _auxiliary_values(problem, theta, z)])
     P = problem.P[np.ix_(idx, idx)]
     lin = problem.linear_cost(theta)[idx]
     return float(0.5 * w @ P @ w + lin @ w + 0.5 * lin @ pinv @ lin)
