@@ -125,7 +125,24 @@ def uc_fit(tmp_path_factory):
     return out, result, lines
 
 
-def test_tiny_fit_of_unit_commitment(tmp_path, uc_fit):
+@pytest.fixture
+def rounds_drawn(monkeypatch):
+    """The rounds each fit's report would draw (``mimpc.fit.card.draw_rounds``), recorded instead of
+    rendered: the figure itself is drawn by the module's first fit (``uc_fit``, checked in
+    test_tiny_fit_of_unit_commitment), and rendering it took about half of each tiny fit here."""
+    from mimpc.fit import card
+
+    drawn: list[list[dict]] = []
+
+    def record(rounds, path):
+        drawn.append(list(rounds))
+        return Path(path)
+
+    monkeypatch.setattr(card, "draw_rounds", record)
+    return drawn
+
+
+def test_tiny_fit_of_unit_commitment(tmp_path, uc_fit, rounds_drawn):
     from mimpc.controllers import make_controller
     from mimpc.training.checkpoint import load_checkpoint
     from mimpc.training.integer_map import rows_hold
@@ -195,6 +212,8 @@ def test_tiny_fit_of_unit_commitment(tmp_path, uc_fit):
     # resumed with the same settings: nothing is done again; other weights at the same path are another fit
     again = fit(problem, tmp_path / "goon", goon_config, progress=False, echo=lines.append)
     assert again.summary["rounds"] == goon["rounds"]
+    # after the first fit's own figure (drawn above): the resumed fit, the --init fit and its resume
+    assert [[r["round"] for r in rounds] for rounds in rounds_drawn] == [[0], [0, 1], [0, 1]]
     with pytest.raises(ValueError, match="exclude"):
         FitConfig(init=str(result.policy), hidden=(4,))
     with pytest.raises(ValueError, match="does not exist"):
@@ -242,23 +261,6 @@ def test_dataset_digest_follows_the_content_not_the_path(tmp_path, uc_fit):
     shard.unlink()
     with pytest.raises(ShardError, match=shard.name):
         dataset_digest(b)
-
-
-@pytest.fixture
-def rounds_drawn(monkeypatch):
-    """The rounds each fit's report would draw (``mimpc.fit.card.draw_rounds``), recorded instead of
-    rendered: the figure itself is drawn and checked by test_tiny_fit_of_unit_commitment, and
-    rendering it took about half of each tiny fit below."""
-    from mimpc.fit import card
-
-    drawn: list[list[dict]] = []
-
-    def record(rounds, path):
-        drawn.append(list(rounds))
-        return Path(path)
-
-    monkeypatch.setattr(card, "draw_rounds", record)
-    return drawn
 
 
 def test_resume_checks_the_base_data_and_round_start(tmp_path, uc_fit, rounds_drawn):
