@@ -154,6 +154,10 @@ def test_tiny_fit_of_unit_commitment(tmp_path, uc_fit, rounds_drawn):
     assert [r["round"] for r in report["rounds"]] == [0]
     assert report["heldout"]["family"] == "uniform" and report["heldout"]["n"] > 0
     assert report["heldout_metrics"]["integer_violation_rate"] == 0.0  # rows_qp: by construction
+    held = report["heldout_metrics"]
+    for kind in ("integer_violation", "slack", "lookahead_violation"):  # each rate with its 95 % interval
+        assert held[f"{kind}_rate_low"] <= held[f"{kind}_rate"] <= held[f"{kind}_rate_high"]
+    assert held["integer_violation_rate_high"] > 0  # none seen among finitely many: an upper bound, not 0
     assert result.policy.exists() and result.card.exists() and result.figure.exists()
     assert any(line.startswith("round 0:") for line in lines)
     # the policy's integers satisfy every integer-only row on the held-out parameters
