@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from mimpc.problems import ParametricMIQP, benchmark_of, first_step
+from mimpc.rates import paired_difference, rate_interval
 
 __all__ = [
     "VIOLATION_TOL",
@@ -38,6 +39,8 @@ __all__ = [
     "optimality_gap",
     "open_loop_metrics",
     "summarize_open_loop",
+    "open_loop_flags",
+    "paired_open_loop",
     "lookahead_violation",
     "episode_metrics",
     "summarize_closed_loop",
@@ -102,17 +105,41 @@ def open_loop_metrics(
     return out
 
 
-def summarize_open_loop(per_instance: dict[str, np.ndarray]) -> dict[str, float]:
-    """Means, medians and rates of :func:`open_loop_metrics` output (gap over finite values)."""
-    cont, intg = per_instance["continuous_violation"], per_instance["integer_violation"]
-    out = {
-        "n": int(len(cont)),
-        "continuous_violation_rate": _pct(cont > VIOLATION_TOL),
-        "integer_violation_rate": _pct(intg > VIOLATION_TOL),
-        "continuous_violation_mean": float(np.mean(cont)) if len(cont) else float("nan"),
-        "integer_violation_mean": float(np.mean(intg)) if len(intg) else float("nan"),
-        "lookahead_violation_rate": _pct(per_instance["lookahead_violation"]),
+def open_loop_flags(per_instance: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per instance of :func:`open_loop_metrics` output, whether it counts as violating, by kind:
+    ``integer_violation`` and ``continuous_violation`` (above :data:`VIOLATION_TOL`) and
+    ``lookahead_violation``: the flags behind every open-loop rate."""
+    return {
+        "integer_violation": np.asarray(per_instance["integer_violation"]) > VIOLATION_TOL,
+        "continuous_violation": np.asarray(per_instance["continuous_violation"]) > VIOLATION_TOL,
+        "lookahead_violation": np.asarray(per_instance["lookahead_violation"], dtype=bool),
     }
+
+
+def paired_open_loop(per_a: dict[str, np.ndarray], per_b: dict[str, np.ndarray]) -> dict[str, float]:
+    """Rate differences ``b - a`` in percentage points of two policies evaluated on the same instances,
+    each with its paired 95 % interval (:func:`mimpc.rates.paired_difference`):
+    ``<kind>_rate_diff``, ``<kind>_rate_diff_low``, ``<kind>_rate_diff_high`` per kind of
+    :func:`open_loop_flags`."""
+    flags_a, flags_b = open_loop_flags(per_a), open_loop_flags(per_b)
+    out: dict[str, float] = {}
+    for kind in flags_a:
+        d, low, high = paired_difference(flags_a[kind], flags_b[kind])
+        out.update({f"{kind}_rate_diff": d, f"{kind}_rate_diff_low": low, f"{kind}_rate_diff_high": high})
+    return out
+
+
+def summarize_open_loop(per_instance: dict[str, np.ndarray]) -> dict[str, float]:
+    """Means, medians and rates of :func:`open_loop_metrics` output (gap over finite values); each
+    rate ``<kind>_rate`` comes with the 95 % Wilson interval of its instances, ``<kind>_rate_low`` and
+    ``<kind>_rate_high`` (:func:`mimpc.rates.rate_interval`: the instances are independent draws)."""
+    cont, intg = per_instance["continuous_violation"], per_instance["integer_violation"]
+    out: dict[str, float] = {"n": int(len(cont))}
+    for kind, mask in open_loop_flags(per_instance).items():
+        out[f"{kind}_rate"] = _pct(mask)
+        out[f"{kind}_rate_low"], out[f"{kind}_rate_high"] = rate_interval(mask)
+    out["continuous_violation_mean"] = float(np.mean(cont)) if len(cont) else float("nan")
+    out["integer_violation_mean"] = float(np.mean(intg)) if len(intg) else float("nan")
     if "gap_percent" in per_instance:
         gap = per_instance["gap_percent"][np.isfinite(per_instance["gap_percent"])]
         out.update(

@@ -42,7 +42,8 @@ def test_rollout_workers_give_the_sequential_episodes(tmp_path):
 
 
 def test_run_rollouts_checks_its_arguments():
-    task = EpisodeTask(thermal_tank(horizon=4), "mimpc/ThermalTank-v0", "miqp")
+    # two steps an episode: duplicate names are found once the episodes have run
+    task = EpisodeTask(thermal_tank(horizon=4), "mimpc/ThermalTank-v0", "miqp", max_steps=2)
     with pytest.raises(ValueError, match="episodes"):
         run_rollouts([task], 0, 0, make_executor("local"))
     with pytest.raises(ValueError, match="distinct"):

@@ -125,7 +125,24 @@ def uc_fit(tmp_path_factory):
     return out, result, lines
 
 
-def test_tiny_fit_of_unit_commitment(tmp_path, uc_fit):
+@pytest.fixture
+def rounds_drawn(monkeypatch):
+    """The rounds each fit's report would draw (``mimpc.fit.card.draw_rounds``), recorded instead of
+    rendered: the figure itself is drawn by the module's first fit (``uc_fit``, checked in
+    test_tiny_fit_of_unit_commitment), and rendering it took about half of each tiny fit here."""
+    from mimpc.fit import card
+
+    drawn: list[list[dict]] = []
+
+    def record(rounds, path):
+        drawn.append(list(rounds))
+        return Path(path)
+
+    monkeypatch.setattr(card, "draw_rounds", record)
+    return drawn
+
+
+def test_tiny_fit_of_unit_commitment(tmp_path, uc_fit, rounds_drawn):
     from mimpc.controllers import make_controller
     from mimpc.training.checkpoint import load_checkpoint
     from mimpc.training.integer_map import rows_hold
@@ -137,6 +154,10 @@ def test_tiny_fit_of_unit_commitment(tmp_path, uc_fit):
     assert [r["round"] for r in report["rounds"]] == [0]
     assert report["heldout"]["family"] == "uniform" and report["heldout"]["n"] > 0
     assert report["heldout_metrics"]["integer_violation_rate"] == 0.0  # rows_qp: by construction
+    held = report["heldout_metrics"]
+    for kind in ("integer_violation", "slack", "lookahead_violation"):  # each rate with its 95 % interval
+        assert held[f"{kind}_rate_low"] <= held[f"{kind}_rate"] <= held[f"{kind}_rate_high"]
+    assert held["integer_violation_rate_high"] > 0  # none seen among finitely many: an upper bound, not 0
     assert result.policy.exists() and result.card.exists() and result.figure.exists()
     assert any(line.startswith("round 0:") for line in lines)
     # the policy's integers satisfy every integer-only row on the held-out parameters
@@ -195,6 +216,8 @@ def test_tiny_fit_of_unit_commitment(tmp_path, uc_fit):
     # resumed with the same settings: nothing is done again; other weights at the same path are another fit
     again = fit(problem, tmp_path / "goon", goon_config, progress=False, echo=lines.append)
     assert again.summary["rounds"] == goon["rounds"]
+    # after the first fit's own figure (drawn above): the resumed fit, the --init fit and its resume
+    assert [[r["round"] for r in rounds] for rounds in rounds_drawn] == [[0], [0, 1], [0, 1]]
     with pytest.raises(ValueError, match="exclude"):
         FitConfig(init=str(result.policy), hidden=(4,))
     with pytest.raises(ValueError, match="does not exist"):
@@ -242,23 +265,6 @@ def test_dataset_digest_follows_the_content_not_the_path(tmp_path, uc_fit):
     shard.unlink()
     with pytest.raises(ShardError, match=shard.name):
         dataset_digest(b)
-
-
-@pytest.fixture
-def rounds_drawn(monkeypatch):
-    """The rounds each fit's report would draw (``mimpc.fit.card.draw_rounds``), recorded instead of
-    rendered: the figure itself is drawn and checked by test_tiny_fit_of_unit_commitment, and
-    rendering it took about half of each tiny fit below."""
-    from mimpc.fit import card
-
-    drawn: list[list[dict]] = []
-
-    def record(rounds, path):
-        drawn.append(list(rounds))
-        return Path(path)
-
-    monkeypatch.setattr(card, "draw_rounds", record)
-    return drawn
 
 
 def test_resume_checks_the_base_data_and_round_start(tmp_path, uc_fit, rounds_drawn):

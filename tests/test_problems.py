@@ -74,17 +74,19 @@ def test_collision_rows_equal_geometry(small_robot):
     cfg = small_robot.config
     patterns = [np.array(b, float) for b in itertools.product((0, 1), repeat=4) if sum(b) <= 3]
     rows = small_robot.group("collision")
+    G = small_robot.G[rows]
     for _ in range(200):
         p = RNG.uniform((-0.5, -3.0), (2.0, 0.5))
         x = pack(small_robot, np.tile(np.r_[p, 0, 0], (cfg.horizon + 1, 1)), np.zeros((cfg.horizon, 2)))
         theta = np.r_[p, 0, 0, 0, 0]
+        rhs = small_robot.ineq_rhs(theta)[rows]
         inside = inside_obstacles(cfg, p, cfg.d_min)
         for o in range(cfg.n_obstacles):
             best = np.inf
             for pat in patterns:
                 delta = np.ones(small_robot.n_d)
                 delta[small_robot.layout.delta_index[:, 4 * o : 4 * o + 4]] = pat
-                slack = small_robot.G[rows] @ np.r_[x, delta] - small_robot.ineq_rhs(theta)[rows]
+                slack = G @ np.r_[x, delta] - rhs
                 best = min(best, np.maximum(slack, 0).sum())
             assert (best > 1e-12) == bool(inside[o])
 

@@ -77,8 +77,8 @@ def test_families_are_deterministic_per_seed_and_independent(problem):
 
 
 def test_robot_evaluation_velocity_is_polar():
-    v_domain = sample_thetas(ROBOT, "domain", 0, 2000)[:, 2:4]
-    v_uniform = sample_thetas(ROBOT, "uniform", 0, 2000)[:, 2:4]
+    v_domain = sample_thetas(ROBOT, "domain", 0, 500)[:, 2:4]  # about a fifth beyond the disc
+    v_uniform = sample_thetas(ROBOT, "uniform", 0, 500)[:, 2:4]
     top = SPEED_FRACTION * ROBOT.config.v_max
     assert np.linalg.norm(v_uniform, axis=1).max() <= top + 1e-12
     assert np.linalg.norm(v_domain, axis=1).max() > top  # the training box has corners beyond the disc

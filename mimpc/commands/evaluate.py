@@ -20,7 +20,7 @@ from mimpc.commands.argtypes import (
     require_output_dir,
 )
 from mimpc.commands.parallel import add_executor_arguments, executor_from_args
-from mimpc.report import format_table
+from mimpc.report import format_table, format_value
 
 COLUMNS = [
     ("method", "method"),
@@ -28,15 +28,35 @@ COLUMNS = [
     ("gap_mean", "gap mean %"),
     ("gap_median", "gap median %"),
     ("gap_p95", "gap p95 %"),
-    ("integer_violation_rate", "int. viol. %"),
+    ("integer_violation_rate_shown", "int. viol. % [95 % CI]"),
     ("integer_violation_mean", "int. viol. mean"),
-    ("continuous_violation_rate", "cont. viol. %"),
+    ("continuous_violation_rate_shown", "cont. viol. % [95 % CI]"),
     ("continuous_violation_mean", "cont. viol. mean"),
-    ("lookahead_violation_rate", "lookahead %"),
+    ("lookahead_violation_rate_shown", "lookahead % [95 % CI]"),
     ("integer_accuracy", "exact ints %"),
+]
+RATE_KINDS = ("integer_violation", "continuous_violation", "lookahead_violation")
+PAIRED_COLUMNS = [
+    ("method", "method"),
+    ("against", "against"),
+    ("integer_violation_rate_diff_shown", "int. viol. pts [95 % CI]"),
+    ("continuous_violation_rate_diff_shown", "cont. viol. pts [95 % CI]"),
+    ("lookahead_violation_rate_diff_shown", "lookahead pts [95 % CI]"),
 ]
 
 log = logging.getLogger(__name__)
+
+
+def with_intervals(row: dict, suffix: str) -> dict:
+    """``row`` with a printable ``<kind><suffix>_shown`` per rate kind: the value and its 95 % interval
+    (``<kind><suffix>_low`` / ``_high``), e.g. ``9.22 [8.45, 10.06]``."""
+    shown = dict(row)
+    for kind in RATE_KINDS:
+        key = f"{kind}{suffix}"
+        if key in row:
+            value, low, high = (format_value(row.get(k)) for k in (key, f"{key}_low", f"{key}_high"))
+            shown[f"{key}_shown"] = f"{value} [{low}, {high}]"
+    return shown
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -96,6 +116,7 @@ def _check_sampler_options(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     from mimpc.controllers.methods import get_method
     from mimpc.io import write_json
+    from mimpc.metrics import paired_open_loop
     from mimpc.training.checkpoint import load_checkpoint
     from mimpc.training.evaluate import evaluate_arrays, evaluate_checkpoint, labelled_sample
 
@@ -145,7 +166,18 @@ def run(args: argparse.Namespace) -> int:
         for row, path in zip(rows, args.checkpoint):
             row["method"] = f"{row['method']} ({Path(path).stem})"
     print(source)
-    print(format_table(rows, COLUMNS))
+    print(format_table([with_intervals(row, "_rate") for row in rows], COLUMNS))
+    paired = [
+        {
+            "method": row["method"],
+            "against": rows[0]["method"],
+            **paired_open_loop(results[0]["per_instance"], r["per_instance"]),
+        }
+        for row, r in zip(rows[1:], results[1:])
+    ]
+    if paired:
+        print(f"\nrate differences on the same {rows[0]['n']} instances (paired: negative is fewer violations)")
+        print(format_table([with_intervals(row, "_rate_diff") for row in paired], PAIRED_COLUMNS))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     write_json(
@@ -158,6 +190,7 @@ def run(args: argparse.Namespace) -> int:
             "solve_statuses": statuses,
             "checkpoints": [str(c) for c in args.checkpoint],
             "rows": rows,
+            "paired": paired,
         },
     )
     log.info("written: %s", out / "evaluation.json")

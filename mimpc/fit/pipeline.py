@@ -47,6 +47,7 @@ from mimpc.fit.round_start import ROUND_STARTS, round_start_record, start_round
 from mimpc.fit.structure import Structure, checkpoint_structure, choose_structure
 from mimpc.io import to_jsonable
 from mimpc.problems import ParametricMIQP
+from mimpc.rates import rate_interval
 
 __all__ = ["SLACK_TOL", "FitConfig", "FitResult", "fit", "heldout_score"]
 
@@ -457,7 +458,9 @@ def _evaluate(problem: ParametricMIQP, path: Path, heldout: dict[str, dict[str, 
     for name, part in heldout.items():
         result = evaluate_arrays(ckpt, part, f"heldout-{name}")
         summary = dict(result["summary"])
-        summary["slack_rate"] = float(np.mean(result["per_instance"]["slack"] > SLACK_TOL) * 100)
+        needs_slack = result["per_instance"]["slack"] > SLACK_TOL
+        summary["slack_rate"] = float(np.mean(needs_slack) * 100)
+        summary["slack_rate_low"], summary["slack_rate_high"] = rate_interval(needs_slack)
         summary["score"] = heldout_score(summary)
         out[name] = summary
     summary = out["uniform"]
