@@ -394,3 +394,29 @@ def test_theta_box_bounds_broadcast_to_the_parameters_shape():
     )
     with pytest.raises(ValueError, match=r"theta_box\['f'\].*shape \(4, 2\)"):
         bad.sample_theta(p, "uniform", np.random.default_rng(0))
+
+
+def test_battery_example_equals_cvxpy_and_bills_the_grid():
+    """examples/battery_storage.py: one integer-only row per step (never charge and discharge at once), the
+    exact solve equals cvxpy's own, and the closed-loop stage cost is the step's bill, grid power included."""
+    ref = f"{ROOT / 'examples' / 'battery_storage.py'}:benchmark"
+    bench = load_benchmark(ref)
+    problem = bench.make_problem(horizon=4)
+    model = _module(ROOT / "examples" / "battery_storage.py", "battery_storage_model").battery_storage(horizon=4)
+    lay = problem.layout
+    assert len(problem.integer_rows) == 4 and bench.forecast == (1, 2)
+    for row in problem.integer_rows:  # mode[k, 0] + mode[k, 1] <= 1
+        assert np.count_nonzero(problem.G[row, : problem.n_x]) == 0 and problem.h[row] == pytest.approx(1.0)
+    rng = np.random.default_rng(5)
+    solver = make_solver("auto")
+    cfg = problem.config
+    for _ in range(3):
+        theta = bench.sample_theta(problem, "uniform", rng)
+        assert np.all((theta[1::2][:4] >= 0.5) & (theta[1::2][:4] <= 4.0))  # load column of the forecast
+        status, value = _cvxpy_solve(model, theta)
+        sol = solver.solve(problem, theta)
+        assert status == sol.status == "optimal" and sol.objective == pytest.approx(value, rel=1e-6, abs=1e-7)
+        u, d = sol.x[lay.input_index[0]], sol.delta[lay.delta_index[0]]
+        load, price = theta[1], theta[2]
+        bill = cfg.dt * price * (load + u[0] - u[1]) + cfg.wear * u @ u + cfg.mode_cost * d.sum()
+        assert problem.stage_cost(problem.initial_state(theta), u, d, theta) == pytest.approx(bill, rel=1e-9)

@@ -235,7 +235,21 @@ def test_gradients_match_cvxpylayers(name, infeasible, robot, tank, layers, cvx_
         assert rel.max() < 1e-4, rel
 
 
-@pytest.mark.parametrize("name,infeasible", [("robot", True), ("robot", False), ("tank", True), ("tank", False)])
+# The robot's full finite-difference Jacobians (the costliest checks of the default suite) run in the slow
+# suite; by default its gradients are checked against cvxpylayers (test_gradients_match_cvxpylayers, the same
+# robot instance kinds) and the layer's Jacobians by finite differences on the tank.
+ROBOT_GRADCHECK = pytest.mark.slow
+
+
+@pytest.mark.parametrize(
+    "name,infeasible",
+    [
+        pytest.param("robot", True, marks=ROBOT_GRADCHECK),
+        pytest.param("robot", False, marks=ROBOT_GRADCHECK),
+        ("tank", True),
+        ("tank", False),
+    ],
+)
 def test_gradcheck(name, infeasible, robot, tank, layers):
     p = robot if name == "robot" else tank
     rng = np.random.default_rng(4)

@@ -56,6 +56,13 @@ def tank_sl(tank_data, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def tank_lpae(tank_data, tmp_path_factory):
+    """A one-epoch LPAE checkpoint of the tank (read-only)."""
+    p, ds = tank_data
+    return train_lpae(p, ds, tmp_path_factory.mktemp("tank_lpae") / "lpae.pt", ONE_EPOCH, progress=False).checkpoint
+
+
+@pytest.fixture(scope="module")
 def robot_sl(robot_data, tmp_path_factory):
     """A one-epoch SL checkpoint of the small robot problem (read-only)."""
     p, ds = robot_data
@@ -124,7 +131,7 @@ def test_increments_head_trains_and_keeps_the_rate_limits(tank_data, tmp_path):
     assert summary["integer_violation_rate"] == 0.0 and summary["integer_accuracy"] > 0
 
 
-def test_tank_hybrid_and_lpae(tank_data, tmp_path):
+def test_tank_hybrid_and_lpae(tank_data, tank_lpae, tmp_path):
     """Trained checkpoints of both methods control the tank (how well they learned is not asserted
     here: one epoch each)."""
     p, ds = tank_data
@@ -133,8 +140,7 @@ def test_tank_hybrid_and_lpae(tank_data, tmp_path):
     ctrl = make_controller("hybrid", p, checkpoint=res.checkpoint)
     out = rollout.run(ThermalTankEnv(p, max_steps=10), ctrl, episodes=1, seed=0, progress=False)
     assert len(out.episodes[0].records) == 10
-    lp = train_lpae(p, ds, tmp_path / "lpae.pt", one, progress=False)
-    lp_ctrl = make_controller("lpae", p, checkpoint=lp.checkpoint)
+    lp_ctrl = make_controller("lpae", p, checkpoint=tank_lpae)
     a = lp_ctrl.act(ds.subset("test")["theta"][0])
     assert set(a) == {"u", "delta"} and np.all((a["u"] >= 0) & (a["u"] <= 8))
     assert lp_ctrl.last.plan.shape == (6, 2) and lp_ctrl.last.slack >= 0
@@ -284,14 +290,14 @@ def test_lpae_training_anneals_and_validates_at_one_weight(tank_data, tmp_path):
         assert last_weight > own_weight  # the weight that was used really is the last epoch's
 
 
-def test_evaluate_cli_writes_table_json_and_panels(tank_data, tank_sl, tmp_path, capsys):
+def test_evaluate_cli_writes_table_json_and_panels(tank_data, tank_sl, tank_lpae, tmp_path, capsys):
     import json
 
     from mimpc.cli import main
 
-    p, ds = tank_data
+    _, ds = tank_data
     a = SimpleNamespace(checkpoint=tank_sl)
-    b = train_lpae(p, ds, tmp_path / "b.pt", ONE_EPOCH, progress=False)
+    b = SimpleNamespace(checkpoint=tank_lpae)
     out = tmp_path / "eval"
     assert (
         main(
