@@ -12,6 +12,9 @@ the QPs, the certificate, building ``StepInfo``): what a control loop waits for.
 median of each component the controller reports in ``StepInfo.timings`` (network, QP,
 certificate, MIQP solver) and the overhead: the rest of the call (validation, bookkeeping).
 
+``--floors`` adds, for each certified controller, the floor of each part: its arithmetic alone
+(:mod:`mimpc.bench.floors`), and the exact controller's median over their sum.
+
 ``--method`` takes one learned method or a comma-separated list (``--method hybrid,lpae``). The
 QP-layer methods (``sl``, ``ssl``, ``hybrid``) are timed with both plan QP solvers (``qp=layer``:
 the QP layer's warm-started single-instance interior point; ``qp=daqp``); other methods (``lpae``,
@@ -20,6 +23,7 @@ solver-free) are timed once.
     mimpc bench step-latency --env robot_nav                  # shipped hybrid policy
     mimpc bench step-latency --env robot_nav --method hybrid,lpae
     mimpc bench step-latency --env robot_nav --method hybrid,hybrid+cert --rounds 3
+    mimpc bench step-latency --env robot_nav --method hybrid+cert --rounds 3 --floors
     mimpc bench step-latency --env thermal_tank --checkpoint runs/tank_hybrid.pt --data data/thermal_tank
     mimpc bench step-latency --method sl,lpae --checkpoint sl=runs/sl.pt --checkpoint lpae=runs/lpae.pt
 """
@@ -94,6 +98,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=positive_int,
         default=1,
         help="repeat every controller's block this many times, interleaved; report medians over rounds",
+    )
+    p.add_argument(
+        "--floors",
+        action="store_true",
+        help="also print each certified controller's floors: the network's products, DAQP's own solve, "
+        "the certificate's sparse product, alone (mimpc.bench.floors)",
     )
 
 
@@ -256,4 +266,27 @@ def cli(args: argparse.Namespace) -> int:
         "every controller on the same theta in this run"
     )
     print(format_table(rows, TABLE_COLUMNS))
+    if getattr(args, "floors", False):
+        print_floors(contenders, rows, thetas, episodes)
     return 0
+
+
+def print_floors(
+    contenders: Sequence[Any], rows: list[dict[str, Any]], thetas: np.ndarray, episodes: np.ndarray
+) -> None:
+    """The floors table of :mod:`mimpc.bench.floors` for the certified contenders, beside their measured parts."""
+    from mimpc.bench.floors import FLOOR_COLUMNS, component_floors
+    from mimpc.controllers import CERTIFIED_SUFFIX
+
+    exact = rows[0]["median_ms"]
+    table = []
+    for controller, row in zip(contenders, rows):
+        if not controller.name.endswith(CERTIFIED_SUFFIX):
+            continue
+        floors = component_floors(controller, thetas, episodes)
+        table.append({**row, **floors, "speedup_at_floor": exact / floors["floor_ms"]})
+    if not table:
+        print("\n--floors: no certified controller (NAME+cert) among --method")
+        return
+    print("\nfloors: each part's arithmetic alone (mimpc.bench.floors); overhead's floor is zero")
+    print(format_table(table, FLOOR_COLUMNS))

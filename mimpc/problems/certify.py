@@ -108,6 +108,11 @@ class PlanCertifier:
         self._G_int = sp.csr_matrix(problem.G[rows, problem.n_x :])
         self._h_int, self._Ht_int = problem.h[rows], problem.H_t[rows]
 
+    def worst(self, v: np.ndarray) -> float:
+        """The largest violation over every row at ``v = [x; delta; theta; 1]`` (float64; 0 when all
+        hold): one sparse product and a maximum, the arithmetic of :meth:`check`."""
+        return max(float(_matvec(self._signed, v).max(initial=0.0)), 0.0)
+
     def integer_rows_hold(self, delta: np.ndarray, theta: np.ndarray) -> bool:
         """Whether ``delta`` satisfies the integer-only rows and its bounds (no QP needed)."""
         if np.any(delta < self._lb_d) or np.any(delta > self._ub_d):
@@ -119,7 +124,7 @@ class PlanCertifier:
     def check(self, x: np.ndarray, delta: np.ndarray, theta: np.ndarray) -> Certificate:
         """Certify ``(x, delta)`` for ``theta`` (see the module docstring)."""
         v = np.concatenate((x, delta, theta, _ONE))
-        worst = max(float(_matvec(self._signed, v).max(initial=0.0)), 0.0)
+        worst = self.worst(v)
         if worst <= self.tol and bool(np.all(delta == np.rint(delta))):
             return Certificate(True, worst, "none")
         return self._failure(self._M @ v, delta)

@@ -63,10 +63,11 @@ class LeanSolution:
 
     ``mu`` are the multipliers of the continuous rows (computed on first access: the certified
     step rarely needs them), ``route`` says how the answer was found (``"exact"``,
-    ``"exact (Theorem 2)"``, ``"soft+elastic"``, ``"general"``).
+    ``"exact (Theorem 2)"``, ``"soft+elastic"``, ``"general"``); ``solver_seconds`` is DAQP's own
+    clock for an ``"exact"`` solve (the C solver alone, none of the Python around it), else None.
     """
 
-    __slots__ = ("status", "w", "route", "_mu", "_lam", "_rows")
+    __slots__ = ("status", "w", "route", "solver_seconds", "_mu", "_lam", "_rows")
 
     def __init__(
         self,
@@ -76,8 +77,9 @@ class LeanSolution:
         route: str,
         lam: np.ndarray | None = None,
         rows: slice | None = None,
+        solver_seconds: float | None = None,
     ) -> None:
-        self.status, self.w, self.route = status, w, route
+        self.status, self.w, self.route, self.solver_seconds = status, w, route, solver_seconds
         self._mu, self._lam, self._rows = mu, lam, rows
 
     @property
@@ -233,7 +235,9 @@ class LeanQP:
         w = np.asarray(w, dtype=float)
         if status != "optimal" or not np.all(np.isfinite(w)):
             return self._failed("error" if status == "optimal" else status, "exact")
-        return LeanSolution("optimal", w, None, "exact", lam=info["lam"], rows=self._cont)
+        return LeanSolution(
+            "optimal", w, None, "exact", lam=info["lam"], rows=self._cont, solver_seconds=info.get("solve_time")
+        )
 
     def relaxed(self, inst: LeanInstance, exact: LeanSolution | None = None) -> LeanSolution:
         """The relaxed QP of eq. (10); pass the :meth:`exact` result of the same instance if known."""
