@@ -58,3 +58,23 @@ def test_shipped_policy_quality(problem_name, method):
     assert s["integer_violation_rate"] <= max_int, s
     assert s["continuous_violation_rate"] <= max_cont, s
     assert np.isfinite(s["gap_mean"])
+
+
+def test_a_missing_policy_names_the_command_that_makes_one(capsys):
+    """A user's benchmark has no shipped policy: the message names its own --env reference (not a bare name that
+    --env cannot resolve), `mimpc fit`, and the CLI's --checkpoint METHOD=PATH."""
+    from pathlib import Path
+
+    from mimpc.cli import main
+    from mimpc.controllers import make_controller
+    from mimpc.problems import load_benchmark
+
+    ref = str(Path(__file__).resolve().parent / "data" / "lot_sizing.py") + ":benchmark"
+    problem = load_benchmark(ref).make_problem(horizon=3)
+    with pytest.raises(FileNotFoundError) as err:
+        make_controller("sl", problem)
+    message = str(err.value)
+    assert f"mimpc fit --env {problem.benchmark} --out DIR" in message and "--checkpoint sl=PATH" in message
+    assert load_benchmark(problem.benchmark).name == "lot_sizing"  # the reference it names resolves
+    assert main(["compare", "--env", ref, "--controllers", "miqp,sl", "--episodes", "1", "--no-plot"]) != 0
+    assert "mimpc fit --env" in capsys.readouterr().err

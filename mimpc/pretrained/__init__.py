@@ -16,10 +16,11 @@ def pretrained_path(problem: ParametricMIQP, method: str) -> Path:
     path = PRETRAINED_DIR / problem.name / f"{method}.pt"
     if not path.exists():
         have = available_pretrained().get(problem.name, [])
+        env = problem.benchmark or problem.name  # a user's benchmark is found by its file reference
         raise FileNotFoundError(
             f"no pretrained {method!r} policy for {problem.name} (shipped: {have or 'none'}); "
-            f"train one with `mimpc train --env {problem.name} --method {method}` "
-            "and pass checkpoint=PATH"
+            f"fit one with `mimpc fit --env {env} --out DIR` (or train one with `mimpc train --env {env} "
+            f"--method {method} ...`) and pass it as --checkpoint {method}=PATH (in Python: checkpoint=PATH)"
         )
     return path
 
