@@ -200,7 +200,7 @@ def cli(args: argparse.Namespace) -> int:
     import mimpc.envs  # noqa: F401
     from mimpc.commands.common import env_id_of
     from mimpc.controllers import make_controller
-    from mimpc.problems import make_problem
+    from mimpc.problems import benchmark_of, make_problem
     from mimpc.problems.samplers import sample_thetas
     from mimpc.solvers import make_solver
 
@@ -248,18 +248,9 @@ def cli(args: argparse.Namespace) -> int:
             f"{problem.name}, closed loop: {len(seeds)} episodes ({args.episodes} from the environment's resets"
             f"{', as many from sampled start, goal and velocity' if args.arbitrary_starts else ''})"
         )
-        print(
-            format_table(
-                rows,
-                COLUMNS
-                + [
-                    ("collisions", "collisions"),
-                    ("margin_entries", "margin entries"),
-                    ("goal", "goal"),
-                    ("cost", "cost / episode"),
-                ],
-            )
-        )
+        robot_columns = [("collisions", "collisions"), ("margin_entries", "margin entries"), ("goal", "goal")]
+        geometric = bool(benchmark_of(problem).closed_loop_columns)  # goal and collisions mean something
+        print(format_table(rows, COLUMNS + (robot_columns if geometric else []) + [("cost", "cost / episode")]))
     print(
         f"\nwall time {time.perf_counter() - start:.0f} s; 'viol. where feasible' counts applied plans breaking "
         f"an MIQP row by more than {PLAN_TOL:g} at theta where the MIQP is feasible (target 0)"
