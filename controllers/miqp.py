@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -11,6 +12,7 @@ from mimpc.controllers.fallback import coasting_plan, default_integers, shift_in
 from mimpc.problems import ParametricMIQP
 from mimpc.problems.certify import PlanCertifier
 from mimpc.qp.fixed import FixedQPSolver
+from mimpc.qp.lean import LeanQP
 from mimpc.solvers import make_solver
 
 __all__ = ["MIQPController"]
@@ -22,7 +24,13 @@ class MIQPController(Controller):
     """Exact MIQP controller with a documented safe fallback.
 
     Each step solves the MIQP for the observed theta. A proven-optimal solution, or a feasible
-    incumbent when the time limit stops the search (status ``"time_limit"``), is applied. When the
+    incumbent when the time limit stops the search (status ``"time_limit"``), is applied. Its plan
+    is checked against the problem's rows (:class:`~mimpc.problems.certify.PlanCertifier`): a
+    solver accepts integers within its integrality tolerance (a binary at 1e-5), so once they are
+    rounded its continuous part can break a row that couples them (a power allowed only while a
+    mode is on) by more than the certificate's tolerance; the plan is then re-solved as the
+    fixed-integer QP at the rounded integers, and the re-solved plan is applied when it passes
+    (``StepInfo.message`` says so). When the
     MIQP is infeasible or no incumbent exists, the controller applies the relaxed QP of eq. (10)
     with the last feasible integers shifted one step (or :func:`default_integers` before any feasible
     solve), flags ``StepInfo.fallback`` and says why in ``StepInfo.message``.
@@ -56,6 +64,7 @@ class MIQPController(Controller):
         self._relaxed: FixedQPSolver | None = None
         self._previous: np.ndarray | None = None
         self._certifier = PlanCertifier(problem)
+        self._lean: LeanQP | None = None  # the fixed-integer QP that re-solves a plan (built when first needed)
 
     def reset(self, seed: int | None = None) -> None:
         super().reset(seed)
@@ -65,23 +74,49 @@ class MIQPController(Controller):
         sol = self.solver.solve(self.problem, theta)
         if sol.status in _USABLE and sol.x is not None and sol.delta is not None:
             self._previous = sol.delta
+            x, objective, message = sol.x, sol.objective, f"{sol.solver}: {sol.message}".strip(": ")
+            timings = {"solver": sol.solve_time}
+            check = self._certifier.check(x, sol.delta, theta)
+            if not check.ok:
+                start = time.perf_counter()
+                polished = self._polish(theta, sol.delta)
+                timings["qp"] = time.perf_counter() - start
+                if polished is not None:
+                    x, objective = polished, float(self.problem.objective(polished, sol.delta, theta))
+                    message += (
+                        f"; its plan broke a row ({check.worst}) by {check.max_violation:.2g} at the rounded integers: "
+                        "re-solved as the fixed-integer QP"
+                    )
             info = StepInfo(
                 0.0,
                 sol.status,
                 integers=sol.delta,
-                x=sol.x,
-                plan=self.problem.require_layout().states(sol.x),
-                objective=sol.objective,
-                timings={"solver": sol.solve_time},
-                message=f"{sol.solver}: {sol.message}".strip(": "),
+                x=x,
+                plan=self.problem.require_layout().states(x),
+                objective=objective,
+                timings=timings,
+                message=message,
                 solver_status=sol.status,
                 solver=sol.solver,
                 source="exact",
             )
-            return solution_to_action(self.problem, sol.x, sol.delta), info
+            return solution_to_action(self.problem, x, sol.delta), info
         if not self.fallback:
             raise RuntimeError(f"MIQP {sol.status} for theta={theta.tolist()} and fallback is disabled")
         return self._fallback(theta, sol)
+
+    def _polish(self, theta: np.ndarray, delta: np.ndarray) -> np.ndarray | None:
+        """The plan of the fixed-integer QP (every row hard) at ``delta`` when it passes the
+        certificate, else None."""
+        if self._lean is None:
+            self._lean = LeanQP(self.problem)
+        self._lean.reset()  # a cold solve: the answer depends on this step alone
+        inst = self._lean.instance(theta, delta)
+        res = self._lean.exact(inst)
+        if not res.optimal:
+            return None
+        x = self._lean.plan(inst, res.w)
+        return x if self._certifier.check(x, delta, theta).ok else None
 
     def _fallback(self, theta: np.ndarray, sol: Any) -> tuple[Any, StepInfo]:
         if self._relaxed is None:

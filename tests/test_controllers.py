@@ -116,3 +116,39 @@ def test_plan_from_inputs_follows_the_dynamics():
     np.testing.assert_allclose(p.layout.states(x)[1], p.next_state(theta, u[0], delta[:1]))
     with pytest.raises(ValueError, match="inputs"):
         p.plan_from_inputs(theta, u[:3], delta)
+
+
+def test_miqp_plan_that_breaks_a_row_after_rounding_is_re_solved():
+    """A solver accepts a binary at 1e-5; rounded, its continuous part may break a row coupling them
+    by more than the certificate's tolerance: the controller re-solves the fixed-integer QP at the
+    rounded integers and applies that plan. A plan that already passes is applied as the solver gave it."""
+    import dataclasses
+
+    from mimpc.problems.certify import PlanCertifier
+
+    p = thermal_tank(horizon=4)
+    theta = np.r_[4.0, 1.8, np.zeros(8)]
+    exact = make_solver("auto").solve(p, theta)
+    ctrl = make_controller("miqp", p)
+    ctrl.act(theta)
+    np.testing.assert_array_equal(ctrl.last.x, exact.x)  # feasible as solved: untouched
+    assert "re-solved" not in ctrl.last.message and "qp" not in ctrl.last.timings
+
+    broken = exact.x.copy()
+    u0 = p.layout.input_index[0][0]
+    broken[u0] += 2.5e-5  # off by more than the certificate's 1e-6 (the dynamics no longer hold)
+
+    class Loose:  # the solver's answer with the continuous part a little off
+        def solve(self, problem, th):
+            return dataclasses.replace(exact, x=broken)
+
+    ctrl.solver = Loose()
+    certifier = PlanCertifier(p)
+    assert not certifier.check(broken, exact.delta, theta).ok
+    ctrl.act(theta)
+    info = ctrl.last
+    assert certifier.check(info.x, info.integers, theta).ok and info.certified
+    assert "broke a row (equality) by" in info.message and "re-solved as the fixed-integer QP" in info.message
+    np.testing.assert_array_equal(info.integers, exact.delta)
+    assert info.objective == pytest.approx(exact.objective, rel=1e-6)  # the same optimum, now feasible
+    assert info.timings["qp"] > 0
