@@ -158,6 +158,9 @@ def test_tiny_fit_of_unit_commitment(tmp_path, uc_fit, rounds_drawn):
     for kind in ("integer_violation", "slack", "lookahead_violation"):  # each rate with its 95 % interval
         assert held[f"{kind}_rate_low"] <= held[f"{kind}_rate"] <= held[f"{kind}_rate_high"]
     assert held["integer_violation_rate_high"] > 0  # none seen among finitely many: an upper bound, not 0
+    data = report["data"]  # the mix is judged once, on the data the fit keeps, and said in its own line
+    assert sum(data["samples_by_kind"].values()) == data["samples"]
+    assert bool(data["mix_warning"]) == any(line.startswith("data: the dataset's mix is") for line in lines)
     assert result.policy.exists() and result.card.exists() and result.figure.exists()
     assert any(line.startswith("round 0:") for line in lines)
     # the policy's integers satisfy every integer-only row on the held-out parameters

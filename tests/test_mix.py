@@ -193,3 +193,20 @@ def test_datasets_trained_together_keep_their_splits(small, mixed, tmp_path):
     )
     with pytest.raises(ValueError, match="different problems"):
         concat_datasets([mixed, load_dataset(other.path)])
+
+
+def test_a_mix_a_small_dataset_cannot_follow_is_recorded_and_warned_unless_asked_not_to(small, tmp_path, caplog):
+    """One shard holds one kind: 8 domain samples in one shard cannot be half expert. The metadata
+    says so either way; the warning is the caller's choice (``mimpc fit`` grows the data further and
+    judges the mix it keeps)."""
+    import logging
+
+    config = GenerationConfig(samples=8, seed=4, units_per_shard=8, mix=(("domain", 0.5), ("expert", 0.5)))
+    with caplog.at_level(logging.WARNING, logger="mimpc.generation.generate"):
+        quiet = generate(small, tmp_path / "quiet", config, progress=False, warn_mix=False)
+    assert "cannot follow the mix" in quiet.meta["mix_warning"]
+    assert not [r for r in caplog.records if "cannot follow the mix" in r.getMessage()]
+    with caplog.at_level(logging.WARNING, logger="mimpc.generation.generate"):
+        loud = generate(small, tmp_path / "loud", config, progress=False)
+    assert loud.meta["mix_warning"] == quiet.meta["mix_warning"]
+    assert [r for r in caplog.records if "cannot follow the mix" in r.getMessage()]

@@ -320,7 +320,9 @@ def _generate(run: _Run, folder: Path, samples: int, seed: int, mix: str, policy
         mix=parse_mix(mix),
         policy=policy,
     )
-    return generate(run.problem, folder, config, progress=progress, executor=executor)
+    # the base data grows by doubling: a small first size cannot follow the mix (a shard holds one
+    # kind), so the mix is judged once, on the data the fit keeps (see _grow_data)
+    return generate(run.problem, folder, config, progress=progress, executor=executor, warn_mix=False)
 
 
 def _base_data(run: _Run, progress: bool, executor: Any) -> dict[str, Any]:
@@ -362,11 +364,16 @@ def _grow_data(run: _Run, progress: bool, executor: Any) -> dict[str, Any]:
             stop = f"the data share ({cfg.data_share:g}) of the budget spent"
             break
         n = int(min(2 * n, have + affordable))
+    shortfall = ds.meta.get("mix_warning")
+    if shortfall:  # judged on the data the fit keeps, not on each size it grew through
+        run.echo(f"data: {shortfall}")
     return {
         "samples": len(ds),
         "good_turing": history,
         "stopped": stop,
         "mix": cfg.mix,
+        "samples_by_kind": ds.meta.get("samples_by_kind"),
+        "mix_warning": shortfall,
         "seconds_per_sample": per_sample,
     }
 

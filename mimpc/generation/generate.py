@@ -212,8 +212,14 @@ def generate(
     config: GenerationConfig,
     progress: bool | None = None,
     executor: Executor | None = None,
+    warn_mix: bool = True,
 ) -> ExpertDataset:
     """Generate (or resume) a dataset in ``out_dir`` and return it loaded.
+
+    A dataset whose kinds of samples miss the requested ``mix`` by more than a tenth (a shard holds
+    one kind) records why in its metadata (``mix_warning``) and, with ``warn_mix``, logs it as a
+    warning; a caller that grows the dataset further (``mimpc fit``) passes False and judges the
+    final mix itself.
 
     Shards are computed as tasks of ``executor`` (default: ``make_executor("local",
     config.workers)``), at most ``config.workers`` at a time, and written here; the dataset does
@@ -359,7 +365,8 @@ def generate(
         shortfall = mix_shortfall(config.mix, meta["samples_by_kind"])
         if shortfall:
             meta["mix_warning"] = shortfall
-            log.warning("%s", shortfall)
+            if warn_mix:
+                log.warning("%s", shortfall)
     meta_path.write_text(json.dumps(meta, indent=2))
     return load_dataset(out, problem)
 
