@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from mimpc.problems import ParametricMIQP, benchmark_of, first_step
-from mimpc.rates import paired_difference, rate_interval
+from mimpc.rates import paired_difference, paired_mean_difference, rate_interval
 
 __all__ = [
     "VIOLATION_TOL",
@@ -120,12 +120,17 @@ def paired_open_loop(per_a: dict[str, np.ndarray], per_b: dict[str, np.ndarray])
     """Rate differences ``b - a`` in percentage points of two policies evaluated on the same instances,
     each with its paired 95 % interval (:func:`mimpc.rates.paired_difference`):
     ``<kind>_rate_diff``, ``<kind>_rate_diff_low``, ``<kind>_rate_diff_high`` per kind of
-    :func:`open_loop_flags`."""
+    :func:`open_loop_flags`; with gaps, ``gap_mean_diff`` (and ``_low``, ``_high``): the mean gap's
+    difference over the instances where both are finite, with its bootstrap interval
+    (:func:`mimpc.rates.paired_mean_difference`)."""
     flags_a, flags_b = open_loop_flags(per_a), open_loop_flags(per_b)
     out: dict[str, float] = {}
     for kind in flags_a:
         d, low, high = paired_difference(flags_a[kind], flags_b[kind])
         out.update({f"{kind}_rate_diff": d, f"{kind}_rate_diff_low": low, f"{kind}_rate_diff_high": high})
+    if "gap_percent" in per_a and "gap_percent" in per_b:
+        d, low, high = paired_mean_difference(per_a["gap_percent"], per_b["gap_percent"])
+        out.update({"gap_mean_diff": d, "gap_mean_diff_low": low, "gap_mean_diff_high": high})
     return out
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mimpc import metrics
-from mimpc.rates import paired_difference, rate_interval
+from mimpc.rates import paired_difference, paired_mean_difference, rate_interval
 
 
 @pytest.mark.parametrize(("k", "n"), [(0, 10), (1, 10), (9, 100), (90, 985), (985, 985), (3, 7)])
@@ -118,7 +118,7 @@ def test_evaluate_prints_intervals_and_paired_differences(cli, tmp_path):
     argv = ["evaluate", "--checkpoint", shipped / "hybrid.pt", shipped / "sl.pt", "--sampler", "uniform"]
     code, printed, _ = cli([*argv, "--samples", "12", "--seed", "1", "--out", out, "--no-plot"])
     assert code == 0
-    assert "lookahead % [95 % CI]" in printed and "rate differences on the same" in printed
+    assert "lookahead % [95 % CI]" in printed and "differences on the same" in printed and "gap mean pts" in printed
     saved = json.loads((out / "evaluation.json").read_text())
     hybrid, sl = saved["rows"]
     (pair,) = saved["paired"]
@@ -127,3 +127,30 @@ def test_evaluate_prints_intervals_and_paired_differences(cli, tmp_path):
         assert hybrid[f"{kind}_rate_low"] <= hybrid[f"{kind}_rate"] <= hybrid[f"{kind}_rate_high"]
         assert pair[f"{kind}_rate_diff"] == pytest.approx(sl[f"{kind}_rate"] - hybrid[f"{kind}_rate"], abs=1e-9)
         assert pair[f"{kind}_rate_diff_low"] <= pair[f"{kind}_rate_diff"] <= pair[f"{kind}_rate_diff_high"]
+    assert pair["gap_mean_diff_low"] <= pair["gap_mean_diff"] <= pair["gap_mean_diff_high"]
+
+
+def test_paired_mean_difference_is_the_mean_of_the_differences_with_a_bootstrap_interval():
+    rng = np.random.default_rng(4)
+    n = 800
+    a = np.where(rng.random(n) < 0.7, 0.0, rng.exponential(0.3, n))  # gaps: mostly 0, a long tail
+    b = a + np.where(rng.random(n) < 0.2, 0.05, 0.0)
+    a[3], b[5] = np.nan, np.inf  # unscored instances are left out, pairwise
+    d, low, high = paired_mean_difference(a, b)
+    keep = np.isfinite(a) & np.isfinite(b)
+    assert d == pytest.approx(np.mean(b[keep] - a[keep]))
+    assert 0 < low < d < high  # b is worse on every changed instance: clearly positive
+    assert paired_mean_difference(a, b) == (d, low, high)  # seeded: the same interval every time
+    d2, low2, high2 = paired_mean_difference(b, a)
+    assert d2 == pytest.approx(-d)
+    assert paired_mean_difference(a, a)[1:] == (0.0, 0.0)
+    # against a normal interval of the differences, on data where the normal one is fine
+    x, y = rng.normal(0, 1, 2000), rng.normal(0.1, 1, 2000)
+    dd, lo, hi = paired_mean_difference(x, y)
+    se = np.std(y - x, ddof=1) / np.sqrt(2000)
+    assert lo == pytest.approx(dd - 1.96 * se, abs=0.15 * se) and hi == pytest.approx(dd + 1.96 * se, abs=0.15 * se)
+    with pytest.raises(ValueError, match="same instances"):
+        paired_mean_difference(np.zeros(3), np.zeros(4))
+    with pytest.raises(ValueError, match="resamples"):
+        paired_mean_difference(a, b, resamples=0)
+    assert all(np.isnan(v) for v in paired_mean_difference([np.nan], [1.0]))

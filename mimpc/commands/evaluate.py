@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 from mimpc.commands.argtypes import (
@@ -42,17 +43,17 @@ PAIRED_COLUMNS = [
     ("integer_violation_rate_diff_shown", "int. viol. pts [95 % CI]"),
     ("continuous_violation_rate_diff_shown", "cont. viol. pts [95 % CI]"),
     ("lookahead_violation_rate_diff_shown", "lookahead pts [95 % CI]"),
+    ("gap_mean_diff_shown", "gap mean pts [95 % CI]"),
 ]
 
 log = logging.getLogger(__name__)
 
 
-def with_intervals(row: dict, suffix: str) -> dict:
-    """``row`` with a printable ``<kind><suffix>_shown`` per rate kind: the value and its 95 % interval
-    (``<kind><suffix>_low`` / ``_high``), e.g. ``9.22 [8.45, 10.06]``."""
+def with_intervals(row: dict, keys: Sequence[str]) -> dict:
+    """``row`` with a printable ``<key>_shown`` for each of ``keys`` it has: the value and its 95 %
+    interval (``<key>_low`` / ``<key>_high``), e.g. ``9.22 [8.45, 10.06]``."""
     shown = dict(row)
-    for kind in RATE_KINDS:
-        key = f"{kind}{suffix}"
+    for key in keys:
         if key in row:
             value, low, high = (format_value(row.get(k)) for k in (key, f"{key}_low", f"{key}_high"))
             shown[f"{key}_shown"] = f"{value} [{low}, {high}]"
@@ -166,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
         for row, path in zip(rows, args.checkpoint):
             row["method"] = f"{row['method']} ({Path(path).stem})"
     print(source)
-    print(format_table([with_intervals(row, "_rate") for row in rows], COLUMNS))
+    print(format_table([with_intervals(row, [f"{k}_rate" for k in RATE_KINDS]) for row in rows], COLUMNS))
     paired = [
         {
             "method": row["method"],
@@ -176,8 +177,12 @@ def run(args: argparse.Namespace) -> int:
         for row, r in zip(rows[1:], results[1:])
     ]
     if paired:
-        print(f"\nrate differences on the same {rows[0]['n']} instances (paired: negative is fewer violations)")
-        print(format_table([with_intervals(row, "_rate_diff") for row in paired], PAIRED_COLUMNS))
+        print(
+            f"\ndifferences on the same {rows[0]['n']} instances (paired: negative is fewer violations, "
+            "a smaller mean gap)"
+        )
+        diffs = [f"{k}_rate_diff" for k in RATE_KINDS] + ["gap_mean_diff"]
+        print(format_table([with_intervals(row, diffs) for row in paired], PAIRED_COLUMNS))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     write_json(
