@@ -38,6 +38,7 @@ TABLE_COLUMNS = [
     ("integer_violation_rate", "int. viol. %"),
     ("continuous_violation_rate", "cont. viol. %"),
     ("cost_ratio", "cost ratio"),
+    ("cost_vs_exact", "cost vs exact % [95 % CI]"),
     ("fallback_steps", "fallback"),
     ("unsolved_steps", "QP unconv."),
     ("certified_rate", "certified %"),
@@ -47,6 +48,13 @@ TABLE_COLUMNS = [
     ("source_exact_rate", "exact %"),
     ("ood_steps", "OOD steps"),
 ]
+
+
+def _with_interval(summary: dict[str, Any], key: str) -> str | None:
+    """``value [low, high]`` of a summary figure with its interval, None without a reference."""
+    if key not in summary or not np.isfinite(summary[key]):
+        return None
+    return f"{summary[key]:+.2f} [{summary[key + '_low']:+.2f}, {summary[key + '_high']:+.2f}]"
 
 
 def table_columns(problem: ParametricMIQP) -> list[tuple[str, str]]:
@@ -139,6 +147,11 @@ def compare_controllers(
             "delta_rate_violation_steps": s["delta_rate_violation_steps"],
             "lookahead_rate": 100.0 * s["lookahead_violation_steps"] / max(s["steps"], 1),
             "cost_ratio": s.get("cost_ratio_median", float("nan")),
+            "cost_vs_exact": _with_interval(s, "cost_vs_reference_pct"),
+            **{
+                f"cost_vs_exact_pct{end}": s.get(f"cost_vs_reference_pct{end}", float("nan"))
+                for end in ("", "_low", "_high")
+            },
             "cost_mean": s["cumulative_cost_mean"],
             "fallback_steps": s["fallback_steps"],
             "unsolved_steps": s["unsolved_steps"],

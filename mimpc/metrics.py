@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from mimpc.problems import ParametricMIQP, benchmark_of, first_step
-from mimpc.rates import paired_difference, paired_mean_difference, rate_interval
+from mimpc.rates import paired_difference, paired_mean_difference, paired_relative_difference, rate_interval
 
 __all__ = [
     "VIOLATION_TOL",
@@ -271,7 +271,10 @@ def summarize_closed_loop(
     episodes: Sequence[dict[str, Any]], reference: Sequence[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
     """Aggregate :func:`episode_metrics` over episodes; with ``reference`` (the exact controller's
-    episodes on the same seeds, same order) add the median per-episode cost ratio."""
+    episodes on the same seeds, same order) add the median and mean per-episode cost ratio and
+    ``cost_vs_reference_pct``: how much the total cost exceeds the reference's, in percent, with its
+    paired bootstrap interval (``_low``, ``_high``; :func:`mimpc.rates.paired_relative_difference`:
+    the episodes are independent draws)."""
     n = len(episodes)
     out: dict[str, Any] = {"episodes": n}
     out["terminated"] = int(sum(e["terminated"] for e in episodes))
@@ -309,6 +312,10 @@ def summarize_closed_loop(
         ]
         out["cost_ratio_median"] = float(np.median(ratios)) if ratios else float("nan")
         out["cost_ratio_mean"] = float(np.mean(ratios)) if ratios else float("nan")
+        pct, low, high = paired_relative_difference(
+            [r["cumulative_cost"] for r in reference], [e["cumulative_cost"] for e in episodes]
+        )
+        out.update(cost_vs_reference_pct=pct, cost_vs_reference_pct_low=low, cost_vs_reference_pct_high=high)
     return out
 
 

@@ -11,7 +11,10 @@ policies (or a policy and a target) cannot be told apart by their rates alone.
   disagree widen: far tighter than comparing two separate intervals;
 * :func:`paired_mean_difference`: the difference of two means over the same instances (e.g. the
   optimality gap), with a percentile bootstrap interval of the per-instance differences (gaps are
-  mostly zero with a long tail, where a normal interval would mislead).
+  mostly zero with a long tail, where a normal interval would mislead);
+* :func:`paired_relative_difference`: how much larger a total is than a reference total over the
+  same instances, in percent (a controller's episode costs against the exact controller's on the
+  same seeds), with a paired bootstrap interval.
 
 Both return percent (points for the difference) and assume independent instances, which holds for
 parameters drawn by a sampler, not for the steps of one closed-loop episode.
@@ -23,7 +26,7 @@ import math
 
 import numpy as np
 
-__all__ = ["Z95", "rate_interval", "paired_difference", "paired_mean_difference"]
+__all__ = ["Z95", "rate_interval", "paired_difference", "paired_mean_difference", "paired_relative_difference"]
 
 Z95 = 1.959963984540054
 """The standard normal quantile of a two-sided 95 % interval."""
@@ -86,12 +89,38 @@ def paired_mean_difference(
     a, b = np.asarray(values_a, dtype=float), np.asarray(values_b, dtype=float)
     if a.ndim != 1 or a.shape != b.shape:
         raise ValueError(f"the two value arrays must be 1-D over the same instances, got {a.shape} and {b.shape}")
-    if isinstance(resamples, bool) or not isinstance(resamples, (int, np.integer)) or resamples < 1:
-        raise ValueError(f"resamples must be a positive integer, got {resamples!r}")
     d = (b - a)[np.isfinite(a) & np.isfinite(b)]
     if d.size == 0:
+        _bootstrap_indices(1, resamples, seed)  # the argument is checked either way
         return float("nan"), float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    means = d[rng.integers(0, d.size, size=(int(resamples), d.size))].mean(axis=1)
+    means = d[_bootstrap_indices(d.size, resamples, seed)].mean(axis=1)
     low, high = np.percentile(means, [2.5, 97.5])
     return float(d.mean()), float(low), float(high)
+
+
+def _bootstrap_indices(n: int, resamples: int, seed: int) -> np.ndarray:
+    if isinstance(resamples, bool) or not isinstance(resamples, (int, np.integer)) or resamples < 1:
+        raise ValueError(f"resamples must be a positive integer, got {resamples!r}")
+    return np.random.default_rng(seed).integers(0, n, size=(int(resamples), n))
+
+
+def paired_relative_difference(
+    reference: np.ndarray | list, values: np.ndarray | list, resamples: int = 2000, seed: int = 0
+) -> tuple[float, float, float]:
+    """``(percent, low, high)``: ``100 (sum(values) - sum(reference)) / |sum(reference)|`` over the
+    instances where both are finite (e.g. one episode cost each, on the same seeds), with the 95 %
+    percentile bootstrap interval of resampled instances (pairs kept together, ``resamples`` draws
+    from ``seed``). NaN where the reference total is zero."""
+    a, b = np.asarray(reference, dtype=float), np.asarray(values, dtype=float)
+    if a.ndim != 1 or a.shape != b.shape:
+        raise ValueError(f"the two value arrays must be 1-D over the same instances, got {a.shape} and {b.shape}")
+    keep = np.isfinite(a) & np.isfinite(b)
+    a, b = a[keep], b[keep]
+    if a.size == 0 or a.sum() == 0:
+        return float("nan"), float("nan"), float("nan")
+    idx = _bootstrap_indices(a.size, resamples, seed)
+    ra, rb = a[idx].sum(axis=1), b[idx].sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        draws = 100.0 * (rb - ra) / np.abs(ra)
+    low, high = np.nanpercentile(draws, [2.5, 97.5])
+    return float(100.0 * (b.sum() - a.sum()) / abs(a.sum())), float(low), float(high)

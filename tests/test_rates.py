@@ -154,3 +154,35 @@ def test_paired_mean_difference_is_the_mean_of_the_differences_with_a_bootstrap_
     with pytest.raises(ValueError, match="resamples"):
         paired_mean_difference(a, b, resamples=0)
     assert all(np.isnan(v) for v in paired_mean_difference([np.nan], [1.0]))
+
+
+def test_paired_relative_difference_of_totals():
+    from mimpc.rates import paired_relative_difference
+
+    rng = np.random.default_rng(5)
+    exact = rng.uniform(900, 1100, 60)
+    learned = exact * rng.uniform(1.0, 1.02, 60)  # every episode up to 2 % dearer
+    pct, low, high = paired_relative_difference(exact, learned)
+    assert pct == pytest.approx(100 * (learned.sum() - exact.sum()) / exact.sum())
+    assert 0 < low < pct < high < 2
+    assert paired_relative_difference(exact, learned) == (pct, low, high)  # seeded
+    assert paired_relative_difference(exact, exact) == (0.0, 0.0, 0.0)
+    neg = -exact  # negative totals (a bill that earns): relative to the reference's magnitude
+    assert paired_relative_difference(neg, neg + 10)[0] == pytest.approx(100 * 600 / exact.sum())
+    assert all(np.isnan(v) for v in paired_relative_difference([0.0, 0.0], [1.0, 2.0]))
+    with pytest.raises(ValueError, match="same instances"):
+        paired_relative_difference(np.ones(3), np.ones(2))
+
+
+def test_closed_loop_summary_gives_the_cost_against_the_reference_with_its_interval():
+    episodes = [
+        {"cumulative_cost": c, "terminated": True, "goal_reached": None, "steps_to_goal": None}
+        for c in (11.0, 22.0, 33.0)
+    ]
+    reference = [
+        {"cumulative_cost": c, "terminated": True, "goal_reached": None, "steps_to_goal": None}
+        for c in (10.0, 20.0, 30.0)
+    ]
+    s = metrics.summarize_closed_loop(episodes, reference)
+    assert s["cost_vs_reference_pct"] == pytest.approx(10.0)
+    assert s["cost_vs_reference_pct_low"] <= 10.0 + 1e-9 and s["cost_vs_reference_pct_high"] >= 10.0 - 1e-9
