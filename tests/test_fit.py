@@ -414,3 +414,38 @@ def test_closed_loop_heldout_follows_the_plant():
         assert obj == pytest.approx(problem.objective(x, d, t))
     with pytest.raises(ValueError, match="n must be a positive integer"):
         exact_episode_states(problem, 0, seed=5)
+
+
+def test_rounds_figure_draws_intervals_where_the_report_has_them(tmp_path):
+    """Rates with ``_low``/``_high`` get error bars; an older report without them still draws."""
+    from matplotlib import pyplot as plt
+
+    from mimpc.fit import card
+
+    with_ci = {
+        "integer_violation_rate": 0.0,
+        "slack_rate": 9.2,
+        "slack_rate_low": 8.4,
+        "slack_rate_high": 10.1,
+        "gap_median": 0.1,
+    }
+    old = {"integer_violation_rate": 0.0, "slack_rate": 8.0, "gap_median": 0.09}
+    rounds = [
+        {"round": 0, "kept": "sl", "candidates": {"sl": with_ci, "hybrid": old}},
+        {"round": 1, "kept": "hybrid", "candidates": {"sl": old, "hybrid": with_ci}},
+    ]
+    figures = []
+    real = card.new_figure
+
+    def keep(*args, **kw):
+        fig, axes = real(*args, **kw)
+        figures.append(fig)
+        return fig, axes
+
+    from unittest import mock
+
+    with mock.patch.object(card, "new_figure", keep):
+        assert card.draw_rounds(rounds, tmp_path / "rounds.png").exists()
+    slack_axes = figures[0].axes[1]
+    assert len(slack_axes.containers) == 2  # one error-bar set per method, at the rounds that have intervals
+    plt.close(figures[0])
