@@ -4,7 +4,8 @@ Everything comes from the :class:`~mimpc.problems.benchmark.Benchmark` and its p
 start from the benchmark's ``starts`` sampler (or ``reset(options={"theta": ...})``), the plant
 is the problem's own equality rows (:meth:`~mimpc.problems.ParametricMIQP.next_state`), theta
 moves on by the benchmark's ``advance`` hook, which also ends an episode (returns None, reported
-as ``is_success``), and the reward is minus the problem's stage cost: the config's ``stage_cost``
+as ``is_success`` where the benchmark has a goal,
+:attr:`~mimpc.problems.benchmark.Benchmark.has_goal`), and the reward is minus the problem's stage cost: the config's ``stage_cost``
 when it defines one, else the one read off the problem's own objective
 (:func:`mimpc.problems.first_step.derived_stage_cost`).
 
@@ -134,6 +135,8 @@ class BenchmarkEnv(MPCEnv):
             "action_clipped": bool(np.any(removed != 0)),  # clip_to_box ignores round-off (CLIP_TOL)
             "clip_amount": float(np.linalg.norm(removed)),
         }
+        if not self.benchmark.has_goal:  # episodes end only at their length: no goal to report
+            info.pop("is_success")
         if not p.integer_inputs:
             info.pop("delta")
         return self._theta.copy(), -cost, terminated, truncated, info

@@ -250,6 +250,8 @@ class _BenchmarkLanes(VectorEnv):
                 "action_clipped": bool(np.any(removed[i] != 0)),
                 "clip_amount": _norm(removed[i]),
             }
+            if not env.benchmark.has_goal:  # as the single environment: no goal to report
+                info.pop("is_success")
             if integer:
                 info["delta"] = delta[i].copy()
             infos.append(info)

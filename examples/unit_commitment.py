@@ -147,6 +147,7 @@ benchmark = Benchmark(
     build_from_config=build_unit_commitment,
     sample_theta=sample_theta,
     advance=advance,
+    goal=False,  # the advance never ends an episode: it runs its 30 steps, there is no goal to reach
     unit="instances",
     episode_steps=30,
     forecast=(1, 1),

@@ -165,3 +165,31 @@ def test_a_problem_of_a_benchmark_file_unpickles_in_a_fresh_process():
     out = subprocess.run([sys.executable, "-c", code], input=pickle.dumps(problem), capture_output=True, timeout=300)
     assert out.returncode == 0, out.stderr.decode()[-500:]
     assert out.stdout.decode().split() == [problem.fingerprint(), "4"]
+
+
+def test_a_benchmark_without_a_goal_reports_none(tmp_path):
+    """Episodes that end only at their length have no goal: no ``is_success``, and closed-loop results
+    say nothing of goals (rather than "goal reached 0 of N"); a benchmark whose advance ends episodes
+    (the cart reaching its target) reports them, single and batched alike."""
+    from mimpc.controllers import make_controller
+    from mimpc.rollout import run
+    from mimpc.rollout_batch import run_batch
+
+    battery = load_benchmark(str(EXAMPLE.parent / "battery_storage.py") + ":benchmark")
+    cart = load_benchmark(str(EXAMPLE) + ":benchmark")
+    uc = load_benchmark(str(EXAMPLE.parent / "unit_commitment.py") + ":benchmark")
+    assert (
+        not battery.has_goal and cart.has_goal and not uc.has_goal
+    )  # from_cvxpy's default advance / a hook / goal=False
+    assert not Benchmark(name="x").has_goal and Benchmark(name="x", advance=lambda p, t, s: None).has_goal
+    assert not Benchmark(name="x", advance=lambda p, t, s: None, goal=False).has_goal
+
+    problem = battery.build()
+    env = gym.make("mimpc/Benchmark-v0", benchmark=battery.ref, max_steps=2)
+    controller = make_controller("miqp", problem)
+    for result in (
+        run(env, controller, 2, seed=3, progress=False),
+        run_batch(env, controller, 2, seed=3, batch=2, progress=False),
+    ):
+        assert all("is_success" not in r for ep in result.episodes for r in ep.records)
+        assert result.summary()["goal_reached"] is None

@@ -72,6 +72,11 @@ class Benchmark:
         ``advance(problem, theta, next_state) -> next theta``, or None when the episode ends
         (goal reached): how the part of theta that is not the state moves on in closed loop.
         Default: the state part of theta (the first ``n_state`` entries) is replaced, the rest kept.
+    goal : bool, optional
+        Whether an episode can end by reaching a goal (``advance`` returning None); closed-loop
+        results then report which episodes reached it. None (default): when an ``advance`` hook is
+        given. A benchmark without one (episodes end only at their length) reports no goal, rather
+        than "goal reached 0 of N".
     unit : str
         What one unit of expert data is: ``"episodes"`` (closed loop from a ``starts`` theta) or
         ``"instances"`` (independent ``starts`` theta).
@@ -115,6 +120,7 @@ class Benchmark:
     build_from_config: Callable[[Any], ParametricMIQP] | None = None
     sample_theta: Callable[[ParametricMIQP, str, np.random.Generator], np.ndarray] | None = None
     advance: Callable[[ParametricMIQP, np.ndarray, np.ndarray], np.ndarray | None] | None = None
+    goal: bool | None = None
     unit: str = "episodes"
     episode_steps: int = 100
     default_integers: Callable[[ParametricMIQP, np.ndarray], np.ndarray] | None = None
@@ -168,6 +174,11 @@ class Benchmark:
         if self.default_integers is not None:
             return np.asarray(self.default_integers(problem, theta), dtype=float)
         return np.array(problem.lb_d, dtype=float)
+
+    @property
+    def has_goal(self) -> bool:
+        """Whether episodes can end by reaching a goal (:attr:`goal`, else whether ``advance`` is given)."""
+        return self.advance is not None if self.goal is None else bool(self.goal)
 
     def next_theta(self, problem: ParametricMIQP, theta: np.ndarray, next_state: np.ndarray) -> np.ndarray | None:
         """Theta after the plant moved to ``next_state`` (the hook, else the state part replaced)."""

@@ -179,7 +179,9 @@ def cvxpy_benchmark(
     an already converted :class:`ParametricMIQP` named ``name``. ``sample_theta`` (the hook) or
     ``theta_box`` (uniform boxes per parameter name) says where theta comes from. ``forecast``
     names a parameter of shape ``(H, channels)``: the temporal encoder reads it, and the default
-    ``advance`` shifts it by one step. Other keywords are :class:`Benchmark` fields.
+    ``advance`` shifts it by one step. Without an ``advance`` of the user's, episodes end only at
+    their length, so the benchmark reports no goal (``goal=False`` unless given). Other keywords are
+    :class:`Benchmark` fields.
     ``benchmark_class`` is the class built (``Benchmark.from_cvxpy`` passes its own).
     """
     from mimpc.problems.cvxpy_model import from_cvxpy
@@ -252,5 +254,5 @@ def cvxpy_benchmark(
         sample_theta=sample_theta if theta_box is None else box_sampler(theta_box),
         advance=advance or default_advance,
         forecast=forecast_field,
-        **fields_,
+        **{"goal": advance is not None, **fields_},  # the default advance never ends an episode
     )
