@@ -345,6 +345,53 @@ def test_round_start_best_goes_on_from_the_best_round(tmp_path, uc_fit, monkeypa
         assert load_checkpoint(later["sl"], problem).payload["init_from"] == zero["sl"]  # the trainer's own record
     assert report["config"]["round_start"] == "best"
     assert [[r["round"] for r in rounds] for rounds in rounds_drawn] == [[0, 1, 2]]
+    # each later round against the best earlier one, paired on the same held-out instances
+    assert zero["vs_best"] is None
+    for later in (one, two):
+        vs = later["vs_best"]
+        assert vs["round"] == 0 and vs["low"] <= vs["difference"] <= vs["high"]
+
+
+def test_paired_score_difference_resamples_both_sets(tmp_path):
+    from mimpc.fit.score import heldout_score, paired_score_difference, save_instance_scores
+
+    rng = np.random.default_rng(0)
+
+    def policy(slack_rate, gap_scale):
+        return {
+            name: {
+                "integer": np.zeros(n, bool),
+                "slack": rng.random(n) < slack_rate,
+                "gap": np.where(rng.random(n) < 0.6, 0.0, rng.exponential(gap_scale, n)),
+            }
+            for name, n in (("uniform", 400), ("closed_loop", 300))
+        }
+
+    good, bad = policy(0.05, 0.1), policy(0.15, 0.3)
+    a = save_instance_scores(tmp_path / "a.npz", good)
+    b = save_instance_scores(tmp_path / "b.npz", bad)
+
+    def score(sets):  # the fit's own formula, set by set
+        return sum(
+            heldout_score(
+                {
+                    "integer_violation_rate": 100 * p["integer"].mean(),
+                    "slack_rate": 100 * p["slack"].mean(),
+                    "gap_median": float(np.median(p["gap"])),
+                    "gap_mean": float(np.mean(p["gap"])),
+                }
+            )
+            for p in sets.values()
+        )
+
+    expected = score(bad) - score(good)
+    d, low, high = paired_score_difference(a, b)
+    assert d == pytest.approx(expected)
+    assert 0 < low < d < high  # clearly worse
+    assert paired_score_difference(a, a) == (0.0, 0.0, 0.0)
+    other = save_instance_scores(tmp_path / "c.npz", {"uniform": good["uniform"]})
+    with pytest.raises(ValueError, match="same held-out instances"):
+        paired_score_difference(a, other)
 
 
 def test_start_round_picks_the_best_or_the_last():

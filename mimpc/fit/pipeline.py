@@ -44,6 +44,7 @@ import numpy as np
 from mimpc.fit.coverage import good_turing, strategies
 from mimpc.fit.identity import fit_identity, resumed_identity
 from mimpc.fit.round_start import ROUND_STARTS, round_start_record, start_round
+from mimpc.fit.score import heldout_score, instance_scores, paired_score_difference, save_instance_scores
 from mimpc.fit.structure import Structure, checkpoint_structure, choose_structure
 from mimpc.io import to_jsonable
 from mimpc.problems import ParametricMIQP
@@ -174,16 +175,6 @@ class FitResult:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
-def heldout_score(summary: dict[str, Any]) -> float:
-    """Integer-only violation rate + slack rate + max(median gap, 0) + max(mean gap, 0), percent
-    (lower is better; a gap that is not finite counts 100)."""
-    score = float(summary["integer_violation_rate"] + summary["slack_rate"])
-    for key in ("gap_median", "gap_mean"):
-        gap = summary.get(key, float("nan"))
-        score += 100.0 if not np.isfinite(gap) else max(gap, 0.0)
-    return score
-
-
 class _Run:
     """The state of one fit in ``out`` (``state.json``), its clock and its budget."""
 
@@ -289,6 +280,7 @@ def _fit(run: _Run, config: FitConfig, progress: bool, executor: Any, echo: Call
             stopped = "budget spent"
             break
         record = _round(run, k, structure, folders, rounds, heldout, progress, executor)
+        record["vs_best"] = _against_best(rounds, record)
         run.done(f"round_{k}", record)
         rounds.append(record)
         if record["data"]:
@@ -299,7 +291,8 @@ def _fit(run: _Run, config: FitConfig, progress: bool, executor: Any, echo: Call
             f"round {k}: {record['samples']} samples, kept {record['kept']}: integer-only violations "
             f"{m['integer_violation_rate']:.1f} %, slack {m['slack_rate']:.1f} %, median gap "
             f"{m['gap_median']:.2f} % (closed-loop states: slack {c['slack_rate']:.1f} %, mean gap "
-            f"{c['gap_mean']:.2f} %; score {record['score']:.2f}; {record['seconds']:.0f} s, "
+            f"{c['gap_mean']:.2f} %; score {record['score']:.2f}{_versus(record.get('vs_best'))}; "
+            f"{record['seconds']:.0f} s, "
             f"{run.elapsed() / 60:.1f} of {config.budget_minutes:g} min)"
         )
         k += 1
@@ -461,9 +454,10 @@ def _evaluate(problem: ParametricMIQP, path: Path, heldout: dict[str, dict[str, 
     from mimpc.training.evaluate import evaluate_arrays
 
     ckpt = load_checkpoint(path, problem)
-    out = {}
+    out, instances = {}, {}
     for name, part in heldout.items():
         result = evaluate_arrays(ckpt, part, f"heldout-{name}")
+        instances[name] = instance_scores(result["per_instance"], SLACK_TOL)
         summary = dict(result["summary"])
         needs_slack = result["per_instance"]["slack"] > SLACK_TOL
         summary["slack_rate"] = float(np.mean(needs_slack) * 100)
@@ -473,7 +467,32 @@ def _evaluate(problem: ParametricMIQP, path: Path, heldout: dict[str, dict[str, 
     summary = out["uniform"]
     summary["closed_loop"] = {k: v for k, v in out["closed_loop"].items() if isinstance(v, (int, float))}
     summary["score"] = out["uniform"]["score"] + out["closed_loop"]["score"]
+    save_instance_scores(instance_file(path), instances)  # for the paired comparison of rounds
     return summary
+
+
+def instance_file(policy: str | Path) -> Path:
+    """Where a fit keeps what its held-out score read of each instance for ``policy``."""
+    return Path(policy).with_suffix(".heldout.npz")
+
+
+def _against_best(rounds: list[dict[str, Any]], record: dict[str, Any]) -> dict[str, Any] | None:
+    """``record``'s kept policy against the best earlier round's: the score difference and its
+    paired 95 % interval (:func:`mimpc.fit.score.paired_score_difference`), None without one."""
+    if not rounds:
+        return None
+    best = min(rounds, key=lambda r: r["score"])
+    a, b = instance_file(best["policy"]), instance_file(record["policy"])
+    if not (a.exists() and b.exists()):  # a round of a fit from before the files were kept
+        return None
+    d, low, high = paired_score_difference(a, b)
+    return {"round": int(best["round"]), "difference": d, "low": low, "high": high}
+
+
+def _versus(vs: dict[str, Any] | None) -> str:
+    if not vs:
+        return ""
+    return f" ({vs['difference']:+.2f} [{vs['low']:+.2f}, {vs['high']:+.2f}] against round {vs['round']})"
 
 
 def _train(run: _Run, method: str, folders: list[str], path: Path, structure: Structure, **kw: Any) -> None:
