@@ -193,3 +193,16 @@ def test_a_benchmark_without_a_goal_reports_none(tmp_path):
     ):
         assert all("is_success" not in r for ep in result.episodes for r in ep.records)
         assert result.summary()["goal_reached"] is None
+
+
+def test_the_built_in_benchmarks_say_whether_they_have_a_goal():
+    """The robot's advance ends an episode at its goal; the thermal tank's only shifts the forecast, so
+    its episodes through the generic environment report no goal (not "goal reached 0 of N")."""
+    from mimpc.controllers import make_controller
+    from mimpc.rollout import run
+
+    assert load_benchmark("robot_nav").has_goal and not load_benchmark("thermal_tank").has_goal
+    env = gym.make("mimpc/Benchmark-v0", benchmark="thermal_tank", max_steps=2)
+    result = run(env, make_controller("miqp", env.unwrapped.problem), 1, seed=3, progress=False)
+    assert all("is_success" not in r for ep in result.episodes for r in ep.records)
+    assert result.summary()["goal_reached"] is None
