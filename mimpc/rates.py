@@ -16,7 +16,7 @@ policies (or a policy and a target) cannot be told apart by their rates alone.
   same instances, in percent (a controller's episode costs against the exact controller's on the
   same seeds), with a paired bootstrap interval.
 
-Both return percent (points for the difference) and assume independent instances, which holds for
+All return percent (points for a difference) and assume independent instances, which holds for
 parameters drawn by a sampler, not for the steps of one closed-loop episode.
 """
 
@@ -110,7 +110,8 @@ def paired_relative_difference(
     """``(percent, low, high)``: ``100 (sum(values) - sum(reference)) / |sum(reference)|`` over the
     instances where both are finite (e.g. one episode cost each, on the same seeds), with the 95 %
     percentile bootstrap interval of resampled instances (pairs kept together, ``resamples`` draws
-    from ``seed``). NaN where the reference total is zero."""
+    from ``seed``). NaN where the reference total is zero; an end of the interval is infinite where
+    enough draws' reference totals are zero (costs of both signs)."""
     a, b = np.asarray(reference, dtype=float), np.asarray(values, dtype=float)
     if a.ndim != 1 or a.shape != b.shape:
         raise ValueError(f"the two value arrays must be 1-D over the same instances, got {a.shape} and {b.shape}")
@@ -122,5 +123,8 @@ def paired_relative_difference(
     ra, rb = a[idx].sum(axis=1), b[idx].sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         draws = 100.0 * (rb - ra) / np.abs(ra)
-    low, high = np.nanpercentile(draws, [2.5, 97.5])
+    if np.isfinite(draws).all():
+        low, high = np.percentile(draws, [2.5, 97.5])
+    else:  # a draw's reference total is 0 (costs of both signs): no interpolation between infinities (a NaN)
+        low, high = np.nanpercentile(draws, 2.5, method="lower"), np.nanpercentile(draws, 97.5, method="higher")
     return float(100.0 * (b.sum() - a.sum()) / abs(a.sum())), float(low), float(high)

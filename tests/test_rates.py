@@ -170,6 +170,10 @@ def test_paired_relative_difference_of_totals():
     neg = -exact  # negative totals (a bill that earns): relative to the reference's magnitude
     assert paired_relative_difference(neg, neg + 10)[0] == pytest.approx(100 * 600 / exact.sum())
     assert all(np.isnan(v) for v in paired_relative_difference([0.0, 0.0], [1.0, 2.0]))
+    # costs of both signs: some draws' reference total is 0 (their ratio infinite); the interval still
+    # holds the point, unbounded where it must be, never NaN
+    pct, low, high = paired_relative_difference([1.0, -1.0, 0.5], [1.0, 1.0, 1.0])
+    assert pct == pytest.approx(500.0) and low <= pct <= high == np.inf
     with pytest.raises(ValueError, match="same instances"):
         paired_relative_difference(np.ones(3), np.ones(2))
 
