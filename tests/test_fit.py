@@ -3,6 +3,7 @@ of the two example problems end to end (report, policy loading with the certifie
 integer-only rows held on the held-out set, resume, refused settings)."""
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -389,6 +390,13 @@ def test_paired_score_difference_resamples_both_sets(tmp_path):
     assert d == pytest.approx(expected)
     assert 0 < low < d < high  # clearly worse
     assert paired_score_difference(a, a) == (0.0, 0.0, 0.0)
+    # a policy with a single scored gap: most draws have none (a score of 100 each, as heldout_score), silently
+    sparse = {"uniform": dict(good["uniform"], gap=np.where(np.arange(400) == 0, 1.0, np.nan))}
+    c = save_instance_scores(tmp_path / "sparse.npz", sparse)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        d, low, high = paired_score_difference(c, c)
+    assert (d, low, high) == (0.0, 0.0, 0.0)
     other = save_instance_scores(tmp_path / "c.npz", {"uniform": good["uniform"]})
     with pytest.raises(ValueError, match="same held-out instances"):
         paired_score_difference(a, other)
