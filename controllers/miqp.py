@@ -81,12 +81,12 @@ class MIQPController(Controller):
                 start = time.perf_counter()
                 polished = self._polish(theta, sol.delta)
                 timings["qp"] = time.perf_counter() - start
+                broke = f"; its plan broke a row ({check.worst}) by {check.max_violation:.2g} at the rounded integers"
                 if polished is not None:
                     x, objective = polished, float(self.problem.objective(polished, sol.delta, theta))
-                    message += (
-                        f"; its plan broke a row ({check.worst}) by {check.max_violation:.2g} at the rounded integers: "
-                        "re-solved as the fixed-integer QP"
-                    )
+                    message += f"{broke}: re-solved as the fixed-integer QP"
+                else:  # applied as solved: say so rather than pass it off as a clean step
+                    message += f"{broke}; the fixed-integer QP there did not pass either: applied as solved"
             info = StepInfo(
                 0.0,
                 sol.status,

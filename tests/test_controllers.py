@@ -118,7 +118,7 @@ def test_plan_from_inputs_follows_the_dynamics():
         p.plan_from_inputs(theta, u[:3], delta)
 
 
-def test_miqp_plan_that_breaks_a_row_after_rounding_is_re_solved():
+def test_miqp_plan_that_breaks_a_row_after_rounding_is_re_solved(monkeypatch):
     """A solver accepts a binary at 1e-5; rounded, its continuous part may break a row coupling them
     by more than the certificate's tolerance: the controller re-solves the fixed-integer QP at the
     rounded integers and applies that plan. A plan that already passes is applied as the solver gave it."""
@@ -152,3 +152,11 @@ def test_miqp_plan_that_breaks_a_row_after_rounding_is_re_solved():
     np.testing.assert_array_equal(info.integers, exact.delta)
     assert info.objective == pytest.approx(exact.objective, rel=1e-6)  # the same optimum, now feasible
     assert info.timings["qp"] > 0
+
+    # a re-solve that fails (here the QP itself): the plan is applied as solved, and the message says why
+    from mimpc.qp.lean import LeanQP
+
+    monkeypatch.setattr(LeanQP, "exact", lambda self, inst: self._failed("infeasible", "exact"))
+    ctrl.act(theta)
+    np.testing.assert_array_equal(ctrl.last.x, broken)
+    assert "broke a row (equality) by" in ctrl.last.message and "did not pass either" in ctrl.last.message
