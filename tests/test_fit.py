@@ -335,9 +335,14 @@ def test_round_start_best_goes_on_from_the_best_round(tmp_path, uc_fit, monkeypa
     monkeypatch.setattr(pipeline, "_evaluate", round_1_worse)
     tiny = {k: v for k, v in TINY.items() if k not in ("hidden", "units_per_shard")}
     given = dict(init=str(result.policy), base_data=(str(first_dir / "data" / "base"),), units_per_shard=1)
-    config = FitConfig(rounds=2, patience=3, **given, **tiny)
-    report = fit(problem, tmp_path, config, progress=False, echo=lambda line: None).summary
+    # a round's 20 samples are one shard of one kind: they cannot follow a mix of two kinds (said below)
+    config = FitConfig(rounds=2, patience=3, round_mix="hard=0.2,onpolicy=0.4,expert=0.4", **given, **tiny)
+    lines: list[str] = []
+    report = fit(problem, tmp_path, config, progress=False, echo=lines.append).summary
     zero, one, two = report["rounds"]
+    for k, later in ((1, one), (2, two)):  # a round's data that misses its mix says so, as the base data
+        shortfall = json.loads((Path(later["data"]) / "meta.json").read_text()).get("mix_warning")
+        assert shortfall and f"round {k} data: {shortfall}" in lines
     assert one["score"] > zero["score"]
     # round 0 of a fit from init is the initial checkpoint's copy: both later rounds start from its weights
     start = {"round": 0, "sl": zero["sl"], "sha256": hashlib.sha256(result.policy.read_bytes()).hexdigest()}

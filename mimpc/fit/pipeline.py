@@ -644,7 +644,9 @@ def _round_data(run: _Run, k: int, best: dict[str, Any], progress: bool, executo
             run.out / "data" / (f"round_{k}" if chosen == cfg.round_mix else f"round_{k}_{chosen.replace('=', '')}")
         )
         try:
-            _generate(run, folder, cfg.round_samples, cfg.seed + k, chosen, best["policy"], progress, executor)
+            ds = _generate(run, folder, cfg.round_samples, cfg.seed + k, chosen, best["policy"], progress, executor)
+            if ds.meta.get("mix_warning"):  # _generate does not warn: said here, once per round's data
+                run.echo(f"round {k} data: {ds.meta['mix_warning']}")
             return str(folder)
         except GenerationStalled:
             if chosen == easy:
