@@ -343,6 +343,8 @@ def test_round_start_best_goes_on_from_the_best_round(tmp_path, uc_fit, monkeypa
     for k, later in ((1, one), (2, two)):  # a round's data that misses its mix says so, as the base data
         shortfall = json.loads((Path(later["data"]) / "meta.json").read_text()).get("mix_warning")
         assert shortfall and f"round {k} data: {shortfall}" in lines
+        with np.load(Path(later["policy"]).with_suffix(".heldout.npz")) as f:  # the closed-loop set's episodes
+            assert "closed_loop/group" in f.files and "uniform/group" not in f.files
     assert one["score"] > zero["score"]
     # round 0 of a fit from init is the initial checkpoint's copy: both later rounds start from its weights
     start = {"round": 0, "sl": zero["sl"], "sha256": hashlib.sha256(result.policy.read_bytes()).hexdigest()}
@@ -407,6 +409,40 @@ def test_paired_score_difference_resamples_both_sets(tmp_path):
         paired_score_difference(a, other)
 
 
+def test_paired_score_difference_resamples_whole_episodes(tmp_path):
+    """States of one closed-loop episode are not independent: a set that records each instance's episode
+    is resampled episode by episode. Five identical states per episode carry no more information than one:
+    the interval equals the one of one state per episode, where single-state resampling would shrink it."""
+    from mimpc.fit.score import instance_scores, paired_score_difference, save_instance_scores
+
+    rng = np.random.default_rng(3)
+    n, copies = 40, 5
+
+    def per(slack_rate):
+        return {
+            "integer_violation": np.zeros(n),
+            "slack": (rng.random(n) < slack_rate).astype(float),
+            "gap_percent": np.where(rng.random(n) < 0.5, 0.0, rng.exponential(0.5, n)),
+        }
+
+    a, b = per(0.1), per(0.3)
+    files = {}
+    for name, reps, groups in (("one", 1, None), ("episodes", copies, True), ("states", copies, None)):
+        for tag, p in (("a", a), ("b", b)):
+            rep = {k: np.repeat(v, reps) for k, v in p.items()}
+            g = np.repeat(np.arange(n), reps) if groups else None
+            files[name, tag] = save_instance_scores(
+                tmp_path / f"{name}_{tag}.npz", {"closed_loop": instance_scores(rep, 1e-6, g)}
+            )
+    one = paired_score_difference(files["one", "a"], files["one", "b"])
+    episodes = paired_score_difference(files["episodes", "a"], files["episodes", "b"])
+    states = paired_score_difference(files["states", "a"], files["states", "b"])
+    assert episodes == pytest.approx(one)
+    assert states[0] == pytest.approx(one[0]) and states[2] - states[1] < 0.7 * (one[2] - one[1])
+    with pytest.raises(ValueError, match="one group per instance"):
+        instance_scores(a, 1e-6, np.zeros(n + 1))
+
+
 def test_start_round_picks_the_best_or_the_last():
     from mimpc.fit.round_start import start_round
 
@@ -459,6 +495,7 @@ def test_closed_loop_heldout_follows_the_plant():
     problem = load_benchmark(f"{Path(__file__).parent / 'data' / 'lot_sizing.py'}:benchmark").make_problem(horizon=3)
     part, statuses = exact_episode_states(problem, 6, seed=5)
     assert statuses == {"optimal": 6} and len(part["theta"]) == 6
+    np.testing.assert_array_equal(part["episode"], np.zeros(6))  # one episode: its states, resampled together
     theta = part["theta"]
     np.testing.assert_array_equal(theta[0], sample_theta(problem, "starts", np.random.default_rng([5, 0])))
     # theta = [stock0 (2), demand (3 x 2)]: the next state's forecast is this one's, shifted (last row held)

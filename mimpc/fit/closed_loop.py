@@ -22,7 +22,7 @@ def exact_episode_states(
 ) -> tuple[dict[str, np.ndarray], dict[str, int]]:
     """About ``n`` states of closed-loop episodes of the exact MIQP controller (episode ``e`` starts
     from a ``starts`` theta drawn from ``default_rng([seed, e])`` and runs at most the benchmark's
-    ``episode_steps``), as a labelled split (``theta``, ``x``, ``delta``, ``objective``) of the
+    ``episode_steps``), as a labelled split (``theta``, ``x``, ``delta``, ``objective``, ``episode``) of the
     proven-optimal ones, and the count of each solve status."""
     from mimpc.controllers import make_controller
     from mimpc.training.dataset import canonical_labels
@@ -31,7 +31,7 @@ def exact_episode_states(
         raise ValueError(f"n must be a positive integer, got {n!r}")
     bench = benchmark_of(problem)
     controller = make_controller("miqp", problem, solver=solver, time_limit=time_limit, threads=1)
-    thetas, xs, deltas, objectives, statuses = [], [], [], [], {}
+    thetas, xs, deltas, objectives, episodes, statuses = [], [], [], [], [], {}
     visited, episode = 0, 0
     while visited < n:
         theta = sample_theta(problem, "starts", np.random.default_rng([int(seed), episode]))
@@ -47,6 +47,7 @@ def exact_episode_states(
                 xs.append(info.x)
                 deltas.append(info.integers)
                 objectives.append(float(problem.objective(info.x, info.integers, theta)))
+                episodes.append(episode - 1)
             theta = bench.step(problem, theta, action) if visited < n else None
             if theta is None:
                 break
@@ -58,5 +59,6 @@ def exact_episode_states(
         "x": x,
         "delta": canonical_labels(problem, x, delta),
         "objective": np.array(objectives),
+        "episode": np.array(episodes, dtype=np.int64),  # the states of one episode are not independent
     }
     return part, statuses

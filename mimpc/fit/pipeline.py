@@ -457,7 +457,7 @@ def _evaluate(problem: ParametricMIQP, path: Path, heldout: dict[str, dict[str, 
     out, instances = {}, {}
     for name, part in heldout.items():
         result = evaluate_arrays(ckpt, part, f"heldout-{name}")
-        instances[name] = instance_scores(result["per_instance"], SLACK_TOL)
+        instances[name] = instance_scores(result["per_instance"], SLACK_TOL, groups=part.get("episode"))
         summary = dict(result["summary"])
         needs_slack = result["per_instance"]["slack"] > SLACK_TOL
         summary["slack_rate"] = float(np.mean(needs_slack) * 100)

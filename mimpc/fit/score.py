@@ -5,7 +5,9 @@ integer-only row plus the share needing slack plus its median and mean optimalit
 gap that is not finite counts 100), summed over the sets. The sets hold about a thousand theta, so
 two rounds' scores move by a point or more between draws: :func:`paired_score_difference` resamples
 the held-out instances (each set on its own, both policies on the same draws) and gives the 95 %
-percentile interval of the difference, which the fit prints beside each round.
+percentile interval of the difference, which the fit prints beside each round. The closed-loop set's
+states come from a few episodes and are not independent: where a set records its instances'
+episodes (``group``), whole episodes are resampled (a cluster bootstrap), else single instances.
 """
 
 from __future__ import annotations
@@ -31,14 +33,23 @@ def heldout_score(summary: dict[str, Any]) -> float:
     return score
 
 
-def instance_scores(per_instance: dict[str, np.ndarray], slack_tol: float) -> dict[str, np.ndarray]:
+def instance_scores(
+    per_instance: dict[str, np.ndarray], slack_tol: float, groups: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
     """What the score reads of each held-out instance: ``integer`` (an integer-only row broken),
-    ``slack`` (slack above ``slack_tol`` needed) and ``gap`` (percent, NaN where not scored)."""
-    return {
+    ``slack`` (slack above ``slack_tol`` needed) and ``gap`` (percent, NaN where not scored); with
+    ``groups`` (e.g. each instance's episode: instances of one group are not independent), ``group``."""
+    out = {
         "integer": np.asarray(per_instance["integer_violation"]) > VIOLATION_TOL,
         "slack": np.asarray(per_instance["slack"]) > slack_tol,
         "gap": np.asarray(per_instance["gap_percent"], dtype=float),
     }
+    if groups is not None:
+        groups = np.asarray(groups)
+        if groups.shape != out["gap"].shape:
+            raise ValueError(f"groups must give one group per instance ({out['gap'].shape}), got shape {groups.shape}")
+        out["group"] = groups
+    return out
 
 
 def save_instance_scores(path: str | Path, per_set: dict[str, dict[str, np.ndarray]]) -> Path:
@@ -82,9 +93,17 @@ def paired_score_difference(
     if sets_a.keys() != sets_b.keys() or any(len(sets_a[s]["gap"]) != len(sets_b[s]["gap"]) for s in sets_a):
         raise ValueError(f"{a} and {b} do not score the same held-out instances")
     rng = np.random.default_rng(seed)
-    full = {s: np.arange(len(sets_a[s]["gap"]))[None] for s in sets_a}
-    draws = {s: rng.integers(0, len(sets_a[s]["gap"]), size=(int(resamples), len(sets_a[s]["gap"]))) for s in sets_a}
-    point = sum(float(_scores(sets_b[s], full[s])[0] - _scores(sets_a[s], full[s])[0]) for s in sets_a)
-    diffs = sum(_scores(sets_b[s], draws[s]) - _scores(sets_a[s], draws[s]) for s in sets_a)
+    point, diffs = 0.0, np.zeros(int(resamples))
+    for s in sets_a:
+        full = np.arange(len(sets_a[s]["gap"]))[None]
+        point += float(_scores(sets_b[s], full)[0] - _scores(sets_a[s], full)[0])
+        group = sets_a[s].get("group", sets_b[s].get("group"))
+        if group is None:  # independent instances
+            draws = [rng.integers(0, full.size, size=(int(resamples), full.size))]
+        else:  # whole groups (episodes) drawn with replacement: a draw's size varies, so one at a time
+            members = [np.flatnonzero(group == g) for g in np.unique(group)]
+            picks = rng.integers(0, len(members), size=(int(resamples), len(members)))
+            draws = [np.concatenate([members[j] for j in row])[None] for row in picks]
+        diffs += np.concatenate([_scores(sets_b[s], idx) - _scores(sets_a[s], idx) for idx in draws])
     low, high = np.percentile(diffs, [2.5, 97.5])
     return point, float(low), float(high)
