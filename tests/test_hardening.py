@@ -194,7 +194,11 @@ def test_soak_from_arbitrary_starts(capsys):
 @pytest.fixture
 def interrupt_once(monkeypatch):
     """Make the 3rd exact solve of every backend report an interrupt (what a solver does when it
-    catches SIGINT), deterministically; returns the list of interrupted calls."""
+    catches SIGINT), deterministically; returns the list of interrupted calls. Python's own SIGINT
+    handler is installed for the test: a process started with SIGINT ignored (a background job of a
+    non-interactive shell) would otherwise solve again, as it should, and nothing would be raised."""
+    import signal
+
     from mimpc.solvers import CplexSolver, GurobiSolver, ScipSolver
     from mimpc.solvers.base import INTERRUPTED, RawResult
 
@@ -209,7 +213,9 @@ def interrupt_once(monkeypatch):
             return real(self, model)
 
         monkeypatch.setattr(cls, "_optimize", fake)
-    return calls
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield calls
+    signal.signal(signal.SIGINT, old)
 
 
 def test_interrupted_solve_raises_never_a_status(interrupt_once):
@@ -268,8 +274,7 @@ import os, signal, sys, threading, time, numpy as np
 from mimpc.problems import thermal_tank
 from mimpc.problems.samplers import sample_theta
 from mimpc.solvers import installed_solvers, make_solver
-if sys.argv[1] == "ignore":
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+signal.signal(signal.SIGINT, signal.SIG_IGN if sys.argv[1] == "ignore" else signal.default_int_handler)
 p = thermal_tank()
 t = sample_theta(p, "starts", np.random.default_rng([0, 0]))
 for name in installed_solvers():
