@@ -88,3 +88,18 @@ def test_step_latency_prints_the_floors(cli, tank, capsys):
     problem, (thetas, episodes) = tank
     print_floors([make_controller("hybrid", problem)], [{"median_ms": 1.0}], thetas, episodes)
     assert "no certified controller" in capsys.readouterr().out
+
+
+def test_floors_skip_a_certified_controller_without_a_decoded_policy(tank, capsys):
+    """``--method hybrid+cert,lpae+cert --floors``: LP-AE has no integer policy network to time; its row
+    is left out with the reason, and the other certified controller's floors are still printed (the
+    whole table was lost to a ValueError that said lpae+cert was not a NAME+cert controller)."""
+    problem, (thetas, episodes) = tank
+    contenders = [make_controller(name, problem) for name in ("miqp", "hybrid+cert", "lpae+cert")]
+    rows = [{"controller": c.name, "median_ms": 1.0} for c in contenders]
+    print_floors(contenders, rows, thetas, episodes)
+    out = capsys.readouterr().out
+    assert "sum of floors ms" in out
+    table = [line for line in out.splitlines() if "hybrid+cert" in line]
+    assert table, out
+    assert "lpae+cert" in out and "no floors" in out

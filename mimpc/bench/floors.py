@@ -93,7 +93,10 @@ def component_floors(controller: Any, thetas: np.ndarray, episodes: np.ndarray) 
     policy = getattr(getattr(controller, "base", None), "policy", None)
     decode = getattr(controller, "_policy", None)
     if policy is None or decode is None:
-        raise ValueError(f"{controller.name}: floors are measured for certified learned controllers (NAME+cert)")
+        raise ValueError(
+            f"{controller.name}: floors are measured for certified learned controllers (NAME+cert) whose integers "
+            "come from a policy network decoded in numpy (e.g. hybrid+cert; not lpae+cert)"
+        )
     problem = controller.problem
     products = NetworkProducts(policy, thetas[0])
     lean, certifier = LeanQP(problem), PlanCertifier(problem)

@@ -279,14 +279,21 @@ def print_floors(
     from mimpc.controllers import CERTIFIED_SUFFIX
 
     exact = rows[0]["median_ms"]
-    table = []
+    table, skipped = [], []
     for controller, row in zip(contenders, rows):
         if not controller.name.endswith(CERTIFIED_SUFFIX):
             continue
-        floors = component_floors(controller, thetas, episodes)
+        try:
+            floors = component_floors(controller, thetas, episodes)
+        except ValueError as exc:  # e.g. lpae+cert: no integer policy network to time
+            skipped.append(str(exc))
+            continue
         table.append({**row, **floors, "speedup_at_floor": exact / floors["floor_ms"]})
+    for reason in skipped:
+        print(f"\n--floors: no floors for {reason}")
     if not table:
-        print("\n--floors: no certified controller (NAME+cert) among --method")
+        if not skipped:
+            print("\n--floors: no certified controller (NAME+cert) among --method")
         return
     print("\nfloors: each part's arithmetic alone (mimpc.bench.floors); overhead's floor is zero")
     print(format_table(table, FLOOR_COLUMNS))
