@@ -65,6 +65,7 @@ class MIQPController(Controller):
         self._previous: np.ndarray | None = None
         self._certifier = PlanCertifier(problem)
         self._lean: LeanQP | None = None  # the fixed-integer QP that re-solves a plan (built when first needed)
+        self._no_lean: str | None = None  # why that QP cannot be built for this problem, once found
 
     def reset(self, seed: int | None = None) -> None:
         super().reset(seed)
@@ -86,7 +87,10 @@ class MIQPController(Controller):
                     x, objective = polished, float(self.problem.objective(polished, sol.delta, theta))
                     message += f"{broke}: re-solved as the fixed-integer QP"
                 else:  # applied as solved: say so rather than pass it off as a clean step
-                    message += f"{broke}; the fixed-integer QP there did not pass either: applied as solved"
+                    why = "the fixed-integer QP there did not pass either"
+                    if self._no_lean:
+                        why = f"no fixed-integer QP re-solves it ({self._no_lean})"
+                    message += f"{broke}; {why}: applied as solved"
             info = StepInfo(
                 0.0,
                 sol.status,
@@ -109,7 +113,13 @@ class MIQPController(Controller):
         """The plan of the fixed-integer QP (every row hard) at ``delta`` when it passes the
         certificate, else None."""
         if self._lean is None:
-            self._lean = LeanQP(self.problem)
+            if self._no_lean is not None:
+                return None
+            try:
+                self._lean = LeanQP(self.problem)
+            except ValueError as exc:  # an equality elimination it does not support (integer-only equality rows)
+                self._no_lean = str(exc)
+                return None
         self._lean.reset()  # a cold solve: the answer depends on this step alone
         inst = self._lean.instance(theta, delta)
         res = self._lean.exact(inst)

@@ -160,3 +160,39 @@ def test_miqp_plan_that_breaks_a_row_after_rounding_is_re_solved(monkeypatch):
     ctrl.act(theta)
     np.testing.assert_array_equal(ctrl.last.x, broken)
     assert "broke a row (equality) by" in ctrl.last.message and "did not pass either" in ctrl.last.message
+
+
+def test_miqp_plan_that_breaks_a_row_is_applied_where_no_fixed_integer_qp_can_be_built(monkeypatch):
+    """An integer-only equality row (exactly one mode per step) is a model the exact controller solves but the
+    fixed-integer QP's equality elimination does not support: a plan breaking a row is then applied as solved,
+    saying why, instead of the step raising the reduction's ValueError (it did, mid-episode)."""
+    import dataclasses
+
+    import cvxpy as cp
+
+    from mimpc.problems import from_cvxpy
+
+    H = 3
+    x0 = cp.Parameter(name="x0")
+    x, u = cp.Variable((H + 1, 1), name="x"), cp.Variable((H, 1), name="u")
+    m = cp.Variable((H, 2), boolean=True, name="m")
+    rows = [x[0, 0] == x0] + [x[k + 1, 0] == x[k, 0] + u[k, 0] for k in range(H)]
+    rows += [u[:, 0] <= 2 * m[:, 0], u[:, 0] >= -2 * m[:, 1], m[:, 0] + m[:, 1] == 1]
+    prob = cp.Problem(cp.Minimize(cp.sum_squares(x) + cp.sum_squares(u)), rows)
+    p = from_cvxpy(prob, name="one_mode", theta=[x0], states=x, inputs=u, integers=m)
+    theta = np.array([1.0])
+    exact = make_solver("auto").solve(p, theta)
+    broken = exact.x.copy()
+    broken[p.layout.input_index[0][0]] += 2.5e-5  # the dynamics of step 0 no longer hold
+
+    class Loose:  # the solver's answer with the continuous part a little off
+        def solve(self, problem, th):
+            return dataclasses.replace(exact, x=broken)
+
+    ctrl = make_controller("miqp", p)
+    ctrl.solver = Loose()
+    for _ in range(2):  # and again: the unsupported reduction is not retried into an error
+        ctrl.act(theta)
+        np.testing.assert_array_equal(ctrl.last.x, broken)
+        assert "broke a row (equality) by" in ctrl.last.message and "applied as solved" in ctrl.last.message
+        assert "integer-only equality rows are not supported" in ctrl.last.message
