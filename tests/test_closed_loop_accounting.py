@@ -64,6 +64,80 @@ def test_derived_stage_cost_reads_the_next_state_when_the_objective_skips_x0():
     assert p.stage_cost(p.initial_state(theta), u, d, theta) == pytest.approx(expected, rel=1e-12)
 
 
+def _cart_with_outputs(first: int):
+    """The canonical cart (horizon 5) with outputs ``y_k = p_k`` (k = 0..H) appended to ``x`` by equality rows,
+    its position cost moved onto them: ``(y_k - target)^2`` for ``k >= first``."""
+    from mimpc.problems import ParametricMIQP
+
+    cart = _cart_canonical()
+    H, n_x, n_d, n_eq = cart.layout.horizon, cart.n_x, cart.n_d, cart.n_eq
+    pos, y = cart.layout.state_index[:, 0], n_x + np.arange(H + 1)
+    n_z = n_x + H + 1 + n_d
+    old = np.r_[np.arange(n_x), n_z - n_d + np.arange(n_d)]  # the cart's variables in the new z
+    P, q, Q_t, C_tt = np.zeros((n_z, n_z)), np.zeros(n_z), np.zeros((n_z, 3)), np.zeros((3, 3))
+    P[np.ix_(old, old)], q[old] = cart.P, cart.q
+    P[pos, pos] = 0.0  # the position cost moves onto the outputs; effort and fuel stay
+    for k in range(first, H + 1):
+        P[y[k], y[k]], Q_t[y[k], 2], C_tt[2, 2] = 2.0, -2.0, C_tt[2, 2] + 2.0
+    A = np.zeros((n_eq + H + 1, n_z))
+    A[:n_eq, old] = cart.A
+    A[n_eq + np.arange(H + 1), y], A[n_eq + np.arange(H + 1), pos] = 1.0, -1.0
+    G = np.zeros((cart.n_ineq, n_z))
+    G[:, old] = cart.G
+    unbounded = np.full(H + 1, np.inf)
+    return ParametricMIQP(
+        "cart_outputs",
+        P,
+        q,
+        Q_t,
+        C_tt,
+        cart.c_t,
+        cart.c0,
+        A,
+        np.zeros(len(A)),
+        np.vstack([cart.B_t, np.zeros((H + 1, 3))]),
+        G,
+        cart.h,
+        cart.H_t,
+        np.r_[cart.lb_x, -unbounded],
+        np.r_[cart.ub_x, unbounded],
+        cart.lb_d,
+        cart.ub_d,
+        cart.row_groups,
+        cart.theta_names,
+        cart.layout,
+        integer_inputs=True,
+    ), cart
+
+
+@pytest.mark.parametrize("first", [0, 1])
+def test_derived_stage_cost_bills_each_output_once(first):
+    """Outputs y_k = p_k of every state (k = 0..H), each with a cost: a step's stage cost bills the output of the
+    state it reads (y_0 when the objective weights it, else y_1) and not the other one, which is the neighbouring
+    step's (both were billed: every intermediate state's cost counted twice over an episode). With y_0 weighted the
+    cost is the cart's own formula. A plan's stage costs, plus the terminal (y_H - target)^2 where y_0 is weighted,
+    add up to its objective: each output billed once."""
+    p, cart = _cart_with_outputs(first)
+    rng = np.random.default_rng(4)
+    for _ in range(3):
+        theta = rng.normal(size=3) * 2
+        u, d = rng.normal(size=1), rng.integers(0, 2, 1).astype(float)
+        x = p.initial_state(theta)
+        reads = x if first == 0 else p.next_state(theta, u, d)
+        expected = (reads[0] - theta[2]) ** 2 + cart.config.effort * u @ u + cart.config.fuel * d.sum()
+        assert derived_stage_cost(p, x, u, d, theta) == pytest.approx(expected, rel=1e-9)
+    H = p.layout.horizon
+    inputs, delta = rng.uniform(-1, 1, (H, 1)), rng.integers(0, 2, H).astype(float)
+    x = cart.plan_from_inputs(theta, inputs, delta)
+    states = p.layout.states(x)
+    stages = [
+        derived_stage_cost(p, states[k], inputs[k], delta[k : k + 1], np.r_[states[k], theta[2]]) for k in range(H)
+    ]
+    terminal = (states[H, 0] - theta[2]) ** 2 if first == 0 else 0.0
+    plan = np.r_[x, states[:, 0]]
+    assert sum(stages) + terminal == pytest.approx(p.objective(plan, delta, theta), rel=1e-9)
+
+
 def test_first_step_rows_and_executed_violations_follow_the_rows():
     p = robot_nav(horizon=4)
     n_obs = p.config.n_obstacles

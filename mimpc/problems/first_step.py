@@ -10,10 +10,14 @@ Closed-loop accounting needs both for any benchmark, including one whose config 
   are the objective's block on ``w``. A tracking term ``w ||x - r||^2`` thus comes out exactly (the
   constant ``w r'r`` that the canonical form keeps in ``c(theta)`` is recovered), and a linear cost
   (``fuel * delta``) stays linear. ``s = 0`` (the state before the step) when the objective weights
-  ``x_0``, else ``s = 1`` (the state the step reaches; e.g. a cost written on ``states[1:]``).
-  Auxiliary variables of the plan (neither state, input nor integer) that equality rows pin to the
-  step's variables and theta (a grid power ``g_0 = load_0 + charge_0 - discharge_0``, billed at
-  ``price_0 g_0``) are part of ``w`` too, at the values those rows give them.
+  ``x_0`` or an auxiliary pinned by ``x_0`` alone (an output ``y_0 = C x_0``), else ``s = 1`` (the
+  state the step reaches; e.g. a cost written on ``states[1:]``). Auxiliary variables of the plan
+  (neither state, input nor integer) that equality rows pin to the step's variables and theta (a grid
+  power ``g_0 = load_0 + charge_0 - discharge_0``, billed at ``price_0 g_0``, or a rate
+  ``r_0 = x_1 - x_0``) are part of ``w`` too, at the values those rows give them, except those of rows
+  whose only step variable is the other state ``x_{1-s}`` (an output ``y_{1-s} = C x_{1-s}``): they
+  belong to the neighbouring step's stage (billed here too, every intermediate state's output would
+  count twice over an episode).
 * :func:`first_step_rows` are the rows of ``G`` that involve only ``x_0``, ``x_1``, ``u_0`` and
   ``delta_0``: state bounds on the next state, input rows, integer-only rows of step 0, and rows
   linking them; :func:`executed_violations` evaluates them at an executed step.
@@ -35,14 +39,12 @@ def _step_variables(problem: Any) -> np.ndarray:
     return np.concatenate(step + ([lay.state_index[1]] if lay.horizon else []))
 
 
-def _pinned_auxiliaries(problem: Any) -> tuple[np.ndarray, np.ndarray]:
-    """``(aux, rows)``: auxiliary variables (in ``x`` but neither a state nor an input) that the
-    equality rows ``rows`` determine uniquely from the step's variables and theta (rows involving only
-    those and auxiliaries, of full column rank on the auxiliaries); empty when there are none."""
+def _auxiliary_rows(problem: Any) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """``(aux_mask, rows, state_only)``: which variables are auxiliaries (in ``x`` but neither a state
+    nor an input), the equality rows that involve auxiliaries and otherwise only the step's variables,
+    and for ``k = 0, 1`` which of those rows involve ``x_k`` and no other step variable (an output
+    ``y_k = C x_k``)."""
     lay = problem.require_layout()
-    none = np.zeros(0, dtype=int), np.zeros(0, dtype=int)
-    if lay.horizon == 0:
-        return none
     core = np.zeros(problem.n_z, dtype=bool)
     core[lay.state_index.ravel()] = core[lay.input_index.ravel()] = core[problem.n_x :] = True
     aux_mask = ~core
@@ -50,10 +52,47 @@ def _pinned_auxiliaries(problem: Any) -> tuple[np.ndarray, np.ndarray]:
     known[_step_variables(problem)] = True
     nz = problem.A != 0
     rows = np.flatnonzero(nz[:, aux_mask].any(axis=1) & ~nz[:, ~(known | aux_mask)].any(axis=1))
+    state_only = []
+    for k in (0, 1):
+        state = np.zeros(problem.n_z, dtype=bool)
+        state[lay.state_index[k]] = True
+        state_only.append(nz[rows][:, state].any(axis=1) & ~nz[rows][:, known & ~state].any(axis=1))
+    return aux_mask, rows, state_only
+
+
+def _stage_state(problem: Any) -> int:
+    """``s``: 0 when the objective weights ``x_0`` or an auxiliary of the rows that involve ``x_0``
+    alone of the step's variables (an output ``y_0 = C x_0``), else 1; 0 without a horizon."""
+
+    def compute() -> int:
+        lay = problem.require_layout()
+        if lay.horizon == 0:
+            return 0
+        weighted = np.any(problem.P != 0, axis=1) | (problem.q != 0) | np.any(problem.Q_t != 0, axis=1)
+        aux_mask, rows, state_only = _auxiliary_rows(problem)
+        of_x0 = np.any(problem.A[rows[state_only[0]]] != 0, axis=0) & aux_mask
+        return 0 if weighted[lay.state_index[0]].any() or weighted[of_x0].any() else 1
+
+    return problem._cached("stage_state", compute)
+
+
+def _pinned_auxiliaries(problem: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(aux, rows, billed)``: auxiliary variables that the equality rows ``rows`` determine uniquely
+    from the step's variables and theta (rows involving only those and auxiliaries, of full column rank
+    on the auxiliaries; empty when there are none), and which of them the stage cost bills: not those
+    in rows whose only step variable is ``x_{1-s}`` (an output ``y_{1-s} = C x_{1-s}``, the
+    neighbouring step's), which still help to give the others their values."""
+    lay = problem.require_layout()
+    none = np.zeros(0, dtype=int), np.zeros(0, dtype=int), np.zeros(0, dtype=bool)
+    if lay.horizon == 0:
+        return none
+    aux_mask, rows, state_only = _auxiliary_rows(problem)
+    nz = problem.A != 0
+    neighbours = nz[rows[state_only[1 - _stage_state(problem)]]].any(axis=0)
     for chosen in (rows, rows[nz[rows][:, aux_mask].sum(axis=1) == 1]):  # all such rows, else one-auxiliary rows
         aux = np.flatnonzero(nz[chosen].any(axis=0) & aux_mask)
         if len(aux) and np.linalg.matrix_rank(problem.A[np.ix_(chosen, aux)]) == len(aux):
-            return aux, chosen
+            return aux, chosen, ~neighbours[aux]
     return none
 
 
@@ -63,22 +102,21 @@ def _stage_block(problem: Any) -> tuple[int, np.ndarray, np.ndarray]:
 
     def compute() -> tuple[int, np.ndarray, np.ndarray]:
         lay = problem.require_layout()
-        s0 = lay.state_index[0]
-        weighted = np.any(problem.P[s0] != 0) or np.any(problem.q[s0] != 0) or np.any(problem.Q_t[s0] != 0)
-        s = 0 if weighted or lay.horizon == 0 else 1
-        aux, _ = problem._cached("pinned_auxiliaries", lambda: _pinned_auxiliaries(problem))
-        idx = np.concatenate([lay.state_index[s], lay.input_index[0], problem.n_x + lay.delta_index[0], aux])
+        s = _stage_state(problem)
+        aux, _, billed = problem._cached("pinned_auxiliaries", lambda: _pinned_auxiliaries(problem))
+        step = [lay.state_index[s], lay.input_index[0], problem.n_x + lay.delta_index[0], aux[billed]]
+        idx = np.concatenate(step)
         return s, idx, np.linalg.pinv(problem.P[np.ix_(idx, idx)], rcond=1e-12, hermitian=True)
 
     return problem._cached("stage_block", compute)
 
 
 def _auxiliary_values(problem: Any, theta: np.ndarray, z: np.ndarray) -> np.ndarray:
-    """The pinned auxiliaries' values given the step's variables in ``z`` (zero at the auxiliaries):
-    least squares on their rows, exact where the rows are consistent."""
-    aux, rows = problem._cached("pinned_auxiliaries", lambda: _pinned_auxiliaries(problem))
+    """The billed pinned auxiliaries' values given the step's variables in ``z`` (zero at the
+    auxiliaries): least squares on their rows, exact where the rows are consistent."""
+    aux, rows, billed = problem._cached("pinned_auxiliaries", lambda: _pinned_auxiliaries(problem))
     A = problem.A[rows]
-    return np.linalg.lstsq(A[:, aux], problem.eq_rhs(theta)[rows] - A @ z, rcond=None)[0]
+    return np.linalg.lstsq(A[:, aux], problem.eq_rhs(theta)[rows] - A @ z, rcond=None)[0][billed]
 
 
 def derived_stage_cost(problem: Any, state: Any, u: Any, delta_step: Any, theta: Any) -> float:
