@@ -1,7 +1,7 @@
 """The identity of a fit: what a killed ``mimpc fit`` must share with its first run to resume.
 
 It is the problem (name and fingerprint), the settings that determine the result
-(:meth:`mimpc.fit.pipeline.FitConfig.identity`), the initial checkpoint's sha256 (the same path
+(:meth:`mimpc.fit.config.FitConfig.identity`), the initial checkpoint's sha256 (the same path
 with other weights is another fit) and each base dataset's content digest
 (:func:`mimpc.training.dataset_digest.dataset_digest`: the same folders regenerated or edited are
 other data). A resume with another identity is refused, naming each difference.
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from mimpc.fit.round_start import DEFAULT_ROUND_START, LEGACY_ROUND_START
 
 if TYPE_CHECKING:
-    from mimpc.fit.pipeline import FitConfig
+    from mimpc.fit.config import FitConfig
     from mimpc.problems import ParametricMIQP
 
 __all__ = ["ADDED_KEYS", "UNCHECKED", "fit_identity", "resumed_identity"]
