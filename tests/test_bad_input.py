@@ -353,6 +353,20 @@ def test_progress_guard_counts_consecutive_fruitless_units(tmp_path):
         guard.record(shard("d.npz", 4), 0)
 
 
+def test_progress_guard_names_the_shard_range_in_order(tmp_path):
+    """Parallel workers finish shards out of order; the error names the range first .. last."""
+
+    def shard(name):
+        path = tmp_path / name
+        np.savez(path, dropped_time_limit=np.int64(5), dropped_infeasible=np.int64(0), dropped_other=np.int64(0))
+        return path
+
+    guard = ProgressGuard(units_per_shard=5, time_limit=1e-6, max_units=10)
+    guard.record(shard("shard_00001.npz"), 0)
+    with pytest.raises(GenerationStalled, match=r"2 shards, shard_00000\.npz \.\. shard_00001\.npz\)"):
+        guard.record(shard("shard_00000.npz"), 0)
+
+
 def test_generation_that_cannot_make_progress_stops(tmp_path, capsys):
     out = tmp_path / "tiny"
     code, err = _exit(

@@ -201,11 +201,14 @@ def test_rollout_cli_batch_writes_the_sequential_tables(tmp_path):
     assert exc.value.code == 2
 
 
-def test_compare_cli_batch_gives_the_sequential_table(tmp_path):
+def test_compare_cli_batch_gives_the_sequential_table(tmp_path, capsys):
     common = ["compare", "--env", "robot_nav", "--controllers", "hybrid,hybrid+cert", "--episodes", "3"]
     common += ["--max-steps", "6", "--no-open-loop", "--no-plot", "--no-progress"]
     assert mimpc(common + ["--out", str(tmp_path / "seq")]) == 0
+    assert "the wall time of the whole act() call" in capsys.readouterr().out
     assert mimpc(common + ["--out", str(tmp_path / "bat"), "--batch", "2"]) == 0
+    footer = capsys.readouterr().out  # batched step times are amortised, not one act() call's latency
+    assert "the wall time of the whole act() call" not in footer and "share of the batched network call" in footer
     timing = ("time_median_ms", "time_p95_ms", "time_max_ms", "speedup")
     tables = []
     for run in ("seq", "bat"):

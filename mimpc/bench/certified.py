@@ -147,12 +147,16 @@ def _record(controller: Any, theta: np.ndarray) -> dict[str, Any]:
     }
 
 
-def open_loop(problem: Any, controllers: Sequence[Any], thetas: np.ndarray, solver: Any) -> list[dict[str, Any]]:
-    """One row per controller: each acts on every theta from a reset state (no history)."""
+def open_loop(
+    problem: Any, controllers: Sequence[Any], thetas: np.ndarray, solver: Any, progress: bool | None = None
+) -> list[dict[str, Any]]:
+    """One row per controller: each acts on every theta from a reset state (no history).
+    ``progress=None`` draws the bar only when stderr is a terminal (never into pipes or logs)."""
     from tqdm.auto import tqdm
 
     feasible = []
-    for theta in tqdm(thetas, desc="exact MIQP (feasibility)", leave=False):
+    bar_off = None if progress is None else not progress
+    for theta in tqdm(thetas, desc="exact MIQP (feasibility)", leave=False, disable=bar_off):
         feasible.append(solver.solve(problem, theta).status in ("optimal", "time_limit"))
     rows = []
     for c in controllers:
@@ -220,7 +224,8 @@ def cli(args: argparse.Namespace) -> int:
     report: dict[str, Any] = {"env": problem.name, "method": args.method, "seed": args.seed}
     if args.open_loop:
         thetas = sample_thetas(problem, "uniform", args.seed, args.open_loop)
-        rows = open_loop(problem, controllers, thetas, solver)
+        progress = True if getattr(args, "progress", False) else (False if getattr(args, "quiet", 0) > 0 else None)
+        rows = open_loop(problem, controllers, thetas, solver, progress=progress)
         report["open_loop"] = rows
         print(
             f"{problem.name}, open loop: {len(thetas)} theta over the whole observation domain "

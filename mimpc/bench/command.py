@@ -41,4 +41,8 @@ def benchmark_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
 
 def run(args: argparse.Namespace) -> int:
     parser, entry = benchmark_parser(args.benchmark)
-    return int(entry(parser.parse_args(args.options)) or 0)
+    inner = parser.parse_args(args.options)
+    for name in ("progress", "quiet", "verbose"):  # `mimpc --progress bench NAME`, `mimpc -q bench NAME`
+        if not hasattr(inner, name) and hasattr(args, name):
+            setattr(inner, name, getattr(args, name))
+    return int(entry(inner) or 0)

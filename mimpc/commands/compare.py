@@ -184,9 +184,14 @@ def run(args: argparse.Namespace) -> int:
         )
     out = result.save(args.out or f"results/compare_{name}")
     print(format_table(result.rows, result.columns))
+    timing = (
+        "the wall time of the whole act() call"
+        if args.batch is None
+        else "amortised: a lane's own act() wall time plus its share of the batched network call"
+    )
     print(
         f"\n{episodes} episodes per controller, seeds {args.seed}..{args.seed + episodes - 1}; "
-        f"times are per control step (the wall time of the whole act() call), speedup = exact median / median; "
+        f"times are per control step ({timing}), speedup = exact median / median; "
         f"gap and violation rates are open loop at the states each controller visited; wall time "
         f"{time.perf_counter() - start:.0f} s"
     )

@@ -48,9 +48,10 @@ class ProgressGuard:
                     if f"dropped_{key}" in f.files:
                         dropped[key] += int(f[f"dropped_{key}"])
         limit = "no time limit" if self.time_limit is None else f"--time-limit {self.time_limit:g} s"
+        names = sorted(p.name for p in self._fruitless)  # workers finish shards out of order
         raise GenerationStalled(
             f"generation is not making progress: the last {units} units ({len(self._fruitless)} shards, "
-            f"{self._fruitless[0].name} .. {self._fruitless[-1].name}) gave no proven-optimal label; dropped "
+            f"{names[0]} .. {names[-1]}) gave no proven-optimal label; dropped "
             f"solves: {dropped['time_limit']} stopped by the time limit, {dropped['infeasible']} infeasible, "
             f"{dropped['other']} other (no solution or solver error), with {limit}. Raise --time-limit, or check "
             "the problem settings (--set) and the solver"

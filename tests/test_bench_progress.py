@@ -1,0 +1,35 @@
+"""Progress bars of ``mimpc bench`` follow the command line's convention: drawn only when stderr is
+a terminal or ``--progress`` asks for them, never into pipes and logs."""
+
+from types import SimpleNamespace
+
+import numpy as np
+
+from mimpc.bench import certified
+
+
+class _Solver:
+    def solve(self, problem, theta):
+        return SimpleNamespace(status="optimal")
+
+
+def test_certified_open_loop_draws_no_bar_into_a_pipe(capsys):
+    certified.open_loop(None, [], np.zeros((3, 2)), _Solver())
+    assert "exact MIQP (feasibility)" not in capsys.readouterr().err
+
+
+def test_certified_open_loop_draws_the_bar_when_asked(capsys):
+    certified.open_loop(None, [], np.zeros((3, 2)), _Solver(), progress=True)
+    assert "exact MIQP (feasibility)" in capsys.readouterr().err
+
+
+def test_bench_passes_the_common_progress_option_to_the_benchmark(monkeypatch):
+    import argparse
+
+    from mimpc.bench import command
+
+    seen = {}
+    parser = argparse.ArgumentParser()
+    monkeypatch.setattr(command, "benchmark_parser", lambda name: (parser, lambda a: seen.update(vars(a)) or 0))
+    command.run(argparse.Namespace(benchmark="certified", options=[], progress=True, quiet=0, verbose=0))
+    assert seen["progress"] is True
