@@ -33,3 +33,27 @@ def test_bench_passes_the_common_progress_option_to_the_benchmark(monkeypatch):
     monkeypatch.setattr(command, "benchmark_parser", lambda name: (parser, lambda a: seen.update(vars(a)) or 0))
     command.run(argparse.Namespace(benchmark="certified", options=[], progress=True, quiet=0, verbose=0))
     assert seen["progress"] is True
+
+
+def test_common_options_after_the_benchmark_name(monkeypatch):
+    """`mimpc bench NAME -q` works as `mimpc -q bench NAME` (and as `-q` after any other command): the
+    benchmark's parser accepts -v/-q/--progress, and they set the log level and the progress policy."""
+    import argparse
+    import logging
+
+    from mimpc.bench import command
+
+    parser, _ = command.benchmark_parser("certified")
+    ns = parser.parse_args(["--env", "thermal_tank", "-q", "--progress"])
+    assert ns.quiet == 1 and ns.progress is True
+    seen = {}
+    monkeypatch.setattr(command, "benchmark_parser", lambda name: (parser, lambda a: seen.update(vars(a)) or 0))
+    top = argparse.Namespace(benchmark="certified", options=["-q"], progress=False, quiet=0, verbose=0)
+    try:
+        assert command.run(top) == 0
+        assert seen["quiet"] == 1 and seen["progress"] is False
+        assert logging.getLogger("mimpc").level == logging.WARNING
+    finally:
+        from mimpc.commands.conventions import configure_logging
+
+        configure_logging(0, 0)

@@ -10,7 +10,14 @@ from __future__ import annotations
 import argparse
 
 from mimpc.bench import BENCHMARKS
-from mimpc.commands.conventions import HelpFormatter, plain, show_defaults
+from mimpc.commands.conventions import (
+    HelpFormatter,
+    add_common_arguments,
+    apply_progress_policy,
+    configure_logging,
+    plain,
+    show_defaults,
+)
 
 __all__ = ["add_arguments", "benchmark_parser", "run"]
 
@@ -33,6 +40,7 @@ def benchmark_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
     if hasattr(module, "add_arguments"):
         module.add_arguments(parser)
     show_defaults(parser)
+    add_common_arguments(parser)  # -v/-q/--progress after the benchmark's name too, as after any command
     entry = getattr(module, "cli", None)
     if not callable(entry):
         raise ValueError(f"benchmark {name!r}: {module.__name__} has no callable 'cli'")
@@ -42,7 +50,11 @@ def benchmark_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
 def run(args: argparse.Namespace) -> int:
     parser, entry = benchmark_parser(args.benchmark)
     inner = parser.parse_args(args.options)
+    given_after = [name for name in ("verbose", "quiet", "progress") if hasattr(inner, name)]
     for name in ("progress", "quiet", "verbose"):  # `mimpc --progress bench NAME`, `mimpc -q bench NAME`
         if not hasattr(inner, name) and hasattr(args, name):
             setattr(inner, name, getattr(args, name))
+    if given_after:  # `mimpc bench NAME -q`: the options after the name decide, as for other commands
+        configure_logging(getattr(inner, "verbose", 0), getattr(inner, "quiet", 0))
+        apply_progress_policy(inner)
     return int(entry(inner) or 0)
