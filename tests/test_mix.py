@@ -79,7 +79,7 @@ def test_every_prefix_of_shards_follows_the_mix():
 
 def test_mixed_dataset_metadata_and_kinds(small, mixed):
     meta = mixed.meta
-    assert meta["mix"] == "expert=0.5,domain=0.3,onpolicy=0.2"
+    assert meta["mix"] == "expert=0.5,domain=0.3,onpolicy=0.2" and meta["policy"].endswith(".pt")
     by_kind = meta["samples_by_kind"]
     assert set(by_kind) == {"expert", "domain", "onpolicy"} and sum(by_kind.values()) == len(mixed)
     kinds = kind_of_episodes(mixed.arrays["episode"])
@@ -209,4 +209,5 @@ def test_a_mix_a_small_dataset_cannot_follow_is_recorded_and_warned_unless_asked
     with caplog.at_level(logging.WARNING, logger="mimpc.generation.generate"):
         loud = generate(small, tmp_path / "loud", config, progress=False)
     assert loud.meta["mix_warning"] == quiet.meta["mix_warning"]
+    assert loud.meta["policy"] is None  # no onpolicy or hard shard: no policy ran (it said 'shipped hybrid')
     assert [r for r in caplog.records if "cannot follow the mix" in r.getMessage()]

@@ -123,6 +123,13 @@ class GenerationConfig:
         return d
 
 
+def _policy_used(config: GenerationConfig) -> str | None:
+    """The policy that the mix's ``onpolicy`` and ``hard`` shards ran; None when it has neither."""
+    if not any(kind in ("onpolicy", "hard") for kind, _ in config.mix):
+        return None
+    return config.policy or "shipped hybrid"
+
+
 def _unit_kind(problem: ParametricMIQP) -> str:
     return benchmark_of(problem).unit
 
@@ -169,7 +176,7 @@ def make_shard(problem: ParametricMIQP, config: GenerationConfig, shard: int) ->
                 ):
                     rows[k].append(v)
             else:
-                reason = info.solver_status if info.solver_status in ("time_limit", "infeasible") else "other"
+                reason = _DROP_REASON.get(info.solver_status, "other")
                 dropped[reason] += 1
     out = {k: np.asarray(v, dtype=_FIELD_DTYPES.get(k, np.float64)) for k, v in rows.items()}
     if not rows["theta"]:
@@ -198,6 +205,9 @@ def _write_shard(arrays: dict[str, np.ndarray], shard: int, folder: Path) -> int
 
 
 _SHARD_FIELDS = SAMPLE_FIELDS + ("dropped_time_limit", "dropped_infeasible", "dropped_other")
+#: Why a solve gave no label, by its status: the time limit stopped it (with an incumbent not proven
+#: optimal, or before any: ``no_solution``), the problem is infeasible, or anything else (a solver error).
+_DROP_REASON = {"time_limit": "time_limit", "no_solution": "time_limit", "infeasible": "infeasible"}
 
 
 def _shard_size(path: Path, meta: dict[str, Any]) -> int | None:
@@ -360,7 +370,7 @@ def generate(
         meta.update(
             mix=format_mix(config.mix),
             samples_by_kind=samples_by_kind(episodes),
-            policy=config.policy or "shipped hybrid",
+            policy=_policy_used(config),
         )
         shortfall = mix_shortfall(config.mix, meta["samples_by_kind"])
         if shortfall:

@@ -53,6 +53,6 @@ class ProgressGuard:
             f"generation is not making progress: the last {units} units ({len(self._fruitless)} shards, "
             f"{names[0]} .. {names[-1]}) gave no proven-optimal label; dropped "
             f"solves: {dropped['time_limit']} stopped by the time limit, {dropped['infeasible']} infeasible, "
-            f"{dropped['other']} other (no solution or solver error), with {limit}. Raise --time-limit, or check "
+            f"{dropped['other']} other (solver error), with {limit}. Raise --time-limit, or check "
             "the problem settings (--set) and the solver"
         )
