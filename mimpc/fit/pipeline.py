@@ -35,16 +35,17 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from mimpc.fit.config import HYBRID_LOSS, FitConfig
-from mimpc.fit.coverage import good_turing, strategies
-from mimpc.fit.identity import fit_identity, resumed_identity
+from mimpc.fit.data import base_data, generate_data
+from mimpc.fit.heldout import heldout_sets
 from mimpc.fit.round_start import round_start_record, start_round
+from mimpc.fit.run_state import FitRun
 from mimpc.fit.score import heldout_score, instance_scores, paired_score_difference, save_instance_scores
 from mimpc.fit.structure import Structure, checkpoint_structure, choose_structure
 from mimpc.io import to_jsonable
@@ -55,10 +56,6 @@ __all__ = ["SLACK_TOL", "FitConfig", "FitResult", "fit", "heldout_score"]
 
 SLACK_TOL = 1e-6
 """Total slack above which a held-out plan counts as needing slack."""
-HELDOUT_SEED_OFFSET = 1_000_003
-"""The held-out set's seed is the fit's seed plus this (training never draws from that stream)."""
-CLOSED_LOOP_SEED_OFFSET = 2_000_003
-"""The closed-loop held-out episodes' seed is the fit's seed plus this."""
 CE = {"supervised": "cross_entropy"}
 CHUNK_EPOCHS = 5
 """Epochs between two checks of the training's time share (see :func:`_train`)."""
@@ -80,50 +77,6 @@ class FitResult:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
-class _Run:
-    """The state of one fit in ``out`` (``state.json``), its clock and its budget."""
-
-    def __init__(self, problem: ParametricMIQP, out: Path, config: FitConfig, echo: Callable[[str], None]) -> None:
-        self.problem, self.out, self.config, self.echo = problem, out, config, echo
-        self.path = out / "state.json"
-        ident = fit_identity(problem, config)
-        if self.path.exists():
-            try:
-                self.state = json.loads(self.path.read_text())
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise ValueError(f"{self.path} is unreadable ({exc}); delete {out} or use another --out") from exc
-            self.state["identity"] = resumed_identity(self.state.get("identity") or {}, ident, out)
-            echo(f"resuming the fit in {out} after {self.state['elapsed']:.0f} s")
-        else:
-            out.mkdir(parents=True, exist_ok=True)
-            self.state = {"identity": resumed_identity(None, ident, out), "elapsed": 0.0, "stages": {}}
-        self.config = replace(config, round_start=self.state["identity"]["round_start"])
-        self.start = time.monotonic()
-        self.before = float(self.state["elapsed"])
-        if self.path.exists():  # an older state's identity, completed (see mimpc.fit.identity), from now on
-            self._save()
-
-    def elapsed(self) -> float:
-        return self.before + time.monotonic() - self.start
-
-    def left(self) -> float:
-        return self.config.budget_minutes * 60.0 - self.elapsed()
-
-    def stage(self, name: str) -> Any:
-        return self.state["stages"].get(name)
-
-    def done(self, name: str, value: Any) -> Any:
-        self.state["stages"][name] = to_jsonable(value)
-        self._save()
-        return self.state["stages"][name]
-
-    def _save(self) -> None:
-        self.state["elapsed"] = self.elapsed()
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.state, indent=2))
-        tmp.replace(self.path)
-
-
 def fit(
     problem: ParametricMIQP,
     out: str | Path,
@@ -138,7 +91,7 @@ def fit(
     ``executor`` runs the generation's shards (:func:`mimpc.generation.generate.generate`);
     ``echo`` receives one line per stage and round; ``command`` is recorded in the model card.
     """
-    run = _Run(problem, Path(out), config or FitConfig(), echo)
+    run = FitRun(problem, Path(out), config or FitConfig(), echo)
     quiet = [logging.getLogger(name) for name in ("mimpc.training", "mimpc.lpae")]
     levels = [lg.level for lg in quiet]
     if not progress:  # one line per stage and round, not one per epoch
@@ -151,7 +104,7 @@ def fit(
             lg.setLevel(level)
 
 
-def _fit(run: _Run, config: FitConfig, progress: bool, executor: Any, echo: Callable, command: str) -> FitResult:
+def _fit(run: FitRun, config: FitConfig, progress: bool, executor: Any, echo: Callable, command: str) -> FitResult:
     if config.init is not None:
         from mimpc.training.checkpoint import load_checkpoint
 
@@ -162,8 +115,8 @@ def _fit(run: _Run, config: FitConfig, progress: bool, executor: Any, echo: Call
         structure = Structure(structure.head, structure.encoder, structure.decode, config.hidden, structure.reasons)
     for reason in structure.reasons:
         echo(f"structure: {reason}")
-    data = run.stage("data") or run.done("data", _base_data(run, progress, executor))
-    heldout = _heldout(run)
+    data = run.stage("data") or run.done("data", base_data(run, progress, executor))
+    heldout = heldout_sets(run)
     rounds = [run.stage(f"round_{k}") for k in range(config.rounds + 1) if run.stage(f"round_{k}")]
     base = list(config.base_data) if config.base_data else [str(run.out / "data" / "base")]
     folders = base + [r["data"] for r in rounds if r.get("data")]
@@ -204,79 +157,7 @@ def _fit(run: _Run, config: FitConfig, progress: bool, executor: Any, echo: Call
     return _finish(run, structure, data, heldout, rounds, stopped, command)
 
 
-def _generate(run: _Run, folder: Path, samples: int, seed: int, mix: str, policy: str | None, progress, executor):
-    from mimpc.generation.generate import GenerationConfig, generate
-    from mimpc.generation.mix import parse_mix
-
-    config = GenerationConfig(
-        samples=samples,
-        seed=seed,
-        solver=run.config.solver,
-        time_limit=run.config.time_limit,
-        workers=run.config.workers,
-        units_per_shard=run.config.units_per_shard,
-        mix=parse_mix(mix),
-        policy=policy,
-    )
-    # the base data grows by doubling: a small first size cannot follow the mix (a shard holds one
-    # kind), so the mix is judged once, on the data the fit keeps (see _grow_data)
-    return generate(run.problem, folder, config, progress=progress, executor=executor, warn_mix=False)
-
-
-def _base_data(run: _Run, progress: bool, executor: Any) -> dict[str, Any]:
-    """The base data: the given folders (``base_data``, e.g. an earlier fit's or the recipe's
-    datasets, checked against the problem), else generated by :func:`_grow_data`."""
-    if run.config.base_data is None:
-        return _grow_data(run, progress, executor)
-    from mimpc.training.dataset import load_dataset
-
-    sizes = [len(load_dataset(f, run.problem)) for f in run.config.base_data]  # raises on another problem
-    run.echo(f"data: {sum(sizes)} samples given in {len(sizes)} folder(s)")
-    return {"samples": sum(sizes), "folders": list(run.config.base_data), "mix": "given", "stopped": "given"}
-
-
-def _grow_data(run: _Run, progress: bool, executor: Any) -> dict[str, Any]:
-    """The base data, doubled until the Good-Turing estimate is below ``coverage``."""
-    cfg = run.config
-    n, history, stop, have = cfg.samples, [], None, 0
-    folder = run.out / "data" / "base"
-    while True:
-        t0 = time.monotonic()
-        ds = _generate(run, folder, n, cfg.seed, cfg.mix, None, progress, executor)
-        per_sample = (time.monotonic() - t0) / max(len(ds) - have, 1)
-        have = len(ds)
-        gt = good_turing(strategies(run.problem, ds.arrays["theta"], ds.arrays["x"], ds.arrays["delta"]))
-        history.append(gt)
-        run.echo(
-            f"data: {gt['samples']} samples, {gt['strategies']} strategies, Good-Turing unseen mass "
-            f"{gt['unseen_mass']:.3f} (bound {cfg.coverage:g})"
-        )
-        if gt["unseen_mass"] <= cfg.coverage:
-            stop = "Good-Turing estimate below the bound"
-            break
-        if 2 * n > cfg.max_samples:
-            stop = f"max_samples {cfg.max_samples} reached"
-            break
-        affordable = (cfg.data_share * cfg.budget_minutes * 60.0 - run.elapsed()) / per_sample
-        if affordable < 0.25 * have:  # the next step would add too little to matter
-            stop = f"the data share ({cfg.data_share:g}) of the budget spent"
-            break
-        n = int(min(2 * n, have + affordable))
-    shortfall = ds.meta.get("mix_warning")
-    if shortfall:  # judged on the data the fit keeps, not on each size it grew through
-        run.echo(f"data: {shortfall}")
-    return {
-        "samples": len(ds),
-        "good_turing": history,
-        "stopped": stop,
-        "mix": cfg.mix,
-        "samples_by_kind": ds.meta.get("samples_by_kind"),
-        "mix_warning": shortfall,
-        "seconds_per_sample": per_sample,
-    }
-
-
-def _round_estimate(run: _Run, rounds: list[dict], data: dict) -> float:
+def _round_estimate(run: FitRun, rounds: list[dict], data: dict) -> float:
     """Seconds the next round is expected to take: the longest of the rounds after round 0 (each adds
     data, so rounds tend to grow, and their generation varies), except after round 0 alone (which
     trains from scratch, or nothing with ``init``): the fine-tuning shares of the budget plus the new
@@ -290,66 +171,6 @@ def _round_estimate(run: _Run, rounds: list[dict], data: dict) -> float:
     fine_tune = (ROUND_SL_SHARE + ROUND_HYBRID_SHARE) * run.config.budget_minutes * 60.0
     estimate = fine_tune + 2.0 * run.config.round_samples * rate
     return estimate if rounds[0].get("init") else min(float(rounds[0]["seconds"]), estimate)
-
-
-def _heldout(run: _Run) -> dict[str, dict[str, np.ndarray]]:
-    """The held-out sets, ``uniform`` and ``closed_loop`` (exact labels), computed once and kept in the folder."""
-    return {"uniform": _uniform_heldout(run), "closed_loop": _closed_loop_heldout(run)}
-
-
-def _stored_heldout(
-    run: _Run,
-    stage: str,
-    filename: str,
-    label: Callable[[int], tuple[dict[str, np.ndarray], Any]],
-    what: str,
-    seed: int,
-) -> dict[str, np.ndarray]:
-    """A held-out set kept in the fit's folder: read back when its stage is done (a resumed fit), else
-    labelled by ``label(seed) -> (arrays, statuses)``, saved, recorded and announced as ``what``."""
-    path = run.out / filename
-    if run.stage(stage) and path.exists():
-        with np.load(path) as f:
-            return {k: f[k] for k in f.files}
-    t0 = time.monotonic()
-    part, statuses = label(seed)
-    rate = (time.monotonic() - t0) / max(sum(statuses.values()), 1)  # seconds per exact solve, for estimates
-    np.savez_compressed(path, **part)
-    record = {"family": what, "seed": seed, "n": len(part["theta"]), "statuses": statuses}
-    run.done(stage, {**record, "seconds_per_sample": rate})
-    return part
-
-
-def _uniform_heldout(run: _Run) -> dict[str, np.ndarray]:
-    from mimpc.training.evaluate import labelled_sample
-
-    cfg = run.config
-
-    def label(seed: int) -> tuple[dict[str, np.ndarray], Any]:
-        part, statuses = labelled_sample(
-            run.problem, "uniform", cfg.heldout, seed=seed, solver=cfg.solver, time_limit=cfg.time_limit
-        )
-        run.echo(f"held-out: {len(part['theta'])} 'uniform' parameters with proven-optimal labels (seed {seed})")
-        return part, statuses
-
-    return _stored_heldout(run, "heldout", "heldout.npz", label, "uniform", cfg.seed + HELDOUT_SEED_OFFSET)
-
-
-def _closed_loop_heldout(run: _Run) -> dict[str, np.ndarray]:
-    from mimpc.fit.closed_loop import exact_episode_states
-
-    cfg = run.config
-
-    def label(seed: int) -> tuple[dict[str, np.ndarray], Any]:
-        part, statuses = exact_episode_states(
-            run.problem, cfg.heldout, seed, solver=cfg.solver, time_limit=cfg.time_limit
-        )
-        run.echo(f"held-out: {len(part['theta'])} closed-loop states of the exact controller (seed {seed})")
-        return part, statuses
-
-    seed = cfg.seed + CLOSED_LOOP_SEED_OFFSET
-    what = "exact closed loop from 'starts'"
-    return _stored_heldout(run, "heldout_closed_loop", "heldout_closed_loop.npz", label, what, seed)
 
 
 def _evaluate(problem: ParametricMIQP, path: Path, heldout: dict[str, dict[str, np.ndarray]]) -> dict[str, Any]:
@@ -400,7 +221,7 @@ def _versus(vs: dict[str, Any] | None) -> str:
     return f" ({vs['difference']:+.2f} [{vs['low']:+.2f}, {vs['high']:+.2f}] against round {vs['round']})"
 
 
-def _train(run: _Run, method: str, folders: list[str], path: Path, structure: Structure, **kw: Any) -> None:
+def _train(run: FitRun, method: str, folders: list[str], path: Path, structure: Structure, **kw: Any) -> None:
     """Train ``method`` to ``path`` in chunks of :data:`CHUNK_EPOCHS` epochs (each resuming the
     last), until early stopping, ``kw["epochs"]`` epochs, or ``kw["share"]`` of the budget is spent:
     how long to train is measured on the validation split, not fixed in advance."""
@@ -432,7 +253,7 @@ def _train(run: _Run, method: str, folders: list[str], path: Path, structure: St
 
 
 def _round(
-    run: _Run,
+    run: FitRun,
     k: int,
     structure: Structure,
     folders: list[str],
@@ -505,7 +326,7 @@ def _round(
     }
 
 
-def _init_round(run: _Run, folder: Path, folders: list[str], heldout: dict, t0: float) -> dict[str, Any]:
+def _init_round(run: FitRun, folder: Path, folders: list[str], heldout: dict, t0: float) -> dict[str, Any]:
     """Round 0 of a fit from ``init``: the checkpoint, copied into the fit's folder (the fit stays
     self-contained), evaluated on the held-out sets; the next round's SL fine-tunes its weights."""
     import shutil
@@ -531,7 +352,7 @@ def _init_round(run: _Run, folder: Path, folders: list[str], heldout: dict, t0: 
     }
 
 
-def _round_data(run: _Run, k: int, best: dict[str, Any], progress: bool, executor: Any) -> str:
+def _round_data(run: FitRun, k: int, best: dict[str, Any], progress: bool, executor: Any) -> str:
     """Round ``k``'s new data, driven by the best policy so far: ``round_mix``, without its ``hard``
     share when that policy needed slack on fewer than :data:`HARD_MIN_SLACK_RATE` percent of the
     held-out set or when no ``hard`` state could be found (:class:`~mimpc.generation.guard.GenerationStalled`)."""
@@ -549,8 +370,8 @@ def _round_data(run: _Run, k: int, best: dict[str, Any], progress: bool, executo
             run.out / "data" / (f"round_{k}" if chosen == cfg.round_mix else f"round_{k}_{chosen.replace('=', '')}")
         )
         try:
-            ds = _generate(run, folder, cfg.round_samples, cfg.seed + k, chosen, best["policy"], progress, executor)
-            if ds.meta.get("mix_warning"):  # _generate does not warn: said here, once per round's data
+            ds = generate_data(run, folder, cfg.round_samples, cfg.seed + k, chosen, best["policy"], progress, executor)
+            if ds.meta.get("mix_warning"):  # generate_data does not warn: said here, once per round's data
                 run.echo(f"round {k} data: {ds.meta['mix_warning']}")
             return str(folder)
         except GenerationStalled:
@@ -566,7 +387,7 @@ def _dataset_size(folder: str) -> int:
 
 
 def _finish(
-    run: _Run, structure: Structure, data: dict, heldout: dict, rounds: list[dict], stopped: str | None, command: str
+    run: FitRun, structure: Structure, data: dict, heldout: dict, rounds: list[dict], stopped: str | None, command: str
 ) -> FitResult:
     from mimpc.fit.card import draw_rounds
     from mimpc.training.export import export_checkpoint
