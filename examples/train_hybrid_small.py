@@ -35,6 +35,8 @@ def main(argv=None):
         progress=False,
     )
     print("dataset:", data.counts())
+    if data.counts()["test"] == 0:  # episodes go to the splits by a hash of their seed: a few may miss one
+        raise SystemExit(f"the test split is empty with --samples {args.samples}: ask for more --samples (e.g. 400)")
     result = train(
         problem,
         data,
