@@ -253,6 +253,18 @@ def test_repair_must_be_a_non_negative_integer_in_the_api():
         evaluate_checkpoint("unused.pt", "unused", max_samples=-3)
 
 
+def test_evaluate_refuses_repair_for_a_method_whose_plan_is_not_the_relaxed_qp(tmp_path, capsys):
+    """lpae's solutions ignore repair: `evaluate --repair 1` printed its plain numbers as 'lpae+repair'."""
+    from mimpc.pretrained import pretrained_path
+
+    lpae = str(pretrained_path(robot_nav(), "lpae"))
+    argv = ["evaluate", "--checkpoint", lpae, "--sampler", "uniform", "--samples", "3", "--repair", "1"]
+    assert main([*argv, "--out", str(tmp_path / "e"), "--no-plot"]) == 2
+    err = capsys.readouterr().err
+    assert "--repair" in err and "lpae" in err and "Traceback" not in err
+    assert not (tmp_path / "e" / "evaluation.json").exists()
+
+
 # -- datasets -------------------------------------------------------------------------------------
 
 
