@@ -33,6 +33,14 @@ def test_seed_and_grid_parsing():
         parse_seeds("1,1")
 
 
+def test_grid_values_are_read_one_by_one():
+    """One value that is not a literal made every value a string: `--set horizon=5,abc` ran its
+    first point as horizon='5' and stopped with 'horizon must be a positive integer, got '5''."""
+    assert parse_grid(["horizon=5,abc"]) == {"horizon": [5, "abc"]}
+    assert parse_grid(["x=paper, (1, 2),[3, 4]"]) == {"x": ["paper", (1, 2), [3, 4]]}
+    assert parse_grid(["x='a,b',c"]) == {"x": ["a,b", "c"]}
+
+
 def test_sweep_compare_runs_every_point_and_summarises(tmp_path, capsys):
     out = tmp_path / "sweep"
     assert (

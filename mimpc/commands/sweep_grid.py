@@ -99,12 +99,37 @@ def parse_grid(items: Sequence[str]) -> dict[str, list[Any]]:
             raise ValueError(f"--set {field} given twice; list its values in one --set")
         try:
             parsed = ast.literal_eval(f"[{values}]")
-        except (ValueError, SyntaxError):
-            parsed = [v.strip() for v in values.split(",")]
+        except (ValueError, SyntaxError):  # each value on its own: horizon=5,abc is [5, "abc"]
+            parsed = [_literal_or_string(v) for v in _split_top_level(values)]
         if not parsed or len({repr(v) for v in parsed}) != len(parsed):
             raise ValueError(f"--set {field}: values must be distinct and non-empty, got {values!r}")
         grid[field] = list(parsed)
     return grid
+
+
+def _split_top_level(values: str) -> list[str]:
+    """``values`` split at the commas outside brackets and quotes."""
+    parts, depth, quote, start = [], 0, "", 0
+    for i, c in enumerate(values):
+        if quote:
+            quote = "" if c == quote else quote
+        elif c in "'\"":
+            quote = c
+        elif c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+        elif c == "," and depth == 0:
+            parts.append(values[start:i])
+            start = i + 1
+    return parts + [values[start:]]
+
+
+def _literal_or_string(value: str) -> Any:
+    try:
+        return ast.literal_eval(value.strip())
+    except (ValueError, SyntaxError):
+        return value.strip()
 
 
 def grid_points(seeds: Sequence[int], grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
