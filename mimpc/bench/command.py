@@ -40,6 +40,7 @@ def benchmark_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
     if hasattr(module, "add_arguments"):
         module.add_arguments(parser)
     show_defaults(parser)
+    parser.add_argument("--debug", action="store_true", help="print the full traceback of an error")
     add_common_arguments(parser)  # -v/-q/--progress after the benchmark's name too, as after any command
     entry = getattr(module, "cli", None)
     if not callable(entry):
@@ -50,6 +51,9 @@ def benchmark_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
 def run(args: argparse.Namespace) -> int:
     parser, entry = benchmark_parser(args.benchmark)
     inner = parser.parse_args(args.options)
+    args.command = f"bench {args.benchmark}"  # error lines name the benchmark: `mimpc bench soak: error: ...`
+    # `mimpc bench NAME --debug`, as after any other command
+    args.debug = getattr(args, "debug", False) or getattr(inner, "debug", False)
     given_after = [name for name in ("verbose", "quiet", "progress") if hasattr(inner, name)]
     for name in ("progress", "quiet", "verbose"):  # `mimpc --progress bench NAME`, `mimpc -q bench NAME`
         if not hasattr(inner, name) and hasattr(args, name):
