@@ -70,3 +70,16 @@ def test_debug_after_the_benchmark_name_and_the_benchmark_named_in_errors(capsys
     assert main([*argv, "--debug"]) == 2
     err = capsys.readouterr().err
     assert "Traceback" in err and "mimpc bench soak: error:" in err
+
+
+def test_bench_without_a_name_asks_for_the_benchmark_only(capsys):
+    """`mimpc bench` said 'the following arguments are required: benchmark, options', though the
+    benchmark's options are optional."""
+    import pytest
+
+    from mimpc.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["bench"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.rstrip().endswith("the following arguments are required: benchmark")

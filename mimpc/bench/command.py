@@ -24,7 +24,10 @@ __all__ = ["add_arguments", "benchmark_parser", "run"]
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("benchmark", choices=sorted(BENCHMARKS), help="which benchmark to run")
-    p.add_argument("options", nargs=argparse.REMAINDER, help="options of the benchmark (see `mimpc bench NAME --help`)")
+    options = p.add_argument(
+        "options", nargs=argparse.REMAINDER, help="options of the benchmark (see `mimpc bench NAME --help`)"
+    )
+    options.required = False  # argparse makes a REMAINDER positional required: `mimpc bench` asked for "options"
 
 
 def benchmark_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
