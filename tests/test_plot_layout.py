@@ -64,3 +64,28 @@ def test_mimpc_plot_redraws_the_figures_with_their_titles(tmp_path, monkeypatch)
         monkeypatch.setattr(plots, name, record)
     assert main(["plot", str(out)]) == 0
     assert titles == {"plot_open_loop_panels": "mimpc/ThermalTank-v0", "plot_timing": "mimpc/ThermalTank-v0"}
+
+
+def test_robot_trajectories_legend_clears_the_axis_labels():
+    """With seven controllers the legend under the robot panels ran over the '$p_x$ [m]' labels."""
+    import dataclasses
+
+    import gymnasium as gym
+
+    import mimpc.envs  # noqa: F401
+    from mimpc.controllers import make_controller
+    from mimpc.problems.benchmark import benchmark_of
+    from mimpc.rollout import run
+
+    env = gym.make("mimpc/RobotNav-v0")
+    problem = env.unwrapped.problem
+    res = run(env, make_controller("sl", problem), episodes=2, max_steps=2, progress=False)
+    results = [dataclasses.replace(res, controller=n) for n in NAMES]
+    fig = benchmark_of(problem).draw_rollouts(results, problem.config, 4)
+    renderer = fig.canvas.get_renderer()
+    fig.draw(renderer)
+    legend = fig.legends[0].get_window_extent(renderer)
+    for ax in fig.axes:
+        if ax.get_visible():
+            assert not _overlap(legend, ax.xaxis.label.get_window_extent(renderer))
+            assert not _overlap(legend, ax.get_window_extent(renderer))
