@@ -89,3 +89,31 @@ def test_robot_trajectories_legend_clears_the_axis_labels():
         if ax.get_visible():
             assert not _overlap(legend, ax.xaxis.label.get_window_extent(renderer))
             assert not _overlap(legend, ax.get_window_extent(renderer))
+
+
+def test_tank_trajectories_labels_clear_the_panels():
+    """The tank figure's 'control step k' labels of the first two rows lay under the next row's panels,
+    and with several controllers each input panel's label ran into its left neighbour."""
+    import dataclasses
+
+    import gymnasium as gym
+
+    import mimpc.envs  # noqa: F401
+    from mimpc.controllers import make_controller
+    from mimpc.problems.benchmark import benchmark_of
+    from mimpc.rollout import run
+
+    env = gym.make("mimpc/ThermalTank-v0")
+    problem = env.unwrapped.problem
+    res = run(env, make_controller("sl", problem), episodes=1, max_steps=3, progress=False)
+    for n in (1, 4):
+        fig = benchmark_of(problem).draw_rollouts(
+            [dataclasses.replace(res, controller=c) for c in NAMES[:n]], problem.config
+        )
+        renderer = fig.canvas.get_renderer()
+        fig.draw(renderer)
+        panels = [ax.get_window_extent(renderer) for ax in fig.axes]
+        for ax in fig.axes:
+            for label in (ax.xaxis.label, ax.yaxis.label):
+                box = label.get_window_extent(renderer)
+                assert not any(_overlap(box, p) for p in panels), (n, label.get_text())
