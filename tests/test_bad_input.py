@@ -573,3 +573,18 @@ def test_soak_counts_non_finite_actions_and_exceptions():
     row = soak(gym.make("mimpc/ThermalTank-v0"), Broken(), episodes=3, seed=0, max_steps=5)
     assert row["non_finite"] == 2 and row["exceptions"] == 1 and row["steps"] == 2
     assert "boom" not in row["first_error"] and "non-finite action" in row["first_error"]
+
+
+@pytest.mark.parametrize(
+    "argv, wanted",
+    [
+        (["rollout", "--controller", "hybrid", "--episodes", "1"], "--checkpoint PATH (rollout)"),
+        (["generate", "--samples", "10", "--mix", "onpolicy=1"], "--policy PATH (generate)"),
+    ],
+)
+def test_no_shipped_policy_names_the_option_of_the_command(tmp_path, capsys, argv, wanted):
+    """Without a shipped policy the hint said 'pass it as --checkpoint hybrid=PATH', which rollout
+    (--checkpoint PATH) and generate (--policy PATH) refuse."""
+    env = str(Path(__file__).resolve().parents[1] / "examples" / "custom_problem.py") + ":benchmark"
+    assert main([argv[0], "--env", env, *argv[1:], "--out", str(tmp_path / "o")]) == 2
+    assert wanted in capsys.readouterr().err
