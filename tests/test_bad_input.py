@@ -588,3 +588,18 @@ def test_no_shipped_policy_names_the_option_of_the_command(tmp_path, capsys, arg
     env = str(Path(__file__).resolve().parents[1] / "examples" / "custom_problem.py") + ":benchmark"
     assert main([argv[0], "--env", env, *argv[1:], "--out", str(tmp_path / "o")]) == 2
     assert wanted in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("change", [["--hidden", "16"], ["--head", "grouped"]])
+def test_resume_with_another_network_is_bad_input(tank_dataset, tmp_path, capsys, change):
+    """`train --resume X.pt --hidden 16` (X trained with --hidden 8) ended in torch's multi-line
+    'size mismatch for net.2.bias ...' RuntimeError, exit 1."""
+    base = ["train", "--env", "thermal_tank", "--set", "horizon=3", "--method", "sl", "--data", str(tank_dataset.path)]
+    first = tmp_path / "a.pt"
+    assert main([*base, "--hidden", "8", "--epochs", "1", "--out", str(first), "--no-progress"]) == 0
+    capsys.readouterr()
+    code, err = _exit(
+        [*base, "--hidden", "8", *change, "--epochs", "2", "--resume", str(first), "--out", str(tmp_path / "b.pt")],
+        capsys,
+    )
+    assert code == 2 and "resume" in err and len(err.strip().splitlines()) == 1, err
