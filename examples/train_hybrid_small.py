@@ -5,6 +5,11 @@
 Generates expert data with the exact MIQP solver (closed-loop episodes), trains the hybrid
 method (network -> integers -> relaxed QP layer -> hybrid loss), evaluates it open loop on the
 test split and runs it in closed loop.
+
+The defaults only show the path (about 5 s): such a policy does not yet reach the goal (measured:
+goal 0 of 2, continuous violations on 95 % of the test split). ``--samples 1500 --epochs 20``
+(about 15 s) gave a median gap of 0.07 %, continuous violations on 49 % and goal 1 of 2; the
+shipped policies were trained on tens of thousands of samples (docs/papers/policies.md).
 """
 
 import argparse
@@ -35,6 +40,8 @@ def main(argv=None):
         progress=False,
     )
     print("dataset:", data.counts())
+    if data.counts()["test"] == 0:  # episodes go to the splits by a hash of their seed: a few may miss one
+        raise SystemExit(f"the test split is empty with --samples {args.samples}: ask for more --samples (e.g. 400)")
     result = train(
         problem,
         data,

@@ -80,6 +80,11 @@ def _state_histories(results: Sequence[RolloutResult], problem: Any) -> Any:
     return fig
 
 
+def _lines(items: list[str], per_line: int = 3) -> str:
+    """``items`` joined by commas, ``per_line`` to a line (a title over a panel stays within it)."""
+    return "\n".join(", ".join(items[i : i + per_line]) for i in range(0, len(items), per_line))
+
+
 def plot_open_loop_panels(
     per_instance: dict[str, dict[str, np.ndarray]], stem: str | Path, title: str = ""
 ) -> list[Path]:
@@ -105,7 +110,7 @@ def plot_open_loop_panels(
     a2.boxplot([per_instance[n]["continuous_violation"] for n in names], tick_labels=names, showfliers=True)
     a2.set_ylabel("continuous violation (summed row excess) [problem units]")
     a2.set_title(
-        "continuous violation\n" + ", ".join(f"{n}: {rates[n]['continuous_violation_rate']:.1f}%" for n in names),
+        "continuous violation\n" + _lines([f"{n}: {rates[n]['continuous_violation_rate']:.1f}%" for n in names]),
         fontsize="small",
     )
     gaps = [per_instance[n]["gap_percent"][np.isfinite(per_instance[n]["gap_percent"])] for n in names]
@@ -113,11 +118,15 @@ def plot_open_loop_panels(
     a3.set_ylabel("optimality gap [%]")
     a3.set_title(
         "optimality gap % (outliers hidden)\n"
-        + ", ".join(f"{n}: med {np.median(g) if g.size else float('nan'):.2f}" for n, g in zip(names, gaps)),
+        + _lines([f"{n}: med {np.median(g) if g.size else float('nan'):.2f}" for n, g in zip(names, gaps)]),
         fontsize="small",
     )
     for ax in (a1, a2, a3):
         ax.set_xlabel("controller")
+        if len(names) > 4:  # long names side by side run into each other
+            for label in ax.get_xticklabels():
+                label.set_rotation(30)
+                label.set_horizontalalignment("right")
     if title:
         fig.suptitle(title)
     return _save(fig, Path(stem))
@@ -191,6 +200,6 @@ def redraw(folder: str | Path) -> list[Path]:
                     name, field = key.split("__", 1)
                     per.setdefault(name, {})[field] = f[key]
             if per:
-                paths += plot_open_loop_panels(per, folder / "open_loop_panels")
-        paths += plot_timing(rows, folder / "timing")
+                paths += plot_open_loop_panels(per, folder / "open_loop_panels", title=results[0].env_id)
+        paths += plot_timing(rows, folder / "timing", title=results[0].env_id)  # as plot_comparison
     return paths

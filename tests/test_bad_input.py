@@ -253,6 +253,18 @@ def test_repair_must_be_a_non_negative_integer_in_the_api():
         evaluate_checkpoint("unused.pt", "unused", max_samples=-3)
 
 
+def test_evaluate_refuses_repair_for_a_method_whose_plan_is_not_the_relaxed_qp(tmp_path, capsys):
+    """lpae's solutions ignore repair: `evaluate --repair 1` printed its plain numbers as 'lpae+repair'."""
+    from mimpc.pretrained import pretrained_path
+
+    lpae = str(pretrained_path(robot_nav(), "lpae"))
+    argv = ["evaluate", "--checkpoint", lpae, "--sampler", "uniform", "--samples", "3", "--repair", "1"]
+    assert main([*argv, "--out", str(tmp_path / "e"), "--no-plot"]) == 2
+    err = capsys.readouterr().err
+    assert "--repair" in err and "lpae" in err and "Traceback" not in err
+    assert not (tmp_path / "e" / "evaluation.json").exists()
+
+
 # -- datasets -------------------------------------------------------------------------------------
 
 
@@ -561,3 +573,33 @@ def test_soak_counts_non_finite_actions_and_exceptions():
     row = soak(gym.make("mimpc/ThermalTank-v0"), Broken(), episodes=3, seed=0, max_steps=5)
     assert row["non_finite"] == 2 and row["exceptions"] == 1 and row["steps"] == 2
     assert "boom" not in row["first_error"] and "non-finite action" in row["first_error"]
+
+
+@pytest.mark.parametrize(
+    "argv, wanted",
+    [
+        (["rollout", "--controller", "hybrid", "--episodes", "1"], "--checkpoint PATH (rollout)"),
+        (["generate", "--samples", "10", "--mix", "onpolicy=1"], "--policy PATH (generate)"),
+    ],
+)
+def test_no_shipped_policy_names_the_option_of_the_command(tmp_path, capsys, argv, wanted):
+    """Without a shipped policy the hint said 'pass it as --checkpoint hybrid=PATH', which rollout
+    (--checkpoint PATH) and generate (--policy PATH) refuse."""
+    env = str(Path(__file__).resolve().parents[1] / "examples" / "custom_problem.py") + ":benchmark"
+    assert main([argv[0], "--env", env, *argv[1:], "--out", str(tmp_path / "o")]) == 2
+    assert wanted in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("change", [["--hidden", "16"], ["--head", "grouped"]])
+def test_resume_with_another_network_is_bad_input(tank_dataset, tmp_path, capsys, change):
+    """`train --resume X.pt --hidden 16` (X trained with --hidden 8) ended in torch's multi-line
+    'size mismatch for net.2.bias ...' RuntimeError, exit 1."""
+    base = ["train", "--env", "thermal_tank", "--set", "horizon=3", "--method", "sl", "--data", str(tank_dataset.path)]
+    first = tmp_path / "a.pt"
+    assert main([*base, "--hidden", "8", "--epochs", "1", "--out", str(first), "--no-progress"]) == 0
+    capsys.readouterr()
+    code, err = _exit(
+        [*base, "--hidden", "8", *change, "--epochs", "2", "--resume", str(first), "--out", str(tmp_path / "b.pt")],
+        capsys,
+    )
+    assert code == 2 and "resume" in err and len(err.strip().splitlines()) == 1, err

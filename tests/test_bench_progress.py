@@ -57,3 +57,29 @@ def test_common_options_after_the_benchmark_name(monkeypatch):
         from mimpc.commands.conventions import configure_logging
 
         configure_logging(0, 0)
+
+
+def test_debug_after_the_benchmark_name_and_the_benchmark_named_in_errors(capsys):
+    """`mimpc bench soak --debug` was refused ('unrecognized arguments: --debug') although --debug works
+    after any other command, and a benchmark's error line said 'mimpc bench: error:' without its name."""
+    from mimpc.cli import main
+
+    argv = ["bench", "soak", "--controllers", "nosuch", "--episodes", "1"]
+    assert main(argv) == 2
+    assert "mimpc bench soak: error: --controllers: unknown controller 'nosuch'" in capsys.readouterr().err
+    assert main([*argv, "--debug"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "mimpc bench soak: error:" in err
+
+
+def test_bench_without_a_name_asks_for_the_benchmark_only(capsys):
+    """`mimpc bench` said 'the following arguments are required: benchmark, options', though the
+    benchmark's options are optional."""
+    import pytest
+
+    from mimpc.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["bench"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.rstrip().endswith("the following arguments are required: benchmark")

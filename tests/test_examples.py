@@ -37,3 +37,10 @@ def test_train_hybrid_small_example(tmp_path, capsys):
     load("train_hybrid_small").main(["--samples", "300", "--epochs", "2", "--out", str(tmp_path)])
     out = capsys.readouterr().out
     assert "closed loop:" in out and (tmp_path / "hybrid.pt").exists()
+
+
+def test_train_hybrid_small_says_when_its_test_split_is_empty(tmp_path):
+    """Units go to the splits by a hash: at --samples 100 the test split was empty and the example
+    ended in a traceback from evaluate_checkpoint, after training."""
+    with pytest.raises(SystemExit, match=r"test split is empty.*--samples"):
+        load("train_hybrid_small").main(["--samples", "100", "--epochs", "1", "--out", str(tmp_path)])

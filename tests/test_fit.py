@@ -234,6 +234,12 @@ def test_tiny_fit_of_unit_commitment(tmp_path, uc_fit, rounds_drawn):
         FitConfig(hybrid_loss={"nonsense": 1.0})
 
 
+def test_hybrid_loss_names_the_unknown_field_and_lists_the_fields():
+    """As `train --loss`: it said "LossConfig.__init__() got an unexpected keyword argument 'nope'"."""
+    with pytest.raises(ValueError, match=r"unknown field\(s\) \['nope'\]; the fields are \[.*'w_constraint'"):
+        FitConfig(hybrid_loss={"nope": 1.0})
+
+
 def _change_a_label(folder: Path) -> tuple[Path, bytes]:
     """Rewrite the first shard of dataset ``folder`` with one objective changed (same shapes, same
     metadata); returns the shard and its bytes before."""

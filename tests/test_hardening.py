@@ -155,6 +155,23 @@ def test_controllers_refuse_non_real_observations():
     ctrl.act([np.float32(v) for v in good])
 
 
+@pytest.mark.parametrize("value", [[True, -0.5], (0.5, False), [[1.0, True]], [np.array([True, False]), [0.5, 1.0]]])
+def test_a_boolean_among_numbers_is_refused_too(value):
+    """numpy turns [True, -0.5] into [1.0, -0.5]: a boolean mixed with numbers was silently a number."""
+    from mimpc.problems.validation import as_real_array
+
+    with pytest.raises(ValueError, match="boolean"):
+        as_real_array(value, "x", "numbers")
+    env = gym.make("mimpc/RobotNav-v0")
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="action must be"):
+        env.step([True, -0.5])
+    with pytest.raises(ValueError, match=r"options\['start'\] must be"):
+        env.reset(options={"start": [True, -0.5]})
+    with pytest.raises(ValueError, match="obs must be a real-valued array"):
+        make_controller("miqp", robot_nav(horizon=4)).act([True, -1.0, 0.0, 0.0, 1.0, -1.0])
+
+
 def test_robot_refuses_a_start_in_an_obstacle_and_an_unreachable_goal():
     env = gym.make("mimpc/RobotNav-v0")
     obstacle = env.unwrapped.config.obstacles[0]

@@ -33,6 +33,26 @@ def test_seed_and_grid_parsing():
         parse_seeds("1,1")
 
 
+def test_grid_values_are_read_one_by_one():
+    """One value that is not a literal made every value a string: `--set horizon=5,abc` ran its
+    first point as horizon='5' and stopped with 'horizon must be a positive integer, got '5''."""
+    assert parse_grid(["horizon=5,abc"]) == {"horizon": [5, "abc"]}
+    assert parse_grid(["x=paper, (1, 2),[3, 4]"]) == {"x": ["paper", (1, 2), [3, 4]]}
+    assert parse_grid(["x='a,b',c"]) == {"x": ["a,b", "c"]}
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_bad_set_value_stops_the_sweep_before_any_point_runs(tmp_path, capsys, workers):
+    """`--set horizon=5,abc` ran the horizon=5 point before failing on 'abc'; with --workers 2 the
+    bad point was retried twice as a runtime failure and the sweep exited 1, not 2 (bad input)."""
+    argv = ["sweep", "compare", "--env", "thermal_tank", "--set", "horizon=5,abc", "--episodes", "1"]
+    argv += ["--max-steps", "2", "--controllers", "miqp", "--no-plot", "--workers", workers]
+    assert main([*argv, "--out", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err
+    assert "horizon must be a positive integer, got 'abc'" in err and "retry" not in err
+    assert not list((tmp_path / "s").glob("*/comparison.json"))
+
+
 def test_sweep_compare_runs_every_point_and_summarises(tmp_path, capsys):
     out = tmp_path / "sweep"
     assert (

@@ -24,7 +24,10 @@ __all__ = ["add_arguments", "benchmark_parser", "run"]
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("benchmark", choices=sorted(BENCHMARKS), help="which benchmark to run")
-    p.add_argument("options", nargs=argparse.REMAINDER, help="options of the benchmark (see `mimpc bench NAME --help`)")
+    options = p.add_argument(
+        "options", nargs=argparse.REMAINDER, help="options of the benchmark (see `mimpc bench NAME --help`)"
+    )
+    options.required = False  # argparse makes a REMAINDER positional required: `mimpc bench` asked for "options"
 
 
 def benchmark_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
@@ -40,6 +43,7 @@ def benchmark_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
     if hasattr(module, "add_arguments"):
         module.add_arguments(parser)
     show_defaults(parser)
+    parser.add_argument("--debug", action="store_true", help="print the full traceback of an error")
     add_common_arguments(parser)  # -v/-q/--progress after the benchmark's name too, as after any command
     entry = getattr(module, "cli", None)
     if not callable(entry):
@@ -50,6 +54,9 @@ def benchmark_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
 def run(args: argparse.Namespace) -> int:
     parser, entry = benchmark_parser(args.benchmark)
     inner = parser.parse_args(args.options)
+    args.command = f"bench {args.benchmark}"  # error lines name the benchmark: `mimpc bench soak: error: ...`
+    # `mimpc bench NAME --debug`, as after any other command
+    args.debug = getattr(args, "debug", False) or getattr(inner, "debug", False)
     given_after = [name for name in ("verbose", "quiet", "progress") if hasattr(inner, name)]
     for name in ("progress", "quiet", "verbose"):  # `mimpc --progress bench NAME`, `mimpc -q bench NAME`
         if not hasattr(inner, name) and hasattr(args, name):

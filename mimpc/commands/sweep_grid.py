@@ -99,12 +99,37 @@ def parse_grid(items: Sequence[str]) -> dict[str, list[Any]]:
             raise ValueError(f"--set {field} given twice; list its values in one --set")
         try:
             parsed = ast.literal_eval(f"[{values}]")
-        except (ValueError, SyntaxError):
-            parsed = [v.strip() for v in values.split(",")]
+        except (ValueError, SyntaxError):  # each value on its own: horizon=5,abc is [5, "abc"]
+            parsed = [_literal_or_string(v) for v in _split_top_level(values)]
         if not parsed or len({repr(v) for v in parsed}) != len(parsed):
             raise ValueError(f"--set {field}: values must be distinct and non-empty, got {values!r}")
         grid[field] = list(parsed)
     return grid
+
+
+def _split_top_level(values: str) -> list[str]:
+    """``values`` split at the commas outside brackets and quotes."""
+    parts, depth, quote, start = [], 0, "", 0
+    for i, c in enumerate(values):
+        if quote:
+            quote = "" if c == quote else quote
+        elif c in "'\"":
+            quote = c
+        elif c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+        elif c == "," and depth == 0:
+            parts.append(values[start:i])
+            start = i + 1
+    return parts + [values[start:]]
+
+
+def _literal_or_string(value: str) -> Any:
+    try:
+        return ast.literal_eval(value.strip())
+    except (ValueError, SyntaxError):
+        return value.strip()
 
 
 def grid_points(seeds: Sequence[int], grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
@@ -138,8 +163,8 @@ def point_argv(command: str, base: Sequence[str], point: dict[str, Any], out: Pa
     return argv
 
 
-def run_point(argv: list[str]) -> list[dict[str, Any]]:
-    """Run one point's command line (a task) and return its summary rows."""
+def parse_point(argv: list[str]) -> Any:
+    """A point's command line parsed by the swept command's parser (an ``argparse.Namespace``)."""
     import argparse
 
     from mimpc.commands import compare, train
@@ -148,9 +173,27 @@ def run_point(argv: list[str]) -> list[dict[str, Any]]:
     modules = {"compare": compare, "train": train}
     if argv[0] not in modules:
         raise ValueError(f"a sweep point runs one of {', '.join(SWEEPABLE)}, got {argv[0]!r}")
-    module = modules[argv[0]]
-    parser = configure_command_parser(argparse.ArgumentParser(prog=f"mimpc {argv[0]}"), module)
-    args = parser.parse_args(argv[1:])
+    parser = configure_command_parser(argparse.ArgumentParser(prog=f"mimpc {argv[0]}"), modules[argv[0]])
+    return parser.parse_args(argv[1:])
+
+
+def check_points(command: str, base: Sequence[str], points: Sequence[dict[str, Any]], out: Path) -> None:
+    """Parse each distinct point's command line and build its problem before any point runs, so that
+    a bad option or ``--set`` value is refused at once as bad input, not after the points before it
+    (nor as a worker's failure, retried)."""
+    from mimpc.commands.common import problem_from_args
+
+    seen: set[str] = set()
+    for point in points:
+        values = repr({k: v for k, v in point.items() if k != "seed"})
+        if values not in seen:
+            seen.add(values)
+            problem_from_args(parse_point(point_argv(command, base, point, out)))
+
+
+def run_point(argv: list[str]) -> list[dict[str, Any]]:
+    """Run one point's command line (a task) and return its summary rows."""
+    args = parse_point(argv)
     with contextlib.redirect_stdout(io.StringIO()):  # the run's own table is in its folder
         code = args._run(args)
     if code != 0:
@@ -182,6 +225,7 @@ def run_sweep(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     points = grid_points(seeds, grid)
+    check_points(command, base, points, out)
     results: dict[int, list[dict[str, Any]]] = {}
     running: dict[Any, int] = {}
     pending = list(range(len(points)))[::-1]

@@ -87,10 +87,11 @@ class FitConfig:
             if not isinstance(self.hybrid_loss, dict):
                 raise ValueError(f"hybrid_loss must be a dict of loss config fields, got {self.hybrid_loss!r}")
 
-            try:  # unknown fields refused now, not after an hour
-                LossConfig(**{**HYBRID_LOSS, **self.hybrid_loss})
-            except TypeError as exc:
-                raise ValueError(f"hybrid_loss: {exc}") from exc
+            from mimpc.problems.validation import check_config_fields
+
+            # unknown fields and non-numbers refused now, not after an hour (named as train --loss does)
+            check_config_fields(LossConfig(**HYBRID_LOSS), "hybrid_loss", self.hybrid_loss)
+            LossConfig(**{**HYBRID_LOSS, **self.hybrid_loss})
             object.__setattr__(self, "hybrid_loss", dict(self.hybrid_loss))  # a copy, not the caller's dict
         if self.round_start is not None and self.round_start not in ROUND_STARTS:
             raise ValueError(f"round_start must be one of {ROUND_STARTS}, got {self.round_start!r}")

@@ -20,7 +20,8 @@ def pretrained_path(problem: ParametricMIQP, method: str) -> Path:
         raise FileNotFoundError(
             f"no pretrained {method!r} policy for {problem.name} (shipped: {have or 'none'}); "
             f"fit one with `mimpc fit --env {env} --out DIR` (or train one with `mimpc train --env {env} "
-            f"--method {method} ...`) and pass it as --checkpoint {method}=PATH (in Python: checkpoint=PATH)"
+            f"--method {method} ...`) and pass it: --checkpoint {method}=PATH (compare, bench soak), "
+            "--checkpoint PATH (rollout), --policy PATH (generate), checkpoint=PATH (Python)"
         )
     return path
 

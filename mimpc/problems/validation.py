@@ -45,7 +45,21 @@ def as_real_array(value: Any, name: str, expected: str) -> np.ndarray:
         sample = raw.ravel()[0] if raw.size else raw
         kind = {"c": "complex", "U": "string", "S": "bytes", "b": "boolean"}.get(raw.dtype.kind, str(raw.dtype))
         raise ValueError(f"{name} must be {expected}, got {kind} entries (e.g. {sample!r})")
+    elif isinstance(value, (list, tuple)) and (found := _find_bool(value)) is not None:
+        # numpy turned the boolean into a number: [True, -0.5] -> [1.0, -0.5]
+        raise ValueError(f"{name} must be {expected}, got a boolean among numbers (e.g. {found!r})")
     return raw.astype(np.float64)
+
+
+def _find_bool(value: Any) -> Any:
+    """The first boolean (or boolean array) in a nested list or tuple, else None."""
+    if isinstance(value, (bool, np.bool_)) or (isinstance(value, np.ndarray) and value.dtype.kind == "b"):
+        return value
+    if isinstance(value, (list, tuple)):
+        for v in value:
+            if (found := _find_bool(v)) is not None:
+                return found
+    return None
 
 
 def _is_real(v: Any) -> bool:

@@ -545,7 +545,14 @@ def _restore(
     r = ckpt.payload.get("resume")
     if not r:
         raise ValueError(f"checkpoint {path} holds no training state to resume from")
-    policy.load_state_dict(r["last_state"])
+    _check_same_model(path, ckpt.payload.get("model_config") or {}, policy)
+    try:
+        policy.load_state_dict(r["last_state"])
+    except RuntimeError as exc:  # torch's message: one line per mismatched tensor
+        raise ValueError(
+            f"cannot resume from {path}: its network differs from this run's ({str(exc).splitlines()[0]}); "
+            "resume with the model options of the run that wrote it"
+        ) from exc
     optimizer.load_state_dict(r["optimizer"])
     if scheduler is not None and r["scheduler"] is not None:
         scheduler.load_state_dict(r["scheduler"])
@@ -561,6 +568,28 @@ def _restore(
         "best_metrics": r["best_metrics"],
         "best_state": dict(ckpt.policy.state_dict()),
     }
+
+
+def _check_same_model(path: str | Path, stored: dict, policy: torch.nn.Module) -> None:
+    """Refuse to resume into a network built with other model options (``--hidden``, ``--head``, ...)."""
+    import dataclasses
+
+    config = getattr(policy, "config", None)
+    if not dataclasses.is_dataclass(config) or isinstance(config, type):
+        return
+    names = [f.name for f in dataclasses.fields(config)]
+    try:  # the stored config as this run's class reads it; decoding is not a weight
+        theirs = type(config)(**{k: v for k, v in stored.items() if k in names and k != "decode"})
+    except (TypeError, ValueError):
+        return
+    differ = [n for n in names if n != "decode" and n in stored and getattr(theirs, n) != getattr(config, n)]
+    if differ:
+        was = ", ".join(f"{n}={getattr(theirs, n)!r}" for n in differ)
+        now = ", ".join(f"{n}={getattr(config, n)!r}" for n in differ)
+        raise ValueError(
+            f"cannot resume from {path}: it was trained with {was}, this run asks for {now}; "
+            "resume with the model options of the run that wrote it"
+        )
 
 
 class _StateHolder(torch.nn.Module):

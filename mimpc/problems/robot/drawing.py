@@ -161,5 +161,6 @@ def draw_rollouts(results: Sequence[Any], config: RobotNavConfig, max_episodes: 
         ax.set_title(f"seed {first.seed}", fontsize="small")
     for ax in axes[n:]:
         ax.set_visible(False)
-    fig.legend(handles=handles, loc="lower center", ncol=len(results), frameon=False)
+    # under the panels, not over their axis labels (figures are saved with bbox_inches="tight")
+    fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(len(results), 4), frameon=False)
     return fig

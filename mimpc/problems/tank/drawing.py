@@ -87,7 +87,8 @@ def draw_tank_history(
 
 def draw_rollouts(results: Sequence[Any], config: ThermalTankConfig, max_episodes: int = 1) -> Any:
     """States, inputs and integer input over time of the first episode, one column per controller."""
-    fig, axes = new_figure(3, len(results), figsize=(4.6 * len(results), 7.5))
+    # a figure drawn once: the constrained layout keeps each axis label clear of the other panels
+    fig, axes = new_figure(3, len(results), figsize=(4.6 * len(results), 7.5), layout="constrained")
     axes = np.asarray(axes).reshape(3, len(results))
     for i, res in enumerate(results):
         ep = res.episodes[0]
