@@ -173,6 +173,28 @@ def test_rollout_refuses_a_checkpoint_for_the_exact_controller(checkpoint, tmp_p
     assert code == 2 and "--checkpoint applies to learned controllers" in err
 
 
+def test_rollout_takes_repair_controllers_as_compare_does(tmp_path, capsys):
+    """`--controller hybrid+repair` runs plan-consistent repair, as in `mimpc compare` (rollout said
+    'unknown controller'); repair on a method whose plan is not the relaxed QP is refused."""
+    import json
+
+    argv = ["rollout", "--env", "robot_nav", "--episodes", "1", "--max-steps", "2"]
+    code, err = _exit([*argv, "--controller", "hybrid+repair", "--no-plot", "--out", str(tmp_path)], capsys)
+    assert code == 0, err
+    assert json.loads((tmp_path / "hybrid+repair" / "summary.json").read_text())["controller"] == "hybrid+repair"
+    code, err = _exit([*argv, "--controller", "lpae+repair", "--out", str(tmp_path / "b")], capsys)
+    assert code == 2 and "repair applies to" in err
+
+
+def test_fit_refuses_max_samples_below_samples(tmp_path, capsys):
+    """An explicit --max-samples below --samples is refused (the command used the larger without a word);
+    without --max-samples its default grows to --samples."""
+    argv = ["fit", "--env", "thermal_tank", "--samples", "100", "--out", str(tmp_path / "f")]
+    code, err = _exit([*argv, "--max-samples", "50"], capsys)
+    assert code == 2 and "max_samples (50) must be >= samples (100)" in err
+    assert not (tmp_path / "f").exists()
+
+
 def test_unknown_problem_field_and_debug_traceback(tmp_path, capsys):
     argv = ["rollout", "--env", "thermal_tank", "--set", "bogus=1", "--out", str(tmp_path)]
     code, err = _exit(argv, capsys)

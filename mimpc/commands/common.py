@@ -19,11 +19,35 @@ __all__ = [
     "env_name",
     "benchmark_from_arg",
     "env_id_of",
+    "controller_spec",
     "GENERIC_ENV_ID",
+    "REPAIR_PASSES",
 ]
 
 #: The Gymnasium id of the environment built from any benchmark without one of its own.
 GENERIC_ENV_ID = "mimpc/Benchmark-v0"
+#: Passes of plan-consistent repair for a controller named ``<method>+repair`` on the command line.
+REPAIR_PASSES = 2
+
+
+def controller_spec(name: str) -> tuple[str, dict[str, Any]]:
+    """A command line's controller name as ``make_controller``'s name and keyword arguments:
+    ``"hybrid+repair"`` -> ``("hybrid", {"repair": REPAIR_PASSES})``, ``"hybrid+cert"`` ->
+    ``("hybrid", {"certify": True})``. Raises ValueError for repair on a method it does not apply to."""
+    from mimpc.controllers import CERTIFIED_SUFFIX
+    from mimpc.controllers.methods import relaxed_qp_methods
+
+    kwargs: dict[str, Any] = {}
+    if name.endswith(CERTIFIED_SUFFIX):
+        name, kwargs["certify"] = name[: -len(CERTIFIED_SUFFIX)], True
+    if name.endswith("+repair"):
+        name, kwargs["repair"] = name[: -len("+repair")], REPAIR_PASSES
+        if name not in relaxed_qp_methods():
+            raise ValueError(
+                f"{name}+repair: repair applies to {', '.join(relaxed_qp_methods())} only (methods whose plan "
+                "is the relaxed QP at their integers)"
+            )
+    return name, kwargs
 
 
 def add_env_arguments(p: argparse.ArgumentParser, required: bool = True) -> None:

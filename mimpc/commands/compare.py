@@ -15,12 +15,18 @@ from pathlib import Path
 
 from mimpc.commands.argtypes import nonnegative_int, output_dir, positive_float, positive_int, require_output_dir
 from mimpc.commands.batch import add_batch_argument, check_batch
-from mimpc.commands.common import add_env_arguments, env_id_of, env_name, make_env, parse_checkpoints, problem_from_args
+from mimpc.commands.common import (
+    add_env_arguments,
+    controller_spec,
+    env_id_of,
+    env_name,
+    make_env,
+    parse_checkpoints,
+    problem_from_args,
+)
 from mimpc.commands.conventions import run_record
 from mimpc.commands.parallel import add_executor_arguments, executor_from_args
 from mimpc.report import format_table
-
-REPAIR_PASSES = 2  # passes of plan-consistent repair for controllers named "<method>+repair"
 
 log = logging.getLogger(__name__)
 
@@ -130,16 +136,11 @@ def run(args: argparse.Namespace) -> int:
             names.append("hybrid" + CERTIFIED_SUFFIX)
     controllers, specs = [], []
     for c in names:
-        certified = c.endswith(CERTIFIED_SUFFIX)
-        stem = c[: -len(CERTIFIED_SUFFIX)] if certified else c
-        base, repaired = (stem[: -len("+repair")], True) if stem.endswith("+repair") else (stem, False)
-        kwargs = {"solver": args.solver, "time_limit": args.time_limit} if base == "miqp" else {}
+        base, kwargs = controller_spec(c)  # "+repair" and "+cert" as make_controller's keywords
+        if base == "miqp":
+            kwargs.update(solver=args.solver, time_limit=args.time_limit)
         if base in checkpoints:
             kwargs["checkpoint"] = checkpoints[base]
-        if repaired:
-            kwargs["repair"] = REPAIR_PASSES
-        if certified:
-            kwargs["certify"] = True
         controllers.append(make_controller(base, problem, **kwargs))
         specs.append((base, kwargs))
     if len(controllers) == 1 and chosen is None:

@@ -30,7 +30,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--seed", type=nonnegative_int, default=0)
     p.add_argument("--samples", type=positive_int, default=1000, help="first size of the base data (then doubled)")
-    p.add_argument("--max-samples", type=positive_int, default=64000, help="most samples of the base data")
+    p.add_argument(
+        "--max-samples",
+        type=positive_int,
+        default=None,
+        help="most samples of the base data (default: 64000, or --samples if that is more)",
+    )
     p.add_argument(
         "--coverage",
         type=positive_float,
@@ -122,7 +127,8 @@ def run(args: argparse.Namespace) -> int:
         patience=args.patience,
         seed=args.seed,
         samples=args.samples,
-        max_samples=max(args.max_samples, args.samples),
+        # a --max-samples below --samples is refused (FitConfig); without one, the default grows to --samples
+        max_samples=args.max_samples if args.max_samples is not None else max(FitConfig.max_samples, args.samples),
         coverage=args.coverage,
         round_samples=args.round_samples,
         heldout=args.heldout,

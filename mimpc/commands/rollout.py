@@ -10,7 +10,7 @@ import logging
 
 from mimpc.commands.argtypes import nonnegative_int, output_dir, positive_float, positive_int, require_file
 from mimpc.commands.batch import add_batch_argument, check_batch
-from mimpc.commands.common import add_env_arguments, env_id_of, make_env, problem_from_args
+from mimpc.commands.common import add_env_arguments, controller_spec, env_id_of, make_env, problem_from_args
 from mimpc.commands.conventions import run_record
 from mimpc.commands.parallel import add_executor_arguments, executor_from_args
 from mimpc.metrics import STEP_SOURCES
@@ -44,7 +44,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--controller",
         default="miqp",
         help="miqp (default), sl, ssl, hybrid, lpae; a learned one with '+cert' (e.g. hybrid+cert) runs "
-        "the certified cascade",
+        "the certified cascade, with '+repair' (e.g. hybrid+repair) plan-consistent repair, as in compare",
     )
     p.add_argument("--episodes", type=positive_int, default=5)
     p.add_argument("--seed", type=nonnegative_int, default=0)
@@ -59,13 +59,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_executor_arguments(p)
 
 
-def controller_kwargs(args: argparse.Namespace) -> dict:
-    """Keyword arguments for make_controller from the CLI options."""
-    if args.controller == "miqp":
+def controller_kwargs(args: argparse.Namespace) -> tuple[str, dict]:
+    """make_controller's name and keyword arguments from the CLI options (``--controller
+    hybrid+repair``, ``hybrid+cert``, ... as ``mimpc compare`` reads them)."""
+    name, kwargs = controller_spec(args.controller)
+    if name == "miqp":
         if args.checkpoint:
             raise ValueError("--checkpoint applies to learned controllers (sl, ssl, hybrid, lpae), not miqp")
-        return {"solver": args.solver, "time_limit": args.time_limit}
-    return {"checkpoint": args.checkpoint} if args.checkpoint else {}
+        return name, {**kwargs, "solver": args.solver, "time_limit": args.time_limit}
+    return name, {**kwargs, "checkpoint": args.checkpoint} if args.checkpoint else kwargs
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
     problem = problem_from_args(args)
     env_kwargs = {"max_steps": args.max_steps} if args.max_steps is not None else {}
     env = make_env(args, problem, **env_kwargs)
-    controller = make_controller(args.controller, problem, **controller_kwargs(args))
+    name, kwargs = controller_kwargs(args)
+    controller = make_controller(name, problem, **kwargs)
     executor = executor_from_args(args)
     check_batch(args, executor)
     if args.batch is not None:  # episodes in lock-step: the same episodes, one network call per step
@@ -88,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     else:  # episodes as tasks: the same seeds, so the same episodes
         from mimpc.episodes import EpisodeTask, run_rollouts
 
-        task = EpisodeTask(problem, env_id_of(problem), args.controller, controller_kwargs(args), env_kwargs=env_kwargs)
+        task = EpisodeTask(problem, env_id_of(problem), name, kwargs, env_kwargs=env_kwargs)
         with executor:
             result = next(
                 iter(
