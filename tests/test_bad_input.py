@@ -625,3 +625,12 @@ def test_resume_with_another_network_is_bad_input(tank_dataset, tmp_path, capsys
         capsys,
     )
     assert code == 2 and "resume" in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_set_value_the_benchmark_code_cannot_take_is_bad_input(capsys, tmp_path):
+    """Whatever a benchmark's own code raises on a --set value (an IndexError for a tuple one entry short)
+    is bad input named by its --set, exit 2 (it was the IndexError, exit 1)."""
+    bench = f"{Path(__file__).resolve().parents[1] / 'examples' / 'unit_commitment.py'}:benchmark"
+    argv = ["rollout", "--env", bench, "--set", "p_min=(0.3,)", "--episodes", "1", "--out", str(tmp_path)]
+    code, err = _exit(argv, capsys)
+    assert code == 2 and "--set p_min=(0.3,): invalid value for unit_commitment (IndexError" in err

@@ -140,10 +140,14 @@ def problem_from_args(args: argparse.Namespace) -> ParametricMIQP:
                 + (f"the presets {', '.join(bench.presets)}" if bench.presets else "no presets")
             )
         overrides["preset"] = args.preset
+    # a value of the wrong kind or size deep in the config (--set obstacles=3, a tuple one entry short):
+    # bad input named by its --set, whatever the benchmark's code raised on it
+    given = (TypeError, ValueError, IndexError, KeyError, ArithmeticError) if args.overrides else (TypeError,)
     try:
         return bench.make_problem(**overrides)
-    except TypeError as exc:  # a value of the wrong kind deep in the config (e.g. --set obstacles=3)
-        raise ValueError(f"--set {', '.join(args.overrides)}: invalid value for {bench.name} ({exc})") from exc
+    except given as exc:
+        what = f"{type(exc).__name__}: {exc}" if not isinstance(exc, (TypeError, ValueError)) else str(exc)
+        raise ValueError(f"--set {', '.join(args.overrides or [])}: invalid value for {bench.name} ({what})") from exc
 
 
 def check_override_fields(bench: Benchmark, overrides: dict[str, Any]) -> None:
