@@ -206,3 +206,14 @@ def test_the_built_in_benchmarks_say_whether_they_have_a_goal():
     result = run(env, make_controller("miqp", env.unwrapped.problem), 1, seed=3, progress=False)
     assert all("is_success" not in r for ep in result.episodes for r in ep.records)
     assert result.summary()["goal_reached"] is None
+
+
+def test_a_reference_to_something_else_than_a_benchmark_says_what_it_is(tmp_path):
+    from mimpc.problems import load_benchmark
+
+    path = tmp_path / "notes.py"
+    path.write_text("count = 3\nitems = {}\n")
+    with pytest.raises(ValueError, match=r"notes.py:count is an int, not a mimpc.problems.benchmark.Benchmark"):
+        load_benchmark(f"{path}:count")
+    with pytest.raises(ValueError, match=r"notes.py:items is a dict, not a"):
+        load_benchmark(f"{path}:items")

@@ -163,6 +163,7 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     result = train_method(args.method, problem, dataset, args.out, config, loss_overrides(args), options)
-    print(f"best epoch {result.best_epoch}: " + ", ".join(f"{k}={v:.4g}" for k, v in result.best_metrics.items()))
+    metrics = ", ".join(f"{k}={v:.4g}" for k, v in result.best_metrics.items())
+    print(f"best epoch {result.best_epoch}" + (f": {metrics}" if metrics else " (the method records no metrics)"))
     log.info("checkpoint: %s", result.checkpoint)
     return 0

@@ -272,7 +272,9 @@ def load_benchmark(ref: str) -> Benchmark:
         raise ValueError(f"{source} defines no {attr!r} (benchmark reference {ref!r})")
     obj = getattr(module, attr)
     if not isinstance(obj, Benchmark):
-        raise ValueError(f"{ref} is a {type(obj).__name__}, not a mimpc.problems.benchmark.Benchmark")
+        kind = type(obj).__name__
+        article = "an" if kind[:1].lower() in "aeiou" else "a"
+        raise ValueError(f"{ref} is {article} {kind}, not a mimpc.problems.benchmark.Benchmark")
     for name, builtin in BUILTIN_BENCHMARKS.items():
         if builtin == canonical and obj.name != name:
             raise ValueError(f"built-in benchmark {builtin} is named {obj.name!r}, expected {name!r}")
