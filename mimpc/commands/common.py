@@ -20,6 +20,7 @@ __all__ = [
     "benchmark_from_arg",
     "env_id_of",
     "controller_spec",
+    "check_repairable",
     "GENERIC_ENV_ID",
     "REPAIR_PASSES",
 ]
@@ -35,19 +36,27 @@ def controller_spec(name: str) -> tuple[str, dict[str, Any]]:
     ``"hybrid+repair"`` -> ``("hybrid", {"repair": REPAIR_PASSES})``, ``"hybrid+cert"`` ->
     ``("hybrid", {"certify": True})``. Raises ValueError for repair on a method it does not apply to."""
     from mimpc.controllers import CERTIFIED_SUFFIX
-    from mimpc.controllers.methods import relaxed_qp_methods
 
     kwargs: dict[str, Any] = {}
     if name.endswith(CERTIFIED_SUFFIX):
         name, kwargs["certify"] = name[: -len(CERTIFIED_SUFFIX)], True
     if name.endswith("+repair"):
         name, kwargs["repair"] = name[: -len("+repair")], REPAIR_PASSES
-        if name not in relaxed_qp_methods():
-            raise ValueError(
-                f"{name}+repair: repair applies to {', '.join(relaxed_qp_methods())} only (methods whose plan "
-                "is the relaxed QP at their integers)"
-            )
+        check_repairable(name, f"{name}+repair")
     return name, kwargs
+
+
+def check_repairable(method: str, context: str) -> None:
+    """Raise a ``ValueError`` (starting with ``context``) unless plan-consistent repair applies to
+    ``method``: a learned method whose plan is the relaxed QP at its integers."""
+    from mimpc.controllers.methods import relaxed_qp_methods
+
+    repairable = relaxed_qp_methods()
+    if method not in repairable:
+        raise ValueError(
+            f"{context}: repair applies to {', '.join(repairable)} only (methods whose plan is the relaxed QP "
+            "at their integers)"
+        )
 
 
 def add_env_arguments(p: argparse.ArgumentParser, required: bool = True) -> None:

@@ -17,6 +17,7 @@ from mimpc.commands.argtypes import nonnegative_int, output_dir, positive_float,
 from mimpc.commands.batch import add_batch_argument, check_batch
 from mimpc.commands.common import (
     add_env_arguments,
+    check_repairable,
     controller_spec,
     env_id_of,
     env_name,
@@ -91,8 +92,8 @@ def check_selection(names: list[str] | None, checkpoints: dict[str, str], regist
                     f"(and {', '.join(m + '+repair' for m in repairable)}; any learned one "
                     f"also as NAME{CERTIFIED_SUFFIX})"
                 )
-            if base != stem and base not in repairable:
-                raise ValueError(f"--controllers: {c!r}: repair applies to {', '.join(repairable)} only")
+            if base != stem:
+                check_repairable(base, f"--controllers: {c!r}")
             if stem != c and base == "miqp":
                 raise ValueError(f"--controllers: {c!r}: the exact controller needs no certification cascade")
         repeated = sorted({c for c in names if names.count(c) > 1})

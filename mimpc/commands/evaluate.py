@@ -115,7 +115,8 @@ def _check_sampler_options(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mimpc.controllers.methods import get_method, relaxed_qp_methods
+    from mimpc.commands.common import check_repairable
+    from mimpc.controllers.methods import get_method
     from mimpc.io import write_json
     from mimpc.metrics import paired_open_loop
     from mimpc.training.checkpoint import load_checkpoint
@@ -130,11 +131,7 @@ def run(args: argparse.Namespace) -> int:
     checkpoints = [load_checkpoint(c) for c in args.checkpoint]  # every file checked before any work
     if args.repair:  # a method whose plan is not the relaxed QP at its integers ignores repair
         for c, ckpt in zip(args.checkpoint, checkpoints):
-            if not get_method(ckpt.method).relaxed_qp:
-                raise ValueError(
-                    f"--repair applies to methods whose plan is the relaxed QP at their integers "
-                    f"({', '.join(relaxed_qp_methods())}); {c} is a checkpoint of {ckpt.method}"
-                )
+            check_repairable(ckpt.method, f"--repair: {c} is a checkpoint of {ckpt.method}")
     args.out = require_output_dir("--out", args.out or f"results/evaluate_{checkpoints[0].problem.name}")
     if args.sampler == "test":
         if args.data is None:
