@@ -81,32 +81,37 @@ def _pinned_auxiliaries(problem: Any) -> tuple[np.ndarray, np.ndarray, np.ndarra
     from the step's variables and theta (rows involving only those and auxiliaries, of full column rank
     on the auxiliaries; empty when there are none), and which of them the stage cost bills: not those
     in rows whose only step variable is ``x_{1-s}`` (an output ``y_{1-s} = C x_{1-s}``, the
-    neighbouring step's), which still help to give the others their values."""
-    lay = problem.require_layout()
-    none = np.zeros(0, dtype=int), np.zeros(0, dtype=int), np.zeros(0, dtype=bool)
-    if lay.horizon == 0:
+    neighbouring step's), which still help to give the others their values. Computed once per problem."""
+
+    def compute() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        lay = problem.require_layout()
+        none = np.zeros(0, dtype=int), np.zeros(0, dtype=int), np.zeros(0, dtype=bool)
+        if lay.horizon == 0:
+            return none
+        aux_mask, rows, state_only = _auxiliary_rows(problem)
+        nz = problem.A != 0
+        neighbours = nz[rows[state_only[1 - _stage_state(problem)]]].any(axis=0)
+        for chosen in (rows, rows[nz[rows][:, aux_mask].sum(axis=1) == 1]):  # all such rows, else one-auxiliary rows
+            aux = np.flatnonzero(nz[chosen].any(axis=0) & aux_mask)
+            if len(aux) and np.linalg.matrix_rank(problem.A[np.ix_(chosen, aux)]) == len(aux):
+                return aux, chosen, ~neighbours[aux]
         return none
-    aux_mask, rows, state_only = _auxiliary_rows(problem)
-    nz = problem.A != 0
-    neighbours = nz[rows[state_only[1 - _stage_state(problem)]]].any(axis=0)
-    for chosen in (rows, rows[nz[rows][:, aux_mask].sum(axis=1) == 1]):  # all such rows, else one-auxiliary rows
-        aux = np.flatnonzero(nz[chosen].any(axis=0) & aux_mask)
-        if len(aux) and np.linalg.matrix_rank(problem.A[np.ix_(chosen, aux)]) == len(aux):
-            return aux, chosen, ~neighbours[aux]
-    return none
+
+    return problem._cached("pinned_auxiliaries", compute)
 
 
-def _stage_block(problem: Any) -> tuple[int, np.ndarray, np.ndarray]:
-    """``(s, idx, P_b^+)``: the state step the stage cost reads, the z-indices of ``[x_s, u_0,
-    delta_0, pinned auxiliaries]`` and the pseudo-inverse of the objective's block on them."""
+def _stage_block(problem: Any) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """``(s, idx, P_b, P_b^+)``: the state step the stage cost reads, the z-indices of ``[x_s, u_0,
+    delta_0, pinned auxiliaries]``, the objective's block on them and its pseudo-inverse."""
 
-    def compute() -> tuple[int, np.ndarray, np.ndarray]:
+    def compute() -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
         lay = problem.require_layout()
         s = _stage_state(problem)
-        aux, _, billed = problem._cached("pinned_auxiliaries", lambda: _pinned_auxiliaries(problem))
+        aux, _, billed = _pinned_auxiliaries(problem)
         step = [lay.state_index[s], lay.input_index[0], problem.n_x + lay.delta_index[0], aux[billed]]
         idx = np.concatenate(step)
-        return s, idx, np.linalg.pinv(problem.P[np.ix_(idx, idx)], rcond=1e-12, hermitian=True)
+        block = problem.P[np.ix_(idx, idx)]
+        return s, idx, block, np.linalg.pinv(block, rcond=1e-12, hermitian=True)
 
     return problem._cached("stage_block", compute)
 
@@ -114,7 +119,7 @@ def _stage_block(problem: Any) -> tuple[int, np.ndarray, np.ndarray]:
 def _auxiliary_values(problem: Any, theta: np.ndarray, z: np.ndarray) -> np.ndarray:
     """The billed pinned auxiliaries' values given the step's variables in ``z`` (zero at the
     auxiliaries): least squares on their rows, exact where the rows are consistent."""
-    aux, rows, billed = problem._cached("pinned_auxiliaries", lambda: _pinned_auxiliaries(problem))
+    aux, rows, billed = _pinned_auxiliaries(problem)
     A = problem.A[rows]
     return np.linalg.lstsq(A[:, aux], problem.eq_rhs(theta)[rows] - A @ z, rcond=None)[0][billed]
 
@@ -123,7 +128,7 @@ def derived_stage_cost(problem: Any, state: Any, u: Any, delta_step: Any, theta:
     """The stage cost of one closed-loop step read off the problem's objective (module docstring):
     ``state`` is the state before the step (``x_0(theta)``), ``u`` and ``delta_step`` the applied
     input and the step's integers."""
-    s, idx, pinv = _stage_block(problem)
+    s, idx, P, pinv = _stage_block(problem)
     lay = problem.require_layout()
     theta = np.asarray(theta, dtype=float)
     u, delta_step = np.atleast_1d(np.asarray(u, float)), np.atleast_1d(np.asarray(delta_step, float))
@@ -136,7 +141,6 @@ def derived_stage_cost(problem: Any, state: Any, u: Any, delta_step: Any, theta:
         z[lay.state_index[0]], z[lay.state_index[1]], z[lay.input_index[0]] = state, nxt, u
         z[problem.n_x + lay.delta_index[0]] = delta_step
         w = np.concatenate([w, _auxiliary_values(problem, theta, z)])
-    P = problem.P[np.ix_(idx, idx)]
     lin = problem.linear_cost(theta)[idx]
     return float(0.5 * w @ P @ w + lin @ w + 0.5 * lin @ pinv @ lin)
 
