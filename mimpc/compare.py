@@ -18,7 +18,7 @@ import numpy as np
 from mimpc import metrics
 from mimpc.io import write_csv, write_json
 from mimpc.problems import ParametricMIQP, benchmark_of
-from mimpc.report import format_markdown
+from mimpc.report import format_interval, format_markdown
 from mimpc.rollout import RolloutResult, exact_optima, run
 
 __all__ = ["ComparisonResult", "compare_controllers", "table_columns", "TABLE_COLUMNS"]
@@ -54,7 +54,7 @@ def _with_interval(summary: dict[str, Any], key: str) -> str | None:
     """``value [low, high]`` of a summary figure with its interval, None without a reference."""
     if key not in summary or not np.isfinite(summary[key]):
         return None
-    return f"{summary[key]:+.2f} [{summary[key + '_low']:+.2f}, {summary[key + '_high']:+.2f}]"
+    return format_interval(summary[key], summary[key + "_low"], summary[key + "_high"], "+.2f")
 
 
 def table_columns(problem: ParametricMIQP) -> list[tuple[str, str]]:

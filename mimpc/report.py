@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["format_table", "format_markdown", "format_value"]
+__all__ = ["format_table", "format_markdown", "format_value", "format_interval"]
 
 
 def format_value(v: Any) -> str:
@@ -22,6 +22,13 @@ def format_value(v: Any) -> str:
             return f"{v:.2e}"
         return f"{v:.4g}" if abs(v) < 100 else f"{v:.1f}"
     return str(v)
+
+
+def format_interval(value: Any, low: Any, high: Any, spec: str | None = None) -> str:
+    """A figure and its interval, ``value [low, high]``: each by the format ``spec`` (e.g. ``"+.2f"``
+    for signed differences), else by :func:`format_value`."""
+    parts = (format_value(v) if spec is None else format(v, spec) for v in (value, low, high))
+    return "{} [{}, {}]".format(*parts)
 
 
 def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]]) -> str:

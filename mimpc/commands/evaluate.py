@@ -21,7 +21,7 @@ from mimpc.commands.argtypes import (
     require_output_dir,
 )
 from mimpc.commands.parallel import add_executor_arguments, executor_from_args
-from mimpc.report import format_table, format_value
+from mimpc.report import format_interval, format_table
 
 COLUMNS = [
     ("method", "method"),
@@ -55,8 +55,7 @@ def with_intervals(row: dict, keys: Sequence[str]) -> dict:
     shown = dict(row)
     for key in keys:
         if key in row:
-            value, low, high = (format_value(row.get(k)) for k in (key, f"{key}_low", f"{key}_high"))
-            shown[f"{key}_shown"] = f"{value} [{low}, {high}]"
+            shown[f"{key}_shown"] = format_interval(row.get(key), row.get(f"{key}_low"), row.get(f"{key}_high"))
     return shown
 
 

@@ -51,6 +51,7 @@ from mimpc.fit.structure import Structure, checkpoint_structure, choose_structur
 from mimpc.io import to_jsonable
 from mimpc.problems import ParametricMIQP
 from mimpc.rates import rate_interval
+from mimpc.report import format_interval
 
 __all__ = ["SLACK_TOL", "FitConfig", "FitResult", "fit", "heldout_score"]
 
@@ -218,7 +219,7 @@ def _against_best(rounds: list[dict[str, Any]], record: dict[str, Any]) -> dict[
 def _versus(vs: dict[str, Any] | None) -> str:
     if not vs:
         return ""
-    return f" ({vs['difference']:+.2f} [{vs['low']:+.2f}, {vs['high']:+.2f}] against round {vs['round']})"
+    return f" ({format_interval(vs['difference'], vs['low'], vs['high'], '+.2f')} against round {vs['round']})"
 
 
 def _train(run: FitRun, method: str, folders: list[str], path: Path, structure: Structure, **kw: Any) -> None:
