@@ -123,13 +123,6 @@ class GenerationConfig:
         return d
 
 
-def _policy_used(config: GenerationConfig) -> str | None:
-    """The policy that the mix's ``onpolicy`` and ``hard`` shards ran; None when it has neither."""
-    if not any(kind in ("onpolicy", "hard") for kind, _ in config.mix):
-        return None
-    return config.policy or "shipped hybrid"
-
-
 def _unit_kind(problem: ParametricMIQP) -> str:
     return benchmark_of(problem).unit
 
@@ -364,13 +357,13 @@ def generate(
         complete=True,
     )
     if config.mix:
-        from mimpc.generation.mix import format_mix, mix_shortfall, samples_by_kind
+        from mimpc.generation.mix import format_mix, mix_shortfall, policy_used, samples_by_kind
 
         episodes = np.concatenate([np.load(shards_dir / _shard_name(k))["episode"] for k in range(n_prefix)])
         meta.update(
             mix=format_mix(config.mix),
             samples_by_kind=samples_by_kind(episodes),
-            policy=_policy_used(config),
+            policy=policy_used(config),
         )
         shortfall = mix_shortfall(config.mix, meta["samples_by_kind"])
         if shortfall:

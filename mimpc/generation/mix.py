@@ -42,7 +42,9 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "KINDS",
+    "POLICY_KINDS",
     "check_policy",
+    "policy_used",
     "mix_shortfall",
     "DEFAULT_MIX",
     "KIND_STRIDE",
@@ -58,6 +60,8 @@ __all__ = [
 ]
 
 DEFAULT_MIX = (("expert", 0.6), ("domain", 0.25), ("onpolicy", 0.15))
+POLICY_KINDS = ("onpolicy", "hard")
+"""The kinds of samples whose states a learned policy drives (``--policy``)."""
 HARD_TRIES = 1000
 """Domain draws a ``hard`` unit tries before it gives up."""
 HARD_SLACK_TOL = 1e-6
@@ -94,9 +98,17 @@ def parse_mix(text: str) -> tuple[tuple[str, float], ...]:
 def check_policy(problem: ParametricMIQP, config: Any) -> None:
     """Load the policy that ``onpolicy`` and ``hard`` shards need, so that a bad ``--policy`` is refused
     before any work rather than in the first such shard."""
-    kinds = [k for k, _ in config.mix if k in ("onpolicy", "hard")]
+    kinds = [k for k, _ in config.mix if k in POLICY_KINDS]
     if kinds:
         _load_policy(problem, config.policy, "hard" if "hard" in kinds else kinds[0])
+
+
+def policy_used(config: Any) -> str | None:
+    """The policy that the mix's ``onpolicy`` and ``hard`` shards ran (``config.policy``, else the shipped
+    hybrid policy); None when the mix has neither kind."""
+    if not any(kind in POLICY_KINDS for kind, _ in config.mix):
+        return None
+    return config.policy or "shipped hybrid"
 
 
 def mix_shortfall(mix: tuple[tuple[str, float], ...], by_kind: dict[str, int], tol: float = 0.1) -> str | None:
@@ -144,7 +156,7 @@ def mixed_units(problem: ParametricMIQP, config: Any, shard: int, controller: An
     kind, index = shard_kind(config.mix, shard)
     per = units_per_shard(problem, kind, config.units_per_shard)
     k = KINDS.index(kind)
-    policy = _load_policy(problem, config.policy, kind) if kind in ("onpolicy", "hard") else None
+    policy = _load_policy(problem, config.policy, kind) if kind in POLICY_KINDS else None
     for unit in range(index * per, (index + 1) * per):
         if kind == "expert":
             yield (
